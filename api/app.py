@@ -1,0 +1,154 @@
+"""The FastAPI app: the picture, tracks, alerts, ingest and the web page.
+
+It reads the store (so API replicas are stateless) and writes to the bus
+through the runtime's ingest service.  OpenAPI at ``/docs``.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from services import geo
+from services.runtime import Runtime
+from services.settings import ApiKey
+from services.timeutil import parse_iso
+
+from .auth import ACK_ROLES, INGEST_ROLES, READ_ROLES, requires
+
+STATIC = resources.files("api").joinpath("static")
+
+
+def _bbox(text: str | None) -> tuple[float, float, float, float] | None:
+    if not text:
+        return None
+    try:
+        w, s, e, n = (float(v) for v in text.split(","))
+    except ValueError:
+        raise HTTPException(422, "bbox must be 'west,south,east,north' in degrees") from None
+    if not (-180 <= w <= 180 and -180 <= e <= 180 and -90 <= s <= n <= 90):
+        raise HTTPException(422, "bbox out of range: want west,south,east,north with south ≤ north")
+    return w, s, e, n
+
+
+def _since(text: str | None) -> float | None:
+    if not text:
+        return None
+    try:
+        return parse_iso(text)
+    except ValueError:
+        raise HTTPException(422, f"since must be an ISO 8601 time, not {text!r}") from None
+
+
+async def _body(request: Request, limit: int) -> str:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"body of {declared} bytes is over the {limit}-byte limit; split it")
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > limit:
+            raise HTTPException(413, f"body is over the {limit}-byte limit; split it")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise HTTPException(400, f"body is not UTF-8: byte {exc.start} is {data[exc.start]:#04x}") from None
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    app = FastAPI(title="ASEAN Maritime Fusion Centre", version="0.1.0",
+                  description="Fused maritime picture, alerts and sensor ingest.")
+    app.state.runtime = runtime
+    app.add_middleware(GZipMiddleware, minimum_size=2048)
+    read = Depends(requires(READ_ROLES))
+    store = runtime.store
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, Any]:
+        return {"status": "ok", **store.counts(), "bus": runtime.settings.bus}
+
+    @app.get("/v1/tracks", tags=["picture"])
+    def list_tracks(bbox: str | None = None, since: str | None = None,
+                    source: str | None = Query(None, pattern="^(ais|radar)$"),
+                    limit: int = Query(5000, ge=1, le=50000), _: ApiKey = read) -> dict[str, Any]:
+        rows = store.tracks(_bbox(bbox), _since(since), source, limit)
+        return {"tracks": rows, "count": len(rows)}
+
+    @app.get("/v1/tracks/{track_id}", tags=["picture"])
+    def get_track(track_id: str, _: ApiKey = read) -> dict[str, Any]:
+        row = store.track(track_id)
+        if row is None:
+            raise HTTPException(404, f"no track {track_id!r}")
+        return row
+
+    @app.get("/v1/tracks/{track_id}/history", tags=["picture"])
+    def get_history(track_id: str, since: str | None = None, limit: int = Query(1000, ge=1, le=100000),
+                    _: ApiKey = read) -> dict[str, Any]:
+        if store.track(track_id) is None:
+            raise HTTPException(404, f"no track {track_id!r}")
+        return {"track_id": track_id, "points": store.history(track_id, _since(since), limit)}
+
+    @app.get("/v1/picture", tags=["picture"])
+    def picture(bbox: str | None = None, _: ApiKey = read) -> dict[str, Any]:
+        rows = store.tracks(_bbox(bbox), None, None, 50000)
+        latest = max((r["time"] for r in rows), default=None)
+        return {"type": "FeatureCollection", "time": latest, "features": [
+            {"type": "Feature", "id": r["track_id"],
+             "geometry": {"type": "Point", "coordinates": [r["lon"], r["lat"]]}, "properties": r}
+            for r in rows]}
+
+    @app.get("/v1/alerts", tags=["alerts"])
+    def list_alerts(type: str | None = None, state: str | None = None, severity: str | None = None,
+                    bbox: str | None = None, since: str | None = None,
+                    limit: int = Query(500, ge=1, le=10000), _: ApiKey = read) -> dict[str, Any]:
+        rows = store.alerts(type, state, severity, _bbox(bbox), _since(since), limit)
+        return {"alerts": rows, "count": len(rows)}
+
+    @app.post("/v1/alerts/{alert_id}/ack", tags=["alerts"])
+    def ack(alert_id: str, who: ApiKey = Depends(requires(ACK_ROLES))) -> dict[str, Any]:
+        row = store.ack_alert(alert_id, who.name, runtime.clock())
+        if row is None:
+            raise HTTPException(404, f"no alert {alert_id!r}")
+        return row
+
+    @app.post("/v1/ingest/ais", status_code=202, tags=["ingest"])
+    async def ingest_ais(request: Request, sensor_id: str = Query(..., min_length=1),
+                         who: ApiKey = Depends(requires(INGEST_ROLES))) -> dict[str, Any]:
+        text = await _body(request, runtime.settings.max_body_bytes)
+        return runtime.ingest.ingest_ais(text, sensor_id).to_dict()
+
+    @app.post("/v1/ingest/radar", status_code=202, tags=["ingest"])
+    async def ingest_radar(request: Request, who: ApiKey = Depends(requires(INGEST_ROLES))) -> dict[str, Any]:
+        text = await _body(request, runtime.settings.max_body_bytes)
+        return runtime.ingest.ingest_radar(text).to_dict()
+
+    @app.get("/v1/sensors", tags=["sensors"])
+    def sensors(_: ApiKey = read) -> dict[str, Any]:
+        from ingest.sensors import sensor_to_dict
+        return {"sensors": [sensor_to_dict(s) for s in runtime.sensors.values()]}
+
+    @app.get("/v1/zones", tags=["geography"])
+    def zones(_: ApiKey = read) -> dict[str, Any]:
+        return geo.zones()
+
+    @app.get("/v1/land", tags=["geography"])
+    def land() -> Response:  # public basemap data, no key needed
+        return Response(geo.land_for_map(), media_type="application/geo+json",
+                        headers={"Cache-Control": "public, max-age=86400"})
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(str(STATIC.joinpath("index.html")))
+
+    app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+    return app

@@ -1,0 +1,31 @@
+"""Tracker settings, with units in the names.  Defaults suit ships seen by
+coastal radars (scan periods of seconds) and AIS (reports every 2 s to 6 min)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerConfig:
+    accel_psd_m2_s3: float = 0.05        # white-acceleration noise of the CV model
+    gate_chi2: float = 13.8               # 99.9 % for 2 degrees of freedom
+    init_speed_sigma_ms: float = 10.0     # velocity spread of a track started from one plot
+    confirm_hits: int = 3                 # radar: M of N scans
+    confirm_scans: int = 5
+    ais_confirm_reports: int = 2          # AIS: consistent reports before a track is confirmed
+    ais_confirm_window_s: float = 900.0
+    ais_max_speed_kn: float = 60.0        # beyond this an AIS fix cannot be the same vessel
+    ais_jump_slack_m: float = 2000.0
+    ais_velocity_sigma_ms: float = 0.5
+    coast_after_intervals: float = 3.0
+    coast_min_s: float = 30.0
+    lost_after_intervals: float = 10.0
+    ais_lost_min_s: float = 600.0          # identified tracks are kept at least this long unheard
+    radar_lost_min_s: float = 60.0
+    source_window_s: float = 180.0         # a source is listed while it fed the track this recently
+    housekeeping_s: float = 5.0
+    merge_checks: int = 3                  # consecutive agreeing checks before radar-only ↔ AIS merge
+    merge_speed_diff_ms: float = 2.5
+    publish_tentative: bool = False
+    cell_deg: float = 0.1                  # spatial grid for gating

@@ -1,0 +1,156 @@
+"""Plain data the fusion core works on: observations in, tracks and alerts out.
+
+Times are epoch seconds (UTC) as floats, named ``*_s``; positions are WGS 84
+degrees; distances and accuracies are metres (``*_m``); speeds knots (``*_kn``);
+courses degrees true (``*_deg``).  These are plain slotted dataclasses: the
+boundary (``ingest/``) validates once, the core trusts what it is given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+ObsKind = Literal["ais_position", "ais_static", "radar_plot", "radar_track"]
+
+
+@dataclass(slots=True)
+class Observation:
+    """One normalised report from one sensor at one time.
+
+    ``ais_position``: an AIS position report (``mmsi``, ``lat``/``lon`` set).
+    ``ais_static``: AIS voyage/static data (``mmsi`` and identity fields, no position).
+    ``radar_plot``: an anonymous radar detection (``lat``/``lon``, ``sigma_m``).
+    ``radar_track``: a sensor-level tracked target (ARPA), ``local_id`` set.
+    """
+
+    kind: ObsKind
+    sensor_id: str
+    time_s: float
+    lat: float | None = None
+    lon: float | None = None
+    sigma_m: float = 10.0
+    mmsi: int | None = None
+    sog_kn: float | None = None
+    cog_deg: float | None = None
+    heading_deg: float | None = None
+    nav_status: int | None = None
+    ais_class: str | None = None  # "A" or "B" for AIS
+    name: str | None = None
+    callsign: str | None = None
+    imo: int | None = None
+    ship_type: int | None = None
+    local_id: str | None = None
+    msg_type: int | None = None
+    # provenance: station and signal data from tag blocks / receiver JSON
+    station: str | None = None
+    receive_time_s: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Observation":
+        return cls(**{k: v for k, v in data.items() if k in _OBS_FIELDS})
+
+
+_OBS_FIELDS = frozenset(Observation.__dataclass_fields__)
+
+
+@dataclass(slots=True, frozen=True)
+class Sensor:
+    """A registered sensor: where it is, what it sees, who may see its data."""
+
+    id: str
+    kind: Literal["radar", "ais"]
+    lat: float
+    lon: float
+    range_m: float = 40_000.0
+    accuracy_m: float = 50.0
+    scan_period_s: float = 3.0
+    owner: str = ""
+    releasability: tuple[str, ...] = ("ASEAN",)
+    range_sigma_m: float | None = None
+    bearing_sigma_deg: float | None = None
+
+
+TrackStatus = Literal["tentative", "confirmed", "coasting", "lost"]
+
+
+@dataclass(slots=True)
+class TrackLine:
+    """A track state as published (the contract's track line)."""
+
+    track_id: str
+    time_s: float
+    lat: float
+    lon: float
+    sog_kn: float
+    cog_deg: float
+    sigma_m: float
+    mmsi: int | None
+    name: str | None
+    flag: str | None
+    ship_type: int | None
+    sources: list[str]
+    status: TrackStatus
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "track_id": self.track_id,
+            "time": iso_time(self.time_s),
+            "lat": round(self.lat, 6),
+            "lon": round(self.lon, 6),
+            "sog_kn": round(self.sog_kn, 2),
+            "cog_deg": round(self.cog_deg, 1),
+            "sigma_m": round(self.sigma_m, 1),
+            "mmsi": self.mmsi,
+            "name": self.name,
+            "flag": self.flag,
+            "ship_type": self.ship_type,
+            "sources": list(self.sources),
+            "status": self.status,
+        }
+
+
+@dataclass(slots=True)
+class Alert:
+    """An anomaly alert (the contract's alert line)."""
+
+    alert_id: str
+    type: str
+    severity: str
+    time_s: float
+    track_id: str | None
+    mmsi: int | None
+    lat: float | None
+    lon: float | None
+    zone: str | None
+    summary: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+    state: str = "open"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "alert_id": self.alert_id,
+            "type": self.type,
+            "severity": self.severity,
+            "time": iso_time(self.time_s),
+            "track_id": self.track_id,
+            "mmsi": self.mmsi,
+            "lat": None if self.lat is None else round(self.lat, 6),
+            "lon": None if self.lon is None else round(self.lon, 6),
+            "zone": self.zone,
+            "summary": self.summary,
+            "evidence": self.evidence,
+            "state": self.state,
+        }
+
+
+def iso_time(time_s: float) -> str:
+    """Epoch seconds to ISO 8601 UTC with a ``Z`` (milliseconds kept when present)."""
+    dt = datetime.fromtimestamp(time_s, tz=timezone.utc)
+    if dt.microsecond:
+        return dt.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,133 @@
+"""The ``mfc`` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+SAMPLE = Path(__file__).resolve().parent.parent / "sample_feeds" / "scs"
+
+
+def _sensors(path: str | None, near: list[Path]) -> dict:
+    from ingest.sensors import load_sensors
+    if path:
+        return load_sensors(Path(path))
+    for p in near:  # convenience: a sensors.json beside the first feed
+        candidate = p.parent / "sensors.json"
+        if candidate.exists():
+            return load_sensors(candidate)
+    return {}
+
+
+def cmd_fuse(args: argparse.Namespace) -> int:
+    from .fuse import fuse
+    paths = [Path(p) for p in args.files]
+    for p in paths:
+        if not p.exists():
+            print(f"mfc fuse: no such file: {p}", file=sys.stderr)
+            return 2
+    sensors = _sensors(args.sensors, paths)
+    t0 = time.perf_counter()
+    stats = fuse(paths, Path(args.tracks_out), Path(args.alerts_out), sensors,
+                 sample_every_s=args.sample_every, rejects_out=Path(args.rejects_out) if args.rejects_out else None)
+    dt = time.perf_counter() - t0
+    print(f"mfc fuse: {stats.observations} observations, {stats.rejects} rejected lines, "
+          f"{stats.track_lines} track lines, {stats.alerts} alerts in {dt:.1f} s "
+          f"({stats.observations / max(dt, 1e-9):,.0f} obs/s)", file=sys.stderr)
+    for reason, n in sorted(stats.reject_reasons.items(), key=lambda kv: -kv[1])[:10]:
+        print(f"  rejected {n:6d}  {reason}", file=sys.stderr)
+    return 0
+
+
+def _serve(args: argparse.Namespace, feeds: list[Path] | None) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    from .replay import Replayer, ScaledClock
+    from .runtime import Runtime
+    from .settings import Settings
+
+    overrides: dict[str, object] = {}
+    if args.host:
+        overrides["host"] = args.host
+    if args.port:
+        overrides["port"] = args.port
+    if feeds is not None and "MFC_DB" not in os.environ:
+        Path("mfc-demo.db").unlink(missing_ok=True)
+        overrides["db"] = "sqlite:///mfc-demo.db"
+    settings = Settings.from_env(**overrides)
+    sensor_file = args.sensors or (str(SAMPLE / "sensors.json") if feeds else None)
+    sensors = _sensors(sensor_file, [])
+    clock = ScaledClock(getattr(args, "speed", 1.0))
+    runtime = Runtime(settings, sensors, clock=clock)
+    runtime.start()
+    replayer = None
+    if feeds:
+        replayer = Replayer(feeds, sensors, runtime.ingest, clock)
+        replayer.start()
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    print(f"\n  ASEAN Maritime Fusion Centre — {'demo' if feeds else 'serving'}\n"
+          f"  Open the picture:  http://{host}:{settings.port}/?key={settings.demo_key}\n"
+          f"  API docs:          http://{host}:{settings.port}/docs\n", flush=True)
+    try:
+        uvicorn.run(create_app(runtime), host=settings.host, port=settings.port, log_level="warning")
+    finally:
+        if replayer:
+            replayer.stop()
+        runtime.stop()
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    feeds = [SAMPLE / "ais.nmea", SAMPLE / "radar.jsonl"]
+    missing = [str(p) for p in feeds if not p.exists()]
+    if missing:
+        print(f"mfc demo: sample feeds missing: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    return _serve(args, feeds)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    return _serve(args, None)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mfc", description="ASEAN Maritime Fusion Centre")
+    sub = p.add_subparsers(dest="command", required=True)
+    for name, fn, helptext in (("demo", cmd_demo, "the whole system on the sample feeds"),
+                               ("serve", cmd_serve, "the whole system, waiting for integrators")):
+        s = sub.add_parser(name, help=helptext)
+        s.add_argument("--host", help="listen address (MFC_HOST, default 127.0.0.1)")
+        s.add_argument("--port", type=int, help="listen port (MFC_PORT, default 8000)")
+        s.add_argument("--sensors", help="sensors file (JSON)")
+        if name == "demo":
+            s.add_argument("--speed", type=float, default=1.0, help="replay speed, times real time")
+        s.set_defaults(func=fn)
+    f = sub.add_parser("fuse", help="batch: fuse recorded feeds into track and alert lines")
+    f.add_argument("files", nargs="+")
+    f.add_argument("--tracks-out", required=True)
+    f.add_argument("--alerts-out", required=True)
+    f.add_argument("--sample-every", type=float, help="seconds of feed time between snapshots")
+    f.add_argument("--sensors", help="sensors file (default: sensors.json beside the first feed)")
+    f.add_argument("--zones", help="extra zones (GeoJSON)")
+    f.add_argument("--rejects-out", help="write rejected lines and reasons here (JSON Lines)")
+    f.set_defaults(func=cmd_fuse)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

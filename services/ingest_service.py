@@ -1,0 +1,98 @@
+"""Ingest as a service: bytes from integrators → observations on ``mfc.obs``.
+
+Every line gets a verdict.  Accepted observations are published before the
+verdict is returned; rejected lines go to ``mfc.deadletter`` with their reason,
+so nothing is dropped silently and one bad line never costs its neighbours.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from fusion.model import Observation, Sensor
+from ingest.ais import AisDecoder
+from ingest.errors import IngestError
+from ingest.radar import decode_radar_line
+
+from . import topics
+from .bus import Bus
+
+MAX_FUTURE_S = 300.0  # a live report this far ahead of its receipt is a clock fault
+
+
+@dataclass
+class Verdict:
+    accepted: int = 0
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    ignored: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"accepted": self.accepted, "rejected": len(self.rejected),
+                "ignored": self.ignored, "rejects": self.rejected}
+
+
+class IngestService:
+    def __init__(self, bus: Bus, sensors: dict[str, Sensor], clock: Callable[[], float]) -> None:
+        self.bus = bus
+        self.sensors = sensors
+        self.clock = clock
+        self._decoders: dict[str, AisDecoder] = {}
+        self._lock = threading.Lock()
+
+    def ingest_ais(self, text: str, sensor_id: str) -> Verdict:
+        verdict = Verdict()
+        if sensor_id not in self.sensors:
+            self._reject(verdict, 0, text[:200], f"unknown sensor {sensor_id!r}: register it first", sensor_id)
+            return verdict
+        now = self.clock()
+        with self._lock:
+            decoder = self._decoders.setdefault(
+                sensor_id, AisDecoder(sensor_id=sensor_id, live=True, sensors=self.sensors))
+            for no, line in enumerate(text.splitlines(), start=1):
+                observations, rejects = decoder.feed(line, line_no=no, receipt_time_s=now)
+                for r in rejects:
+                    self._reject(verdict, r.line_no, r.line, r.reason, sensor_id)
+                self._accept(verdict, observations, no, line, now, sensor_id)
+        return verdict
+
+    def ingest_radar(self, text: str, allowed: Callable[[str], bool] | None = None) -> Verdict:
+        verdict = Verdict()
+        now = self.clock()
+        for no, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                obs = decode_radar_line(line, self.sensors)
+            except IngestError as exc:
+                self._reject(verdict, no, line, exc.reason, "radar")
+                continue
+            if allowed is not None and not allowed(obs.sensor_id):
+                self._reject(verdict, no, line, f"this key may not write for sensor {obs.sensor_id!r}", "radar")
+                continue
+            obs.receive_time_s = now
+            self._accept(verdict, [obs], no, line, now, obs.sensor_id)
+        return verdict
+
+    def publish(self, observations: list[Observation]) -> None:
+        """Publish already-decoded observations (the demo's replayer)."""
+        for obs in observations:
+            value = obs.to_dict()
+            self.bus.publish(topics.OBS, topics.obs_key(value), value)
+
+    def _accept(self, verdict: Verdict, observations: list[Observation], no: int, line: str,
+                now: float, source: str) -> None:
+        for obs in observations:
+            if obs.time_s > now + MAX_FUTURE_S:
+                self._reject(verdict, no, line, f"time is {obs.time_s - now:.0f} s ahead of receipt "
+                             f"(clock fault?)", source)
+                continue
+            value = obs.to_dict()
+            self.bus.publish(topics.OBS, topics.obs_key(value), value)
+            verdict.accepted += 1
+
+    def _reject(self, verdict: Verdict, no: int, line: str, reason: str, source: str) -> None:
+        item = {"line_no": no, "line": line, "reason": reason}
+        verdict.rejected.append(item)
+        self.bus.publish(topics.DEADLETTER, source, {**item, "source": source, "received": self.clock()})

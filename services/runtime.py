@@ -1,0 +1,43 @@
+"""The composition root of one process: settings → bus, store, ingest, workers."""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from fusion.model import Sensor
+from fusion.tracker import Tracker
+
+from .bus import Bus, make_bus
+from .ingest_service import IngestService
+from .settings import ApiKey, Settings
+from .store import Store
+from .workers import FusionWorker, StoreWorker, Worker
+
+
+class Runtime:
+    def __init__(self, settings: Settings, sensors: dict[str, Sensor] | None = None,
+                 clock: Callable[[], float] = time.time, bus: Bus | None = None,
+                 fusion: bool = True) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.sensors: dict[str, Sensor] = dict(sensors or {})
+        self.keys: dict[str, ApiKey] = settings.all_keys()
+        self.bus = bus or make_bus(settings.bus)
+        self.store = Store(settings.db)
+        self.ingest = IngestService(self.bus, self.sensors, clock)
+        self.workers: list[Worker] = [StoreWorker(self.bus, self.store)]
+        if fusion:
+            self.workers.insert(0, FusionWorker(self.bus, Tracker(self.sensors), clock))
+
+    def start(self) -> None:
+        for w in self.workers:
+            w.start()
+
+    def stop(self) -> None:
+        for w in self.workers:
+            w.stop()
+        for w in self.workers:
+            w.join(timeout=5)
+        self.bus.close()
+        self.store.close()
