@@ -1,0 +1,126 @@
+"""The HTTP API, spoken to over real HTTP on loopback: keys, ingest verdicts, the picture."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from pyais.encode import encode_dict
+
+from .conftest import INTEGRATOR_KEY, OFFICER_KEY, wait_for
+
+OFFICER = {"Authorization": f"Bearer {OFFICER_KEY}"}
+INTEGRATOR = {"Authorization": f"Bearer {INTEGRATOR_KEY}"}
+
+
+def position_sentence(mmsi: int, lat: float, lon: float, sog: float = 10.0, cog: float = 45.0) -> str:
+    return encode_dict({"type": 1, "mmsi": mmsi, "lat": lat, "lon": lon, "speed": sog, "course": cog,
+                        "heading": int(cog)}, talker_id="AI")[0]
+
+
+def static_sentences(mmsi: int, name: str, ship_type: int) -> list[str]:
+    return encode_dict({"type": 5, "mmsi": mmsi, "shipname": name, "ship_type": ship_type,
+                        "callsign": "DUA1"}, talker_id="AI")
+
+
+def corrupt_checksum(sentence: str) -> str:
+    body, checksum = sentence.rsplit("*", 1)
+    return f"{body}*{(int(checksum, 16) ^ 0x5A):02X}"
+
+
+@pytest.mark.parametrize("headers, status", [
+    pytest.param({}, 401, id="no-key"),
+    pytest.param({"Authorization": "Bearer not-a-key"}, 401, id="unknown-key"),
+    pytest.param(OFFICER, 200, id="officer"),
+])
+def test_reading_the_picture_needs_a_known_key(live_server, headers, status):
+    r = httpx.get(f"{live_server.url}/v1/tracks", headers=headers)
+    assert r.status_code == status
+    if status == 401:
+        assert "key" in r.json()["error"]
+
+
+def test_nothing_writes_anonymously_or_with_a_reading_role(live_server):
+    line = position_sentence(548000010, 10.1, 114.1)
+    url = f"{live_server.url}/v1/ingest/ais?sensor_id=AIS-T1"
+    assert httpx.post(url, content=line).status_code == 401
+    r = httpx.post(url, content=line, headers=OFFICER)
+    assert r.status_code == 403 and "integrator" in r.json()["error"]
+
+
+def test_ais_lines_become_a_track_and_bad_lines_get_reasons(live_server):
+    good = [position_sentence(548123456, 10.10 + 0.001 * k, 114.10 + 0.001 * k) for k in range(3)]
+    bad = corrupt_checksum(position_sentence(548123457, 10.2, 114.2))
+    body = "\n".join([good[0], bad, good[1], *static_sentences(548123456, "LADY M", 70), good[2]])
+    r = httpx.post(f"{live_server.url}/v1/ingest/ais?sensor_id=AIS-T1", content=body, headers=INTEGRATOR)
+    assert r.status_code == 202
+    verdict = r.json()
+    assert verdict["accepted"] == 4  # three positions and one static report
+    assert verdict["rejected"] == 1
+    (reject,) = verdict["rejects"]
+    assert reject["line_no"] == 2 and "checksum" in reject["reason"]
+
+    def tracks():
+        rows = httpx.get(f"{live_server.url}/v1/tracks", headers=OFFICER).json()["tracks"]
+        return [t for t in rows if t["name"] == "LADY M"]
+
+    (track,) = wait_for(tracks)
+    assert track["mmsi"] == 548123456 and track["flag"] == "PH" and track["sources"] == ["ais"]
+    assert abs(track["lat"] - 10.102) < 0.01
+
+    one = httpx.get(f"{live_server.url}/v1/tracks/{track['track_id']}", headers=OFFICER).json()
+    assert one["track_id"] == track["track_id"]
+    history = httpx.get(f"{live_server.url}/v1/tracks/{track['track_id']}/history", headers=OFFICER).json()
+    assert len(history["points"]) >= 1
+
+    picture = httpx.get(f"{live_server.url}/v1/picture", headers=OFFICER).json()
+    assert picture["type"] == "FeatureCollection"
+    feature = next(f for f in picture["features"] if f["properties"]["mmsi"] == 548123456)
+    assert feature["geometry"]["type"] == "Point"
+    assert feature["geometry"]["coordinates"] == [track["lon"], track["lat"]]
+
+    outside = httpx.get(f"{live_server.url}/v1/tracks?bbox=100,0,101,1", headers=OFFICER).json()
+    assert outside["tracks"] == []
+
+
+def test_rejected_lines_reach_the_dead_letter_topic(live_server):
+    from services import topics
+    consumer = live_server.runtime.bus.consumer(topics.DEADLETTER, "test")
+    body = '{"kind": "plot", "sensor_id": "NOPE-1", "time": "2026-11-24T08:00:00Z", "lat": 10, "lon": 114}\n{oops'
+    r = httpx.post(f"{live_server.url}/v1/ingest/radar", content=body, headers=INTEGRATOR)
+    verdict = r.json()
+    assert r.status_code == 202 and verdict["accepted"] == 0 and verdict["rejected"] == 2
+    reasons = [x["reason"] for x in verdict["rejects"]]
+    assert "NOPE-1" in reasons[0] and "JSON" in reasons[1]
+    dead = consumer.poll(timeout_s=2)
+    assert [d.value["reason"] for d in dead] == reasons
+
+
+def test_radar_plots_from_a_registered_radar_are_accepted(live_server):
+    import time
+    now = time.time()
+    body = "\n".join(
+        f'{{"kind": "plot", "sensor_id": "RAD-T1", "time": {now - 9 + 3 * k}, "range_m": {20000 + 15 * k}, '
+        f'"bearing_deg": 45.0}}' for k in range(4))
+    r = httpx.post(f"{live_server.url}/v1/ingest/radar", content=body, headers=INTEGRATOR)
+    assert r.status_code == 202 and r.json()["accepted"] == 4
+
+
+def test_oversize_body_is_refused_with_the_limit(live_server):
+    limit = live_server.runtime.settings.max_body_bytes
+    r = httpx.post(f"{live_server.url}/v1/ingest/ais?sensor_id=AIS-T1", content=b"x" * (limit + 1),
+                   headers=INTEGRATOR)
+    assert r.status_code == 413 and str(limit) in r.json()["error"]
+
+
+def test_unknown_sensor_gets_a_clear_reason(live_server):
+    line = position_sentence(548000011, 10.1, 114.1)
+    r = httpx.post(f"{live_server.url}/v1/ingest/ais?sensor_id=NOT-REGISTERED", content=line,
+                   headers=INTEGRATOR)
+    assert r.status_code == 202
+    assert "unknown sensor" in r.json()["rejects"][0]["reason"]
+
+
+def test_health_and_land_for_the_map(live_server):
+    assert httpx.get(f"{live_server.url}/healthz").json()["status"] == "ok"
+    land = httpx.get(f"{live_server.url}/v1/land").json()
+    assert land["type"] == "FeatureCollection" and len(land["features"]) > 1000

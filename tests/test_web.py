@@ -1,0 +1,74 @@
+"""The watch officer's page in real headless Chromium (Debian's), driven by Playwright."""
+
+from __future__ import annotations
+
+import shutil
+import time
+
+import httpx
+import pytest
+
+from .conftest import INTEGRATOR_KEY, OFFICER_KEY, wait_for
+from .test_api import position_sentence
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+def page():
+    if CHROMIUM is None:
+        pytest.skip("Debian chromium is not installed (./dev test installs it)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        yield page
+        browser.close()
+
+
+def feed_vessels(url: str, n: int = 5) -> None:
+    lines = []
+    for step in range(3):
+        for k in range(n):
+            lines.append(position_sentence(548100000 + k, 10.0 + 0.05 * k + 0.001 * step, 114.0 + 0.05 * k))
+    r = httpx.post(f"{url}/v1/ingest/ais?sensor_id=AIS-T1", content="\n".join(lines),
+                   headers={"Authorization": f"Bearer {INTEGRATOR_KEY}"})
+    assert r.json()["accepted"] == 3 * n
+
+
+def test_officer_sees_live_tracks_on_an_offline_map(live_server, page, tmp_path):
+    feed_vessels(live_server.url)
+    assert wait_for(lambda: len(live_server.runtime.store.tracks()) == 5)
+    requests: list[str] = []
+    page.on("request", lambda req: requests.append(req.url))
+    page.goto(f"{live_server.url}/?key={OFFICER_KEY}")
+    page.wait_for_function("document.querySelector('#track-count').textContent.trim() === '5'", timeout=15000)
+    assert "key=" not in page.url  # the key leaves the address bar
+    page.wait_for_function("document.querySelector('#status').textContent.includes('live')", timeout=15000)
+    # the map drew something: land and sea are different colours, tracks add more
+    colours = page.evaluate("""() => {
+        const c = document.querySelector('#map'); const ctx = c.getContext('2d');
+        const d = ctx.getImageData(0, 0, c.width, c.height).data; const seen = new Set();
+        for (let i = 0; i < d.length; i += 4 * 97) seen.add(d[i] + ',' + d[i+1] + ',' + d[i+2]);
+        return seen.size; }""")
+    assert colours > 5
+    shot = tmp_path / "picture.png"
+    page.screenshot(path=str(shot))
+    assert shot.stat().st_size > 20_000
+    # selecting a track shows its identity
+    track_id = page.evaluate("window.mfc.tracks.find(t => t.mmsi === 548100002).track_id")
+    page.evaluate(f"window.mfc.selectTrack('{track_id}')")
+    page.wait_for_function("document.querySelector('#track-panel').textContent.includes('548100002')")
+    # air-gapped: every request stayed on this server
+    assert requests and all(u.startswith(live_server.url) for u in requests)
+
+
+def test_page_without_a_key_asks_for_one_and_refuses_a_bad_one(live_server, page):
+    page.goto(live_server.url + "/")
+    page.wait_for_selector("#signin", state="visible", timeout=10000)
+    page.goto(f"{live_server.url}/?key=wrong-key")
+    page.wait_for_function("document.body.textContent.toLowerCase().includes('refused')", timeout=10000)
