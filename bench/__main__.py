@@ -1,0 +1,99 @@
+"""Throughput of ingest and fusion on the sample scenario, one core, one process.
+
+Baselines measured in the same run:
+- ingest: pyais's own ``decode`` of every AIS line (no time handling, no
+  validation, no reassembly bookkeeping of ours) against our ``AisDecoder``;
+- fusion: the tracker alone on decoded observations, and ``mfc fuse`` end to end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from ingest.sensors import load_sensors
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "sample_feeds" / "scs"
+
+
+def best_of(n: int, fn):
+    best, result = float("inf"), None
+    for _ in range(n):
+        t0 = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, result
+
+
+def bench_decode(ais_path: Path, repeat: int) -> list[tuple[str, int, float]]:
+    import pyais
+    from ingest.ais import AisDecoder
+    lines = ais_path.read_text(encoding="utf-8", errors="replace").splitlines()
+    bare = [line[line.index("!"):] for line in lines if "!" in line]
+
+    def ours():
+        decoder, n = AisDecoder("bench"), 0
+        for no, line in enumerate(lines, 1):
+            obs, _ = decoder.feed(line, no)
+            n += len(obs)
+        return n
+
+    def baseline():
+        n, frags = 0, []
+        for s in bare:
+            parts = s.split(",")
+            if len(parts) > 2 and parts[1] != parts[2]:
+                frags.append(s)
+                continue
+            try:
+                pyais.decode(*(frags + [s])).asdict()
+                n += 1
+            except Exception:
+                pass
+            frags = []
+        return n
+
+    t_base, _ = best_of(repeat, baseline)
+    t_ours, _ = best_of(repeat, ours)
+    return [("pyais.decode (baseline)", len(lines), t_base), ("ingest AisDecoder", len(lines), t_ours)]
+
+
+def bench_fusion(repeat: int) -> list[tuple[str, int, float]]:
+    from fusion.tracker import Tracker
+    from services.fuse import fuse, load_observations
+    sensors = load_sensors(SAMPLE / "sensors.json")
+    paths = [SAMPLE / "ais.nmea", SAMPLE / "radar.jsonl"]
+    observations, _ = load_observations(paths, sensors)
+
+    def track():
+        tracker = Tracker(sensors)
+        for i in range(0, len(observations), 2000):
+            tracker.update(observations[i:i + 2000])
+        tracker.flush()
+
+    def end_to_end():
+        with tempfile.TemporaryDirectory() as tmp:
+            fuse(paths, Path(tmp) / "t.jsonl", Path(tmp) / "a.jsonl", sensors)
+
+    t_track, _ = best_of(repeat, track)
+    t_all, _ = best_of(repeat, end_to_end)
+    n = len(observations)
+    return [("tracker only (decoded obs)", n, t_track), ("mfc fuse end to end", n, t_all)]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(prog="python -m bench")
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    rows = bench_decode(SAMPLE / "ais.nmea", args.repeat) + bench_fusion(args.repeat)
+    base = rows[0][1] / rows[0][2]
+    print(f"{'what':32s} {'items':>9s} {'seconds':>8s} {'items/s':>10s} {'vs pyais':>9s}")
+    for name, n, t in rows:
+        print(f"{name:32s} {n:9d} {t:8.2f} {n / t:10,.0f} {n / t / base:8.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""Radar JSON Lines: geographic plots, polar plots and sensor-level tracks.
+
+One line is one object (contract, "Input formats")::
+
+    {"kind": "plot", "sensor_id": "PH-PAL-R1", "time": "...", "lat": 9.75, "lon": 115.87, "sigma_m": 50}
+    {"kind": "plot", "sensor_id": "PH-PAL-R1", "time": "...", "range_m": 18250, "bearing_deg": 271.5}
+    {"kind": "track", "sensor_id": "VN-CGS-1", "time": "...", "lat": 10.1, "lon": 109.2,
+     "sog_kn": 11.2, "cog_deg": 45, "local_id": "17"}
+
+Polar plots are placed from the sensor's registered position with the
+spherical-earth direct (forward) geodesic formula on the WGS 84 mean radius
+(6 371 008.8 m), the same earth model as ``fusion.geodesy``.  Against the
+ellipsoid this errs by at most ~0.5 % of the range (under 100 m at 18 km,
+typically far less than a radar's own range/bearing error) in 0–25° N.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from fusion.model import Observation, Sensor
+from ingest.errors import IngestError
+from ingest.sensors import as_number, as_text, check_lat_lon
+from ingest.timeparse import TimeParseError, parse_time
+
+EARTH_RADIUS_M = 6_371_008.8  # WGS 84 mean radius
+MAX_RANGE_FACTOR = 1.5
+_KINDS = {"plot": "radar_plot", "track": "radar_track"}
+
+
+def destination_point(lat: float, lon: float, bearing_deg: float, distance_m: float) -> tuple[float, float]:
+    """Point reached from (lat, lon) along a great circle (spherical direct problem)."""
+    phi1, lam1 = math.radians(lat), math.radians(lon)
+    theta, delta = math.radians(bearing_deg), distance_m / EARTH_RADIUS_M
+    sin_phi2 = math.sin(phi1) * math.cos(delta) + math.cos(phi1) * math.sin(delta) * math.cos(theta)
+    phi2 = math.asin(max(-1.0, min(1.0, sin_phi2)))
+    lam2 = lam1 + math.atan2(math.sin(theta) * math.sin(delta) * math.cos(phi1),
+                             math.cos(delta) - math.sin(phi1) * sin_phi2)
+    lon2 = (math.degrees(lam2) + 540.0) % 360.0 - 180.0
+    return math.degrees(phi2), lon2
+
+
+def polar_sigma_m(sensor: Sensor, range_m: float) -> float:
+    """1-sigma position error of a polar plot: the larger of range and cross-range sigma."""
+    if sensor.range_sigma_m is None and sensor.bearing_sigma_deg is None:
+        return sensor.accuracy_m
+    cross = range_m * math.radians(sensor.bearing_sigma_deg or 0.0)
+    return max(sensor.range_sigma_m or 0.0, cross)
+
+
+def decode_radar_line(line: str, sensors: Mapping[str, Sensor]) -> Observation:
+    """One JSON Lines radar record as an Observation; IngestError with the reason otherwise."""
+    obj = _parse_object(line)
+    kind = as_text(obj, "kind")
+    if kind not in _KINDS:
+        raise IngestError(f"unknown kind {kind!r} (expected 'plot' or 'track')")
+    sensor = _radar_sensor(obj, sensors)
+    time_s = _time(obj)
+    lat, lon, derived_sigma = _position(obj, sensor)
+    sigma = as_number(obj, "sigma_m", required=False)
+    if sigma is not None and sigma <= 0:
+        raise IngestError(f"sigma_m must be > 0, got {sigma}")
+    obs = Observation(kind=_KINDS[kind], sensor_id=sensor.id, time_s=time_s, lat=lat, lon=lon,  # type: ignore[arg-type]
+                      sigma_m=sigma if sigma is not None else derived_sigma)
+    if kind == "track":
+        obs.local_id = _local_id(obj)
+        obs.sog_kn, obs.cog_deg = _velocity(obj)
+    return obs
+
+
+def _parse_object(line: str) -> dict[str, Any]:
+    try:
+        obj = json.loads(line, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise IngestError(f"invalid JSON: {exc.msg} at column {exc.colno}") from None
+    if not isinstance(obj, dict):
+        raise IngestError(f"expected a JSON object, got {_json_type(obj)}")
+    return obj
+
+
+def _reject_constant(name: str) -> float:
+    raise IngestError(f"non-finite number {name} is not allowed")
+
+
+def _json_type(value: Any) -> str:
+    names = {list: "array", str: "string", bool: "boolean", type(None): "null"}
+    return names.get(type(value), "number")
+
+
+def _radar_sensor(obj: Mapping[str, Any], sensors: Mapping[str, Sensor]) -> Sensor:
+    sensor_id = as_text(obj, "sensor_id")
+    sensor = sensors.get(sensor_id) if sensor_id is not None else None
+    if sensor is None:
+        raise IngestError(f"unknown sensor {sensor_id!r}")
+    if sensor.kind != "radar":
+        raise IngestError(f"sensor {sensor_id!r} is not a radar (kind {sensor.kind!r})")
+    return sensor
+
+
+def _time(obj: Mapping[str, Any]) -> float:
+    if "time" not in obj:
+        raise IngestError("missing field 'time'")
+    try:
+        return parse_time(obj["time"])
+    except TimeParseError as exc:
+        raise IngestError(f"bad time: {exc}") from None
+
+
+def _position(obj: Mapping[str, Any], sensor: Sensor) -> tuple[float, float, float]:
+    """(lat, lon, sigma_m when not given) from lat/lon or range_m/bearing_deg."""
+    if "lat" in obj or "lon" in obj or "range_m" not in obj and "bearing_deg" not in obj:
+        lat, lon = as_number(obj, "lat"), as_number(obj, "lon")
+        assert lat is not None and lon is not None
+        check_lat_lon(lat, lon)
+        return lat, lon, sensor.accuracy_m
+    range_m, bearing = as_number(obj, "range_m"), as_number(obj, "bearing_deg")
+    assert range_m is not None and bearing is not None
+    if range_m < 0:
+        raise IngestError(f"range_m {range_m:g} is negative")
+    if range_m > sensor.range_m * MAX_RANGE_FACTOR:
+        raise IngestError(f"range_m {range_m:g} beyond {MAX_RANGE_FACTOR} x the range of "
+                          f"sensor '{sensor.id}' ({sensor.range_m:g} m)")
+    if not 0.0 <= bearing < 360.0:
+        raise IngestError(f"bearing_deg {bearing:g} outside [0, 360)")
+    lat, lon = destination_point(sensor.lat, sensor.lon, bearing, range_m)
+    return lat, lon, polar_sigma_m(sensor, range_m)
+
+
+def _local_id(obj: Mapping[str, Any]) -> str:
+    value = obj.get("local_id")
+    if value is None:
+        raise IngestError("missing field 'local_id'")
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise IngestError(f"field 'local_id' must be a string, got {type(value).__name__} {value!r}")
+    if not str(value).strip():
+        raise IngestError("field 'local_id' is empty")
+    return str(value).strip()
+
+
+def _velocity(obj: Mapping[str, Any]) -> tuple[float | None, float | None]:
+    sog, cog = as_number(obj, "sog_kn", required=False), as_number(obj, "cog_deg", required=False)
+    if sog is not None and sog < 0:
+        raise IngestError(f"sog_kn {sog:g} is negative")
+    if cog is not None and not 0.0 <= cog < 360.0:
+        raise IngestError(f"cog_deg {cog:g} outside [0, 360)")
+    return sog, cog
