@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from services import geo
 from services.runtime import Runtime
 from services.settings import ApiKey
-from services.timeutil import parse_iso
+from ingest.timeparse import parse_iso
 
 from .auth import ACK_ROLES, INGEST_ROLES, READ_ROLES, requires
 

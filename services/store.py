@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 
 from fusion.model import iso_time
 
-from .timeutil import parse_iso
+from ingest.timeparse import parse_iso
 
 metadata = MetaData()
 
