@@ -1,0 +1,304 @@
+"""The Kafka backend of the bus (kafka-python), with the same interface as ``EmbeddedBus``.
+
+All use of kafka-python in the project is wrapped here.
+
+- Values are JSON in UTF-8 (``services.bus.encode``), keys UTF-8 strings (or no key).
+- The producer waits for all in-sync replicas (``acks=all``), retries, and is idempotent when
+  the client and broker allow it; ``flush()`` blocks until everything published so far is
+  acknowledged and raises the first delivery error, if any.
+- A consumer belongs to one thread.  It never commits by itself: ``commit()`` commits exactly
+  what its ``poll()`` calls have returned, so a record is seen again until its group commits
+  past it (at-least-once).  A group with no committed offset starts at the earliest record.
+- ``Record.offset`` is the Kafka offset within the record's partition;
+  ``KafkaBusConsumer.partition_of(record)`` gives the partition of a record of the last poll.
+- A value that is not a JSON object comes back as
+  ``{"_undecodable": <text or repr>, "_reason": <why>}`` so the caller can dead-letter it;
+  a tombstone (null value, e.g. on the compacted ``mfc.tracks``) as ``{"_tombstone": True}``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import KafkaAdminClient
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.errors import CommitFailedError, KafkaConfigurationError, KafkaError, TopicAlreadyExistsError
+from kafka.structs import OffsetAndMetadata
+
+from . import topics
+from .bus import Record, encode
+
+log = logging.getLogger("mfc.kafka")
+
+UNDECODABLE = "_undecodable"
+REASON = "_reason"
+TOMBSTONE = "_tombstone"
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    partitions: int
+    configs: Mapping[str, str] = field(default_factory=dict)
+    replication_factor: int = -1  # -1: the broker's default.replication.factor
+
+
+# The contract topics (docs/architecture.md, "Kafka topics") and their partition counts.
+# Per-agency topics (mfc.alerts.<agency>) are made by ``ensure_agency_topic``.
+CONTRACT_TOPICS: dict[str, TopicSpec] = {
+    topics.RAW_AIS: TopicSpec(6),
+    topics.RAW_RADAR: TopicSpec(6),
+    topics.OBS: TopicSpec(6),
+    topics.TRACKS: TopicSpec(6, {"cleanup.policy": "compact"}),
+    topics.ALERTS: TopicSpec(3),
+    topics.DEADLETTER: TopicSpec(1),
+}
+AGENCY_TOPIC = TopicSpec(3)
+
+
+def split_bootstrap(bootstrap: str) -> list[str]:
+    """``"kafka://h1:9092,h2:9092"`` or ``"h1:9092,h2:9092"`` → ``["h1:9092", "h2:9092"]``."""
+    if bootstrap.startswith("kafka://"):
+        bootstrap = bootstrap[len("kafka://"):]
+    servers = [s.strip() for s in bootstrap.split(",") if s.strip()]
+    if not servers:
+        raise ValueError(f"no Kafka bootstrap servers in {bootstrap!r}")
+    return servers
+
+
+def decode_value(raw: bytes | None) -> dict[str, Any]:
+    """A record value as the dict the bus promises; never raises."""
+    if raw is None:
+        return {TOMBSTONE: True}
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return {UNDECODABLE: repr(raw), REASON: f"not UTF-8: {exc}"}
+    try:
+        value = json.loads(text)
+    except ValueError as exc:  # json.JSONDecodeError, or e.g. a number too large
+        return {UNDECODABLE: text, REASON: f"not JSON: {exc}"}
+    if not isinstance(value, dict):
+        return {UNDECODABLE: text, REASON: f"JSON {type(value).__name__}, not an object"}
+    return value
+
+
+def decode_key(raw: bytes | None) -> str | None:
+    return None if raw is None else raw.decode("utf-8", errors="replace")
+
+
+class _Positions(ConsumerRebalanceListener):
+    """Forget what was polled from partitions this consumer loses: their new owner sees them again."""
+
+    def __init__(self, positions: dict[TopicPartition, int]) -> None:
+        self.positions = positions
+
+    def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        for tp in revoked:
+            self.positions.pop(tp, None)
+
+    def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        pass
+
+
+class KafkaBusConsumer:
+    """One topic, one consumer group, one thread."""
+
+    def __init__(self, bootstrap: list[str], topic: str, group: str, **overrides: Any) -> None:
+        self.topic, self.group = topic, group
+        config: dict[str, Any] = dict(
+            bootstrap_servers=bootstrap,
+            group_id=group,
+            client_id=f"mfc-{group}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            # A topic that does not exist yet is noticed soon after it is created.
+            metadata_max_age_ms=10_000,
+        )
+        config.update(overrides)
+        self._consumer = KafkaConsumer(**config)
+        self._positions: dict[TopicPartition, int] = {}
+        self._consumer.subscribe([topic], listener=_Positions(self._positions))
+        self._last: dict[int, int] = {}  # id(record) → partition, for the last poll's records
+        self._last_batch: list[Record] = []
+        self._closed = False
+
+    def poll(self, timeout_s: float = 0.5, max_records: int = 1000) -> list[Record]:
+        batches = self._consumer.poll(timeout_ms=max(0, int(timeout_s * 1000)), max_records=max_records)
+        records: list[Record] = []
+        partitions: dict[int, int] = {}
+        for tp, messages in sorted(batches.items(), key=lambda item: item[0].partition):
+            for msg in messages:
+                rec = Record(msg.topic, decode_key(msg.key), decode_value(msg.value), msg.offset)
+                if REASON in rec.value:
+                    log.warning("undecodable record %s[%d]@%d: %s", msg.topic, msg.partition,
+                                msg.offset, rec.value[REASON])
+                records.append(rec)
+                partitions[id(rec)] = tp.partition
+            if messages:
+                self._positions[tp] = messages[-1].offset + 1
+        self._last_batch, self._last = records, partitions
+        return records
+
+    def partition_of(self, record: Record) -> int | None:
+        """The partition of a record returned by the last ``poll()`` (None for any other)."""
+        return self._last.get(id(record))
+
+    def commit(self) -> None:
+        """Commit everything the polls so far returned (synchronously)."""
+        if not self._positions:
+            return
+        offsets = {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in self._positions.items()}
+        try:
+            self._consumer.commit(offsets)
+        except CommitFailedError as exc:
+            # The group rebalanced since the poll: another member now owns those partitions and
+            # will see the records again (at-least-once), so this is not an error for the caller.
+            log.warning("commit for group %s on %s skipped after a rebalance: %s", self.group, self.topic, exc)
+        self._positions.clear()
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._consumer.close(autocommit=False)
+
+    def __enter__(self) -> "KafkaBusConsumer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class KafkaBus:
+    """Topics on Apache Kafka.  ``bootstrap``: ``"host:port[,host:port]"``."""
+
+    def __init__(self, bootstrap: str, *, client_id: str = "mfc", linger_ms: int = 5) -> None:
+        self.bootstrap = split_bootstrap(bootstrap)
+        self._errors: list[BaseException] = []
+        self._lock = threading.Lock()
+        config: dict[str, Any] = dict(
+            bootstrap_servers=self.bootstrap, client_id=client_id,
+            acks="all", linger_ms=linger_ms, retry_backoff_ms=200,
+        )
+        try:
+            self._producer = KafkaProducer(enable_idempotence=True, **config)
+        except (KafkaConfigurationError, AssertionError, TypeError) as exc:
+            # An older kafka-python (no idempotent producer) or a broker that does not allow it.
+            log.warning("idempotent producer not available (%s); using acks=all with retries", exc)
+            self._producer = KafkaProducer(retries=10, max_in_flight_requests_per_connection=1, **config)
+        self.idempotent = bool(self._producer.config.get("enable_idempotence", False))
+        self._closed = False
+
+    def _failed(self, exc: BaseException) -> None:
+        with self._lock:
+            self._errors.append(exc)
+
+    def publish(self, topic: str, key: str | None, value: dict[str, Any]) -> None:
+        future = self._producer.send(topic, key=None if key is None else key.encode("utf-8"), value=encode(value))
+        future.add_errback(self._failed)
+
+    def publish_many(self, topic: str, items: list[tuple[str | None, dict[str, Any]]]) -> None:
+        for key, value in items:
+            self.publish(topic, key, value)
+
+    def flush(self, timeout_s: float | None = None) -> None:
+        """Block until every record published so far is acknowledged; raise the first failure."""
+        self._producer.flush(timeout=timeout_s)
+        with self._lock:
+            errors, self._errors = self._errors, []
+        if errors:
+            raise errors[0] if isinstance(errors[0], Exception) else KafkaError(str(errors[0]))
+
+    def consumer(self, topic: str, group: str) -> KafkaBusConsumer:
+        return KafkaBusConsumer(self.bootstrap, topic, group)
+
+    def admin(self) -> KafkaAdminClient:
+        """A new admin client for this cluster; close it after use."""
+        return KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="mfc-admin")
+
+    def close(self) -> None:
+        """Deliver what is pending and close the producer.  Close consumers (in their threads) first."""
+        if not self._closed:
+            self._closed = True
+            self._producer.close(timeout=30)
+
+
+def ensure_topics(bus: Any, specs: Mapping[str, TopicSpec] | None = None, timeout_s: float = 30.0) -> dict[str, str]:
+    """Create the topics (by default the contract's), tolerating ones that exist already.
+
+    Returns ``{topic: "created" | "exists"}``.  An existing topic is left as it is (its
+    partitions and configuration are not changed).  Does nothing for a non-Kafka bus.
+    """
+    if not isinstance(bus, KafkaBus):
+        return {}
+    specs = CONTRACT_TOPICS if specs is None else specs
+    if not specs:
+        return {}
+    admin = bus.admin()
+    try:
+        existing = set(admin.list_topics())
+        wanted = {name: spec for name, spec in specs.items() if name not in existing}
+        result = {name: "exists" for name in specs if name in existing}
+        if wanted:
+            created = _create_topics(admin, wanted, timeout_s)
+            result.update(created)
+            fresh = [name for name, state in created.items() if state == "created"]
+            if fresh and hasattr(admin, "wait_for_topics"):
+                admin.wait_for_topics(fresh, timeout_ms=int(timeout_s * 1000))
+        return result
+    finally:
+        admin.close()
+
+
+def _create_topics(admin: KafkaAdminClient, wanted: Mapping[str, TopicSpec], timeout_s: float) -> dict[str, str]:
+    timeout_ms = int(timeout_s * 1000)
+    result: dict[str, str] = {}
+    request = {name: {"num_partitions": spec.partitions, "replication_factor": spec.replication_factor,
+                      "configs": dict(spec.configs)} for name, spec in wanted.items()}
+    try:
+        response = admin.create_topics(request, timeout_ms=timeout_ms, raise_errors=False)
+    except TypeError:  # kafka-python 2.x: a list of NewTopic, errors raised
+        from kafka.admin import NewTopic
+        for name, spec in wanted.items():
+            try:
+                admin.create_topics([NewTopic(name, spec.partitions, spec.replication_factor,
+                                              topic_configs=dict(spec.configs))], timeout_ms=timeout_ms)
+                result[name] = "created"
+            except TopicAlreadyExistsError:
+                result[name] = "exists"
+        return result
+    for item in response.get("topics", []):
+        name, code = item["name"], item["error_code"]
+        if code == 0:
+            result[name] = "created"
+        elif code == TopicAlreadyExistsError.errno:
+            result[name] = "exists"
+        else:
+            raise KafkaError(f"cannot create topic {name}: error {code} {item.get('error_message')}")
+    return result
+
+
+def topic_info(bus: KafkaBus, topic: str) -> dict[str, Any]:
+    """``{"partitions": n, "configs": {name: value}}`` of an existing topic (non-default configs only)."""
+    from kafka.admin import ConfigResource, ConfigResourceType
+    admin = bus.admin()
+    try:
+        (described,) = admin.describe_topics([topic])
+        if described.get("error_code"):
+            raise KafkaError(f"cannot describe topic {topic}: error {described['error_code']}")
+        response = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+        entries = response.get("topic", {}).get(topic, {}) if isinstance(response, dict) else {}
+        configs = {name: entry.get("value") for name, entry in entries.items()
+                   if entry.get("config_source") not in ("DEFAULT_CONFIG", 5)}
+        return {"partitions": len(described["partitions"]), "configs": configs}
+    finally:
+        admin.close()
+
+
+def ensure_agency_topic(bus: Any, agency: str) -> dict[str, str]:
+    """Create ``mfc.alerts.<agency>`` if it does not exist."""
+    return ensure_topics(bus, {topics.agency_alerts(agency): AGENCY_TOPIC})
