@@ -572,7 +572,9 @@
 
   // ---------------------------------------------------------------- interaction
   let drag = null;
+  canvas.addEventListener('wheel', () => { autoFitted = true; }, { passive: true });
   canvas.addEventListener('pointerdown', (ev) => {
+    autoFitted = true;
     if (ev.button !== 0) return;
     drag = { x: ev.clientX, y: ev.clientY, cx: V.cx, cy: V.cy, moved: false };
     try { canvas.setPointerCapture(ev.pointerId); } catch (e) { /* ignore */ }
@@ -777,6 +779,7 @@
 
   // ---------------------------------------------------------------- picture polling
   let pollTimer = null, polling = false;
+  let autoFitted = false;  // the first picture with tracks frames them, unless the officer moved the map first
   async function pollPicture() {
     if (polling) return;
     polling = true;
@@ -785,6 +788,7 @@
       if (authFailed) return;
       const fc = await api('/v1/picture', {}, 10000);
       setPicture(fc);
+      if (!autoFitted && tobjs.some((t) => t.p.status !== 'lost')) { autoFitted = true; fitData(); }
       setStatus('live', true);
     } catch (e) {
       if (e instanceof AuthError) setStatus(key ? 'key refused' : 'no key', false);
