@@ -19,6 +19,7 @@ class Record:
     key: str | None
     value: dict[str, Any]
     offset: int
+    partition: int = 0
 
 
 class Consumer(Protocol):

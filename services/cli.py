@@ -25,15 +25,18 @@ def _sensors(path: str | None, near: list[Path]) -> dict:
 
 def cmd_fuse(args: argparse.Namespace) -> int:
     from .fuse import fuse
+    from .geography import load_zones_file
     paths = [Path(p) for p in args.files]
     for p in paths:
         if not p.exists():
             print(f"mfc fuse: no such file: {p}", file=sys.stderr)
             return 2
     sensors = _sensors(args.sensors, paths)
+    extra_zones = load_zones_file(Path(args.zones)) if args.zones else []
     t0 = time.perf_counter()
     stats = fuse(paths, Path(args.tracks_out), Path(args.alerts_out), sensors,
-                 sample_every_s=args.sample_every, rejects_out=Path(args.rejects_out) if args.rejects_out else None)
+                 sample_every_s=args.sample_every, rejects_out=Path(args.rejects_out) if args.rejects_out else None,
+                 extra_zones=extra_zones)
     dt = time.perf_counter() - t0
     print(f"mfc fuse: {stats.observations} observations, {stats.rejects} rejected lines, "
           f"{stats.track_lines} track lines, {stats.alerts} alerts in {dt:.1f} s "

@@ -13,16 +13,18 @@ import bisect
 import gzip
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from fusion.model import Observation, Sensor
-from fusion.tracker import Tracker
+from fusion.model import Alert, Observation, Sensor, TrackLine
+from fusion.pipeline import Fusion
 from ingest.ais import AisDecoder
 from ingest.errors import IngestError, Reject
 from ingest.radar import decode_radar_line
+
+from .geography import build_geography
 
 
 @dataclass
@@ -79,22 +81,41 @@ def _write(fh: IO[str], value: dict[str, Any]) -> None:
     fh.write("\n")
 
 
+class _Sink:
+    """Writes track lines and alerts as they come, counting them."""
+
+    def __init__(self, tracks_fh: IO[str], alerts_fh: IO[str]) -> None:
+        self.tracks_fh, self.alerts_fh = tracks_fh, alerts_fh
+        self.track_lines = self.alerts = 0
+
+    def lines(self, lines: Iterable[TrackLine]) -> None:
+        for line in lines:
+            _write(self.tracks_fh, line.to_dict())
+            self.track_lines += 1
+
+    def alert(self, alerts: Iterable[Alert]) -> None:
+        for alert in alerts:
+            _write(self.alerts_fh, alert.to_dict())
+            self.alerts += 1
+
+
 def fuse(paths: list[Path], tracks_out: Path, alerts_out: Path, sensors: dict[str, Sensor],
          sample_every_s: float | None = None, rejects_out: Path | None = None,
-         tracker: Tracker | None = None) -> FuseStats:
+         extra_zones: Iterable[tuple[str, str, Any]] = (), fusion: Fusion | None = None) -> FuseStats:
+    """Fuse recorded feeds; alerts-out gets one line per alert emission (new, updated, closed)."""
     observations, rejects = load_observations(paths, sensors)
-    tracker = tracker or Tracker(sensors)
+    fusion = fusion or Fusion(sensors, build_geography(sensors, extra_zones))
     stats = FuseStats(observations=len(observations), rejects=len(rejects))
     for _, r in rejects:
         key = r.reason.split(":")[0]
         stats.reject_reasons[key] = stats.reject_reasons.get(key, 0) + 1
-    with open(tracks_out, "w", encoding="utf-8") as t_fh, open(alerts_out, "w", encoding="utf-8"):
+    with open(tracks_out, "w", encoding="utf-8") as t_fh, open(alerts_out, "w", encoding="utf-8") as a_fh:
+        sink = _Sink(t_fh, a_fh)
         if sample_every_s:
-            stats.track_lines = _sampled(tracker, observations, sample_every_s, t_fh)
+            _sampled(fusion, observations, sample_every_s, sink)
         else:
-            for line in _stream(tracker, observations):
-                _write(t_fh, line.to_dict())
-                stats.track_lines += 1
+            _stream(fusion, observations, sink)
+    stats.track_lines, stats.alerts = sink.track_lines, sink.alerts
     if rejects_out is not None:
         with open(rejects_out, "w", encoding="utf-8") as fh:
             for name, r in rejects:
@@ -102,29 +123,32 @@ def fuse(paths: list[Path], tracks_out: Path, alerts_out: Path, sensors: dict[st
     return stats
 
 
-def _stream(tracker: Tracker, observations: list[Observation], batch: int = 2000):
+def _stream(fusion: Fusion, observations: list[Observation], sink: _Sink, batch: int = 2000) -> None:
     for i in range(0, len(observations), batch):
-        yield from tracker.update(observations[i:i + batch])
-    yield from tracker.flush()
+        lines, alerts = fusion.update(observations[i:i + batch])
+        sink.lines(lines)
+        sink.alert(alerts)
+    lines, alerts = fusion.flush()
+    sink.lines(lines)
+    sink.alert(alerts)
 
 
-def _sampled(tracker: Tracker, observations: list[Observation], every_s: float, fh: IO[str]) -> int:
+def _sampled(fusion: Fusion, observations: list[Observation], every_s: float, sink: _Sink) -> None:
     """Every ``every_s`` of feed time, one line per live confirmed track, predicted to that time."""
     if not observations:
-        return 0
+        return
     times = [o.time_s for o in observations]
-    written, i = 0, 0
+    i = 0
     next_t = (times[0] // every_s + 1) * every_s
     while True:
         j = bisect.bisect_left(times, next_t, lo=i)
-        tracker.update(observations[i:j])
-        tracker.advance(next_t)
-        for line in sorted(tracker.snapshot(next_t), key=lambda l: _id_order(l.track_id)):
-            _write(fh, line.to_dict())
-            written += 1
+        for k in range(i, j, 2000):
+            sink.alert(fusion.update(observations[k:min(j, k + 2000)])[1])
+        sink.alert(fusion.advance(next_t)[1])
+        sink.lines(sorted(fusion.snapshot(next_t), key=lambda l: _id_order(l.track_id)))
         i = j
         if i >= len(times):
-            return written
+            return
         next_t += every_s
 
 

@@ -133,7 +133,7 @@ class KafkaBusConsumer:
         partitions: dict[int, int] = {}
         for tp, messages in sorted(batches.items(), key=lambda item: item[0].partition):
             for msg in messages:
-                rec = Record(msg.topic, decode_key(msg.key), decode_value(msg.value), msg.offset)
+                rec = Record(msg.topic, decode_key(msg.key), decode_value(msg.value), msg.offset, tp.partition)
                 if REASON in rec.value:
                     log.warning("undecodable record %s[%d]@%d: %s", msg.topic, msg.partition,
                                 msg.offset, rec.value[REASON])

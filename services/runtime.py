@@ -6,9 +6,10 @@ import time
 from typing import Callable
 
 from fusion.model import Sensor
-from fusion.tracker import Tracker
+from fusion.pipeline import Fusion
 
 from .bus import Bus, make_bus
+from .geography import build_geography
 from .ingest_service import IngestService
 from .settings import ApiKey, Settings
 from .store import Store
@@ -28,7 +29,8 @@ class Runtime:
         self.ingest = IngestService(self.bus, self.sensors, clock)
         self.workers: list[Worker] = [StoreWorker(self.bus, self.store)]
         if fusion:
-            self.workers.insert(0, FusionWorker(self.bus, Tracker(self.sensors), clock))
+            engine = Fusion(self.sensors, build_geography(self.sensors))
+            self.workers.insert(0, FusionWorker(self.bus, engine, clock))
 
     def start(self) -> None:
         for w in self.workers:

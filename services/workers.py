@@ -13,10 +13,11 @@ import time
 from typing import Callable
 
 from fusion.model import Observation
-from fusion.tracker import Tracker
+from fusion.pipeline import Fusion
 
 from . import topics
 from .bus import Bus
+from .checkpoint import Checkpoint
 from .store import Store
 
 log = logging.getLogger("mfc.workers")
@@ -33,38 +34,80 @@ class Worker(threading.Thread):
 
 
 class FusionWorker(Worker):
-    """Runs the tracker over ``mfc.obs``; with a clock, lets live time pass between batches."""
+    """Runs tracker and rules over ``mfc.obs``, publishing ``mfc.tracks`` and ``mfc.alerts``.
 
-    def __init__(self, bus: Bus, tracker: Tracker, clock: Callable[[], float] | None = None,
-                 group: str = "fusion") -> None:
+    With a clock, live time passes between batches (tracks coast when a feed stops).
+    With a checkpoint, the fusion state and the input offsets it covers are saved
+    together every ``checkpoint_every_s`` and at stop, and only then are the offsets
+    committed; after a crash the worker reloads the state and skips records the
+    state already holds, so a replay makes no second track or alert.
+    """
+
+    def __init__(self, bus: Bus, fusion: Fusion, clock: Callable[[], float] | None = None,
+                 group: str = "fusion", checkpoint: Checkpoint | None = None,
+                 checkpoint_every_s: float = 10.0) -> None:
         super().__init__("fusion")
-        self.bus, self.tracker, self.clock = bus, tracker, clock
+        self.bus, self.clock, self.checkpoint = bus, clock, checkpoint
+        self.fusion = fusion
+        self.covered: dict[int, int] = {}  # partition → next offset the state holds
+        if checkpoint is not None:
+            saved = checkpoint.load()
+            if saved is not None:
+                self.fusion, self.covered = saved
+        self.every_s = checkpoint_every_s
         self.consumer = bus.consumer(topics.OBS, group)
 
     def run(self) -> None:
-        last_tick = 0.0
-        while not self.stopping.is_set():
-            records = self.consumer.poll(timeout_s=0.2, max_records=5000)
-            observations = []
-            for rec in records:
-                try:
-                    observations.append(Observation.from_dict(rec.value))
-                except (TypeError, ValueError) as exc:
-                    self.bus.publish(topics.DEADLETTER, "fusion", {
-                        "topic": rec.topic, "offset": rec.offset, "value": rec.value,
-                        "reason": f"not an observation: {exc}"})
-            observations.sort(key=lambda o: o.time_s)
-            lines = self.tracker.update(observations)
-            if self.clock is not None and time.monotonic() - last_tick >= 1.0:
-                last_tick = time.monotonic()
-                lines += self.tracker.advance(self.clock())
-            for line in lines:
-                value = line.to_dict()
-                self.bus.publish(topics.TRACKS, line.track_id, value)
-            if records:
-                self.bus.flush()
-                self.consumer.commit()
+        last_tick = last_save = time.monotonic()
+        try:
+            while not self.stopping.is_set():
+                records = self.consumer.poll(timeout_s=0.2, max_records=5000)
+                lines, alerts = self.fusion.update(self._observations(records))
+                if self.clock is not None and time.monotonic() - last_tick >= 1.0:
+                    last_tick = time.monotonic()
+                    more_lines, more_alerts = self.fusion.advance(self.clock())
+                    lines, alerts = lines + more_lines, alerts + more_alerts
+                self._publish(lines, alerts)
                 self.handled += len(records)
+                if self.checkpoint is None:
+                    if records:
+                        self.consumer.commit()
+                elif time.monotonic() - last_save >= self.every_s:
+                    self._save()
+                    last_save = time.monotonic()
+        finally:
+            if self.checkpoint is not None:
+                self._save()
+            self.consumer.close()
+
+    def _observations(self, records: list) -> list[Observation]:
+        observations = []
+        for rec in records:
+            if rec.offset < self.covered.get(rec.partition, 0):
+                continue  # already inside the checkpointed state
+            self.covered[rec.partition] = rec.offset + 1
+            try:
+                observations.append(Observation.from_dict(rec.value))
+            except (TypeError, ValueError) as exc:
+                self.bus.publish(topics.DEADLETTER, "fusion", {
+                    "topic": rec.topic, "partition": rec.partition, "offset": rec.offset,
+                    "value": rec.value, "reason": f"not an observation: {exc}"})
+        observations.sort(key=lambda o: o.time_s)
+        return observations
+
+    def _publish(self, lines: list, alerts: list) -> None:
+        for line in lines:
+            self.bus.publish(topics.TRACKS, line.track_id, line.to_dict())
+        for alert in alerts:
+            self.bus.publish(topics.ALERTS, alert.alert_id, alert.to_dict())
+        if lines or alerts:
+            self.bus.flush()
+
+    def _save(self) -> None:
+        assert self.checkpoint is not None
+        self.bus.flush()
+        self.checkpoint.save(self.fusion, self.covered)
+        self.consumer.commit()
 
 
 class StoreWorker(Worker):

@@ -124,3 +124,23 @@ def test_health_and_land_for_the_map(live_server):
     assert httpx.get(f"{live_server.url}/healthz").json()["status"] == "ok"
     land = httpx.get(f"{live_server.url}/v1/land").json()
     assert land["type"] == "FeatureCollection" and len(land["features"]) > 1000
+
+
+def test_distress_beacon_reaches_the_alert_queue_and_an_officer_acknowledges_it(live_server):
+    sart = position_sentence(970012345, 10.3, 114.3, sog=0.0, cog=0.0)
+    r = httpx.post(f"{live_server.url}/v1/ingest/ais?sensor_id=AIS-T1", content=sart, headers=INTEGRATOR)
+    assert r.json()["accepted"] == 1
+
+    def distress():
+        rows = httpx.get(f"{live_server.url}/v1/alerts?type=distress", headers=OFFICER).json()["alerts"]
+        return [a for a in rows if a["mmsi"] == 970012345]
+
+    (alert,) = wait_for(distress)
+    assert alert["severity"] == "critical" and alert["state"] == "open"
+    assert abs(alert["lat"] - 10.3) < 0.01 and alert["summary"]
+    # an integrator may not acknowledge; an officer may, and it is recorded who did
+    url = f"{live_server.url}/v1/alerts/{alert['alert_id']}/ack"
+    assert httpx.post(url, headers=INTEGRATOR).status_code == 403
+    acked = httpx.post(url, headers=OFFICER).json()
+    assert acked["state"] == "acknowledged" and acked["acked_by"] == "demo-officer" and acked["acked_at"]
+    assert httpx.post(f"{live_server.url}/v1/alerts/A999999/ack", headers=OFFICER).status_code == 404

@@ -1,0 +1,170 @@
+"""ais_gap: a vessel that was reporting regularly falls silent inside the AOI and AIS coverage.
+
+Per MMSI: the times of the last reports (from observations) and whether a radar-fed
+track line still carries that MMSI after the silence (from track lines).  One timer
+per MMSI at last report + ais_gap_s; when it fires and the MMSI is still silent, the
+alert opens (high if radar still holds the vessel, else medium).  The episode closes
+when AIS resumes; a late report from inside the supposed silence shortens it or, if
+the silence was then shorter than the threshold, retracts it.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from ..model import Alert, Observation, TrackLine
+from .base import Context, minutes
+from .identity import not_a_vessel
+
+
+@dataclass(slots=True)
+class _Vessel:
+    times: deque = field(default_factory=lambda: deque(maxlen=10))
+    last_s: float = 0.0
+    lat: float = 0.0
+    lon: float = 0.0
+    sensor: str = ""
+    track_id: str | None = None
+    radar_s: float = float("-inf")      # last radar-fed line time with this MMSI
+    radar_lat: float = 0.0
+    radar_lon: float = 0.0
+    due_s: float | None = None        # the one pending timer that counts
+    alert: Alert | None = None
+    judged_s: float = float("-inf")     # the silence starting at this report was judged
+
+
+class AisGap:
+    types = ("ais_gap",)
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx, self.cfg = ctx, ctx.cfg
+        self.vessels: dict[int, _Vessel] = {}
+
+    def on_obs(self, obs: Observation) -> None:
+        if obs.kind != "ais_position" or obs.mmsi is None or obs.lat is None or not_a_vessel(obs.mmsi):
+            return
+        v = self.vessels.get(obs.mmsi)
+        if v is None:
+            v = self.vessels[obs.mmsi] = _Vessel()
+        if v.times and obs.time_s <= v.last_s:
+            return  # older than what we know: says nothing about the current silence
+        keep, had = False, v.alert is not None
+        if had:
+            if obs.time_s < v.alert.time_s:
+                keep = self._late(obs, v)
+            else:
+                gap = obs.time_s - v.last_s
+                self.ctx.book.close(v.alert, obs.time_s, f"AIS resumed after {minutes(gap)} silence",
+                                    gap_s=round(gap), resumed_lat=obs.lat, resumed_lon=obs.lon)
+                v.alert = None
+        v.times.append(obs.time_s)
+        v.last_s, v.lat, v.lon, v.sensor = obs.time_s, obs.lat, obs.lon, obs.sensor_id
+        if keep:
+            v.judged_s = obs.time_s
+        if had and not keep:
+            v.due_s = None   # the pending timer was for closing the episode: start watching again
+        if v.due_s is None:
+            self._arm(obs.mmsi, obs.time_s + self.cfg.ais_gap_s)
+
+    def on_line(self, line: TrackLine) -> None:
+        if line.mmsi is None:
+            return
+        v = self.vessels.get(line.mmsi)
+        if v is None:
+            return
+        v.track_id = line.track_id
+        if line.status == "lost":
+            if v.alert is not None and v.alert.severity == self.cfg.severity["ais_gap_radar"]:
+                self.ctx.book.update(v.alert, line.time_s, severity=self.cfg.severity["ais_gap"],
+                                     summary=f"AIS silent since {minutes(line.time_s - v.last_s)} ago; "
+                                             "radar has lost the vessel too", radar_lost_s=line.time_s)
+            return
+        if "radar" in line.sources:
+            v.radar_s, v.radar_lat, v.radar_lon = line.time_s, line.lat, line.lon
+            if v.alert is not None and v.alert.severity != self.cfg.severity["ais_gap_radar"] \
+                    and line.time_s > v.last_s:
+                self.ctx.book.update(v.alert, line.time_s, severity=self.cfg.severity["ais_gap_radar"],
+                                     summary=self._summary(line.time_s - v.last_s, True),
+                                     lat=line.lat, lon=line.lon, radar_holds=True, radar_s=line.time_s)
+
+    # ------------------------------------------------------------------ timers
+    def _due(self, mmsi: int, due_s: float) -> None:
+        v = self.vessels.get(mmsi)
+        if v is None or v.due_s != due_s:
+            return  # superseded by a newer timer
+        v.due_s = None
+        cfg = self.cfg
+        silence = due_s - v.last_s
+        if v.alert is not None:
+            if silence >= cfg.ais_gap_close_after_s:
+                self.ctx.book.close(v.alert, due_s, f"No AIS for {minutes(silence)}; episode closed",
+                                    gap_s=round(silence))
+                del self.vessels[mmsi]
+            else:
+                self._arm(mmsi, v.last_s + cfg.ais_gap_close_after_s)
+            return
+        if silence < cfg.ais_gap_s:
+            self._arm(mmsi, v.last_s + cfg.ais_gap_s)
+            return
+        if v.judged_s != v.last_s:
+            v.judged_s = v.last_s
+            self._judge(mmsi, v, due_s, silence)
+        if v.alert is None and silence >= cfg.ais_gap_close_after_s:
+            del self.vessels[mmsi]   # forget vessels long gone
+        else:
+            self._arm(mmsi, v.last_s + cfg.ais_gap_close_after_s)
+
+    def _arm(self, mmsi: int, due_s: float) -> None:
+        self.vessels[mmsi].due_s = due_s
+        self.ctx.timers.at(due_s, lambda due, m=mmsi: self._due(m, due))
+
+    def _judge(self, mmsi: int, v: _Vessel, now_s: float, silence: float) -> None:
+        cfg, geo = self.cfg, self.ctx.geo
+        n = len(v.times)
+        if n < cfg.ais_gap_min_reports or (v.times[-1] - v.times[0]) / (n - 1) > cfg.ais_gap_regular_interval_s:
+            return
+        radar = v.radar_s > v.last_s and now_s - v.radar_s <= cfg.ais_gap_radar_fresh_s
+        lat, lon = (v.radar_lat, v.radar_lon) if radar else (v.lat, v.lon)
+        if not geo.in_aoi(lat, lon):
+            return
+        covered = geo.in_coverage(v.lat, v.lon)
+        if covered is None:
+            covered = cfg.ais_gap_assume_coverage_without_receivers
+        severity = cfg.severity["ais_gap_radar" if radar else "ais_gap"]
+        summary = self._summary(silence, radar)
+        if not covered:
+            if cfg.ais_gap_uncovered_severity is None:
+                return
+            severity = cfg.ais_gap_uncovered_severity
+            summary += " (outside known AIS receiver coverage)"
+        v.alert = self.ctx.book.open(
+            "ais_gap", severity, now_s, summary, track_id=v.track_id, mmsi=mmsi, lat=lat, lon=lon,
+            evidence={"last_ais_s": v.last_s, "last_ais_lat": v.lat, "last_ais_lon": v.lon,
+                      "silence_s": round(silence), "radar_holds": radar,
+                      "radar_s": v.radar_s if radar else None, "in_coverage": bool(covered),
+                      "reports_before": n, "mean_interval_s": round((v.times[-1] - v.times[0]) / (n - 1), 1),
+                      "releasability": self.ctx.releasability([v.sensor])})
+
+    def _late(self, obs: Observation, v: _Vessel) -> bool:
+        """A report (arriving late) from inside an open gap: shorten the gap or retract it.
+        Returns True when the alert stays open."""
+        a = v.alert
+        assert a is not None
+        remaining = self.ctx.now_s - obs.time_s
+        if remaining < self.cfg.ais_gap_s:
+            self.ctx.book.retract(a, self.ctx.now_s, f"a late AIS report via {obs.sensor_id} shows the "
+                                  f"vessel reporting {minutes(obs.time_s - v.last_s)} into the supposed "
+                                  "silence", late_report_s=obs.time_s)
+            v.alert = None
+            return False
+        self.ctx.book.update(a, self.ctx.now_s, summary=self._summary(remaining, bool(a.evidence["radar_holds"])),
+                             last_ais_s=obs.time_s, silence_s=round(remaining),
+                             last_ais_lat=obs.lat, last_ais_lon=obs.lon)
+        return True
+
+    @staticmethod
+    def _summary(silence: float, radar: bool) -> str:
+        if radar:
+            return f"AIS silent {minutes(silence)} while radar still holds the vessel"
+        return f"AIS silent {minutes(silence)} inside receiver coverage; no radar contact"

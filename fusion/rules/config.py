@@ -1,0 +1,82 @@
+"""Rule thresholds, with units in the names.  Defaults follow docs/architecture.md."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+WATCH_KINDS = ("disputed_feature_12nm", "protected_area", "closed_area")
+
+
+@dataclass(frozen=True, slots=True)
+class RulesConfig:
+    # engine
+    eval_every_s: float = 30.0            # per-track re-evaluation of slow rules (loiter, rendezvous, fishing)
+    sweep_every_s: float = 60.0           # periodic sweeps (swarm clustering)
+    stale_s: float = 900.0                # a track line older than this no longer counts as "holding"
+    update_every_s: float = 600.0         # an open alert is re-emitted at most this often for evidence only
+    default_releasability: tuple[str, ...] = ("ASEAN",)
+    enabled: tuple[str, ...] | None = None  # None = every rule; else the alert types to run
+    # ais_gap
+    ais_gap_s: float = 1800.0
+    ais_gap_min_reports: int = 3           # "reporting regularly": at least this many reports ...
+    ais_gap_regular_interval_s: float = 600.0  # ... with a mean interval at most this
+    ais_gap_radar_fresh_s: float = 600.0   # radar "still holds" it if a radar-fed line is this recent
+    ais_gap_uncovered_severity: str | None = None  # None: silences outside coverage are not reported
+    ais_gap_assume_coverage_without_receivers: bool = True
+    ais_gap_close_after_s: float = 12 * 3600.0  # give up on a vessel silent this long
+    # dark_vessel
+    dark_vessel_s: float = 900.0
+    dark_merge_distance_m: float = 1500.0  # a lost dark track this close to an AIS track was its twin
+    # speed_jump / identity_clash
+    speed_jump_kn: float = 60.0
+    speed_jump_min_m: float = 2000.0
+    speed_jump_quiet_s: float = 1800.0     # a jump episode closes after this long without jumps
+    clash_window_s: float = 1800.0         # both places must have been reported within this window
+    clash_min_switches: int = 2            # returns to an earlier place before a clash is declared
+    clash_max_places: int = 4
+    # on_land
+    on_land_m: float = 1000.0
+    on_land_quiet_s: float = 1800.0
+    # loitering
+    loiter_speed_kn: float = 2.0
+    loiter_s: float = 7200.0
+    loiter_sample_s: float = 60.0
+    loiter_max_gap_s: float = 1800.0       # a longer silence restarts the window
+    loiter_exit_speed_kn: float = 4.0      # the episode ends after this speed held for loiter_exit_s
+    loiter_exit_s: float = 300.0
+    port_clear_m: float = 5000.0           # "away from ports": farther than this from any port point
+    # rendezvous
+    rendezvous_m: float = 500.0
+    rendezvous_speed_kn: float = 2.0
+    rendezvous_s: float = 3600.0
+    rendezvous_break_factor: float = 1.5   # the pair breaks beyond rendezvous_m * this
+    # zone_entry
+    zone_kinds: tuple[str, ...] = WATCH_KINDS
+    zone_exit_margin_m: float = 500.0
+    zone_exit_s: float = 600.0
+    zone_severity: dict[str, str] = field(default_factory=lambda: {
+        "disputed_feature_12nm": "medium", "protected_area": "medium", "closed_area": "high"})
+    # foreign_fishing
+    fishing_ship_types: tuple[int, ...] = (30,)
+    fishing_min_kn: float = 0.5
+    fishing_max_kn: float = 5.0
+    foreign_fishing_s: float = 1800.0
+    foreign_fishing_break_s: float = 600.0
+    # swarm
+    swarm_min_vessels: int = 20
+    swarm_radius_m: float = 5000.0         # members within this of the swarm's centre
+    swarm_speed_kn: float = 3.0
+    swarm_s: float = 3600.0
+    swarm_exclude_ports: bool = True
+    # distress
+    distress_quiet_s: float = 1800.0       # the episode closes after this long without a distress report
+    # gnss_interference
+    gnss_min_vessels: int = 3
+    gnss_radius_m: float = 50_000.0
+    gnss_window_s: float = 1800.0
+    # severities
+    severity: dict[str, str] = field(default_factory=lambda: {
+        "ais_gap_radar": "high", "ais_gap": "medium", "dark_vessel": "medium", "speed_jump": "low",
+        "on_land": "low", "identity_clash": "medium", "invalid_identity": "low", "loitering": "low",
+        "rendezvous": "medium", "foreign_fishing": "high", "swarm": "high", "distress": "critical",
+        "gnss_interference": "high"})

@@ -1,0 +1,191 @@
+"""Geography the rules need, prepared once: land, zones, ports, EEZs, AOI, AIS receivers.
+
+Everything is passed in as Shapely geometries (lon/lat degrees); nothing is read
+from files here.  Metric questions ("how far inland", "how far from a port")
+are answered in a local equirectangular frame around the query point, which is
+exact to well under 100 m at the few-kilometre scales involved (0–25°N).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+import shapely
+from shapely.geometry import Point, box
+
+from ..geodesy import M_PER_DEG_LAT, distance_m
+
+DEFAULT_AOI = box(95.0, -5.0, 125.0, 27.0)
+
+
+def _m_per_deg_lon(lat: float) -> float:
+    return M_PER_DEG_LAT * max(math.cos(math.radians(lat)), 0.05)
+
+
+def metric_distance_m(geom: shapely.Geometry, lat: float, lon: float, search_m: float = 5000.0) -> float:
+    """Distance in metres from (lat, lon) to ``geom`` (for a polygon: to its boundary)."""
+    target = geom.boundary if geom.geom_type in ("Polygon", "MultiPolygon") else geom
+    kx, ky = _m_per_deg_lon(lat), M_PER_DEG_LAT
+    hx, hy = search_m / kx, search_m / ky
+    near = shapely.clip_by_rect(target, lon - hx, lat - hy, lon + hx, lat + hy)
+    if near.is_empty:
+        near = target  # farther than the search box: use the whole geometry (rare)
+    local = shapely.transform(near, lambda c: (c - (lon, lat)) * (kx, ky))
+    return float(shapely.distance(local, Point(0.0, 0.0)))
+
+
+class _CellIndex:
+    """Which items' bounding boxes touch each 0.1° cell: a dict lookup before any geometry test."""
+
+    def __init__(self, bounds: Iterable[tuple[float, float, float, float]], cell_deg: float = 0.1,
+                 pad_deg: float = 0.0) -> None:
+        self.cell = cell_deg
+        self.cells: dict[tuple[int, int], tuple[int, ...]] = {}
+        acc: dict[tuple[int, int], list[int]] = {}
+        for k, (x0, y0, x1, y1) in enumerate(bounds):
+            for i in range(math.floor((y0 - pad_deg) / cell_deg), math.floor((y1 + pad_deg) / cell_deg) + 1):
+                for j in range(math.floor((x0 - pad_deg) / cell_deg), math.floor((x1 + pad_deg) / cell_deg) + 1):
+                    acc.setdefault((i, j), []).append(k)
+        self.cells = {c: tuple(v) for c, v in acc.items()}
+
+    def at(self, lat: float, lon: float) -> tuple[int, ...]:
+        return self.cells.get((math.floor(lat / self.cell), math.floor(lon / self.cell)), ())
+
+
+class Geography:
+    """Prepared geometry.  ``zones``: (name, kind, polygon); ``ports``: (name, lat, lon);
+    ``eez``: (state ISO 3166 alpha-2, polygon); ``receivers``: AIS (sensor_id, lat, lon, range_m);
+    ``releasability``: optional sensor_id → agencies allowed to see that sensor's data."""
+
+    def __init__(self, land: shapely.Geometry | None = None,
+                 zones: Iterable[tuple[str, str, shapely.Geometry]] = (),
+                 ports: Iterable[tuple[str, float, float]] = (),
+                 area_of_interest: shapely.Geometry | None = None,
+                 eez: Iterable[tuple[str, shapely.Geometry]] = (),
+                 receivers: Iterable[tuple[str, float, float, float]] = (),
+                 *, releasability: Mapping[str, Sequence[str]] | None = None) -> None:
+        # land: parts in an STRtree (to find the polygon holding a point) plus the prepared whole
+        self.land = land if land is not None and not land.is_empty else None
+        if self.land is not None:
+            self._land_parts = shapely.get_parts(self.land)
+            self._land_tree = shapely.STRtree(self._land_parts)
+            shapely.prepare(self.land)
+        # zones: watch zones (every kind but eez/anchorage) and anchorages
+        self.zones = [(n, k, g) for n, k, g in zones]
+        self.watch = [(n, k, g) for n, k, g in self.zones if k not in ("eez", "anchorage")]
+        self._watch_cells = _CellIndex(g.bounds for _, _, g in self.watch)
+        for _, _, g in self.watch:
+            shapely.prepare(g)
+        self._outer: dict[tuple[int, float], shapely.Geometry] = {}
+        self.anchorages = [(n, g) for n, k, g in self.zones if k == "anchorage"]
+        self._anch_cells = _CellIndex(g.bounds for _, g in self.anchorages)
+        for _, g in self.anchorages:
+            shapely.prepare(g)
+        # ports
+        self.ports = [(n, float(la), float(lo)) for n, la, lo in ports]
+        self._port_tree = shapely.STRtree([Point(lo, la) for _, la, lo in self.ports])
+        self._port_cells = _CellIndex(((lo, la, lo, la) for _, la, lo in self.ports), pad_deg=0.1)
+        # EEZs
+        self.eez = [(s, g) for s, g in eez]
+        self._eez_tree = shapely.STRtree([g for _, g in self.eez])
+        for _, g in self.eez:
+            shapely.prepare(g)
+        # area of interest
+        self.aoi = area_of_interest if area_of_interest is not None else DEFAULT_AOI
+        shapely.prepare(self.aoi)
+        # receivers
+        rec = list(receivers)
+        self.receivers = rec
+        self._rx_lat = np.array([r[1] for r in rec], dtype=float)
+        self._rx_lon = np.array([r[2] for r in rec], dtype=float)
+        self._rx_range = np.array([r[3] for r in rec], dtype=float)
+        self.releasability = {k: tuple(v) for k, v in (releasability or {}).items()}
+
+    # ------------------------------------------------------------------ areas
+    def in_aoi(self, lat: float, lon: float) -> bool:
+        return bool(shapely.contains_xy(self.aoi, lon, lat))
+
+    def in_coverage(self, lat: float, lon: float) -> bool | None:
+        """Inside some AIS receiver's range; None when no receivers are known."""
+        if not self.receivers:
+            return None
+        p1, p2 = np.radians(lat), np.radians(self._rx_lat)
+        dl = np.radians(self._rx_lon - lon)
+        h = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+        d = 2 * 6_371_008.8 * np.arcsin(np.minimum(1.0, np.sqrt(h)))
+        return bool(np.any(d <= self._rx_range))
+
+    def inland_m(self, lat: float, lon: float) -> float:
+        """0 at sea, else the distance in metres from the point to the nearest coast."""
+        if self.land is None or not shapely.contains_xy(self.land, lon, lat):
+            return 0.0
+        idx = self._land_tree.query(Point(lon, lat), predicate="intersects")
+        if len(idx) == 0:
+            return 0.0
+        return min(metric_distance_m(self._land_parts[i], lat, lon) for i in idx)
+
+    # ------------------------------------------------------------------ zones
+    def watch_zones_at(self, lat: float, lon: float) -> list[int]:
+        return [i for i in self._watch_cells.at(lat, lon) if shapely.contains_xy(self.watch[i][2], lon, lat)]
+
+    def in_watch_outer(self, index: int, lat: float, lon: float, margin_m: float) -> bool:
+        """Inside watch zone ``index`` grown by about ``margin_m`` (built once per zone and margin)."""
+        outer = self._outer.get((index, margin_m))
+        if outer is None:
+            g = self.watch[index][2]
+            outer = g.buffer(margin_m / _m_per_deg_lon(g.centroid.y), quad_segs=4)
+            shapely.prepare(outer)
+            self._outer[(index, margin_m)] = outer
+        return bool(shapely.contains_xy(outer, lon, lat))
+
+    def zone_name_at(self, lat: float, lon: float) -> str | None:
+        hits = self.watch_zones_at(lat, lon)
+        return self.watch[min(hits)][0] if hits else None
+
+    def anchorage_at(self, lat: float, lon: float) -> str | None:
+        for i in self._anch_cells.at(lat, lon):
+            if shapely.contains_xy(self.anchorages[i][1], lon, lat):
+                return self.anchorages[i][0]
+        return None
+
+    def eez_states_at(self, lat: float, lon: float) -> list[str]:
+        if not self.eez:
+            return []
+        hits = self._eez_tree.query(Point(lon, lat), predicate="intersects")
+        return sorted({self.eez[int(i)][0] for i in hits})
+
+    # ------------------------------------------------------------------ ports
+    def nearest_port(self, lat: float, lon: float, within_m: float) -> tuple[str, float] | None:
+        """The nearest port point within ``within_m`` metres, with its distance."""
+        if not self.ports:
+            return None
+        reach_deg = within_m / _m_per_deg_lon(lat)
+        if reach_deg <= 0.1:   # the cell index holds every port within 0.1° of each cell
+            candidates = self._port_cells.at(lat, lon)
+        else:
+            candidates = self._port_tree.query(Point(lon, lat), predicate="dwithin", distance=reach_deg)
+        best = None
+        for i in candidates:
+            name, plat, plon = self.ports[int(i)]
+            d = distance_m(lat, lon, plat, plon)
+            if d <= within_m and (best is None or d < best[1]):
+                best = (name, d)
+        return best
+
+    def harbour(self, lat: float, lon: float, port_clear_m: float) -> str | None:
+        """Name of the port or anchorage the point is in/near, None when away from them."""
+        anch = self.anchorage_at(lat, lon)
+        if anch is not None:
+            return anch
+        port = self.nearest_port(lat, lon, port_clear_m)
+        return port[0] if port else None
+
+    # ------------------------------------------------------------------ data sharing
+    def releasability_of(self, sensor_ids: Iterable[str], default: Sequence[str]) -> list[str]:
+        """Agencies allowed to see data from all these sensors (intersection; default if unknown)."""
+        sets = [set(self.releasability[s]) for s in sensor_ids if s in self.releasability]
+        if not sets:
+            return list(default)
+        return sorted(set.intersection(*sets))

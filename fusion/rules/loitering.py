@@ -1,0 +1,112 @@
+"""loitering: time-weighted mean speed < loiter_speed_kn over loiter_s, away from ports
+and anchorages, inside the AOI.
+
+Per track: speed samples at most every loiter_sample_s (so a track costs O(1) per
+line) as step segments with running sums over the window.  Fires on the first sample
+where the full window is covered and its mean is slow; closes when the vessel holds
+≥ loiter_exit_speed_kn for loiter_exit_s, enters a port/anchorage, or is lost.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from ..model import Alert, TrackLine
+from .base import Context, minutes
+from .identity import not_a_vessel
+
+
+@dataclass(slots=True)
+class _Loiter:
+    segs: deque = field(default_factory=deque)  # (t0, t1, sog)
+    sum_w: float = 0.0
+    sum_ws: float = 0.0
+    last_t: float = 0.0
+    last_sog: float = 0.0
+    fast_since: float | None = None
+    alert: Alert | None = None
+
+
+class Loitering:
+    types = ("loitering",)
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx, self.cfg = ctx, ctx.cfg
+        self.tracks: dict[str, _Loiter] = {}
+
+    def on_line(self, line: TrackLine) -> None:
+        cfg = self.cfg
+        st = self.tracks.get(line.track_id)
+        if line.status == "lost":
+            if st is not None:
+                if st.alert is not None:
+                    self.ctx.book.close(st.alert, line.time_s, "Loitering vessel lost from the picture")
+                del self.tracks[line.track_id]
+            return
+        t = line.time_s
+        if not_a_vessel(line.mmsi):
+            return
+        if st is None:
+            self.tracks[line.track_id] = _Loiter(last_t=t, last_sog=line.sog_kn)
+            return
+        if st.alert is not None:
+            self._check_end(line, st)
+        if t - st.last_t < cfg.loiter_sample_s:
+            return
+        if t - st.last_t > cfg.loiter_max_gap_s:  # too long unseen: restart the window
+            st.segs.clear()
+            st.sum_w = st.sum_ws = 0.0
+        else:
+            w = t - st.last_t
+            st.segs.append((st.last_t, t, st.last_sog))
+            st.sum_w += w
+            st.sum_ws += w * st.last_sog
+            while st.segs and st.segs[0][1] <= t - cfg.loiter_s:
+                a, b, s = st.segs.popleft()
+                st.sum_w -= b - a
+                st.sum_ws -= (b - a) * s
+        st.last_t, st.last_sog = t, line.sog_kn
+        if st.alert is not None:
+            since = st.alert.evidence["since_s"]
+            self.ctx.book.update(st.alert, t, force=False, lat=line.lat, lon=line.lon,
+                                 duration_s=round(t - since))
+        elif st.segs and st.segs[0][0] <= t - cfg.loiter_s:
+            mean = st.sum_ws / st.sum_w if st.sum_w > 0 else 0.0
+            if mean < cfg.loiter_speed_kn:
+                self._fire(line, st, mean)
+
+    def _fire(self, line: TrackLine, st: _Loiter, mean: float) -> None:
+        cfg, geo = self.cfg, self.ctx.geo
+        if not geo.in_aoi(line.lat, line.lon) or geo.harbour(line.lat, line.lon, cfg.port_clear_m):
+            return
+        span = line.time_s - st.segs[0][0]
+        who = f"MMSI {line.mmsi}" if line.mmsi is not None else "Radar contact"
+        st.alert = self.ctx.book.open(
+            "loitering", cfg.severity["loitering"], line.time_s,
+            f"{who} loitering at mean {mean:.1f} kn for {minutes(span)} away from ports",
+            track_id=line.track_id, mmsi=line.mmsi, lat=line.lat, lon=line.lon,
+            evidence={"mean_speed_kn": round(mean, 2), "duration_s": round(span), "since_s": st.segs[0][0],
+                      "name": line.name, "flag": line.flag, "sources": list(line.sources)})
+
+    def _check_end(self, line: TrackLine, st: _Loiter) -> None:
+        cfg = self.cfg
+        assert st.alert is not None
+        if line.sog_kn >= cfg.loiter_exit_speed_kn:
+            st.fast_since = st.fast_since if st.fast_since is not None else line.time_s
+        else:
+            st.fast_since = None
+        since = st.alert.evidence["since_s"]
+        if st.fast_since is not None and line.time_s - st.fast_since >= cfg.loiter_exit_s:
+            self.ctx.book.close(st.alert, line.time_s, f"Vessel under way again at {line.sog_kn:.0f} kn after "
+                                f"{minutes(st.fast_since - since)} loitering",
+                                duration_s=round(st.fast_since - since))
+        elif self.ctx.geo.harbour(line.lat, line.lon, cfg.port_clear_m) and line.time_s - st.last_t >= cfg.loiter_sample_s:
+            self.ctx.book.close(st.alert, line.time_s, "Vessel reached a port or anchorage",
+                                duration_s=round(line.time_s - since))
+        else:
+            return
+        st.alert = None
+        st.segs.clear()
+        st.sum_w = st.sum_ws = 0.0
+        st.fast_since = None

@@ -1,0 +1,67 @@
+"""on_land: an AIS-reported position more than on_land_m inland.
+
+Point-in-land is a prepared contains_xy (microseconds); only fixes on land pay for
+the metric distance to the coast.  Per MMSI one episode, updated (throttled) while
+inland fixes keep coming and closed after on_land_quiet_s without one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..model import Alert, Observation
+from .base import Context, minutes
+
+
+@dataclass(slots=True)
+class _Land:
+    alert: Alert
+    last_s: float
+    fixes: int = 1
+
+
+class OnLand:
+    types = ("on_land",)
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx, self.cfg = ctx, ctx.cfg
+        self.open: dict[int, _Land] = {}
+
+    def on_obs(self, obs: Observation) -> None:
+        if obs.kind != "ais_position" or obs.mmsi is None or obs.lat is None or obs.lon is None:
+            return
+        inland = self.ctx.geo.inland_m(obs.lat, obs.lon)
+        if inland <= self.cfg.on_land_m:
+            return
+        self.ctx.fault("on_land", obs, obs.lat, obs.lon)
+        st = self.open.get(obs.mmsi)
+        if st is not None:
+            st.fixes += 1
+            st.last_s = max(st.last_s, obs.time_s)
+            self.ctx.book.update(st.alert, obs.time_s, force=False, lat=obs.lat, lon=obs.lon,
+                                 fixes=st.fixes, inland_m=round(inland), last_fix_s=obs.time_s)
+            return
+        tracks = self.ctx.mmsi_tracks.get(obs.mmsi)
+        alert = self.ctx.book.open(
+            "on_land", self.cfg.severity["on_land"], obs.time_s,
+            f"AIS position {inland / 1000:.1f} km inland",
+            track_id=next(reversed(tracks)) if tracks else None, mmsi=obs.mmsi, lat=obs.lat, lon=obs.lon,
+            evidence={"inland_m": round(inland), "fix": {"time_s": obs.time_s, "lat": obs.lat, "lon": obs.lon},
+                      "sensor_id": obs.sensor_id, "fixes": 1,
+                      "releasability": self.ctx.releasability([obs.sensor_id])})
+        self.open[obs.mmsi] = _Land(alert, obs.time_s)
+        self._arm(obs.mmsi, obs.time_s)
+
+    def _arm(self, mmsi: int, t: float) -> None:
+        self.ctx.timers.at(t + self.cfg.on_land_quiet_s, lambda due, m=mmsi: self._due(m, due))
+
+    def _due(self, mmsi: int, due_s: float) -> None:
+        st = self.open.get(mmsi)
+        if st is None:
+            return
+        if due_s - st.last_s >= self.cfg.on_land_quiet_s:
+            self.ctx.book.close(st.alert, due_s, f"No inland fixes for {minutes(due_s - st.last_s)} "
+                                f"({st.fixes} inland fixes in all)", fixes=st.fixes)
+            del self.open[mmsi]
+        else:
+            self._arm(mmsi, st.last_s)
