@@ -120,6 +120,8 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--zones", help="extra zones (GeoJSON)")
     f.add_argument("--rejects-out", help="write rejected lines and reasons here (JSON Lines)")
     f.set_defaults(func=cmd_fuse)
+    from .deploy import add_commands
+    add_commands(sub)
     return p
 
 

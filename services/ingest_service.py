@@ -41,12 +41,12 @@ class IngestService:
         self._decoders: dict[str, AisDecoder] = {}
         self._lock = threading.Lock()
 
-    def ingest_ais(self, text: str, sensor_id: str) -> Verdict:
+    def ingest_ais(self, text: str, sensor_id: str, receipt_time_s: float | None = None) -> Verdict:
         verdict = Verdict()
         if sensor_id not in self.sensors:
             self._reject(verdict, 0, text[:200], f"unknown sensor {sensor_id!r}: register it first", sensor_id)
             return verdict
-        now = self.clock()
+        now = self.clock() if receipt_time_s is None else receipt_time_s
         with self._lock:
             decoder = self._decoders.setdefault(
                 sensor_id, AisDecoder(sensor_id=sensor_id, live=True, sensors=self.sensors))
@@ -57,9 +57,10 @@ class IngestService:
                 self._accept(verdict, observations, no, line, now, sensor_id)
         return verdict
 
-    def ingest_radar(self, text: str, allowed: Callable[[str], bool] | None = None) -> Verdict:
+    def ingest_radar(self, text: str, allowed: Callable[[str], bool] | None = None,
+                     receipt_time_s: float | None = None) -> Verdict:
         verdict = Verdict()
-        now = self.clock()
+        now = self.clock() if receipt_time_s is None else receipt_time_s
         for no, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue

@@ -118,9 +118,15 @@ class KafkaBusConsumer:
             auto_offset_reset="earliest",
             # A topic that does not exist yet is noticed soon after it is created.
             metadata_max_age_ms=10_000,
+            # A restarted service rejoins its group within seconds, not the 45 s default.
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=3_000,
         )
         config.update(overrides)
         self._consumer = KafkaConsumer(**config)
+        # Learn the topic's partitions before joining the group: a member that joins with no
+        # metadata for its topic is assigned nothing and (kafka-python 3.0) may never rejoin.
+        self._consumer.partitions_for_topic(topic)
         self._positions: dict[TopicPartition, int] = {}
         self._consumer.subscribe([topic], listener=_Positions(self._positions))
         self._last: dict[int, int] = {}  # id(record) → partition, for the last poll's records

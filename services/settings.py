@@ -9,6 +9,9 @@
 | MFC_API_KEYS | (none) | extra keys, ``key:role[:name],...`` with role officer/agency/integrator/admin |
 | MFC_MAX_BODY_BYTES | 5000000 | largest ingest request body |
 | MFC_HISTORY_KEEP_S | 86400 | how long track history is kept |
+| MFC_SENSORS | (none) | sensors file (JSON) loaded at start |
+| MFC_CHECKPOINT | mfc-fusion.ckpt | where ``mfc fusion`` keeps its state |
+| MFC_FUSION_CLOCK | wall | ``wall``: live time passes without data; ``feed``: only feed time (replays) |
 """
 
 from __future__ import annotations
@@ -42,6 +45,9 @@ class Settings:
     api_keys: tuple[ApiKey, ...] = field(default_factory=tuple)
     max_body_bytes: int = 5_000_000
     history_keep_s: float = 86_400.0
+    sensors_file: str = ""
+    checkpoint: str = "mfc-fusion.ckpt"
+    fusion_clock: str = "wall"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
@@ -56,10 +62,14 @@ class Settings:
         if bus != "embedded" and not bus.startswith("kafka://"):
             raise SettingsError(f"MFC_BUS must be 'embedded' or kafka://host:port, not {bus!r}")
         demo_key = env.get("MFC_DEMO_KEY") or secrets.token_urlsafe(18)
+        fusion_clock = env.get("MFC_FUSION_CLOCK", "wall")
+        if fusion_clock not in ("wall", "feed"):
+            raise SettingsError(f"MFC_FUSION_CLOCK must be 'wall' or 'feed', not {fusion_clock!r}")
         values: dict[str, object] = dict(
             bus=bus, db=env.get("MFC_DB", "sqlite:///mfc.db"), host=env.get("MFC_HOST", "127.0.0.1"),
             port=port, demo_key=demo_key, api_keys=parse_keys(env.get("MFC_API_KEYS", "")),
-            max_body_bytes=max_body, history_keep_s=keep,
+            max_body_bytes=max_body, history_keep_s=keep, sensors_file=env.get("MFC_SENSORS", ""),
+            checkpoint=env.get("MFC_CHECKPOINT", "mfc-fusion.ckpt"), fusion_clock=fusion_clock,
         )
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

@@ -116,13 +116,13 @@ class StoreWorker(Worker):
     def __init__(self, bus: Bus, store: Store, group: str = "store") -> None:
         super().__init__("store")
         self.bus, self.store = bus, store
-        self.tracks = bus.consumer(topics.TRACKS, group)
-        self.alerts = bus.consumer(topics.ALERTS, group)
+        self.tracks = bus.consumer(topics.TRACKS, f"{group}-tracks")  # one group per topic
+        self.alerts = bus.consumer(topics.ALERTS, f"{group}-alerts")
 
     def run(self) -> None:
         while not self.stopping.is_set():
             t_recs = self.tracks.poll(timeout_s=0.2, max_records=5000)
-            a_recs = self.alerts.poll(timeout_s=0.0, max_records=1000)
+            a_recs = self.alerts.poll(timeout_s=0.05, max_records=1000)  # Kafka needs time in poll to join
             while not self._write(t_recs, a_recs):
                 if self.stopping.wait(1.0):
                     return

@@ -10,6 +10,8 @@ the silence was then shorter than the threshold, retracts it.
 
 from __future__ import annotations
 
+from functools import partial
+
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -117,7 +119,7 @@ class AisGap:
 
     def _arm(self, mmsi: int, due_s: float) -> None:
         self.vessels[mmsi].due_s = due_s
-        self.ctx.timers.at(due_s, lambda due, m=mmsi: self._due(m, due))
+        self.ctx.timers.at(due_s, partial(self._due, mmsi))
 
     def _judge(self, mmsi: int, v: _Vessel, now_s: float, silence: float) -> None:
         cfg, geo = self.cfg, self.ctx.geo

@@ -8,6 +8,8 @@ vessel that was already reporting (the tracker merged them): it was never dark.
 
 from __future__ import annotations
 
+from functools import partial
+
 from dataclasses import dataclass
 
 from ..geodesy import distance_m
@@ -45,7 +47,7 @@ class DarkVessel:
         if st is None and line.status == "confirmed":
             st = self.tracks[line.track_id] = _Dark(line.time_s)
             self.ctx.timers.at(line.time_s + self.cfg.dark_vessel_s,
-                               lambda due, tid=line.track_id: self._due(tid, due))
+                               partial(self._due, line.track_id))
         elif st is not None and st.alert is not None:
             self.ctx.book.update(st.alert, line.time_s, force=False, lat=line.lat, lon=line.lon,
                                  dark_s=round(line.time_s - st.since_s))
@@ -56,7 +58,7 @@ class DarkVessel:
         if st is None or st.alert is not None or line is None:
             return
         if due_s - line.time_s > self.cfg.stale_s or not self.ctx.geo.in_aoi(line.lat, line.lon):
-            self.ctx.timers.at(due_s + self.cfg.sweep_every_s, lambda d, tid=track_id: self._due(tid, d))
+            self.ctx.timers.at(due_s + self.cfg.sweep_every_s, partial(self._due, track_id))
             return
         dark = due_s - st.since_s
         st.alert = self.ctx.book.open(

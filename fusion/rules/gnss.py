@@ -8,6 +8,8 @@ area and episode); the episode closes after a window without faults.
 
 from __future__ import annotations
 
+from functools import partial
+
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -76,7 +78,7 @@ class Gnss:
         self._arm(area, t)
 
     def _arm(self, area: _Area, t: float) -> None:
-        self.ctx.timers.at(t + self.cfg.gnss_window_s, lambda due, a=area: self._due(a, due))
+        self.ctx.timers.at(t + self.cfg.gnss_window_s, partial(self._due, area))
 
     def _due(self, area: _Area, due_s: float) -> None:
         if due_s - area.last_s >= self.cfg.gnss_window_s:

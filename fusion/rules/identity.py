@@ -8,6 +8,8 @@ invalid_identity are the special families (97x distress devices, 111 SAR aircraf
 
 from __future__ import annotations
 
+from functools import partial
+
 from ..identity import flag_of
 from ..model import Alert, Observation
 from .base import Context, minutes
@@ -110,7 +112,7 @@ class Distress:
         self._arm(obs.mmsi, obs.time_s)
 
     def _arm(self, mmsi: int, t: float) -> None:
-        self.ctx.timers.at(t + self.cfg.distress_quiet_s, lambda due, m=mmsi: self._due(m, due))
+        self.ctx.timers.at(t + self.cfg.distress_quiet_s, partial(self._due, mmsi))
 
     def _due(self, mmsi: int, due_s: float) -> None:
         st = self.open.get(mmsi)

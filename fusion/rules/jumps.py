@@ -11,6 +11,8 @@ speed_jump it explains.  Both episodes close after a quiet period (timers).
 
 from __future__ import annotations
 
+from functools import partial
+
 from dataclasses import dataclass, field
 
 from ..geodesy import KN_TO_MS, distance_m
@@ -107,7 +109,7 @@ class Jumps:
         self._arm_jump(obs.mmsi, obs.time_s)
 
     def _arm_jump(self, mmsi: int, t: float) -> None:
-        self.ctx.timers.at(t + self.cfg.speed_jump_quiet_s, lambda due, m=mmsi: self._jump_due(m, due))
+        self.ctx.timers.at(t + self.cfg.speed_jump_quiet_s, partial(self._jump_due, mmsi))
 
     def _jump_due(self, mmsi: int, due_s: float) -> None:
         st = self.mmsis.get(mmsi)
@@ -143,7 +145,7 @@ class Jumps:
         self._arm_clash(obs.mmsi, obs.time_s)
 
     def _arm_clash(self, mmsi: int, t: float) -> None:
-        self.ctx.timers.at(t + self.cfg.clash_window_s, lambda due, m=mmsi: self._clash_due(m, due))
+        self.ctx.timers.at(t + self.cfg.clash_window_s, partial(self._clash_due, mmsi))
 
     def _clash_due(self, mmsi: int, due_s: float) -> None:
         st = self.mmsis.get(mmsi)

@@ -7,6 +7,8 @@ inland fixes keep coming and closed after on_land_quiet_s without one.
 
 from __future__ import annotations
 
+from functools import partial
+
 from dataclasses import dataclass
 
 from ..model import Alert, Observation
@@ -53,7 +55,7 @@ class OnLand:
         self._arm(obs.mmsi, obs.time_s)
 
     def _arm(self, mmsi: int, t: float) -> None:
-        self.ctx.timers.at(t + self.cfg.on_land_quiet_s, lambda due, m=mmsi: self._due(m, due))
+        self.ctx.timers.at(t + self.cfg.on_land_quiet_s, partial(self._due, mmsi))
 
     def _due(self, mmsi: int, due_s: float) -> None:
         st = self.open.get(mmsi)

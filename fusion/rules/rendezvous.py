@@ -10,6 +10,8 @@ One timer per pair fires the alert at start + rendezvous_s and then checks stale
 
 from __future__ import annotations
 
+from functools import partial
+
 from dataclasses import dataclass
 
 from ..geodesy import distance_m
@@ -107,7 +109,7 @@ class Rendezvous:
 
     def _arm(self, key: tuple[str, str], pair: _Pair, due_s: float) -> None:
         pair.due_s = due_s
-        self.ctx.timers.at(due_s, lambda due, k=key: self._due(k, due))
+        self.ctx.timers.at(due_s, partial(self._due, key))
 
     def _open(self, key: tuple[str, str], pair: _Pair, a: TrackLine, b: TrackLine, now_s: float) -> None:
         def who(x: TrackLine) -> str:

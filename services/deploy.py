@@ -1,0 +1,113 @@
+"""The separate services of a Kafka deployment: ``mfc ingest``, ``mfc fusion``, ``mfc api``.
+
+Each is a long-running process configured by environment (``services.settings``),
+stopping gracefully on SIGTERM or SIGINT: loops finish their batch, the fusion
+service saves its checkpoint and commits, producers flush.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+import time
+from pathlib import Path
+
+from fusion.model import Sensor
+from fusion.pipeline import Fusion
+
+from .bus import Bus, make_bus
+from .checkpoint import Checkpoint
+from .geography import build_geography
+from .ingest_service import IngestService
+from .settings import Settings
+from .workers import FusionWorker, Worker
+
+log = logging.getLogger("mfc.deploy")
+
+
+def load_sensor_file(settings: Settings) -> dict[str, Sensor]:
+    from ingest.sensors import load_sensors
+    return load_sensors(Path(settings.sensors_file)) if settings.sensors_file else {}
+
+
+def connect(settings: Settings) -> Bus:
+    bus = make_bus(settings.bus)
+    if settings.bus.startswith("kafka://"):
+        from .kafka_bus import ensure_topics
+        ensure_topics(bus)
+    return bus
+
+
+def run_until_signalled(workers: list[Worker], bus: Bus, on_stop=None) -> int:
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    for w in workers:
+        w.start()
+    while not stop.is_set() and all(w.is_alive() for w in workers):
+        stop.wait(0.5)
+    for w in workers:
+        w.stop()
+    for w in workers:
+        w.join(timeout=30)
+    if on_stop:
+        on_stop()
+    bus.flush()
+    bus.close()
+    return 0
+
+
+def cmd_fusion(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    sensors = load_sensor_file(settings)
+    bus = connect(settings)
+    fusion = Fusion(sensors, build_geography(sensors))
+    clock = time.time if settings.fusion_clock == "wall" else None
+    worker = FusionWorker(bus, fusion, clock, checkpoint=Checkpoint(Path(settings.checkpoint)),
+                          checkpoint_every_s=args.checkpoint_every)
+    print(f"mfc fusion: reading mfc.obs on {settings.bus}, state in {settings.checkpoint}", flush=True)
+    return run_until_signalled([worker], bus)
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from .raw_ingest import RawIngestWorker, nmea_listeners
+    settings = Settings.from_env()
+    sensors = load_sensor_file(settings)
+    bus = connect(settings)
+    ingest = IngestService(bus, sensors, time.time)
+    servers = nmea_listeners(ingest, args.sensor_id, settings.host, args.tcp, args.udp) if args.sensor_id else []
+    print(f"mfc ingest: mfc.raw.ais, mfc.raw.radar → mfc.obs on {settings.bus}"
+          + (f"; NMEA for {args.sensor_id} on tcp {args.tcp} udp {args.udp}" if servers else ""), flush=True)
+    return run_until_signalled([RawIngestWorker(bus, ingest)], bus, lambda: [s.shutdown() for s in servers])
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    from .runtime import Runtime
+    settings = Settings.from_env()
+    runtime = Runtime(settings, load_sensor_file(settings), bus=connect(settings), fusion=False)
+    runtime.start()
+    print(f"mfc api: http://{settings.host}:{settings.port}/ (store {settings.db})", flush=True)
+    try:
+        uvicorn.run(create_app(runtime), host=settings.host, port=settings.port, log_level="warning")
+    finally:
+        runtime.stop()
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    f = sub.add_parser("fusion", help="service: mfc.obs → tracker and rules → mfc.tracks, mfc.alerts")
+    f.add_argument("--checkpoint-every", type=float, default=10.0, help="seconds between state checkpoints")
+    f.set_defaults(func=cmd_fusion)
+    i = sub.add_parser("ingest", help="service: raw topics and NMEA sockets → mfc.obs")
+    i.add_argument("--sensor-id", help="sensor id for lines arriving on the NMEA sockets")
+    i.add_argument("--tcp", type=int, help="TCP port for NMEA lines")
+    i.add_argument("--udp", type=int, help="UDP port for NMEA datagrams")
+    i.set_defaults(func=cmd_ingest)
+    a = sub.add_parser("api", help="service: HTTP API, web page and store writer")
+    a.set_defaults(func=cmd_api)
