@@ -27,7 +27,8 @@ class Runtime:
         self.bus = bus or make_bus(settings.bus)
         self.store = Store(settings.db)
         self.ingest = IngestService(self.bus, self.sensors, clock)
-        self.workers: list[Worker] = [StoreWorker(self.bus, self.store)]
+        self.workers: list[Worker] = [StoreWorker(self.bus, self.store, keep_history_s=settings.history_keep_s,
+                                                  clock=clock)]
         if fusion:
             engine = Fusion(self.sensors, build_geography(self.sensors))
             self.workers.insert(0, FusionWorker(self.bus, engine, clock))

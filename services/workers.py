@@ -113,9 +113,12 @@ class FusionWorker(Worker):
 class StoreWorker(Worker):
     """Writes track lines and alerts into the store."""
 
-    def __init__(self, bus: Bus, store: Store, group: str = "store") -> None:
+    def __init__(self, bus: Bus, store: Store, group: str = "store", keep_history_s: float = 86_400.0,
+                 clock: Callable[[], float] = time.time) -> None:
         super().__init__("store")
         self.bus, self.store = bus, store
+        self.keep_history_s, self.clock = keep_history_s, clock
+        self._pruned = 0.0
         self.tracks = bus.consumer(topics.TRACKS, f"{group}-tracks")  # one group per topic
         self.alerts = bus.consumer(topics.ALERTS, f"{group}-alerts")
 
@@ -131,12 +134,18 @@ class StoreWorker(Worker):
             if a_recs:
                 self.alerts.commit()
             self.handled += len(t_recs) + len(a_recs)
+            if time.monotonic() - self._pruned > 600:
+                self._pruned = time.monotonic()
+                self._write_safely(lambda: self.store.prune_history(self.clock() - self.keep_history_s))
 
     def _write(self, t_recs: list, a_recs: list) -> bool:
+        return self._write_safely(lambda: (self.store.write_tracks(r.value for r in t_recs),
+                                           self.store.write_alerts(r.value for r in a_recs)))
+
+    def _write_safely(self, action: Callable[[], object]) -> bool:
         try:
-            self.store.write_tracks(r.value for r in t_recs)
-            self.store.write_alerts(r.value for r in a_recs)
+            action()
             return True
-        except Exception as exc:  # a store fault must not kill the loop: retry the same batch
+        except Exception as exc:  # a store fault must not kill the loop: the caller retries
             log.error("store write failed, will retry: %s", exc)
             return False
