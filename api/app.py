@@ -6,12 +6,14 @@ through the runtime's ingest service.  OpenAPI at ``/docs``.
 
 from __future__ import annotations
 
+import asyncio
+import json
 from importlib import resources
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.middleware.gzip import GZipMiddleware
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
 from services import geo
@@ -115,6 +117,32 @@ def create_app(runtime: Runtime) -> FastAPI:
         if row is None:
             raise HTTPException(404, f"no alert {alert_id!r}")
         return row
+
+    @app.get("/v1/stream", tags=["picture"])
+    async def stream(request: Request, types: str = Query("track,alert", pattern="^(track|alert)(,(track|alert))?$"),
+                     _: ApiKey = read) -> StreamingResponse:
+        """Server-Sent Events: ``event: track`` and ``event: alert`` with the JSON line as data.
+        Browsers' EventSource cannot send headers: pass the key as ``?key=``."""
+        listener = runtime.broadcaster.listen(frozenset(types.split(",")))
+
+        async def events():
+            try:
+                yield ": connected\n\n"
+                while not await request.is_disconnected():
+                    try:
+                        kind, value = await asyncio.wait_for(listener.queue.get(), timeout=15.0)
+                    except asyncio.TimeoutError:
+                        yield ": keep-alive\n\n"
+                        continue
+                    if listener.dropped:
+                        yield f"event: lagged\ndata: {json.dumps({'dropped': listener.dropped})}\n\n"
+                        listener.dropped = 0
+                    yield f"event: {kind}\ndata: {json.dumps(value, separators=(',', ':'))}\n\n"
+            finally:
+                runtime.broadcaster.forget(listener)
+
+        return StreamingResponse(events(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     @app.post("/v1/ingest/ais", status_code=202, tags=["ingest"])
     async def ingest_ais(request: Request, sensor_id: str = Query(..., min_length=1),

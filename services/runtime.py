@@ -8,6 +8,7 @@ from typing import Callable
 from fusion.model import Sensor
 from fusion.pipeline import Fusion
 
+from .broadcast import Broadcaster
 from .bus import Bus, make_bus
 from .geography import build_geography
 from .ingest_service import IngestService
@@ -27,8 +28,9 @@ class Runtime:
         self.bus = bus or make_bus(settings.bus)
         self.store = Store(settings.db)
         self.ingest = IngestService(self.bus, self.sensors, clock)
+        self.broadcaster = Broadcaster()
         self.workers: list[Worker] = [StoreWorker(self.bus, self.store, keep_history_s=settings.history_keep_s,
-                                                  clock=clock)]
+                                                  clock=clock, broadcaster=self.broadcaster)]
         if fusion:
             engine = Fusion(self.sensors, build_geography(self.sensors))
             self.workers.insert(0, FusionWorker(self.bus, engine, clock))

@@ -16,6 +16,7 @@ from fusion.model import Observation
 from fusion.pipeline import Fusion
 
 from . import topics
+from .broadcast import Broadcaster
 from .bus import Bus
 from .checkpoint import Checkpoint
 from .store import Store
@@ -114,9 +115,9 @@ class StoreWorker(Worker):
     """Writes track lines and alerts into the store."""
 
     def __init__(self, bus: Bus, store: Store, group: str = "store", keep_history_s: float = 86_400.0,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, broadcaster: Broadcaster | None = None) -> None:
         super().__init__("store")
-        self.bus, self.store = bus, store
+        self.bus, self.store, self.broadcaster = bus, store, broadcaster
         self.keep_history_s, self.clock = keep_history_s, clock
         self._pruned = 0.0
         self.tracks = bus.consumer(topics.TRACKS, f"{group}-tracks")  # one group per topic
@@ -129,6 +130,9 @@ class StoreWorker(Worker):
             while not self._write(t_recs, a_recs):
                 if self.stopping.wait(1.0):
                     return
+            if self.broadcaster is not None:
+                self.broadcaster.publish("track", [r.value for r in t_recs])
+                self.broadcaster.publish("alert", [r.value for r in a_recs])
             if t_recs:
                 self.tracks.commit()
             if a_recs:

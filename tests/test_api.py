@@ -144,3 +144,35 @@ def test_distress_beacon_reaches_the_alert_queue_and_an_officer_acknowledges_it(
     acked = httpx.post(url, headers=OFFICER).json()
     assert acked["state"] == "acknowledged" and acked["acked_by"] == "demo-officer" and acked["acked_at"]
     assert httpx.post(f"{live_server.url}/v1/alerts/A999999/ack", headers=OFFICER).status_code == 404
+
+
+def test_live_stream_carries_track_and_alert_events(live_server):
+    import json
+    import threading
+
+    events: list[tuple[str, dict]] = []
+
+    def listen():
+        with httpx.stream("GET", f"{live_server.url}/v1/stream?key={OFFICER_KEY}", timeout=20) as r:
+            assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+            kind = None
+            for row in r.iter_lines():
+                if row.startswith("event: "):
+                    kind = row[7:]
+                elif row.startswith("data: ") and kind:
+                    events.append((kind, json.loads(row[6:])))
+                    if {k for k, _ in events} == {"track", "alert"}:
+                        return
+
+    thread = threading.Thread(target=listen, daemon=True)
+    thread.start()
+    import time
+    time.sleep(0.5)  # the listener is registered before the feed arrives
+    body = "\n".join([position_sentence(970099999, 10.4, 114.4, 0.0, 0.0),
+                      position_sentence(970099999, 10.4001, 114.4, 0.0, 0.0)])
+    httpx.post(f"{live_server.url}/v1/ingest/ais?sensor_id=AIS-T1", content=body, headers=INTEGRATOR)
+    thread.join(timeout=15)
+    kinds = {k for k, _ in events}
+    assert kinds == {"track", "alert"}
+    assert any(v.get("mmsi") == 970099999 for k, v in events if k == "track")
+    assert any(v["type"] == "distress" for k, v in events if k == "alert")
