@@ -7,7 +7,8 @@ because pyais is lenient about both.
 
 from __future__ import annotations
 
-import math
+import re
+from functools import lru_cache
 from typing import Any
 
 from fusion.model import Observation
@@ -45,12 +46,17 @@ def sixbit(char: str) -> int:
     raise IngestError(f"payload has invalid character {char!r}")
 
 
+_ARMOURED = re.compile(r"[0-W`-w]+")
+
+
 def message_type(payload: str) -> int:
-    for pos, char in enumerate(payload):
-        try:
-            sixbit(char)
-        except IngestError:
-            raise IngestError(f"payload has invalid character {char!r} at position {pos + 1}") from None
+    """The message type of a payload whose every character is valid armouring."""
+    if not _ARMOURED.fullmatch(payload):
+        for pos, char in enumerate(payload):
+            try:
+                sixbit(char)
+            except IngestError:
+                raise IngestError(f"payload has invalid character {char!r} at position {pos + 1}") from None
     return sixbit(payload[0])
 
 
@@ -65,13 +71,17 @@ def check_payload(msg_type: int, payload: str, fill: int) -> bool:
     return True
 
 
+@lru_cache(maxsize=64)
+def _not_available(msg_type: int) -> tuple[tuple[str, float], ...]:
+    return tuple((NOT_AVAILABLE | NOT_AVAILABLE_BY_TYPE.get(msg_type, {})).items())
+
+
 def normalise(msg_type: int, fields: dict[str, Any]) -> dict[str, Any]:
     """Copy of ``fields`` with "not available" values as None and names cleaned."""
-    table = NOT_AVAILABLE | NOT_AVAILABLE_BY_TYPE.get(msg_type, {})
     out = dict(fields)
-    for key, sentinel in table.items():
+    for key, sentinel in _not_available(msg_type):
         value = out.get(key)
-        if isinstance(value, (int, float)) and math.isclose(value, sentinel, abs_tol=1e-6):
+        if isinstance(value, (int, float)) and abs(value - sentinel) <= 1e-6:
             out[key] = None
     for key, (low, high) in VALID_RANGE.items():
         value = out.get(key)

@@ -52,9 +52,13 @@ class Frame:
 
 def nmea_checksum(body: str) -> str:
     """XOR of all characters, as two upper-case hex digits."""
-    value = 0
-    for char in body:
-        value ^= ord(char)
+    data = body.encode("latin-1", errors="replace")
+    # fold the bytes onto each other as one big integer: log2(n) steps instead of n
+    n, value = len(data), int.from_bytes(data, "little")
+    while n > 1:
+        half = (n + 1) // 2
+        value = (value & ((1 << (8 * half)) - 1)) ^ (value >> (8 * half))
+        n = half
     return f"{value:02X}"
 
 
