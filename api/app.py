@@ -62,6 +62,11 @@ async def _body(request: Request, limit: int) -> str:
         raise HTTPException(400, f"body is not UTF-8: byte {exc.start} is {data[exc.start]:#04x}") from None
 
 
+def _owns(key: ApiKey, owner: str) -> bool:
+    """An integrator writes only for its own sensors (key name = sensor owner); admins for any."""
+    return key.role == "admin" or key.name == owner
+
+
 def create_app(runtime: Runtime) -> FastAPI:
     app = FastAPI(title="ASEAN Maritime Fusion Centre", version="0.1.0",
                   description="Fused maritime picture, alerts and sensor ingest.")
@@ -147,13 +152,22 @@ def create_app(runtime: Runtime) -> FastAPI:
     @app.post("/v1/ingest/ais", status_code=202, tags=["ingest"])
     async def ingest_ais(request: Request, sensor_id: str = Query(..., min_length=1),
                          who: ApiKey = Depends(requires(INGEST_ROLES))) -> dict[str, Any]:
+        sensor = runtime.sensors.get(sensor_id)
+        if sensor is not None and not _owns(who, sensor.owner):
+            raise HTTPException(403, f"key {who.name!r} may not write for sensor {sensor_id!r} "
+                                     f"(owner {sensor.owner!r})")
         text = await _body(request, runtime.settings.max_body_bytes)
         return runtime.ingest.ingest_ais(text, sensor_id).to_dict()
 
     @app.post("/v1/ingest/radar", status_code=202, tags=["ingest"])
     async def ingest_radar(request: Request, who: ApiKey = Depends(requires(INGEST_ROLES))) -> dict[str, Any]:
         text = await _body(request, runtime.settings.max_body_bytes)
-        return runtime.ingest.ingest_radar(text).to_dict()
+
+        def allowed(sensor_id: str) -> bool:
+            sensor = runtime.sensors.get(sensor_id)
+            return sensor is not None and _owns(who, sensor.owner)
+
+        return runtime.ingest.ingest_radar(text, allowed).to_dict()
 
     @app.get("/v1/sensors", tags=["sensors"])
     def sensors(_: ApiKey = read) -> dict[str, Any]:

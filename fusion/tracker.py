@@ -31,7 +31,7 @@ class Tracker:
     def __init__(self, sensors: Mapping[str, Sensor] | None = None,
                  config: TrackerConfig | None = None) -> None:
         self.config = config or TrackerConfig()
-        self.sensors = dict(sensors or {})
+        self.sensors = sensors if sensors is not None else {}  # shared: sensors registered later are seen
         self.tracks: dict[str, Track] = {}
         self.by_mmsi: dict[int, list[Track]] = {}
         self.identities: dict[int, dict[str, object]] = {}

@@ -99,6 +99,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return _serve(args, None)
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    from .replay_http import replay
+    key = args.key or os.environ.get("MFC_REPLAY_KEY", "")
+    if not key:
+        print("mfc replay: give an integrator key with --key or MFC_REPLAY_KEY", file=sys.stderr)
+        return 2
+    paths = [Path(p) for p in args.files]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        print(f"mfc replay: no such file: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    totals = replay(paths, args.to, key, speed=args.speed, default_sensor=args.sensor_id)
+    print(f"mfc replay: sent {totals['sent']} lines, {totals['accepted']} accepted, "
+          f"{totals['rejected']} rejected", file=sys.stderr)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mfc", description="ASEAN Maritime Fusion Centre")
     sub = p.add_subparsers(dest="command", required=True)
@@ -120,6 +137,13 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--zones", help="extra zones (GeoJSON)")
     f.add_argument("--rejects-out", help="write rejected lines and reasons here (JSON Lines)")
     f.set_defaults(func=cmd_fuse)
+    r = sub.add_parser("replay", help="push recorded feeds into a running system, paced")
+    r.add_argument("files", nargs="+")
+    r.add_argument("--to", required=True, help="base URL of the running system, e.g. http://127.0.0.1:8000")
+    r.add_argument("--speed", type=float, default=1.0, help="times real time")
+    r.add_argument("--key", help="integrator key (or MFC_REPLAY_KEY)")
+    r.add_argument("--sensor-id", default="ais", help="sensor id for AIS lines without a tag-block station")
+    r.set_defaults(func=cmd_replay)
     from .deploy import add_commands
     add_commands(sub)
     return p

@@ -18,9 +18,11 @@ from services.settings import ApiKey, Settings
 
 OFFICER_KEY = "officer-key-for-tests"
 INTEGRATOR_KEY = "integrator-key-for-tests"
+ADMIN_KEY = "admin-key-for-tests"
 SENSORS = {
-    "AIS-T1": Sensor("AIS-T1", "ais", 10.0, 114.0, range_m=74_000),
-    "RAD-T1": Sensor("RAD-T1", "radar", 10.0, 114.0, range_m=60_000, scan_period_s=3.0),
+    "AIS-T1": Sensor("AIS-T1", "ais", 10.0, 114.0, range_m=74_000, owner="test-integrator"),
+    "RAD-T1": Sensor("RAD-T1", "radar", 10.0, 114.0, range_m=60_000, scan_period_s=3.0, owner="test-integrator"),
+    "RAD-OTHER": Sensor("RAD-OTHER", "radar", 10.0, 114.0, range_m=60_000, owner="someone-else"),
 }
 
 
@@ -67,7 +69,8 @@ class LiveServer:
 
 def make_runtime(tmp_path: Path, sensors: dict[str, Sensor] | None = None, **settings: object) -> Runtime:
     base = dict(db=f"sqlite:///{tmp_path / 'mfc.db'}", demo_key=OFFICER_KEY,
-                api_keys=(ApiKey(INTEGRATOR_KEY, "integrator", "test-integrator"),))
+                api_keys=(ApiKey(INTEGRATOR_KEY, "integrator", "test-integrator"),
+                          ApiKey(ADMIN_KEY, "admin", "test-admin")))
     base.update(settings)
     return Runtime(Settings(**base), dict(SENSORS if sensors is None else sensors))  # type: ignore[arg-type]
 

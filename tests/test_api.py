@@ -176,3 +176,16 @@ def test_live_stream_carries_track_and_alert_events(live_server):
     assert kinds == {"track", "alert"}
     assert any(v.get("mmsi") == 970099999 for k, v in events if k == "track")
     assert any(v["type"] == "distress" for k, v in events if k == "alert")
+
+
+def test_an_integrator_writes_only_for_its_own_sensors(live_server):
+    line = position_sentence(548000012, 10.1, 114.1)
+    # a sensor owned by someone else: refused as a whole for AIS, per line for radar
+    from .conftest import SENSORS
+    live_server.runtime.sensors["AIS-OTHER"] = SENSORS["RAD-OTHER"].__class__(
+        "AIS-OTHER", "ais", 10.0, 114.0, owner="someone-else")
+    r = httpx.post(f"{live_server.url}/v1/ingest/ais?sensor_id=AIS-OTHER", content=line, headers=INTEGRATOR)
+    assert r.status_code == 403 and "AIS-OTHER" in r.json()["error"]
+    plot = '{"kind": "plot", "sensor_id": "RAD-OTHER", "time": %f, "lat": 10.1, "lon": 114.1}' % __import__("time").time()
+    r = httpx.post(f"{live_server.url}/v1/ingest/radar", content=plot, headers=INTEGRATOR)
+    assert r.json()["accepted"] == 0 and "may not write" in r.json()["rejects"][0]["reason"]

@@ -1,0 +1,145 @@
+"""``mfc replay``: push recorded feeds into a running system as an integrator would.
+
+Lines are read from the files, ordered by their own times, and POSTed to the
+ingest endpoints paced at ``speed`` times real time.  Each line's time is kept
+relative to the feed start and shifted so the feed starts now: AIS sentences
+are sent bare with a leading ISO 8601 timestamp (tag blocks, ``$PGHP`` and
+trailing epochs are folded into it; the tag block's station becomes the
+``sensor_id``), radar JSON gets its ``time`` rewritten.  Lines the replayer
+cannot read are sent unchanged so the server gives its verdict on them.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from fusion.model import iso_time
+from ingest.errors import IngestError
+from ingest.nmea import pghp_time, split_line
+from ingest.timeparse import TimeParseError, parse_time
+
+from .fuse import is_radar_file, open_text
+
+_DOLLAR = frozenset({"PGHP", "TTM", "TLL"})
+
+
+@dataclass(slots=True)
+class Item:
+    time_s: float | None  # None: send as is, at the time of the line before
+    kind: str  # "ais" or "radar"
+    sensor_id: str
+    sentence: str
+    raw_json: dict | None = None
+
+
+def read_ais(path: Path, default_sensor: str) -> list[Item]:
+    items, last, pghp = [], None, None
+    with open_text(path) as fh:
+        for raw in fh:
+            line = raw.strip()
+            if not line:
+                continue
+            try:
+                frame = split_line(line, _DOLLAR)
+            except IngestError:
+                items.append(Item(last, "ais", default_sensor, line))
+                continue
+            if frame is None:
+                continue
+            if frame.address == "PGHP":
+                pghp = _pghp(frame.fields)
+                continue
+            tag = frame.tag
+            explicit = next((t for t in (tag.time_s if tag else None, frame.prefix_time_s, pghp,
+                                         frame.trailing_time_s) if t is not None), None)
+            pghp = None
+            last = explicit if explicit is not None else last
+            station = tag.station if tag and tag.station else default_sensor
+            items.append(Item(last, "ais", station, frame.sentence))
+    return items
+
+
+def _pghp(fields: list[str]) -> float | None:
+    try:
+        return pghp_time(fields)
+    except IngestError:
+        return None
+
+
+def read_radar(path: Path) -> list[Item]:
+    items, last = [], None
+    with open_text(path) as fh:
+        for raw in fh:
+            line = raw.strip()
+            if not line:
+                continue
+            try:
+                obj = json.loads(line)
+                last = parse_time(obj["time"])
+                items.append(Item(last, "radar", str(obj.get("sensor_id", "")), line, obj))
+            except (ValueError, KeyError, TypeError, TimeParseError):
+                items.append(Item(last, "radar", "", line))
+    return items
+
+
+def replay(paths: list[Path], url: str, key: str, speed: float = 1.0, default_sensor: str = "ais",
+           batch_s: float = 0.5, out=sys.stderr) -> dict[str, int]:
+    items: list[Item] = []
+    for path in paths:
+        items += read_radar(path) if is_radar_file(path) else read_ais(path, default_sensor)
+    timed = [i for i in items if i.time_s is not None]
+    if not timed:
+        raise SystemExit("mfc replay: no line with a time in these files")
+    t0 = min(i.time_s for i in timed)  # type: ignore[type-var]
+    for i in items:
+        if i.time_s is None:
+            i.time_s = t0
+    items.sort(key=lambda i: i.time_s)  # type: ignore[arg-type, return-value]
+    totals = {"sent": 0, "accepted": 0, "rejected": 0}
+    wall0 = time.time()
+    shift = wall0 - t0
+    with httpx.Client(base_url=url.rstrip("/"), headers={"Authorization": f"Bearer {key}"}, timeout=60) as client:
+        k = 0
+        while k < len(items):
+            due = t0 + (time.time() - wall0) * speed + batch_s * speed
+            j = k
+            while j < len(items) and items[j].time_s <= due:  # type: ignore[operator]
+                j += 1
+            if j > k:
+                _post(client, items[k:j], shift, totals, out)
+                k = j
+            time.sleep(batch_s)
+    return totals
+
+
+def _post(client: httpx.Client, batch: list[Item], shift: float, totals: dict[str, int], out) -> None:
+    groups: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for item in batch:
+        t = iso_time(item.time_s + shift)  # type: ignore[operator]
+        if item.kind == "ais":
+            groups[("ais", item.sensor_id)].append(f"{t} {item.sentence}" if item.time_s is not None else item.sentence)
+        elif item.raw_json is not None:
+            groups[("radar", "")].append(json.dumps({**item.raw_json, "time": t}))
+        else:
+            groups[("radar", "")].append(item.sentence)
+    for (kind, sensor_id), lines in groups.items():
+        path = "/v1/ingest/ais" if kind == "ais" else "/v1/ingest/radar"
+        params = {"sensor_id": sensor_id} if kind == "ais" else {}
+        r = client.post(path, params=params, content="\n".join(lines))
+        totals["sent"] += len(lines)
+        if r.status_code != 202:
+            print(f"mfc replay: {path} {sensor_id}: HTTP {r.status_code} {r.text[:200]}", file=out)
+            totals["rejected"] += len(lines)
+            continue
+        verdict = r.json()
+        totals["accepted"] += verdict["accepted"]
+        totals["rejected"] += verdict["rejected"]
+        for reject in verdict["rejects"][:3]:
+            print(f"mfc replay: rejected ({sensor_id or kind}): {reject['reason']}", file=out)
