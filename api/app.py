@@ -17,11 +17,13 @@ from fastapi.responses import FileResponse, JSONResponse, Response, StreamingRes
 from fastapi.staticfiles import StaticFiles
 
 from services import geo
+from services.geography import ZonesFileError, zones_from_geojson
+from services.ingest_service import BusUnavailable
 from services.runtime import Runtime
 from services.settings import ApiKey
 from ingest.timeparse import parse_iso
 
-from .auth import ACK_ROLES, INGEST_ROLES, READ_ROLES, requires
+from .auth import ACK_ROLES, ADMIN_ROLES, INGEST_ROLES, READ_ROLES, requires
 
 STATIC = resources.files("api").joinpath("static")
 
@@ -157,7 +159,7 @@ def create_app(runtime: Runtime) -> FastAPI:
             raise HTTPException(403, f"key {who.name!r} may not write for sensor {sensor_id!r} "
                                      f"(owner {sensor.owner!r})")
         text = await _body(request, runtime.settings.max_body_bytes)
-        return runtime.ingest.ingest_ais(text, sensor_id).to_dict()
+        return await asyncio.to_thread(_delivered, runtime.ingest.ingest_ais, text, sensor_id)
 
     @app.post("/v1/ingest/radar", status_code=202, tags=["ingest"])
     async def ingest_radar(request: Request, who: ApiKey = Depends(requires(INGEST_ROLES))) -> dict[str, Any]:
@@ -167,7 +169,7 @@ def create_app(runtime: Runtime) -> FastAPI:
             sensor = runtime.sensors.get(sensor_id)
             return sensor is not None and _owns(who, sensor.owner)
 
-        return runtime.ingest.ingest_radar(text, allowed).to_dict()
+        return await asyncio.to_thread(_delivered, runtime.ingest.ingest_radar, text, allowed)
 
     @app.get("/v1/sensors", tags=["sensors"])
     def sensors(_: ApiKey = read) -> dict[str, Any]:
@@ -176,7 +178,39 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     @app.get("/v1/zones", tags=["geography"])
     def zones(_: ApiKey = read) -> dict[str, Any]:
-        return geo.zones()
+        """Built-in watch zones and the zones users added, as one FeatureCollection."""
+        builtin = geo.zones()
+        return {"type": "FeatureCollection", "features": builtin["features"] + store.zones()}
+
+    @app.post("/v1/zones", status_code=201, tags=["geography"])
+    async def add_zone(request: Request, who: ApiKey = Depends(requires(ADMIN_ROLES))) -> dict[str, Any]:
+        """Add or replace a user zone: a GeoJSON Feature (Polygon/MultiPolygon) with
+        ``properties.name`` and ``properties.kind`` (e.g. ``closed_area``, ``protected_area``)."""
+        try:
+            feature = json.loads(await _body(request, runtime.settings.max_body_bytes))
+        except json.JSONDecodeError as exc:
+            raise HTTPException(422, f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        if not isinstance(feature, dict) or feature.get("type") != "Feature":
+            raise HTTPException(422, "want one GeoJSON Feature with properties.name and properties.kind")
+        try:
+            ((name, kind, geometry),) = zones_from_geojson({"type": "FeatureCollection", "features": [feature]},
+                                                          "zone")
+        except ZonesFileError as exc:
+            raise HTTPException(422, str(exc)) from None
+        if any(f["properties"]["name"] == name for f in geo.zones()["features"]):
+            raise HTTPException(409, f"{name!r} is a built-in zone; choose another name")
+        clean = {"type": "Feature", "properties": {**feature.get("properties", {}), "user_zone": True},
+                 "geometry": feature["geometry"]}
+        store.put_zone(name, kind, clean, who.name, runtime.clock())
+        runtime.zone_added(name, kind, geometry)
+        return clean
+
+    @app.delete("/v1/zones/{name}", tags=["geography"])
+    def delete_zone(name: str, who: ApiKey = Depends(requires(ADMIN_ROLES))) -> dict[str, Any]:
+        if not store.delete_zone(name):
+            raise HTTPException(404, f"no user zone {name!r}")
+        runtime.zone_removed(name)
+        return {"deleted": name}
 
     @app.get("/v1/land", tags=["geography"])
     def land() -> Response:  # public basemap data, no key needed
@@ -188,6 +222,17 @@ def create_app(runtime: Runtime) -> FastAPI:
         return FileResponse(str(STATIC.joinpath("index.html")))
 
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+
+    def _delivered(ingest, *args: Any) -> dict[str, Any]:
+        """Ingest, then wait for the bus to acknowledge: 202 only for lines that cannot be lost."""
+        verdict = ingest(*args)
+        runtime.ingest.deliver()
+        return verdict.to_dict()
+
+    @app.exception_handler(BusUnavailable)
+    async def bus_unavailable(_: Request, exc: BusUnavailable) -> JSONResponse:
+        return JSONResponse({"error": f"bus unavailable, retry: {exc}"}, status_code=503,
+                            headers={"Retry-After": "5"})
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:

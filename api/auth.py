@@ -11,6 +11,7 @@ from services.settings import ApiKey
 READ_ROLES = frozenset({"officer", "agency", "admin"})
 INGEST_ROLES = frozenset({"integrator", "admin"})
 ACK_ROLES = frozenset({"officer", "admin"})
+ADMIN_ROLES = frozenset({"admin"})
 
 
 def key_of(request: Request) -> str | None:

@@ -40,3 +40,10 @@ class Fusion:
 
     def snapshot(self, time_s: float) -> list[TrackLine]:
         return self.tracker.snapshot(time_s)
+
+    def add_zone(self, name: str, kind: str, polygon: object) -> None:
+        """Watch a zone from now on (a user zone added at run time)."""
+        self.rules.ctx.geo.add_zone(name, kind, polygon)
+
+    def remove_zone(self, name: str) -> None:
+        self.rules.ctx.geo.remove_zone(name)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import time
-from typing import Callable
+from typing import Any, Callable
 
 from fusion.model import Sensor
 from fusion.pipeline import Fusion
 
 from .broadcast import Broadcaster
 from .bus import Bus, make_bus
-from .geography import build_geography
+from .geography import build_geography, zones_from_geojson
 from .ingest_service import IngestService
 from .settings import ApiKey, Settings
 from .store import Store
@@ -31,9 +31,21 @@ class Runtime:
         self.broadcaster = Broadcaster()
         self.workers: list[Worker] = [StoreWorker(self.bus, self.store, keep_history_s=settings.history_keep_s,
                                                   clock=clock, broadcaster=self.broadcaster)]
+        self.fusion_worker: FusionWorker | None = None
         if fusion:
-            engine = Fusion(self.sensors, build_geography(self.sensors))
-            self.workers.insert(0, FusionWorker(self.bus, engine, clock))
+            user_zones = zones_from_geojson({"type": "FeatureCollection", "features": self.store.zones()})
+            engine = Fusion(self.sensors, build_geography(self.sensors, user_zones))
+            self.fusion_worker = FusionWorker(self.bus, engine, clock)
+            self.workers.insert(0, self.fusion_worker)
+
+    def zone_added(self, name: str, kind: str, geometry: Any) -> None:
+        """A user zone was stored: the rules watch it from the next batch on."""
+        if self.fusion_worker is not None:
+            self.fusion_worker.control(lambda f: f.add_zone(name, kind, geometry))
+
+    def zone_removed(self, name: str) -> None:
+        if self.fusion_worker is not None:
+            self.fusion_worker.control(lambda f: f.remove_zone(name))
 
     def start(self) -> None:
         for w in self.workers:

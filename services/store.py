@@ -55,6 +55,14 @@ alerts = Table(
     Column("acked_by", String(64)), Column("acked_at_s", Float),
 )
 
+zones = Table(
+    "zones", metadata,
+    Column("name", String(128), primary_key=True),
+    Column("kind", String(64), nullable=False),
+    Column("feature", Text, nullable=False),  # the GeoJSON Feature as given
+    Column("created_by", String(64)), Column("created_s", Float),
+)
+
 LIVE = ("tentative", "confirmed", "coasting")
 
 
@@ -123,6 +131,21 @@ class Store:
                 conn.execute(alerts.update().where(alerts.c.alert_id == alert_id).values(
                     state="acknowledged", acked_by=who, acked_at_s=at_s or time.time()))
         return self.alert(alert_id)
+
+    def put_zone(self, name: str, kind: str, feature: dict[str, Any], who: str, at_s: float) -> None:
+        with self.engine.begin() as conn:
+            stmt = self._insert(zones)
+            row = {"name": name, "kind": kind, "feature": json.dumps(feature), "created_by": who, "created_s": at_s}
+            conn.execute(stmt.on_conflict_do_update(index_elements=["name"], set_={
+                k: stmt.excluded[k] for k in ("kind", "feature", "created_by", "created_s")}), [row])
+
+    def delete_zone(self, name: str) -> bool:
+        with self.engine.begin() as conn:
+            return conn.execute(delete(zones).where(zones.c.name == name)).rowcount > 0
+
+    def zones(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            return [json.loads(r["feature"]) for r in conn.execute(select(zones).order_by(zones.c.name)).mappings()]
 
     def prune_history(self, older_than_s: float) -> int:
         with self.engine.begin() as conn:

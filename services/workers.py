@@ -8,6 +8,7 @@ dead-letter topic with its reason and the loop goes on.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from typing import Callable
@@ -57,11 +58,33 @@ class FusionWorker(Worker):
                 self.fusion, self.covered = saved
         self.every_s = checkpoint_every_s
         self.consumer = bus.consumer(topics.OBS, group)
+        self._controls: queue.SimpleQueue[Callable[[Fusion], object]] = queue.SimpleQueue()
+
+    def control(self, action: Callable[[Fusion], object], wait_s: float = 5.0) -> bool:
+        """Run ``action(fusion)`` on the fusion thread between two batches (e.g. add a zone).
+
+        Waits until it ran (at most ``wait_s``) so that a caller can promise it applies to
+        every observation published afterwards; False if the worker did not get to it in time.
+        """
+        done = threading.Event()
+
+        def run(fusion: Fusion) -> None:
+            try:
+                action(fusion)
+            finally:
+                done.set()
+
+        self._controls.put(run)
+        if not self.is_alive():
+            return False
+        return done.wait(wait_s)
 
     def run(self) -> None:
         last_tick = last_save = time.monotonic()
         try:
             while not self.stopping.is_set():
+                while not self._controls.empty():
+                    self._controls.get()(self.fusion)
                 records = self.consumer.poll(timeout_s=0.2, max_records=5000)
                 lines, alerts = self.fusion.update(self._observations(records))
                 if self.clock is not None and time.monotonic() - last_tick >= 1.0:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 from pyais.encode import encode_dict
@@ -20,6 +22,15 @@ def position_sentence(mmsi: int, lat: float, lon: float, sog: float = 10.0, cog:
 def static_sentences(mmsi: int, name: str, ship_type: int) -> list[str]:
     return encode_dict({"type": 5, "mmsi": mmsi, "shipname": name, "ship_type": ship_type,
                         "callsign": "DUA1"}, talker_id="AI")
+
+
+def with_time(sentence: str, unix_s: int) -> str:
+    """Prefix an NMEA 4.10 tag block carrying the receive time (``c:`` seconds)."""
+    tag = f"c:{unix_s}"
+    checksum = 0
+    for ch in tag.encode():
+        checksum ^= ch
+    return f"\\{tag}*{checksum:02X}\\{sentence}"
 
 
 def corrupt_checksum(sentence: str) -> str:
@@ -189,3 +200,36 @@ def test_an_integrator_writes_only_for_its_own_sensors(live_server):
     plot = '{"kind": "plot", "sensor_id": "RAD-OTHER", "time": %f, "lat": 10.1, "lon": 114.1}' % __import__("time").time()
     r = httpx.post(f"{live_server.url}/v1/ingest/radar", content=plot, headers=INTEGRATOR)
     assert r.json()["accepted"] == 0 and "may not write" in r.json()["rejects"][0]["reason"]
+
+
+def test_admin_adds_a_watch_zone_and_a_vessel_entering_it_raises_zone_entry(live_server):
+    from .conftest import ADMIN_KEY
+    admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    zone = {"type": "Feature", "properties": {"name": "Exercise Box K", "kind": "closed_area"},
+            "geometry": {"type": "Polygon", "coordinates": [[[115.50, 12.50], [115.60, 12.50], [115.60, 12.60],
+                                                             [115.50, 12.60], [115.50, 12.50]]]}}
+    assert httpx.post(f"{live_server.url}/v1/zones", json=zone, headers=OFFICER).status_code == 403
+    bad = {**zone, "geometry": {"type": "Point", "coordinates": [114.5, 10.5]}}
+    r = httpx.post(f"{live_server.url}/v1/zones", json=bad, headers=admin)
+    assert r.status_code == 422 and "Polygon" in r.json()["error"]
+    assert httpx.post(f"{live_server.url}/v1/zones", json=zone, headers=admin).status_code == 201
+    names = [f["properties"]["name"] for f in httpx.get(f"{live_server.url}/v1/zones", headers=OFFICER).json()["features"]]
+    assert "Exercise Box K" in names and "Scarborough Shoal" in names
+
+    # a vessel steams east at 18 kn (0.00085° of longitude per 10 s) into the box, reports 10 s apart
+    t0 = int(time.time()) - 150
+    lines = [with_time(position_sentence(533000444, 12.55, 115.4945 + 0.00085 * k, sog=18.0, cog=90.0), t0 + 10 * k)
+             for k in range(14)]
+    r = httpx.post(f"{live_server.url}/v1/ingest/ais?sensor_id=AIS-T1", content="\n".join(lines), headers=INTEGRATOR)
+    assert r.json()["accepted"] == 14, r.json()
+
+    def entries():
+        rows = httpx.get(f"{live_server.url}/v1/alerts?type=zone_entry", headers=OFFICER).json()["alerts"]
+        return [a for a in rows if a["mmsi"] == 533000444]
+
+    (alert,) = wait_for(entries)
+    assert alert["zone"] == "Exercise Box K" and 115.5 <= alert["lon"] <= 115.51
+    assert httpx.delete(f"{live_server.url}/v1/zones/Exercise%20Box%20K", headers=admin).status_code == 200
+    assert httpx.delete(f"{live_server.url}/v1/zones/Exercise%20Box%20K", headers=admin).status_code == 404
+    names = [f["properties"]["name"] for f in httpx.get(f"{live_server.url}/v1/zones", headers=OFFICER).json()["features"]]
+    assert "Exercise Box K" not in names

@@ -36,6 +36,9 @@ def metric_distance_m(geom: shapely.Geometry, lat: float, lon: float, search_m: 
     return float(shapely.distance(local, Point(0.0, 0.0)))
 
 
+EMPTY = shapely.Polygon()
+
+
 class _CellIndex:
     """Which items' bounding boxes touch each 0.1° cell: a dict lookup before any geometry test."""
 
@@ -49,6 +52,15 @@ class _CellIndex:
                 for j in range(math.floor((x0 - pad_deg) / cell_deg), math.floor((x1 + pad_deg) / cell_deg) + 1):
                     acc.setdefault((i, j), []).append(k)
         self.cells = {c: tuple(v) for c, v in acc.items()}
+
+    def add(self, k: int, bounds: tuple[float, float, float, float], pad_deg: float = 0.0) -> None:
+        x0, y0, x1, y1 = bounds
+        for i in range(math.floor((y0 - pad_deg) / self.cell), math.floor((y1 + pad_deg) / self.cell) + 1):
+            for j in range(math.floor((x0 - pad_deg) / self.cell), math.floor((x1 + pad_deg) / self.cell) + 1):
+                self.cells[(i, j)] = self.cells.get((i, j), ()) + (k,)
+
+    def remove(self, k: int) -> None:
+        self.cells = {c: tuple(x for x in v if x != k) for c, v in self.cells.items()}
 
     def at(self, lat: float, lon: float) -> tuple[int, ...]:
         return self.cells.get((math.floor(lat / self.cell), math.floor(lon / self.cell)), ())
@@ -127,6 +139,39 @@ class Geography:
         return min(metric_distance_m(self._land_parts[i], lat, lon) for i in idx)
 
     # ------------------------------------------------------------------ zones
+    def add_zone(self, name: str, kind: str, polygon: shapely.Geometry) -> None:
+        """Watch one more zone (a user zone added at run time); same name replaces it.
+
+        Indices into ``watch`` stay stable (rules key their state by them): a removed zone
+        keeps its slot with an empty geometry.
+        """
+        self.remove_zone(name)
+        shapely.prepare(polygon)
+        self.zones.append((name, kind, polygon))
+        if kind == "anchorage":
+            self.anchorages.append((name, polygon))
+            self._anch_cells.add(len(self.anchorages) - 1, polygon.bounds)
+        elif kind != "eez":
+            self.watch.append((name, kind, polygon))
+            self._watch_cells.add(len(self.watch) - 1, polygon.bounds)
+
+    def remove_zone(self, name: str) -> bool:
+        """Stop watching zone ``name``; True if there was one."""
+        found = False
+        self.zones = [z for z in self.zones if z[0] != name]
+        for i, (n, k, _) in enumerate(self.watch):
+            if n == name:
+                self.watch[i] = (n, k, EMPTY)
+                self._watch_cells.remove(i)
+                self._outer = {key: g for key, g in self._outer.items() if key[0] != i}
+                found = True
+        for i, (n, _) in enumerate(self.anchorages):
+            if n == name:
+                self.anchorages[i] = (n, EMPTY)
+                self._anch_cells.remove(i)
+                found = True
+        return found
+
     def watch_zones_at(self, lat: float, lon: float) -> list[int]:
         return [i for i in self._watch_cells.at(lat, lon) if shapely.contains_xy(self.watch[i][2], lon, lat)]
 
@@ -135,6 +180,8 @@ class Geography:
         outer = self._outer.get((index, margin_m))
         if outer is None:
             g = self.watch[index][2]
+            if g.is_empty:  # removed zone
+                return False
             outer = g.buffer(margin_m / _m_per_deg_lon(g.centroid.y), quad_segs=4)
             shapely.prepare(outer)
             self._outer[(index, margin_m)] = outer

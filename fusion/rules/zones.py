@@ -26,13 +26,11 @@ class ZoneEntry:
 
     def __init__(self, ctx: Context) -> None:
         self.ctx, self.cfg = ctx, ctx.cfg
-        geo = ctx.geo
-        self.watch = [i for i, (_, kind, _) in enumerate(geo.watch) if kind in self.cfg.zone_kinds]
         self.visits: dict[str, dict[int, _Visit]] = {}
         self.seen: set[str] = set()
 
     def on_line(self, line: TrackLine) -> None:
-        if not self.watch:
+        if not self.ctx.geo.watch:
             return
         geo, tid, t = self.ctx.geo, line.track_id, line.time_s
         visits = self.visits.get(tid)
