@@ -48,14 +48,22 @@ def run_until_signalled(workers: list[Worker], bus: Bus, on_stop=None) -> int:
         w.start()
     while not stop.is_set() and all(w.is_alive() for w in workers):
         stop.wait(0.5)
+    died = [w.name for w in workers if not w.is_alive()]
     for w in workers:
         w.stop()
     for w in workers:
         w.join(timeout=30)
     if on_stop:
         on_stop()
-    bus.flush()
-    bus.close()
+    try:
+        bus.flush()
+    finally:
+        bus.close()
+    if died and not stop.is_set():
+        # A loop died (e.g. the bus was unreachable for longer than its timeouts): exit non-zero so
+        # that a supervisor (compose ``restart:``, systemd) starts the service again.
+        log.error("worker %s stopped unexpectedly; exiting with status 1", ", ".join(died))
+        return 1
     return 0
 
 

@@ -7,6 +7,7 @@ so nothing is dropped silently and one bad line never costs its neighbours.
 
 from __future__ import annotations
 
+import inspect
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -20,6 +21,15 @@ from . import topics
 from .bus import Bus
 
 MAX_FUTURE_S = 300.0  # a live report this far ahead of its receipt is a clock fault
+DELIVERY_TIMEOUT_S = 10.0  # how long an HTTP ingest waits for the bus to acknowledge its lines
+
+
+class BusUnavailable(RuntimeError):
+    """The bus refused or did not acknowledge published records in time.
+
+    The lines of the request must not be reported as accepted: the API answers 503 and the
+    integrator sends them again (at-least-once; some may then arrive twice).
+    """
 
 
 @dataclass
@@ -40,6 +50,26 @@ class IngestService:
         self.clock = clock
         self._decoders: dict[str, AisDecoder] = {}
         self._lock = threading.Lock()
+        self._flush_takes_timeout = "timeout_s" in inspect.signature(bus.flush).parameters
+
+    def deliver(self, timeout_s: float = DELIVERY_TIMEOUT_S) -> None:
+        """Wait until everything published so far is acknowledged by the bus.
+
+        Call before answering 202: raises ``BusUnavailable`` if the bus failed or timed out.
+        """
+        try:
+            if self._flush_takes_timeout:
+                self.bus.flush(timeout_s=timeout_s)  # type: ignore[call-arg]
+            else:
+                self.bus.flush()
+        except Exception as exc:  # KafkaTimeoutError, a delivery error, ...
+            raise BusUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+    def _publish(self, topic: str, key: str | None, value: dict[str, Any]) -> None:
+        try:
+            self.bus.publish(topic, key, value)
+        except Exception as exc:  # e.g. no metadata from the broker within max_block_ms
+            raise BusUnavailable(f"{type(exc).__name__}: {exc}") from exc
 
     def ingest_ais(self, text: str, sensor_id: str, receipt_time_s: float | None = None) -> Verdict:
         verdict = Verdict()
@@ -80,7 +110,7 @@ class IngestService:
         """Publish already-decoded observations (the demo's replayer)."""
         for obs in observations:
             value = obs.to_dict()
-            self.bus.publish(topics.OBS, topics.obs_key(value), value)
+            self._publish(topics.OBS, topics.obs_key(value), value)
 
     def _accept(self, verdict: Verdict, observations: list[Observation], no: int, line: str,
                 now: float, source: str) -> None:
@@ -90,10 +120,10 @@ class IngestService:
                              f"(clock fault?)", source)
                 continue
             value = obs.to_dict()
-            self.bus.publish(topics.OBS, topics.obs_key(value), value)
+            self._publish(topics.OBS, topics.obs_key(value), value)
             verdict.accepted += 1
 
     def _reject(self, verdict: Verdict, no: int, line: str, reason: str, source: str) -> None:
         item = {"line_no": no, "line": line, "reason": reason}
         verdict.rejected.append(item)
-        self.bus.publish(topics.DEADLETTER, source, {**item, "source": source, "received": self.clock()})
+        self._publish(topics.DEADLETTER, source, {**item, "source": source, "received": self.clock()})

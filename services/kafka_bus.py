@@ -182,13 +182,17 @@ class KafkaBusConsumer:
 class KafkaBus:
     """Topics on Apache Kafka.  ``bootstrap``: ``"host:port[,host:port]"``."""
 
-    def __init__(self, bootstrap: str, *, client_id: str = "mfc", linger_ms: int = 5) -> None:
+    def __init__(self, bootstrap: str, *, client_id: str = "mfc", linger_ms: int = 5,
+                 max_block_ms: int = 10_000) -> None:
         self.bootstrap = split_bootstrap(bootstrap)
         self._errors: list[BaseException] = []
         self._lock = threading.Lock()
         config: dict[str, Any] = dict(
             bootstrap_servers=self.bootstrap, client_id=client_id,
             acks="all", linger_ms=linger_ms, retry_backoff_ms=200,
+            # publish() blocks at most this long (no metadata, full buffer) before it raises,
+            # so an HTTP ingest answers 503 instead of hanging a minute while the broker is down.
+            max_block_ms=max_block_ms,
         )
         try:
             self._producer = KafkaProducer(enable_idempotence=True, **config)
