@@ -20,10 +20,11 @@ from services import geo
 from services.geography import ZonesFileError, zones_from_geojson
 from services.ingest_service import BusUnavailable
 from services.runtime import Runtime
+from services.subscriptions import SubscriptionError, parse_subscription, releasable_to
 from services.settings import ApiKey
 from ingest.timeparse import parse_iso
 
-from .auth import ACK_ROLES, ADMIN_ROLES, INGEST_ROLES, READ_ROLES, requires
+from .auth import ACK_ROLES, ADMIN_ROLES, INGEST_ROLES, READ_ROLES, SUBSCRIBE_ROLES, requires
 
 STATIC = resources.files("api").joinpath("static")
 
@@ -114,8 +115,11 @@ def create_app(runtime: Runtime) -> FastAPI:
     @app.get("/v1/alerts", tags=["alerts"])
     def list_alerts(type: str | None = None, state: str | None = None, severity: str | None = None,
                     bbox: str | None = None, since: str | None = None,
-                    limit: int = Query(500, ge=1, le=10000), _: ApiKey = read) -> dict[str, Any]:
+                    limit: int = Query(500, ge=1, le=10000), who: ApiKey = read) -> dict[str, Any]:
+        """Alerts, newest first.  An agency key sees only alerts releasable to it."""
         rows = store.alerts(type, state, severity, _bbox(bbox), _since(since), limit)
+        if who.role == "agency":
+            rows = [r for r in rows if releasable_to(r, who.name)]
         return {"alerts": rows, "count": len(rows)}
 
     @app.post("/v1/alerts/{alert_id}/ack", tags=["alerts"])
@@ -127,10 +131,18 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     @app.get("/v1/stream", tags=["picture"])
     async def stream(request: Request, types: str = Query("track,alert", pattern="^(track|alert)(,(track|alert))?$"),
-                     _: ApiKey = read) -> StreamingResponse:
+                     who: ApiKey = read) -> StreamingResponse:
         """Server-Sent Events: ``event: track`` and ``event: alert`` with the JSON line as data.
-        Browsers' EventSource cannot send headers: pass the key as ``?key=``."""
+        Browsers' EventSource cannot send headers: pass the key as ``?key=``.  An agency key
+        gets only alerts releasable to it, narrowed by its ``stream`` subscriptions if it has any."""
         listener = runtime.broadcaster.listen(frozenset(types.split(",")))
+        wanted = None
+        if who.role == "agency":
+            mine = [sub for sub in runtime.subscriptions.all(who.name) if sub.delivery == "stream"]
+
+            def wanted(kind: str, value: dict[str, Any]) -> bool:
+                return kind != "alert" or (releasable_to(value, who.name)
+                                           and (not mine or any(sub.matches(value) for sub in mine)))
 
         async def events():
             try:
@@ -144,6 +156,8 @@ def create_app(runtime: Runtime) -> FastAPI:
                     if listener.dropped:
                         yield f"event: lagged\ndata: {json.dumps({'dropped': listener.dropped})}\n\n"
                         listener.dropped = 0
+                    if wanted is not None and not wanted(kind, value):
+                        continue
                     yield f"event: {kind}\ndata: {json.dumps(value, separators=(',', ':'))}\n\n"
             finally:
                 runtime.broadcaster.forget(listener)
@@ -211,6 +225,49 @@ def create_app(runtime: Runtime) -> FastAPI:
             raise HTTPException(404, f"no user zone {name!r}")
         runtime.zone_removed(name)
         return {"deleted": name}
+
+    @app.get("/v1/subscriptions", tags=["subscriptions"])
+    def list_subscriptions(who: ApiKey = Depends(requires(SUBSCRIBE_ROLES))) -> dict[str, Any]:
+        """An agency's own subscriptions (an admin sees every agency's)."""
+        subs = runtime.subscriptions.all(None if who.role == "admin" else who.name)
+        return {"subscriptions": [sub.public() for sub in subs]}
+
+    @app.post("/v1/subscriptions", status_code=201, tags=["subscriptions"])
+    async def add_subscription(request: Request,
+                               who: ApiKey = Depends(requires(SUBSCRIBE_ROLES))) -> dict[str, Any]:
+        """Subscribe to alerts: ``{"types": [...], "bbox": [w, s, e, n], "min_severity": "medium",
+        "delivery": {"kind": "kafka" | "webhook" | "stream", "url": ..., "secret": ...}}``.
+        The answer shows a webhook's secret once (generated when not given)."""
+        try:
+            body = json.loads(await _body(request, 65_536))
+        except json.JSONDecodeError as exc:
+            raise HTTPException(422, f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        agency = who.name
+        if who.role == "admin":
+            agency = body.get("agency") if isinstance(body, dict) else None
+            if not isinstance(agency, str) or not agency:
+                raise HTTPException(422, "an admin must name the subscription's agency")
+        elif isinstance(body, dict) and body.get("agency", agency) != agency:
+            raise HTTPException(403, f"key {who.name!r} may subscribe only for itself")
+        try:
+            sub = parse_subscription(body, agency)
+        except SubscriptionError as exc:
+            raise HTTPException(422, str(exc)) from None
+        runtime.subscriptions.put(sub, who.name)
+        runtime.router.invalidate()
+        shown = sub.public()
+        if sub.delivery == "webhook":
+            shown["secret"] = sub.secret
+        return shown
+
+    @app.delete("/v1/subscriptions/{sub_id}", tags=["subscriptions"])
+    def delete_subscription(sub_id: str, who: ApiKey = Depends(requires(SUBSCRIBE_ROLES))) -> dict[str, Any]:
+        sub = runtime.subscriptions.get(sub_id)
+        if sub is None or (who.role != "admin" and sub.agency != who.name):
+            raise HTTPException(404, f"no subscription {sub_id!r}")
+        runtime.subscriptions.delete(sub_id)
+        runtime.router.invalidate()
+        return {"deleted": sub_id}
 
     @app.get("/v1/land", tags=["geography"])
     def land() -> Response:  # public basemap data, no key needed

@@ -12,6 +12,7 @@ READ_ROLES = frozenset({"officer", "agency", "admin"})
 INGEST_ROLES = frozenset({"integrator", "admin"})
 ACK_ROLES = frozenset({"officer", "admin"})
 ADMIN_ROLES = frozenset({"admin"})
+SUBSCRIBE_ROLES = frozenset({"agency", "admin"})
 
 
 def key_of(request: Request) -> str | None:

@@ -8,12 +8,14 @@ from typing import Any, Callable
 from fusion.model import Sensor
 from fusion.pipeline import Fusion
 
+from .alert_router import AlertRouter
 from .broadcast import Broadcaster
 from .bus import Bus, make_bus
 from .geography import build_geography, zones_from_geojson
 from .ingest_service import IngestService
 from .settings import ApiKey, Settings
 from .store import Store
+from .subscriptions import SubscriptionStore
 from .workers import FusionWorker, StoreWorker, Worker
 
 
@@ -31,12 +33,19 @@ class Runtime:
         self.broadcaster = Broadcaster()
         self.workers: list[Worker] = [StoreWorker(self.bus, self.store, keep_history_s=settings.history_keep_s,
                                                   clock=clock, broadcaster=self.broadcaster)]
+        self.subscriptions = SubscriptionStore(settings.db)
+        self.router = AlertRouter(self.bus, self.subscriptions, self.agencies())
+        self.workers.append(self.router)
         self.fusion_worker: FusionWorker | None = None
         if fusion:
             user_zones = zones_from_geojson({"type": "FeatureCollection", "features": self.store.zones()})
             engine = Fusion(self.sensors, build_geography(self.sensors, user_zones))
             self.fusion_worker = FusionWorker(self.bus, engine, clock)
             self.workers.insert(0, self.fusion_worker)
+
+    def agencies(self) -> list[str]:
+        """Member agencies: the names of the agency keys."""
+        return sorted({k.name for k in self.keys.values() if k.role == "agency"})
 
     def zone_added(self, name: str, kind: str, geometry: Any) -> None:
         """A user zone was stored: the rules watch it from the next batch on."""
@@ -58,3 +67,4 @@ class Runtime:
             w.join(timeout=5)
         self.bus.close()
         self.store.close()
+        self.subscriptions.close()
