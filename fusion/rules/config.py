@@ -62,6 +62,8 @@ class RulesConfig:
     fishing_max_kn: float = 5.0
     foreign_fishing_s: float = 1800.0
     foreign_fishing_break_s: float = 600.0
+    # flags that count as another state's for EEZ purposes (MID-derived flags of territories)
+    flag_equivalents: dict[str, str] = field(default_factory=lambda: {"HK": "CN", "MO": "CN"})
     # swarm
     swarm_min_vessels: int = 20
     swarm_radius_m: float = 5000.0         # members within this of the swarm's centre

@@ -2,7 +2,8 @@
 state of the EEZ it is in, at fishing speed, for ≥ foreign_fishing_s.
 
 Where EEZ claims overlap the vessel counts as foreign only if its flag is none of
-the claimants (conservative).  Evaluated at most every eval_every_s per track; a
+the claimants (conservative).  Territories' flags count as their state's
+(``flag_equivalents``: HK and MO are CN).  Evaluated at most every eval_every_s per track; a
 break in the conditions longer than foreign_fishing_break_s ends the episode.
 """
 
@@ -44,7 +45,8 @@ class ForeignFishing:
             return
         self.evaluated[tid] = t
         states = tuple(self.ctx.geo.eez_states_at(line.lat, line.lon))
-        holds = bool(states) and line.flag not in states and \
+        flag = cfg.flag_equivalents.get(line.flag, line.flag)
+        holds = bool(states) and flag not in states and \
             cfg.fishing_min_kn <= line.sog_kn <= cfg.fishing_max_kn
         if st is not None and holds and states != st.states and st.alert is None:
             st = None  # moved into another EEZ: start again
@@ -58,7 +60,7 @@ class ForeignFishing:
                 self.ctx.book.update(st.alert, t, force=False, lat=line.lat, lon=line.lon,
                                      duration_s=round(t - st.since_s))
         elif st is not None and t - st.last_ok_s > cfg.foreign_fishing_break_s:
-            why = "left the EEZ" if not states or line.flag in states else f"speed now {line.sog_kn:.1f} kn"
+            why = "left the EEZ" if not states or flag in states else f"speed now {line.sog_kn:.1f} kn"
             self._end(tid, st, t, why)
 
     def _open(self, line: TrackLine, st: _Fishing) -> None:
