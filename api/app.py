@@ -24,6 +24,7 @@ from services.subscriptions import SubscriptionError, parse_subscription, releas
 from services.settings import ApiKey
 from ingest.timeparse import parse_iso
 
+from .standards import add_standards
 from .auth import ACK_ROLES, ADMIN_ROLES, INGEST_ROLES, READ_ROLES, SUBSCRIBE_ROLES, requires
 
 STATIC = resources.files("api").joinpath("static")
@@ -280,10 +281,16 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 
+    counters: dict[str, int] = {}
+    add_standards(app, runtime, requires(READ_ROLES), counters)
+
     def _delivered(ingest, *args: Any) -> dict[str, Any]:
         """Ingest, then wait for the bus to acknowledge: 202 only for lines that cannot be lost."""
         verdict = ingest(*args)
         runtime.ingest.deliver()
+        kind = "ais" if ingest == runtime.ingest.ingest_ais else "radar"
+        for outcome, n in (("accepted", verdict.accepted), ("rejected", len(verdict.rejected))):
+            counters[f"{kind}:{outcome}"] = counters.get(f"{kind}:{outcome}", 0) + n
         return verdict.to_dict()
 
     @app.exception_handler(BusUnavailable)
