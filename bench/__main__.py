@@ -1,14 +1,27 @@
-"""Throughput of ingest and fusion on the sample scenario, one core, one process.
+"""``python -m bench``: every benchmark in one seeded command (docs/benchmarks.md).
 
-Baselines measured in the same run:
-- ingest: pyais's own ``decode`` of every AIS line (no time handling, no
-  validation, no reassembly bookkeeping of ours) against our ``AisDecoder``;
-- fusion: the tracker alone on decoded observations, and ``mfc fuse`` end to end.
+Suites (``--suite``, default ``all``):
+- ``ingest``: throughput of ingest and fusion on the sample scenario, one core,
+  one process, with baselines measured in the same run: pyais's own ``decode``
+  of every AIS line (no time handling, no validation, no reassembly bookkeeping
+  of ours) against our ``AisDecoder``; the tracker alone on decoded
+  observations, and ``mfc fuse`` end to end;
+- ``tracking``: our tracker against Stone Soup on one radar with clutter
+  (``bench/tracking.py`` part a);
+- ``scale``: our tracker alone on mixed AIS + radar up to 50,000 vessels
+  (part b).
+``--quick`` runs small sizes only (about a minute).
 """
 
 from __future__ import annotations
 
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")  # one core: no BLAS thread pools
+
 import argparse
+import platform
 import tempfile
 import time
 from pathlib import Path
@@ -84,15 +97,38 @@ def bench_fusion(repeat: int) -> list[tuple[str, int, float]]:
     return [("tracker only (decoded obs)", n, t_track), ("mfc fuse end to end", n, t_all)]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(prog="python -m bench")
-    ap.add_argument("--repeat", type=int, default=3)
-    args = ap.parse_args()
-    rows = bench_decode(SAMPLE / "ais.nmea", args.repeat) + bench_fusion(args.repeat)
+def ingest_suite(repeat: int) -> None:
+    rows = bench_decode(SAMPLE / "ais.nmea", repeat) + bench_fusion(repeat)
     base = rows[0][1] / rows[0][2]
+    print(f"\ningest and fusion on sample_feeds/scs (wall clock, best of {repeat})")
     print(f"{'what':32s} {'items':>9s} {'seconds':>8s} {'items/s':>10s} {'vs pyais':>9s}")
     for name, n, t in rows:
-        print(f"{name:32s} {n:9d} {t:8.2f} {n / t:10,.0f} {n / t / base:8.2f}x")
+        print(f"{name:32s} {n:9d} {t:8.2f} {n / t:10,.0f} {n / t / base:8.2f}x", flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    ap.add_argument("--suite", choices=("all", "ingest", "tracking", "scale"), default="all")
+    ap.add_argument("--quick", action="store_true", help="small sizes only (about a minute)")
+    ap.add_argument("--repeat", type=int, default=3, help="ingest suite: best of N runs")
+    ap.add_argument("--seed", type=int, default=1, help="scenario seed (tracking and scale)")
+    ap.add_argument("--stonesoup-budget", type=float, default=60.0, metavar="S",
+                    help="CPU seconds per Stone Soup configuration before its scans are cut")
+    args = ap.parse_args(argv)
+    from . import tracking
+    started = time.perf_counter()
+    print(f"python -m bench --suite {args.suite}{' --quick' if args.quick else ''} --seed {args.seed}: "
+          f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs, "
+          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    if args.suite in ("all", "ingest"):
+        ingest_suite(1 if args.quick else args.repeat)
+    if args.suite in ("all", "tracking"):
+        tracking.radar_suite(tracking.RADAR_QUICK if args.quick else tracking.RADAR_FULL,
+                             args.seed, args.stonesoup_budget)
+    if args.suite in ("all", "scale"):
+        tracking.scale_suite(tracking.SCALE_QUICK if args.quick else tracking.SCALE_FULL, args.seed)
+    print(f"\ndone in {time.perf_counter() - started:.0f} s wall clock, "
+          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

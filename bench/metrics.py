@@ -55,6 +55,23 @@ def _points(a) -> np.ndarray:
     return a.reshape(0, 2) if a.size == 0 else a.reshape(len(a), -1)
 
 
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """One tracker's run over a radar scenario's first ``scans`` scans."""
+    seconds: float        # tracker loop only (process CPU time)
+    detections: int       # detections fed
+    scans: int            # scans fed
+    per_scan: list[Gospa]  # GOSPA of each scan after the burn-in
+
+    @property
+    def rate(self) -> float:
+        return self.detections / self.seconds if self.seconds > 0 else float("nan")
+
+    @property
+    def mean(self) -> Gospa:
+        return mean_gospa(self.per_scan)
+
+
 def mean_gospa(values: list[Gospa]) -> Gospa:
     """Component-wise mean over scans (counts become mean counts)."""
     if not values:

@@ -22,7 +22,7 @@ import numpy as np
 
 from fusion.config import TrackerConfig
 
-from .metrics import Gospa, gospa
+from .metrics import RunResult, gospa
 from .scenarios import RadarScenario
 
 EPOCH = datetime(2026, 11, 24, 8, 0, tzinfo=timezone.utc)
@@ -74,9 +74,17 @@ def build(kind: str, sigma_m: float, config: TrackerConfig):
 
 
 def run(scenario: RadarScenario, kind: str = "kdtree", n_scans: int | None = None,
-        burn_in: int = 5, c: float = 500.0, config: TrackerConfig | None = None
-        ) -> tuple[float, int, list[Gospa]]:
-    """(tracker-loop seconds, detections fed, GOSPA per scan after burn-in)."""
+        burn_in: int = 5, c: float = 500.0, config: TrackerConfig | None = None,
+        budget_s: float | None = None) -> RunResult:
+    """Tracker-loop CPU seconds, detections fed and GOSPA per scan from scan ``burn_in`` on.
+
+    With ``budget_s`` the run stops after the first scan that takes the loop's
+    CPU time past it (``RunResult.scans`` says how many scans were fed, so the
+    other tracker can be run on exactly those).  The estimate of a scan is
+    every track the tracker holds after ``update_tracker`` at the scan time:
+    each track's last state is then either the update or, when it missed, the
+    prediction to that time (holding tracks stay inside the initiator).
+    """
     from stonesoup.types.detection import Detection
     config = config or TrackerConfig()
     tracker = build(kind, scenario.sigma_m, config)
@@ -87,13 +95,16 @@ def run(scenario: RadarScenario, kind: str = "kdtree", n_scans: int | None = Non
         when = EPOCH + timedelta(seconds=scan.time_s)
         inputs.append((when, {Detection(np.array([[x], [y]]), timestamp=when, measurement_model=mm)
                               for x, y in scan.xy.tolist()}))
-    spent, n_det, values = 0.0, 0, []
+    spent, n_det, values, done = 0.0, 0, [], 0
     for k, (scan, (when, detections)) in enumerate(zip(scans, inputs)):
-        t = time.perf_counter()
+        t = time.process_time()
         _, tracks = tracker.update_tracker(when, detections)
-        spent += time.perf_counter() - t
+        spent += time.process_time() - t
         n_det += len(detections)
+        done += 1
         if k >= burn_in:
             est = np.array([[tr.state_vector[0, 0], tr.state_vector[2, 0]] for tr in tracks]).reshape(-1, 2)
             values.append(gospa(scan.truth, est, c=c))
-    return spent, n_det, values
+        if budget_s is not None and spent > budget_s:
+            break
+    return RunResult(spent, n_det, done, values)
