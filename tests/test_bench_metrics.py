@@ -64,3 +64,58 @@ def test_mean_is_componentwise():
     assert m.total == pytest.approx((250.0 + 100.0) / 2)
     assert m.missed == pytest.approx(125.0) and m.localisation == pytest.approx(50.0)
     assert m.n_missed == pytest.approx(0.5)
+
+
+def test_alpha_other_than_two_is_refused():
+    with pytest.raises(ValueError):
+        gospa(np.array([[0.0, 0.0]]), np.empty((0, 2)), c=C, alpha=1.0)
+
+
+def test_assigned_pair_beyond_c_is_not_localisation():
+    # one truth, two estimates: the near one pairs (40 m), the far one (600 m) is false
+    g = gospa(np.array([[0.0, 0.0]]), np.array([[600.0, 0.0], [0.0, 40.0]]), c=C)
+    assert g.localisation == pytest.approx(40.0)
+    assert (g.n_missed, g.n_false) == (0, 1)
+    assert g.total == pytest.approx(40.0 + C / 2)
+
+
+# ----------------------------------------------------- scenario generators
+def test_radar_scenario_is_seeded_and_deterministic():
+    from bench.scenarios import radar_scenario
+    a = radar_scenario("sparse", 30, 4, seed=7)
+    b = radar_scenario("sparse", 30, 4, seed=7)
+    c = radar_scenario("sparse", 30, 4, seed=8)
+    assert len(a.scans) == 4 and a.n_detections == b.n_detections
+    for sa, sb in zip(a.scans, b.scans):
+        assert sa.time_s == sb.time_s
+        np.testing.assert_array_equal(sa.xy, sb.xy)
+        np.testing.assert_array_equal(sa.latlon, sb.latlon)
+        np.testing.assert_array_equal(sa.truth, sb.truth)
+    assert not np.array_equal(a.scans[0].truth, c.scans[0].truth)
+    # every vessel has a truth; the plots are the detected vessels (σ 40 m) plus clutter
+    assert a.scans[0].truth.shape == (30, 2)
+    d = np.hypot(*(a.scans[0].xy[:, None, :] - a.scans[0].truth[None, :, :]).transpose(2, 0, 1))
+    assert (d.min(axis=0) < 250.0).mean() >= 0.7  # pd = 0.9
+
+
+def test_radar_scenario_latlon_is_the_same_plane_as_xy():
+    from bench.scenarios import radar_scenario, to_xy
+    s = radar_scenario("dense", 20, 2, seed=3)
+    for scan in s.scans:
+        x, y = to_xy(s.sensor.lat, s.sensor.lon, scan.latlon[:, 0], scan.latlon[:, 1])
+        np.testing.assert_allclose(np.column_stack([x, y]), scan.xy, atol=1e-6)
+
+
+def test_large_scenario_is_seeded_and_time_sorted():
+    from bench.scenarios import LargeScenario
+
+    def first(seed):
+        sc = LargeScenario(200, 60.0, seed=seed)
+        return [(o.kind, o.sensor_id, o.time_s, o.lat, o.lon, o.mmsi)
+                for _, obs in sc.chunks() for o in obs]
+
+    a, b = first(5), first(5)
+    assert a == b and len(a) > 0
+    assert all(x[2] <= y[2] for x, y in zip(a, a[1:]))
+    assert {x[0] for x in a} == {"ais_position", "radar_plot"}
+    assert a != first(6)
