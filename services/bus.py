@@ -123,10 +123,11 @@ class EmbeddedConsumer:
         pass
 
 
-def make_bus(url: str) -> Bus:
+def make_bus(url: str, prefix: str = "") -> Bus:
+    """The bus for ``MFC_BUS``; ``prefix`` (``MFC_KAFKA_PREFIX``) goes before Kafka topic and group names."""
     if url == "embedded":
         return EmbeddedBus()
     if url.startswith("kafka://"):
         from .kafka_bus import KafkaBus  # imported only when used
-        return KafkaBus(url[len("kafka://"):])
+        return KafkaBus(url[len("kafka://"):], prefix=prefix)
     raise ValueError(f"unknown bus {url!r}")

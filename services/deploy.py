@@ -33,7 +33,7 @@ def load_sensor_file(settings: Settings) -> dict[str, Sensor]:
 
 
 def connect(settings: Settings) -> Bus:
-    bus = make_bus(settings.bus)
+    bus = make_bus(settings.bus, settings.kafka_prefix)
     if settings.bus.startswith("kafka://"):
         from .kafka_bus import ensure_topics
         ensure_topics(bus)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -50,26 +51,45 @@ class IngestService:
         self.clock = clock
         self._decoders: dict[str, AisDecoder] = {}
         self._lock = threading.Lock()
+        self._local = threading.local()  # per thread: the futures of records not yet delivered
         self._flush_takes_timeout = "timeout_s" in inspect.signature(bus.flush).parameters
 
     def deliver(self, timeout_s: float = DELIVERY_TIMEOUT_S) -> None:
-        """Wait until everything published so far is acknowledged by the bus.
+        """Wait until everything this thread published so far is acknowledged by the bus.
 
-        Call before answering 202: raises ``BusUnavailable`` if the bus failed or timed out.
+        Call before answering 202 (in the thread that ingested): raises ``BusUnavailable`` if
+        the bus failed or timed out.  Each request waits for its own records, so one request
+        cannot take (and hide) another's delivery error.
         """
+        pending, self._local.pending = self._pending(), []
         try:
-            if self._flush_takes_timeout:
+            if pending:
+                deadline = time.monotonic() + timeout_s
+                for future in pending:
+                    future.get(timeout=max(0.0, deadline - time.monotonic()))
+            elif self._flush_takes_timeout:
                 self.bus.flush(timeout_s=timeout_s)  # type: ignore[call-arg]
             else:
                 self.bus.flush()
         except Exception as exc:  # KafkaTimeoutError, a delivery error, ...
             raise BusUnavailable(f"{type(exc).__name__}: {exc}") from exc
 
+    def _pending(self) -> list:
+        pending = getattr(self._local, "pending", None)
+        if pending is None:
+            pending = self._local.pending = []
+        return pending
+
     def _publish(self, topic: str, key: str | None, value: dict[str, Any]) -> None:
         try:
-            self.bus.publish(topic, key, value)
+            future = self.bus.publish(topic, key, value)
         except Exception as exc:  # e.g. no metadata from the broker within max_block_ms
             raise BusUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        if future is not None and hasattr(future, "get"):
+            pending = self._pending()
+            pending.append(future)
+            if len(pending) > 50_000:  # a caller that never calls deliver() (socket listeners)
+                pending[:] = [f for f in pending if not f.is_done or f.failed()][-50_000:]
 
     def ingest_ais(self, text: str, sensor_id: str, receipt_time_s: float | None = None) -> Verdict:
         verdict = Verdict()

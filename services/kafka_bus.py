@@ -106,10 +106,15 @@ class _Positions(ConsumerRebalanceListener):
 
 
 class KafkaBusConsumer:
-    """One topic, one consumer group, one thread."""
+    """One topic, one consumer group, one thread.
 
-    def __init__(self, bootstrap: list[str], topic: str, group: str, **overrides: Any) -> None:
-        self.topic, self.group = topic, group
+    With a ``prefix``, the topic and the group on the broker are ``prefix + topic`` and
+    ``prefix + group``; records come back with the topic name without the prefix.
+    """
+
+    def __init__(self, bootstrap: list[str], topic: str, group: str, prefix: str = "", **overrides: Any) -> None:
+        self.topic, self.group, self.prefix = topic, group, prefix
+        topic, group = prefix + topic, prefix + group
         config: dict[str, Any] = dict(
             bootstrap_servers=bootstrap,
             group_id=group,
@@ -139,7 +144,7 @@ class KafkaBusConsumer:
         partitions: dict[int, int] = {}
         for tp, messages in sorted(batches.items(), key=lambda item: item[0].partition):
             for msg in messages:
-                rec = Record(msg.topic, decode_key(msg.key), decode_value(msg.value), msg.offset, tp.partition)
+                rec = Record(self.topic, decode_key(msg.key), decode_value(msg.value), msg.offset, tp.partition)
                 if REASON in rec.value:
                     log.warning("undecodable record %s[%d]@%d: %s", msg.topic, msg.partition,
                                 msg.offset, rec.value[REASON])
@@ -180,11 +185,17 @@ class KafkaBusConsumer:
 
 
 class KafkaBus:
-    """Topics on Apache Kafka.  ``bootstrap``: ``"host:port[,host:port]"``."""
+    """Topics on Apache Kafka.  ``bootstrap``: ``"host:port[,host:port]"``.
+
+    ``prefix`` (``MFC_KAFKA_PREFIX``) is put before every topic and consumer-group name on the
+    broker, so that several deployments (or test runs) can share one cluster: with prefix
+    ``"ops."`` the code's ``mfc.obs`` is the broker's ``ops.mfc.obs``.
+    """
 
     def __init__(self, bootstrap: str, *, client_id: str = "mfc", linger_ms: int = 5,
-                 max_block_ms: int = 10_000) -> None:
+                 max_block_ms: int = 10_000, prefix: str = "") -> None:
         self.bootstrap = split_bootstrap(bootstrap)
+        self.prefix = prefix
         self._errors: list[BaseException] = []
         self._lock = threading.Lock()
         config: dict[str, Any] = dict(
@@ -207,9 +218,11 @@ class KafkaBus:
         with self._lock:
             self._errors.append(exc)
 
-    def publish(self, topic: str, key: str | None, value: dict[str, Any]) -> None:
-        future = self._producer.send(topic, key=None if key is None else key.encode("utf-8"), value=encode(value))
+    def publish(self, topic: str, key: str | None, value: dict[str, Any]) -> Any:
+        """Send one record; returns its future (``.get(timeout)`` waits for its acknowledgement)."""
+        future = self._producer.send(self.prefix + topic, key=None if key is None else key.encode("utf-8"), value=encode(value))
         future.add_errback(self._failed)
+        return future
 
     def publish_many(self, topic: str, items: list[tuple[str | None, dict[str, Any]]]) -> None:
         for key, value in items:
@@ -224,7 +237,7 @@ class KafkaBus:
             raise errors[0] if isinstance(errors[0], Exception) else KafkaError(str(errors[0]))
 
     def consumer(self, topic: str, group: str) -> KafkaBusConsumer:
-        return KafkaBusConsumer(self.bootstrap, topic, group)
+        return KafkaBusConsumer(self.bootstrap, topic, group, prefix=self.prefix)
 
     def admin(self) -> KafkaAdminClient:
         """A new admin client for this cluster; close it after use."""
@@ -242,12 +255,16 @@ def ensure_topics(bus: Any, specs: Mapping[str, TopicSpec] | None = None, timeou
 
     Returns ``{topic: "created" | "exists"}``.  An existing topic is left as it is (its
     partitions and configuration are not changed).  Does nothing for a non-Kafka bus.
+    Names are given without the bus's prefix, which is added on the broker.
     """
-    if not isinstance(bus, KafkaBus):
+    if not isinstance(bus, (KafkaBus, _Unprefixed)):
         return {}
     specs = CONTRACT_TOPICS if specs is None else specs
     if not specs:
         return {}
+    if bus.prefix:
+        named = ensure_topics(_Unprefixed(bus), {bus.prefix + name: spec for name, spec in specs.items()}, timeout_s)
+        return {name[len(bus.prefix):]: state for name, state in named.items()}
     admin = bus.admin()
     try:
         existing = set(admin.list_topics())
@@ -262,6 +279,16 @@ def ensure_topics(bus: Any, specs: Mapping[str, TopicSpec] | None = None, timeou
         return result
     finally:
         admin.close()
+
+
+class _Unprefixed:
+    """The same cluster with no prefix (for the admin helpers, which take broker names)."""
+
+    def __init__(self, bus: KafkaBus) -> None:
+        self.bootstrap, self.prefix = bus.bootstrap, ""
+
+    def admin(self) -> KafkaAdminClient:
+        return KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="mfc-admin")
 
 
 def _create_topics(admin: KafkaAdminClient, wanted: Mapping[str, TopicSpec], timeout_s: float) -> dict[str, str]:
@@ -295,6 +322,7 @@ def _create_topics(admin: KafkaAdminClient, wanted: Mapping[str, TopicSpec], tim
 def topic_info(bus: KafkaBus, topic: str) -> dict[str, Any]:
     """``{"partitions": n, "configs": {name: value}}`` of an existing topic (non-default configs only)."""
     from kafka.admin import ConfigResource, ConfigResourceType
+    topic = bus.prefix + topic
     admin = bus.admin()
     try:
         (described,) = admin.describe_topics([topic])

@@ -12,11 +12,13 @@
 | MFC_SENSORS | (none) | sensors file (JSON) loaded at start |
 | MFC_CHECKPOINT | mfc-fusion.ckpt | where ``mfc fusion`` keeps its state |
 | MFC_FUSION_CLOCK | wall | ``wall``: live time passes without data; ``feed``: only feed time (replays) |
+| MFC_KAFKA_PREFIX | (none) | put before every Kafka topic and group name (several deployments on one cluster) |
 """
 
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from dataclasses import dataclass, field
 from typing import Mapping
@@ -48,6 +50,7 @@ class Settings:
     sensors_file: str = ""
     checkpoint: str = "mfc-fusion.ckpt"
     fusion_clock: str = "wall"
+    kafka_prefix: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
@@ -65,11 +68,15 @@ class Settings:
         fusion_clock = env.get("MFC_FUSION_CLOCK", "wall")
         if fusion_clock not in ("wall", "feed"):
             raise SettingsError(f"MFC_FUSION_CLOCK must be 'wall' or 'feed', not {fusion_clock!r}")
+        kafka_prefix = env.get("MFC_KAFKA_PREFIX", "")
+        if not re.fullmatch(r"[A-Za-z0-9._-]*", kafka_prefix):
+            raise SettingsError(f"MFC_KAFKA_PREFIX may hold only letters, digits, '.', '_' and '-', not {kafka_prefix!r}")
         values: dict[str, object] = dict(
             bus=bus, db=env.get("MFC_DB", "sqlite:///mfc.db"), host=env.get("MFC_HOST", "127.0.0.1"),
             port=port, demo_key=demo_key, api_keys=parse_keys(env.get("MFC_API_KEYS", "")),
             max_body_bytes=max_body, history_keep_s=keep, sensors_file=env.get("MFC_SENSORS", ""),
             checkpoint=env.get("MFC_CHECKPOINT", "mfc-fusion.ckpt"), fusion_clock=fusion_clock,
+            kafka_prefix=kafka_prefix,
         )
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
