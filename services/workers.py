@@ -7,7 +7,9 @@ dead-letter topic with its reason and the loop goes on.
 
 from __future__ import annotations
 
+import collections
 import logging
+import math
 import queue
 import threading
 import time
@@ -35,14 +37,70 @@ class Worker(threading.Thread):
         self.stopping.set()
 
 
+_KINDS = ("ais_position", "ais_static", "radar_plot", "radar_track")
+_NUMBERS = ("sigma_m", "sog_kn", "cog_deg", "heading_deg", "receive_time_s")
+_INTEGERS = ("nav_status", "imo", "ship_type", "msg_type")
+_TEXTS = ("ais_class", "name", "callsign", "local_id", "station")
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def observation_from_value(value: dict) -> Observation:
+    """An ``mfc.obs`` record's value as an ``Observation``; ``ValueError`` (with the reason) if it is not one.
+
+    Checked here, at the boundary, so that one bad record (a foreign producer, a bug) goes to
+    ``mfc.deadletter`` instead of stopping the tracker on every restart.
+    """
+    if "_undecodable" in value:
+        raise ValueError(str(value.get("_reason", "undecodable value")))
+    kind = value.get("kind")
+    if kind not in _KINDS:
+        raise ValueError(f"kind {kind!r} is not one of {', '.join(_KINDS)}")
+    if not isinstance(value.get("sensor_id"), str) or not value["sensor_id"]:
+        raise ValueError("sensor_id must be a non-empty string")
+    if not _number(value.get("time_s")):
+        raise ValueError(f"time_s must be a finite number, not {value.get('time_s')!r}")
+    if kind != "ais_static":
+        lat, lon = value.get("lat"), value.get("lon")
+        if not (_number(lat) and _number(lon) and -90 <= lat <= 90 and -180 <= lon <= 180):
+            raise ValueError(f"a {kind} needs lat/lon in range, not {lat!r}/{lon!r}")
+    mmsi = value.get("mmsi")
+    if kind.startswith("ais") and (not isinstance(mmsi, int) or isinstance(mmsi, bool)):
+        raise ValueError(f"a {kind} needs an integer mmsi, not {mmsi!r}")
+    if mmsi is not None and (not isinstance(mmsi, int) or isinstance(mmsi, bool)):
+        raise ValueError(f"mmsi must be an integer, not {mmsi!r}")
+    for name in _NUMBERS:
+        if value.get(name) is not None and not _number(value[name]):
+            raise ValueError(f"{name} must be a finite number, not {value[name]!r}")
+    if "sigma_m" in value and not value["sigma_m"] > 0:
+        raise ValueError(f"sigma_m must be positive, not {value['sigma_m']!r}")
+    for name in _INTEGERS:
+        if value.get(name) is not None and (not isinstance(value[name], int) or isinstance(value[name], bool)):
+            raise ValueError(f"{name} must be an integer, not {value[name]!r}")
+    for name in _TEXTS:
+        if value.get(name) is not None and not isinstance(value[name], str):
+            raise ValueError(f"{name} must be a string, not {value[name]!r}")
+    return Observation.from_dict(value)
+
+
 class FusionWorker(Worker):
     """Runs tracker and rules over ``mfc.obs``, publishing ``mfc.tracks`` and ``mfc.alerts``.
 
     With a clock, live time passes between batches (tracks coast when a feed stops).
-    With a checkpoint, the fusion state and the input offsets it covers are saved
-    together every ``checkpoint_every_s`` and at stop, and only then are the offsets
-    committed; after a crash the worker reloads the state and skips records the
-    state already holds, so a replay makes no second track or alert.
+
+    With a checkpoint, the worker is restartable after a crash without a second track or
+    alert.  The fusion state and the input offsets it covers are saved together every
+    ``checkpoint_every_s`` and at a graceful stop, and only then are the offsets committed.
+    Between checkpoints, each batch is written to the checkpoint's journal (which offsets of
+    which partitions, in which order, and the clock time it advanced to) *before* its track
+    lines and alerts are published.  After a crash the worker reloads the state and replays
+    the journal: the same records in the same batches, so the same outputs under the same
+    ids (published again: the compacted track topic and the store keep one of each).  Only
+    then does it go on with new records.  Without the journal a restarted worker would read
+    the partitions interleaved differently, number the tracks differently and leave the
+    tracks it had published before the crash behind as ghosts.
     """
 
     def __init__(self, bus: Bus, fusion: Fusion, clock: Callable[[], float] | None = None,
@@ -52,13 +110,17 @@ class FusionWorker(Worker):
         self.bus, self.clock, self.checkpoint = bus, clock, checkpoint
         self.fusion = fusion
         self.covered: dict[int, int] = {}  # partition → next offset the state holds
+        self._journal: list[dict] = []
         if checkpoint is not None:
             saved = checkpoint.load()
             if saved is not None:
                 self.fusion, self.covered = saved
+            self._journal = checkpoint.journal()
         self.every_s = checkpoint_every_s
         self.consumer = bus.consumer(topics.OBS, group)
         self._controls: queue.SimpleQueue[Callable[[Fusion], object]] = queue.SimpleQueue()
+        self._held: dict[int, collections.deque] = {}  # polled, not yet handled (journal replay)
+        self.replayed = 0  # batches replayed from the journal at start
 
     def control(self, action: Callable[[Fusion], object], wait_s: float = 5.0) -> bool:
         """Run ``action(fusion)`` on the fusion thread between two batches (e.g. add a zone).
@@ -81,37 +143,92 @@ class FusionWorker(Worker):
 
     def run(self) -> None:
         last_tick = last_save = time.monotonic()
+        clean = False
         try:
+            if not self._replay_journal():
+                return  # stopped during the replay: the journal stays for the next start
             while not self.stopping.is_set():
                 while not self._controls.empty():
                     self._controls.get()(self.fusion)
-                records = self.consumer.poll(timeout_s=0.2, max_records=5000)
-                lines, alerts = self.fusion.update(self._observations(records))
+                records = self._poll()
+                advance = None
                 if self.clock is not None and time.monotonic() - last_tick >= 1.0:
                     last_tick = time.monotonic()
-                    more_lines, more_alerts = self.fusion.advance(self.clock())
-                    lines, alerts = lines + more_lines, alerts + more_alerts
-                self._publish(lines, alerts)
-                self.handled += len(records)
+                    advance = self.clock()
+                self._batch(records, advance)
                 if self.checkpoint is None:
                     if records:
                         self.consumer.commit()
                 elif time.monotonic() - last_save >= self.every_s:
                     self._save()
                     last_save = time.monotonic()
+            clean = True
         finally:
-            if self.checkpoint is not None:
+            # Save only after a clean stop: after a failure (e.g. the bus did not take a batch's
+            # lines) the state may hold work whose outputs were never delivered; the journal
+            # and the last checkpoint recover it on the next start.
+            if clean and self.checkpoint is not None:
                 self._save()
+            if self.checkpoint is not None:
+                self.checkpoint.close()
             self.consumer.close()
+
+    def _batch(self, records: list, advance: float | None, journal: bool = True) -> None:
+        """Handle one batch: records (already in partition, offset order) then the clock."""
+        fresh = [r for r in records if r.offset >= self.covered.get(r.partition, 0)]
+        if journal and self.checkpoint is not None and (fresh or advance is not None):
+            ranges: dict[int, list[int]] = {}
+            for r in fresh:
+                span = ranges.setdefault(r.partition, [r.offset, r.offset + 1])
+                span[1] = r.offset + 1
+            self.checkpoint.append_journal({"ranges": [[p, a, b] for p, (a, b) in sorted(ranges.items())],
+                                            "advance": advance})
+        lines, alerts = self.fusion.update(self._observations(fresh))
+        if advance is not None:
+            more_lines, more_alerts = self.fusion.advance(advance)
+            lines, alerts = lines + more_lines, alerts + more_alerts
+        self._publish(lines, alerts)
+        self.handled += len(fresh)
+
+    def _poll(self) -> list:
+        if any(self._held.values()):
+            held = sorted((r for q in self._held.values() for r in q), key=lambda r: (r.partition, r.offset))
+            self._held.clear()
+            return held
+        return sorted(self.consumer.poll(timeout_s=0.2, max_records=5000), key=lambda r: (r.partition, r.offset))
+
+    def _replay_journal(self, timeout_s: float = 300.0) -> bool:
+        """Redo the batches the journal lists, exactly as before the crash; False if stopped first."""
+        for entry in self._journal:
+            batch = []
+            for partition, start, end in entry["ranges"]:
+                q = self._held.setdefault(partition, collections.deque())
+                deadline = time.monotonic() + timeout_s
+                while not (q and q[-1].offset >= end - 1):
+                    if self.stopping.is_set():
+                        return False
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"journal replay: offsets {start}..{end - 1} of partition "
+                                           f"{partition} did not come back within {timeout_s:.0f} s")
+                    for r in self.consumer.poll(timeout_s=0.5, max_records=5000):
+                        self._held.setdefault(r.partition, collections.deque()).append(r)
+                while q and q[0].offset < end:
+                    r = q.popleft()
+                    if r.offset >= start:
+                        batch.append(r)
+            self._batch(batch, entry.get("advance"), journal=False)
+            self.replayed += 1
+        if self._journal:
+            log.warning("fusion: replayed %d batches from the journal after an unclean stop", self.replayed)
+            self._journal = []
+        return True
 
     def _observations(self, records: list) -> list[Observation]:
         observations = []
         for rec in records:
-            if rec.offset < self.covered.get(rec.partition, 0):
-                continue  # already inside the checkpointed state
             self.covered[rec.partition] = rec.offset + 1
             try:
-                observations.append(Observation.from_dict(rec.value))
+                observations.append(observation_from_value(rec.value))
             except (TypeError, ValueError) as exc:
                 self.bus.publish(topics.DEADLETTER, "fusion", {
                     "topic": rec.topic, "partition": rec.partition, "offset": rec.offset,
@@ -124,8 +241,7 @@ class FusionWorker(Worker):
             self.bus.publish(topics.TRACKS, line.track_id, line.to_dict())
         for alert in alerts:
             self.bus.publish(topics.ALERTS, alert.alert_id, alert.to_dict())
-        if lines or alerts:
-            self.bus.flush()
+        self.bus.flush()
 
     def _save(self) -> None:
         assert self.checkpoint is not None
