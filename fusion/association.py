@@ -1,76 +1,162 @@
 """Global nearest neighbour association of one radar scan to the tracks near it.
 
-Plots and tracks are gated with the Mahalanobis distance of the innovation;
-the gated pairs form a bipartite graph whose connected clusters are each
-solved with ``scipy.optimize.linear_sum_assignment`` on the cost
-``d² + ln|S|`` (the negative log-likelihood up to a constant).
+Everything here works on arrays over the whole scan:
+
+1. every live track is predicted to the scan (``Tracker`` keeps the states in a
+   NumPy table, one row per track) and those whose gate can reach the scan's
+   bounding box are kept;
+2. a k-d tree of the scan's plots (``scipy.spatial.cKDTree``) gives, for each
+   of those tracks, the plots within its gate radius;
+3. the exact Mahalanobis distance of each such pair is computed with the
+   pair's own time difference (a plot older than the track is compared with
+   the track retrodicted to the plot's time), in the track's local frame;
+4. the gated pairs form a bipartite graph: pairs alone in their row and column
+   are assigned directly, the remaining connected clusters are each solved
+   with ``scipy.optimize.linear_sum_assignment`` on the cost ``d² + ln|S|``
+   (the negative log-likelihood up to a constant).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
 
-from .model import Observation
-from .track import Track
+from .geodesy import DEG, M_PER_DEG_LAT
 
 _NO = 1e9
+_WIDE_M = 3000.0  # tracks whose gate reaches further are searched one by one
+
+# rows of the tracker's state table (one column per track)
+LAT, LON, VE, VN, TIME, PA, PB, PC, QS, COS = range(10)
+N_COLS = 10
 
 
-def gated_pairs(plots: list[Observation], candidates: list[list[Track]], q: float,
-                gate_chi2: float) -> list[tuple[int, Track, float]]:
-    """(plot index, track, cost) for every plot-track pair inside the gate."""
-    pairs = []
-    for i, (plot, tracks) in enumerate(zip(plots, candidates)):
-        r = plot.sigma_m * plot.sigma_m
-        for track in tracks:
-            ye, yn, var = track.innovation(plot.lat, plot.lon, plot.time_s, q)  # type: ignore[arg-type]
-            s = var + r
-            d2 = (ye * ye + yn * yn) / s
-            if d2 <= gate_chi2:
-                pairs.append((i, track, d2 + 2.0 * math.log(s)))
-    return pairs
+def gate_scan(plots: np.ndarray, state: np.ndarray, live: np.ndarray, q: float,
+              gate_chi2: float, tau_s: float = 60.0,
+              extra_cost: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gated (plot index, track column, cost) triples of one scan, sorted by plot then column.
+
+    ``plots`` is an m×4 array (lat, lon, time_s, sigma_m); ``state`` the track
+    table (``N_COLS`` rows, one column per track; ``COS`` is the cosine of the
+    latitude) and ``live`` a boolean mask of the columns in use.  The process
+    noise of a track is ``q · (1 + (QS - 1)·exp(-|dt| / tau_s))`` as in ``Track``;
+    ``extra_cost`` (per column) is added to the cost of every pair with that track.
+    """
+    empty = (np.zeros(0, np.intp), np.zeros(0, np.intp), np.zeros(0))
+    if len(plots) == 0:
+        return empty
+    plat, plon, pt, psig = plots[:, 0], plots[:, 1], plots[:, 2], plots[:, 3]
+    t_lo, t_hi = float(pt.min()), float(pt.max())
+    t_mid, half = 0.5 * (t_lo + t_hi), 0.5 * (t_hi - t_lo)
+    lat0, lon0 = float(plat.mean()), float(plon.mean())
+    cos0 = math.cos(lat0 * DEG)
+    r_max = float((psig * psig).max())
+    py = (plat - lat0) * M_PER_DEG_LAT
+    px = (plon - lon0) * (M_PER_DEG_LAT * cos0)
+    # 1. every track predicted to mid-scan; keep those whose widest gate over the
+    #    scan's time span can reach the plots' box (QS bounds the noise scale)
+    n = len(live)
+    st = state[:, :n]
+    dt = t_mid - st[TIME]
+    adt = np.abs(dt)
+    adt += half
+    var = adt * st[PC]
+    var += 2.0 * np.abs(st[PB])
+    var *= adt
+    var += st[PA]
+    adt3 = adt * adt
+    adt3 *= adt
+    adt3 *= st[QS]
+    adt3 *= q / 3.0
+    var += adt3
+    var += r_max
+    var *= gate_chi2 * 1.0202
+    reach = np.sqrt(var, out=var)
+    reach += (np.abs(st[VE]) + np.abs(st[VN])) * half + 1.0
+    y = st[LAT] - lat0
+    y *= M_PER_DEG_LAT
+    y += st[VN] * dt
+    x = st[LON] - lon0
+    x *= M_PER_DEG_LAT * cos0
+    x += (st[VE] * dt) * (cos0 / st[COS])
+    near = live & (x + reach >= px.min()) & (x - reach <= px.max()) \
+        & (y + reach >= py.min()) & (y - reach <= py.max())
+    k = np.flatnonzero(near)
+    if len(k) == 0:
+        return empty
+    # 2. plots within each candidate track's reach: k-d trees of the plots and of the
+    #    candidates joined at the usual reach, the few tracks with a wider gate one by one
+    tree = cKDTree(np.column_stack([px, py]))
+    rk = reach[k]
+    wide = rk > _WIDE_M
+    pis, colss = [], []
+    narrow = k[~wide]
+    if len(narrow):
+        found = tree.sparse_distance_matrix(
+            cKDTree(np.column_stack([x[narrow], y[narrow]])), float(rk[~wide].max()) * 1.002 + 1.0,
+            output_type="ndarray")
+        pis.append(found["i"].astype(np.intp))
+        colss.append(narrow[found["j"]])
+    if wide.any():
+        far = k[wide]
+        hits = tree.query_ball_point(np.column_stack([x[far], y[far]]), rk[wide] * 1.002 + 1.0)
+        counts = np.fromiter(map(len, hits), np.intp, len(hits))
+        pis.append(np.fromiter(itertools.chain.from_iterable(hits), np.intp, int(counts.sum())))
+        colss.append(np.repeat(far, counts))
+    pi = np.concatenate(pis) if len(pis) > 1 else pis[0]
+    cols = np.concatenate(colss) if len(colss) > 1 else colss[0]
+    if len(pi) == 0:
+        return empty
+    # 3. exact Mahalanobis distance of each pair in the track's own frame
+    t = state[:, cols]
+    dtp = pt[pi] - t[TIME]
+    east = (plon[pi] - t[LON]) * M_PER_DEG_LAT * t[COS] - t[VE] * dtp
+    north = (plat[pi] - t[LAT]) * M_PER_DEG_LAT - t[VN] * dtp
+    adtp = np.abs(dtp)
+    qs = 1.0 + (t[QS] - 1.0) * np.exp(-adtp / tau_s)
+    sv = (t[PA] + dtp * (2.0 * t[PB] + dtp * t[PC]) + (q / 3.0) * qs * adtp * adtp * adtp
+          + psig[pi] ** 2)
+    d2 = (east * east + north * north) / sv
+    ok = d2 <= gate_chi2
+    pi, cols, cost = pi[ok], cols[ok], d2[ok] + 2.0 * np.log(sv[ok])
+    if extra_cost is not None:
+        cost += extra_cost[cols]
+    order = np.lexsort((cols, pi))
+    return pi[order], cols[order], cost[order]
 
 
-def assign(n_plots: int, pairs: list[tuple[int, Track, float]]) -> dict[int, Track]:
-    """Plot index → track, the cheapest one-to-one assignment within each cluster."""
-    if not pairs:
+def assign(n_plots: int, pi: np.ndarray, rows: np.ndarray, cost: np.ndarray) -> dict[int, int]:
+    """Plot index → track row, the cheapest one-to-one assignment within each cluster."""
+    if len(pi) == 0:
         return {}
-    track_index: dict[str, int] = {}
-    tracks: list[Track] = []
-    for _, track, _ in pairs:
-        if track.track_id not in track_index:
-            track_index[track.track_id] = len(tracks)
-            tracks.append(track)
-    rows = np.array([p[0] for p in pairs])
-    cols = np.array([track_index[p[1].track_id] for p in pairs]) + n_plots
-    n = n_plots + len(tracks)
-    graph = coo_matrix((np.ones(len(pairs)), (rows, cols)), shape=(n, n))
+    uniq, cols = np.unique(rows, return_inverse=True)
+    deg_p = np.bincount(pi, minlength=n_plots)
+    deg_t = np.bincount(cols, minlength=len(uniq))
+    alone = (deg_p[pi] == 1) & (deg_t[cols] == 1)
+    result = dict(zip(pi[alone].tolist(), rows[alone].tolist()))
+    rest = np.flatnonzero(~alone)
+    if len(rest) == 0:
+        return result
+    pi, cols, cost = pi[rest], cols[rest], cost[rest]
+    n = n_plots + len(uniq)
+    graph = coo_matrix((np.ones(len(pi)), (pi, cols + n_plots)), shape=(n, n))
     _, labels = connected_components(graph, directed=False)
-    clusters: dict[int, list[tuple[int, int, float]]] = {}
-    for (i, _, cost), j in zip(pairs, cols - n_plots):
-        clusters.setdefault(int(labels[i]), []).append((i, int(j), cost))
-    result: dict[int, Track] = {}
-    for members in clusters.values():
-        if len(members) == 1:
-            i, j, _ = members[0]
-            result[i] = tracks[j]
-            continue
-        result.update(_solve(members, tracks))
+    lab = labels[pi]
+    order = np.argsort(lab, kind="stable")
+    lab, pi, cols, cost = lab[order], pi[order], cols[order], cost[order]
+    bounds = np.flatnonzero(np.diff(lab)) + 1
+    for p, c, w in zip(np.split(pi, bounds), np.split(cols, bounds), np.split(cost, bounds)):
+        pu, pinv = np.unique(p, return_inverse=True)
+        cu, cinv = np.unique(c, return_inverse=True)
+        m = np.full((len(pu), len(cu)), _NO)
+        m[pinv, cinv] = w
+        r, cc = linear_sum_assignment(m)
+        good = m[r, cc] < _NO
+        result.update(zip(pu[r[good]].tolist(), uniq[cu[cc[good]]].tolist()))
     return result
-
-
-def _solve(members: list[tuple[int, int, float]], tracks: list[Track]) -> dict[int, Track]:
-    plot_ids = sorted({m[0] for m in members})
-    track_ids = sorted({m[1] for m in members})
-    pi = {p: k for k, p in enumerate(plot_ids)}
-    ti = {t: k for k, t in enumerate(track_ids)}
-    cost = np.full((len(plot_ids), len(track_ids)), _NO)
-    for i, j, c in members:
-        cost[pi[i], ti[j]] = c
-    rows, cols = linear_sum_assignment(cost)
-    return {plot_ids[r]: tracks[track_ids[c]] for r, c in zip(rows, cols) if cost[r, c] < _NO}

@@ -2,7 +2,19 @@
 
 The state is re-centred on every update: ``lat``/``lon`` is the filtered
 position at ``time_s`` and the local frame starts there, so only the velocity
-(``ve``/``vn``, m/s) and the shared per-axis covariance are carried.
+(``ve``/``vn``, m/s) and the shared per-axis covariance ``(a, b, c)`` are
+carried (see ``kalman``).  The Kalman algebra is written out inline on plain
+floats: this is the innermost loop of the tracker.
+
+Manoeuvres: the acceleration noise is ``q · qs``.  While the running mean of
+the radar fixes' normalised innovation squared (2 for a model that fits)
+exceeds a threshold, each fix raises the scale ``qs`` (and is weighed with the
+raised noise); the excess fades with time (``qs - 1`` decays as
+``exp(-dt / tau_s)``), so a coasting track's gate does not balloon.
+
+A fix older than the state (out of sequence, e.g. satellite AIS) updates the
+current state through the retrodicted one (``kalman.retro_position_gain``):
+it never moves the track back in time.
 """
 
 from __future__ import annotations
@@ -10,9 +22,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from .geodesy import course_from_velocity, from_local, to_local
-from .kalman import Cov, position_gain, predict_cov, velocity_gain
+from .geodesy import DEG, M_PER_DEG_LAT, course_from_velocity, from_local
+from .kalman import Cov
 from .model import TrackLine
+
+_INF = math.inf
 
 
 @dataclass(slots=True, eq=False)
@@ -23,7 +37,9 @@ class Track:
     time_s: float
     ve: float = 0.0
     vn: float = 0.0
-    cov: Cov = (2500.0, 0.0, 100.0)
+    a: float = 2500.0          # per-axis position variance (m²)
+    b: float = 0.0             # position-velocity covariance
+    c: float = 100.0           # velocity variance (m²/s²)
     status: str = "tentative"
     created_s: float = 0.0
     hits: int = 1
@@ -34,61 +50,148 @@ class Track:
     name: str | None = None
     ship_type: int | None = None
     flag: str | None = None
-    last_seen: dict[str, float] = field(default_factory=dict)
-    last_ais: tuple[float, float, float] | None = None  # time, lat, lon of last AIS fix
+    last_ais_s: float = -_INF          # feed time the track was last fed by each source
+    last_radar_s: float = -_INF
+    last_ais: tuple[float, float, float] | None = None  # time, lat, lon of the newest AIS fix
+    recent_ais: list[tuple[float, float, float]] = field(default_factory=list)  # echoes check
     merge_votes: int = 0
-    cell: tuple[int, int] = (0, 0)
+    qs: float = 1.0                    # process-noise scale (manoeuvre)
+    nis_avg: float = 2.0               # running mean of the fixes' NIS (2 when the model fits)
+    slot: int = -1                     # row in the tracker's state arrays
+    heap_seq: int = -1                 # the live entry of this track in the expiry heap
+    heap_due: float = _INF             # ... and its due time
+    alive: bool = True
 
-    def predicted(self, time_s: float, q: float) -> tuple[float, float, float]:
-        """Predicted (lat, lon, position variance m²) at ``time_s``."""
+    @property
+    def cov(self) -> Cov:
+        return self.a, self.b, self.c
+
+    @property
+    def last_seen(self) -> dict[str, float]:
+        out = {}
+        if self.last_ais_s > -_INF:
+            out["ais"] = self.last_ais_s
+        if self.last_radar_s > -_INF:
+            out["radar"] = self.last_radar_s
+        return out
+
+    def predicted(self, time_s: float, q: float, tau_s: float = 60.0) -> tuple[float, float, float]:
+        """Predicted (lat, lon, position variance m²) at ``time_s`` (no earlier than the state)."""
         dt = time_s - self.time_s
         if dt <= 0.0:
-            return self.lat, self.lon, self.cov[0]
+            return self.lat, self.lon, self.a
         lat, lon = from_local(self.lat, self.lon, self.ve * dt, self.vn * dt)
-        return lat, lon, predict_cov(self.cov, dt, q)[0]
+        if self.qs > 1.0:
+            q *= 1.0 + (self.qs - 1.0) * math.exp(-dt / tau_s)
+        return lat, lon, self.a + dt * (2.0 * self.b + dt * (self.c + q * dt / 3.0))
 
-    def innovation(self, lat: float, lon: float, time_s: float, q: float) -> tuple[float, float, float]:
-        """Innovation east/north (m) and its per-axis prior variance for a fix."""
-        dt = max(0.0, time_s - self.time_s)
-        east, north = to_local(self.lat, self.lon, lat, lon)
-        return east - self.ve * dt, north - self.vn * dt, predict_cov(self.cov, dt, q)[0]
+    def innovation(self, lat: float, lon: float, time_s: float, q: float,
+                   tau_s: float = 60.0) -> tuple[float, float, float]:
+        """Innovation east/north (m) and its per-axis prior variance for a fix at ``time_s``
+        (retrodicted when the fix is older than the state)."""
+        dt = time_s - self.time_s
+        east = (lon - self.lon) * M_PER_DEG_LAT * math.cos(self.lat * DEG)
+        north = (lat - self.lat) * M_PER_DEG_LAT
+        if self.qs > 1.0:
+            q *= 1.0 + (self.qs - 1.0) * math.exp(-abs(dt) / tau_s)
+        return (east - self.ve * dt, north - self.vn * dt,
+                self.a + dt * (2.0 * self.b + dt * self.c) + q * abs(dt) ** 3 / 3.0)
 
     def update(self, lat: float, lon: float, sigma_m: float, time_s: float, q: float,
-               velocity: tuple[float, float, float] | None = None) -> None:
-        """Kalman update with a position fix (and optionally a velocity ve, vn, sigma m/s)."""
+               velocity: tuple[float, float, float] | None = None,
+               nis_max: float = _INF, boost: float = 1.0, qs_max: float = 1.0, tau_s: float = 60.0,
+               memory: float = 0.5) -> float:
+        """Kalman update with a position fix (and optionally a velocity ve, vn, sigma m/s).
+
+        Returns the fix's normalised innovation squared (2 degrees of freedom).  Only
+        fixes without a velocity (radar plots) raise the noise scale: AIS reports carry
+        their own course and speed."""
         dt = time_s - self.time_s
-        cov = predict_cov(self.cov, dt, q) if dt > 0 else self.cov
-        dt = max(dt, 0.0)
-        e0, n0 = to_local(self.lat, self.lon, lat, lon)
-        e, n = self.ve * dt, self.vn * dt
-        k0, k1, _, cov = position_gain(cov, sigma_m * sigma_m)
-        ye, yn = e0 - e, n0 - n
-        e, n = e + k0 * ye, n + k0 * yn
-        ve, vn = self.ve + k1 * ye, self.vn + k1 * yn
-        if velocity is not None:
-            vme, vmn, vsig = velocity
-            k0, k1, cov = velocity_gain(cov, vsig * vsig)
-            ye, yn = vme - ve, vmn - vn
-            e, n, ve, vn = e + k0 * ye, n + k0 * yn, ve + k1 * ye, vn + k1 * yn
-        self.lat, self.lon = from_local(self.lat, self.lon, e, n)
-        self.ve, self.vn, self.cov = ve, vn, cov
-        if dt > 0.5:
-            self.interval_s = 0.8 * self.interval_s + 0.2 * dt
-        self.time_s = time_s
+        ref_lat, ref_lon = self.lat, self.lon
+        e0 = (lon - ref_lon) * M_PER_DEG_LAT * math.cos(ref_lat * DEG)
+        n0 = (lat - ref_lat) * M_PER_DEG_LAT
+        r = sigma_m * sigma_m
+        a, b, c, qs = self.a, self.b, self.c, self.qs
+        ve, vn = self.ve, self.vn
+        if dt >= 0.0:
+            dt2 = dt * dt
+            if qs > 1.0:
+                qs = 1.0 + (qs - 1.0) * math.exp(-dt / tau_s)  # the excess noise fades with time
+            qq = q * qs
+            pa = a + 2.0 * b * dt + c * dt2 + qq * dt2 * dt / 3.0
+            pb = b + c * dt + qq * dt2 / 2.0
+            pc = c + qq * dt
+            ye, yn = e0 - ve * dt, n0 - vn * dt
+            s = pa + r
+            nis = (ye * ye + yn * yn) / s
+            if velocity is None and dt > 0.0:
+                m = self.nis_avg = memory * self.nis_avg + (1.0 - memory) * (nis if nis < 50.0 else 50.0)
+                if m > nis_max and qs < qs_max:
+                    qs = min(qs * boost, qs_max)  # manoeuvre: weigh this fix with the larger noise
+                    qq = q * qs
+                    pa = a + 2.0 * b * dt + c * dt2 + qq * dt2 * dt / 3.0
+                    pb = b + c * dt + qq * dt2 / 2.0
+                    pc = c + qq * dt
+                    s = pa + r
+            k0, k1 = pa / s, pb / s
+            e, n = ve * dt + k0 * ye, vn * dt + k0 * yn
+            ve, vn = ve + k1 * ye, vn + k1 * yn
+            a, b, c = (1.0 - k0) * pa, (1.0 - k0) * pb, pc - k1 * pb
+            if velocity is not None:
+                vme, vmn, vsig = velocity
+                s = c + vsig * vsig
+                k0, k1 = b / s, c / s
+                ye, yn = vme - ve, vmn - vn
+                e, n, ve, vn = e + k0 * ye, n + k0 * yn, ve + k1 * ye, vn + k1 * yn
+                a, b, c = a - k0 * b, b - k0 * c, c - k1 * c
+            if dt > 0.5:
+                self.interval_s = 0.8 * self.interval_s + 0.2 * dt
+            self.time_s = time_s
+        else:
+            # out of sequence: update the current state through the retrodicted one
+            lag = -dt
+            lag2 = lag * lag
+            qq = q * (1.0 + (qs - 1.0) * math.exp(-lag / tau_s)) if qs > 1.0 else q
+            ca = a - b * lag
+            cb = b - c * lag
+            s = a - 2.0 * b * lag + c * lag2 + qq * lag2 * lag / 3.0 + r
+            ye, yn = e0 + ve * lag, n0 + vn * lag
+            nis = (ye * ye + yn * yn) / s
+            k0, k1 = ca / s, cb / s
+            e, n = k0 * ye, k0 * yn
+            ve, vn = ve + k1 * ye, vn + k1 * yn
+            a, b, c = a - k0 * ca, b - k0 * cb, c - k1 * cb
+            if velocity is not None:
+                vme, vmn, vsig = velocity
+                s = c + qq * lag + vsig * vsig
+                k0, k1 = b / s, c / s
+                ye, yn = vme - ve, vmn - vn
+                e, n, ve, vn = e + k0 * ye, n + k0 * yn, ve + k1 * ye, vn + k1 * yn
+                a, b, c = a - k0 * b, b - k0 * c, c - k1 * c
+        self.lat = ref_lat + n / M_PER_DEG_LAT
+        self.lon = ref_lon + e / (M_PER_DEG_LAT * math.cos(ref_lat * DEG))
+        self.ve, self.vn, self.a, self.b, self.c, self.qs = ve, vn, a, b, c, qs
+        return nis
 
     def sources(self, time_s: float, window_s: float) -> list[str]:
-        recent = sorted(s for s, t in self.last_seen.items() if time_s - t <= window_s)
-        if recent:
-            return recent
-        return [max(self.last_seen, key=self.last_seen.__getitem__)] if self.last_seen else []
+        ais, radar = self.last_ais_s, self.last_radar_s
+        if time_s - ais <= window_s:
+            return ["ais", "radar"] if time_s - radar <= window_s else ["ais"]
+        if time_s - radar <= window_s:
+            return ["radar"]
+        if ais == -_INF and radar == -_INF:
+            return []
+        return ["ais"] if ais >= radar else ["radar"]
 
-    def line(self, time_s: float, q: float, window_s: float, status: str | None = None) -> TrackLine:
+    def line(self, time_s: float, q: float, window_s: float, status: str | None = None,
+             tau_s: float = 60.0) -> TrackLine:
         """The published track line, predicted to ``time_s``."""
-        lat, lon, var = self.predicted(time_s, q)
-        sog, cog = course_from_velocity(self.ve, self.vn)
-        return TrackLine(
-            track_id=self.track_id, time_s=time_s, lat=lat, lon=lon, sog_kn=sog, cog_deg=cog,
-            sigma_m=math.sqrt(max(var, 0.0)), mmsi=self.mmsi, name=self.name, flag=self.flag,
-            ship_type=self.ship_type, sources=self.sources(time_s, window_s),
-            status=status or self.status,  # type: ignore[arg-type]
-        )
+        ve, vn = self.ve, self.vn
+        if time_s > self.time_s:
+            lat, lon, var = self.predicted(time_s, q, tau_s)
+        else:
+            lat, lon, var = self.lat, self.lon, self.a
+        sog, cog = course_from_velocity(ve, vn)
+        return TrackLine(self.track_id, time_s, lat, lon, sog, cog, math.sqrt(var) if var > 0.0 else 0.0,
+                         self.mmsi, self.name, self.flag, self.ship_type, self.sources(time_s, window_s),
+                         status or self.status)  # type: ignore[arg-type]

@@ -3,28 +3,52 @@
 AIS position reports join their MMSI's track after a kinematic consistency
 check (an MMSI is an attribute, not the track id: an inconsistent report opens
 a second track, so clashes stay visible).  Radar plots are buffered per sensor
-for one scan, gated against nearby tracks of any kind and associated by global
+for one scan, gated against the tracks near them and associated by global
 nearest neighbour; unassociated plots start tentative tracks confirmed after M
 hits within N scans.  A new MMSI first tries to adopt a radar-only track at its
 position; radar-only tracks that keep agreeing with an identified track are
 merged into it.  Silent tracks coast, then are published once as ``lost`` and
 dropped.  Time only advances with the observations' own timestamps.
+
+How it stays fast with many live tracks:
+
+* each ``Track`` keeps its state in plain floats (the AIS and update paths are
+  scalar Python); a NumPy table (one row per track, ``association.LAT`` …)
+  mirrors the states for the array work and is brought up to date lazily,
+  only for the tracks changed since the last array operation;
+* a radar scan is gated as a whole against that table (``association``);
+* the merge check of radar-only tracks against identified ones runs on the
+  table too (a k-d tree of the radar-only tracks);
+* coasting, loss and the end of a tentative track's confirmation window are
+  deadlines in a heap: housekeeping pops only the tracks that are due.
+
+Late data: a fix older than its track's state updates the track through the
+retrodicted state (out-of-sequence update, ``Track.update``), so the track
+never moves back in time; a fix more than ``late_window_s`` older than the
+newest feed time is ignored and counted in ``stats["too_late"]``.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Iterable, Mapping
 
-from .association import assign, gated_pairs
+import numpy as np
+from scipy.spatial import cKDTree
+
+from .association import COS, LAT, LON, N_COLS, PA, PB, PC, QS, TIME, VE, VN, assign, gate_scan
 from .config import TrackerConfig
-from .geodesy import KN_TO_MS, distance_m, velocity_from_course
-from .grid import TrackGrid
+from .geodesy import DEG, KN_TO_MS, M_PER_DEG_LAT, velocity_from_course
 from .identity import flag_of
 from .model import Observation, Sensor, TrackLine
 from .track import Track
 
 _LIVE = ("confirmed", "coasting")
+_CODE = {"tentative": 0, "confirmed": 1, "coasting": 2}
+_FREE = -1
+_RECENT_AIS = 8          # AIS fixes remembered per track to recognise echoes via other stations
+_ADOPT_BOX_DEG = 0.25    # radar-only tracks this near (at their last update) may be adopted
 
 
 class Tracker:
@@ -35,26 +59,39 @@ class Tracker:
         self.tracks: dict[str, Track] = {}
         self.by_mmsi: dict[int, list[Track]] = {}
         self.identities: dict[int, dict[str, object]] = {}
-        self.grid = TrackGrid(self.config.cell_deg)
         self.now_s = -math.inf
+        self.stats = {"out_of_sequence": 0, "too_late": 0, "echoes": 0}
         self._next_id = 1
         self._pending: dict[str, list[Observation]] = {}
         self._housekept_s = -math.inf
         self._out: list[TrackLine] = []
+        # state table mirroring the tracks (rows reused through a free list)
+        self._state = np.zeros((N_COLS, 1024))  # one column per track
+        self._hi = 0                             # columns ever used
+        self._code = np.full(1024, _FREE, np.int8)
+        self._ident = np.zeros(1024, bool)
+        self._rows: list[Track | None] = [None] * 1024
+        self._free: list[int] = list(range(1023, -1, -1))
+        self._dirty: dict[int, Track] = {}
+        # expiry heap: (due time, sequence, track)
+        self._heap: list[tuple[float, int, Track]] = []
+        self._seq = 0
 
     # ----------------------------------------------------------------- push API
     def update(self, observations: Iterable[Observation]) -> list[TrackLine]:
         """Take observations (in time order, ideally) and return the track lines they caused."""
+        every = self.config.housekeeping_s
         for obs in observations:
             if obs.time_s > self.now_s:
                 self.now_s = obs.time_s
-            if obs.kind == "ais_position":
+            kind = obs.kind
+            if kind == "ais_position":
                 self._ais(obs)
-            elif obs.kind == "radar_plot" or obs.kind == "radar_track":
+            elif kind == "radar_plot" or kind == "radar_track":
                 self._buffer(obs)
-            elif obs.kind == "ais_static":
+            elif kind == "ais_static":
                 self._static(obs)
-            if self.now_s - self._housekept_s >= self.config.housekeeping_s:
+            if self.now_s - self._housekept_s >= every:
                 self._housekeep()
         return self._drain()
 
@@ -73,60 +110,87 @@ class Tracker:
     def snapshot(self, time_s: float) -> list[TrackLine]:
         """Every live confirmed track, predicted to ``time_s``."""
         cfg = self.config
-        return [t.line(time_s, cfg.accel_psd_m2_s3, cfg.source_window_s)
+        return [t.line(time_s, cfg.accel_psd_m2_s3, cfg.source_window_s, None, cfg.manoeuvre_tau_s)
                 for t in self.tracks.values() if t.status in _LIVE]
 
     # ---------------------------------------------------------------------- AIS
     def _ais(self, obs: Observation) -> None:
-        assert obs.mmsi is not None and obs.lat is not None and obs.lon is not None
-        tracks = self.by_mmsi.get(obs.mmsi, [])
-        for t in tracks:
-            if t.last_ais == (obs.time_s, obs.lat, obs.lon):  # same report via another station
-                return
-        track = self._consistent(tracks, obs)
-        if track is None and not tracks:
+        cfg = self.config
+        if obs.time_s < self.now_s - cfg.late_window_s:
+            self.stats["too_late"] += 1
+            return
+        tracks = self.by_mmsi.get(obs.mmsi)  # type: ignore[arg-type]
+        key = (obs.time_s, obs.lat, obs.lon)
+        track = None
+        if tracks:
+            for t in tracks:
+                if key in t.recent_ais:  # same report via another station
+                    self.stats["echoes"] += 1
+                    return
+            track = self._consistent(tracks, obs)
+        else:
             track = self._adoptable(obs)
             if track is not None:
-                self._identify(track, obs.mmsi)
+                self._identify(track, obs.mmsi)  # type: ignore[arg-type]
         if track is None:
-            track = self._new_track(obs, confirm_hits=self.config.ais_confirm_reports,
-                                    window_s=self.config.ais_confirm_window_s, interval_s=10.0)
-            self._identify(track, obs.mmsi)
-            track.last_ais = (obs.time_s, obs.lat, obs.lon)
+            track = self._new_track(obs, confirm_hits=cfg.ais_confirm_reports,
+                                    window_s=cfg.ais_confirm_window_s, interval_s=10.0)
+            self._identify(track, obs.mmsi)  # type: ignore[arg-type]
+            track.last_ais = key
+            track.recent_ais.append(key)
             self._emit_if_live(track)
             return
         velocity = None
         if obs.sog_kn is not None and obs.cog_deg is not None:
             ve, vn = velocity_from_course(obs.sog_kn, obs.cog_deg)
-            velocity = (ve, vn, self.config.ais_velocity_sigma_ms)
-        self._apply(track, obs, velocity)
-        track.last_ais = (obs.time_s, obs.lat, obs.lon)
+            velocity = (ve, vn, cfg.ais_velocity_sigma_ms)
+        self._apply(track, obs, velocity, True)
+        if track.last_ais is None or obs.time_s >= track.last_ais[0]:
+            track.last_ais = key
+        recent = track.recent_ais
+        recent.append(key)
+        if len(recent) > _RECENT_AIS:
+            del recent[0]
 
     def _consistent(self, tracks: list[Track], obs: Observation) -> Track | None:
         """The MMSI's track this fix can belong to (reachable at ≤ max speed), nearest first."""
         cfg = self.config
-        best, best_d = None, math.inf
+        lat, lon = obs.lat, obs.lon
+        coslat = math.cos(lat * DEG)  # type: ignore[operator]
+        best, best_d2 = None, math.inf
         for t in tracks:
             ref_t, ref_lat, ref_lon = t.last_ais or (t.time_s, t.lat, t.lon)
             reach = cfg.ais_jump_slack_m + cfg.ais_max_speed_kn * KN_TO_MS * abs(obs.time_s - ref_t)
-            if distance_m(ref_lat, ref_lon, obs.lat, obs.lon) > reach:  # type: ignore[arg-type]
+            dy = (lat - ref_lat) * M_PER_DEG_LAT  # type: ignore[operator]
+            dx = (lon - ref_lon) * M_PER_DEG_LAT * coslat  # type: ignore[operator]
+            if dx * dx + dy * dy > reach * reach:
                 continue
-            lat, lon, _ = t.predicted(obs.time_s, cfg.accel_psd_m2_s3)
-            d = distance_m(lat, lon, obs.lat, obs.lon)  # type: ignore[arg-type]
-            if d < best_d:
-                best, best_d = t, d
+            if len(tracks) == 1:
+                return t
+            dt = max(0.0, obs.time_s - t.time_s)
+            dy = (lat - t.lat) * M_PER_DEG_LAT - t.vn * dt  # type: ignore[operator]
+            dx = (lon - t.lon) * M_PER_DEG_LAT * coslat - t.ve * dt  # type: ignore[operator]
+            d2 = dx * dx + dy * dy
+            if d2 < best_d2:
+                best, best_d2 = t, d2
         return best
 
     def _adoptable(self, obs: Observation) -> Track | None:
         """A radar-only track where a newly heard MMSI reports, if its kinematics agree."""
         cfg = self.config
+        self._sync()
+        n = self._hi
+        st = self._state
+        lat, lon = obs.lat, obs.lon
+        box = _ADOPT_BOX_DEG
+        near = np.flatnonzero((np.abs(st[LAT, :n] - lat) < box) & (np.abs(st[LON, :n] - lon) < box)
+                              & (self._code[:n] >= 0) & ~self._ident[:n])
         best, best_d2 = None, cfg.gate_chi2
-        for t in self.grid.near(obs.lat, obs.lon):  # type: ignore[arg-type]
-            if t.mmsi is not None:
-                continue
-            ye, yn, var = t.innovation(obs.lat, obs.lon, obs.time_s, cfg.accel_psd_m2_s3)  # type: ignore[arg-type]
+        for row in near.tolist():
+            t = self._rows[row]
+            ye, yn, var = t.innovation(lat, lon, obs.time_s, cfg.accel_psd_m2_s3, cfg.manoeuvre_tau_s)  # type: ignore[union-attr,arg-type]
             d2 = (ye * ye + yn * yn) / (var + obs.sigma_m ** 2)
-            if d2 < best_d2 and self._same_motion(t, obs):
+            if d2 < best_d2 and self._same_motion(t, obs):  # type: ignore[arg-type]
                 best, best_d2 = t, d2
         return best
 
@@ -134,7 +198,7 @@ class Tracker:
         if obs.sog_kn is None or obs.cog_deg is None or track.status == "tentative":
             return True
         ve, vn = velocity_from_course(obs.sog_kn, obs.cog_deg)
-        slack = 2.0 * math.sqrt(track.cov[2]) + self.config.merge_speed_diff_ms
+        slack = 2.0 * math.sqrt(track.c) + self.config.merge_speed_diff_ms
         return math.hypot(ve - track.ve, vn - track.vn) <= slack
 
     def _static(self, obs: Observation) -> None:
@@ -156,15 +220,20 @@ class Tracker:
         track.name = ident.get("name")  # type: ignore[assignment]
         track.ship_type = ident.get("ship_type")  # type: ignore[assignment]
         self.by_mmsi.setdefault(mmsi, []).append(track)
+        self._ident[track.slot] = True
 
     # -------------------------------------------------------------------- radar
     def _buffer(self, obs: Observation) -> None:
-        buf = self._pending.get(obs.sensor_id)
-        if buf and obs.time_s - buf[0].time_s >= self._scan_period(obs.sensor_id):
-            self._scan(buf)
-            buf = None
+        if obs.time_s < self.now_s - self.config.late_window_s:
+            self.stats["too_late"] += 1
+            return
+        sensor_id = obs.sensor_id
+        buf = self._pending.get(sensor_id)
         if buf is None:
-            self._pending[obs.sensor_id] = [obs]
+            self._pending[sensor_id] = [obs]
+        elif obs.time_s - buf[0].time_s >= self._scan_period(sensor_id):
+            self._pending[sensor_id] = [obs]
+            self._scan(buf)
         else:
             buf.append(obs)
 
@@ -173,36 +242,73 @@ class Tracker:
         return sensor.scan_period_s if sensor else 3.0
 
     def _scan(self, plots: list[Observation]) -> None:
-        cfg = self.config
-        candidates = [list(self.grid.near(p.lat, p.lon)) for p in plots]  # type: ignore[arg-type]
-        pairs = gated_pairs(plots, candidates, cfg.accel_psd_m2_s3, cfg.gate_chi2)
-        assigned = assign(len(plots), pairs)
         period = self._scan_period(plots[0].sensor_id)
+        times = [p.time_s for p in plots]
+        if max(times) - min(times) >= period:  # out-of-order plots: one scan period at a time
+            plots = sorted(plots, key=lambda p: p.time_s)
+            start = 0
+            for k in range(1, len(plots) + 1):
+                if k == len(plots) or plots[k].time_s - plots[start].time_s >= period:
+                    self._scan_one(plots[start:k], period)
+                    start = k
+            return
+        self._scan_one(plots, period)
+
+    def _scan_one(self, plots: list[Observation], period: float) -> None:
+        cfg = self.config
+        self._sync()
+        arr = np.array([(p.lat, p.lon, p.time_s, p.sigma_m) for p in plots])
+        code = self._code[:self._hi]
+        extra = (code == 0) * cfg.tentative_cost if cfg.tentative_cost else None
+        pi, rows, cost = gate_scan(arr, self._state, code >= 0, cfg.accel_psd_m2_s3, cfg.gate_chi2,
+                                   cfg.manoeuvre_tau_s, extra)
+        assigned = assign(len(plots), pi, rows, cost)
+        track_rows = self._rows
+        boosted: set[int] = set()
+        if cfg.manoeuvre_q_max > 1.0 and len(assigned) < len(plots):
+            # second chance: a live track updated in the last scans but left without a
+            # plot may be manoeuvring; gate the plots left over with the largest noise
+            free = [i for i in range(len(plots)) if i not in assigned]
+            mask = (code >= 1) & (self._state[TIME, :self._hi] >= arr[:, 2].min() - 2.5 * period)
+            if assigned:
+                mask[list(assigned.values())] = False
+            if mask.any():
+                pi, rows, cost = gate_scan(arr[free], self._state, mask,
+                                           cfg.accel_psd_m2_s3 * cfg.manoeuvre_q_max, cfg.gate_chi2,
+                                           cfg.manoeuvre_tau_s)
+                for i, row in assign(len(free), pi, rows, cost).items():
+                    assigned[free[i]] = row
+                    boosted.add(row)
         for i, plot in enumerate(plots):
             velocity = None
             if plot.sog_kn is not None and plot.cog_deg is not None:
                 ve, vn = velocity_from_course(plot.sog_kn, plot.cog_deg)
                 velocity = (ve, vn, 1.0)
-            track = assigned.get(i)
-            if track is None:
+            row = assigned.get(i)
+            if row is None:
                 track = self._new_track(plot, confirm_hits=cfg.confirm_hits,
                                         window_s=(cfg.confirm_scans + 0.5) * period, interval_s=period)
                 if velocity:
                     track.ve, track.vn = velocity[0], velocity[1]
             else:
-                self._apply(track, plot, velocity)
+                track = track_rows[row]
+                if row in boosted:
+                    track.qs = cfg.manoeuvre_q_max  # type: ignore[union-attr]
+                self._apply(track, plot, velocity, False)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ common
     def _new_track(self, obs: Observation, confirm_hits: int, window_s: float,
                    interval_s: float) -> Track:
         cfg = self.config
-        source = "ais" if obs.kind.startswith("ais") else "radar"
         track = Track(
             track_id=f"T{self._next_id}", lat=obs.lat, lon=obs.lon, time_s=obs.time_s,  # type: ignore[arg-type]
-            cov=(obs.sigma_m ** 2, 0.0, cfg.init_speed_sigma_ms ** 2), created_s=obs.time_s,
+            a=obs.sigma_m ** 2, b=0.0, c=cfg.init_speed_sigma_ms ** 2, created_s=obs.time_s,
             confirm_by_s=obs.time_s + window_s, interval_s=interval_s,
-            last_seen={source: obs.time_s},
         )
+        if obs.kind.startswith("ais"):
+            track.last_ais_s = obs.time_s
+        else:
+            track.last_radar_s = obs.time_s
         if obs.sog_kn is not None and obs.cog_deg is not None:
             track.ve, track.vn = velocity_from_course(obs.sog_kn, obs.cog_deg)
         track.hits = 1
@@ -210,24 +316,48 @@ class Tracker:
         track.status = "confirmed" if confirm_hits <= 1 else "tentative"
         self._next_id += 1
         self.tracks[track.track_id] = track
-        self.grid.place(track)
+        if not self._free:
+            self._grow()
+        row = self._free.pop()
+        if row >= self._hi:
+            self._hi = row + 1
+        track.slot = row
+        self._rows[row] = track
+        self._dirty[row] = track
+        self._ident[row] = False
+        self._code[row] = _CODE[track.status]
+        self._schedule(track)
         return track
 
     def _apply(self, track: Track, obs: Observation,
-               velocity: tuple[float, float, float] | None) -> None:
+               velocity: tuple[float, float, float] | None, ais: bool) -> None:
         """Update a track with an associated fix, confirm it, publish it."""
-        if obs.time_s >= track.time_s:
-            track.update(obs.lat, obs.lon, obs.sigma_m, obs.time_s,  # type: ignore[arg-type]
-                         self.config.accel_psd_m2_s3, velocity)
-            self.grid.place(track)
-        source = "ais" if obs.kind.startswith("ais") else "radar"
-        track.last_seen[source] = max(track.last_seen.get(source, obs.time_s), obs.time_s)
+        cfg = self.config
+        t = obs.time_s
+        if t < track.time_s:
+            self.stats["out_of_sequence"] += 1
+        track.update(obs.lat, obs.lon, obs.sigma_m, t, cfg.accel_psd_m2_s3, velocity,  # type: ignore[arg-type]
+                     cfg.manoeuvre_nis, cfg.manoeuvre_boost, cfg.manoeuvre_q_max, cfg.manoeuvre_tau_s,
+                     cfg.manoeuvre_memory)
+        if ais:
+            if t > track.last_ais_s:
+                track.last_ais_s = t
+        elif t > track.last_radar_s:
+            track.last_radar_s = t
         track.hits += 1
-        if track.status == "tentative" and track.hits >= track.confirm_hits:
+        status = track.status
+        if status == "tentative":
+            if track.hits >= track.confirm_hits:
+                track.status = "confirmed"
+                self._schedule(track)
+        elif status == "coasting":
             track.status = "confirmed"
-        elif track.status == "coasting":
-            track.status = "confirmed"
-        self._emit_if_live(track)
+            self._schedule(track)
+        elif track.interval_s > 10.0:  # a shrinking long interval can bring the coast deadline forward
+            self._schedule(track)
+        self._dirty[track.slot] = track
+        if track.status != "tentative" or cfg.publish_tentative:
+            self._out.append(track.line(track.time_s, cfg.accel_psd_m2_s3, cfg.source_window_s))
 
     def _emit_if_live(self, track: Track) -> None:
         if track.status in _LIVE or self.config.publish_tentative:
@@ -238,7 +368,48 @@ class Tracker:
         out, self._out = self._out, []
         return out
 
+    # ------------------------------------------------------------ state table
+    def _grow(self) -> None:
+        n = len(self._rows)
+        self._state = np.concatenate([self._state, np.zeros((N_COLS, n))], axis=1)
+        self._code = np.concatenate([self._code, np.full(n, _FREE, np.int8)])
+        self._ident = np.concatenate([self._ident, np.zeros(n, bool)])
+        self._rows.extend([None] * n)
+        self._free.extend(range(2 * n - 1, n - 1, -1))
+
+    def _sync(self) -> None:
+        """Copy the states of the tracks changed since the last array operation into the table."""
+        if not self._dirty:
+            return
+        tracks = list(self._dirty.values())
+        self._dirty.clear()
+        rows = [t.slot for t in tracks]
+        cos = math.cos
+        self._state[:, rows] = np.array(
+            [(t.lat, t.lon, t.ve, t.vn, t.time_s, t.a, t.b, t.c, t.qs, cos(t.lat * DEG)) for t in tracks]).T
+        self._code[rows] = [_CODE[t.status] for t in tracks]
+
     # ------------------------------------------------------------ housekeeping
+    def _due(self, track: Track) -> float:
+        """When the track's status must next be looked at (it changes only strictly after)."""
+        cfg = self.config
+        status = track.status
+        if status == "tentative":
+            return track.confirm_by_s
+        if status == "confirmed":
+            return track.time_s + max(cfg.coast_after_intervals * track.interval_s, cfg.coast_min_s)
+        floor = cfg.ais_lost_min_s if track.mmsi is not None else cfg.radar_lost_min_s
+        return track.time_s + max(cfg.lost_after_intervals * track.interval_s, floor)
+
+    def _schedule(self, track: Track) -> None:
+        """Make sure the heap holds an entry no later than the track's deadline."""
+        due = self._due(track)
+        if track.heap_seq >= 0 and track.heap_due <= due:
+            return
+        self._seq += 1
+        track.heap_seq, track.heap_due = self._seq, due
+        heapq.heappush(self._heap, (due, self._seq, track))
+
     def _housekeep(self) -> None:
         """Finish scans whose window has passed, coast and drop silent tracks, merge twins."""
         self._housekept_s = self.now_s
@@ -246,8 +417,15 @@ class Tracker:
             if self.now_s - buf[0].time_s >= self._scan_period(sensor_id):
                 del self._pending[sensor_id]
                 self._scan(buf)
-        for track in list(self.tracks.values()):
+        heap, now = self._heap, self.now_s
+        while heap and heap[0][0] < now:
+            _, seq, track = heapq.heappop(heap)
+            if not track.alive or seq != track.heap_seq:
+                continue
+            track.heap_seq = -1
             self._age(track)
+            if track.alive:
+                self._schedule(track)
         self._merge_twins()
 
     def _age(self, track: Track) -> None:
@@ -258,16 +436,25 @@ class Tracker:
             return
         floor = cfg.ais_lost_min_s if track.mmsi is not None else cfg.radar_lost_min_s
         if silence > max(cfg.lost_after_intervals * track.interval_s, floor):
-            self._out.append(track.line(self.now_s, cfg.accel_psd_m2_s3, cfg.source_window_s, "lost"))
+            self._out.append(track.line(self.now_s, cfg.accel_psd_m2_s3, cfg.source_window_s, "lost",
+                                        cfg.manoeuvre_tau_s))
             self._drop(track)
         elif track.status == "confirmed" and silence > max(
                 cfg.coast_after_intervals * track.interval_s, cfg.coast_min_s):
             track.status = "coasting"
-            self._out.append(track.line(self.now_s, cfg.accel_psd_m2_s3, cfg.source_window_s))
+            self._dirty[track.slot] = track
+            self._out.append(track.line(self.now_s, cfg.accel_psd_m2_s3, cfg.source_window_s, None,
+                                        cfg.manoeuvre_tau_s))
 
     def _drop(self, track: Track) -> None:
         del self.tracks[track.track_id]
-        self.grid.remove(track)
+        track.alive = False
+        row = track.slot
+        self._dirty.pop(row, None)
+        self._code[row] = _FREE
+        self._ident[row] = False
+        self._rows[row] = None
+        self._free.append(row)
         if track.mmsi is not None:
             twins = self.by_mmsi.get(track.mmsi, [])
             if track in twins:
@@ -278,27 +465,65 @@ class Tracker:
     def _merge_twins(self) -> None:
         """Radar-only tracks that keep agreeing with an identified track are that vessel."""
         cfg = self.config
-        for track in list(self.tracks.values()):
-            if track.mmsi is not None or track.status != "confirmed":
+        self._sync()
+        code, ident = self._code[:self._hi], self._ident[:self._hi]
+        radar_only = np.flatnonzero((code == 1) & ~ident)
+        if len(radar_only) == 0:
+            return
+        twin_of = self._twins(radar_only, np.flatnonzero((code >= 1) & ident))
+        rows = self._rows
+        for row, twin_row in zip(radar_only.tolist(), twin_of.tolist()):
+            track = rows[row]
+            if twin_row < 0:
+                track.merge_votes = 0  # type: ignore[union-attr]
                 continue
-            twin = self._twin(track)
-            track.merge_votes = track.merge_votes + 1 if twin else 0
-            if twin is not None and track.merge_votes >= cfg.merge_checks:
-                twin.last_seen["radar"] = max(twin.last_seen.get("radar", -math.inf),
-                                              track.last_seen.get("radar", -math.inf))
-                self._out.append(track.line(track.time_s, cfg.accel_psd_m2_s3, cfg.source_window_s, "lost"))
-                self._drop(track)
+            track.merge_votes += 1  # type: ignore[union-attr]
+            if track.merge_votes >= cfg.merge_checks:  # type: ignore[union-attr]
+                twin = rows[twin_row]
+                if track.last_radar_s > twin.last_radar_s:  # type: ignore[union-attr]
+                    twin.last_radar_s = track.last_radar_s  # type: ignore[union-attr]
+                self._out.append(track.line(track.time_s, cfg.accel_psd_m2_s3, cfg.source_window_s, "lost"))  # type: ignore[union-attr]
+                self._drop(track)  # type: ignore[arg-type]
 
-    def _twin(self, track: Track) -> Track | None:
+    def _twins(self, a_rows: np.ndarray, b_rows: np.ndarray) -> np.ndarray:
+        """For each radar-only row, the nearest identified live row that moves with it, else -1."""
         cfg, q = self.config, self.config.accel_psd_m2_s3
-        lat, lon, var = track.predicted(self.now_s, q)
-        for other in self.grid.near(lat, lon):
-            if other.mmsi is None or other.status not in _LIVE:
-                continue
-            olat, olon, ovar = other.predicted(self.now_s, q)
-            d = distance_m(lat, lon, olat, olon)
-            if d * d / (var + ovar + 2500.0) > cfg.gate_chi2:
-                continue
-            if math.hypot(track.ve - other.ve, track.vn - other.vn) <= cfg.merge_speed_diff_ms:
-                return other
-        return None
+        out = np.full(len(a_rows), -1, np.intp)
+        if len(b_rows) == 0:
+            return out
+        now = self.now_s
+
+        def predicted(rows: np.ndarray) -> tuple[np.ndarray, ...]:
+            s = self._state[:, rows]
+            dt = np.maximum(now - s[TIME], 0.0)
+            qs = 1.0 + (s[QS] - 1.0) * np.exp(-dt / cfg.manoeuvre_tau_s)
+            var = s[PA] + dt * (2.0 * s[PB] + dt * (s[PC] + (q / 3.0) * qs * dt))
+            lat = s[LAT] + s[VN] * dt / M_PER_DEG_LAT
+            lon = s[LON] + s[VE] * dt / (M_PER_DEG_LAT * s[COS])
+            return lat, lon, var, s[VE], s[VN]
+
+        alat, alon, avar, ave, avn = predicted(a_rows)
+        blat, blon, bvar, bve, bvn = predicted(b_rows)
+        cos0 = math.cos(float(alat.mean()) * DEG)
+        # a plane good to well under 15 % in east-west scale over the whole region (checked exactly below)
+        tree = cKDTree(np.column_stack([alon * (M_PER_DEG_LAT * cos0), alat * M_PER_DEG_LAT]))
+        radius = np.sqrt(cfg.gate_chi2 * (bvar + float(avar.max()) + 2500.0)) * 1.2 + 1.0
+        hits = tree.query_ball_point(np.column_stack([blon * (M_PER_DEG_LAT * cos0), blat * M_PER_DEG_LAT]),
+                                     radius)
+        counts = np.fromiter(map(len, hits), np.intp, len(hits))
+        if counts.sum() == 0:
+            return out
+        ai = np.fromiter((i for h in hits for i in h), np.intp, int(counts.sum()))
+        bj = np.repeat(np.arange(len(b_rows)), counts)
+        mlat = 0.5 * (alat[ai] + blat[bj])
+        dx = (alon[ai] - blon[bj]) * M_PER_DEG_LAT * np.cos(mlat * DEG)
+        dy = (alat[ai] - blat[bj]) * M_PER_DEG_LAT
+        d2 = (dx * dx + dy * dy) / (avar[ai] + bvar[bj] + 2500.0)
+        ok = (d2 <= cfg.gate_chi2) & (np.hypot(ave[ai] - bve[bj], avn[ai] - bvn[bj]) <= cfg.merge_speed_diff_ms)
+        ai, bj, d2 = ai[ok], bj[ok], d2[ok]
+        order = np.lexsort((b_rows[bj], d2, ai))  # per radar-only track, nearest first
+        ai, bj = ai[order], bj[order]
+        first = np.ones(len(ai), bool)
+        first[1:] = ai[1:] != ai[:-1]
+        out[ai[first]] = b_rows[bj[first]]
+        return out
