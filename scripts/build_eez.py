@@ -15,7 +15,8 @@ Method (documented in docs/geo-provenance.md and docs/alerts.md):
    "Scarborough Reef" shapes, and every island under 100 km² inside the Spratly,
    Paracel, Pratas and Senkaku boxes more than 100 km from a large landmass, are left
    out.  Every other island of a state counts (Hainan, Taiwan, Palawan, Natuna, Con Son,
-   Phu Quoc...).  This is one common, defensible simplification; it is not any state's
+   Phu Quoc...), except islands under 200 km² within ~25 km of another state's large
+   landmass and over ~50 km from their own (Kinmen, Matsu...).  This is one common, defensible simplification; it is not any state's
    claim and it is not a legal boundary.
 3. Coast = boundary of the union of that land (land borders are not coast), sampled
    every ``--spacing-km`` and attributed to the nearest state's land.
@@ -149,7 +150,27 @@ def build(countries: Path, spacing_km: float, simplify_m: float) -> tuple[dict, 
                 continue
             keep.append(p)
         by_state[iso] = keep
-    report.append(f"disputed small features left out as base points: {len(dropped)}")
+    # small islands of one state hard against another state's large landmass (Kinmen and Matsu
+    # off Fujian, the Turtle Islands off Sabah…): they would carve pockets out of the other state's
+    # coastal waters, which no median-line practice does; their own waters are not modelled
+    # (islands near their own state's mainland too, e.g. at a land border, are kept)
+    for iso, parts in by_state.items():
+        others = [p for s2, ps in by_state.items() if s2 != iso for p in ps if geodesic_area_km2(p) >= 5000]
+        if not others:
+            continue
+        near = shapely.union_all(others)
+        own = shapely.union_all([p for p in parts if geodesic_area_km2(p) >= 5000])
+        keep = []
+        for p in parts:
+            c = p.representative_point()
+            if geodesic_area_km2(p) < 200 and shapely.dwithin(near, c, 0.25) \
+                    and (own.is_empty or not shapely.dwithin(own, c, 0.5)):
+                dropped.append(f"{iso} island within ~25 km of another state's mainland "
+                               f"({c.y:.2f}N {c.x:.2f}E, {geodesic_area_km2(p):.1f} km²)")
+                continue
+            keep.append(p)
+        by_state[iso] = keep
+    report.append(f"small features left out as base points: {len(dropped)}")
     report += [f"  - {d}" for d in dropped]
     land = {s: shapely.union_all(ps) for s, ps in by_state.items() if ps}
 

@@ -5,16 +5,20 @@ track line still carries that MMSI after the silence (from track lines).  One ti
 per MMSI at last report + ais_gap_s; when it fires and the MMSI is still silent, the
 alert opens (high if radar still holds the vessel, else medium).  The episode closes
 when AIS resumes; a late report from inside the supposed silence shortens it or, if
-the silence was then shorter than the threshold, retracts it.
+the silence was then shorter than the threshold, retracts it.  Coverage is judged where
+the vessel is believed to be: the radar position, else the last report dead-reckoned
+over the silence (a ship that steamed out of every receiver's range is not a gap).
 """
 
 from __future__ import annotations
 
+import math
 from functools import partial
 
 from collections import deque
 from dataclasses import dataclass, field
 
+from ..geodesy import KN_TO_MS, from_local
 from ..model import Alert, Observation, TrackLine
 from .base import Context, minutes
 from .identity import not_a_vessel
@@ -27,6 +31,8 @@ class _Vessel:
     lat: float = 0.0
     lon: float = 0.0
     sensor: str = ""
+    sog_kn: float = 0.0
+    cog_deg: float = 0.0
     track_id: str | None = None
     radar_s: float = float("-inf")      # last radar-fed line time with this MMSI
     radar_lat: float = 0.0
@@ -62,6 +68,7 @@ class AisGap:
                 v.alert = None
         v.times.append(obs.time_s)
         v.last_s, v.lat, v.lon, v.sensor = obs.time_s, obs.lat, obs.lon, obs.sensor_id
+        v.sog_kn, v.cog_deg = obs.sog_kn or 0.0, obs.cog_deg or 0.0
         if keep:
             v.judged_s = obs.time_s
         if had and not keep:
@@ -130,7 +137,12 @@ class AisGap:
         lat, lon = (v.radar_lat, v.radar_lon) if radar else (v.lat, v.lon)
         if not geo.in_aoi(lat, lon):
             return
-        covered = geo.in_coverage(v.lat, v.lon)
+        covered = geo.in_coverage(lat, lon)
+        if covered and not radar and v.sog_kn > 0.5:
+            # where dead reckoning from the last report puts it now: a ship that steamed out of
+            # every receiver's range has not gone silent, it has gone out of earshot
+            dlat, dlon = self._dead_reckoned(v, silence)
+            covered = geo.in_coverage(dlat, dlon)
         if covered is None:
             covered = cfg.ais_gap_assume_coverage_without_receivers
         severity = cfg.severity["ais_gap_radar" if radar else "ais_gap"]
@@ -164,6 +176,11 @@ class AisGap:
                              last_ais_s=obs.time_s, silence_s=round(remaining),
                              last_ais_lat=obs.lat, last_ais_lon=obs.lon)
         return True
+
+    @staticmethod
+    def _dead_reckoned(v: _Vessel, silence: float) -> tuple[float, float]:
+        d = v.sog_kn * KN_TO_MS * silence
+        return from_local(v.lat, v.lon, d * math.sin(math.radians(v.cog_deg)), d * math.cos(math.radians(v.cog_deg)))
 
     @staticmethod
     def _summary(silence: float, radar: bool) -> str:

@@ -45,6 +45,7 @@ class RulesConfig:
     loiter_exit_speed_kn: float = 4.0      # the episode ends after this speed held for loiter_exit_s
     loiter_exit_s: float = 300.0
     port_clear_m: float = 5000.0           # "away from ports": farther than this from any port point
+    loiter_exempt_own_eez_fishing: bool = True  # fishing vessels slow in their own state's EEZ are not loitering
     # rendezvous
     rendezvous_m: float = 500.0
     rendezvous_speed_kn: float = 2.0

@@ -5,6 +5,8 @@ Per track: speed samples at most every loiter_sample_s (so a track costs O(1) pe
 line) as step segments with running sums over the window.  Fires on the first sample
 where the full window is covered and its mean is slow; closes when the vessel holds
 ≥ loiter_exit_speed_kn for loiter_exit_s, enters a port/anchorage, or is lost.
+Fishing vessels inside their own flag state's EEZ are exempt (drifting and light-luring
+at night are their trade; ``loiter_exempt_own_eez_fishing``); foreign ones are not.
 """
 
 from __future__ import annotations
@@ -80,6 +82,9 @@ class Loitering:
         cfg, geo = self.cfg, self.ctx.geo
         if not geo.in_aoi(line.lat, line.lon) or geo.harbour(line.lat, line.lon, cfg.port_clear_m):
             return
+        if cfg.loiter_exempt_own_eez_fishing and line.ship_type in cfg.fishing_ship_types and line.flag \
+                and cfg.flag_equivalents.get(line.flag, line.flag) in geo.eez_states_at(line.lat, line.lon):
+            return  # a fishing vessel drifting or jigging on its own state's grounds
         span = line.time_s - st.segs[0][0]
         who = f"MMSI {line.mmsi}" if line.mmsi is not None else "Radar contact"
         st.alert = self.ctx.book.open(
