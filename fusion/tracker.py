@@ -47,7 +47,7 @@ from .track import Track
 _LIVE = ("confirmed", "coasting")
 _CODE = {"tentative": 0, "confirmed": 1, "coasting": 2}
 _FREE = -1
-_RECENT_AIS = 8          # AIS fixes remembered per track to recognise echoes via other stations
+_RECENT_AIS = 16         # AIS fixes remembered per track to recognise echoes via other stations
 _ADOPT_BOX_DEG = 0.25    # radar-only tracks this near (at their last update) may be adopted
 
 

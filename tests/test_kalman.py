@@ -44,3 +44,39 @@ def test_velocity_update_matches_matrix_form():
     want, K = matrix_update(P, np.array([[0.0, 1.0]]), 0.25)
     assert (k0, k1) == pytest.approx(tuple(K))
     assert post == pytest.approx((want[0, 0], want[0, 1], want[1, 1]))
+
+
+def test_out_of_sequence_update_matches_matrix_form():
+    """A fix ``lag`` seconds old updates the current state through the retrodicted one:
+    cross-covariance P·F(-lag)ᵀ, innovation variance H(F P Fᵀ + Q)Hᵀ + R."""
+    from fusion.kalman import retro_position_gain, retro_velocity_gain
+    cov, lag, q, r = (900.0, 30.0, 9.0), 120.0, 0.05, 100.0
+    P = np.array([[900.0, 30.0], [30.0, 9.0]])
+    F = np.array([[1, -lag], [0, 1]])
+    Q = q * np.array([[lag**3 / 3, lag**2 / 2], [lag**2 / 2, lag]])
+    H = np.array([[1.0, 0.0]])
+    S = (H @ (F @ P @ F.T + Q) @ H.T).item() + r
+    K = (P @ F.T @ H.T).ravel() / S
+    k0, k1, s, post = retro_position_gain(cov, lag, q, r)
+    assert s == pytest.approx(S) and (k0, k1) == pytest.approx(tuple(K))
+    want = P - np.outer(K, K) * S
+    assert post == pytest.approx((want[0, 0], want[0, 1], want[1, 1]))
+    k0, k1, post = retro_velocity_gain(cov, lag, q, 0.25)
+    S = P[1, 1] + q * lag + 0.25
+    assert (k0, k1) == pytest.approx((P[0, 1] / S, P[1, 1] / S))
+
+
+def test_track_out_of_sequence_update_equals_kalman_functions():
+    """``Track.update`` with an old fix applies exactly ``retro_position_gain``."""
+    from fusion.geodesy import from_local
+    from fusion.kalman import retro_position_gain
+    from fusion.track import Track
+    track = Track("T1", 10.0, 114.0, 1000.0, ve=3.0, vn=-2.0, a=400.0, b=10.0, c=2.0)
+    lat, lon = from_local(10.0, 114.0, -250.0, 180.0)  # a fix 100 s old, off the retrodicted track
+    track.update(lat, lon, 20.0, 900.0, 0.05)
+    k0, k1, _, post = retro_position_gain((400.0, 10.0, 2.0), 100.0, 0.05, 400.0)
+    ye, yn = -250.0 + 300.0, 180.0 - 200.0
+    assert track.time_s == 1000.0
+    assert (track.ve, track.vn) == pytest.approx((3.0 + k1 * ye, -2.0 + k1 * yn))
+    assert track.cov == pytest.approx(post)
+    assert (track.lat, track.lon) == pytest.approx(from_local(10.0, 114.0, k0 * ye, k0 * yn))
