@@ -16,6 +16,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
+from fusion.model import iso_time
 from services import geo
 from services.geography import ZonesFileError, zones_from_geojson
 from services.ingest_service import BusUnavailable
@@ -24,6 +25,7 @@ from services.subscriptions import SubscriptionError, parse_subscription, releas
 from services.settings import ApiKey
 from ingest.timeparse import parse_iso
 
+from .replay_picture import history_range, picture_at
 from .standards import add_standards
 from .auth import ACK_ROLES, ADMIN_ROLES, INGEST_ROLES, READ_ROLES, SUBSCRIBE_ROLES, requires
 
@@ -105,13 +107,29 @@ def create_app(runtime: Runtime) -> FastAPI:
         return {"track_id": track_id, "points": store.history(track_id, _since(since), limit)}
 
     @app.get("/v1/picture", tags=["picture"])
-    def picture(bbox: str | None = None, _: ApiKey = read) -> dict[str, Any]:
-        rows = store.tracks(_bbox(bbox), None, None, 50000)
-        latest = max((r["time"] for r in rows), default=None)
+    def picture(bbox: str | None = None, at: str | None = None,
+                window_s: float = Query(600.0, gt=0, le=86400), _: ApiKey = read) -> dict[str, Any]:
+        """Live tracks as GeoJSON; with ``at`` (ISO time) the picture as it was then, from history."""
+        if at is not None:
+            try:
+                at_s = parse_iso(at)
+            except ValueError:
+                raise HTTPException(422, f"at must be an ISO 8601 time, not {at!r}") from None
+            rows = picture_at(store, at_s, window_s, _bbox(bbox))
+            latest = iso_time(at_s)
+        else:
+            rows = store.tracks(_bbox(bbox), None, None, 50000)
+            latest = max((r["time"] for r in rows), default=None)
         return {"type": "FeatureCollection", "time": latest, "features": [
             {"type": "Feature", "id": r["track_id"],
              "geometry": {"type": "Point", "coordinates": [r["lon"], r["lat"]]}, "properties": r}
             for r in rows]}
+
+    @app.get("/v1/history/range", tags=["picture"])
+    def history_span(_: ApiKey = read) -> dict[str, Any]:
+        """The span of stored track history: how far back the picture can be replayed."""
+        lo, hi = history_range(store)
+        return {"earliest": None if lo is None else iso_time(lo), "latest": None if hi is None else iso_time(hi)}
 
     @app.get("/v1/alerts", tags=["alerts"])
     def list_alerts(type: str | None = None, state: str | None = None, severity: str | None = None,

@@ -72,3 +72,39 @@ def test_page_without_a_key_asks_for_one_and_refuses_a_bad_one(live_server, page
     page.wait_for_selector("#signin", state="visible", timeout=10000)
     page.goto(f"{live_server.url}/?key=wrong-key")
     page.wait_for_function("document.body.textContent.toLowerCase().includes('refused')", timeout=10000)
+
+
+def test_officer_replays_the_picture_of_eight_minutes_ago(live_server, page):
+    from .test_api import with_time
+    now = int(time.time())
+    # a vessel heard 9 to 7 minutes ago (then silent), another only in the last minute
+    early = [with_time(position_sentence(548200001, 10.30, 114.30 + 0.0008 * k, 9.0, 90.0), now - 540 + 12 * k)
+             for k in range(10)]
+    late = [with_time(position_sentence(548200002, 10.50, 114.50 + 0.0008 * k, 9.0, 90.0), now - 60 + 10 * k)
+            for k in range(6)]
+    r = httpx.post(f"{live_server.url}/v1/ingest/ais?sensor_id=AIS-T1", content="\n".join(early + late),
+                   headers={"Authorization": f"Bearer {INTEGRATOR_KEY}"})
+    assert r.json()["accepted"] == 16
+    officer = {"Authorization": f"Bearer {OFFICER_KEY}"}
+    then = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 480))
+
+    def mmsis(params=None):
+        doc = httpx.get(f"{live_server.url}/v1/picture", params=params, headers=officer).json()
+        return sorted(f["properties"]["mmsi"] for f in doc["features"])
+
+    assert wait_for(lambda: 548200002 in mmsis())
+    assert mmsis({"at": then}) == [548200001]
+    span = httpx.get(f"{live_server.url}/v1/history/range", headers=officer).json()
+    assert span["earliest"] <= then <= span["latest"]
+
+    page.goto(f"{live_server.url}/?key={OFFICER_KEY}")
+    page.wait_for_function("document.querySelector('#status').textContent.includes('live')", timeout=15000)
+    page.click("#replay-toggle")
+    page.wait_for_selector("#replay-slider", state="visible")
+    page.evaluate(f"window.mfc.replay('{then}')")
+    page.wait_for_function("document.querySelector('#status').textContent.includes('replay')", timeout=10000)
+    page.wait_for_function("window.mfc.tracks.length === 1 && window.mfc.tracks[0].mmsi === 548200001", timeout=10000)
+    assert page.evaluate("document.querySelector('#picture-time').textContent") == then
+    page.click("#replay-live")
+    page.wait_for_function("window.mfc.tracks.some(t => t.mmsi === 548200002)", timeout=10000)
+    page.wait_for_function("document.querySelector('#status').textContent.includes('live')", timeout=10000)

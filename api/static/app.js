@@ -786,10 +786,13 @@
     try {
       if (!key) { setStatus('no key', false); return; }
       if (authFailed) return;
-      const fc = await api('/v1/picture', {}, 10000);
+      const at = replayAt;
+      const fc = await api(at == null ? '/v1/picture' : `/v1/picture?at=${encodeURIComponent(new Date(at).toISOString())}`, {}, 10000);
+      if (at !== replayAt) return;  // the officer moved on while this was loading
       setPicture(fc);
       if (!autoFitted && tobjs.some((t) => t.p.status !== 'lost')) { autoFitted = true; fitData(); }
-      setStatus('live', true);
+      if (at == null) setStatus('live', true);
+      else { setStatus('replay ' + fmtTime(new Date(at).toISOString()), true); $('status-dot').className = 'dot replay'; }
     } catch (e) {
       if (e instanceof AuthError) setStatus(key ? 'key refused' : 'no key', false);
       else setStatus('error: ' + e.message, false);
@@ -799,6 +802,55 @@
       pollTimer = setTimeout(pollPicture, PICTURE_MS);
     }
   }
+
+  // ---------------------------------------------------------------- replay of stored history
+  let replayAt = null, replaySpan = null, replayTimer = null;
+  function refreshPicture() { clearTimeout(pollTimer); polling = false; pollPicture(); }
+  function sliderToTime(v) { return replaySpan[0] + (replaySpan[1] - replaySpan[0]) * v / 1000; }
+  function syncSlider() {
+    if (!replaySpan || replayAt == null) return;
+    const span = Math.max(1, replaySpan[1] - replaySpan[0]);
+    $('replay-slider').value = String(Math.round(1000 * (replayAt - replaySpan[0]) / span));
+  }
+  async function enterReplay() {
+    try {
+      const r = await api('/v1/history/range', {}, 10000);
+      if (!r.earliest) { setStatus('no history yet', false); return; }
+      replaySpan = [Date.parse(r.earliest), Date.parse(r.latest)];
+    } catch (e) { setStatus('error: ' + e.message, false); return; }
+    $('replay-ctl').hidden = false;
+    $('replay-toggle').hidden = true;
+    replayAt = replaySpan[0] + (replaySpan[1] - replaySpan[0]) * 0.5;
+    syncSlider();
+    refreshPicture();
+  }
+  function stopPlaying() { if (replayTimer) { clearInterval(replayTimer); replayTimer = null; } $('replay-play').textContent = '▶'; }
+  function goLive() {
+    stopPlaying();
+    replayAt = null;
+    $('replay-ctl').hidden = true;
+    $('replay-toggle').hidden = false;
+    refreshPicture();
+  }
+  function togglePlay() {
+    if (replayTimer) { stopPlaying(); return; }
+    $('replay-play').textContent = '❚❚';
+    replayTimer = setInterval(() => {
+      if (replayAt == null) { stopPlaying(); return; }
+      replayAt += 1000 * Number($('replay-speed').value);
+      if (replayAt >= replaySpan[1]) { goLive(); return; }
+      syncSlider();
+      refreshPicture();
+    }, 1000);
+  }
+  $('replay-toggle').addEventListener('click', enterReplay);
+  $('replay-live').addEventListener('click', goLive);
+  $('replay-play').addEventListener('click', togglePlay);
+  $('replay-slider').addEventListener('input', (ev) => {
+    if (!replaySpan) return;
+    replayAt = sliderToTime(Number(ev.target.value));
+    refreshPicture();
+  });
 
   function setPicture(fc) {
     const feats = (fc && fc.features) || [];
@@ -939,6 +991,10 @@
     get alerts() { return alerts; },
     get selected() { return selectedId; },
     get pictureTime() { return pictureTime; },
+    get replayAt() { return replayAt == null ? null : new Date(replayAt).toISOString(); },
+    replay: (iso) => { if (!replaySpan) return enterReplay().then(() => { replayAt = Date.parse(iso); syncSlider(); refreshPicture(); });
+                       replayAt = Date.parse(iso); syncSlider(); refreshPicture(); },
+    live: goLive,
     stats,
     selectTrack: (id, opts) => selectTrack(id, opts || {}),
     fit: fitData,
