@@ -1,0 +1,210 @@
+"""``python -m bench.kafka_latency``: end-to-end latency and throughput of fusion through Kafka.
+
+Latency: observations are *published to ``mfc.obs``* (as ``mfc ingest`` and HTTP ingest do
+after decoding) at a steady offered load (1,000 and 10,000 observations a second by default),
+a ``FusionWorker`` (the ``mfc fusion`` loop, with its checkpoint and journal) fuses them on a
+real broker, and a reader of ``mfc.tracks`` notes when each observation's track update
+arrives.  Latency = arrival of the track line − the time the observation was handed to the
+producer; p50 and p99 over every update (the first report of a vessel makes no line: AIS
+tracks confirm on the second).  The synthetic feed: vessels on straight courses in the South
+China Sea reporting every 2 s (so 1,000 obs/s is 2,000 vessels), feed time = wall time.
+
+Throughput: the same observations, published beforehand, fused as fast as possible by
+``FusionWorker`` reading from Kafka, and from the embedded bus, in the same run.
+
+The broker: ``--bootstrap host:port`` (or ``MFC_TEST_KAFKA``), else ``scripts/kafka-dev`` starts
+one on free loopback ports with a fresh data directory and stops it afterwards.  Each run
+uses its own topic prefix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from fusion.model import Observation
+from fusion.pipeline import Fusion
+from fusion.rules import Geography
+from services import topics
+from services.bus import EmbeddedBus
+from services.checkpoint import Checkpoint
+from services.kafka_bus import KafkaBus, ensure_topics
+from services.workers import FusionWorker
+
+ROOT = Path(__file__).resolve().parents[1]
+REPORT_EVERY_S = 2.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Broker:
+    def __init__(self, bootstrap: str | None) -> None:
+        self.bootstrap, self.env, self.data = bootstrap, None, None
+
+    def __enter__(self) -> str:
+        if self.bootstrap:
+            return self.bootstrap
+        self.data = tempfile.mkdtemp(prefix="mfc-kafka-bench-")
+        port, ctl = _free_port(), _free_port()
+        self.env = dict(os.environ, MFC_KAFKA_PORT=str(port), MFC_KAFKA_CONTROLLER_PORT=str(ctl),
+                        MFC_KAFKA_DATA=self.data, MFC_KAFKA_HEAP_OPTS="-Xms256m -Xmx1g")
+        out = subprocess.run([str(ROOT / "scripts" / "kafka-dev"), "start", "--ttl", "3600"], env=self.env,
+                             capture_output=True, text=True, timeout=900, check=True)
+        self.bootstrap = out.stdout.strip().splitlines()[-1]
+        return self.bootstrap
+
+    def __exit__(self, *exc: object) -> None:
+        if self.env is not None:
+            subprocess.run([str(ROOT / "scripts" / "kafka-dev"), "stop"], env=self.env, capture_output=True)
+            shutil.rmtree(self.data, ignore_errors=True)
+
+
+def vessel(i: int) -> tuple[int, float, float]:
+    """MMSI and start position of vessel ``i`` (spread over 8–16°N, 110–118°E)."""
+    return 548_000_000 + i, 8.0 + (i * 0.6180339) % 8.0, 110.0 + (i * 0.4142135) % 8.0
+
+
+def observation(i: int, k: int, t0: float) -> Observation:
+    mmsi, lat, lon = vessel(i)
+    t = t0 + k * REPORT_EVERY_S + (i % 1000) * REPORT_EVERY_S / 1000  # spread over the interval
+    return Observation("ais_position", "BENCH-AIS", t, lat=lat + k * 0.0005, lon=lon + k * 0.0005,
+                       sigma_m=30.0, mmsi=mmsi, sog_kn=12.0, cog_deg=45.0, ais_class="A", msg_type=1)
+
+
+def latency_run(bootstrap: str, rate: int, seconds: float, workdir: Path) -> dict:
+    prefix = f"bench-{uuid.uuid4().hex[:8]}."
+    bus = KafkaBus(bootstrap, prefix=prefix)
+    ensure_topics(bus)
+    vessels = int(rate * REPORT_EVERY_S)
+    fusion = FusionWorker(bus, Fusion({}, Geography()), clock=None,
+                          checkpoint=Checkpoint(workdir / f"{prefix}ckpt"), checkpoint_every_s=10.0)
+    sent: dict[tuple[int, int], float] = {}
+    got: dict[tuple[int, int], float] = {}
+    from kafka import KafkaConsumer, TopicPartition
+    reader = KafkaConsumer(bootstrap_servers=bus.bootstrap, enable_auto_commit=False, group_id=None)
+    tps = [TopicPartition(prefix + topics.TRACKS, p) for p in sorted(reader.partitions_for_topic(prefix + topics.TRACKS))]
+    reader.assign(tps)
+    reader.seek_to_end(*tps)
+    stop = threading.Event()
+    t0 = time.time()
+
+    def read() -> None:
+        while not stop.is_set():
+            for msgs in reader.poll(timeout_ms=200).values():
+                now = time.time()
+                for m in msgs:
+                    line = json.loads(m.value)
+                    from ingest.timeparse import parse_iso
+                    k = round((parse_iso(line["time"]) - t0 - (line["mmsi"] - 548_000_000) % 1000
+                               * REPORT_EVERY_S / 1000) / REPORT_EVERY_S)
+                    got.setdefault((line["mmsi"], k), now)
+    fusion.start()
+    reader_thread = threading.Thread(target=read, daemon=True)
+    reader_thread.start()
+    time.sleep(3.0)  # the fusion consumer joins its group
+    # Offered load: ``rate`` observations a second in 10 ms ticks, feed time = wall time.
+    start, n, tick = time.monotonic(), 0, 0.01
+    total = int(rate * seconds)
+    while n < total:
+        due = min(total, int((time.monotonic() - start) * rate) + 1)
+        while n < due:
+            i, k = n % vessels, n // vessels
+            obs = observation(i, k, t0)
+            value = obs.to_dict()
+            bus.publish(topics.OBS, str(obs.mmsi), value)
+            sent[(obs.mmsi, k)] = time.time()
+            n += 1
+        time.sleep(tick)
+    offered_s = time.monotonic() - start
+    bus.flush()
+    deadline = time.time() + 120
+    want = {key for key in sent if key[1] >= 1}
+    while time.time() < deadline and not want <= got.keys():
+        time.sleep(0.2)
+    stop.set()
+    fusion.stop()
+    fusion.join(timeout=60)
+    reader_thread.join(timeout=5)
+    reader.close()
+    bus.close()
+    lat = sorted((got[key] - sent[key]) * 1000 for key in want if key in got)
+    return {"rate": rate, "achieved": total / offered_s, "n": len(lat), "missing": len(want) - len(lat),
+            "p50": _pct(lat, 50), "p99": _pct(lat, 99), "max": lat[-1] if lat else float("nan")}
+
+
+def throughput_run(bootstrap: str, count: int, workdir: Path) -> dict:
+    t0 = time.time()
+    observations = [observation(i % 5000, i // 5000, t0) for i in range(count)]
+    results = {}
+    for name in ("embedded", "kafka"):
+        if name == "embedded":
+            bus = EmbeddedBus()
+        else:
+            bus = KafkaBus(bootstrap, prefix=f"bench-{uuid.uuid4().hex[:8]}.")
+            ensure_topics(bus)
+        for obs in observations:
+            bus.publish(topics.OBS, str(obs.mmsi), obs.to_dict())
+        bus.flush()
+        worker = FusionWorker(bus, Fusion({}, Geography()), clock=None,
+                              checkpoint=Checkpoint(workdir / f"{name}-{uuid.uuid4().hex[:6]}.ckpt"))
+        start = time.perf_counter()
+        worker.start()
+        first = None
+        while worker.handled < count and time.perf_counter() - start < 600:
+            if first is None and worker.handled:
+                first = time.perf_counter()
+            time.sleep(0.01)
+        elapsed = time.perf_counter() - (first or start)
+        worker.stop()
+        worker.join(timeout=60)
+        bus.close()
+        results[name] = count / elapsed
+    return results
+
+
+def _pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(p) - 1]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.kafka_latency", description=__doc__.split("\n")[0])
+    ap.add_argument("--bootstrap", default=os.environ.get("MFC_TEST_KAFKA", "").removeprefix("kafka://") or None)
+    ap.add_argument("--rates", default="1000,10000", help="offered loads, observations a second")
+    ap.add_argument("--seconds", type=float, default=10.0, help="how long each load is offered")
+    ap.add_argument("--throughput-count", type=int, default=50_000)
+    args = ap.parse_args(argv)
+    with Broker(args.bootstrap) as bootstrap, tempfile.TemporaryDirectory() as tmp:
+        print(f"broker {bootstrap}; observations published to mfc.obs; track lines read from mfc.tracks")
+        rows = [latency_run(bootstrap, int(r), args.seconds, Path(tmp)) for r in args.rates.split(",")]
+        print(f"\n{'offered obs/s':>14} {'achieved':>9} {'updates':>8} {'missing':>8} "
+              f"{'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
+        for r in rows:
+            print(f"{r['rate']:>14,} {r['achieved']:>9,.0f} {r['n']:>8,} {r['missing']:>8,} "
+                  f"{r['p50']:>8.1f} {r['p99']:>8.1f} {r['max']:>8.1f}")
+        tp = throughput_run(bootstrap, args.throughput_count, Path(tmp))
+        print(f"\nfusion throughput, {args.throughput_count:,} observations published beforehand:")
+        print(f"  embedded bus {tp['embedded']:>10,.0f} obs/s")
+        print(f"  Kafka        {tp['kafka']:>10,.0f} obs/s  ({tp['kafka'] / tp['embedded']:.0%} of embedded)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
