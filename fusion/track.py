@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from .geodesy import DEG, M_PER_DEG_LAT, course_from_velocity, from_local
+from .geodesy import DEG, KN_TO_MS, M_PER_DEG_LAT, course_from_velocity, from_local
 from .kalman import Cov
 from .model import TrackLine
 
@@ -182,6 +182,22 @@ class Track:
         if ais == -_INF and radar == -_INF:
             return []
         return ["ais"] if ais >= radar else ["radar"]
+
+    def current_line(self, window_s: float) -> TrackLine:
+        """The published track line at the track's own time (the update path's fast form)."""
+        ve, vn, t = self.ve, self.vn, self.time_s
+        ais, radar = self.last_ais_s, self.last_radar_s
+        if t - ais <= window_s:
+            sources = ["ais", "radar"] if t - radar <= window_s else ["ais"]
+        elif t - radar <= window_s:
+            sources = ["radar"]
+        else:
+            sources = self.sources(t, window_s)
+        a = self.a
+        return TrackLine(self.track_id, t, self.lat, self.lon, math.hypot(ve, vn) / KN_TO_MS,
+                         math.degrees(math.atan2(ve, vn)) % 360.0, math.sqrt(a) if a > 0.0 else 0.0,
+                         self.mmsi, self.name, self.flag, self.ship_type, sources,
+                         self.status)  # type: ignore[arg-type]
 
     def line(self, time_s: float, q: float, window_s: float, status: str | None = None,
              tau_s: float = 60.0) -> TrackLine:

@@ -357,7 +357,7 @@ class Tracker:
             self._schedule(track)
         self._dirty[track.slot] = track
         if track.status != "tentative" or cfg.publish_tentative:
-            self._out.append(track.line(track.time_s, cfg.accel_psd_m2_s3, cfg.source_window_s))
+            self._out.append(track.current_line(cfg.source_window_s))
 
     def _emit_if_live(self, track: Track) -> None:
         if track.status in _LIVE or self.config.publish_tentative:
