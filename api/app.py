@@ -23,7 +23,10 @@ from services.ingest_service import BusUnavailable
 from services.runtime import Runtime
 from services.subscriptions import SubscriptionError, parse_subscription, releasable_to
 from services.settings import ApiKey
+from ingest.errors import IngestError
+from ingest.sensors import sensor_to_dict
 from ingest.timeparse import parse_iso
+from services.sensor_registry import parse_sensors
 
 from .replay_picture import history_range, picture_at
 from .standards import add_standards
@@ -206,8 +209,39 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     @app.get("/v1/sensors", tags=["sensors"])
     def sensors(_: ApiKey = read) -> dict[str, Any]:
-        from ingest.sensors import sensor_to_dict
         return {"sensors": [sensor_to_dict(s) for s in runtime.sensors.values()]}
+
+    @app.post("/v1/sensors", status_code=201, tags=["sensors"])
+    async def register_sensors(request: Request, who: ApiKey = Depends(requires(INGEST_ROLES))) -> dict[str, Any]:
+        """Register sensors: one sensor object (as in the sensors file) or ``{"sensors": [...]}``.
+        An integrator registers sensors it owns (``owner`` defaults to its key's name)."""
+        try:
+            body = json.loads(await _body(request, 1_000_000))
+        except json.JSONDecodeError as exc:
+            raise HTTPException(422, f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        try:
+            new = parse_sensors(body, who.name)
+        except IngestError as exc:
+            raise HTTPException(422, exc.reason) from None
+        for sensor in new:
+            old = runtime.sensors.get(sensor.id)
+            if not _owns(who, sensor.owner):
+                raise HTTPException(403, f"key {who.name!r} may not register sensor {sensor.id!r} "
+                                         f"for owner {sensor.owner!r}")
+            if old is not None and not _owns(who, old.owner):
+                raise HTTPException(403, f"sensor {sensor.id!r} belongs to {old.owner!r}")
+        for sensor in new:
+            runtime.register_sensor(sensor, who.name)
+        return {"sensors": [sensor_to_dict(s) for s in new]}
+
+    @app.delete("/v1/sensors/{sensor_id}", tags=["sensors"])
+    def unregister_sensor(sensor_id: str, who: ApiKey = Depends(requires(INGEST_ROLES))) -> dict[str, Any]:
+        sensor = runtime.sensors.get(sensor_id)
+        if sensor is None or not _owns(who, sensor.owner):
+            raise HTTPException(404, f"no sensor {sensor_id!r} of yours")
+        if not runtime.unregister_sensor(sensor_id):
+            raise HTTPException(409, f"sensor {sensor_id!r} comes from the sensors file; change it there")
+        return {"deleted": sensor_id}
 
     @app.get("/v1/zones", tags=["geography"])
     def zones(_: ApiKey = read) -> dict[str, Any]:

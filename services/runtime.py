@@ -15,6 +15,7 @@ from .geography import build_geography, zones_from_geojson
 from .ingest_service import IngestService
 from .settings import ApiKey, Settings
 from .store import Store
+from .sensor_registry import SENSORS_TOPIC, SensorRegistry, sensor_message
 from .subscriptions import SubscriptionStore
 from .workers import FusionWorker, StoreWorker, Worker
 
@@ -26,6 +27,8 @@ class Runtime:
         self.settings = settings
         self.clock = clock
         self.sensors: dict[str, Sensor] = dict(sensors or {})
+        self.registry = SensorRegistry(settings.db)
+        self.sensors.update(self.registry.all())  # registered through the API: they win over the file
         self.keys: dict[str, ApiKey] = settings.all_keys()
         self.bus = bus or make_bus(settings.bus)
         self.store = Store(settings.db)
@@ -46,6 +49,25 @@ class Runtime:
     def agencies(self) -> list[str]:
         """Member agencies: the names of the agency keys."""
         return sorted({k.name for k in self.keys.values() if k.role == "agency"})
+
+    def register_sensor(self, sensor: Sensor, who: str) -> None:
+        """Store a sensor, make it known to ingest and fusion here, and announce it on
+        ``mfc.sensors`` for the other processes of a deployment."""
+        self.registry.put(sensor, who)
+        self.sensors[sensor.id] = sensor  # the ingest service and the tracker share this dict
+        if self.fusion_worker is not None:
+            self.fusion_worker.control(lambda f: f.tracker.sensors.__setitem__(sensor.id, sensor))
+        self.bus.publish(SENSORS_TOPIC, sensor.id, sensor_message(sensor, sensor.id))
+        self.bus.flush()
+
+    def unregister_sensor(self, sensor_id: str) -> bool:
+        """Forget a registered sensor; False if it was not registered through the API."""
+        if not self.registry.delete(sensor_id):
+            return False
+        self.sensors.pop(sensor_id, None)
+        self.bus.publish(SENSORS_TOPIC, sensor_id, sensor_message(None, sensor_id))
+        self.bus.flush()
+        return True
 
     def zone_added(self, name: str, kind: str, geometry: Any) -> None:
         """A user zone was stored: the rules watch it from the next batch on."""
@@ -68,3 +90,4 @@ class Runtime:
         self.bus.close()
         self.store.close()
         self.subscriptions.close()
+        self.registry.close()
