@@ -209,9 +209,17 @@ class Tracker:
             value = getattr(obs, key)
             if value not in (None, ""):
                 ident[key] = value
+        cfg = self.config
         for t in self.by_mmsi.get(obs.mmsi, []):
-            t.name = ident.get("name", t.name)  # type: ignore[assignment]
-            t.ship_type = ident.get("ship_type", t.ship_type)  # type: ignore[assignment]
+            name = ident.get("name", t.name)
+            ship_type = ident.get("ship_type", t.ship_type)
+            if name == t.name and ship_type == t.ship_type:
+                continue
+            t.name = name  # type: ignore[assignment]
+            t.ship_type = ship_type  # type: ignore[assignment]
+            if t.status in _LIVE or cfg.publish_tentative:
+                # publish the new identity now (at the track's own time: never back in time)
+                self._out.append(t.current_line(cfg.source_window_s))
 
     def _identify(self, track: Track, mmsi: int) -> None:
         track.mmsi = mmsi

@@ -146,3 +146,34 @@ def test_same_input_gives_same_output():
     _, a = run(obs)
     _, b = run(obs)
     assert [x.to_dict() for x in a] == [y.to_dict() for y in b]
+
+
+def test_static_report_after_positions_publishes_the_name_at_once():
+    reports = vessel_ais(548123457, 10.0, 114.0, 11.0, 45.0, reports=5)
+    tracker, _ = run(reports)
+    (track,) = tracker.tracks.values()
+    t_state = track.time_s
+    static = make_ais(548123457, reports[-1].time_s + 5, None, None)
+    static.kind, static.name, static.ship_type = "ais_static", "LADY M", 70
+    (line,) = tracker.update([static])
+    assert line.track_id == track.track_id and line.status == "confirmed"
+    assert line.name == "LADY M" and line.ship_type == 70 and line.mmsi == 548123457
+    assert line.time_s == t_state == track.time_s  # the track's own time, never back in time
+    assert (line.lat, line.lon) == (track.lat, track.lon)
+    again = make_ais(548123457, reports[-1].time_s + 10, None, None)
+    again.kind, again.name, again.ship_type = "ais_static", "LADY M", 70
+    assert tracker.update([again]) == []  # nothing changed: no line
+    renamed = make_ais(548123457, reports[-1].time_s + 15, None, None)
+    renamed.kind, renamed.name = "ais_static", "LADY N"
+    (line,) = tracker.update([renamed])
+    assert line.name == "LADY N" and line.ship_type == 70
+
+
+def test_static_report_for_a_tentative_track_publishes_nothing():
+    first = vessel_ais(548123458, 10.0, 114.0, 11.0, 45.0, reports=1)
+    tracker, _ = run(first)
+    static = make_ais(548123458, T0 + 5, None, None)
+    static.kind, static.name = "ais_static", "LADY T"
+    assert tracker.update([static]) == []
+    (track,) = tracker.tracks.values()
+    assert track.name == "LADY T"
