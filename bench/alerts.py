@@ -844,12 +844,14 @@ def vessel_hours(obs: list[Observation]) -> float:
 
 # ------------------------------------------------------------------ rules cost at 10k tracks
 def rules_cost(n_tracks: int, seed: int, minutes: float = 6.0) -> dict[str, float]:
-    """n_tracks AIS vessels (10 % slow, 5 % fishing) over the SCS, reports every 60 s.
+    """n_tracks AIS vessels at sea (10 % slow, 5 % fishing) over the SCS, reports every 60 s.
     Two fusions on the same batches, interleaved; after a warm-up, time update() of each."""
     rng = np.random.default_rng(seed)
     geo = build_geography({})
-    lat = rng.uniform(3.0, 22.0, n_tracks)
-    lon = rng.uniform(106.0, 121.0, n_tracks)
+    lat = rng.uniform(3.0, 22.0, 3 * n_tracks)
+    lon = rng.uniform(106.0, 121.0, 3 * n_tracks)
+    sea = np.array([geo.inland_m(a, b) == 0 and not geo.watch_zones_at(a, b) for a, b in zip(lat, lon)])
+    lat, lon = lat[sea][:n_tracks], lon[sea][:n_tracks]   # ships at sea (a ship on land is an alert)
     sog = np.where(rng.random(n_tracks) < 0.1, rng.uniform(0.1, 1.9, n_tracks), rng.uniform(5, 18, n_tracks))
     cog = rng.uniform(0, 360, n_tracks)
     st = np.where(rng.random(n_tracks) < 0.05, 30, 70)
