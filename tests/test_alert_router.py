@@ -196,3 +196,14 @@ def test_a_failing_webhook_is_retried_then_dead_lettered_with_its_reason():
     finally:
         sender.stop()
         receiver.close()
+
+
+def test_alert_releasability_is_what_every_contributing_sensor_allows():
+    from fusion.rules.geography import Geography
+    geo = Geography(releasability={"SHARED": ["ASEAN"], "PH-ONLY": ["PH"], "CG-VN": ["PH-CG", "VN-MSA"],
+                                   "VN-ONLY": ["VN"]})
+    assert geo.releasability_of(["SHARED"], ["ASEAN"]) == ["ASEAN"]
+    assert geo.releasability_of(["SHARED", "PH-ONLY"], ["ASEAN"]) == ["PH"]  # ASEAN restricts nothing
+    assert geo.releasability_of(["PH-ONLY", "CG-VN"], ["ASEAN"]) == ["PH-CG"]  # PH covers PH-CG only
+    assert geo.releasability_of(["PH-ONLY", "VN-ONLY"], ["ASEAN"]) == []  # nobody may see both
+    assert geo.releasability_of(["UNKNOWN"], ["ASEAN"]) == ["ASEAN"]

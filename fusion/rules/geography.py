@@ -37,6 +37,16 @@ def metric_distance_m(geom: shapely.Geometry, lat: float, lon: float, search_m: 
 
 
 EMPTY = shapely.Polygon()
+_WILDCARDS = frozenset({"ASEAN", "ALL"})
+
+
+def _meet(a: str, b: str) -> str | None:
+    """The narrower of two releasability tokens, or None when they share no agency."""
+    if a == b or b.startswith(f"{a}-"):
+        return b
+    if a.startswith(f"{b}-"):
+        return a
+    return None
 
 
 class _CellIndex:
@@ -231,8 +241,14 @@ class Geography:
 
     # ------------------------------------------------------------------ data sharing
     def releasability_of(self, sensor_ids: Iterable[str], default: Sequence[str]) -> list[str]:
-        """Agencies allowed to see data from all these sensors (intersection; default if unknown)."""
+        """Agencies allowed to see data from all these sensors: the meet of their lists, where
+        ``ASEAN``/``ALL`` restrict nothing and a state prefix (``PH``) covers its agencies
+        (``PH-CG``).  The default when no sensor restricts anything."""
         sets = [set(self.releasability[s]) for s in sensor_ids if s in self.releasability]
+        sets = [t for t in sets if not t & _WILDCARDS]
         if not sets:
             return list(default)
-        return sorted(set.intersection(*sets))
+        out = sets[0]
+        for other in sets[1:]:
+            out = {_meet(a, b) for a in out for b in other} - {None}
+        return sorted(out)  # type: ignore[arg-type]
