@@ -56,7 +56,12 @@ class Runtime:
         self.registry.put(sensor, who)
         self.sensors[sensor.id] = sensor  # the ingest service and the tracker share this dict
         if self.fusion_worker is not None:
-            self.fusion_worker.control(lambda f: f.tracker.sensors.__setitem__(sensor.id, sensor))
+            def learn(f: Fusion) -> None:
+                f.tracker.sensors[sensor.id] = sensor
+                f.rules.ctx.geo.add_sensor(sensor.id, sensor.kind, sensor.lat, sensor.lon, sensor.range_m,
+                                           sensor.releasability)
+
+            self.fusion_worker.control(learn)
         self.bus.publish(SENSORS_TOPIC, sensor.id, sensor_message(sensor, sensor.id))
         self.bus.flush()
 

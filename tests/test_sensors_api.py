@@ -72,3 +72,14 @@ def test_sensor_registrations_are_checked(live_server):
     assert post({**RADAR, "owner": "someone-else"}, ADMIN).status_code == 201
     assert httpx.delete(f"{url}/v1/sensors/RAD-NEW", headers=INTEGRATOR).status_code == 404  # not its sensor
     assert httpx.delete(f"{url}/v1/sensors/RAD-T1", headers=INTEGRATOR).status_code == 409
+
+
+def test_a_registered_ais_receiver_extends_the_coverage_ais_gap_judges_by(live_server):
+    geo = live_server.runtime.fusion_worker.fusion.rules.ctx.geo
+    far = (16.0, 119.5)  # off Luzon: no test receiver hears it
+    assert geo.in_coverage(*far) is False
+    receiver = {"id": "AIS-LUZON", "kind": "ais", "lat": 16.0, "lon": 119.8, "range_m": 74000,
+                "releasability": ["PH"]}
+    assert httpx.post(f"{live_server.url}/v1/sensors", json=receiver, headers=INTEGRATOR).status_code == 201
+    assert geo.in_coverage(*far) is True  # the call returns once fusion knows the receiver
+    assert geo.releasability_of(["AIS-LUZON"], ["ASEAN"]) == ["PH"]

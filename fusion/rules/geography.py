@@ -125,6 +125,17 @@ class Geography:
         self._rx_range = np.array([r[3] for r in rec], dtype=float)
         self.releasability = {k: tuple(v) for k, v in (releasability or {}).items()}
 
+    def add_sensor(self, sensor_id: str, kind: str, lat: float, lon: float, range_m: float,
+                   releasability: Sequence[str]) -> None:
+        """A sensor registered at run time: its releasability, and for AIS its coverage."""
+        self.releasability[sensor_id] = tuple(releasability)
+        if kind != "ais":
+            return
+        self.receivers = [r for r in self.receivers if r[0] != sensor_id] + [(sensor_id, lat, lon, range_m)]
+        self._rx_lat = np.array([r[1] for r in self.receivers], dtype=float)
+        self._rx_lon = np.array([r[2] for r in self.receivers], dtype=float)
+        self._rx_range = np.array([r[3] for r in self.receivers], dtype=float)
+
     # ------------------------------------------------------------------ areas
     def in_aoi(self, lat: float, lon: float) -> bool:
         return bool(shapely.contains_xy(self.aoi, lon, lat))
