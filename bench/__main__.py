@@ -108,7 +108,8 @@ def ingest_suite(repeat: int) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
-    ap.add_argument("--suite", choices=("all", "ingest", "tracking", "scale"), default="all")
+    ap.add_argument("--suite", choices=("all", "ingest", "tracking", "scale", "alerts", "kafka"), default="all",
+                    help="all = every suite (kafka starts its own broker via scripts/kafka-dev)")
     ap.add_argument("--quick", action="store_true", help="small sizes only (about a minute)")
     ap.add_argument("--repeat", type=int, default=3, help="ingest suite: best of N runs")
     ap.add_argument("--seed", type=int, default=1, help="scenario seed (tracking and scale)")
@@ -127,6 +128,14 @@ def main(argv: list[str] | None = None) -> None:
                              args.seed, args.stonesoup_budget)
     if args.suite in ("all", "scale"):
         tracking.scale_suite(tracking.SCALE_QUICK if args.quick else tracking.SCALE_FULL, args.seed)
+    if args.suite in ("all", "alerts"):
+        from . import alerts
+        print("\nalerts: labelled scenarios, a clean day, rules cost (python -m bench.alerts)", flush=True)
+        alerts.main(["--quick"] if args.quick else [])
+    if args.suite in ("all", "kafka"):
+        from . import kafka_latency
+        print("\nkafka: latency and throughput on a real broker (python -m bench.kafka_latency)", flush=True)
+        kafka_latency.main(["--seconds", "3", "--throughput-count", "10000"] if args.quick else [])
     print(f"\ndone in {time.perf_counter() - started:.0f} s wall clock, "
           f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
