@@ -33,8 +33,8 @@ _NO = 1e9
 _WIDE_M = 3000.0  # tracks whose gate reaches further are searched one by one
 
 # rows of the tracker's state table (one column per track)
-LAT, LON, VE, VN, TIME, PA, PB, PC, QS, COS = range(10)
-N_COLS = 10
+LAT, LON, VE, VN, TIME, PA, PB, PC, QS, COS, NIS, IVL = range(12)
+N_COLS = 12
 
 
 def gate_scan(plots: np.ndarray, state: np.ndarray, live: np.ndarray, q: float,

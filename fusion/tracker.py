@@ -37,7 +37,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 from scipy.spatial import cKDTree
 
-from .association import COS, LAT, LON, N_COLS, PA, PB, PC, QS, TIME, VE, VN, assign, gate_scan
+from .association import COS, IVL, LAT, LON, N_COLS, NIS, PA, PB, PC, QS, TIME, VE, VN, assign, gate_scan
 from .config import TrackerConfig
 from .geodesy import DEG, KN_TO_MS, M_PER_DEG_LAT, velocity_from_course
 from .identity import flag_of
@@ -49,6 +49,7 @@ _CODE = {"tentative": 0, "confirmed": 1, "coasting": 2}
 _FREE = -1
 _RECENT_AIS = 16         # AIS fixes remembered per track to recognise echoes via other stations
 _ADOPT_BOX_DEG = 0.25    # radar-only tracks this near (at their last update) may be adopted
+_WIDE_M = 3000.0         # merge check: identified tracks with a wider search radius are queried one by one
 
 
 class Tracker:
@@ -287,7 +288,10 @@ class Tracker:
                 for i, row in assign(len(free), pi, rows, cost).items():
                     assigned[free[i]] = row
                     boosted.add(row)
+        batch = self._apply_scan(plots, arr, assigned, boosted) if assigned else {}
         for i, plot in enumerate(plots):
+            if i in batch:
+                continue
             velocity = None
             if plot.sog_kn is not None and plot.cog_deg is not None:
                 ve, vn = velocity_from_course(plot.sog_kn, plot.cog_deg)
@@ -303,6 +307,124 @@ class Tracker:
                 if row in boosted:
                     track.qs = cfg.manoeuvre_q_max  # type: ignore[union-attr]
                 self._apply(track, plot, velocity, False)  # type: ignore[arg-type]
+
+    def _apply_scan(self, plots: list[Observation], arr: np.ndarray, assigned: dict[int, int],
+                    boosted: set[int]) -> dict[int, int]:
+        """Kalman-update at once, on the state table, every track assigned a plain plot
+        (no velocity) of the scan: the same algebra as ``Track.update``, forward or out
+        of sequence.  The rest (plots with a velocity) go through ``_apply``.  Returns the
+        plots done (plot index → track row)."""
+        cfg = self.config
+        pidx = np.fromiter(assigned.keys(), np.intp, len(assigned))
+        rows = np.fromiter(assigned.values(), np.intp, len(assigned))
+        plain = np.fromiter((plots[i].sog_kn is None or plots[i].cog_deg is None for i in pidx.tolist()),
+                            bool, len(pidx))
+        if not plain.all():
+            pidx, rows = pidx[plain], rows[plain]
+            if len(rows) == 0:
+                return {}
+        st = self._state[:, rows]
+        if boosted:
+            st[QS, np.isin(rows, np.fromiter(boosted, np.intp, len(boosted)))] = cfg.manoeuvre_q_max
+        obs = arr[pidx]
+        t = obs[:, 2]
+        t_old = st[TIME]
+        dt = t - t_old
+        fwd = dt >= 0.0
+        all_fwd = bool(fwd.all())
+        q, tau = cfg.accel_psd_m2_s3, cfg.manoeuvre_tau_s
+        lat, lon, ve, vn, cosr = st[LAT], st[LON], st[VE], st[VN], st[COS]
+        a, b, c, qs0, nis_avg, ivl = st[PA], st[PB], st[PC], st[QS], st[NIS], st[IVL]
+        e0 = (obs[:, 1] - lon) * M_PER_DEG_LAT * cosr
+        n0 = (obs[:, 0] - lat) * M_PER_DEG_LAT
+        r = obs[:, 3] * obs[:, 3]
+        # forward: predict to the plot, update, raise the noise while the model misfits
+        dtf = dt if all_fwd else np.maximum(dt, 0.0)
+        qs = np.where(qs0 > 1.0, 1.0 + (qs0 - 1.0) * np.exp(-dtf / tau), qs0)
+        dt2 = dtf * dtf
+        qq = q * qs
+        pa = a + 2.0 * b * dtf + c * dt2 + qq * dt2 * dtf / 3.0
+        pb = b + c * dtf + qq * dt2 / 2.0
+        pc = c + qq * dtf
+        ye, yn = e0 - ve * dtf, n0 - vn * dtf
+        s = pa + r
+        nis = (ye * ye + yn * yn) / s
+        moved = dt > 0.0
+        mem = cfg.manoeuvre_memory
+        m = mem * nis_avg + (1.0 - mem) * np.minimum(nis, 50.0)
+        nis_avg = np.where(moved, m, nis_avg)
+        up = moved & (m > cfg.manoeuvre_nis) & (qs < cfg.manoeuvre_q_max)
+        if up.any():
+            qs = np.where(up, np.minimum(qs * cfg.manoeuvre_boost, cfg.manoeuvre_q_max), qs)
+            qq = q * qs
+            pa = a + 2.0 * b * dtf + c * dt2 + qq * dt2 * dtf / 3.0
+            pb = b + c * dtf + qq * dt2 / 2.0
+            pc = c + qq * dtf
+            s = pa + r
+        k0, k1 = pa / s, pb / s
+        e, n = ve * dtf + k0 * ye, vn * dtf + k0 * yn
+        ve1, vn1 = ve + k1 * ye, vn + k1 * yn
+        a1, b1, c1 = (1.0 - k0) * pa, (1.0 - k0) * pb, pc - k1 * pb
+        ivl = np.where(dt > 0.5, 0.8 * ivl + 0.2 * dt, ivl)
+        time = t
+        if not all_fwd:
+            # out of sequence: the current state updated through the retrodicted one
+            self.stats["out_of_sequence"] += int(len(fwd) - np.count_nonzero(fwd))
+            lag = np.maximum(-dt, 0.0)
+            lag2 = lag * lag
+            qq = q * np.where(qs0 > 1.0, 1.0 + (qs0 - 1.0) * np.exp(-lag / tau), 1.0)
+            ca, cb = a - b * lag, b - c * lag
+            s = a - 2.0 * b * lag + c * lag2 + qq * lag2 * lag / 3.0 + r
+            ye, yn = e0 + ve * lag, n0 + vn * lag
+            k0, k1 = ca / s, cb / s
+            e, n = np.where(fwd, e, k0 * ye), np.where(fwd, n, k0 * yn)
+            ve1, vn1 = np.where(fwd, ve1, ve + k1 * ye), np.where(fwd, vn1, vn + k1 * yn)
+            a1, b1, c1 = (np.where(fwd, a1, a - k0 * ca), np.where(fwd, b1, b - k0 * cb),
+                          np.where(fwd, c1, c - k1 * cb))
+            qs = np.where(fwd, qs, qs0)
+            time = np.where(fwd, t, t_old)
+        lat = lat + n / M_PER_DEG_LAT
+        lon = lon + e / (M_PER_DEG_LAT * cosr)
+        self._state[:, rows] = np.array([lat, lon, ve1, vn1, time, a1, b1, c1, qs, np.cos(lat * DEG),
+                                         nis_avg, ivl])
+        # the tracks' own copies, their status and their published lines
+        sog = np.hypot(ve1, vn1) / KN_TO_MS
+        cog = np.degrees(np.arctan2(ve1, vn1)) % 360.0
+        sig = np.sqrt(np.maximum(a1, 0.0))
+        window, tentative_too = cfg.source_window_s, cfg.publish_tentative
+        out, track_rows, dirty, schedule = self._out, self._rows, self._dirty, self._schedule
+        for (track, t_obs, la, lo, ve_, vn_, t_, a_, b_, c_, qs_, nis_, ivl_, sog_, cog_, sig_) in zip(
+                [track_rows[row] for row in rows.tolist()], t.tolist(), lat.tolist(), lon.tolist(),
+                ve1.tolist(), vn1.tolist(), time.tolist(), a1.tolist(), b1.tolist(), c1.tolist(), qs.tolist(),
+                nis_avg.tolist(), ivl.tolist(), sog.tolist(), cog.tolist(), sig.tolist()):
+            track.lat, track.lon, track.ve, track.vn, track.time_s = la, lo, ve_, vn_, t_  # type: ignore[union-attr]
+            track.a, track.b, track.c, track.qs, track.nis_avg = a_, b_, c_, qs_, nis_  # type: ignore[union-attr]
+            track.interval_s = ivl_  # type: ignore[union-attr]
+            radar = track.last_radar_s  # type: ignore[union-attr]
+            if t_obs > radar:
+                radar = track.last_radar_s = t_obs  # type: ignore[union-attr]
+            track.hits += 1  # type: ignore[union-attr]
+            status = track.status  # type: ignore[union-attr]
+            if status == "tentative":
+                if track.hits >= track.confirm_hits:  # type: ignore[union-attr]
+                    status = track.status = "confirmed"  # type: ignore[union-attr]
+                    schedule(track)  # type: ignore[arg-type]
+                    dirty[track.slot] = track  # type: ignore[union-attr]
+                elif not tentative_too:
+                    continue
+            elif status == "coasting":
+                status = track.status = "confirmed"  # type: ignore[union-attr]
+                schedule(track)  # type: ignore[arg-type]
+                dirty[track.slot] = track  # type: ignore[union-attr]
+            elif ivl_ > 10.0:
+                schedule(track)  # type: ignore[arg-type]
+            if t_ - radar <= window:
+                sources = ["ais", "radar"] if t_ - track.last_ais_s <= window else ["radar"]  # type: ignore[union-attr]
+            else:
+                sources = track.sources(t_, window)  # type: ignore[union-attr]
+            out.append(TrackLine(track.track_id, t_, la, lo, sog_, cog_, sig_, track.mmsi, track.name,  # type: ignore[union-attr]
+                                 track.flag, track.ship_type, sources, status))  # type: ignore[union-attr,arg-type]
+        return dict(zip(pidx.tolist(), rows.tolist()))
 
     # ------------------------------------------------------------------ common
     def _new_track(self, obs: Observation, confirm_hits: int, window_s: float,
@@ -394,7 +516,8 @@ class Tracker:
         rows = [t.slot for t in tracks]
         cos = math.cos
         self._state[:, rows] = np.array(
-            [(t.lat, t.lon, t.ve, t.vn, t.time_s, t.a, t.b, t.c, t.qs, cos(t.lat * DEG)) for t in tracks]).T
+            [(t.lat, t.lon, t.ve, t.vn, t.time_s, t.a, t.b, t.c, t.qs, cos(t.lat * DEG), t.nis_avg, t.interval_s)
+             for t in tracks]).T
         self._code[rows] = [_CODE[t.status] for t in tracks]
 
     # ------------------------------------------------------------ housekeeping
@@ -516,13 +639,27 @@ class Tracker:
         # a plane good to well under 15 % in east-west scale over the whole region (checked exactly below)
         tree = cKDTree(np.column_stack([alon * (M_PER_DEG_LAT * cos0), alat * M_PER_DEG_LAT]))
         radius = np.sqrt(cfg.gate_chi2 * (bvar + float(avar.max()) + 2500.0)) * 1.2 + 1.0
-        hits = tree.query_ball_point(np.column_stack([blon * (M_PER_DEG_LAT * cos0), blat * M_PER_DEG_LAT]),
-                                     radius)
-        counts = np.fromiter(map(len, hits), np.intp, len(hits))
-        if counts.sum() == 0:
+        bxy = np.column_stack([blon * (M_PER_DEG_LAT * cos0), blat * M_PER_DEG_LAT])
+        # the identified tracks with the usual radius joined as a whole (k-d tree to k-d tree),
+        # the few with a wider one one by one
+        wide = radius > _WIDE_M
+        ais, bjs = [], []
+        narrow = np.flatnonzero(~wide)
+        if len(narrow):
+            found = tree.sparse_distance_matrix(cKDTree(bxy[narrow]), float(radius[narrow].max()),
+                                                output_type="ndarray")
+            keep = found["v"] <= radius[narrow[found["j"]]]
+            ais.append(found["i"][keep].astype(np.intp))
+            bjs.append(narrow[found["j"][keep]])
+        if wide.any():
+            far = np.flatnonzero(wide)
+            hits = tree.query_ball_point(bxy[far], radius[far])
+            counts = np.fromiter(map(len, hits), np.intp, len(hits))
+            ais.append(np.fromiter((i for h in hits for i in h), np.intp, int(counts.sum())))
+            bjs.append(np.repeat(far, counts))
+        ai, bj = np.concatenate(ais), np.concatenate(bjs)
+        if len(ai) == 0:
             return out
-        ai = np.fromiter((i for h in hits for i in h), np.intp, int(counts.sum()))
-        bj = np.repeat(np.arange(len(b_rows)), counts)
         mlat = 0.5 * (alat[ai] + blat[bj])
         dx = (alon[ai] - blon[bj]) * M_PER_DEG_LAT * np.cos(mlat * DEG)
         dy = (alat[ai] - blat[bj]) * M_PER_DEG_LAT
