@@ -61,6 +61,7 @@ class Track:
     heap_seq: int = -1                 # the live entry of this track in the expiry heap
     heap_due: float = _INF             # ... and its due time
     alive: bool = True
+    arpa: dict[str, tuple[str, float]] | None = None  # sensor id → (ARPA target id, its last time)
 
     @property
     def cov(self) -> Cov:

@@ -64,6 +64,7 @@ class Tracker:
         self.stats = {"out_of_sequence": 0, "too_late": 0, "echoes": 0}
         self._next_id = 1
         self._pending: dict[str, list[Observation]] = {}
+        self._arpa: dict[tuple[str, str], Track] = {}  # (sensor id, ARPA target id) → its track
         self._housekept_s = -math.inf
         self._out: list[TrackLine] = []
         # state table mirroring the tracks (rows reused through a free list)
@@ -88,8 +89,13 @@ class Tracker:
             kind = obs.kind
             if kind == "ais_position":
                 self._ais(obs)
-            elif kind == "radar_plot" or kind == "radar_track":
+            elif kind == "radar_plot":
                 self._buffer(obs)
+            elif kind == "radar_track":
+                if obs.local_id is None:
+                    self._buffer(obs)
+                else:
+                    self._arpa_target(obs)
             elif kind == "ais_static":
                 self._static(obs)
             if self.now_s - self._housekept_s >= every:
@@ -231,6 +237,95 @@ class Tracker:
         self.by_mmsi.setdefault(mmsi, []).append(track)
         self._ident[track.slot] = True
 
+    # --------------------------------------------------------------------- ARPA
+    def _arpa_target(self, obs: Observation) -> None:
+        """A sensor-level tracked target: bound to one fused track, which it updates.
+
+        The first report of a target (sensor, local id) binds it to the track it gates
+        with (radar-only or identified, tentative ones too), else starts a confirmed
+        track; later reports update that track directly.  While a radar's target holds
+        a track, that radar's own plots of the vessel are absorbed by the track without
+        updating it (they are what the target was made from: no second track, no
+        counting the same detections twice).  A report far outside the bound track's
+        gate (the radar reused the id) binds afresh."""
+        cfg = self.config
+        if obs.time_s < self.now_s - cfg.late_window_s:
+            self.stats["too_late"] += 1
+            return
+        key = (obs.sensor_id, obs.local_id)
+        track = self._arpa.get(key)  # type: ignore[arg-type]
+        if track is not None:
+            if track.alive:
+                ye, yn, var = track.innovation(obs.lat, obs.lon, obs.time_s, cfg.accel_psd_m2_s3,  # type: ignore[arg-type]
+                                               cfg.manoeuvre_tau_s)
+                jumped = (ye * ye + yn * yn) / (var + obs.sigma_m ** 2) > 4.0 * cfg.gate_chi2
+            if not track.alive or jumped:
+                self._unbind(key, track)
+                track = None
+        if track is None:
+            track = self._bindable(obs)
+            if track is None:
+                track = self._new_track(obs, confirm_hits=1, window_s=0.0,
+                                        interval_s=self._scan_period(obs.sensor_id))
+                self._bind(key, track, obs.time_s)
+                self._emit_if_live(track)
+                return
+            self._bind(key, track, obs.time_s)
+            if track.status == "tentative":
+                track.confirm_hits = track.hits + 1  # the radar already confirmed the target
+        else:
+            track.arpa[obs.sensor_id] = (obs.local_id, max(obs.time_s, track.arpa[obs.sensor_id][1]))  # type: ignore[index,assignment]
+        velocity = None
+        if obs.sog_kn is not None and obs.cog_deg is not None:
+            ve, vn = velocity_from_course(obs.sog_kn, obs.cog_deg)
+            velocity = (ve, vn, 1.0)
+        self._apply(track, obs, velocity, False)
+
+    def _bind(self, key: tuple[str, str], track: Track, time_s: float) -> None:
+        if track.arpa is None:
+            track.arpa = {}
+        old = track.arpa.get(key[0])
+        if old is not None and old[0] != key[1]:
+            self._arpa.pop((key[0], old[0]), None)
+        track.arpa[key[0]] = (key[1], time_s)
+        self._arpa[key] = track
+
+    def _unbind(self, key: tuple[str, str], track: Track) -> None:
+        self._arpa.pop(key, None)
+        if track.arpa is not None and track.arpa.get(key[0], ("",))[0] == key[1]:
+            del track.arpa[key[0]]
+
+    def _bindable(self, obs: Observation) -> Track | None:
+        """The track (any, not held by another target of this sensor) a new ARPA target gates with."""
+        cfg = self.config
+        self._sync()
+        n = self._hi
+        st = self._state
+        box = _ADOPT_BOX_DEG
+        near = np.flatnonzero((np.abs(st[LAT, :n] - obs.lat) < box) & (np.abs(st[LON, :n] - obs.lon) < box)
+                              & (self._code[:n] >= 0))
+        best, best_d2 = None, cfg.gate_chi2
+        for row in near.tolist():
+            t = self._rows[row]
+            if t.arpa and obs.sensor_id in t.arpa:  # type: ignore[union-attr]
+                continue
+            ye, yn, var = t.innovation(obs.lat, obs.lon, obs.time_s, cfg.accel_psd_m2_s3, cfg.manoeuvre_tau_s)  # type: ignore[union-attr,arg-type]
+            d2 = (ye * ye + yn * yn) / (var + obs.sigma_m ** 2)
+            if d2 < best_d2 and self._same_motion(t, obs):  # type: ignore[arg-type]
+                best, best_d2 = t, d2
+        return best
+
+    def _absorbed(self, plots: list[Observation], assigned: dict[int, int], period: float) -> None:
+        """Drop from ``assigned`` the plots whose track is held by an ARPA target of their radar."""
+        rows = self._rows
+        for i, row in list(assigned.items()):
+            held = rows[row].arpa  # type: ignore[union-attr]
+            if held:
+                plot = plots[i]
+                target = held.get(plot.sensor_id)
+                if target is not None and plot.time_s - target[1] <= 3.0 * period:
+                    del assigned[i]
+
     # -------------------------------------------------------------------- radar
     def _buffer(self, obs: Observation) -> None:
         if obs.time_s < self.now_s - self.config.late_window_s:
@@ -288,9 +383,15 @@ class Tracker:
                 for i, row in assign(len(free), pi, rows, cost).items():
                     assigned[free[i]] = row
                     boosted.add(row)
+        absorbed: set[int] = set()
+        if self._arpa and assigned:
+            kept = dict(assigned)
+            self._absorbed(plots, kept, period)
+            absorbed = assigned.keys() - kept.keys()
+            assigned = kept
         batch = self._apply_scan(plots, arr, assigned, boosted) if assigned else {}
         for i, plot in enumerate(plots):
-            if i in batch:
+            if i in batch or i in absorbed:
                 continue
             velocity = None
             if plot.sog_kn is not None and plot.cog_deg is not None:
@@ -580,6 +681,10 @@ class Tracker:
     def _drop(self, track: Track) -> None:
         del self.tracks[track.track_id]
         track.alive = False
+        if track.arpa:
+            for sensor_id, (local_id, _) in track.arpa.items():
+                if self._arpa.get((sensor_id, local_id)) is track:
+                    del self._arpa[(sensor_id, local_id)]
         row = track.slot
         self._dirty.pop(row, None)
         self._code[row] = _FREE
