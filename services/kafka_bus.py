@@ -160,7 +160,11 @@ class KafkaBusConsumer:
         return self._last.get(id(record))
 
     def commit(self) -> None:
-        """Commit everything the polls so far returned (synchronously)."""
+        """Commit everything the polls so far returned (synchronously).
+
+        Never raises for a broker fault: after a rebalance the records belong to another member;
+        with the broker unreachable the offsets are kept and go with the next commit.
+        """
         if not self._positions:
             return
         offsets = {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in self._positions.items()}
@@ -170,6 +174,12 @@ class KafkaBusConsumer:
             # The group rebalanced since the poll: another member now owns those partitions and
             # will see the records again (at-least-once), so this is not an error for the caller.
             log.warning("commit for group %s on %s skipped after a rebalance: %s", self.group, self.topic, exc)
+        except KafkaError as exc:
+            # The broker is unreachable (e.g. restarting): the offsets stay pending and the next
+            # commit sends them.  Until then a restart would see these records again, which
+            # at-least-once processing allows; the loop must not die for it.
+            log.warning("commit for group %s on %s failed, will retry with the next: %s", self.group, self.topic, exc)
+            return
         self._positions.clear()
 
     def close(self) -> None:
