@@ -23,8 +23,6 @@ import math
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from .geodesy import DEG, M_PER_DEG_LAT
@@ -54,7 +52,7 @@ def gate_scan(plots: np.ndarray, state: np.ndarray, live: np.ndarray, q: float,
     plat, plon, pt, psig = plots[:, 0], plots[:, 1], plots[:, 2], plots[:, 3]
     t_lo, t_hi = float(pt.min()), float(pt.max())
     t_mid, half = 0.5 * (t_lo + t_hi), 0.5 * (t_hi - t_lo)
-    lat0, lon0 = float(plat.mean()), float(plon.mean())
+    lat0, lon0 = float(np.add.reduce(plat)) / len(plat), float(np.add.reduce(plon)) / len(plon)
     cos0 = math.cos(lat0 * DEG)
     r_max = float((psig * psig).max())
     py = (plat - lat0) * M_PER_DEG_LAT
@@ -131,6 +129,23 @@ def gate_scan(plots: np.ndarray, state: np.ndarray, live: np.ndarray, q: float,
     return pi[order], cols[order], cost[order]
 
 
+def _clusters(n_plots: int, n_tracks: int, pi: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Connected component of each (plot, track) edge, labelled by its smallest plot index.
+
+    Label propagation: each track takes the smallest label of its plots, each plot the
+    smallest of its tracks, until nothing changes (as many rounds as the clusters are
+    deep: a few; far cheaper than building a sparse graph for the small clusters of a scan)."""
+    lp = np.arange(n_plots)
+    while True:
+        lt = np.full(n_tracks, n_plots)
+        np.minimum.at(lt, cols, lp[pi])
+        new = lp.copy()
+        np.minimum.at(new, pi, lt[cols])
+        if np.array_equal(new, lp):
+            return lp[pi]
+        lp = new
+
+
 def assign(n_plots: int, pi: np.ndarray, rows: np.ndarray, cost: np.ndarray) -> dict[int, int]:
     """Plot index → track row, the cheapest one-to-one assignment within each cluster."""
     if len(pi) == 0:
@@ -144,10 +159,7 @@ def assign(n_plots: int, pi: np.ndarray, rows: np.ndarray, cost: np.ndarray) -> 
     if len(rest) == 0:
         return result
     pi, cols, cost = pi[rest], cols[rest], cost[rest]
-    n = n_plots + len(uniq)
-    graph = coo_matrix((np.ones(len(pi)), (pi, cols + n_plots)), shape=(n, n))
-    _, labels = connected_components(graph, directed=False)
-    lab = labels[pi]
+    lab = _clusters(n_plots, len(uniq), pi, cols)
     order = np.argsort(lab, kind="stable")
     lab, pi, cols, cost = lab[order], pi[order], cols[order], cost[order]
     bounds = np.flatnonzero(np.diff(lab)) + 1
