@@ -100,12 +100,33 @@ def cmd_api(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     runtime = Runtime(settings, load_sensor_file(settings), bus=connect(settings), fusion=False)
     runtime.start()
-    print(f"mfc api: http://{settings.host}:{settings.port}/ (store {settings.db})", flush=True)
+    print(f"mfc api: http://{settings.host}:{settings.port}/ (store {settings.db}; "
+          f"store writer and alert router in this process)", flush=True)
+    server = uvicorn.Server(uvicorn.Config(create_app(runtime), host=settings.host, port=settings.port,
+                                           log_level="warning"))
+    died: list[str] = []
+
+    def watchdog() -> None:  # a dead background loop must not leave a picture that never updates
+        while not server.should_exit:
+            dead = [w.name for w in runtime.workers if not w.is_alive()]
+            if dead:
+                died.extend(dead)
+                log.error("worker %s stopped unexpectedly; exiting with status 1", ", ".join(dead))
+                server.should_exit = True
+                return
+            time.sleep(1.0)
+
+    threading.Thread(target=watchdog, name="watchdog", daemon=True).start()
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal to the handler
+    # that was in place before it: make that a no-op so that the store writer and router stop
+    # cleanly below and the exit status is 0
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
     try:
-        uvicorn.run(create_app(runtime), host=settings.host, port=settings.port, log_level="warning")
+        server.run()
     finally:
         runtime.stop()
-    return 0
+    return 1 if died else 0
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

@@ -30,7 +30,7 @@ class Runtime:
         self.registry = SensorRegistry(settings.db)
         self.sensors.update(self.registry.all())  # registered through the API: they win over the file
         self.keys: dict[str, ApiKey] = settings.all_keys()
-        self.bus = bus or make_bus(settings.bus)
+        self.bus = bus or make_bus(settings.bus, settings.kafka_prefix)
         self.store = Store(settings.db)
         self.ingest = IngestService(self.bus, self.sensors, clock)
         self.broadcaster = Broadcaster()

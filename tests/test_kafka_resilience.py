@@ -445,7 +445,7 @@ def test_broker_restart_mid_feed_loses_nothing_accepted(own_broker, feed, tmp_pa
     tracked = wait_for(lambda: stored() == set(published), timeout_s=90, every_s=1.0)
     assert tracked, api.output()
     assert fusion.stop() == 0, fusion.output()
-    assert api.stop() in (0, -signal.SIGTERM), api.output()
+    assert api.stop() == 0, api.output()  # graceful: the store writer and router stop, status 0
 
 
 def _healthy(client: httpx.Client) -> bool:
