@@ -67,6 +67,22 @@ def run_until_signalled(workers: list[Worker], bus: Bus, on_stop=None) -> int:
     return 0
 
 
+class FollowSensors(Worker):
+    """Sensors registered through the API (``mfc.sensors``) reach this process."""
+
+    def __init__(self, bus: Bus, sensors: dict[str, Sensor], on_change=None) -> None:
+        super().__init__("sensor-follower")
+        from .sensor_registry import SensorFollower
+        self.follower = SensorFollower(bus, sensors, on_change)
+
+    def run(self) -> None:
+        try:
+            while not self.stopping.is_set():
+                self.handled += self.follower.poll(timeout_s=0.5)
+        finally:
+            self.follower.close()
+
+
 def cmd_fusion(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     sensors = load_sensor_file(settings)
@@ -76,7 +92,19 @@ def cmd_fusion(args: argparse.Namespace) -> int:
     worker = FusionWorker(bus, fusion, clock, checkpoint=Checkpoint(Path(settings.checkpoint)),
                           checkpoint_every_s=args.checkpoint_every)
     print(f"mfc fusion: reading mfc.obs on {settings.bus}, state in {settings.checkpoint}", flush=True)
-    return run_until_signalled([worker], bus)
+
+    def learn(sensor_id: str, sensor: Sensor | None) -> None:
+        if sensor is None:
+            return  # tracks already made keep their sensor; new data from it is refused at ingest
+
+        def apply(f: Fusion) -> None:
+            f.tracker.sensors[sensor_id] = sensor
+            f.rules.ctx.geo.add_sensor(sensor.id, sensor.kind, sensor.lat, sensor.lon, sensor.range_m,
+                                       sensor.releasability)
+
+        worker.control(apply, wait_s=0.0)
+
+    return run_until_signalled([worker, FollowSensors(bus, sensors, learn)], bus)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -88,7 +116,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     servers = nmea_listeners(ingest, args.sensor_id, settings.host, args.tcp, args.udp) if args.sensor_id else []
     print(f"mfc ingest: mfc.raw.ais, mfc.raw.radar → mfc.obs on {settings.bus}"
           + (f"; NMEA for {args.sensor_id} on tcp {args.tcp} udp {args.udp}" if servers else ""), flush=True)
-    return run_until_signalled([RawIngestWorker(bus, ingest)], bus, lambda: [s.shutdown() for s in servers])
+    return run_until_signalled([RawIngestWorker(bus, ingest), FollowSensors(bus, sensors)], bus,
+                               lambda: [s.shutdown() for s in servers])
 
 
 def cmd_api(args: argparse.Namespace) -> int:

@@ -17,7 +17,7 @@ from sqlalchemy import Column, Float, MetaData, String, Table, Text, create_engi
 from fusion.model import Sensor
 from ingest.sensors import load_sensors, sensor_to_dict
 
-SENSORS_TOPIC = "mfc.sensors"  # key: sensor id; value: the sensor, or {"id", "deleted": true}
+from .topics import SENSORS as SENSORS_TOPIC  # key: sensor id; value: the sensor, or {"id", "deleted": true}
 
 metadata = MetaData()
 registered = Table(
@@ -65,3 +65,41 @@ def parse_sensors(body: Any, default_owner: str) -> list[Sensor]:
 
 def sensor_message(sensor: Sensor | None, sensor_id: str) -> dict[str, Any]:
     return {"id": sensor_id, "deleted": True} if sensor is None else sensor_to_dict(sensor)
+
+
+class SensorFollower:
+    """Keeps a process's sensors in step with ``mfc.sensors`` (the other services of a
+    deployment: ``mfc ingest``, ``mfc fusion``).  Reads the topic from its start with a
+    consumer group of its own (never committed), so every process sees every registration."""
+
+    def __init__(self, bus: Any, sensors: dict[str, Sensor], on_change: Any = None, name: str = "sensors") -> None:
+        import uuid
+        self.sensors, self.on_change = sensors, on_change
+        self.consumer = bus.consumer(SENSORS_TOPIC, f"{name}-{uuid.uuid4().hex[:12]}")
+        self.applied = 0
+
+    def poll(self, timeout_s: float = 0.0) -> int:
+        """Apply what arrived; returns how many registrations changed."""
+        changed = 0
+        for rec in self.consumer.poll(timeout_s=timeout_s, max_records=1000):
+            value = rec.value if isinstance(rec.value, dict) else {}
+            sensor_id = value.get("id") or rec.key
+            if not isinstance(sensor_id, str):
+                continue
+            if value.get("deleted"):
+                self.sensors.pop(sensor_id, None)
+                sensor = None
+            else:
+                try:
+                    sensor = load_sensors({"sensors": [value]})[sensor_id]
+                except Exception:  # a bad registration on the topic: keep the last good one
+                    continue
+                self.sensors[sensor_id] = sensor
+            if self.on_change is not None:
+                self.on_change(sensor_id, sensor)
+            changed += 1
+        self.applied += changed
+        return changed
+
+    def close(self) -> None:
+        self.consumer.close()

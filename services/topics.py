@@ -8,6 +8,7 @@ OBS = "mfc.obs"                  # key: MMSI or sensor id; value: observation
 TRACKS = "mfc.tracks"            # key: track id; value: track line (compacted)
 ALERTS = "mfc.alerts"            # key: alert id; value: alert line
 DEADLETTER = "mfc.deadletter"    # key: source; value: rejected input and reason
+SENSORS = "mfc.sensors"          # key: sensor id; value: sensor registered via the API (compacted)
 
 
 def agency_alerts(agency: str) -> str:

@@ -83,3 +83,23 @@ def test_a_registered_ais_receiver_extends_the_coverage_ais_gap_judges_by(live_s
     assert httpx.post(f"{live_server.url}/v1/sensors", json=receiver, headers=INTEGRATOR).status_code == 201
     assert geo.in_coverage(*far) is True  # the call returns once fusion knows the receiver
     assert geo.releasability_of(["AIS-LUZON"], ["ASEAN"]) == ["PH"]
+
+
+def test_other_processes_follow_registrations_on_the_sensors_topic():
+    from services.bus import EmbeddedBus
+    from services.sensor_registry import SENSORS_TOPIC, SensorFollower, sensor_message
+    from ingest.sensors import load_sensors
+    bus = EmbeddedBus()
+    radar = load_sensors({"sensors": [{**RADAR, "owner": "PH-CG"}]})["RAD-NEW"]
+    bus.publish(SENSORS_TOPIC, "RAD-NEW", sensor_message(radar, "RAD-NEW"))
+    bus.publish(SENSORS_TOPIC, "BAD", {"id": "BAD", "kind": "radar"})  # no position: ignored
+    seen: list[tuple[str, object]] = []
+    sensors: dict = {}
+    follower = SensorFollower(bus, sensors, lambda sid, s: seen.append((sid, s)))
+    assert follower.poll(0.5) == 1 and sensors == {"RAD-NEW": radar} and seen == [("RAD-NEW", radar)]
+    bus.publish(SENSORS_TOPIC, "RAD-NEW", sensor_message(None, "RAD-NEW"))
+    assert follower.poll(0.5) == 1 and sensors == {} and seen[-1] == ("RAD-NEW", None)
+    # a second process started later still learns every registration from the topic's start
+    late: dict = {}
+    SensorFollower(bus, late).poll(0.5)
+    assert late == {}  # registered, then deleted: gone for it too
