@@ -209,7 +209,21 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     @app.get("/v1/sensors", tags=["sensors"])
     def sensors(_: ApiKey = read) -> dict[str, Any]:
-        return {"sensors": [sensor_to_dict(s) for s in runtime.sensors.values()]}
+        """Registered sensors with their health as this process's ingest saw it: lines accepted
+        and rejected, the last receipt and observation times, the last reject's reason, and a
+        status (``live``: heard in the last 5 minutes, ``silent``, or ``never``)."""
+        now = runtime.clock()
+        out = []
+        for s in runtime.sensors.values():
+            h = dict(runtime.ingest.health.get(s.id) or {"accepted": 0, "rejected": 0, "last_receipt_s": None,
+                                                          "last_observation_s": None, "last_reject": None})
+            last = h.pop("last_receipt_s")
+            seen = h.pop("last_observation_s")
+            h["last_receipt"] = None if last is None else iso_time(last)
+            h["last_observation"] = None if seen is None else iso_time(seen)
+            h["status"] = "never" if last is None else ("live" if now - last <= 300 else "silent")
+            out.append({**sensor_to_dict(s), "health": h})
+        return {"sensors": out}
 
     @app.post("/v1/sensors", status_code=201, tags=["sensors"])
     async def register_sensors(request: Request, who: ApiKey = Depends(requires(INGEST_ROLES))) -> dict[str, Any]:

@@ -8,6 +8,7 @@ so nothing is dropped silently and one bad line never costs its neighbours.
 from __future__ import annotations
 
 import inspect
+import json
 import threading
 import time
 from dataclasses import dataclass, field
@@ -50,6 +51,8 @@ class IngestService:
         self.sensors = sensors
         self.clock = clock
         self._decoders: dict[str, AisDecoder] = {}
+        # per sensor, what this process's ingest saw: counts, last receipt, last reject reason
+        self.health: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
         self._local = threading.local()  # per thread: the futures of records not yet delivered
         self._flush_takes_timeout = "timeout_s" in inspect.signature(bus.flush).parameters
@@ -91,6 +94,13 @@ class IngestService:
             if len(pending) > 50_000:  # a caller that never calls deliver() (socket listeners)
                 pending[:] = [f for f in pending if not f.is_done or f.failed()][-50_000:]
 
+    def _health(self, sensor_id: str) -> dict[str, Any]:
+        h = self.health.get(sensor_id)
+        if h is None:
+            h = self.health[sensor_id] = {"accepted": 0, "rejected": 0, "last_receipt_s": None,
+                                          "last_observation_s": None, "last_reject": None}
+        return h
+
     def ingest_ais(self, text: str, sensor_id: str, receipt_time_s: float | None = None) -> Verdict:
         verdict = Verdict()
         if sensor_id not in self.sensors:
@@ -117,7 +127,7 @@ class IngestService:
             try:
                 obs = decode_radar_line(line, self.sensors)
             except IngestError as exc:
-                self._reject(verdict, no, line, exc.reason, "radar")
+                self._reject(verdict, no, line, exc.reason, "radar", _radar_sensor_of(line))
                 continue
             if allowed is not None and not allowed(obs.sensor_id):
                 self._reject(verdict, no, line, f"this key may not write for sensor {obs.sensor_id!r}", "radar")
@@ -142,8 +152,28 @@ class IngestService:
             value = obs.to_dict()
             self._publish(topics.OBS, topics.obs_key(value), value)
             verdict.accepted += 1
+            h = self._health(obs.sensor_id)
+            h["accepted"] += 1
+            h["last_receipt_s"] = now
+            h["last_observation_s"] = max(h["last_observation_s"] or obs.time_s, obs.time_s)
 
-    def _reject(self, verdict: Verdict, no: int, line: str, reason: str, source: str) -> None:
+    def _reject(self, verdict: Verdict, no: int, line: str, reason: str, source: str,
+                sensor_id: str | None = None) -> None:
         item = {"line_no": no, "line": line, "reason": reason}
         verdict.rejected.append(item)
+        sensor_id = sensor_id or source
+        if sensor_id in self.sensors:
+            h = self._health(sensor_id)
+            h["rejected"] += 1
+            h["last_reject"] = reason
         self._publish(topics.DEADLETTER, source, {**item, "source": source, "received": self.clock()})
+
+
+def _radar_sensor_of(line: str) -> str | None:
+    """The sensor a rejected radar line names, if it is JSON enough to tell (for its health)."""
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return None
+    sensor_id = value.get("sensor_id") if isinstance(value, dict) else None
+    return sensor_id if isinstance(sensor_id, str) else None

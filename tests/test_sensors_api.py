@@ -36,8 +36,15 @@ def test_an_integrator_registers_a_radar_then_its_plots_make_a_track(tmp_path):
         listed = {s["id"]: s for s in httpx.get(f"{url}/v1/sensors", headers=OFFICER).json()["sensors"]}
         assert listed["RAD-NEW"]["range_m"] == 40000
 
-        after = httpx.post(f"{url}/v1/ingest/radar", content=plots("RAD-NEW", now - 27, 8), headers=INTEGRATOR).json()
-        assert after["accepted"] == 8, after
+        listed = {s["id"]: s for s in httpx.get(f"{url}/v1/sensors", headers=OFFICER).json()["sensors"]}
+        assert listed["RAD-NEW"]["health"]["status"] == "never"
+        bad = '{"kind": "plot", "sensor_id": "RAD-NEW", "time": %f, "lat": 91.5, "lon": 115.1}' % (now - 28)
+        after = httpx.post(f"{url}/v1/ingest/radar", content=plots("RAD-NEW", now - 27, 8) + "\n" + bad,
+                           headers=INTEGRATOR).json()
+        assert after["accepted"] == 8 and after["rejected"] == 1, after
+        health = {s["id"]: s for s in httpx.get(f"{url}/v1/sensors", headers=OFFICER).json()["sensors"]}["RAD-NEW"]["health"]
+        assert health["status"] == "live" and health["accepted"] == 8 and health["rejected"] == 1
+        assert "91.5" in health["last_reject"] and health["last_observation"] <= health["last_receipt"]
 
         def radar_only():
             return [t for t in httpx.get(f"{url}/v1/tracks", headers=OFFICER).json()["tracks"]
