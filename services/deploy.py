@@ -158,6 +158,22 @@ def cmd_api(args: argparse.Namespace) -> int:
     return 1 if died else 0
 
 
+def cmd_router(args: argparse.Namespace) -> int:
+    """The alert router alone (``mfc api`` runs one too; all share one consumer group)."""
+    from .alert_router import AlertRouter
+    from .subscriptions import SubscriptionStore
+    settings = Settings.from_env()
+    bus = connect(settings)
+    subscriptions = SubscriptionStore(settings.db)
+    agencies = sorted({k.name for k in settings.all_keys().values() if k.role == "agency"})
+    print(f"mfc router: mfc.alerts → mfc.alerts.<agency> for {', '.join(agencies) or 'no agency keys'}"
+          f" and webhooks (subscriptions in {settings.db})", flush=True)
+    try:
+        return run_until_signalled([AlertRouter(bus, subscriptions, agencies)], bus)
+    finally:
+        subscriptions.close()
+
+
 def add_commands(sub: argparse._SubParsersAction) -> None:
     f = sub.add_parser("fusion", help="service: mfc.obs → tracker and rules → mfc.tracks, mfc.alerts")
     f.add_argument("--checkpoint-every", type=float, default=10.0, help="seconds between state checkpoints")
@@ -169,3 +185,5 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     i.set_defaults(func=cmd_ingest)
     a = sub.add_parser("api", help="service: HTTP API, web page and store writer")
     a.set_defaults(func=cmd_api)
+    r = sub.add_parser("router", help="service: mfc.alerts → agency topics and signed webhooks")
+    r.set_defaults(func=cmd_router)
