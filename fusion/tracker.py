@@ -32,7 +32,8 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -64,6 +65,7 @@ class Tracker:
         self.stats = {"out_of_sequence": 0, "too_late": 0, "echoes": 0}
         self._next_id = 1
         self._pending: dict[str, list[Observation]] = {}
+        self._ais_q: list[Observation] = []  # AIS position reports not yet applied (empty between calls)
         self._arpa: dict[tuple[str, str], Track] = {}  # (sensor id, ARPA target id) → its track
         self._housekept_s = -math.inf
         self._out: list[TrackLine] = []
@@ -83,12 +85,16 @@ class Tracker:
     def update(self, observations: Iterable[Observation]) -> list[TrackLine]:
         """Take observations (in time order, ideally) and return the track lines they caused."""
         every = self.config.housekeeping_s
+        ais_q = self._ais_q
         for obs in observations:
             if obs.time_s > self.now_s:
                 self.now_s = obs.time_s
             kind = obs.kind
             if kind == "ais_position":
-                self._ais(obs)
+                if obs.time_s < self.now_s - self.config.late_window_s:
+                    self.stats["too_late"] += 1
+                else:
+                    ais_q.append(obs)  # taken in batches (``_flush_ais``)
             elif kind == "radar_plot":
                 self._buffer(obs)
             elif kind == "radar_track":
@@ -100,6 +106,8 @@ class Tracker:
                 self._static(obs)
             if self.now_s - self._housekept_s >= every:
                 self._housekeep()
+        if ais_q:
+            self._flush_ais()
         return self._drain()
 
     def advance(self, time_s: float) -> list[TrackLine]:
@@ -121,11 +129,193 @@ class Tracker:
                 for t in self.tracks.values() if t.status in _LIVE]
 
     # ---------------------------------------------------------------------- AIS
+    def _flush_ais(self) -> None:
+        """Apply the queued AIS position reports, in arrival order as far as it matters.
+
+        A report whose MMSI has one track and no other report in the queue, with course
+        and speed, not an echo and consistent with the track, is applied with the others
+        like it in one NumPy pass (the algebra of ``Track.update`` with a velocity); the
+        rest go through ``_ais`` one by one, in order.  Called before anything that reads
+        tracks (a scan, housekeeping, an ARPA or static report) and at the end of ``update``."""
+        queue = self._ais_q[:]
+        self._ais_q.clear()  # the same list: ``update`` holds it
+        cfg = self.config
+        if len(queue) < 8:
+            for obs in queue:
+                self._ais(obs)
+            return
+        counts = Counter([obs.mmsi for obs in queue])
+        by_mmsi = self.by_mmsi
+        slack, max_ms = cfg.ais_jump_slack_m, cfg.ais_max_speed_kn * KN_TO_MS
+        batch: list[tuple[Track, Observation]] = []
+        for obs in queue:
+            mmsi = obs.mmsi
+            tracks = by_mmsi.get(mmsi)  # type: ignore[arg-type]
+            if tracks is not None and len(tracks) == 1 and counts[mmsi] == 1 and obs.sog_kn is not None \
+                    and obs.cog_deg is not None:
+                t = tracks[0]
+                key = (obs.time_s, obs.lat, obs.lon)
+                if key not in t.recent_ais:
+                    ref_t, ref_lat, ref_lon = t.last_ais or (t.time_s, t.lat, t.lon)
+                    reach = slack + max_ms * abs(obs.time_s - ref_t)
+                    dy = (obs.lat - ref_lat) * M_PER_DEG_LAT  # type: ignore[operator]
+                    dx = (obs.lon - ref_lon) * M_PER_DEG_LAT * math.cos(obs.lat * DEG)  # type: ignore[operator]
+                    if dx * dx + dy * dy <= reach * reach:
+                        batch.append((t, obs))
+        if not batch:
+            for obs in queue:
+                self._ais(obs)
+            return
+        # the batch's states at once; then everything in arrival order (the same tracks,
+        # numbers, schedule and lines as one by one, however the feed was cut into calls)
+        done = self._apply_ais(batch)
+        k, n = 0, len(batch)
+        for obs in queue:
+            if k < n and batch[k][1] is obs:
+                done(k)
+                k += 1
+            else:
+                self._ais(obs)
+
+    def _apply_ais(self, batch: list[tuple[Track, Observation]]) -> Callable[[int], None]:
+        """Kalman-update at once, on the state table, tracks with one AIS report each, with
+        exactly the arithmetic of ``Track.update`` (elementary operations in the same order,
+        the transcendental functions from ``math``).  Returns the function that finishes
+        report k of the batch (the track's own copy, status, schedule, line)."""
+        cfg = self.config
+        cos, sin, exp = math.cos, math.sin, math.exp
+        self._sync()
+        rows = np.fromiter((t.slot for t, _ in batch), np.intp, len(batch))
+        obs = np.array([(o.lat, o.lon, o.time_s, o.sigma_m, o.sog_kn, o.cog_deg) for _, o in batch])
+        st = self._state[:, rows]
+        t = obs[:, 2]
+        t_old = st[TIME]
+        dt = t - t_old
+        fwd = dt >= 0.0
+        all_fwd = bool(fwd.all())
+        q, tau = cfg.accel_psd_m2_s3, cfg.manoeuvre_tau_s
+        lat, lon, ve, vn, cosr = st[LAT], st[LON], st[VE], st[VN], st[COS]
+        a, b, c, qs0, ivl = st[PA], st[PB], st[PC], st[QS], st[IVL]
+        cosr = np.array([cos(x) for x in (lat * DEG).tolist()])
+        e0 = (obs[:, 1] - lon) * M_PER_DEG_LAT * cosr
+        n0 = (obs[:, 0] - lat) * M_PER_DEG_LAT
+        r = obs[:, 3] * obs[:, 3]
+        speed = obs[:, 4] * KN_TO_MS
+        course = (obs[:, 5] * DEG).tolist()
+        vme = speed * np.array([sin(x) for x in course])
+        vmn = speed * np.array([cos(x) for x in course])
+        vsig = cfg.ais_velocity_sigma_ms
+        vsig2 = vsig * vsig
+        raised = qs0 > 1.0
+        any_raised = bool(raised.any())
+        # forward: predict to the report, position then velocity update
+        dtf = dt if all_fwd else np.maximum(dt, 0.0)
+        qs = qs0
+        if any_raised:
+            qs = qs0.copy()
+            idx = np.flatnonzero(raised)
+            qs[idx] = [1.0 + (x - 1.0) * exp(-d / tau) for x, d in zip(qs0[idx].tolist(), dtf[idx].tolist())]
+        dt2 = dtf * dtf
+        qq = q * qs
+        pa = a + 2.0 * b * dtf + c * dt2 + qq * dt2 * dtf / 3.0
+        pb = b + c * dtf + qq * dt2 / 2.0
+        pc = c + qq * dtf
+        ye, yn = e0 - ve * dtf, n0 - vn * dtf
+        s = pa + r
+        k0, k1 = pa / s, pb / s
+        e, n = ve * dtf + k0 * ye, vn * dtf + k0 * yn
+        ve1, vn1 = ve + k1 * ye, vn + k1 * yn
+        a1, b1, c1 = (1.0 - k0) * pa, (1.0 - k0) * pb, pc - k1 * pb
+        s = c1 + vsig2
+        k0, k1 = b1 / s, c1 / s
+        ye, yn = vme - ve1, vmn - vn1
+        e, n, ve1, vn1 = e + k0 * ye, n + k0 * yn, ve1 + k1 * ye, vn1 + k1 * yn
+        a1, b1, c1 = a1 - k0 * b1, b1 - k0 * c1, c1 - k1 * c1
+        ivl = np.where(dt > 0.5, 0.8 * ivl + 0.2 * dt, ivl)
+        time = t
+        if not all_fwd:
+            # out of sequence: the current state updated through the retrodicted one
+            lag = np.maximum(-dt, 0.0)
+            lag2 = lag * lag
+            qq = np.full(len(lag), q)
+            if any_raised:
+                idx = np.flatnonzero(raised)
+                qq[idx] = [q * (1.0 + (x - 1.0) * exp(-d / tau)) for x, d in zip(qs0[idx].tolist(), lag[idx].tolist())]
+            ca, cb = a - b * lag, b - c * lag
+            s = a - 2.0 * b * lag + c * lag2 + qq * lag2 * lag / 3.0 + r
+            ye, yn = e0 + ve * lag, n0 + vn * lag
+            k0, k1 = ca / s, cb / s
+            eo, no = k0 * ye, k0 * yn
+            veo, vno = ve + k1 * ye, vn + k1 * yn
+            ao, bo, co = a - k0 * ca, b - k0 * cb, c - k1 * cb
+            s = co + qq * lag + vsig2
+            k0, k1 = bo / s, co / s
+            ye, yn = vme - veo, vmn - vno
+            eo, no, veo, vno = eo + k0 * ye, no + k0 * yn, veo + k1 * ye, vno + k1 * yn
+            ao, bo, co = ao - k0 * bo, bo - k0 * co, co - k1 * co
+            e, n = np.where(fwd, e, eo), np.where(fwd, n, no)
+            ve1, vn1 = np.where(fwd, ve1, veo), np.where(fwd, vn1, vno)
+            a1, b1, c1 = np.where(fwd, a1, ao), np.where(fwd, b1, bo), np.where(fwd, c1, co)
+            qs = np.where(fwd, qs, qs0)
+            time = np.where(fwd, t, t_old)
+        lat = lat + n / M_PER_DEG_LAT
+        lon = lon + e / (M_PER_DEG_LAT * cosr)
+        lat_l = lat.tolist()
+        self._state[:, rows] = np.array([lat, lon, ve1, vn1, time, a1, b1, c1, qs,
+                                         [cos(x * DEG) for x in lat_l], st[NIS], ivl])
+        values = list(zip(lat_l, lon.tolist(), ve1.tolist(), vn1.tolist(), time.tolist(), a1.tolist(),
+                          b1.tolist(), c1.tolist(), qs.tolist(), ivl.tolist()))
+        window, tentative_too = cfg.source_window_s, cfg.publish_tentative
+        out, dirty, schedule = self._out, self._dirty, self._schedule
+        hypot, atan2, degrees, sqrt = math.hypot, math.atan2, math.degrees, math.sqrt
+
+        def done(k: int) -> None:
+            track, o = batch[k]
+            la, lo, ve_, vn_, t_, a_, b_, c_, qs_, ivl_ = values[k]
+            if o.time_s < track.time_s:
+                self.stats["out_of_sequence"] += 1
+            track.lat, track.lon, track.ve, track.vn, track.time_s = la, lo, ve_, vn_, t_
+            track.a, track.b, track.c, track.qs, track.interval_s = a_, b_, c_, qs_, ivl_
+            t_obs = o.time_s
+            ais = track.last_ais_s
+            if t_obs > ais:
+                ais = track.last_ais_s = t_obs
+            key = (t_obs, o.lat, o.lon)
+            last = track.last_ais
+            if last is None or t_obs >= last[0]:
+                track.last_ais = key  # type: ignore[assignment]
+            recent = track.recent_ais
+            recent.append(key)  # type: ignore[arg-type]
+            if len(recent) > _RECENT_AIS:
+                del recent[0]
+            track.hits += 1
+            status = track.status
+            if status == "tentative":
+                if track.hits >= track.confirm_hits:
+                    status = track.status = "confirmed"
+                    schedule(track)
+                    dirty[track.slot] = track
+                elif not tentative_too:
+                    return
+            elif status == "coasting":
+                status = track.status = "confirmed"
+                schedule(track)
+                dirty[track.slot] = track
+            elif ivl_ > 10.0:
+                schedule(track)
+            if t_ - ais <= window:
+                sources = ["ais", "radar"] if t_ - track.last_radar_s <= window else ["ais"]
+            else:
+                sources = track.sources(t_, window)
+            out.append(TrackLine(track.track_id, t_, la, lo, hypot(ve_, vn_) / KN_TO_MS,
+                                 degrees(atan2(ve_, vn_)) % 360.0, sqrt(a_) if a_ > 0.0 else 0.0,
+                                 track.mmsi, track.name, track.flag, track.ship_type, sources,
+                                 status))  # type: ignore[arg-type]
+
+        return done
+
     def _ais(self, obs: Observation) -> None:
         cfg = self.config
-        if obs.time_s < self.now_s - cfg.late_window_s:
-            self.stats["too_late"] += 1
-            return
         tracks = self.by_mmsi.get(obs.mmsi)  # type: ignore[arg-type]
         key = (obs.time_s, obs.lat, obs.lon)
         track = None
@@ -211,6 +401,8 @@ class Tracker:
     def _static(self, obs: Observation) -> None:
         if obs.mmsi is None:
             return
+        if self._ais_q:
+            self._flush_ais()
         ident = self.identities.setdefault(obs.mmsi, {})
         for key in ("name", "ship_type", "callsign", "imo"):
             value = getattr(obs, key)
@@ -252,6 +444,8 @@ class Tracker:
         if obs.time_s < self.now_s - cfg.late_window_s:
             self.stats["too_late"] += 1
             return
+        if self._ais_q:
+            self._flush_ais()
         key = (obs.sensor_id, obs.local_id)
         track = self._arpa.get(key)  # type: ignore[arg-type]
         if track is not None:
@@ -346,6 +540,8 @@ class Tracker:
         return sensor.scan_period_s if sensor else 3.0
 
     def _scan(self, plots: list[Observation]) -> None:
+        if self._ais_q:
+            self._flush_ais()
         period = self._scan_period(plots[0].sensor_id)
         times = [p.time_s for p in plots]
         if max(times) - min(times) >= period:  # out-of-order plots: one scan period at a time
@@ -645,6 +841,8 @@ class Tracker:
     def _housekeep(self) -> None:
         """Finish scans whose window has passed, coast and drop silent tracks, merge twins."""
         self._housekept_s = self.now_s
+        if self._ais_q:
+            self._flush_ais()
         for sensor_id, buf in list(self._pending.items()):
             if self.now_s - buf[0].time_s >= self._scan_period(sensor_id):
                 del self._pending[sensor_id]
