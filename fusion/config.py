@@ -36,3 +36,5 @@ class TrackerConfig:
     manoeuvre_boost: float = 4.0           # ... by this factor per such fix
     manoeuvre_q_max: float = 64.0          # ... up to this many times the base noise
     manoeuvre_tau_s: float = 60.0          # the excess noise fades as exp(-dt / tau)
+    ais_conflict_chi2: float = 100.0       # an AIS fix this far (NIS, 2 dof) from a radar-held track ...
+    ais_conflict_min_m: float = 500.0      # ... and at least this many metres off is recorded as a conflict

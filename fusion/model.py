@@ -75,6 +75,26 @@ class Sensor:
     bearing_sigma_deg: float | None = None
 
 
+@dataclass(slots=True, frozen=True)
+class AisRadarConflict:
+    """An AIS fix far outside the gate of its MMSI's track while radar holds that track
+    (``Tracker.take_conflicts``): the reported position is contradicted by the radar
+    (spoofed or faulty GNSS, a wrong MMSI).  The fix is still applied as before."""
+
+    track_id: str
+    mmsi: int
+    time_s: float                 # the AIS fix's time
+    lat: float                    # where AIS puts the vessel
+    lon: float
+    track_lat: float              # where the track (radar-held) has it at that time
+    track_lon: float
+    distance_m: float
+    nis: float                    # normalised innovation squared of the fix (2 dof)
+    last_radar_s: float           # the track's last radar update
+    sensor_id: str
+    station: str | None = None
+
+
 TrackStatus = Literal["tentative", "confirmed", "coasting", "lost"]
 
 

@@ -34,15 +34,16 @@ import heapq
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import fields
 
 import numpy as np
 from scipy.spatial import cKDTree
 
 from .association import COS, IVL, LAT, LON, N_COLS, NIS, PA, PB, PC, QS, TIME, VE, VN, assign, gate_scan
 from .config import TrackerConfig
-from .geodesy import DEG, KN_TO_MS, M_PER_DEG_LAT, velocity_from_course
+from .geodesy import DEG, KN_TO_MS, M_PER_DEG_LAT, from_local, velocity_from_course
 from .identity import flag_of
-from .model import Observation, Sensor, TrackLine
+from .model import AisRadarConflict, Observation, Sensor, TrackLine
 from .track import Track
 
 _LIVE = ("confirmed", "coasting")
@@ -62,7 +63,8 @@ class Tracker:
         self.by_mmsi: dict[int, list[Track]] = {}
         self.identities: dict[int, dict[str, object]] = {}
         self.now_s = -math.inf
-        self.stats = {"out_of_sequence": 0, "too_late": 0, "echoes": 0}
+        self.stats = {"out_of_sequence": 0, "too_late": 0, "echoes": 0, "ais_radar_conflicts": 0}
+        self.conflicts: list[AisRadarConflict] = []  # since the last ``take_conflicts``
         self._next_id = 1
         self._pending: dict[str, list[Observation]] = {}
         self._ais_q: list[Observation] = []  # AIS position reports not yet applied (empty between calls)
@@ -80,6 +82,24 @@ class Tracker:
         # expiry heap: (due time, sequence, track)
         self._heap: list[tuple[float, int, Track]] = []
         self._seq = 0
+
+    def __setstate__(self, state: dict) -> None:
+        """Restore a pickled tracker, also one saved by an earlier version of this class."""
+        self.__dict__.update(state)
+        cfg = self.config
+        if any(not hasattr(cfg, f.name) for f in fields(TrackerConfig)):  # settings added since: defaults
+            self.config = TrackerConfig(**{f.name: getattr(cfg, f.name) for f in fields(TrackerConfig)
+                                           if hasattr(cfg, f.name)})
+        self.__dict__.setdefault("_arpa", {})
+        self.__dict__.setdefault("_ais_q", [])
+        self.__dict__.setdefault("conflicts", [])
+        self.stats.setdefault("ais_radar_conflicts", 0)
+        for track in self.tracks.values():
+            if not hasattr(track, "arpa"):
+                track.arpa = None
+        if self._state.shape[0] < N_COLS:  # older, narrower state table: rebuilt from the tracks
+            self._state = np.vstack([self._state, np.zeros((N_COLS - self._state.shape[0], self._state.shape[1]))])
+            self._dirty.update((t.slot, t) for t in self.tracks.values())
 
     # ----------------------------------------------------------------- push API
     def update(self, observations: Iterable[Observation]) -> list[TrackLine]:
@@ -121,6 +141,17 @@ class Tracker:
         for sensor_id in list(self._pending):
             self._scan(self._pending.pop(sensor_id))
         return self._drain()
+
+    def take_conflicts(self) -> list[AisRadarConflict]:
+        """AIS fixes contradicted by the radar since the last call (and forget them).
+
+        A fix is recorded when its MMSI's track had a radar update within
+        ``source_window_s`` of it and the fix lies beyond both ``ais_conflict_chi2``
+        (normalised innovation squared against the track) and ``ais_conflict_min_m``.
+        ``stats["ais_radar_conflicts"]`` counts them all.  Only the last 10,000 are
+        kept if nobody takes them."""
+        out, self.conflicts = self.conflicts, []
+        return out
 
     def snapshot(self, time_s: float) -> list[TrackLine]:
         """Every live confirmed track, predicted to ``time_s``."""
@@ -272,6 +303,8 @@ class Tracker:
         def done(k: int) -> None:
             track, o = batch[k]
             la, lo, ve_, vn_, t_, a_, b_, c_, qs_, ivl_ = values[k]
+            if track.last_radar_s >= o.time_s - window:
+                self._check_conflict(track, o)
             if o.time_s < track.time_s:
                 self.stats["out_of_sequence"] += 1
             track.lat, track.lon, track.ve, track.vn, track.time_s = la, lo, ve_, vn_, t_
@@ -341,6 +374,8 @@ class Tracker:
         if obs.sog_kn is not None and obs.cog_deg is not None:
             ve, vn = velocity_from_course(obs.sog_kn, obs.cog_deg)
             velocity = (ve, vn, cfg.ais_velocity_sigma_ms)
+        if track.last_radar_s >= obs.time_s - cfg.source_window_s:
+            self._check_conflict(track, obs)
         self._apply(track, obs, velocity, True)
         if track.last_ais is None or obs.time_s >= track.last_ais[0]:
             track.last_ais = key
@@ -348,6 +383,23 @@ class Tracker:
         recent.append(key)
         if len(recent) > _RECENT_AIS:
             del recent[0]
+
+    def _check_conflict(self, track: Track, obs: Observation) -> None:
+        """Record an AIS fix far outside the gate of its radar-held track (before it is applied)."""
+        cfg = self.config
+        ye, yn, var = track.innovation(obs.lat, obs.lon, obs.time_s, cfg.accel_psd_m2_s3,  # type: ignore[arg-type]
+                                       cfg.manoeuvre_tau_s)
+        d2 = ye * ye + yn * yn
+        nis = d2 / (var + obs.sigma_m * obs.sigma_m)
+        if nis <= cfg.ais_conflict_chi2 or d2 <= cfg.ais_conflict_min_m ** 2:
+            return
+        self.stats["ais_radar_conflicts"] += 1
+        lat, lon = from_local(obs.lat, obs.lon, -ye, -yn)  # type: ignore[arg-type]
+        self.conflicts.append(AisRadarConflict(
+            track.track_id, obs.mmsi, obs.time_s, obs.lat, obs.lon, lat, lon, math.sqrt(d2), nis,  # type: ignore[arg-type]
+            track.last_radar_s, obs.sensor_id, obs.station))
+        if len(self.conflicts) > 10_000:
+            del self.conflicts[:-10_000]
 
     def _consistent(self, tracks: list[Track], obs: Observation) -> Track | None:
         """The MMSI's track this fix can belong to (reachable at ≤ max speed), nearest first."""
