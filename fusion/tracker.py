@@ -387,6 +387,11 @@ class Tracker:
     def _check_conflict(self, track: Track, obs: Observation) -> None:
         """Record an AIS fix far outside the gate of its radar-held track (before it is applied)."""
         cfg = self.config
+        dt = obs.time_s - track.time_s
+        ye = (obs.lon - track.lon) * M_PER_DEG_LAT * math.cos(track.lat * DEG) - track.ve * dt  # type: ignore[operator]
+        yn = (obs.lat - track.lat) * M_PER_DEG_LAT - track.vn * dt  # type: ignore[operator]
+        if ye * ye + yn * yn <= cfg.ais_conflict_min_m ** 2:  # the common case: near the track
+            return
         ye, yn, var = track.innovation(obs.lat, obs.lon, obs.time_s, cfg.accel_psd_m2_s3,  # type: ignore[arg-type]
                                        cfg.manoeuvre_tau_s)
         d2 = ye * ye + yn * yn
