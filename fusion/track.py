@@ -53,7 +53,7 @@ class Track:
     last_ais_s: float = -_INF          # feed time the track was last fed by each source
     last_radar_s: float = -_INF
     last_ais: tuple[float, float, float] | None = None  # time, lat, lon of the newest AIS fix
-    recent_ais: list[tuple[float, float, float]] = field(default_factory=list)  # echoes check
+    recent_ais: dict[tuple[float, float, float], None] = field(default_factory=dict)  # echoes check (oldest first)
     merge_votes: int = 0
     qs: float = 1.0                    # process-noise scale (manoeuvre)
     nis_avg: float = 2.0               # running mean of the fixes' NIS (2 when the model fits)

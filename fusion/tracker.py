@@ -97,6 +97,8 @@ class Tracker:
         for track in self.tracks.values():
             if not hasattr(track, "arpa"):
                 track.arpa = None
+            if isinstance(track.recent_ais, list):
+                track.recent_ais = dict.fromkeys(track.recent_ais)
         if self._state.shape[0] < N_COLS:  # older, narrower state table: rebuilt from the tracks
             self._state = np.vstack([self._state, np.zeros((N_COLS - self._state.shape[0], self._state.shape[1]))])
             self._dirty.update((t.slot, t) for t in self.tracks.values())
@@ -318,9 +320,9 @@ class Tracker:
             if last is None or t_obs >= last[0]:
                 track.last_ais = key  # type: ignore[assignment]
             recent = track.recent_ais
-            recent.append(key)  # type: ignore[arg-type]
+            recent[key] = None  # type: ignore[index]
             if len(recent) > _RECENT_AIS:
-                del recent[0]
+                del recent[next(iter(recent))]
             track.hits += 1
             status = track.status
             if status == "tentative":
@@ -367,7 +369,7 @@ class Tracker:
                                     window_s=cfg.ais_confirm_window_s, interval_s=10.0)
             self._identify(track, obs.mmsi)  # type: ignore[arg-type]
             track.last_ais = key
-            track.recent_ais.append(key)
+            track.recent_ais[key] = None
             self._emit_if_live(track)
             return
         velocity = None
@@ -380,9 +382,9 @@ class Tracker:
         if track.last_ais is None or obs.time_s >= track.last_ais[0]:
             track.last_ais = key
         recent = track.recent_ais
-        recent.append(key)
+        recent[key] = None
         if len(recent) > _RECENT_AIS:
-            del recent[0]
+            del recent[next(iter(recent))]
 
     def _check_conflict(self, track: Track, obs: Observation) -> None:
         """Record an AIS fix far outside the gate of its radar-held track (before it is applied)."""
