@@ -749,10 +749,9 @@ class Tracker:
         sig = np.sqrt(np.maximum(a1, 0.0))
         window, tentative_too = cfg.source_window_s, cfg.publish_tentative
         out, track_rows, dirty, schedule = self._out, self._rows, self._dirty, self._schedule
-        for (track, t_obs, la, lo, ve_, vn_, t_, a_, b_, c_, qs_, nis_, ivl_, sog_, cog_, sig_) in zip(
-                [track_rows[row] for row in rows.tolist()], t.tolist(), lat.tolist(), lon.tolist(),
-                ve1.tolist(), vn1.tolist(), time.tolist(), a1.tolist(), b1.tolist(), c1.tolist(), qs.tolist(),
-                nis_avg.tolist(), ivl.tolist(), sog.tolist(), cog.tolist(), sig.tolist()):
+        for track, (t_obs, la, lo, ve_, vn_, t_, a_, b_, c_, qs_, nis_, ivl_, sog_, cog_, sig_) in zip(
+                [track_rows[row] for row in rows.tolist()],
+                np.column_stack([t, lat, lon, ve1, vn1, time, a1, b1, c1, qs, nis_avg, ivl, sog, cog, sig]).tolist()):
             track.lat, track.lon, track.ve, track.vn, track.time_s = la, lo, ve_, vn_, t_  # type: ignore[union-attr]
             track.a, track.b, track.c, track.qs, track.nis_avg = a_, b_, c_, qs_, nis_  # type: ignore[union-attr]
             track.interval_s = ivl_  # type: ignore[union-attr]
