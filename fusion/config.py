@@ -13,7 +13,8 @@ class TrackerConfig:
     init_speed_sigma_ms: float = 10.0     # velocity spread of a track started from one plot
     confirm_hits: int = 3                 # radar: M of N scans
     confirm_scans: int = 5
-    tentative_cost: float = 8.0           # added to the association cost of a tentative track
+    two_stage_association: bool = True   # confirmed/coasting tracks first, tentative on the rest
+    tentative_cost: float = 8.0           # one-stage only: added to the cost of a tentative track
     ais_confirm_reports: int = 2          # AIS: consistent reports before a track is confirmed
     ais_confirm_window_s: float = 900.0
     ais_max_speed_kn: float = 60.0        # beyond this an AIS fix cannot be the same vessel
@@ -31,7 +32,7 @@ class TrackerConfig:
     publish_tentative: bool = False
     cell_deg: float = 0.1                  # unused since gating moved to a k-d tree (kept for old configs)
     late_window_s: float = 600.0           # fixes this much older than the newest feed time are ignored
-    manoeuvre_nis: float = 5.0             # running mean NIS (2 dof, expected 2) beyond which the
+    manoeuvre_nis: float = 8.0             # running mean NIS (2 dof, expected 2) beyond which the
     manoeuvre_memory: float = 0.5          #   process noise is raised (mean's weight of the past)
     manoeuvre_boost: float = 4.0           # ... by this factor per such fix
     manoeuvre_q_max: float = 64.0          # ... up to this many times the base noise

@@ -618,9 +618,16 @@ class Tracker:
         self._sync()
         arr = np.array([(p.lat, p.lon, p.time_s, p.sigma_m) for p in plots])
         code = self._code[:self._hi]
-        extra = (code == 0) * cfg.tentative_cost if cfg.tentative_cost else None
-        pi, rows, cost = gate_scan(arr, self._state, code >= 0, cfg.accel_psd_m2_s3, cfg.gate_chi2,
-                                   cfg.manoeuvre_tau_s, extra)
+        if cfg.two_stage_association:
+            # established (confirmed and coasting) tracks take their plots first; tentative
+            # tracks only see the plots left over (a fresh tentative track must not steal the
+            # plot of a coasting track that has its vessel back inside the gate)
+            pi, rows, cost = gate_scan(arr, self._state, code >= 1, cfg.accel_psd_m2_s3, cfg.gate_chi2,
+                                       cfg.manoeuvre_tau_s)
+        else:
+            extra = (code == 0) * cfg.tentative_cost if cfg.tentative_cost else None
+            pi, rows, cost = gate_scan(arr, self._state, code >= 0, cfg.accel_psd_m2_s3, cfg.gate_chi2,
+                                       cfg.manoeuvre_tau_s, extra)
         assigned = assign(len(plots), pi, rows, cost)
         track_rows = self._rows
         boosted: set[int] = set()
@@ -638,6 +645,14 @@ class Tracker:
                 for i, row in assign(len(free), pi, rows, cost).items():
                     assigned[free[i]] = row
                     boosted.add(row)
+        if cfg.two_stage_association and len(assigned) < len(plots):
+            tentative = code == 0
+            if tentative.any():
+                free = [i for i in range(len(plots)) if i not in assigned]
+                pi, rows, cost = gate_scan(arr[free], self._state, tentative, cfg.accel_psd_m2_s3,
+                                           cfg.gate_chi2, cfg.manoeuvre_tau_s)
+                for i, row in assign(len(free), pi, rows, cost).items():
+                    assigned[free[i]] = row
         absorbed: set[int] = set()
         if self._arpa and assigned:
             kept = dict(assigned)
