@@ -55,6 +55,15 @@ class Loitering:
         if st.alert is not None:
             self._check_end(line, st)
         if t - st.last_t < cfg.loiter_sample_s:
+            # between samples: the window may fill now, so judge it with the open segment
+            # (the alert must not wait for the next sample; reports may come just under
+            # loiter_sample_s apart, which would halve the sampling rate)
+            if st.alert is None and st.segs and st.segs[0][0] <= t - cfg.loiter_s:
+                w = t - st.last_t
+                sum_w, sum_ws = st.sum_w + w, st.sum_ws + w * st.last_sog
+                mean = sum_ws / sum_w if sum_w > 0 else 0.0
+                if mean < cfg.loiter_speed_kn:
+                    self._fire(line, st, mean)
             return
         if t - st.last_t > cfg.loiter_max_gap_s:  # too long unseen: restart the window
             st.segs.clear()
