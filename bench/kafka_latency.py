@@ -1,10 +1,12 @@
 """``python -m bench.kafka_latency``: end-to-end latency and throughput of fusion through Kafka.
 
 Latency: observations are *published to ``mfc.obs``* (as ``mfc ingest`` and HTTP ingest do
-after decoding) at a steady offered load (1,000 and 10,000 observations a second by default),
-a ``FusionWorker`` (the ``mfc fusion`` loop, with its checkpoint and journal) fuses them on a
-real broker, and a reader of ``mfc.tracks`` notes when each observation's track update
-arrives.  Latency = arrival of the track line − the time the observation was handed to the
+after decoding) at a steady offered load (1,000 and 10,000 observations a second by default)
+by a load generator in its own process, ``mfc fusion`` (the deployed service in its own process,
+with the product's geography and rules, its checkpoint and journal) fuses them on a real
+broker, and a reader of ``mfc.tracks`` in the bench's process notes when each observation's
+track update arrives.  Four processes share the machine's cores: the broker, the generator,
+the fusion service and the reader.  Latency = arrival of the track line − the time the observation was handed to the
 producer; p50 and p99 over every update (the first report of a vessel makes no line: AIS
 tracks confirm on the second).  The synthetic feed: vessels on straight courses in the South
 China Sea reporting every 2 s (so 1,000 obs/s is 2,000 vessels), feed time = wall time.
@@ -21,11 +23,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -85,17 +90,48 @@ def observation(i: int, k: int, t0: float) -> Observation:
                        sigma_m=30.0, mmsi=mmsi, sog_kn=12.0, cog_deg=45.0, ais_class="A", msg_type=1)
 
 
+def _offer(bootstrap: str, prefix: str, rate: int, seconds: float, t0: float, out: str) -> None:
+    """The load generator, in its own process: ``rate`` observations a second in 10 ms ticks,
+    each published to ``mfc.obs`` as ingest does; writes (mmsi, k, handed-over time) to ``out``."""
+    bus = KafkaBus(bootstrap, prefix=prefix)
+    vessels = int(rate * REPORT_EVERY_S)
+    sent = []
+    start, n, tick = time.monotonic(), 0, 0.01
+    total = int(rate * seconds)
+    while n < total:
+        due = min(total, int((time.monotonic() - start) * rate) + 1)
+        while n < due:
+            i, k = n % vessels, n // vessels
+            obs = observation(i, k, t0)
+            bus.publish(topics.OBS, str(obs.mmsi), obs.to_dict())
+            sent.append((obs.mmsi, k, time.time()))
+            n += 1
+        time.sleep(tick)
+    offered_s = time.monotonic() - start
+    bus.flush()
+    bus.close()
+    Path(out).write_text(json.dumps({"offered_s": offered_s, "sent": sent}))
+
+
 def latency_run(bootstrap: str, rate: int, seconds: float, workdir: Path) -> dict:
+    """Three processes, as deployed: the load generator, ``mfc fusion`` (the service itself,
+    with the product's geography and rules, checkpoint and journal) and this one reading
+    ``mfc.tracks``; the broker is a fourth."""
     prefix = f"bench-{uuid.uuid4().hex[:8]}."
     bus = KafkaBus(bootstrap, prefix=prefix)
     ensure_topics(bus)
-    vessels = int(rate * REPORT_EVERY_S)
-    fusion = FusionWorker(bus, Fusion({}, Geography()), clock=None,
-                          checkpoint=Checkpoint(workdir / f"{prefix}ckpt"), checkpoint_every_s=10.0)
-    sent: dict[tuple[int, int], float] = {}
+    bus.close()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MFC_")}
+    env.update(MFC_BUS=f"kafka://{bootstrap}", MFC_KAFKA_PREFIX=prefix, MFC_FUSION_CLOCK="feed",
+               MFC_CHECKPOINT=str(workdir / f"{prefix}ckpt"), PYTHONUNBUFFERED="1")
+    log = open(workdir / f"{prefix}fusion.log", "wb")
+    fusion = subprocess.Popen([sys.executable, "-m", "services.cli", "fusion", "--checkpoint-every", "10"],
+                              env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     got: dict[tuple[int, int], float] = {}
     from kafka import KafkaConsumer, TopicPartition
-    reader = KafkaConsumer(bootstrap_servers=bus.bootstrap, enable_auto_commit=False, group_id=None)
+
+    from ingest.timeparse import parse_iso
+    reader = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
     tps = [TopicPartition(prefix + topics.TRACKS, p) for p in sorted(reader.partitions_for_topic(prefix + topics.TRACKS))]
     reader.assign(tps)
     reader.seek_to_end(*tps)
@@ -108,42 +144,35 @@ def latency_run(bootstrap: str, rate: int, seconds: float, workdir: Path) -> dic
                 now = time.time()
                 for m in msgs:
                     line = json.loads(m.value)
-                    from ingest.timeparse import parse_iso
+                    if line.get("mmsi") is None:
+                        continue
                     k = round((parse_iso(line["time"]) - t0 - (line["mmsi"] - 548_000_000) % 1000
                                * REPORT_EVERY_S / 1000) / REPORT_EVERY_S)
                     got.setdefault((line["mmsi"], k), now)
-    fusion.start()
     reader_thread = threading.Thread(target=read, daemon=True)
     reader_thread.start()
-    time.sleep(3.0)  # the fusion consumer joins its group
-    # Offered load: ``rate`` observations a second in 10 ms ticks, feed time = wall time.
-    start, n, tick = time.monotonic(), 0, 0.01
-    total = int(rate * seconds)
-    while n < total:
-        due = min(total, int((time.monotonic() - start) * rate) + 1)
-        while n < due:
-            i, k = n % vessels, n // vessels
-            obs = observation(i, k, t0)
-            value = obs.to_dict()
-            bus.publish(topics.OBS, str(obs.mmsi), value)
-            sent[(obs.mmsi, k)] = time.time()
-            n += 1
-        time.sleep(tick)
-    offered_s = time.monotonic() - start
-    bus.flush()
+    time.sleep(8.0)  # mfc fusion loads its geography and its consumer joins the group
+    out = workdir / f"{prefix}sent.json"
+    producer = multiprocessing.get_context("spawn").Process(
+        target=_offer, args=(bootstrap, prefix, rate, seconds, t0, str(out)))
+    producer.start()
+    producer.join()
+    result = json.loads(out.read_text())
+    sent = {(mmsi, k): t for mmsi, k, t in result["sent"]}
     deadline = time.time() + 120
     want = {key for key in sent if key[1] >= 1}
     while time.time() < deadline and not want <= got.keys():
         time.sleep(0.2)
     stop.set()
-    fusion.stop()
-    fusion.join(timeout=60)
+    fusion.send_signal(signal.SIGTERM)
+    fusion.wait(timeout=60)
+    log.close()
     reader_thread.join(timeout=5)
     reader.close()
-    bus.close()
     lat = sorted((got[key] - sent[key]) * 1000 for key in want if key in got)
-    return {"rate": rate, "achieved": total / offered_s, "n": len(lat), "missing": len(want) - len(lat),
-            "p50": _pct(lat, 50), "p99": _pct(lat, 99), "max": lat[-1] if lat else float("nan")}
+    return {"rate": rate, "achieved": len(sent) / result["offered_s"], "n": len(lat),
+            "missing": len(want) - len(lat), "p50": _pct(lat, 50), "p99": _pct(lat, 99),
+            "max": lat[-1] if lat else float("nan")}
 
 
 def throughput_run(bootstrap: str, count: int, workdir: Path) -> dict:
