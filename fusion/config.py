@@ -13,7 +13,6 @@ class TrackerConfig:
     init_speed_sigma_ms: float = 10.0     # velocity spread of a track started from one plot
     confirm_hits: int = 3                 # radar: M of N scans
     confirm_scans: int = 5
-    two_stage_association: bool = True   # confirmed/coasting tracks first, tentative on the rest
     tentative_cost: float = 8.0           # one-stage only: added to the cost of a tentative track
     ais_confirm_reports: int = 2          # AIS: consistent reports before a track is confirmed
     ais_confirm_window_s: float = 900.0
@@ -39,3 +38,5 @@ class TrackerConfig:
     manoeuvre_tau_s: float = 60.0          # the excess noise fades as exp(-dt / tau)
     ais_conflict_chi2: float = 100.0       # an AIS fix this far (NIS, 2 dof) from a radar-held track ...
     ais_conflict_min_m: float = 500.0      # ... and at least this many metres off is recorded as a conflict
+    # (new settings go last: a checkpoint pickles this as its values in field order)
+    two_stage_association: bool = True     # confirmed/coasting tracks take plots first, tentative the rest

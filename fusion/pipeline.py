@@ -27,16 +27,21 @@ class Fusion:
 
     def update(self, observations: Sequence[Observation]) -> tuple[list[TrackLine], list[Alert]]:
         lines = self.tracker.update(observations)
-        return lines, self.rules.process(observations, _by_time(lines))
+        return lines, self.rules.process(observations, _by_time(lines)) + self._conflicts()
 
     def advance(self, time_s: float) -> tuple[list[TrackLine], list[Alert]]:
         lines = self.tracker.advance(time_s)
-        alerts = self.rules.process((), _by_time(lines)) + self.rules.advance(time_s)
+        alerts = self.rules.process((), _by_time(lines)) + self._conflicts() + self.rules.advance(time_s)
         return lines, alerts
 
     def flush(self) -> tuple[list[TrackLine], list[Alert]]:
         lines = self.tracker.flush()
-        return lines, self.rules.process((), _by_time(lines))
+        return lines, self.rules.process((), _by_time(lines)) + self._conflicts()
+
+    def _conflicts(self) -> list[Alert]:
+        """AIS fixes the radar contradicted in this batch go to the rules (identity_clash)."""
+        taken = self.tracker.take_conflicts()
+        return self.rules.conflicts(taken) if taken else []
 
     def snapshot(self, time_s: float) -> list[TrackLine]:
         return self.tracker.snapshot(time_s)

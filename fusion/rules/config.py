@@ -83,3 +83,5 @@ class RulesConfig:
         "on_land": "low", "identity_clash": "medium", "invalid_identity": "low", "loitering": "low",
         "rendezvous": "medium", "foreign_fishing": "high", "swarm": "high", "distress": "critical",
         "gnss_interference": "high"})
+    # identity_clash from the radar (AIS fixes the radar contradicts; new fields go last: checkpoints)
+    radar_clash_quiet_s: float = 1800.0    # the episode closes after this long without a contradiction

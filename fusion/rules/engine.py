@@ -9,8 +9,9 @@ items in it plus the timers due, never a pass over every track.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import fields
 
-from ..model import Alert, Observation, TrackLine
+from ..model import AisRadarConflict, Alert, Observation, TrackLine
 from .ais_gap import AisGap
 from .base import Context
 from .config import RulesConfig
@@ -22,13 +23,14 @@ from .identity import Distress, InvalidIdentity
 from .jumps import Jumps
 from .loitering import Loitering
 from .on_land import OnLand
+from .radar_contradiction import RadarContradiction
 from .rendezvous import Rendezvous
 from .swarm import Swarm
 from .zones import ZoneEntry
 
 RULES = (AisGap, DarkVessel, Jumps, OnLand, InvalidIdentity, Distress, Loitering, Rendezvous,
-         ZoneEntry, ForeignFishing, Swarm, Gnss)
-ALERT_TYPES = tuple(t for r in RULES for t in r.types)
+         ZoneEntry, ForeignFishing, Swarm, Gnss, RadarContradiction)
+ALERT_TYPES = tuple(dict.fromkeys(t for r in RULES for t in r.types))
 
 
 class RuleEngine:
@@ -39,6 +41,25 @@ class RuleEngine:
         self.rules = [r(self.ctx) for r in RULES if enabled is None or enabled & set(r.types)]
         self._obs_rules = [r.on_obs for r in self.rules if hasattr(r, "on_obs")]
         self._line_rules = [r.on_line for r in self.rules if hasattr(r, "on_line")]
+        self._conflict_rules = [r.on_conflict for r in self.rules if hasattr(r, "on_conflict")]
+
+    def __setstate__(self, state: dict) -> None:
+        """An engine checkpointed by an earlier version: settings added since take their
+        defaults, and rules added since join (with no history)."""
+        self.__dict__.update(state)
+        cfg = self.cfg
+        if any(not hasattr(cfg, f.name) for f in fields(RulesConfig)):
+            cfg = RulesConfig(**{f.name: getattr(cfg, f.name) for f in fields(RulesConfig) if hasattr(cfg, f.name)})
+            self.cfg = self.ctx.cfg = cfg
+            for rule in self.rules:
+                if hasattr(rule, "cfg"):
+                    rule.cfg = cfg
+        enabled = set(cfg.enabled) if cfg.enabled is not None else None
+        have = {type(r) for r in self.rules}
+        self.rules += [r(self.ctx) for r in RULES if r not in have and (enabled is None or enabled & set(r.types))]
+        self._obs_rules = [r.on_obs for r in self.rules if hasattr(r, "on_obs")]
+        self._line_rules = [r.on_line for r in self.rules if hasattr(r, "on_line")]
+        self._conflict_rules = [r.on_conflict for r in self.rules if hasattr(r, "on_conflict")]
 
     @property
     def now_s(self) -> float:
@@ -59,6 +80,15 @@ class RuleEngine:
                 j += 1
                 self._tick(line.time_s)
                 self._line(line)
+        return self.ctx.book.drain()
+
+    def conflicts(self, items: Sequence[AisRadarConflict]) -> list[Alert]:
+        """Take the AIS fixes the radar contradicted (``Tracker.take_conflicts``), after the
+        batch that recorded them."""
+        for c in sorted(items, key=lambda c: c.time_s):
+            self._tick(c.time_s)
+            for fn in self._conflict_rules:
+                fn(c)
         return self.ctx.book.drain()
 
     def advance(self, time_s: float) -> list[Alert]:
