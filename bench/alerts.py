@@ -692,6 +692,29 @@ def inject(world: World, t0: float, book: MmsiBook) -> tuple[list[Vessel], list[
                               a + 1800 + 150 * n + 120, la, lo, 40_000))
             return out_v, out_c, []
         place(gnss)
+    # (placed last, so that the other cases keep their sites)
+    # identity_clash from the radar: AIS fixes 1 km east of where a coastal radar sees the ship, for
+    # 30 min (positive; the real ship is then a radar contact with no AIS near it: dark_vessel too);
+    # near-miss: a ship on the same radar whose AIS agrees with it
+    def contradicted(la, lo):
+        r = [Sensor(f"R-SPOOF-{len(radars)}", "radar", la, lo, range_m=40_000, accuracy_m=40, scan_period_s=6.0)]
+        a = t0 + 5.2 * H
+        m, m2 = 412_900_001, 574_900_002  # fixed (CN and VN MIDs): the shared generator is not drawn on, so
+        book.used |= {m, m2}              # the background traffic generated after this stays as it was
+        east = 1000.0 / (M_PER_DEG_LAT * math.cos(math.radians(la)))
+        v = Vessel(m, straight(*offset(la, lo, -8000, -6000), 10.0, 60.0, a, a + 1.5 * H), every_s=10.0,
+                   coverage_free=True, bias=[(a + 1800, a + 3600, 0.0, east)])
+        v2 = Vessel(m2, straight(*offset(la, lo, 8000, 6000), 10.0, 240.0, a, a + 1.5 * H), every_s=10.0,
+                    coverage_free=True)
+        return [v, v2], [
+            Case("identity_clash", True, "AIS 1 km off where radar sees the ship", a + 1800, a + 1800 + 120,
+                 *offset(la, lo, -8000, -6000), 20_000, m),
+            Case("dark_vessel", True, "the ship whose AIS is 1 km off, on radar", a + 1800 + 840, a + 1800 + 1140,
+                 *offset(la, lo, -8000, -6000), 20_000),
+            Case("identity_clash", False, "AIS and radar agree", a, a + 2 * H, *offset(la, lo, 8000, 6000), 20_000,
+                 m2)], r
+    place(contradicted)
+
     return vs, cases, radars
 
 

@@ -43,12 +43,15 @@ def test_ais_position_the_radar_contradicts_raises_identity_clash_with_both_posi
     first = clashes[0]
     assert first.mmsi == MMSI
     assert T0 + 600 <= first.time_s <= T0 + 620  # the first contradicted fix, not later
-    ev = first.evidence
-    truth = position(10.0, 114.0, 12.0, 45.0, ev["ais_position"]["time_s"] - T0)
+    ev = first.evidence["first"]
+    assert ev["time_s"] == T0 + 600
+    truth = position(10.0, 114.0, 12.0, 45.0, 600.0)
     # the radar's position is the vessel's, AIS's is about 1 km east of it
     assert distance_m(ev["radar_position"]["lat"], ev["radar_position"]["lon"], *truth) < 200
     assert 800 < distance_m(ev["ais_position"]["lat"], ev["ais_position"]["lon"], *truth) < 1200
     assert 700 < ev["distance_m"] < 1300
+    assert distance_m(first.lat, first.lon, *truth) < 200  # the alert is placed where the radar sees it
+    assert first.evidence["contradicted_fixes"] >= 2
     assert "radar" in first.summary and str(MMSI) in first.summary
     assert len({a.alert_id for a in clashes}) == 1  # one episode, not one alert per fix
 
@@ -66,3 +69,13 @@ def test_an_engine_checkpointed_before_the_rule_existed_takes_contradictions_aft
     restored = pickle.loads(pickle.dumps(fusion))
     _, alerts = run(feed(1000.0), restored)
     assert [a for a in alerts if a.type == "identity_clash" and a.evidence.get("cause") == "radar_contradiction"]
+
+
+def test_one_faulty_ais_fix_raises_no_identity_clash():
+    observations = [o for o in feed(0.0)]
+    for i, o in enumerate(observations):  # one report at minute 10 is 1 km off, the rest are right
+        if o.kind == "ais_position" and o.time_s == T0 + 600:
+            lat, lon = from_local(o.lat, o.lon, 1000.0, 0.0)
+            observations[i] = make_ais(MMSI, o.time_s, lat, lon, sog_kn=12.0, cog_deg=45.0)
+    fusion, alerts = run(observations)
+    assert not [a for a in alerts if a.type == "identity_clash"]

@@ -85,3 +85,5 @@ class RulesConfig:
         "gnss_interference": "high"})
     # identity_clash from the radar (AIS fixes the radar contradicts; new fields go last: checkpoints)
     radar_clash_quiet_s: float = 1800.0    # the episode closes after this long without a contradiction
+    radar_clash_min_fixes: int = 2         # contradicted fixes of one track ...
+    radar_clash_window_s: float = 600.0    # ... within this long before the alert
