@@ -21,7 +21,7 @@ from services import geo
 from services.geography import ZonesFileError, zones_from_geojson
 from services.ingest_service import BusUnavailable
 from services.runtime import Runtime
-from services.subscriptions import SubscriptionError, parse_subscription, releasable_to
+from services.subscriptions import SubscriptionError, parse_subscription, releasable_to, track_releasable_to
 from services.settings import ApiKey
 from ingest.errors import IngestError
 from ingest.sensors import sensor_to_dict
@@ -88,30 +88,38 @@ def create_app(runtime: Runtime) -> FastAPI:
     def healthz() -> dict[str, Any]:
         return {"status": "ok", **store.counts(), "bus": runtime.settings.bus}
 
-    @app.get("/v1/tracks", tags=["picture"])
-    def list_tracks(bbox: str | None = None, since: str | None = None,
-                    source: str | None = Query(None, pattern="^(ais|radar)$"),
-                    limit: int = Query(5000, ge=1, le=50000), _: ApiKey = read) -> dict[str, Any]:
-        rows = store.tracks(_bbox(bbox), _since(since), source, limit)
-        return {"tracks": rows, "count": len(rows)}
+    def visible(who: ApiKey, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The track lines ``who`` may see: an agency key only tracks releasable to it."""
+        if who.role != "agency":
+            return rows
+        return [r for r in rows if track_releasable_to(r, who.name, runtime.sensors)]
 
-    @app.get("/v1/tracks/{track_id}", tags=["picture"])
-    def get_track(track_id: str, _: ApiKey = read) -> dict[str, Any]:
+    def one_track(track_id: str, who: ApiKey) -> dict[str, Any]:
         row = store.track(track_id)
-        if row is None:
+        if row is None or not visible(who, [row]):
             raise HTTPException(404, f"no track {track_id!r}")
         return row
 
+    @app.get("/v1/tracks", tags=["picture"])
+    def list_tracks(bbox: str | None = None, since: str | None = None,
+                    source: str | None = Query(None, pattern="^(ais|radar)$"),
+                    limit: int = Query(5000, ge=1, le=50000), who: ApiKey = read) -> dict[str, Any]:
+        rows = visible(who, store.tracks(_bbox(bbox), _since(since), source, limit))
+        return {"tracks": rows, "count": len(rows)}
+
+    @app.get("/v1/tracks/{track_id}", tags=["picture"])
+    def get_track(track_id: str, who: ApiKey = read) -> dict[str, Any]:
+        return one_track(track_id, who)
+
     @app.get("/v1/tracks/{track_id}/history", tags=["picture"])
     def get_history(track_id: str, since: str | None = None, limit: int = Query(1000, ge=1, le=100000),
-                    _: ApiKey = read) -> dict[str, Any]:
-        if store.track(track_id) is None:
-            raise HTTPException(404, f"no track {track_id!r}")
+                    who: ApiKey = read) -> dict[str, Any]:
+        one_track(track_id, who)
         return {"track_id": track_id, "points": store.history(track_id, _since(since), limit)}
 
     @app.get("/v1/picture", tags=["picture"])
     def picture(bbox: str | None = None, at: str | None = None,
-                window_s: float = Query(600.0, gt=0, le=86400), _: ApiKey = read) -> dict[str, Any]:
+                window_s: float = Query(600.0, gt=0, le=86400), who: ApiKey = read) -> dict[str, Any]:
         """Live tracks as GeoJSON; with ``at`` (ISO time) the picture as it was then, from history."""
         if at is not None:
             try:
@@ -123,6 +131,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         else:
             rows = store.tracks(_bbox(bbox), None, None, 50000)
             latest = max((r["time"] for r in rows), default=None)
+        rows = visible(who, rows)
         return {"type": "FeatureCollection", "time": latest, "features": [
             {"type": "Feature", "id": r["track_id"],
              "geometry": {"type": "Point", "coordinates": [r["lon"], r["lat"]]}, "properties": r}
@@ -163,6 +172,8 @@ def create_app(runtime: Runtime) -> FastAPI:
             mine = [sub for sub in runtime.subscriptions.all(who.name) if sub.delivery == "stream"]
 
             def wanted(kind: str, value: dict[str, Any]) -> bool:
+                if kind == "track":
+                    return track_releasable_to(value, who.name, runtime.sensors)
                 return kind != "alert" or (releasable_to(value, who.name)
                                            and (not mine or any(sub.matches(value) for sub in mine)))
 

@@ -20,7 +20,8 @@ def picture_at(store: Store, at_s: float, window_s: float = 600.0,
     latest = (select(history.c.track_id, func.max(history.c.time_s).label("t"))
               .where(history.c.time_s <= at_s, history.c.time_s > at_s - window_s)
               .group_by(history.c.track_id).subquery())
-    q = (select(history, tracks.c.mmsi, tracks.c.name, tracks.c.flag, tracks.c.ship_type, tracks.c.sources)
+    q = (select(history, tracks.c.mmsi, tracks.c.name, tracks.c.flag, tracks.c.ship_type, tracks.c.sources,
+                tracks.c.sensors)
          .join(latest, and_(history.c.track_id == latest.c.track_id, history.c.time_s == latest.c.t))
          .join(tracks, tracks.c.track_id == history.c.track_id, isouter=True))
     if bbox:
@@ -33,6 +34,7 @@ def picture_at(store: Store, at_s: float, window_s: float = 600.0,
              "sog_kn": r["sog_kn"], "cog_deg": r["cog_deg"], "sigma_m": None, "mmsi": r["mmsi"],
              "name": r["name"], "flag": r["flag"], "ship_type": r["ship_type"],
              "sources": [s for s in (r["sources"] or "").split(",") if s],
+             "sensors": [s for s in (r["sensors"] or "").split(",") if s],  # the track's latest (releasability)
              "status": "confirmed" if at_s - r["time_s"] < window_s / 2 else "coasting"} for r in rows]
 
 

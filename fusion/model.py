@@ -115,6 +115,7 @@ class TrackLine:
     ship_type: int | None
     sources: list[str]
     status: TrackStatus
+    sensors: tuple[str, ...] = ()   # the sensors that fed the track recently (releasability)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -131,6 +132,7 @@ class TrackLine:
             "ship_type": self.ship_type,
             "sources": list(self.sources),
             "status": self.status,
+            "sensors": list(self.sensors),
         }
 
 

@@ -62,6 +62,25 @@ class Track:
     heap_due: float = _INF             # ... and its due time
     alive: bool = True
     arpa: dict[str, tuple[str, float]] | None = None  # sensor id → (ARPA target id, its last time)
+    feeders: dict[str, float] | None = None  # sensor id → the last feed time it fed this track
+
+    def feed(self, sensor_id: str, time_s: float) -> None:
+        """Note that ``sensor_id`` fed the track at ``time_s``."""
+        f = self.feeders
+        if f is None:
+            self.feeders = {sensor_id: time_s}
+        elif time_s > f.get(sensor_id, -_INF):
+            f[sensor_id] = time_s
+
+    def sensor_ids(self, time_s: float, window_s: float) -> tuple[str, ...]:
+        """The sensors that fed the track within ``window_s`` of ``time_s`` (else the latest one)."""
+        f = self.feeders
+        if not f:
+            return ()
+        if len(f) == 1:
+            return tuple(f)
+        recent = tuple(sorted(s for s, t in f.items() if time_s - t <= window_s))
+        return recent or (max(f, key=f.__getitem__),)
 
     @property
     def cov(self) -> Cov:
@@ -198,7 +217,7 @@ class Track:
         return TrackLine(self.track_id, t, self.lat, self.lon, math.hypot(ve, vn) / KN_TO_MS,
                          math.degrees(math.atan2(ve, vn)) % 360.0, math.sqrt(a) if a > 0.0 else 0.0,
                          self.mmsi, self.name, self.flag, self.ship_type, sources,
-                         self.status)  # type: ignore[arg-type]
+                         self.status, self.sensor_ids(t, window_s))  # type: ignore[arg-type]
 
     def line(self, time_s: float, q: float, window_s: float, status: str | None = None,
              tau_s: float = 60.0) -> TrackLine:
@@ -211,4 +230,4 @@ class Track:
         sog, cog = course_from_velocity(ve, vn)
         return TrackLine(self.track_id, time_s, lat, lon, sog, cog, math.sqrt(var) if var > 0.0 else 0.0,
                          self.mmsi, self.name, self.flag, self.ship_type, self.sources(time_s, window_s),
-                         status or self.status)  # type: ignore[arg-type]
+                         status or self.status, self.sensor_ids(time_s, window_s))  # type: ignore[arg-type]

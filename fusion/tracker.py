@@ -97,6 +97,8 @@ class Tracker:
         for track in self.tracks.values():
             if not hasattr(track, "arpa"):
                 track.arpa = None
+            if not hasattr(track, "feeders"):
+                track.feeders = None
             if isinstance(track.recent_ais, list):
                 track.recent_ais = dict.fromkeys(track.recent_ais)
         if self._state.shape[0] < N_COLS:  # older, narrower state table: rebuilt from the tracks
@@ -315,6 +317,11 @@ class Tracker:
             ais = track.last_ais_s
             if t_obs > ais:
                 ais = track.last_ais_s = t_obs
+            feeders = track.feeders
+            if feeders is None:
+                track.feeders = {o.sensor_id: t_obs}
+            elif t_obs > feeders.get(o.sensor_id, -math.inf):
+                feeders[o.sensor_id] = t_obs
             key = (t_obs, o.lat, o.lon)
             last = track.last_ais
             if last is None or t_obs >= last[0]:
@@ -345,7 +352,7 @@ class Tracker:
             out.append(TrackLine(track.track_id, t_, la, lo, hypot(ve_, vn_) / KN_TO_MS,
                                  degrees(atan2(ve_, vn_)) % 360.0, sqrt(a_) if a_ > 0.0 else 0.0,
                                  track.mmsi, track.name, track.flag, track.ship_type, sources,
-                                 status))  # type: ignore[arg-type]
+                                 status, track.sensor_ids(t_, window)))  # type: ignore[arg-type]
 
         return done
 
@@ -763,6 +770,7 @@ class Tracker:
         cog = np.degrees(np.arctan2(ve1, vn1)) % 360.0
         sig = np.sqrt(np.maximum(a1, 0.0))
         window, tentative_too = cfg.source_window_s, cfg.publish_tentative
+        sensor_id = plots[0].sensor_id  # a scan is one sensor's
         out, track_rows, dirty, schedule = self._out, self._rows, self._dirty, self._schedule
         for track, (t_obs, la, lo, ve_, vn_, t_, a_, b_, c_, qs_, nis_, ivl_, sog_, cog_, sig_) in zip(
                 [track_rows[row] for row in rows.tolist()],
@@ -773,6 +781,11 @@ class Tracker:
             radar = track.last_radar_s  # type: ignore[union-attr]
             if t_obs > radar:
                 radar = track.last_radar_s = t_obs  # type: ignore[union-attr]
+            feeders = track.feeders  # type: ignore[union-attr]
+            if feeders is None:
+                track.feeders = {sensor_id: t_obs}  # type: ignore[union-attr]
+            elif t_obs > feeders.get(sensor_id, -math.inf):
+                feeders[sensor_id] = t_obs
             track.hits += 1  # type: ignore[union-attr]
             status = track.status  # type: ignore[union-attr]
             if status == "tentative":
@@ -793,7 +806,8 @@ class Tracker:
             else:
                 sources = track.sources(t_, window)  # type: ignore[union-attr]
             out.append(TrackLine(track.track_id, t_, la, lo, sog_, cog_, sig_, track.mmsi, track.name,  # type: ignore[union-attr]
-                                 track.flag, track.ship_type, sources, status))  # type: ignore[union-attr,arg-type]
+                                 track.flag, track.ship_type, sources, status,  # type: ignore[union-attr,arg-type]
+                                 track.sensor_ids(t_, window)))  # type: ignore[union-attr]
         return dict(zip(pidx.tolist(), rows.tolist()))
 
     # ------------------------------------------------------------------ common
@@ -809,6 +823,7 @@ class Tracker:
             track.last_ais_s = obs.time_s
         else:
             track.last_radar_s = obs.time_s
+        track.feeders = {obs.sensor_id: obs.time_s}
         if obs.sog_kn is not None and obs.cog_deg is not None:
             track.ve, track.vn = velocity_from_course(obs.sog_kn, obs.cog_deg)
         track.hits = 1
@@ -844,6 +859,7 @@ class Tracker:
                 track.last_ais_s = t
         elif t > track.last_radar_s:
             track.last_radar_s = t
+        track.feed(obs.sensor_id, t)
         track.hits += 1
         status = track.status
         if status == "tentative":
@@ -989,6 +1005,8 @@ class Tracker:
                 twin = rows[twin_row]
                 if track.last_radar_s > twin.last_radar_s:  # type: ignore[union-attr]
                     twin.last_radar_s = track.last_radar_s  # type: ignore[union-attr]
+                for sid, t_fed in (track.feeders or {}).items():  # type: ignore[union-attr]
+                    twin.feed(sid, t_fed)  # type: ignore[union-attr]
                 self._out.append(track.line(track.time_s, cfg.accel_psd_m2_s3, cfg.source_window_s, "lost"))  # type: ignore[union-attr]
                 self._drop(track)  # type: ignore[arg-type]
 

@@ -29,6 +29,7 @@ tracks = Table(
     Column("sog_kn", Float), Column("cog_deg", Float), Column("sigma_m", Float),
     Column("mmsi", Integer, index=True), Column("name", String(64)), Column("flag", String(4)),
     Column("ship_type", Integer), Column("sources", String(32)), Column("status", String(16), index=True),
+    Column("sensors", Text),  # comma-separated ids of the sensors that fed the track (releasability)
 )
 
 history = Table(
@@ -80,6 +81,19 @@ class Store:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         metadata.create_all(self.engine)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """A database made by an earlier version gets the columns added since (all nullable)."""
+        from sqlalchemy import inspect, text
+        insp = inspect(self.engine)
+        for table in (tracks,):
+            have = {c["name"] for c in insp.get_columns(table.name)}
+            for col in table.columns:
+                if col.name not in have:
+                    kind = col.type.compile(dialect=self.engine.dialect)
+                    with self.engine.begin() as conn:
+                        conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN {col.name} {kind}'))
 
     def _insert(self, table: Table):  # dialect-specific INSERT with ON CONFLICT
         if self.engine.dialect.name == "postgresql":
@@ -232,6 +246,7 @@ def _track_row(line: dict[str, Any]) -> dict[str, Any]:
         "sigma_m": line.get("sigma_m"), "mmsi": line.get("mmsi"), "name": line.get("name"),
         "flag": line.get("flag"), "ship_type": line.get("ship_type"),
         "sources": ",".join(line.get("sources") or []), "status": line.get("status", "confirmed"),
+        "sensors": ",".join(line.get("sensors") or []),
     }
 
 
@@ -241,6 +256,7 @@ def _track_line(row: Any) -> dict[str, Any]:
         "sog_kn": row["sog_kn"], "cog_deg": row["cog_deg"], "sigma_m": row["sigma_m"], "mmsi": row["mmsi"],
         "name": row["name"], "flag": row["flag"], "ship_type": row["ship_type"],
         "sources": [s for s in (row["sources"] or "").split(",") if s], "status": row["status"],
+        "sensors": [s for s in (row["sensors"] or "").split(",") if s],
     }
 
 

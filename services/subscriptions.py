@@ -16,6 +16,7 @@ import json
 import secrets
 import time
 from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping, Sequence
 from typing import Any, Iterable
 from urllib.parse import urlsplit
 
@@ -77,15 +78,35 @@ class Subscription:
         return d
 
 
+def covers(tokens: Any, agency: str) -> bool:
+    """Do releasability ``tokens`` cover ``agency``?  A token is an agency name (``PH-CG``), a
+    state prefix (``PH`` covers ``PH-CG`` and ``PH-NAVY``) or ``ASEAN``/``ALL``."""
+    return any(t in WILDCARD_RELEASABILITY or t == agency or agency.startswith(f"{t}-") for t in tokens or ())
+
+
 def releasable_to(alert: dict[str, Any], agency: str) -> bool:
-    """May ``agency`` see ``alert``?  Its evidence lists releasability tokens: an agency name
-    (``PH-CG``), a state prefix (``PH`` covers ``PH-CG`` and ``PH-NAVY``) or ``ASEAN``/``ALL``.
+    """May ``agency`` see ``alert``?  Its evidence lists releasability tokens (``covers``).
     An alert without a list is releasable to every member; an empty list to none."""
     evidence = alert.get("evidence") or {}
     if "releasability" not in evidence:
         return True
-    tokens = evidence["releasability"] or ()
-    return any(t in WILDCARD_RELEASABILITY or t == agency or agency.startswith(f"{t}-") for t in tokens)
+    return covers(evidence["releasability"], agency)
+
+
+def track_releasable_to(line: dict[str, Any], agency: str, sensors: Mapping[str, Any],
+                        default: Sequence[str] = ("ASEAN",)) -> bool:
+    """May ``agency`` see this track line?  Yes when at least one sensor that fed the track
+    recently (``line["sensors"]``) is releasable to it: the agency may know of the vessel
+    through that sensor.  A sensor this process does not know counts as ``default``; a line
+    without sensor ids (written by an earlier version) is visible to every member."""
+    ids = line.get("sensors")
+    if not ids:
+        return True
+    for sid in ids:
+        sensor = sensors.get(sid)
+        if covers(sensor.releasability if sensor is not None else default, agency):
+            return True
+    return False
 
 
 def parse_subscription(body: Any, agency: str) -> Subscription:

@@ -90,3 +90,27 @@ def test_history_pruning(store):
     store.write_tracks([line(time="2026-11-24T08:00:00Z"), line(time="2026-11-24T10:00:00Z")])
     removed = store.prune_history(older_than_s=1795510800.0)  # 09:00
     assert removed == 1 and len(store.history("T1")) == 1
+
+
+def test_a_database_from_before_track_sensors_gets_the_column_and_keeps_its_rows(store):
+    # the tracks table as an earlier version made it: no sensors column
+    url = store.url
+    store.close()
+    from sqlalchemy import create_engine
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE tracks"))
+        conn.execute(text("CREATE TABLE tracks (track_id VARCHAR(32) PRIMARY KEY, time_s FLOAT NOT NULL, "
+                          "lat FLOAT NOT NULL, lon FLOAT NOT NULL, sog_kn FLOAT, cog_deg FLOAT, sigma_m FLOAT, "
+                          "mmsi INTEGER, name VARCHAR(64), flag VARCHAR(4), ship_type INTEGER, "
+                          "sources VARCHAR(32), status VARCHAR(16))"))
+        conn.execute(text("INSERT INTO tracks VALUES ('T9', 1795507200.0, 10.0, 114.0, 5.0, 0.0, 20.0, "
+                          "NULL, NULL, NULL, NULL, 'radar', 'confirmed')"))
+    engine.dispose()
+    reopened = Store(url)
+    try:
+        assert reopened.track("T9")["sensors"] == []  # an old row: no sensor ids (visible to every member)
+        reopened.write_tracks([{**line("T1"), "sensors": ["PH-PAG-A1", "PH-PAG-R1"]}])
+        assert reopened.track("T1")["sensors"] == ["PH-PAG-A1", "PH-PAG-R1"]
+    finally:
+        reopened.close()

@@ -1,0 +1,67 @@
+"""Tracks carry releasability: an agency sees a track only when a sensor that fed it is releasable to it."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+
+from services.settings import ApiKey
+
+from .conftest import INTEGRATOR_KEY, OFFICER_KEY, LiveServer, make_runtime, wait_for
+
+INTEGRATOR = {"Authorization": f"Bearer {INTEGRATOR_KEY}"}
+OFFICER = {"Authorization": f"Bearer {OFFICER_KEY}"}
+PH = {"Authorization": "Bearer ph-cg-key-for-tests"}
+VN = {"Authorization": "Bearer vn-msa-key-for-tests"}
+KEYS = (ApiKey(INTEGRATOR_KEY, "integrator", "test-integrator"), ApiKey("ph-cg-key-for-tests", "agency", "PH-CG"),
+        ApiKey("vn-msa-key-for-tests", "agency", "VN-MSA"))
+# a radar whose owner shares it with the Philippines only, and one shared with every member
+PH_RADAR = {"id": "RAD-PH-ONLY", "kind": "radar", "lat": 11.0, "lon": 115.0, "range_m": 40000, "accuracy_m": 30,
+            "scan_period_s": 3, "releasability": ["PH"]}
+SHARED_RADAR = {**PH_RADAR, "id": "RAD-SHARED", "lat": 12.0, "releasability": ["ASEAN"]}
+
+
+def plots(sensor_id: str, t0: float, scans: int, lat: float, lon: float) -> str:
+    return "\n".join(json.dumps({"kind": "plot", "sensor_id": sensor_id, "time": t0 + 3 * k,
+                                 "lat": lat, "lon": lon + 0.00014 * k, "sigma_m": 30}) for k in range(scans))
+
+
+def test_a_track_seen_only_by_a_restricted_radar_is_hidden_from_other_agencies(tmp_path):
+    with LiveServer(make_runtime(tmp_path, api_keys=KEYS)) as server:
+        url = server.url
+        for sensor in (PH_RADAR, SHARED_RADAR):
+            assert httpx.post(f"{url}/v1/sensors", json=sensor, headers=INTEGRATOR).status_code == 201
+        now = time.time()
+        for sensor_id, lat in (("RAD-PH-ONLY", 11.1), ("RAD-SHARED", 12.1)):
+            r = httpx.post(f"{url}/v1/ingest/radar", content=plots(sensor_id, now - 30, 8, lat, 115.1),
+                           headers=INTEGRATOR).json()
+            assert r["accepted"] == 8, r
+
+        def tracks(who):
+            return {round(t["lat"], 1): t for t in httpx.get(f"{url}/v1/tracks", headers=who).json()["tracks"]}
+
+        seen = wait_for(lambda: len(tracks(OFFICER)) == 2 and tracks(OFFICER))
+        assert seen, tracks(OFFICER)
+        restricted, shared = seen[11.1], seen[12.1]
+        assert restricted["sensors"] == ["RAD-PH-ONLY"] and shared["sensors"] == ["RAD-SHARED"]
+
+        # the officer and PH see both; VN sees only the track of the shared radar, on every path
+        assert set(tracks(PH)) == {11.1, 12.1}
+        assert set(tracks(VN)) == {12.1}
+        rid = restricted["track_id"]
+        assert httpx.get(f"{url}/v1/tracks/{rid}", headers=VN).status_code == 404
+        assert httpx.get(f"{url}/v1/tracks/{rid}/history", headers=VN).status_code == 404
+        assert httpx.get(f"{url}/v1/tracks/{rid}", headers=PH).status_code == 200
+        picture = httpx.get(f"{url}/v1/picture", headers=VN).json()
+        assert [f["id"] for f in picture["features"]] == [shared["track_id"]]
+        ogc = httpx.get(f"{url}/ogc/collections/tracks/items", headers=VN).json()
+        assert [f["id"] for f in ogc["features"]] == [shared["track_id"]]
+        assert httpx.get(f"{url}/ogc/collections/tracks/items/{rid}", headers=VN).status_code == 404
+        cot = httpx.get(f"{url}/v1/picture.cot", headers=VN).text
+        assert f"MFC-{shared['track_id']}" in cot and f"MFC-{rid}\"" not in cot
+        at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time()))
+        replay = httpx.get(f"{url}/v1/picture", params={"at": at}, headers=VN).json()
+        assert rid not in [f["id"] for f in replay["features"]]
+        assert shared["track_id"] in [f["id"] for f in replay["features"]]
