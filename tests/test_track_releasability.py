@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 import httpx
@@ -33,6 +34,8 @@ def test_a_track_seen_only_by_a_restricted_radar_is_hidden_from_other_agencies(t
         url = server.url
         for sensor in (PH_RADAR, SHARED_RADAR):
             assert httpx.post(f"{url}/v1/sensors", json=sensor, headers=INTEGRATOR).status_code == 201
+        streams = {"PH": listen(url, "ph-cg-key-for-tests"), "VN": listen(url, "vn-msa-key-for-tests")}
+        time.sleep(0.5)  # the listeners are registered before the feed arrives
         now = time.time()
         for sensor_id, lat in (("RAD-PH-ONLY", 11.1), ("RAD-SHARED", 12.1)):
             r = httpx.post(f"{url}/v1/ingest/radar", content=plots(sensor_id, now - 30, 8, lat, 115.1),
@@ -65,3 +68,32 @@ def test_a_track_seen_only_by_a_restricted_radar_is_hidden_from_other_agencies(t
         replay = httpx.get(f"{url}/v1/picture", params={"at": at}, headers=VN).json()
         assert rid not in [f["id"] for f in replay["features"]]
         assert shared["track_id"] in [f["id"] for f in replay["features"]]
+        # the live stream: PH gets both tracks' updates, VN only the shared radar's
+        for thread, _ in streams.values():
+            thread.join(timeout=15)
+        assert {e["track_id"] for e in streams["PH"][1]} == {rid, shared["track_id"]}
+        assert {e["track_id"] for e in streams["VN"][1]} == {shared["track_id"]}
+
+
+def listen(url: str, key: str):
+    """Collect the track events of the live stream for a few seconds (a thread and its list)."""
+    events: list[dict] = []
+
+    def run():
+        deadline = time.time() + 8
+        try:
+            with httpx.stream("GET", f"{url}/v1/stream?key={key}&types=track", timeout=10) as r:
+                kind = None
+                for row in r.iter_lines():
+                    if row.startswith("event: "):
+                        kind = row[7:]
+                    elif row.startswith("data: ") and kind == "track":
+                        events.append(json.loads(row[6:]))
+                    if time.time() > deadline:
+                        return
+        except httpx.HTTPError:
+            return
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, events
