@@ -63,6 +63,8 @@ def test_officer_sees_live_tracks_on_an_offline_map(live_server, page, tmp_path)
     track_id = page.evaluate("window.mfc.tracks.find(t => t.mmsi === 548100002).track_id")
     page.evaluate(f"window.mfc.selectTrack('{track_id}')")
     page.wait_for_function("document.querySelector('#track-panel').textContent.includes('548100002')")
+    # ... and the sensors that fed it (provenance, and what its releasability follows)
+    assert "AIS-T1" in page.inner_text("#track-panel")
     # air-gapped: every request stayed on this server
     assert requests and all(u.startswith(live_server.url) for u in requests)
 

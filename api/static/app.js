@@ -729,6 +729,7 @@
       ['Course', `${fmtNum(p.cog_deg, 1)}°`],
       ['Position', isNum(p.lat) && isNum(p.lon) ? `${dm(p.lat, true)}<br>${dm(p.lon, false)}` : '—'],
       ['Sources', srcs || '—'],
+      ['Sensors', Array.isArray(p.sensors) && p.sensors.length ? p.sensors.map(esc).join('<br>') : '—'],
       ['Status', `<span class="st-${esc(p.status)}">${esc(p.status || '—')}</span>${t ? '' : ' (not in picture)'}`],
       ['Sigma', `${fmtNum(p.sigma_m, 0)} m`],
       ['Time', `${esc(fmtTime(p.time))}<br><span class="muted">${esc(ageText(p.time))}</span>`],
