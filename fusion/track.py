@@ -63,6 +63,10 @@ class Track:
     alive: bool = True
     arpa: dict[str, tuple[str, float]] | None = None  # sensor id → (ARPA target id, its last time)
     feeders: dict[str, float] | None = None  # sensor id → the last feed time it fed this track
+    # ``sensor_ids`` remembered for times in [from, until]; a sensor not in it feeding clears it
+    sensors_cache: tuple[str, ...] | None = None
+    sensors_from: float = _INF
+    sensors_until: float = -_INF
 
     def feed(self, sensor_id: str, time_s: float) -> None:
         """Note that ``sensor_id`` fed the track at ``time_s``."""
@@ -71,16 +75,31 @@ class Track:
             self.feeders = {sensor_id: time_s}
         elif time_s > f.get(sensor_id, -_INF):
             f[sensor_id] = time_s
+        c = self.sensors_cache
+        if c is not None and sensor_id not in c:
+            self.sensors_cache = None
 
     def sensor_ids(self, time_s: float, window_s: float) -> tuple[str, ...]:
         """The sensors that fed the track within ``window_s`` of ``time_s`` (else the latest one)."""
+        c = self.sensors_cache
+        if c is not None and self.sensors_from <= time_s <= self.sensors_until:
+            return c
         f = self.feeders
         if not f:
             return ()
         if len(f) == 1:
-            return tuple(f)
-        recent = tuple(sorted(s for s, t in f.items() if time_s - t <= window_s))
-        return recent or (max(f, key=f.__getitem__),)
+            out = tuple(f)
+            until = _INF  # one sensor: it stays the answer until another feeds
+        else:
+            recent = sorted(s for s, t in f.items() if time_s - t <= window_s)
+            if recent:
+                out = tuple(recent)
+                until = min(f[s] for s in recent) + window_s  # the first of them to fall out
+            else:
+                out = (max(f, key=f.__getitem__),)
+                until = time_s
+        self.sensors_cache, self.sensors_from, self.sensors_until = out, time_s, until
+        return out
 
     @property
     def cov(self) -> Cov:

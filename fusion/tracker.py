@@ -99,6 +99,8 @@ class Tracker:
                 track.arpa = None
             if not hasattr(track, "feeders"):
                 track.feeders = None
+            if not hasattr(track, "sensors_cache"):
+                track.sensors_cache, track.sensors_from, track.sensors_until = None, math.inf, -math.inf
             if isinstance(track.recent_ais, list):
                 track.recent_ais = dict.fromkeys(track.recent_ais)
         if self._state.shape[0] < N_COLS:  # older, narrower state table: rebuilt from the tracks
@@ -317,11 +319,14 @@ class Tracker:
             ais = track.last_ais_s
             if t_obs > ais:
                 ais = track.last_ais_s = t_obs
-            feeders = track.feeders
+            feeders, sid = track.feeders, o.sensor_id
             if feeders is None:
-                track.feeders = {o.sensor_id: t_obs}
-            elif t_obs > feeders.get(o.sensor_id, -math.inf):
-                feeders[o.sensor_id] = t_obs
+                track.feeders = {sid: t_obs}
+            elif t_obs > feeders.get(sid, -math.inf):
+                feeders[sid] = t_obs
+            cached = track.sensors_cache
+            if cached is not None and sid not in cached:
+                track.sensors_cache = None
             key = (t_obs, o.lat, o.lon)
             last = track.last_ais
             if last is None or t_obs >= last[0]:
@@ -786,6 +791,9 @@ class Tracker:
                 track.feeders = {sensor_id: t_obs}  # type: ignore[union-attr]
             elif t_obs > feeders.get(sensor_id, -math.inf):
                 feeders[sensor_id] = t_obs
+            cached = track.sensors_cache  # type: ignore[union-attr]
+            if cached is not None and sensor_id not in cached:
+                track.sensors_cache = None  # type: ignore[union-attr]
             track.hits += 1  # type: ignore[union-attr]
             status = track.status  # type: ignore[union-attr]
             if status == "tentative":
