@@ -319,14 +319,7 @@ class Tracker:
             ais = track.last_ais_s
             if t_obs > ais:
                 ais = track.last_ais_s = t_obs
-            feeders, sid = track.feeders, o.sensor_id
-            if feeders is None:
-                track.feeders = {sid: t_obs}
-            elif t_obs > feeders.get(sid, -math.inf):
-                feeders[sid] = t_obs
-            cached = track.sensors_cache
-            if cached is not None and sid not in cached:
-                track.sensors_cache = None
+            track.feed(o.sensor_id, t_obs)
             key = (t_obs, o.lat, o.lon)
             last = track.last_ais
             if last is None or t_obs >= last[0]:
@@ -786,14 +779,7 @@ class Tracker:
             radar = track.last_radar_s  # type: ignore[union-attr]
             if t_obs > radar:
                 radar = track.last_radar_s = t_obs  # type: ignore[union-attr]
-            feeders = track.feeders  # type: ignore[union-attr]
-            if feeders is None:
-                track.feeders = {sensor_id: t_obs}  # type: ignore[union-attr]
-            elif t_obs > feeders.get(sensor_id, -math.inf):
-                feeders[sensor_id] = t_obs
-            cached = track.sensors_cache  # type: ignore[union-attr]
-            if cached is not None and sensor_id not in cached:
-                track.sensors_cache = None  # type: ignore[union-attr]
+            track.feed(sensor_id, t_obs)  # type: ignore[union-attr]
             track.hits += 1  # type: ignore[union-attr]
             status = track.status  # type: ignore[union-attr]
             if status == "tentative":
