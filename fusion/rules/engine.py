@@ -39,6 +39,10 @@ class RuleEngine:
         self.ctx = Context(geo, self.cfg)
         enabled = set(self.cfg.enabled) if self.cfg.enabled is not None else None
         self.rules = [r(self.ctx) for r in RULES if enabled is None or enabled & set(r.types)]
+        self._bind()
+
+    def _bind(self) -> None:
+        """The rules' handlers, by what they take."""
         self._obs_rules = [r.on_obs for r in self.rules if hasattr(r, "on_obs")]
         self._line_rules = [r.on_line for r in self.rules if hasattr(r, "on_line")]
         self._conflict_rules = [r.on_conflict for r in self.rules if hasattr(r, "on_conflict")]
@@ -57,9 +61,7 @@ class RuleEngine:
         enabled = set(cfg.enabled) if cfg.enabled is not None else None
         have = {type(r) for r in self.rules}
         self.rules += [r(self.ctx) for r in RULES if r not in have and (enabled is None or enabled & set(r.types))]
-        self._obs_rules = [r.on_obs for r in self.rules if hasattr(r, "on_obs")]
-        self._line_rules = [r.on_line for r in self.rules if hasattr(r, "on_line")]
-        self._conflict_rules = [r.on_conflict for r in self.rules if hasattr(r, "on_conflict")]
+        self._bind()
 
     @property
     def now_s(self) -> float:
