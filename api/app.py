@@ -21,7 +21,8 @@ from services import geo
 from services.geography import ZonesFileError, zones_from_geojson
 from services.ingest_service import BusUnavailable
 from services.runtime import Runtime
-from services.subscriptions import SubscriptionError, parse_subscription, releasable_to, track_releasable_to
+from services.subscriptions import (SubscriptionError, parse_subscription, releasable_to, track_releasable_to,
+                                    visible_tracks)
 from services.settings import ApiKey
 from ingest.errors import IngestError
 from ingest.sensors import sensor_to_dict
@@ -89,10 +90,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         return {"status": "ok", **store.counts(), "bus": runtime.settings.bus}
 
     def visible(who: ApiKey, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The track lines ``who`` may see: an agency key only tracks releasable to it."""
-        if who.role != "agency":
-            return rows
-        return [r for r in rows if track_releasable_to(r, who.name, runtime.sensors)]
+        return visible_tracks(rows, who.role, who.name, runtime.sensors)
 
     def one_track(track_id: str, who: ApiKey) -> dict[str, Any]:
         row = store.track(track_id)

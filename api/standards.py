@@ -25,7 +25,7 @@ from services import geo
 from services import store as store_tables
 from services.runtime import Runtime
 from services.settings import ApiKey
-from services.subscriptions import releasable_to, track_releasable_to
+from services.subscriptions import releasable_to, visible_tracks
 
 GEOJSON = "application/geo+json"
 CONFORMANCE = [
@@ -164,8 +164,8 @@ def add_standards(app: FastAPI, runtime: Runtime, read: Callable[..., ApiKey],
     def features(cid: str, who: ApiKey, bbox, start, end) -> list[dict[str, Any]]:
         if cid == "tracks":
             rows = store.tracks(bbox, start, None, 50_000)
-            rows = [r for r in rows if (end is None or _t(r["time"]) <= end)
-                    and (who.role != "agency" or track_releasable_to(r, who.name, runtime.sensors))]
+            rows = visible_tracks([r for r in rows if end is None or _t(r["time"]) <= end],
+                                  who.role, who.name, runtime.sensors)
             return [{"type": "Feature", "id": r["track_id"],
                      "geometry": {"type": "Point", "coordinates": [r["lon"], r["lat"]]}, "properties": r}
                     for r in rows]
@@ -217,7 +217,7 @@ def add_standards(app: FastAPI, runtime: Runtime, read: Callable[..., ApiKey],
             raise HTTPException(404, f"no collection {cid!r}")
         if cid == "tracks":
             row = store.track(fid)
-            if row is not None and who.role == "agency" and not track_releasable_to(row, who.name, runtime.sensors):
+            if row is not None and not visible_tracks([row], who.role, who.name, runtime.sensors):
                 row = None
             feature = None if row is None else {"type": "Feature", "id": fid, "properties": row,
                                                 "geometry": {"type": "Point", "coordinates": [row["lon"], row["lat"]]}}
@@ -242,8 +242,7 @@ def add_standards(app: FastAPI, runtime: Runtime, read: Callable[..., ApiKey],
                     who: ApiKey = reader) -> Response:
         """Live tracks as Cursor on Target 2.0 events (``application/xml``)."""
         rows = store.tracks(ogc_bbox(bbox), None, None, 50_000)
-        if who.role == "agency":
-            rows = [r for r in rows if track_releasable_to(r, who.name, runtime.sensors)]
+        rows = visible_tracks(rows, who.role, who.name, runtime.sensors)
         body = "<?xml version='1.0' encoding='UTF-8'?>\n<events>" + "".join(
             cot_event(r, stale_s) for r in rows) + "</events>\n"
         return Response(body, media_type="application/xml")

@@ -109,6 +109,15 @@ def track_releasable_to(line: dict[str, Any], agency: str, sensors: Mapping[str,
     return False
 
 
+def visible_tracks(rows: list[dict[str, Any]], role: str, name: str,
+                   sensors: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The track lines a key may see: an agency key (``role`` agency, ``name`` the agency)
+    only those releasable to it, every other role all of them."""
+    if role != "agency":
+        return rows
+    return [r for r in rows if track_releasable_to(r, name, sensors)]
+
+
 def parse_subscription(body: Any, agency: str) -> Subscription:
     """Validate a subscription request body (JSON object) for ``agency``; raise with the reason."""
     if not isinstance(body, dict):
