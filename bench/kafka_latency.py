@@ -127,46 +127,51 @@ def latency_run(bootstrap: str, rate: int, seconds: float, workdir: Path) -> dic
     log = open(workdir / f"{prefix}fusion.log", "wb")
     fusion = subprocess.Popen([sys.executable, "-m", "services.cli", "fusion", "--checkpoint-every", "10"],
                               env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    got: dict[tuple[int, int], float] = {}
-    from kafka import KafkaConsumer, TopicPartition
+    try:
+        got: dict[tuple[int, int], float] = {}
+        from kafka import KafkaConsumer, TopicPartition
 
-    from ingest.timeparse import parse_iso
-    reader = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
-    tps = [TopicPartition(prefix + topics.TRACKS, p) for p in sorted(reader.partitions_for_topic(prefix + topics.TRACKS))]
-    reader.assign(tps)
-    reader.seek_to_end(*tps)
-    stop = threading.Event()
-    t0 = time.time()
+        from ingest.timeparse import parse_iso
+        reader = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+        tps = [TopicPartition(prefix + topics.TRACKS, p) for p in sorted(reader.partitions_for_topic(prefix + topics.TRACKS))]
+        reader.assign(tps)
+        reader.seek_to_end(*tps)
+        stop = threading.Event()
+        t0 = time.time()
 
-    def read() -> None:
-        while not stop.is_set():
-            for msgs in reader.poll(timeout_ms=200).values():
-                now = time.time()
-                for m in msgs:
-                    line = json.loads(m.value)
-                    if line.get("mmsi") is None:
-                        continue
-                    k = round((parse_iso(line["time"]) - t0 - (line["mmsi"] - 548_000_000) % 1000
-                               * REPORT_EVERY_S / 1000) / REPORT_EVERY_S)
-                    got.setdefault((line["mmsi"], k), now)
-    reader_thread = threading.Thread(target=read, daemon=True)
-    reader_thread.start()
-    time.sleep(8.0)  # mfc fusion loads its geography and its consumer joins the group
-    out = workdir / f"{prefix}sent.json"
-    producer = multiprocessing.get_context("spawn").Process(
-        target=_offer, args=(bootstrap, prefix, rate, seconds, t0, str(out)))
-    producer.start()
-    producer.join()
-    result = json.loads(out.read_text())
-    sent = {(mmsi, k): t for mmsi, k, t in result["sent"]}
-    deadline = time.time() + 120
-    want = {key for key in sent if key[1] >= 1}
-    while time.time() < deadline and not want <= got.keys():
-        time.sleep(0.2)
+        def read() -> None:
+            while not stop.is_set():
+                for msgs in reader.poll(timeout_ms=200).values():
+                    now = time.time()
+                    for m in msgs:
+                        line = json.loads(m.value)
+                        if line.get("mmsi") is None:
+                            continue
+                        k = round((parse_iso(line["time"]) - t0 - (line["mmsi"] - 548_000_000) % 1000
+                                   * REPORT_EVERY_S / 1000) / REPORT_EVERY_S)
+                        got.setdefault((line["mmsi"], k), now)
+        reader_thread = threading.Thread(target=read, daemon=True)
+        reader_thread.start()
+        time.sleep(8.0)  # mfc fusion loads its geography and its consumer joins the group
+        out = workdir / f"{prefix}sent.json"
+        producer = multiprocessing.get_context("spawn").Process(
+            target=_offer, args=(bootstrap, prefix, rate, seconds, t0, str(out)))
+        producer.start()
+        producer.join()
+        result = json.loads(out.read_text())
+        sent = {(mmsi, k): t for mmsi, k, t in result["sent"]}
+        deadline = time.time() + 120
+        want = {key for key in sent if key[1] >= 1}
+        while time.time() < deadline and not want <= got.keys():
+            time.sleep(0.2)
+    finally:  # the service stops with the run, whatever happened
+        fusion.send_signal(signal.SIGTERM)
+        try:
+            fusion.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            fusion.kill()
+        log.close()
     stop.set()
-    fusion.send_signal(signal.SIGTERM)
-    fusion.wait(timeout=60)
-    log.close()
     reader_thread.join(timeout=5)
     reader.close()
     lat = sorted((got[key] - sent[key]) * 1000 for key in want if key in got)
