@@ -157,7 +157,9 @@ def radar_scenario(kind: str, n_vessels: int, n_scans: int, seed: int, period_s:
 class LargeScenario:
     """Vessels over a square area at a fixed density, a grid of radars, AIS for most.
 
-    Observations come out of ``chunks()`` time-sorted, one list per ``chunk_s`` of feed.
+    Observations come out of ``chunks()`` time-sorted: per ``chunk_s`` of feed, batches of at
+    most ``batch`` observations, each made just before it is used (as the fusion service turns
+    each poll of at most 5,000 bus records into observations).
     """
     n_vessels: int
     duration_s: float
@@ -175,6 +177,7 @@ class LargeScenario:
     radar_sigma_m: float = 40.0
     clutter_per_scan: float = 2.0
     chunk_s: float = 30.0
+    batch: int = 5000
 
     def __post_init__(self) -> None:
         rng = np.random.default_rng(self.seed)
@@ -223,7 +226,8 @@ class LargeScenario:
 
     # observations ----------------------------------------------------------
     def chunks(self):
-        """Yield (chunk end time_s since start, time-sorted list[Observation])."""
+        """Yield (chunk end time_s since start, its time-sorted observations as an iterator of
+        lists of at most ``batch``)."""
         carry = None
         t0 = 0.0
         while t0 < self.duration_s:
@@ -236,7 +240,7 @@ class LargeScenario:
             cols = {k: v[order] for k, v in cols.items()}
             now = cols["t"] < t1 if t1 < self.duration_s else np.ones(len(order), bool)
             carry = {k: v[~now] for k, v in cols.items()}
-            yield t1, self._observations({k: v[now] for k, v in cols.items()})
+            yield t1, self._batches({k: v[now] for k, v in cols.items()})
             t0 = t1
 
     def _ais(self, t0: float, t1: float) -> dict[str, np.ndarray]:
@@ -307,6 +311,11 @@ class LargeScenario:
                 for key in ("mmsi", "sog", "cog", "cls"):
                     cols[key].append(np.zeros(m))
         return {k: np.concatenate(v) if v else np.zeros(0) for k, v in cols.items()}
+
+    def _batches(self, c: dict[str, np.ndarray]):
+        n = len(c["t"])
+        for i in range(0, n, self.batch):
+            yield self._observations({k: v[i:i + self.batch] for k, v in c.items()})
 
     def _observations(self, c: dict[str, np.ndarray]) -> list[Observation]:
         out = []

@@ -194,12 +194,13 @@ def scale_run(n_vessels: int, duration_s: float, seed: int,
     ident = [0, 0]
     dark = [0, 0]
     spurious = [0, 0]
-    for t1, obs in sc.chunks():
-        t = time.process_time()
-        tracker.update(obs)
-        spent += time.process_time() - t
-        n_obs += len(obs)
-        del obs
+    for t1, batches in sc.chunks():
+        for obs in batches:
+            t = time.process_time()
+            tracker.update(obs)
+            spent += time.process_time() - t
+            n_obs += len(obs)
+            del obs
         if t1 >= burn_in_s:  # every chunk end (30 s of feed) after the burn-in
             (a, b), (c, d), (e, f) = score_sample(sc, tracker, t1)
             ident[0] += a; ident[1] += b

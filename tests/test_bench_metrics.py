@@ -109,13 +109,17 @@ def test_radar_scenario_latlon_is_the_same_plane_as_xy():
 def test_large_scenario_is_seeded_and_time_sorted():
     from bench.scenarios import LargeScenario
 
-    def first(seed):
-        sc = LargeScenario(200, 60.0, seed=seed)
-        return [(o.kind, o.sensor_id, o.time_s, o.lat, o.lon, o.mmsi)
-                for _, obs in sc.chunks() for o in obs]
+    def first(seed, batch=5000):
+        sc = LargeScenario(200, 60.0, seed=seed, batch=batch)
+        return [[(o.kind, o.sensor_id, o.time_s, o.lat, o.lon, o.mmsi) for o in obs]
+                for _, batches in sc.chunks() for obs in batches]
 
     a, b = first(5), first(5)
     assert a == b and len(a) > 0
-    assert all(x[2] <= y[2] for x, y in zip(a, a[1:]))
-    assert {x[0] for x in a} == {"ais_position", "radar_plot"}
+    flat = [x for obs in a for x in obs]
+    assert all(x[2] <= y[2] for x, y in zip(flat, flat[1:]))
+    assert {x[0] for x in flat} == {"ais_position", "radar_plot"}
     assert a != first(6)
+    # fed in service-sized batches: the same feed, cut into lists of at most ``batch``
+    small = first(5, batch=100)
+    assert max(map(len, small)) == 100 and [x for obs in small for x in obs] == flat
