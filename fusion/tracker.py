@@ -635,10 +635,13 @@ class Tracker:
                                        cfg.manoeuvre_tau_s, extra)
         assigned = assign(len(plots), pi, rows, cost)
         track_rows = self._rows
-        boosted: set[int] = set()
         if cfg.manoeuvre_q_max > 1.0 and len(assigned) < len(plots):
             # second chance: a live track updated in the last scans but left without a
-            # plot may be manoeuvring; gate the plots left over with the largest noise
+            # plot may be manoeuvring; gate the plots left over with the largest noise.
+            # The plot then updates the track with the track's own noise: one fix just
+            # outside the usual gate is often the tail of the measurement noise (one plot in
+            # a thousand of a vessel on a steady course); its NIS enters the running mean,
+            # which raises the noise if the next fixes miss as well (a real turn).
             free = [i for i in range(len(plots)) if i not in assigned]
             mask = (code >= 1) & (self._state[TIME, :self._hi] >= arr[:, 2].min() - 2.5 * period)
             if assigned:
@@ -649,7 +652,6 @@ class Tracker:
                                            cfg.manoeuvre_tau_s)
                 for i, row in assign(len(free), pi, rows, cost).items():
                     assigned[free[i]] = row
-                    boosted.add(row)
         if cfg.two_stage_association and len(assigned) < len(plots):
             tentative = code == 0
             if tentative.any():
@@ -664,7 +666,7 @@ class Tracker:
             self._absorbed(plots, kept, period)
             absorbed = assigned.keys() - kept.keys()
             assigned = kept
-        batch = self._apply_scan(plots, arr, assigned, boosted) if assigned else {}
+        batch = self._apply_scan(plots, arr, assigned) if assigned else {}
         for i, plot in enumerate(plots):
             if i in batch or i in absorbed:
                 continue
@@ -680,12 +682,9 @@ class Tracker:
                     track.ve, track.vn = velocity[0], velocity[1]
             else:
                 track = track_rows[row]
-                if row in boosted:
-                    track.qs = cfg.manoeuvre_q_max  # type: ignore[union-attr]
                 self._apply(track, plot, velocity, False)  # type: ignore[arg-type]
 
-    def _apply_scan(self, plots: list[Observation], arr: np.ndarray, assigned: dict[int, int],
-                    boosted: set[int]) -> dict[int, int]:
+    def _apply_scan(self, plots: list[Observation], arr: np.ndarray, assigned: dict[int, int]) -> dict[int, int]:
         """Kalman-update at once, on the state table, every track assigned a plain plot
         (no velocity) of the scan: the same algebra as ``Track.update``, forward or out
         of sequence.  The rest (plots with a velocity) go through ``_apply``.  Returns the
@@ -700,8 +699,6 @@ class Tracker:
             if len(rows) == 0:
                 return {}
         st = self._state[:, rows]
-        if boosted:
-            st[QS, np.isin(rows, np.fromiter(boosted, np.intp, len(boosted)))] = cfg.manoeuvre_q_max
         obs = arr[pidx]
         t = obs[:, 2]
         t_old = st[TIME]
