@@ -60,7 +60,15 @@ def gate_scan(plots: np.ndarray, state: np.ndarray, live: np.ndarray, q: float,
     # 1. every track predicted to mid-scan; keep those whose widest gate over the
     #    scan's time span can reach the plots' box (QS bounds the noise scale)
     n = len(live)
-    st = state[:, :n]
+    cand = None
+    n_live = int(np.count_nonzero(live))
+    if n_live == 0:
+        return empty
+    if n_live * 4 < n:  # a few columns (second chance, tentative tracks): predict only those
+        cand = np.flatnonzero(live)
+        st = state[:, cand]
+    else:
+        st = state[:, :n]
     dt = t_mid - st[TIME]
     adt = np.abs(dt)
     adt += half
@@ -83,9 +91,10 @@ def gate_scan(plots: np.ndarray, state: np.ndarray, live: np.ndarray, q: float,
     x = st[LON] - lon0
     x *= M_PER_DEG_LAT * cos0
     x += (st[VE] * dt) * (cos0 / st[COS])
-    near = live & (x + reach >= px.min()) & (x - reach <= px.max()) \
-        & (y + reach >= py.min()) & (y - reach <= py.max())
-    k = np.flatnonzero(near)
+    near = (x + reach >= px.min()) & (x - reach <= px.max()) & (y + reach >= py.min()) & (y - reach <= py.max())
+    if cand is None:
+        near &= live
+    k = np.flatnonzero(near)  # columns, or positions in ``cand`` (mapped back below)
     if len(k) == 0:
         return empty
     # 2. plots within each candidate track's reach: k-d trees of the plots and of the
@@ -111,6 +120,8 @@ def gate_scan(plots: np.ndarray, state: np.ndarray, live: np.ndarray, q: float,
     cols = np.concatenate(colss) if len(colss) > 1 else colss[0]
     if len(pi) == 0:
         return empty
+    if cand is not None:
+        cols = cand[cols]
     # 3. exact Mahalanobis distance of each pair in the track's own frame
     t = state[:, cols]
     dtp = pt[pi] - t[TIME]
