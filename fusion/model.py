@@ -113,7 +113,7 @@ class TrackLine:
     name: str | None
     flag: str | None
     ship_type: int | None
-    sources: list[str]
+    sources: tuple[str, ...]        # shared constants: ("ais",), ("radar",), ("ais", "radar") or ()
     status: TrackStatus
     sensors: tuple[str, ...] = ()   # the sensors that fed the track recently (releasability)
 

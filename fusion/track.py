@@ -27,6 +27,8 @@ from .kalman import Cov
 from .model import TrackLine
 
 _INF = math.inf
+# a track line's ``sources``: one shared tuple each, no list per published line
+AIS, RADAR, BOTH, NONE = ("ais",), ("radar",), ("ais", "radar"), ()
 
 
 @dataclass(slots=True, eq=False)
@@ -212,24 +214,24 @@ class Track:
         self.ve, self.vn, self.a, self.b, self.c, self.qs = ve, vn, a, b, c, qs
         return nis
 
-    def sources(self, time_s: float, window_s: float) -> list[str]:
+    def sources(self, time_s: float, window_s: float) -> tuple[str, ...]:
         ais, radar = self.last_ais_s, self.last_radar_s
         if time_s - ais <= window_s:
-            return ["ais", "radar"] if time_s - radar <= window_s else ["ais"]
+            return BOTH if time_s - radar <= window_s else AIS
         if time_s - radar <= window_s:
-            return ["radar"]
+            return RADAR
         if ais == -_INF and radar == -_INF:
-            return []
-        return ["ais"] if ais >= radar else ["radar"]
+            return NONE
+        return AIS if ais >= radar else RADAR
 
     def current_line(self, window_s: float) -> TrackLine:
         """The published track line at the track's own time (the update path's fast form)."""
         ve, vn, t = self.ve, self.vn, self.time_s
         ais, radar = self.last_ais_s, self.last_radar_s
         if t - ais <= window_s:
-            sources = ["ais", "radar"] if t - radar <= window_s else ["ais"]
+            sources = BOTH if t - radar <= window_s else AIS
         elif t - radar <= window_s:
-            sources = ["radar"]
+            sources = RADAR
         else:
             sources = self.sources(t, window_s)
         a = self.a

@@ -44,7 +44,7 @@ from .config import TrackerConfig
 from .geodesy import DEG, KN_TO_MS, M_PER_DEG_LAT, from_local, velocity_from_course
 from .identity import flag_of
 from .model import AisRadarConflict, Observation, Sensor, TrackLine
-from .track import Track
+from .track import AIS, BOTH, RADAR, Track
 
 _LIVE = ("confirmed", "coasting")
 _CODE = {"tentative": 0, "confirmed": 1, "coasting": 2}
@@ -300,15 +300,16 @@ class Tracker:
         lat_l = lat.tolist()
         self._state[:, rows] = np.array([lat, lon, ve1, vn1, time, a1, b1, c1, qs,
                                          [cos(x * DEG) for x in lat_l], st[NIS], ivl])
-        values = list(zip(lat_l, lon.tolist(), ve1.tolist(), vn1.tolist(), time.tolist(), a1.tolist(),
-                          b1.tolist(), c1.tolist(), qs.tolist(), ivl.tolist()))
+        lat_v, lon_v, ve_v, vn_v, t_v = lat_l, lon.tolist(), ve1.tolist(), vn1.tolist(), time.tolist()
+        a_v, b_v, c_v, qs_v, ivl_v = a1.tolist(), b1.tolist(), c1.tolist(), qs.tolist(), ivl.tolist()
         window, tentative_too = cfg.source_window_s, cfg.publish_tentative
         out, dirty, schedule = self._out, self._dirty, self._schedule
         hypot, atan2, degrees, sqrt = math.hypot, math.atan2, math.degrees, math.sqrt
 
         def done(k: int) -> None:
             track, o = batch[k]
-            la, lo, ve_, vn_, t_, a_, b_, c_, qs_, ivl_ = values[k]
+            la, lo, ve_, vn_, t_ = lat_v[k], lon_v[k], ve_v[k], vn_v[k], t_v[k]
+            a_, b_, c_, qs_, ivl_ = a_v[k], b_v[k], c_v[k], qs_v[k], ivl_v[k]
             if track.last_radar_s >= o.time_s - window:
                 self._check_conflict(track, o)
             if o.time_s < track.time_s:
@@ -344,7 +345,7 @@ class Tracker:
             elif ivl_ > 10.0:
                 schedule(track)
             if t_ - ais <= window:
-                sources = ["ais", "radar"] if t_ - track.last_radar_s <= window else ["ais"]
+                sources = BOTH if t_ - track.last_radar_s <= window else AIS
             else:
                 sources = track.sources(t_, window)
             out.append(TrackLine(track.track_id, t_, la, lo, hypot(ve_, vn_) / KN_TO_MS,
@@ -767,9 +768,11 @@ class Tracker:
         window, tentative_too = cfg.source_window_s, cfg.publish_tentative
         sensor_id = plots[0].sensor_id  # a scan is one sensor's
         out, track_rows, dirty, schedule = self._out, self._rows, self._dirty, self._schedule
-        for track, (t_obs, la, lo, ve_, vn_, t_, a_, b_, c_, qs_, nis_, ivl_, sog_, cog_, sig_) in zip(
-                [track_rows[row] for row in rows.tolist()],
-                np.column_stack([t, lat, lon, ve1, vn1, time, a1, b1, c1, qs, nis_avg, ivl, sog, cog, sig]).tolist()):
+        # (column lists zipped, not a row list per plot: fewer objects for the garbage collector)
+        for track, t_obs, la, lo, ve_, vn_, t_, a_, b_, c_, qs_, nis_, ivl_, sog_, cog_, sig_ in zip(
+                [track_rows[row] for row in rows.tolist()], t.tolist(), lat.tolist(), lon.tolist(),
+                ve1.tolist(), vn1.tolist(), time.tolist(), a1.tolist(), b1.tolist(), c1.tolist(), qs.tolist(),
+                nis_avg.tolist(), ivl.tolist(), sog.tolist(), cog.tolist(), sig.tolist()):
             track.lat, track.lon, track.ve, track.vn, track.time_s = la, lo, ve_, vn_, t_  # type: ignore[union-attr]
             track.a, track.b, track.c, track.qs, track.nis_avg = a_, b_, c_, qs_, nis_  # type: ignore[union-attr]
             track.interval_s = ivl_  # type: ignore[union-attr]
@@ -793,7 +796,7 @@ class Tracker:
             elif ivl_ > 10.0:
                 schedule(track)  # type: ignore[arg-type]
             if t_ - radar <= window:
-                sources = ["ais", "radar"] if t_ - track.last_ais_s <= window else ["radar"]  # type: ignore[union-attr]
+                sources = BOTH if t_ - track.last_ais_s <= window else RADAR  # type: ignore[union-attr]
             else:
                 sources = track.sources(t_, window)  # type: ignore[union-attr]
             out.append(TrackLine(track.track_id, t_, la, lo, sog_, cog_, sig_, track.mmsi, track.name,  # type: ignore[union-attr]

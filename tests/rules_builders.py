@@ -58,7 +58,7 @@ def line(tid: str, t: float, lat: float, lon: float, sog: float = 10.0, cog: flo
          mmsi: int | None = None, sources: tuple[str, ...] = ("ais",), status: str = "confirmed",
          ship_type: int | None = None, name: str | None = None) -> TrackLine:
     return TrackLine(tid, t, lat, lon, sog, cog, 30.0, mmsi, name, flag_of(mmsi), ship_type,
-                     list(sources), status)  # type: ignore[arg-type]
+                     tuple(sources), status)  # type: ignore[arg-type]
 
 
 def voyage(tid: str, mmsi: int | None, lat: float, lon: float, sog: float, cog: float, t0: float,

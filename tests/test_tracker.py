@@ -29,7 +29,7 @@ def test_radar_only_vessel_becomes_one_confirmed_radar_track_with_right_motion()
     t_end = plots[-1].time_s
     (track,) = live(tracker, t_end)
     truth = position(10.10, 114.10, 12.0, 60.0, t_end - T0)
-    assert track.sources == ["radar"] and track.mmsi is None and track.status == "confirmed"
+    assert track.sources == ("radar",) and track.mmsi is None and track.status == "confirmed"
     assert distance_m(track.lat, track.lon, *truth) < 60
     assert abs(track.sog_kn - 12.0) < 2.5
     assert abs((track.cog_deg - 60.0 + 180) % 360 - 180) < 10
@@ -79,7 +79,7 @@ def test_ais_reports_join_their_mmsi_track_with_flag_and_name():
     (track,) = live(tracker, reports[-1].time_s)
     assert track.mmsi == 548123456 and track.flag == "PH"
     assert track.name == "LADY M" and track.ship_type == 70
-    assert track.sources == ["ais"]
+    assert track.sources == ("ais",)
     assert {line.track_id for line in lines} == {track.track_id}
 
 
@@ -97,7 +97,7 @@ def test_ais_and_radar_of_one_vessel_make_one_fused_track():
     plots = vessel_plots(rng, 10.2, 114.2, 12.0, 120.0, scans=100, t0=T0 + 1)
     tracker, _ = run(reports + plots)
     (track,) = live(tracker, plots[-1].time_s)
-    assert track.mmsi == 574000123 and track.sources == ["ais", "radar"]
+    assert track.mmsi == 574000123 and track.sources == ("ais", "radar")
 
 
 def test_radar_track_started_first_is_adopted_when_ais_arrives():
@@ -116,7 +116,7 @@ def test_vessel_going_ais_silent_keeps_identity_on_radar():
     tracker, _ = run(reports + plots)
     t_end = plots[-1].time_s
     (track,) = live(tracker, t_end)
-    assert track.mmsi == 548000002 and track.sources == ["radar"] and track.status == "confirmed"
+    assert track.mmsi == 548000002 and track.sources == ("radar",) and track.status == "confirmed"
     assert distance_m(track.lat, track.lon, *position(10.2, 114.2, 10.0, 200.0, t_end - T0)) < 100
 
 

@@ -39,7 +39,7 @@ def test_vessel_seen_as_plots_and_as_arpa_target_of_the_same_radar_is_one_track(
     tracker, lines = run(plots + targets)
     t_end = plots[-1].time_s
     (track,) = tracker.snapshot(t_end)
-    assert track.status == "confirmed" and track.sources == ["radar"] and track.mmsi is None
+    assert track.status == "confirmed" and track.sources == ("radar",) and track.mmsi is None
     assert len({line.track_id for line in lines}) == 1
     assert distance_m(track.lat, track.lon, *position(10.1, 114.1, 12.0, 60.0, t_end - T0)) < 60
     assert abs(track.sog_kn - 12.0) < 1.0
