@@ -111,8 +111,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--suite", choices=("all", "ingest", "tracking", "scale", "alerts", "kafka"), default="all",
                     help="all = every suite (kafka starts its own broker via scripts/kafka-dev)")
     ap.add_argument("--quick", action="store_true", help="small sizes only (about a minute)")
-    ap.add_argument("--repeat", type=int, default=3, help="ingest suite: best of N runs")
+    ap.add_argument("--repeat", type=int, default=3, help="ingest and scale suites: best of N runs")
     ap.add_argument("--seed", type=int, default=1, help="scenario seed (tracking and scale)")
+    ap.add_argument("--seeds", type=int, default=1, metavar="N",
+                    help="tracking suite: run seeds SEED .. SEED+N-1 and summarise GOSPA over them")
     ap.add_argument("--stonesoup-budget", type=float, default=60.0, metavar="S",
                     help="CPU seconds per Stone Soup configuration before its scans are cut")
     args = ap.parse_args(argv)
@@ -125,9 +127,10 @@ def main(argv: list[str] | None = None) -> None:
         ingest_suite(1 if args.quick else args.repeat)
     if args.suite in ("all", "tracking"):
         tracking.radar_suite(tracking.RADAR_QUICK if args.quick else tracking.RADAR_FULL,
-                             args.seed, args.stonesoup_budget)
+                             args.seed, args.stonesoup_budget, args.seeds)
     if args.suite in ("all", "scale"):
-        tracking.scale_suite(tracking.SCALE_QUICK if args.quick else tracking.SCALE_FULL, args.seed)
+        tracking.scale_suite(tracking.SCALE_QUICK if args.quick else tracking.SCALE_FULL, args.seed,
+                             1 if args.quick else args.repeat)
     if args.suite in ("all", "alerts"):
         from . import alerts
         print("\nalerts: labelled scenarios, a clean day, rules cost (python -m bench.alerts)", flush=True)
