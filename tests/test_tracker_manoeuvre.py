@@ -35,3 +35,41 @@ def test_ninety_degree_turn_at_15_kn_keeps_one_radar_track(rate_deg_s, seed):
     (track,) = tracker.snapshot(plots[-1].time_s)
     assert abs((track.cog_deg - 90.0 + 180) % 360 - 180) < 10  # settled on the new course
     assert distance_m(track.lat, track.lon, *end) < 150
+
+
+def test_a_plot_just_outside_the_gate_of_a_steady_vessel_is_kept_without_inflating_its_noise():
+    """The second chance (a wider gate for a confirmed track left without a plot) takes the
+    vessel's own plot that fell just outside the usual 99.9 % gate, but weighs it with the
+    track's own noise: one such plot is the tail of the measurement noise, not a turn."""
+    from fusion.config import TrackerConfig
+    from fusion.geodesy import from_local as shift
+
+    cfg, period, sigma = TrackerConfig(), 6.0, 40.0
+    rng = random.Random(3)
+    tracker = Tracker({"R1": radar(scan_period_s=period)}, cfg)
+    v = 10.0 * KN_TO_MS  # due north
+
+    def truth(k):
+        return from_local(10.0, 114.0, 0.0, v * period * k)
+
+    for k in range(12):
+        tracker.update([make_plot(T0 + period * k, *noisy(rng, *truth(k), sigma), sigma_m=sigma)])
+        tracker.flush()
+    (track,) = tracker.tracks.values()
+    assert track.status == "confirmed" and track.qs == 1.0
+    # the next plot on the vessel's path, east of where the track predicts it by a distance
+    # between the usual gate and the second-chance gate (the largest noise)
+    t = T0 + period * 12
+    lat, lon, var = track.predicted(t, cfg.accel_psd_m2_s3)
+    wide = var + cfg.accel_psd_m2_s3 * (cfg.manoeuvre_q_max - 1.0) * period ** 3 / 3.0
+    d = math.sqrt(cfg.gate_chi2 * (0.5 * (var + wide) + sigma ** 2))
+    assert d ** 2 / (var + sigma ** 2) > cfg.gate_chi2  # outside the usual gate
+    lines = tracker.update([make_plot(t, *shift(lat, lon, d, 0.0), sigma_m=sigma)]) + tracker.flush()
+    assert [line.track_id for line in lines] == [track.track_id] and len(tracker.tracks) == 1
+    assert track.qs == 1.0 and track.nis_avg > 2.0  # not taken for a turn; its misfit remembered
+    # the track comes back onto the vessel with the next plots on its path
+    for k in range(13, 18):
+        tracker.update([make_plot(T0 + period * k, *noisy(rng, *truth(k), sigma), sigma_m=sigma)])
+        tracker.flush()
+    (line,) = tracker.snapshot(T0 + period * 17)
+    assert distance_m(line.lat, line.lon, *truth(17)) < 3 * sigma and len(tracker.tracks) == 1
