@@ -219,16 +219,26 @@ def bytes_per_track(tracker: Tracker) -> float:
     return (restored(tracker) - restored(Tracker(tracker.sensors, tracker.config))) / n if n else float("nan")
 
 
-def _feed_seconds(n_vessels: int, duration_s: float, seed: int) -> float:
-    """CPU seconds of ``Tracker.update`` over the whole feed, nothing scored (a timing repeat)."""
-    sc = LargeScenario(n_vessels, duration_s, seed=seed)
-    tracker, spent = Tracker(sc.sensors), 0.0
-    for _, batches in sc.chunks():
+def _fed(sc: LargeScenario, tracker: Tracker):
+    """Feed the scenario to the tracker batch by batch; yield (chunk end, CPU seconds inside
+    ``Tracker.update`` so far, observations fed so far) at every chunk end."""
+    spent, n_obs = 0.0, 0
+    for t1, batches in sc.chunks():
         for obs in batches:
             t = time.process_time()
             tracker.update(obs)
             spent += time.process_time() - t
+            n_obs += len(obs)
             del obs
+        yield t1, spent, n_obs
+
+
+def _feed_seconds(n_vessels: int, duration_s: float, seed: int) -> float:
+    """CPU seconds of ``Tracker.update`` over the whole feed, nothing scored (a timing repeat)."""
+    sc = LargeScenario(n_vessels, duration_s, seed=seed)
+    spent = 0.0
+    for _, spent, _ in _fed(sc, Tracker(sc.sensors)):
+        pass
     return spent
 
 
@@ -241,13 +251,7 @@ def scale_run(n_vessels: int, duration_s: float, seed: int,
     ident = [0, 0]
     dark = [0, 0]
     spurious = [0, 0]
-    for t1, batches in sc.chunks():
-        for obs in batches:
-            t = time.process_time()
-            tracker.update(obs)
-            spent += time.process_time() - t
-            n_obs += len(obs)
-            del obs
+    for t1, spent, n_obs in _fed(sc, tracker):
         if t1 >= burn_in_s:  # every chunk end (30 s of feed) after the burn-in
             (a, b), (c, d), (e, f) = score_sample(sc, tracker, t1)
             ident[0] += a; ident[1] += b
