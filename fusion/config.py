@@ -40,3 +40,9 @@ class TrackerConfig:
     ais_conflict_min_m: float = 500.0      # ... and at least this many metres off is recorded as a conflict
     # (new settings go last: a checkpoint pickles this as its values in field order)
     two_stage_association: bool = True     # confirmed/coasting tracks take plots first, tentative the rest
+    motion_model: str = "imm"              # "imm": radar plots update two models (below); "adaptive":
+                                           #   one model whose noise is raised while it misfits (manoeuvre_*)
+    imm_q_quiet_m2_s3: float = 0.01        # IMM: acceleration noise of a vessel holding course and speed
+    imm_q_manoeuvre_m2_s3: float = 1.0     # ... and of a manoeuvring one (about 3 °/s at 25 kn)
+    imm_quiet_s: float = 600.0             # ... mean time between manoeuvres
+    imm_manoeuvre_s: float = 60.0          # ... mean length of a manoeuvre

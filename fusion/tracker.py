@@ -43,6 +43,7 @@ from .association import COS, IVL, LAT, LON, N_COLS, NIS, PA, PB, PC, QS, TIME, 
 from .config import TrackerConfig
 from .geodesy import DEG, KN_TO_MS, M_PER_DEG_LAT, from_local, velocity_from_course
 from .identity import flag_of
+from .imm import MU, N_MODEL_ROWS, imm_update
 from .model import AisRadarConflict, Observation, Sensor, TrackLine
 from .track import AIS, BOTH, RADAR, Track
 
@@ -73,6 +74,7 @@ class Tracker:
         self._out: list[TrackLine] = []
         # state table mirroring the tracks (rows reused through a free list)
         self._state = np.zeros((N_COLS, 1024))  # one column per track
+        self._models = np.full((N_MODEL_ROWS, 1024), -1.0)  # the IMM models of each column (``imm``)
         self._hi = 0                             # columns ever used
         self._code = np.full(1024, _FREE, np.int8)
         self._ident = np.zeros(1024, bool)
@@ -91,6 +93,8 @@ class Tracker:
             self.config = TrackerConfig(**{f.name: getattr(cfg, f.name) for f in fields(TrackerConfig)
                                            if hasattr(cfg, f.name)})
         self.__dict__.setdefault("_arpa", {})
+        if "_models" not in self.__dict__:  # saved before the IMM: every track's models restart
+            self._models = np.full((N_MODEL_ROWS, self._state.shape[1]), -1.0)
         self.__dict__.setdefault("_ais_q", [])
         self.__dict__.setdefault("conflicts", [])
         self.stats.setdefault("ais_radar_conflicts", 0)
@@ -299,7 +303,8 @@ class Tracker:
         lon = lon + e / (M_PER_DEG_LAT * cosr)
         lat_l = lat.tolist()
         self._state[:, rows] = np.array([lat, lon, ve1, vn1, time, a1, b1, c1, qs,
-                                         [cos(x * DEG) for x in lat_l], st[NIS], ivl])
+                                                   [cos(x * DEG) for x in lat_l], st[NIS], ivl])
+        self._models[MU, rows] = -1.0  # AIS updates the combined state: the IMM models restart from it
         lat_v, lon_v, ve_v, vn_v, t_v = lat_l, lon.tolist(), ve1.tolist(), vn1.tolist(), time.tolist()
         a_v, b_v, c_v, qs_v, ivl_v = a1.tolist(), b1.tolist(), c1.tolist(), qs.tolist(), ivl.tolist()
         window, tentative_too = cfg.source_window_s, cfg.publish_tentative
@@ -712,33 +717,45 @@ class Tracker:
         e0 = (obs[:, 1] - lon) * M_PER_DEG_LAT * cosr
         n0 = (obs[:, 0] - lat) * M_PER_DEG_LAT
         r = obs[:, 3] * obs[:, 3]
-        # forward: predict to the plot, update, raise the noise while the model misfits
         dtf = dt if all_fwd else np.maximum(dt, 0.0)
-        qs = np.where(qs0 > 1.0, 1.0 + (qs0 - 1.0) * np.exp(-dtf / tau), qs0)
-        dt2 = dtf * dtf
-        qq = q * qs
-        pa = a + 2.0 * b * dtf + c * dt2 + qq * dt2 * dtf / 3.0
-        pb = b + c * dtf + qq * dt2 / 2.0
-        pc = c + qq * dtf
-        ye, yn = e0 - ve * dtf, n0 - vn * dtf
-        s = pa + r
-        nis = (ye * ye + yn * yn) / s
         moved = dt > 0.0
         mem = cfg.manoeuvre_memory
-        m = mem * nis_avg + (1.0 - mem) * np.minimum(nis, 50.0)
-        nis_avg = np.where(moved, m, nis_avg)
-        up = moved & (m > cfg.manoeuvre_nis) & (qs < cfg.manoeuvre_q_max)
-        if up.any():
-            qs = np.where(up, np.minimum(qs * cfg.manoeuvre_boost, cfg.manoeuvre_q_max), qs)
+        models = None
+        if cfg.motion_model == "imm":
+            # forward: one IMM cycle (``imm``); the combined state is what is published
+            q1, q2 = cfg.imm_q_quiet_m2_s3, cfg.imm_q_manoeuvre_m2_s3
+            e, n, ve1, vn1, a1, b1, c1, models, nis = imm_update(
+                self._models[:, rows], ve, vn, a, b, c, e0, n0, r, dtf, q1, q2,
+                cfg.imm_quiet_s, cfg.imm_manoeuvre_s)
+            nis_avg = np.where(moved, mem * nis_avg + (1.0 - mem) * np.minimum(nis, 50.0), nis_avg)
+            # the noise the next gate assumes: the models' mix at the new probabilities (as a
+            # scale of the base noise, fading back to it; never below it)
+            qs = np.maximum((q1 + (q2 - q1) * models[MU]) / q, 1.0)
+        else:
+            # forward: predict to the plot, update, raise the noise while the model misfits
+            qs = np.where(qs0 > 1.0, 1.0 + (qs0 - 1.0) * np.exp(-dtf / tau), qs0)
+            dt2 = dtf * dtf
             qq = q * qs
             pa = a + 2.0 * b * dtf + c * dt2 + qq * dt2 * dtf / 3.0
             pb = b + c * dtf + qq * dt2 / 2.0
             pc = c + qq * dtf
+            ye, yn = e0 - ve * dtf, n0 - vn * dtf
             s = pa + r
-        k0, k1 = pa / s, pb / s
-        e, n = ve * dtf + k0 * ye, vn * dtf + k0 * yn
-        ve1, vn1 = ve + k1 * ye, vn + k1 * yn
-        a1, b1, c1 = (1.0 - k0) * pa, (1.0 - k0) * pb, pc - k1 * pb
+            nis = (ye * ye + yn * yn) / s
+            m = mem * nis_avg + (1.0 - mem) * np.minimum(nis, 50.0)
+            nis_avg = np.where(moved, m, nis_avg)
+            up = moved & (m > cfg.manoeuvre_nis) & (qs < cfg.manoeuvre_q_max)
+            if up.any():
+                qs = np.where(up, np.minimum(qs * cfg.manoeuvre_boost, cfg.manoeuvre_q_max), qs)
+                qq = q * qs
+                pa = a + 2.0 * b * dtf + c * dt2 + qq * dt2 * dtf / 3.0
+                pb = b + c * dtf + qq * dt2 / 2.0
+                pc = c + qq * dtf
+                s = pa + r
+            k0, k1 = pa / s, pb / s
+            e, n = ve * dtf + k0 * ye, vn * dtf + k0 * yn
+            ve1, vn1 = ve + k1 * ye, vn + k1 * yn
+            a1, b1, c1 = (1.0 - k0) * pa, (1.0 - k0) * pb, pc - k1 * pb
         ivl = np.where(dt > 0.5, 0.8 * ivl + 0.2 * dt, ivl)
         time = t
         if not all_fwd:
@@ -757,10 +774,14 @@ class Tracker:
                           np.where(fwd, c1, c - k1 * cb))
             qs = np.where(fwd, qs, qs0)
             time = np.where(fwd, t, t_old)
+            if models is not None:
+                models[MU] = np.where(fwd, models[MU], -1.0)  # the combined state only: models restart
         lat = lat + n / M_PER_DEG_LAT
         lon = lon + e / (M_PER_DEG_LAT * cosr)
         self._state[:, rows] = np.array([lat, lon, ve1, vn1, time, a1, b1, c1, qs, np.cos(lat * DEG),
-                                         nis_avg, ivl])
+                                                   nis_avg, ivl])
+        if models is not None:
+            self._models[:, rows] = models
         # the tracks' own copies, their status and their published lines
         sog = np.hypot(ve1, vn1) / KN_TO_MS
         cog = np.degrees(np.arctan2(ve1, vn1)) % 360.0
@@ -833,6 +854,7 @@ class Tracker:
         track.slot = row
         self._rows[row] = track
         self._dirty[row] = track
+        self._models[MU, row] = -1.0
         self._ident[row] = False
         self._code[row] = _CODE[track.status]
         self._schedule(track)
@@ -848,6 +870,7 @@ class Tracker:
         track.update(obs.lat, obs.lon, obs.sigma_m, t, cfg.accel_psd_m2_s3, velocity,  # type: ignore[arg-type]
                      cfg.manoeuvre_nis, cfg.manoeuvre_boost, cfg.manoeuvre_q_max, cfg.manoeuvre_tau_s,
                      cfg.manoeuvre_memory)
+        self._models[MU, track.slot] = -1.0  # the combined state only: the IMM models restart from it
         if ais:
             if t > track.last_ais_s:
                 track.last_ais_s = t
@@ -882,6 +905,7 @@ class Tracker:
     def _grow(self) -> None:
         n = len(self._rows)
         self._state = np.concatenate([self._state, np.zeros((N_COLS, n))], axis=1)
+        self._models = np.concatenate([self._models, np.full((N_MODEL_ROWS, n), -1.0)], axis=1)
         self._code = np.concatenate([self._code, np.full(n, _FREE, np.int8)])
         self._ident = np.concatenate([self._ident, np.zeros(n, bool)])
         self._rows.extend([None] * n)
