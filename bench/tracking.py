@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fusion.config import TrackerConfig
 from fusion.geodesy import DEG, EARTH_RADIUS_M
 from fusion.tracker import Tracker
 
@@ -91,7 +92,10 @@ def _radar_cases(cases, seed: int, budget_s: float, ss, header: bool) -> list[tu
             kd = ss.run(sc, "kdtree", n_scans, burn_in=BURN_IN_SCANS, c=C_M, budget_s=budget_s)
             n_scans = kd.scans
         ours = ours_runner.run(sc, n_scans, burn_in=BURN_IN_SCANS, c=C_M)
-        case_rows = [(case, "ours", ours)]
+        # the same tracker with one motion model (adaptive noise) instead of the IMM
+        single = ours_runner.run(sc, n_scans, burn_in=BURN_IN_SCANS, c=C_M,
+                                 config=TrackerConfig(motion_model="adaptive"))
+        case_rows = [(case, "ours", ours), (case, "ours, one model", single)]
         if ss is not None:
             case_rows.append((case, "Stone Soup kd-tree GNN", kd))
             if case.gnn:
@@ -106,8 +110,8 @@ def _print_radar_summary(rows, seed: int, seeds: int) -> None:
     """Per case: mean GOSPA of each tracker over the seeds, and ours against Stone Soup kd-tree."""
     print(f"\n(a) summary over seeds {seed}..{seed + seeds - 1}: mean GOSPA of each; "
           f"ours - Stone Soup kd-tree per seed")
-    print(f"{'scenario':13s} {'ours GOSPA':>10s} {'SS GOSPA':>10s} {'diff':>8s} {'ours better or equal':>21s} "
-          f"{'diff per seed':s}")
+    print(f"{'scenario':13s} {'ours GOSPA':>10s} {'1 model':>10s} {'SS GOSPA':>10s} {'diff':>8s} "
+          f"{'ours better or equal':>21s} {'diff per seed':s}")
     by_case: dict[RadarCase, dict[str, list[RunResult]]] = {}
     for case, name, r in rows:
         by_case.setdefault(case, {}).setdefault(name, []).append(r)
@@ -115,13 +119,15 @@ def _print_radar_summary(rows, seed: int, seeds: int) -> None:
         ours, kd = runs["ours"], runs.get("Stone Soup kd-tree GNN")
         scen = f"{case.kind} {case.n_vessels}"
         mean_ours = sum(r.mean.total for r in ours) / len(ours)
+        one = runs.get("ours, one model", [])
+        mean_one = f"{sum(r.mean.total for r in one) / len(one):10.1f}" if one else f"{'':10s}"
         if not kd:
-            print(f"{scen:13s} {mean_ours:10.1f}")
+            print(f"{scen:13s} {mean_ours:10.1f} {mean_one}")
             continue
         diffs = [a.mean.total - b.mean.total for a, b in zip(ours, kd)]
         mean_kd = sum(r.mean.total for r in kd) / len(kd)
         wins = sum(d <= 0.0 for d in diffs)
-        print(f"{scen:13s} {mean_ours:10.1f} {mean_kd:10.1f} {mean_ours - mean_kd:+8.1f} "
+        print(f"{scen:13s} {mean_ours:10.1f} {mean_one} {mean_kd:10.1f} {mean_ours - mean_kd:+8.1f} "
               f"{wins:>14d} of {len(diffs):<4d} {' '.join(f'{d:+.1f}' for d in diffs)}", flush=True)
 
 
