@@ -10,13 +10,19 @@ position; radar-only tracks that keep agreeing with an identified track are
 merged into it.  Silent tracks coast, then are published once as ``lost`` and
 dropped.  Time only advances with the observations' own timestamps.
 
+Motion: by default radar plots update an interacting multiple model per track (a
+quiet and a manoeuvre nearly-constant-velocity model, ``imm``), whose mixture is
+the published state; AIS reports and fixes carrying a velocity update that state
+with one model (``Track.update``) and the models restart from it at the next plot.
+
 How it stays fast with many live tracks:
 
 * each ``Track`` keeps its state in plain floats (the AIS and update paths are
   scalar Python); a NumPy table (one row per track, ``association.LAT`` …)
   mirrors the states for the array work and is brought up to date lazily,
   only for the tracks changed since the last array operation;
-* a radar scan is gated as a whole against that table (``association``);
+* a radar scan is gated as a whole against that table (``association``) and its
+  plots update their tracks' IMM models at once (a second table, ``_models``);
 * the merge check of radar-only tracks against identified ones runs on the
   table too (a k-d tree of the radar-only tracks);
 * coasting, loss and the end of a tentative track's confirmation window are

@@ -109,3 +109,21 @@ def test_pickled_tracker_continues_exactly():
     second = pickle.loads(pickle.dumps(first))
     got += [x.to_dict() for x in feed(second, obs[half:])]
     assert got == want
+
+
+def test_a_tracker_saved_before_the_imm_continues_its_radar_tracks():
+    """A checkpoint from before the IMM (no model table) restores: its radar tracks keep their
+    ids, their models restart from the saved states, and they stay on their vessels."""
+    rng = random.Random(5)
+    plots = vessel_plots(rng, 10.0, 114.0, 14.0, 60.0, scans=80, sigma_m=40.0)
+    old = Tracker(SENSORS, TrackerConfig(motion_model="adaptive"))
+    feed(old, plots[:40])
+    (before,) = old.tracks
+    del old._models  # what a tracker of the earlier version pickled
+    restored = pickle.loads(pickle.dumps(old))
+    restored.config = TrackerConfig()  # and the new default motion model
+    lines = feed(restored, plots[40:])
+    assert {line.track_id for line in lines} == {before}
+    truth = vessel_plots(random.Random(0), 10.0, 114.0, 14.0, 60.0, scans=80, sigma_m=0.0)[-1]
+    (line,) = restored.snapshot(truth.time_s)
+    assert distance_m(line.lat, line.lon, truth.lat, truth.lon) < 60.0
