@@ -49,7 +49,7 @@ from .association import COS, IVL, LAT, LON, N_COLS, NIS, PA, PB, PC, QS, TIME, 
 from .config import TrackerConfig
 from .geodesy import DEG, KN_TO_MS, M_PER_DEG_LAT, from_local, velocity_from_course
 from .identity import flag_of
-from .imm import MU, N_MODEL_ROWS, imm_update
+from .imm import A2, B2, C2, E2, MU, N2, N_MODEL_ROWS, VE2, VN2, imm_update
 from .model import AisRadarConflict, Observation, Sensor, TrackLine
 from .track import AIS, BOTH, RADAR, Track
 
@@ -659,9 +659,15 @@ class Tracker:
             if assigned:
                 mask[list(assigned.values())] = False
             if mask.any():
-                pi, rows, cost = gate_scan(arr[free], self._state, mask,
-                                           cfg.accel_psd_m2_s3 * cfg.manoeuvre_q_max, cfg.gate_chi2,
-                                           cfg.manoeuvre_tau_s)
+                if cfg.motion_model == "imm":
+                    cols = np.flatnonzero(mask)
+                    pi, at, cost = gate_scan(arr[free], self._manoeuvre_states(cols), np.ones(len(cols), bool),
+                                             cfg.accel_psd_m2_s3, cfg.gate_chi2, math.inf)
+                    rows = cols[at]
+                else:
+                    pi, rows, cost = gate_scan(arr[free], self._state, mask,
+                                               cfg.accel_psd_m2_s3 * cfg.manoeuvre_q_max, cfg.gate_chi2,
+                                               cfg.manoeuvre_tau_s)
                 for i, row in assign(len(free), pi, rows, cost).items():
                     assigned[free[i]] = row
         if cfg.two_stage_association and len(assigned) < len(plots):
@@ -695,6 +701,25 @@ class Tracker:
             else:
                 track = track_rows[row]
                 self._apply(track, plot, velocity, False)  # type: ignore[arg-type]
+
+    def _manoeuvre_states(self, cols: np.ndarray) -> np.ndarray:
+        """State-table columns for ``cols`` holding each track's manoeuvre model (its own mean
+        and covariance, its noise as a ``QS`` that does not fade), for the second-chance gate.
+        A track whose models are not set keeps its combined state with the largest noise."""
+        cfg, q = self.config, self.config.accel_psd_m2_s3
+        st = self._state[:, cols]
+        m = self._models[:, cols]
+        qs = np.maximum(st[QS], 1.0) * cfg.manoeuvre_q_max
+        ok = m[MU] >= 0.0
+        if ok.any():
+            st[LAT] = np.where(ok, st[LAT] + m[N2] / M_PER_DEG_LAT, st[LAT])
+            st[LON] = np.where(ok, st[LON] + m[E2] / (M_PER_DEG_LAT * st[COS]), st[LON])
+            for row, model_row in ((VE, VE2), (VN, VN2), (PA, A2), (PB, B2), (PC, C2)):
+                st[row] = np.where(ok, m[model_row], st[row])
+            qs = np.where(ok, cfg.imm_q_manoeuvre_m2_s3 / q, qs)
+        st[QS] = qs
+        st[COS] = np.cos(st[LAT] * DEG)
+        return st
 
     def _apply_scan(self, plots: list[Observation], arr: np.ndarray, assigned: dict[int, int]) -> dict[int, int]:
         """Kalman-update at once, on the state table, every track assigned a plain plot
