@@ -78,7 +78,7 @@ def gate_scan(plots: np.ndarray, state: np.ndarray, live: np.ndarray, q: float,
     var += st[PA]
     adt3 = adt * adt
     adt3 *= adt
-    adt3 *= np.maximum(st[QS], 1.0)  # (the scale fades towards 1 from either side)
+    adt3 *= st[QS]
     adt3 *= q / 3.0
     var += adt3
     var += r_max

@@ -46,3 +46,7 @@ class TrackerConfig:
     imm_q_manoeuvre_m2_s3: float = 1.0     # ... and of a manoeuvring one (about 3 °/s at 25 kn)
     imm_quiet_s: float = 600.0             # ... mean time between manoeuvres
     imm_manoeuvre_s: float = 60.0          # ... mean length of a manoeuvre
+
+    def __post_init__(self) -> None:
+        if self.motion_model not in ("imm", "adaptive"):
+            raise ValueError(f"motion_model must be 'imm' or 'adaptive', not {self.motion_model!r}")

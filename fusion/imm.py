@@ -63,7 +63,7 @@ def imm_update(m: np.ndarray, ve: np.ndarray, vn: np.ndarray, a: np.ndarray, b: 
     ``n0`` the fix east/north of the combined position (m), ``r`` its variance per axis.
     Returns the combined update ``(e, n, ve, vn, a, b, c)`` (position as offsets from the
     old combined position), the new model block (offsets from the new combined position)
-    and the fix's NIS against the combined prediction.
+    and the fix's NIS under each model, weighed by the models' predicted probabilities.
     """
     mu_prev = m[14]
     unset = mu_prev < 0.0

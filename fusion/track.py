@@ -9,8 +9,8 @@ floats: this is the innermost loop of the tracker.
 Manoeuvres: radar plots normally go through the tracker's IMM (``imm``), which
 writes the combined state back here and sets ``qs`` to its models' mix; this
 class's own update is the single model used for the other fixes (and for all of
-them with ``motion_model = "adaptive"``).  In it the acceleration noise is ``q · qs``.  While the running mean of
-the radar fixes' normalised innovation squared (2 for a model that fits)
+them with ``motion_model = "adaptive"``).  In it the acceleration noise is
+``q · qs``.  While the running mean of the radar fixes' normalised innovation squared (2 for a model that fits)
 exceeds a threshold, each fix raises the scale ``qs`` (and is weighed with the
 raised noise); the excess fades with time (``qs - 1`` decays as
 ``exp(-dt / tau_s)``), so a coasting track's gate does not balloon.

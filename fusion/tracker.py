@@ -309,7 +309,7 @@ class Tracker:
         lon = lon + e / (M_PER_DEG_LAT * cosr)
         lat_l = lat.tolist()
         self._state[:, rows] = np.array([lat, lon, ve1, vn1, time, a1, b1, c1, qs,
-                                                   [cos(x * DEG) for x in lat_l], st[NIS], ivl])
+                                         [cos(x * DEG) for x in lat_l], st[NIS], ivl])
         self._models[MU, rows] = -1.0  # AIS updates the combined state: the IMM models restart from it
         lat_v, lon_v, ve_v, vn_v, t_v = lat_l, lon.tolist(), ve1.tolist(), vn1.tolist(), time.tolist()
         a_v, b_v, c_v, qs_v, ivl_v = a1.tolist(), b1.tolist(), c1.tolist(), qs.tolist(), ivl.tolist()
@@ -810,7 +810,7 @@ class Tracker:
         lat = lat + n / M_PER_DEG_LAT
         lon = lon + e / (M_PER_DEG_LAT * cosr)
         self._state[:, rows] = np.array([lat, lon, ve1, vn1, time, a1, b1, c1, qs, np.cos(lat * DEG),
-                                                   nis_avg, ivl])
+                                         nis_avg, ivl])
         if models is not None:
             self._models[:, rows] = models
         # the tracks' own copies, their status and their published lines

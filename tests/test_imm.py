@@ -134,3 +134,10 @@ def test_a_fix_far_off_the_course_moves_the_probability_to_the_manoeuvre_model()
     truth += [5.0 * dt, 0.0]
     second = cycle(truth + [0.0, 2 * math.sqrt(a[0] + r) * 4.0])
     assert 2 * prior < first < 0.5 < second
+
+
+def test_an_unknown_motion_model_is_refused_by_name():
+    from fusion.config import TrackerConfig
+
+    with pytest.raises(ValueError, match="motion_model must be 'imm' or 'adaptive', not 'kalman'"):
+        TrackerConfig(motion_model="kalman")
