@@ -649,23 +649,36 @@ class Tracker:
         track_rows = self._rows
         if cfg.manoeuvre_q_max > 1.0 and len(assigned) < len(plots):
             # second chance: a live track updated in the last scans but left without a
-            # plot may be manoeuvring; gate the plots left over with the largest noise.
-            # The plot then updates the track with the track's own noise: one fix just
-            # outside the usual gate is often the tail of the measurement noise (one plot in
-            # a thousand of a vessel on a steady course); its NIS enters the running mean,
-            # which raises the noise if the next fixes miss as well (a real turn).
+            # plot may be manoeuvring; gate the plots left over with its IMM's manoeuvre
+            # model (single model: with the largest noise).  The plot then updates the track
+            # as any other: by the IMM's likelihoods; with one model, with the track's own
+            # noise: one fix just outside the usual gate is often the tail of the measurement
+            # noise (one plot in a thousand of a vessel on a steady course); its NIS enters
+            # the running mean, which raises the noise if the next fixes miss as well (a turn).
             free = [i for i in range(len(plots)) if i not in assigned]
             mask = (code >= 1) & (self._state[TIME, :self._hi] >= arr[:, 2].min() - 2.5 * period)
             if assigned:
                 mask[list(assigned.values())] = False
-            if mask.any():
+            cols = np.flatnonzero(mask)
+            if len(cols):
+                # only tracks near the leftover plots can take one: a box of the plots widened by
+                # far more than such a track can move, or gate, in 2.5 scan periods at 100 m/s
+                left = arr[free]
+                pad = (5000.0 + 250.0 * period) / M_PER_DEG_LAT
+                lat_lo, lat_hi = float(left[:, 0].min()) - pad, float(left[:, 0].max()) + pad
+                pad_lon = pad / math.cos(min(max(abs(lat_lo), abs(lat_hi)), 89.0) * DEG)
+                lat_c, lon_c = self._state[LAT, cols], self._state[LON, cols]
+                cols = cols[(lat_c >= lat_lo) & (lat_c <= lat_hi) & (lon_c >= float(left[:, 1].min()) - pad_lon)
+                            & (lon_c <= float(left[:, 1].max()) + pad_lon)]
+            if len(cols):
                 if cfg.motion_model == "imm":
-                    cols = np.flatnonzero(mask)
-                    pi, at, cost = gate_scan(arr[free], self._manoeuvre_states(cols), np.ones(len(cols), bool),
+                    pi, at, cost = gate_scan(left, self._manoeuvre_states(cols), np.ones(len(cols), bool),
                                              cfg.accel_psd_m2_s3, cfg.gate_chi2, math.inf)
                     rows = cols[at]
                 else:
-                    pi, rows, cost = gate_scan(arr[free], self._state, mask,
+                    mask = np.zeros(self._hi, bool)
+                    mask[cols] = True
+                    pi, rows, cost = gate_scan(left, self._state, mask,
                                                cfg.accel_psd_m2_s3 * cfg.manoeuvre_q_max, cfg.gate_chi2,
                                                cfg.manoeuvre_tau_s)
                 for i, row in assign(len(free), pi, rows, cost).items():
