@@ -65,14 +65,14 @@ def imm_update(m: np.ndarray, ve: np.ndarray, vn: np.ndarray, a: np.ndarray, b: 
     old combined position), the new model block (offsets from the new combined position)
     and the fix's NIS under each model, weighed by the models' predicted probabilities.
     """
-    mu_prev = m[14]
+    mu_prev = m[MU]
     unset = mu_prev < 0.0
     if unset.any():  # both models restart from the combined state
         start = np.array([np.zeros_like(ve), np.zeros_like(ve), ve, vn, a, b, c])
         m = np.where(unset, np.concatenate([start, start, np.full((1, len(ve)), -1.0)]), m)
         mu_prev = np.where(unset, stationary_manoeuvre(t_quiet, t_man), mu_prev)
     # the two models stacked: row 0 quiet, row 1 manoeuvre (2×k each)
-    e, n, u, v, pa0, pb0, pc0 = m[0:14].reshape(2, 7, -1).transpose(1, 0, 2)
+    e, n, u, v, pa0, pb0, pc0 = m[:MU].reshape(2, 7, -1).transpose(1, 0, 2)
     c_1, c_2, w11, w21, w12, w22 = mix_probabilities(mu_prev, dt, t_quiet, t_man)
     wa, wb = np.array([w11, w12]), np.array([w21, w22])  # weight of model 1 / model 2 in each start
     # spread of the two models' means (shared between the axes)
@@ -112,6 +112,6 @@ def imm_update(m: np.ndarray, ve: np.ndarray, vn: np.ndarray, a: np.ndarray, b: 
     cc = mu1 * fc[0] + mu2 * fc[1] + ww * (du * du + dv * dv)
     fe -= ce
     fn -= cn
-    new = np.concatenate([np.stack([fe, fn, fu, fv, fa, fb, fc], axis=1).reshape(14, -1), mu2[None]])
+    new = np.concatenate([np.stack([fe, fn, fu, fv, fa, fb, fc], axis=1).reshape(MU, -1), mu2[None]])
     nis = c_1 * nis[0] + c_2 * nis[1]  # the models' NIS weighed by their predicted probabilities
     return ce, cn, cu, cv, ca, cb, cc, new, nis
