@@ -21,6 +21,8 @@ from typing import IO, Any
 from fusion.model import Alert, Observation, Sensor, TrackLine
 from fusion.pipeline import Fusion
 from ingest.ais import AisDecoder
+from ingest.asterix import decode_asterix
+from ingest.pcap import udp_payloads
 from ingest.errors import IngestError, Reject
 from ingest.radar import decode_radar_line
 
@@ -62,6 +64,9 @@ def _is_ais_catcher(path: Path) -> bool:
 
 def read_file(path: Path, sensors: dict[str, Sensor], rejects: list[tuple[str, Reject]]) -> Iterator[Observation]:
     """Observations of one file; rejects are appended with the file name."""
+    if path.suffix in (".pcap", ".cap"):
+        yield from _read_asterix_capture(path, sensors, rejects)
+        return
     with open_text(path) as fh:
         if is_radar_file(path):
             for no, line in enumerate(fh, start=1):
@@ -78,6 +83,25 @@ def read_file(path: Path, sensors: dict[str, Sensor], rejects: list[tuple[str, R
             rejects.extend((path.name, r) for r in bad)
             yield from observations
         rejects.extend((path.name, r) for r in decoder.flush())
+
+
+def _read_asterix_capture(path: Path, sensors: dict[str, Sensor],
+                          rejects: list[tuple[str, Reject]]) -> Iterator[Observation]:
+    """A pcap of a radar's ASTERIX feed; the file is named after the radar (``PH-PAL-R1.pcap``),
+    each packet's capture time dates the reports' time of day."""
+    sensor = sensors.get(path.stem)
+    if sensor is None or sensor.kind != "radar":
+        rejects.append((path.name, Reject(0, "", f"no radar {path.stem!r} in the sensors file: an ASTERIX "
+                                                 "capture is named after its radar's id")))
+        return
+    with open(path, "rb") as fh:
+        try:
+            for no, (time_s, payload) in enumerate(udp_payloads(fh), start=1):
+                observations, problems = decode_asterix(payload, sensor, time_s)
+                rejects.extend((path.name, Reject(no, payload[:64].hex(), p)) for p in problems)
+                yield from observations
+        except IngestError as exc:
+            rejects.append((path.name, Reject(0, "", exc.reason)))
 
 
 def load_observations(paths: list[Path], sensors: dict[str, Sensor]) -> tuple[list[Observation], list[tuple[str, Reject]]]:
