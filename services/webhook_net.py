@@ -85,7 +85,7 @@ def blocked_reason(ip: IPAddress, allow_loopback: bool = False) -> str | None:
     for net, why in RANGES:
         if ip in net:
             return why
-    for flag in ("unspecified", "link_local", "multicast", "private", "reserved"):
+    for flag in ("unspecified", "link_local", "multicast", "reserved", "private"):
         if getattr(ip, f"is_{flag}"):
             return flag.replace("_", "-")
     if not ip.is_global:
@@ -118,6 +118,7 @@ def split_url(url: object, policy: WebhookPolicy) -> tuple[str, str, int, str]:
 
 
 def resolve(host: str, port: int, policy: WebhookPolicy) -> list[IPAddress]:
+    """The addresses of ``host`` (itself when it is an address literal)."""
     try:
         return [ipaddress.ip_address(host)]
     except ValueError:
@@ -137,7 +138,8 @@ def check_target(url: object, policy: WebhookPolicy) -> Target:
     ips = resolve(host, port, policy)
     for ip in ips:
         why = blocked_reason(ip, policy.allow_loopback_http)
-        if why is None and (str(ip), port) in policy.denied:
+        plain = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped else ip
+        if why is None and (str(plain), port) in policy.denied:
             why = "an endpoint of this deployment (broker, database or API)"
         if why is not None:
             shown = host if host == str(ip) else f"{host} ({ip})"
@@ -153,8 +155,8 @@ def deployment_endpoints(hosts: list[tuple[str, int]], resolver: Resolver = defa
     out: set[tuple[str, int]] = set()
     for host, port in hosts:
         try:
-            out.update((str(ipaddress.ip_address(a.split("%", 1)[0])), port) for a in resolver(host, port))
-        except (OSError, UnicodeError, ValueError):
+            out.update((str(ip), port) for ip in resolve(host, port, WebhookPolicy(resolver=resolver)))
+        except (WebhookAddressError, ValueError):
             continue  # a name that does not resolve here is no address to deny
     return frozenset(out)
 
