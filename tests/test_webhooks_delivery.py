@@ -8,6 +8,7 @@ import hmac
 import json
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -125,3 +126,24 @@ def test_the_signature_covers_time_delivery_id_and_body_and_survives_retries():
     assert not verify(SECRET, body.replace(b"critical", b"low"), sig, delivery_id=delivery)  # edited body
     assert not verify(SECRET, body, sig, delivery_id=delivery, now=t + 3600)  # an old delivery replayed
     assert not verify(SECRET, body, f"t={t + 1},v1={fields['v1']}", delivery_id=delivery)  # moved timestamp
+
+
+def test_the_receiver_example_in_the_docs_accepts_a_real_delivery_and_refuses_a_forged_one():
+    doc = (Path(__file__).parent.parent / "docs" / "webhooks.md").read_text()
+    code = doc.split("```python\n", 1)[1].split("```", 1)[0]
+    example: dict = {}
+    exec(compile(code, "docs/webhooks.md", "exec"), example)  # noqa: S102 - our own documentation
+    with Server() as receiver:
+        sender = WebhookSender(EmbeddedBus(), LOOPBACK)
+        sender.start()
+        try:
+            sender.submit(sub(receiver.url), alert())
+            ((headers, body),) = wait_for(lambda: receiver.requests)
+        finally:
+            sender.stop()
+    genuine = example["genuine"]
+    assert genuine(SECRET, headers, body)
+    assert not genuine("a-guessed-secret-value", headers, body)
+    assert not genuine(SECRET, {**headers, "x-mfc-delivery": "0" * 32}, body)
+    assert not genuine(SECRET, headers, body + b" ")
+    assert not genuine(SECRET, {"x-mfc-delivery": headers["x-mfc-delivery"]}, body)
