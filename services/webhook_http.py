@@ -34,13 +34,23 @@ class Answer:
 
 
 class _Pinned:
-    """Mixin: connect to the pinned address, whatever ``self.host`` resolves to now."""
+    """Mixin: connect to the pinned address, whatever ``self.host`` resolves to now.  ``guard``
+    is a duplicate of the socket's descriptor: shutting it down ends a blocked TLS handshake,
+    read or write on the connection (the TLS layer takes the original socket over)."""
     pinned_ip: str
+    guard: socket.socket | None = None
 
     def _pinned_socket(self) -> socket.socket:
         sock = socket.create_connection((self.pinned_ip, self.port), self.timeout)  # type: ignore[attr-defined]
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.guard = sock.dup()
         return sock
+
+    def close(self) -> None:
+        super().close()  # type: ignore[misc]
+        if self.guard is not None:
+            self.guard.close()
+            self.guard = None
 
 
 class PinnedHTTPConnection(_Pinned, http.client.HTTPConnection):
@@ -65,17 +75,17 @@ class PinnedHTTPSConnection(_Pinned, http.client.HTTPSConnection):
 class _Watchdog:
     """Shuts a connection's socket down at the deadline, ending any blocked read or write."""
 
-    def __init__(self, conn: http.client.HTTPConnection, deadline_s: float) -> None:
+    def __init__(self, conn: PinnedHTTPConnection | PinnedHTTPSConnection, deadline_s: float) -> None:
         self.conn, self.fired = conn, False
         self.timer = threading.Timer(deadline_s, self._fire)
         self.timer.daemon = True
 
     def _fire(self) -> None:
         self.fired = True
-        sock = self.conn.sock
-        if sock is not None:
-            try:  # the plain socket's shutdown, also under TLS: it unblocks the reader at once
-                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+        guard = self.conn.guard
+        if guard is not None:
+            try:  # shutdown acts on the connection itself, not on one descriptor of it
+                guard.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
 
@@ -91,7 +101,7 @@ class _Watchdog:
 def post(target: Target, body: bytes, headers: dict[str, str], deadline_s: float = 10.0,
          max_response_bytes: int = 65_536, tls: ssl.SSLContext | None = None) -> Answer:
     """POST ``body`` to ``target``; the HTTP answer, or ``WebhookSendError`` with the reason."""
-    conn: http.client.HTTPConnection
+    conn: PinnedHTTPConnection | PinnedHTTPSConnection
     if target.scheme == "https":
         conn = PinnedHTTPSConnection(target, deadline_s, tls or ssl.create_default_context())
     else:

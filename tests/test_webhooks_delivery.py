@@ -20,7 +20,7 @@ from services.webhook_net import Target, WebhookPolicy
 from services.webhooks import WebhookSender, verify
 
 from .conftest import wait_for
-from .webhook_servers import Server, answer, endless_body, trickle
+from .webhook_servers import Server, answer, endless_body, tls_pair, trickle
 
 LOOPBACK = WebhookPolicy(allow_loopback_http=True)
 SECRET = "vn-msa-webhook-secret-1"
@@ -49,12 +49,15 @@ def test_a_huge_answer_is_read_only_up_to_the_cap():
     assert elapsed_s < 2.0  # it did not wait for the announced 1 GiB
 
 
-@pytest.mark.parametrize("where", ["headers", "body"])
-def test_a_trickling_receiver_is_cut_off_at_the_deadline(where):
-    with Server(trickle(where, every_s=0.05, max_s=6.0)) as slow:
+@pytest.mark.parametrize("where, tls", [("headers", False), ("body", False), ("headers", True), ("body", True)],
+                         ids=["headers", "body", "tls-headers", "tls-body"])
+def test_a_trickling_receiver_is_cut_off_at_the_deadline(where, tls):
+    server_tls, client_tls = tls_pair("hooks.vn-msa.test") if tls else (None, None)
+    with Server(trickle(where, every_s=0.05, max_s=6.0), tls=server_tls) as slow:
+        to = Target("https", "hooks.vn-msa.test", slow.port, "/hook", "127.0.0.1") if tls else target(slow)
         started = time.monotonic()
         with pytest.raises(WebhookSendError, match="within the 1 s deadline"):
-            post(target(slow), b"{}", {}, deadline_s=1.0)
+            post(to, b"{}", {}, deadline_s=1.0, tls=client_tls)
         elapsed_s = time.monotonic() - started
     assert 0.9 <= elapsed_s < 2.0, elapsed_s  # each byte came well within any per-read timeout
 

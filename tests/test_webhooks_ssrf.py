@@ -5,11 +5,9 @@ connection goes to the address that was checked."""
 from __future__ import annotations
 
 import json
-import ssl
 
 import httpx
 import pytest
-import trustme
 
 from services import topics
 from services.bus import EmbeddedBus
@@ -19,7 +17,7 @@ from services.webhook_net import WebhookAddressError, WebhookPolicy, check_targe
 from services.webhooks import WebhookSender
 
 from .conftest import LiveServer, make_runtime, wait_for
-from .webhook_servers import Server, answer
+from .webhook_servers import Server, answer, tls_pair
 
 PUBLIC_V4, PUBLIC_V6 = "34.1.2.3", "2606:4700:4700::1111"  # public unicast; never connected to here
 
@@ -194,11 +192,7 @@ def test_the_connection_goes_to_the_checked_address_and_names_the_host():
 
 
 def test_https_is_pinned_yet_verifies_the_hosts_certificate():
-    ca = trustme.CA()  # an independent CA: the receiver's certificate names hooks.vn-msa.test only
-    ctx_server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("hooks.vn-msa.test").configure_cert(ctx_server)
-    client = ssl.create_default_context()
-    ca.configure_trust(client)
+    ctx_server, client = tls_pair("hooks.vn-msa.test")  # the certificate names hooks.vn-msa.test only
     names = resolver_of({"hooks.vn-msa.test": ["127.0.0.1"], "other.vn-msa.test": ["127.0.0.1"]})
     bus = EmbeddedBus()
     dead = bus.consumer(topics.DEADLETTER, "test")

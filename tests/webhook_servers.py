@@ -12,6 +12,8 @@ import threading
 import time
 from typing import Callable
 
+import trustme
+
 Respond = Callable[[http.server.BaseHTTPRequestHandler, bytes], None]
 
 
@@ -53,6 +55,16 @@ def trickle(where: str, every_s: float = 0.1, max_s: float = 8.0) -> Respond:
             h.wfile.flush()
             time.sleep(every_s)
     return respond
+
+
+def tls_pair(name: str) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """Server and client TLS contexts: a certificate for ``name`` from a test CA the client trusts."""
+    ca = trustme.CA()
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(name).configure_cert(server)
+    client = ssl.create_default_context()
+    ca.configure_trust(client)
+    return server, client
 
 
 class Server:
