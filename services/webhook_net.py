@@ -101,14 +101,19 @@ def _nat64(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
 
 def split_url(url: object, policy: WebhookPolicy) -> tuple[str, str, int, str]:
     """Scheme, host, port and path of a webhook URL, or the reason it is refused."""
-    parts = urlsplit(url) if isinstance(url, str) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+    if not isinstance(url, str):
+        raise WebhookAddressError("a webhook needs delivery.url, an https URL")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
         raise WebhookAddressError("a webhook needs delivery.url, an https URL")
     if parts.scheme == "http" and not policy.allow_loopback_http:
         raise WebhookAddressError("a webhook URL must be https (plain http is allowed only to loopback, "
                                   "with MFC_WEBHOOK_ALLOW_LOOPBACK_HTTP=1, for tests)")
     if parts.username is not None or parts.password is not None:
         raise WebhookAddressError("a webhook URL may not carry a user name or password")
+    if not url.isascii() or any(c <= " " or c == "\x7f" for c in url):
+        raise WebhookAddressError("a webhook URL must be ASCII without spaces or control characters "
+                                  "(an international host name in its xn-- form, a path %-encoded)")
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError as exc:

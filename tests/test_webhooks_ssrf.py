@@ -44,6 +44,8 @@ REFUSED = [
     pytest.param("https://240.0.0.1/h", "reserved", id="class-e"),
     pytest.param("https://255.255.255.255/h", "refused", id="broadcast"),
     pytest.param("https://192.0.2.10/h", "refused", id="documentation"),
+    pytest.param("https://2130706433/h", "loopback", id="v4-loopback-as-one-number"),
+    pytest.param("https://0x7f.1/h", "loopback", id="v4-loopback-in-hex"),
     pytest.param("https://[::ffff:127.0.0.1]/h", "loopback", id="v4-mapped-loopback"),
     pytest.param("https://[::ffff:169.254.169.254]/h", "cloud metadata", id="v4-mapped-metadata"),
     pytest.param("https://[::ffff:10.0.0.1]/h", "private", id="v4-mapped-private"),
@@ -52,6 +54,8 @@ REFUSED = [
     pytest.param("http://34.1.2.3/h", "https", id="plain-http"),
     pytest.param("https://user:pw@34.1.2.3/h", "user name", id="credentials"),
     pytest.param("ftp://34.1.2.3/h", "https URL", id="not-http"),
+    pytest.param("https://34.1.2.3/h h", "control characters", id="space-in-path"),
+    pytest.param("https://hôtes.example/h", "xn-- form", id="non-ascii-host"),
 ]
 
 
