@@ -86,7 +86,8 @@ class WebhookSender:
                  tls: ssl.SSLContext | None = None) -> None:
         self.bus, self.policy = bus, policy or WebhookPolicy()
         self.attempts, self.first_backoff_s, self.max_backoff_s = attempts, first_backoff_s, max_backoff_s
-        self.deadline_s, self.max_response_bytes, self.tls = deadline_s, max_response_bytes, tls
+        self.deadline_s, self.max_response_bytes = deadline_s, max_response_bytes
+        self.tls = tls or ssl.create_default_context()  # the system's CAs, loaded once
         self.max_pending, self.max_pending_per_subscription = max_pending, max_pending_per_subscription
         self.clock, self.n_threads = clock, threads
         self._queues: dict[str, _Queue] = {}
