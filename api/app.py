@@ -22,9 +22,10 @@ from services import geo
 from services.geography import ZonesFileError, zones_from_geojson
 from services.ingest_service import BusUnavailable
 from services.runtime import Runtime
-from services.subscriptions import (SubscriptionError, parse_subscription, releasable_to, track_releasable_to,
-                                    visible_tracks)
+from services.subscriptions import SubscriptionError, parse_subscription
 from services.subscriptions import SubscriptionLimitError
+from services.visibility import (STAFF_ROLES, releasable_to, track_view, visible_alerts, visible_sensors,
+                                 visible_tracks)
 from services.settings import ApiKey
 from ingest.errors import IngestError
 from ingest.sensors import sensor_to_dict
@@ -89,10 +90,11 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, Any]:
-        return {"status": "ok", **store.counts(), "bus": runtime.settings.bus}
+        """Liveness, for load balancers: no key, so no counts of anything (they would say what exists)."""
+        return {"status": "ok", "bus": runtime.settings.bus.split("://")[0]}
 
     def visible(who: ApiKey, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return visible_tracks(rows, who.role, who.name, runtime.sensors)
+        return visible_tracks(rows, who.role, who.name, runtime.sensor_lookup)
 
     def one_track(track_id: str, who: ApiKey) -> dict[str, Any]:
         row = store.track(track_id)
@@ -115,7 +117,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     def get_history(track_id: str, since: str | None = None, limit: int = Query(1000, ge=1, le=100000),
                     who: ApiKey = read) -> dict[str, Any]:
         one_track(track_id, who)
-        return {"track_id": track_id, "points": store.history(track_id, _since(since), limit)}
+        points = visible(who, store.history(track_id, _since(since), limit))  # each point by its own sensors
+        return {"track_id": track_id, "points": [{k: p.get(k) for k in ("time", "lat", "lon", "sog_kn", "cog_deg")}
+                                                 for p in points]}
 
     @app.get("/v1/picture", tags=["picture"])
     def picture(bbox: str | None = None, at: str | None = None,
@@ -148,9 +152,8 @@ def create_app(runtime: Runtime) -> FastAPI:
                     bbox: str | None = None, since: str | None = None,
                     limit: int = Query(500, ge=1, le=10000), who: ApiKey = read) -> dict[str, Any]:
         """Alerts, newest first.  An agency key sees only alerts releasable to it."""
-        rows = store.alerts(type, state, severity, _bbox(bbox), _since(since), limit)
-        if who.role == "agency":
-            rows = [r for r in rows if releasable_to(r, who.name)]
+        rows = visible_alerts(store.alerts(type, state, severity, _bbox(bbox), _since(since), limit),
+                              who.role, who.name)
         return {"alerts": rows, "count": len(rows)}
 
     @app.post("/v1/alerts/{alert_id}/ack", tags=["alerts"])
@@ -167,15 +170,21 @@ def create_app(runtime: Runtime) -> FastAPI:
         Browsers' EventSource cannot send headers: pass the key as ``?key=``.  An agency key
         gets only alerts releasable to it, narrowed by its ``stream`` subscriptions if it has any."""
         listener = runtime.broadcaster.listen(frozenset(types.split(",")))
-        wanted = None
-        if who.role == "agency":
-            mine = [sub for sub in runtime.subscriptions.all(who.name) if sub.delivery == "stream"]
+        mine = [sub for sub in runtime.subscriptions.all(who.name) if sub.delivery == "stream"] \
+            if who.role == "agency" else []
 
-            def wanted(kind: str, value: dict[str, Any]) -> bool:
-                if kind == "track":
-                    return track_releasable_to(value, who.name, runtime.sensors)
-                return kind != "alert" or (releasable_to(value, who.name)
-                                           and (not mine or any(sub.matches(value) for sub in mine)))
+        def shown(kind: str, value: dict[str, Any]) -> dict[str, Any] | None:
+            """The event as this key may see it, or None (releasability, then subscriptions)."""
+            if who.role in STAFF_ROLES:
+                return {k: v for k, v in value.items() if k != "fixes"} if kind == "track" else value
+            if who.role != "agency":
+                return None
+            if kind == "track":
+                return track_view(value, who.name, runtime.sensor_lookup)
+            if kind == "alert" and releasable_to(value, who.name) \
+                    and (not mine or any(sub.matches(value) for sub in mine)):
+                return value
+            return None
 
         async def events():
             try:
@@ -189,7 +198,8 @@ def create_app(runtime: Runtime) -> FastAPI:
                     if listener.dropped:
                         yield f"event: lagged\ndata: {json.dumps({'dropped': listener.dropped})}\n\n"
                         listener.dropped = 0
-                    if wanted is not None and not wanted(kind, value):
+                    value = shown(kind, value)
+                    if value is None:
                         continue
                     yield f"event: {kind}\ndata: {json.dumps(value, separators=(',', ':'))}\n\n"
             finally:
@@ -219,13 +229,14 @@ def create_app(runtime: Runtime) -> FastAPI:
         return await asyncio.to_thread(_delivered, runtime.ingest.ingest_radar, text, allowed)
 
     @app.get("/v1/sensors", tags=["sensors"])
-    def sensors(_: ApiKey = read) -> dict[str, Any]:
+    def sensors(who: ApiKey = Depends(requires(READ_ROLES | INGEST_ROLES))) -> dict[str, Any]:
         """Registered sensors with their health as this process's ingest saw it: lines accepted
         and rejected, the last receipt and observation times, the last reject's reason, and a
-        status (``live``: heard in the last 5 minutes, ``silent``, or ``never``)."""
+        status (``live``: heard in the last 5 minutes, ``silent``, or ``never``).  An agency key
+        sees the sensors whose data is releasable to it, an integrator key its own sensors."""
         now = runtime.clock()
         out = []
-        for s in runtime.sensors.values():
+        for s in visible_sensors(list(runtime.sensors.values()), who.role, who.name):
             h = dict(runtime.ingest.health.get(s.id) or {"accepted": 0, "rejected": 0, "last_receipt_s": None,
                                                           "last_observation_s": None, "last_reject": None})
             last = h.pop("last_receipt_s")
@@ -264,7 +275,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         sensor = runtime.sensors.get(sensor_id)
         if sensor is None or not _owns(who, sensor.owner):
             raise HTTPException(404, f"no sensor {sensor_id!r} of yours")
-        if not runtime.unregister_sensor(sensor_id):
+        if not runtime.unregister_sensor(sensor_id, who.name):
             raise HTTPException(409, f"sensor {sensor_id!r} comes from the sensors file; change it there")
         return {"deleted": sensor_id}
 

@@ -1,7 +1,7 @@
 """``mfc fuse``: batch fusion of recorded feeds, as fast as possible, deterministic.
 
-Files ending in ``.jsonl``/``.json`` are radar JSON Lines; anything else is
-NMEA (AIS, and ARPA ``TTM``/``TLL``).  ``.gz`` files are read transparently.
+Files ending in ``.jsonl``/``.json`` are radar JSON Lines (or AIS-catcher's JSON output, told
+by its ``"class": "AIS"``); anything else is NMEA (AIS, and ARPA ``TTM``/``TLL``).  ``.gz`` files are read transparently.
 All observations are merged in time order (ties keep file and line order)
 and pushed through the tracker; a line with no time of its own takes the last
 time seen in its file.
@@ -43,8 +43,21 @@ def open_text(path: Path) -> IO[str]:
 
 
 def is_radar_file(path: Path) -> bool:
+    """JSON Lines are radar, unless they are AIS-catcher's JSON output (``"class": "AIS"``)."""
     name = path.name[:-3] if path.name.endswith(".gz") else path.name
-    return name.endswith((".jsonl", ".json", ".ndjson"))
+    return name.endswith((".jsonl", ".json", ".ndjson")) and not _is_ais_catcher(path)
+
+
+def _is_ais_catcher(path: Path) -> bool:
+    with open_text(path) as fh:
+        for line in fh:
+            if line.strip():
+                try:
+                    first = json.loads(line)
+                except ValueError:
+                    return False
+                return isinstance(first, dict) and first.get("class") == "AIS"
+    return False
 
 
 def read_file(path: Path, sensors: dict[str, Sensor], rejects: list[tuple[str, Reject]]) -> Iterator[Observation]:

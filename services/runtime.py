@@ -21,6 +21,30 @@ from .webhook_net import deployment_policy
 from .workers import FusionWorker, StoreWorker, Worker
 
 
+class KnownSensors:
+    """Sensor lookup for releasability: the live sensors, then the tombstones of deleted ones.
+    An id in neither is unknown, and unknown means not visible (``services.visibility``).
+    Another process of a deployment may have registered or deleted a sensor: a miss is
+    re-read from the registry at most every ``reload_s``."""
+
+    def __init__(self, live: dict[str, Sensor], tombstones: dict[str, Sensor],
+                 reload: Callable[[], tuple[dict[str, Sensor], dict[str, Sensor]]] | None = None,
+                 reload_s: float = 5.0) -> None:
+        self.live, self.dead, self.reload, self.reload_s = live, tombstones, reload, reload_s
+        self._loaded = time.monotonic()
+
+    def get(self, sensor_id: str) -> Sensor | None:
+        found = self.live.get(sensor_id) or self.dead.get(sensor_id)
+        if found is None and self.reload is not None and time.monotonic() - self._loaded >= self.reload_s:
+            self._loaded = time.monotonic()
+            live, dead = self.reload()
+            self.dead.update(dead)
+            for sid, sensor in live.items():
+                self.live.setdefault(sid, sensor)
+            found = self.live.get(sensor_id) or self.dead.get(sensor_id)
+        return found
+
+
 class Runtime:
     def __init__(self, settings: Settings, sensors: dict[str, Sensor] | None = None,
                  clock: Callable[[], float] = time.time, bus: Bus | None = None,
@@ -30,6 +54,9 @@ class Runtime:
         self.sensors: dict[str, Sensor] = dict(sensors or {})
         self.registry = SensorRegistry(settings.db)
         self.sensors.update(self.registry.all())  # registered through the API: they win over the file
+        self.tombstones: dict[str, Sensor] = self.registry.tombstones()
+        self.sensor_lookup = KnownSensors(self.sensors, self.tombstones,
+                                          lambda: (self.registry.all(), self.registry.tombstones()))
         self.keys: dict[str, ApiKey] = settings.all_keys()
         self.bus = bus or make_bus(settings.bus, settings.kafka_prefix)
         self.store = Store(settings.db)
@@ -67,11 +94,14 @@ class Runtime:
         self.bus.publish(SENSORS_TOPIC, sensor.id, sensor_message(sensor, sensor.id))
         self.bus.flush()
 
-    def unregister_sensor(self, sensor_id: str) -> bool:
-        """Forget a registered sensor; False if it was not registered through the API."""
-        if not self.registry.delete(sensor_id):
+    def unregister_sensor(self, sensor_id: str, who: str = "") -> bool:
+        """Forget a registered sensor (keeping its tombstone); False if it was not registered
+        through the API."""
+        if not self.registry.delete(sensor_id, who):
             return False
-        self.sensors.pop(sensor_id, None)
+        gone = self.sensors.pop(sensor_id, None)
+        if gone is not None:
+            self.tombstones[sensor_id] = gone
         self.bus.publish(SENSORS_TOPIC, sensor_id, sensor_message(None, sensor_id))
         self.bus.flush()
         return True

@@ -23,12 +23,12 @@ from sqlalchemy import Column, Float, MetaData, String, Table, Text, create_engi
 
 from fusion.rules import ALERT_TYPES
 
+from .visibility import WILDCARDS as WILDCARD_RELEASABILITY, covers, releasable_to  # noqa: F401  (re-exported)
 from .webhook_net import WebhookAddressError, WebhookPolicy, check_target
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 MAX_PER_AGENCY = 50  # subscriptions one agency may hold
 DELIVERIES = ("kafka", "webhook", "stream")
-WILDCARD_RELEASABILITY = ("ALL", "ASEAN")  # releasable to every member agency
 
 metadata = MetaData()
 subscriptions = Table(
@@ -82,46 +82,6 @@ class Subscription:
         if self.delivery == "kafka":
             d["topic"] = f"mfc.alerts.{self.agency}"
         return d
-
-
-def covers(tokens: Any, agency: str) -> bool:
-    """Do releasability ``tokens`` cover ``agency``?  A token is an agency name (``PH-CG``), a
-    state prefix (``PH`` covers ``PH-CG`` and ``PH-NAVY``) or ``ASEAN``/``ALL``."""
-    return any(t in WILDCARD_RELEASABILITY or t == agency or agency.startswith(f"{t}-") for t in tokens or ())
-
-
-def releasable_to(alert: dict[str, Any], agency: str) -> bool:
-    """May ``agency`` see ``alert``?  Its evidence lists releasability tokens (``covers``).
-    An alert without a list is releasable to every member; an empty list to none."""
-    evidence = alert.get("evidence") or {}
-    if "releasability" not in evidence:
-        return True
-    return covers(evidence["releasability"], agency)
-
-
-def track_releasable_to(line: dict[str, Any], agency: str, sensors: Mapping[str, Any],
-                        default: Sequence[str] = ("ASEAN",)) -> bool:
-    """May ``agency`` see this track line?  Yes when at least one sensor that fed the track
-    recently (``line["sensors"]``) is releasable to it: the agency may know of the vessel
-    through that sensor.  A sensor this process does not know counts as ``default``; a line
-    without sensor ids (written by an earlier version) is visible to every member."""
-    ids = line.get("sensors")
-    if not ids:
-        return True
-    for sid in ids:
-        sensor = sensors.get(sid)
-        if covers(sensor.releasability if sensor is not None else default, agency):
-            return True
-    return False
-
-
-def visible_tracks(rows: list[dict[str, Any]], role: str, name: str,
-                   sensors: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The track lines a key may see: an agency key (``role`` agency, ``name`` the agency)
-    only those releasable to it, every other role all of them."""
-    if role != "agency":
-        return rows
-    return [r for r in rows if track_releasable_to(r, name, sensors)]
 
 
 def parse_subscription(body: Any, agency: str, webhook_policy: WebhookPolicy | None = None) -> Subscription:

@@ -210,4 +210,4 @@ def test_alert_releasability_is_what_every_contributing_sensor_allows():
     assert geo.releasability_of(["SHARED", "PH-ONLY"], ["ASEAN"]) == ["PH"]  # ASEAN restricts nothing
     assert geo.releasability_of(["PH-ONLY", "CG-VN"], ["ASEAN"]) == ["PH-CG"]  # PH covers PH-CG only
     assert geo.releasability_of(["PH-ONLY", "VN-ONLY"], ["ASEAN"]) == []  # nobody may see both
-    assert geo.releasability_of(["UNKNOWN"], ["ASEAN"]) == ["ASEAN"]
+    assert geo.releasability_of(["UNKNOWN"], ["ASEAN"]) == []  # an unknown sensor: no one (fails closed)

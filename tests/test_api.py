@@ -162,12 +162,15 @@ def test_live_stream_carries_track_and_alert_events(live_server):
     import threading
 
     events: list[tuple[str, dict]] = []
+    connected = threading.Event()
 
     def listen():
         with httpx.stream("GET", f"{live_server.url}/v1/stream?key={OFFICER_KEY}", timeout=20) as r:
             assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
             kind = None
             for row in r.iter_lines():
+                if row.startswith(": connected"):  # the server registered this listener
+                    connected.set()
                 if row.startswith("event: "):
                     kind = row[7:]
                 elif row.startswith("data: ") and kind:
@@ -177,8 +180,7 @@ def test_live_stream_carries_track_and_alert_events(live_server):
 
     thread = threading.Thread(target=listen, daemon=True)
     thread.start()
-    import time
-    time.sleep(0.5)  # the listener is registered before the feed arrives
+    assert connected.wait(10), "the stream did not connect"
     body = "\n".join([position_sentence(970099999, 10.4, 114.4, 0.0, 0.0),
                       position_sentence(970099999, 10.4001, 114.4, 0.0, 0.0)])
     httpx.post(f"{live_server.url}/v1/ingest/ais?sensor_id=AIS-T1", content=body, headers=INTEGRATOR)
