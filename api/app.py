@@ -12,6 +12,7 @@ from importlib import resources
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
@@ -22,6 +23,7 @@ from services.geography import ZonesFileError, zones_from_geojson
 from services.ingest_service import BusUnavailable
 from services.runtime import Runtime
 from services.subscriptions import SubscriptionError, parse_subscription
+from services.subscriptions import SubscriptionLimitError
 from services.visibility import (STAFF_ROLES, releasable_to, track_view, visible_alerts, visible_sensors,
                                  visible_tracks)
 from services.settings import ApiKey
@@ -353,11 +355,13 @@ def create_app(runtime: Runtime) -> FastAPI:
                 raise HTTPException(422, "an admin must name the subscription's agency")
         elif isinstance(body, dict) and body.get("agency", agency) != agency:
             raise HTTPException(403, f"key {who.name!r} may subscribe only for itself")
-        try:
-            sub = parse_subscription(body, agency)
+        try:  # in a thread: checking a webhook resolves its host name
+            sub = await run_in_threadpool(parse_subscription, body, agency, runtime.webhook_policy)
+            runtime.subscriptions.put(sub, who.name)
+        except SubscriptionLimitError as exc:
+            raise HTTPException(409, str(exc)) from None
         except SubscriptionError as exc:
             raise HTTPException(422, str(exc)) from None
-        runtime.subscriptions.put(sub, who.name)
         runtime.router.invalidate()
         shown = sub.public()
         if sub.delivery == "webhook":

@@ -162,6 +162,7 @@ def cmd_router(args: argparse.Namespace) -> int:
     """The alert router alone (``mfc api`` runs one too; all share one consumer group)."""
     from .alert_router import AlertRouter
     from .subscriptions import SubscriptionStore
+    from .webhook_net import deployment_policy
     settings = Settings.from_env()
     bus = connect(settings)
     subscriptions = SubscriptionStore(settings.db)
@@ -169,7 +170,8 @@ def cmd_router(args: argparse.Namespace) -> int:
     print(f"mfc router: mfc.alerts → mfc.alerts.<agency> for {', '.join(agencies) or 'no agency keys'}"
           f" and webhooks (subscriptions in {settings.db})", flush=True)
     try:
-        return run_until_signalled([AlertRouter(bus, subscriptions, agencies)], bus)
+        router = AlertRouter(bus, subscriptions, agencies, policy=deployment_policy(settings))
+        return run_until_signalled([router], bus)
     finally:
         subscriptions.close()
 

@@ -17,6 +17,7 @@ from .settings import ApiKey, Settings
 from .store import Store
 from .sensor_registry import SENSORS_TOPIC, SensorRegistry, sensor_message
 from .subscriptions import SubscriptionStore
+from .webhook_net import deployment_policy
 from .workers import FusionWorker, StoreWorker, Worker
 
 
@@ -64,7 +65,8 @@ class Runtime:
         self.workers: list[Worker] = [StoreWorker(self.bus, self.store, keep_history_s=settings.history_keep_s,
                                                   clock=clock, broadcaster=self.broadcaster)]
         self.subscriptions = SubscriptionStore(settings.db)
-        self.router = AlertRouter(self.bus, self.subscriptions, self.agencies())
+        self.webhook_policy = deployment_policy(settings)
+        self.router = AlertRouter(self.bus, self.subscriptions, self.agencies(), policy=self.webhook_policy)
         self.workers.append(self.router)
         self.fusion_worker: FusionWorker | None = None
         if fusion:

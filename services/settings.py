@@ -13,6 +13,7 @@
 | MFC_CHECKPOINT | mfc-fusion.ckpt | where ``mfc fusion`` keeps its state |
 | MFC_FUSION_CLOCK | wall | ``wall``: live time passes without data; ``feed``: only feed time (replays) |
 | MFC_KAFKA_PREFIX | (none) | put before every Kafka topic and group name (several deployments on one cluster) |
+| MFC_WEBHOOK_ALLOW_LOOPBACK_HTTP | 0 | ``1``: webhooks may go to loopback, over plain HTTP too (tests, development only) |
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class Settings:
     checkpoint: str = "mfc-fusion.ckpt"
     fusion_clock: str = "wall"
     kafka_prefix: str = ""
+    webhook_allow_loopback_http: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
@@ -77,6 +79,8 @@ class Settings:
             max_body_bytes=max_body, history_keep_s=keep, sensors_file=env.get("MFC_SENSORS", ""),
             checkpoint=env.get("MFC_CHECKPOINT", "mfc-fusion.ckpt"), fusion_clock=fusion_clock,
             kafka_prefix=kafka_prefix,
+            webhook_allow_loopback_http=env.get("MFC_WEBHOOK_ALLOW_LOOPBACK_HTTP", "0").lower()
+            in ("1", "true", "yes"),
         )
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
