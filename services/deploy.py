@@ -21,6 +21,8 @@ from .bus import Bus, make_bus
 from .checkpoint import Checkpoint
 from .geography import build_geography
 from .ingest_service import IngestService
+from .keyring import KeyRing, KeyWatcher
+from .keys import KeyStore
 from .settings import Settings
 from .workers import FusionWorker, Worker
 
@@ -126,10 +128,10 @@ def cmd_api(args: argparse.Namespace) -> int:
     from api.app import create_app
 
     from .runtime import Runtime
-    settings = Settings.from_env()
+    settings = Settings.from_env(demo_key="")  # the demo key is for `mfc demo` only
     runtime = Runtime(settings, load_sensor_file(settings), bus=connect(settings), fusion=False)
     runtime.start()
-    print(f"mfc api: http://{settings.host}:{settings.port}/ (store {settings.db}; "
+    print(f"mfc api: http://{settings.host}:{settings.port}/ (store {settings.db_display}; "
           f"store writer and alert router in this process)", flush=True)
     server = uvicorn.Server(uvicorn.Config(create_app(runtime), host=settings.host, port=settings.port,
                                            log_level="warning"))
@@ -165,13 +167,17 @@ def cmd_router(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     bus = connect(settings)
     subscriptions = SubscriptionStore(settings.db)
-    agencies = sorted({k.name for k in settings.all_keys().values() if k.role == "agency"})
-    print(f"mfc router: mfc.alerts → mfc.alerts.<agency> for {', '.join(agencies) or 'no agency keys'}"
-          f" and webhooks (subscriptions in {settings.db})", flush=True)
+    ring = KeyRing(settings.all_keys(), KeyStore(settings.db))
+    agencies = ring.agencies()
+    print(f"mfc router: mfc.alerts → mfc.alerts.<agency> for {', '.join(agencies) or 'no agency keys yet'}"
+          f" and webhooks (subscriptions in {settings.db_display})", flush=True)
+    router = AlertRouter(bus, subscriptions, agencies)
+    ring.on_change = lambda: setattr(router, "agencies", ring.agencies())  # agency keys made with `mfc keys`
     try:
-        return run_until_signalled([AlertRouter(bus, subscriptions, agencies)], bus)
+        return run_until_signalled([router, KeyWatcher(ring)], bus)
     finally:
         subscriptions.close()
+        ring.store.close()
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
