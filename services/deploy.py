@@ -129,10 +129,10 @@ def cmd_api(args: argparse.Namespace) -> int:
 
     from .runtime import Runtime
     settings = Settings.from_env(demo_key="")  # the demo key is for `mfc demo` only
-    runtime = Runtime(settings, load_sensor_file(settings), bus=connect(settings), fusion=False)
-    runtime.start()
     print(f"mfc api: http://{settings.host}:{settings.port}/ (store {settings.db_display}; "
           f"store writer and alert router in this process)", flush=True)
+    runtime = Runtime(settings, load_sensor_file(settings), bus=connect(settings), fusion=False)
+    runtime.start()
     server = uvicorn.Server(uvicorn.Config(create_app(runtime), host=settings.host, port=settings.port,
                                            log_level="warning"))
     died: list[str] = []

@@ -3,7 +3,8 @@
 Only hashes are held.  A presented key is hashed and compared with every known hash by
 ``hmac.compare_digest`` (no early exit), so the time taken says nothing about which key came
 close.  The store's keys are read again when older than ``ttl_s`` (and every ``ttl_s`` by a
-``KeyWatcher``), so ``mfc keys revoke``/``rotate`` take effect in running API processes within
+``KeyWatcher``; an unknown key triggers a read at most every ``ttl_s / 4``, so a key just made
+works at once), so ``mfc keys revoke``/``rotate`` take effect in running API processes within
 ``ttl_s`` without a restart.  If the database cannot be read, the last list is kept for at
 most ``max_stale_s``; after that only the bootstrap keys work (fail closed).
 """
@@ -36,6 +37,7 @@ class KeyRing:
                  clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time) -> None:
         self._bootstrap = [(digest(secret), _holder(k)) for secret, k in bootstrap.items()]
         self.store, self.ttl_s, self.max_stale_s = store, ttl_s, 10 * ttl_s
+        self.miss_refresh_s = ttl_s / 4  # an unknown key reads the store again, at most this often
         self.clock, self.wall = clock, wall
         self._stored: list[tuple[str, ApiKey]] = []
         self._loaded = float("-inf")
@@ -47,17 +49,26 @@ class KeyRing:
         """The holder of ``presented``, or None for an unknown, revoked or rotated-away key."""
         self.refresh_if_stale()
         wanted = digest(presented)
-        found = None
-        for known, holder in self._bootstrap + self._stored:
-            if hmac.compare_digest(known, wanted):
-                found = holder
+        found = self._match(wanted)
+        if found is None and self.refresh_if_stale(self.miss_refresh_s):  # perhaps made a moment ago
+            found = self._match(wanted)
         if found is not None and found.id:
             self._used[found.id] = self.wall()
         return found
 
-    def refresh_if_stale(self) -> None:
-        if self.store is not None and self.clock() - self._loaded >= self.ttl_s:
-            self.refresh()
+    def _match(self, wanted: str) -> ApiKey | None:
+        found = None
+        for known, holder in self._bootstrap + self._stored:
+            if hmac.compare_digest(known, wanted):  # every one compared: no early exit
+                found = holder
+        return found
+
+    def refresh_if_stale(self, age_s: float | None = None) -> bool:
+        """Read the store again if the list is older than ``age_s`` (default ``ttl_s``)."""
+        if self.store is None or self.clock() - self._loaded < (self.ttl_s if age_s is None else age_s):
+            return False
+        self.refresh()
+        return True
 
     def refresh(self) -> None:
         """Read the store's active keys again (and record which were used since the last time)."""
