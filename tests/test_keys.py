@@ -85,7 +85,8 @@ def test_mfc_keys_create_list_rotate_revoke_end_to_end(app):
     secret = made.stdout.strip()
     assert len(made.stdout.splitlines()) == 1 and "shown only now" in made.stderr
     assert accepted(client, secret)
-    assert wait_for(lambda: "VN-MSA" in runtime.agencies(), timeout_s=TTL_S + 2)  # a member agency now
+    assert "VN-MSA" in runtime.agencies()  # a member agency now
+    assert wait_for(lambda: "VN-MSA" in runtime.router.agencies, timeout_s=TTL_S + 2)  # its topic gets alerts
 
     listed = mfc(db, "keys", "list")
     assert listed.returncode == 0 and secret not in listed.stdout + listed.stderr
@@ -105,6 +106,7 @@ def test_mfc_keys_create_list_rotate_revoke_end_to_end(app):
     assert revoked.returncode == 0, revoked.stderr
     assert refused_within(client, new_secret, TTL_S + 1.0) is not None
     assert "VN-MSA" not in runtime.agencies()
+    assert wait_for(lambda: "VN-MSA" not in runtime.router.agencies, timeout_s=TTL_S + 2)
     assert mfc(db, "keys", "revoke", key_id).returncode == 1          # already revoked: says so
     assert "revoked" in mfc(db, "keys", "list", "--all").stdout
     assert key_id not in mfc(db, "keys", "list").stdout
@@ -130,3 +132,20 @@ def test_revocation_reaches_a_running_app_within_the_ttl(app):
 def test_mfc_keys_says_why_it_refuses(tmp_path, args, reason):
     done = mfc(tmp_path / "k.db", *args)
     assert done.returncode == 1 and reason in done.stderr
+
+
+def test_mfc_router_routes_for_agencies_of_the_key_store(tmp_path):
+    db = tmp_path / "k.db"
+    store = KeyStore(f"sqlite:///{db}")
+    store.create("agency", "PH-CG", time.time())
+    store.close()
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(ROOT), "MFC_DB": f"sqlite:///{db}",
+           "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "services.cli", "router"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, cwd=str(ROOT))
+    try:
+        banner = proc.stdout.readline()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert "for PH-CG and webhooks" in banner and f"sqlite:///{db}" in banner
