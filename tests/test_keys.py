@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import sqlite3
 import subprocess
 import sys
@@ -15,10 +16,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from services.keyring import TTL_S
+from services.keyring import TTL_S, KeyRing
 from services.keys import KeyStore
+from services.settings import Settings
 
 from .conftest import make_runtime, wait_for
+from .pg_fixture import postgres_url  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -76,6 +79,47 @@ def test_a_stored_key_is_only_its_hash(tmp_path):
     assert hashlib.sha256(secret.encode()).hexdigest() in rows[0]  # its SHA-256 does
     assert secret.encode() not in db.read_bytes()                 # nor does the file, anywhere
     assert len(secret) >= 40 and key.prefix == secret[:10]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def key_store(request, tmp_path):
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'keys.db'}"
+        yield KeyStore(url)
+        return
+    from sqlalchemy import create_engine, text
+    base = request.getfixturevalue("postgres_url")
+    name = "k_" + secrets.token_hex(6)
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    store = KeyStore(base.rsplit("/", 1)[0] + "/" + name)
+    yield store
+    store.close()
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE {name}"))
+    admin.dispose()
+
+
+def test_key_lifecycle_on_both_databases(key_store):
+    """create → accepted; rotate → only the new secret; revoke → nothing; the bootstrap key
+    from MFC_API_KEYS keeps working throughout.  A fake clock stands for the TTL passing."""
+    now = [0.0]
+    boot = secrets.token_urlsafe(16)
+    settings = Settings.from_env({"MFC_API_KEYS": f"{boot}:admin:ops"})
+    ring = KeyRing(settings.all_keys(), key_store, clock=lambda: now[0], wall=lambda: 1_800_000_000.0)
+    key, first = key_store.create("agency", "MY-MMEA", 1_700_000_000.0)
+    assert ring.lookup(first).name == "MY-MMEA" and ring.agencies() == ["MY-MMEA"]
+    assert ring.lookup(boot).role == "admin" and ring.lookup(first[:-1]) is None
+    _, second = key_store.rotate(key.id, 1_700_000_100.0)
+    now[0] += TTL_S
+    assert ring.lookup(first) is None and ring.lookup(second).id == key.id
+    now[0] += TTL_S
+    assert key_store.get(key.id).last_used_s == 1_800_000_000.0  # recorded at the refresh
+    assert key_store.revoke(key.id, 1_700_000_200.0) and not key_store.revoke(key.id, 1_700_000_300.0)
+    now[0] += TTL_S
+    assert ring.lookup(second) is None and ring.agencies() == [] and ring.lookup(boot) is not None
+    assert [k.id for k in key_store.all(include_revoked=True)] == [key.id] and key_store.all() == []
 
 
 def test_mfc_keys_create_list_rotate_revoke_end_to_end(app):
