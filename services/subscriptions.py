@@ -57,7 +57,7 @@ class Subscription:
     min_severity: str = "info"
     delivery: str = "kafka"
     url: str | None = None                 # webhook only
-    secret: str | None = None              # webhook only: the HMAC key
+    secret: str | None = field(default=None, repr=False)  # webhook only: the HMAC key (never in a repr)
 
     def matches(self, alert: dict[str, Any]) -> bool:
         if self.types and alert.get("type") not in self.types:
