@@ -11,6 +11,7 @@ import io
 import json
 import os
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,7 @@ def read_state(path: Path, header_only: bool = False) -> tuple[dict[str, Any], A
             arrays = [_array(_member(zf, f"arrays/{i}.npy")) for i in range(doc["arrays"])]
     except CheckpointError as exc:
         raise CheckpointError(f"{path}: {exc}") from None
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, KeyError, TypeError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError, ValueError, KeyError, TypeError) as exc:
         raise CheckpointError(f"{path}: corrupt or truncated checkpoint ({type(exc).__name__}: {exc})") from None
     return header, doc["state"], arrays
 
