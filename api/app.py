@@ -12,6 +12,7 @@ from importlib import resources
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
@@ -22,6 +23,7 @@ from services.geography import ZonesFileError, zones_from_geojson
 from services.ingest_service import BusUnavailable
 from services.runtime import Runtime
 from services.subscriptions import SubscriptionError, parse_subscription
+from services.subscriptions import SubscriptionLimitError
 from services.visibility import (STAFF_ROLES, releasable_to, track_view, visible_alerts, visible_sensors,
                                  visible_tracks)
 from services.settings import ApiKey
@@ -59,6 +61,14 @@ def _since(text: str | None) -> float | None:
 
 
 async def _body(request: Request, limit: int) -> str:
+    data = await _body_bytes(request, limit)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise HTTPException(400, f"body is not UTF-8: byte {exc.start} is {data[exc.start]:#04x}") from None
+
+
+async def _body_bytes(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise HTTPException(413, f"body of {declared} bytes is over the {limit}-byte limit; split it")
@@ -67,10 +77,7 @@ async def _body(request: Request, limit: int) -> str:
         data += chunk
         if len(data) > limit:
             raise HTTPException(413, f"body is over the {limit}-byte limit; split it")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise HTTPException(400, f"body is not UTF-8: byte {exc.start} is {data[exc.start]:#04x}") from None
+    return bytes(data)
 
 
 def _owns(key: ApiKey, owner: str) -> bool:
@@ -226,6 +233,18 @@ def create_app(runtime: Runtime) -> FastAPI:
 
         return await asyncio.to_thread(_delivered, runtime.ingest.ingest_radar, text, allowed)
 
+    @app.post("/v1/ingest/asterix", status_code=202, tags=["ingest"])
+    async def ingest_asterix(request: Request, sensor_id: str = Query(..., min_length=1),
+                             who: ApiKey = Depends(requires(INGEST_ROLES))) -> dict[str, Any]:
+        """ASTERIX CAT010/CAT048 datablocks from one registered radar (body: the raw bytes,
+        ``application/octet-stream``); the same verdict as the other ingest paths."""
+        sensor = runtime.sensors.get(sensor_id)
+        if sensor is not None and not _owns(who, sensor.owner):
+            raise HTTPException(403, f"key {who.name!r} may not write for sensor {sensor_id!r} "
+                                     f"(owner {sensor.owner!r})")
+        data = await _body_bytes(request, runtime.settings.max_body_bytes)
+        return await asyncio.to_thread(_delivered, runtime.ingest.ingest_asterix, data, sensor_id)
+
     @app.get("/v1/sensors", tags=["sensors"])
     def sensors(who: ApiKey = Depends(requires(READ_ROLES | INGEST_ROLES))) -> dict[str, Any]:
         """Registered sensors with their health as this process's ingest saw it: lines accepted
@@ -336,11 +355,13 @@ def create_app(runtime: Runtime) -> FastAPI:
                 raise HTTPException(422, "an admin must name the subscription's agency")
         elif isinstance(body, dict) and body.get("agency", agency) != agency:
             raise HTTPException(403, f"key {who.name!r} may subscribe only for itself")
-        try:
-            sub = parse_subscription(body, agency)
+        try:  # in a thread: checking a webhook resolves its host name
+            sub = await run_in_threadpool(parse_subscription, body, agency, runtime.webhook_policy)
+            runtime.subscriptions.put(sub, who.name)
+        except SubscriptionLimitError as exc:
+            raise HTTPException(409, str(exc)) from None
         except SubscriptionError as exc:
             raise HTTPException(422, str(exc)) from None
-        runtime.subscriptions.put(sub, who.name)
         runtime.router.invalidate()
         shown = sub.public()
         if sub.delivery == "webhook":
@@ -374,7 +395,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         """Ingest, then wait for the bus to acknowledge: 202 only for lines that cannot be lost."""
         verdict = ingest(*args)
         runtime.ingest.deliver()
-        kind = "ais" if ingest == runtime.ingest.ingest_ais else "radar"
+        kind = {runtime.ingest.ingest_ais: "ais", runtime.ingest.ingest_asterix: "asterix"}.get(ingest, "radar")
         for outcome, n in (("accepted", verdict.accepted), ("rejected", len(verdict.rejected))):
             counters[f"{kind}:{outcome}"] = counters.get(f"{kind}:{outcome}", 0) + n
         return verdict.to_dict()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 from typing import Any, Callable
+from urllib.parse import urlencode
 from xml.sax.saxutils import quoteattr
 
 from sqlalchemy import func, select
@@ -191,7 +192,7 @@ def add_standards(app: FastAPI, runtime: Runtime, read: Callable[..., ApiKey],
               who: ApiKey = reader) -> JSONResponse:
         if cid not in COLLECTIONS:
             raise HTTPException(404, f"no collection {cid!r}; there are {', '.join(COLLECTIONS)}")
-        allowed = {"bbox", "datetime", "limit", "offset", "key"}
+        allowed = {"bbox", "datetime", "limit", "offset"}  # never ``key``: it would be copied into links
         unknown = set(request.query_params) - allowed
         if unknown:
             raise HTTPException(400, f"unknown query parameters: {', '.join(sorted(unknown))}")
@@ -200,7 +201,7 @@ def add_standards(app: FastAPI, runtime: Runtime, read: Callable[..., ApiKey],
         page = found[offset:offset + limit]
         b = base(request)
         url = f"{b}/ogc/collections/{cid}/items"
-        keep = "&".join(f"{k}={v}" for k, v in request.query_params.items() if k in ("bbox", "datetime", "key"))
+        keep = urlencode([(k, v) for k, v in request.query_params.items() if k in ("bbox", "datetime")])
         sep = "&" if keep else ""
         links = [{"href": f"{url}?{keep}{sep}limit={limit}&offset={offset}", "rel": "self", "type": GEOJSON},
                  {"href": f"{b}/ogc/collections/{cid}", "rel": "collection", "type": "application/json"}]

@@ -46,6 +46,8 @@ class Observation:
     # provenance: station and signal data from tag blocks / receiver JSON
     station: str | None = None
     receive_time_s: float | None = None
+    signal_db: float | None = None     # received signal power (AIS-catcher JSON)
+    ppm: float | None = None           # receiver's frequency offset (AIS-catcher JSON)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}

@@ -13,10 +13,13 @@ from .broadcast import Broadcaster
 from .bus import Bus, make_bus
 from .geography import build_geography, zones_from_geojson
 from .ingest_service import IngestService
-from .settings import ApiKey, Settings
+from .keyring import KeyRing, KeyWatcher
+from .keys import KeyStore
+from .settings import Settings
 from .store import Store
 from .sensor_registry import SENSORS_TOPIC, SensorRegistry, sensor_message
 from .subscriptions import SubscriptionStore
+from .webhook_net import deployment_policy
 from .workers import FusionWorker, StoreWorker, Worker
 
 
@@ -56,7 +59,8 @@ class Runtime:
         self.tombstones: dict[str, Sensor] = self.registry.tombstones()
         self.sensor_lookup = KnownSensors(self.sensors, self.tombstones,
                                           lambda: (self.registry.all(), self.registry.tombstones()))
-        self.keys: dict[str, ApiKey] = settings.all_keys()
+        self.key_store = KeyStore(settings.db)
+        self.keys = KeyRing(settings.all_keys(), self.key_store)  # bootstrap keys, hashed, and the store's
         self.bus = bus or make_bus(settings.bus, settings.kafka_prefix)
         self.store = Store(settings.db)
         self.ingest = IngestService(self.bus, self.sensors, clock)
@@ -64,8 +68,10 @@ class Runtime:
         self.workers: list[Worker] = [StoreWorker(self.bus, self.store, keep_history_s=settings.history_keep_s,
                                                   clock=clock, broadcaster=self.broadcaster)]
         self.subscriptions = SubscriptionStore(settings.db)
-        self.router = AlertRouter(self.bus, self.subscriptions, self.agencies())
-        self.workers.append(self.router)
+        self.webhook_policy = deployment_policy(settings)
+        self.router = AlertRouter(self.bus, self.subscriptions, self.agencies(), policy=self.webhook_policy)
+        self.keys.on_change = lambda: setattr(self.router, "agencies", self.agencies())
+        self.workers += [self.router, KeyWatcher(self.keys)]
         self.fusion_worker: FusionWorker | None = None
         if fusion:
             user_zones = zones_from_geojson({"type": "FeatureCollection", "features": self.store.zones()})
@@ -74,8 +80,8 @@ class Runtime:
             self.workers.insert(0, self.fusion_worker)
 
     def agencies(self) -> list[str]:
-        """Member agencies: the names of the agency keys."""
-        return sorted({k.name for k in self.keys.values() if k.role == "agency"})
+        """Member agencies: the names of the agency keys (bootstrap and key store)."""
+        return self.keys.agencies()
 
     def register_sensor(self, sensor: Sensor, who: str) -> None:
         """Store a sensor, make it known to ingest and fusion here, and announce it on
@@ -126,3 +132,4 @@ class Runtime:
         self.store.close()
         self.subscriptions.close()
         self.registry.close()
+        self.key_store.close()

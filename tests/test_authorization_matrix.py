@@ -31,7 +31,7 @@ POLICY: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/v1/tracks/{track_id}/history"): READ, ("GET", "/v1/picture"): READ,
     ("GET", "/v1/history/range"): READ, ("GET", "/v1/alerts"): READ, ("GET", "/v1/stream"): READ,
     ("POST", "/v1/alerts/{alert_id}/ack"): STAFF,
-    ("POST", "/v1/ingest/ais"): INGEST, ("POST", "/v1/ingest/radar"): INGEST,
+    ("POST", "/v1/ingest/ais"): INGEST, ("POST", "/v1/ingest/radar"): INGEST, ("POST", "/v1/ingest/asterix"): INGEST,
     ("GET", "/v1/sensors"): SENSOR_READ, ("POST", "/v1/sensors"): INGEST,
     ("DELETE", "/v1/sensors/{sensor_id}"): INGEST,
     ("GET", "/v1/zones"): READ, ("POST", "/v1/zones"): ADMIN, ("DELETE", "/v1/zones/{name}"): ADMIN,
@@ -47,7 +47,8 @@ KEYS = {"officer": OFFICER_KEY, "agency": AGENCY_KEY, "integrator": INTEGRATOR_K
 # requests an entitled key may make: bad enough to change nothing, but past authorisation
 PARAMS = {"track_id": "T404", "alert_id": "A404", "sensor_id": "NO-SUCH", "name": "no-such-zone",
           "sub_id": "S404", "cid": "tracks", "fid": "T404"}
-QUERY = {("GET", "/v1/stream"): {"types": "not-a-kind"}, ("POST", "/v1/ingest/ais"): {"sensor_id": "NO-SUCH"}}
+QUERY = {("GET", "/v1/stream"): {"types": "not-a-kind"}, ("POST", "/v1/ingest/ais"): {"sensor_id": "NO-SUCH"},
+         ("POST", "/v1/ingest/asterix"): {"sensor_id": "NO-SUCH"}}
 
 
 @pytest.fixture(scope="module")
