@@ -43,13 +43,14 @@ class StateFormatError(ValueError):
 
 
 def allowed_method(cls: type, name: object) -> types.FunctionType:
-    """The plain function ``name`` defined by ``cls`` (or an allowed base), else refused."""
+    """The plain function ``name`` defined by the allowed class ``cls`` (or an allowed base), else refused."""
     if not isinstance(name, str) or name.startswith("__"):
         raise StateFormatError(f"method name {name!r} is not allowed")
-    for klass in cls.__mro__:
-        fn = vars(klass).get(name)
-        if isinstance(fn, types.FunctionType) and (klass is cls or qualified_name(klass) in ALLOWED):
-            return fn
+    if ALLOWED.get(qualified_name(cls)) is cls:
+        for klass in cls.__mro__:
+            fn = vars(klass).get(name)
+            if isinstance(fn, types.FunctionType) and ALLOWED.get(qualified_name(klass)) is klass:
+                return fn
     raise StateFormatError(f"{qualified_name(cls)} has no method {name!r} that a checkpoint may name")
 
 

@@ -66,7 +66,8 @@ def read_state(path: Path, header_only: bool = False) -> tuple[dict[str, Any], A
             arrays = [_array(_member(zf, f"arrays/{i}.npy")) for i in range(doc["arrays"])]
     except CheckpointError as exc:
         raise CheckpointError(f"{path}: {exc}") from None
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError, ValueError, KeyError, TypeError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError, ValueError, KeyError, TypeError,
+            RecursionError) as exc:
         raise CheckpointError(f"{path}: corrupt or truncated checkpoint ({type(exc).__name__}: {exc})") from None
     return header, doc["state"], arrays
 

@@ -144,13 +144,32 @@ def test_a_state_naming_code_is_refused_without_running_it(saved, tmp_path, payl
     assert not marker.exists()
 
 
-def test_a_method_not_defined_by_an_allowed_class_is_refused(saved, tmp_path, feed):
-    def inject(doc):  # a bound "method" reaching a dunder of an allowed object
+@pytest.mark.parametrize("method, owner, reason", [
+    pytest.param("__reduce_ex__", "tracker", "method name '__reduce_ex__' is not allowed", id="dunder"),
+    pytest.param("add_zone", "geography", "Geography has no method 'add_zone'", id="not-allowed-owner"),
+    pytest.param("nope", "tracker", "Tracker has no method 'nope'", id="unknown-method"),
+])
+def test_a_method_not_defined_by_an_allowed_class_is_refused(saved, feed, method, owner, reason):
+    def inject(doc):
         tracker = doc["state"]["fusion"]["v"]["tracker"]
-        tracker["v"]["stats"] = {"p": {"m": "__reduce_ex__", "self": {"r": tracker["id"]}}, "args": [2], "kw": []}
+        target = {"r": tracker["id"]} if owner == "tracker" else {"x": "geography"}
+        tracker["v"]["stats"] = {"p": {"m": method, "self": target}, "args": [2], "kw": []}
 
     rewrite(saved, inject)
-    with pytest.raises(CheckpointError, match="method name '__reduce_ex__' is not allowed"):
+    with pytest.raises(CheckpointError, match=reason):
+        Checkpoint(saved).load(fresh(feed[0]))
+
+
+def test_a_deeply_nested_state_is_refused(saved, feed):
+    rewrite(saved, lambda d: d["state"].update(sensors="NESTED"))
+    with zipfile.ZipFile(saved) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    deep = b'{"t":[' * 100_000 + b"]}" * 100_000  # tuples in tuples, deeper than any stack
+    members["state.json"] = members["state.json"].replace(b'"NESTED"', deep)
+    with zipfile.ZipFile(saved, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    with pytest.raises(CheckpointError, match="RecursionError"):
         Checkpoint(saved).load(fresh(feed[0]))
 
 
