@@ -1,8 +1,18 @@
 """Fusion state on disk: the tracker and rules, with the input offsets they cover, and a journal.
 
-The checkpoint is written atomically (temporary file, fsync, rename), so a crash mid-write
-leaves the previous checkpoint whole.  The file is a pickle of the pure fusion objects:
-read it only from a path the fusion service itself wrote.
+The checkpoint is one file, a ZIP container written atomically (temporary file, fsync,
+rename) with owner-only permissions (0600): ``state.json`` (format name and version, the
+offsets covered, and the state as plain data, ``state_codec``) and ``arrays/<i>.npy``
+(the tracker's tables, read with ``allow_pickle=False``).  Loading never runs code: only
+classes on the allow-list (``state_classes``) are rebuilt, and anything else, or a corrupt,
+truncated or unknown file, raises ``CheckpointError``.
+
+The geography (land, zones, ports: Shapely geometries and trees) is not stored: ``load``
+takes a freshly built ``Fusion`` and restores the state into its geography and sensors,
+adding the sensors and AIS receivers the state knew that the fresh ones lack.
+
+Pickled checkpoints of earlier versions are never loaded; ``convert_pickle`` (the command
+``mfc checkpoint convert OLD NEW``) converts one once.
 
 The journal (``<checkpoint>.journal``, JSON Lines) lists the batches handled since the
 checkpoint: for each, the offset ranges ``[partition, first, end)`` in the order they were
@@ -16,13 +26,15 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 from pathlib import Path
 from typing import Any
 
 from fusion.pipeline import Fusion
 
-FORMAT = 1
+from .state_file import CheckpointError, read_state, write_state
+from .state_restore import restore, state_of
+
+__all__ = ["Checkpoint", "CheckpointError", "convert_pickle"]
 
 
 class Checkpoint:
@@ -33,42 +45,44 @@ class Checkpoint:
         self.generation = 0  # of the checkpoint on disk; journal entries carry the one they follow
 
     def save(self, fusion: Fusion, covered: dict[int, int]) -> None:
-        tmp = self.path.with_name(self.path.name + ".tmp")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as fh:
-            pickle.dump({"format": FORMAT, "fusion": fusion, "covered": dict(covered),
-                         "generation": self.generation + 1}, fh,
-                        protocol=pickle.HIGHEST_PROTOCOL)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
-        _fsync_dir(self.path.parent)
+        tree, arrays = state_of(fusion)
+        write_state(self.path, {"covered": sorted(covered.items()), "generation": self.generation + 1},
+                    tree, arrays)
         self.generation += 1
         # The journal's batches are inside the new checkpoint now.  (A crash before this
         # truncation leaves entries of the previous generation, which ``journal()`` skips.)
         if self._journal_fh is not None:
             self._journal_fh.close()
             self._journal_fh = None
-        with open(self.journal_path, "w", encoding="utf-8") as fh:
+        with _open_private(self.journal_path, "w") as fh:
             fh.flush()
             os.fsync(fh.fileno())
 
-    def load(self) -> tuple[Fusion, dict[int, int]] | None:
+    def load(self, fresh: Fusion) -> tuple[Fusion, dict[int, int]] | None:
+        """The saved state restored into ``fresh`` (a Fusion built from this start's sensors
+        and geography) and the offsets it covers; None without a checkpoint file."""
         if not self.path.exists():
             return None
-        with open(self.path, "rb") as fh:
-            data = pickle.load(fh)
-        if data.get("format") != FORMAT:
-            raise ValueError(f"{self.path}: checkpoint format {data.get('format')} is not {FORMAT}")
-        self.generation = data.get("generation", 0)
-        return data["fusion"], data["covered"]
+        header, tree, arrays = read_state(self.path)
+        fusion = restore(tree, arrays, fresh, self.path)
+        self.generation = header["generation"]
+        return fusion, header["covered"]
+
+    def peek(self) -> dict[str, Any] | None:
+        """The saved header (``generation``, ``covered``) without rebuilding the state."""
+        if not self.path.exists():
+            return None
+        header = read_state(self.path, header_only=True)[0]
+        self.generation = header["generation"]
+        return header
 
     def append_journal(self, entry: dict[str, Any]) -> None:
         """Add one batch to the journal, durably (returns after fsync)."""
         entry = {"generation": self.generation, **entry}
         if self._journal_fh is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._journal_fh = open(self.journal_path, "a", encoding="utf-8")
+            self._journal_fh = _open_private(self.journal_path, "a")
         self._journal_fh.write(json.dumps(entry, separators=(",", ":")) + "\n")
         self._journal_fh.flush()
         os.fsync(self._journal_fh.fileno())
@@ -97,14 +111,21 @@ class Checkpoint:
             self._journal_fh = None
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+def _open_private(path: Path, mode: str) -> Any:
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if mode == "a" else os.O_TRUNC)
+    return os.fdopen(os.open(path, flags, 0o600), mode, encoding="utf-8")
+
+
+def convert_pickle(old: Path, new: Path) -> dict[str, Any]:
+    """Convert a pickled checkpoint of an earlier version (UNPICKLES ``old``: run it only on a
+    file this deployment's fusion service wrote).  Returns the header written to ``new``."""
+    from .state_legacy import read_pickle
+    data = read_pickle(old)
+    tree, arrays = state_of(data["fusion"])
+    header = {"covered": sorted(data["covered"].items()), "generation": data.get("generation", 0)}
+    write_state(Path(new), header, tree, arrays)
+    journal = Path(old).with_name(Path(old).name + ".journal")
+    if journal.exists() and Path(new).resolve() != Path(old).resolve():
+        with _open_private(Path(new).with_name(Path(new).name + ".journal"), "w") as fh:
+            fh.write(journal.read_text(encoding="utf-8"))
+    return header

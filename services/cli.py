@@ -135,6 +135,32 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_checkpoint_convert(args: argparse.Namespace) -> int:
+    from .checkpoint import CheckpointError, convert_pickle
+    try:
+        header = convert_pickle(Path(args.old), Path(args.new))
+    except CheckpointError as exc:
+        print(f"mfc checkpoint convert: {exc}", file=sys.stderr)
+        return 2
+    print(f"mfc checkpoint convert: wrote {args.new} (offsets {header['covered']}); "
+          f"set MFC_CHECKPOINT to it", file=sys.stderr)
+    return 0
+
+
+def _checkpoint_commands(sub: argparse._SubParsersAction) -> None:
+    c = sub.add_parser("checkpoint", help="fusion checkpoint files")
+    csub = c.add_subparsers(dest="action", required=True)
+    conv = csub.add_parser(
+        "convert", help="convert a pickled checkpoint of an earlier version (this UNPICKLES it)",
+        description="Convert a pickled fusion checkpoint written by an earlier version into the "
+                    "current format (JSON and arrays, never executed).  This is the only command that "
+                    "unpickles, and unpickling can run code: convert only a file your own fusion "
+                    "service wrote.  Its journal, if any, is copied beside NEW.")
+    conv.add_argument("old", help="the pickled checkpoint (OLD)")
+    conv.add_argument("new", help="where to write the converted checkpoint (NEW)")
+    conv.set_defaults(func=cmd_checkpoint_convert)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mfc", description="ASEAN Maritime Fusion Centre")
     sub = p.add_subparsers(dest="command", required=True)
@@ -167,6 +193,7 @@ def parser() -> argparse.ArgumentParser:
     add_commands(sub)
     from . import keys_cli
     keys_cli.add_commands(sub)
+    _checkpoint_commands(sub)
     return p
 
 

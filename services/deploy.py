@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -18,7 +19,7 @@ from fusion.model import Sensor
 from fusion.pipeline import Fusion
 
 from .bus import Bus, make_bus
-from .checkpoint import Checkpoint
+from .checkpoint import Checkpoint, CheckpointError
 from .geography import build_geography
 from .ingest_service import IngestService
 from .keyring import KeyRing, KeyWatcher
@@ -91,8 +92,13 @@ def cmd_fusion(args: argparse.Namespace) -> int:
     bus = connect(settings)
     fusion = Fusion(sensors, build_geography(sensors))
     clock = time.time if settings.fusion_clock == "wall" else None
-    worker = FusionWorker(bus, fusion, clock, checkpoint=Checkpoint(Path(settings.checkpoint)),
-                          checkpoint_every_s=args.checkpoint_every)
+    try:
+        worker = FusionWorker(bus, fusion, clock, checkpoint=Checkpoint(Path(settings.checkpoint)),
+                              checkpoint_every_s=args.checkpoint_every)
+    except CheckpointError as exc:  # never started from a state it cannot trust
+        bus.close()
+        print(f"mfc fusion: {exc}", file=sys.stderr)
+        return 2
     print(f"mfc fusion: reading mfc.obs on {settings.bus}, state in {settings.checkpoint}", flush=True)
 
     def learn(sensor_id: str, sensor: Sensor | None) -> None:

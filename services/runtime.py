@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any, Callable
 
@@ -11,7 +12,7 @@ from fusion.pipeline import Fusion
 from .alert_router import AlertRouter
 from .broadcast import Broadcaster
 from .bus import Bus, make_bus
-from .geography import build_geography, zones_from_geojson
+from .geography import build_geography, usable_zones
 from .ingest_service import IngestService
 from .keyring import KeyRing, KeyWatcher
 from .keys import KeyStore
@@ -21,6 +22,8 @@ from .sensor_registry import SENSORS_TOPIC, SensorRegistry, sensor_message
 from .subscriptions import SubscriptionStore
 from .webhook_net import deployment_policy
 from .workers import FusionWorker, StoreWorker, Worker
+
+log = logging.getLogger("mfc.runtime")
 
 
 class KnownSensors:
@@ -74,7 +77,9 @@ class Runtime:
         self.workers += [self.router, KeyWatcher(self.keys)]
         self.fusion_worker: FusionWorker | None = None
         if fusion:
-            user_zones = zones_from_geojson({"type": "FeatureCollection", "features": self.store.zones()})
+            user_zones, refused = usable_zones(self.store.zones(), "stored zone")
+            for reason in refused:  # e.g. stored before zones were validated: skipped, not fatal
+                log.warning("zone not watched: %s", reason)
             engine = Fusion(self.sensors, build_geography(self.sensors, user_zones))
             self.fusion_worker = FusionWorker(self.bus, engine, clock)
             self.workers.insert(0, self.fusion_worker)

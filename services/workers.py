@@ -112,7 +112,7 @@ class FusionWorker(Worker):
         self.covered: dict[int, int] = {}  # partition → next offset the state holds
         self._journal: list[dict] = []
         if checkpoint is not None:
-            saved = checkpoint.load()
+            saved = checkpoint.load(fusion)
             if saved is not None:
                 self.fusion, self.covered = saved
             self._journal = checkpoint.journal()

@@ -1,58 +1,245 @@
-"""Fusion state saved mid-feed and reloaded continues exactly as an uninterrupted run."""
+"""Fusion state saved mid-feed and reloaded continues exactly as an uninterrupted run; the file
+is plain data that never runs code, and anything else is refused with a clear error."""
 
 from __future__ import annotations
 
+import io
+import json
+import os
+import pickle
+import stat
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import pytest
 
 from fusion.pipeline import Fusion
 from ingest.sensors import load_sensors
-from sample_feeds.generate import generate
-from services.checkpoint import Checkpoint
+from services.checkpoint import Checkpoint, CheckpointError
+from services.cli import main as mfc
 from services.fuse import load_observations
 from services.geography import build_geography
 
+ROOT = Path(__file__).resolve().parent.parent
+SCS = ROOT / "sample_feeds" / "scs"
+FEED_S = 40 * 60  # the first 40 minutes of the sample feeds: silence timers set before the cut fire after it
+
 
 @pytest.fixture(scope="module")
-def feed(tmp_path_factory):
-    out = tmp_path_factory.mktemp("feed")
-    generate(out, vessels=30, minutes=15, seed=11, start="2026-11-24T08:00:00Z")
-    sensors = load_sensors(out / "sensors.json")
-    observations, _ = load_observations([out / "ais.nmea", out / "radar.jsonl"], sensors)
-    return sensors, observations
+def feed():
+    sensors = load_sensors(SCS / "sensors.json")
+    observations, _ = load_observations([SCS / "ais.nmea", SCS / "radar.jsonl"], sensors)
+    start = observations[0].time_s
+    return sensors, [o for o in observations if o.time_s < start + FEED_S]
 
 
-def run(fusion: Fusion, observations) -> tuple[list, list]:
+def fresh(sensors) -> Fusion:
+    """What ``mfc fusion`` builds at start, before it restores a checkpoint."""
+    return Fusion(dict(sensors), build_geography(sensors))
+
+
+def run(fusion: Fusion, observations, step: int = 1000) -> tuple[list, list]:
     lines, alerts = [], []
-    for i in range(0, len(observations), 1000):
-        got_lines, got_alerts = fusion.update(observations[i:i + 1000])
-        lines += [x.to_dict() for x in got_lines]
-        alerts += [a.to_dict() for a in got_alerts]
+    for i in range(0, len(observations), step):
+        batch = observations[i:i + step]
+        for got_lines, got_alerts in (fusion.update(batch), fusion.advance(batch[-1].time_s + 5.0)):
+            lines += [x.to_dict() for x in got_lines]
+            alerts += [a.to_dict() for a in got_alerts]
     return lines, alerts
 
 
-def test_restart_from_checkpoint_equals_uninterrupted_run(feed, tmp_path):
+@pytest.fixture(scope="module")
+def uninterrupted(feed):
     sensors, observations = feed
-    geography = build_geography(sensors)
-    whole = run(Fusion(sensors, geography), observations)
+    return run(fresh(sensors), observations)
 
-    half = len(observations) // 2
-    first = Fusion(sensors, geography)
-    before = run(first, observations[:half])
+
+@pytest.fixture(scope="module")
+def halfway(feed):
+    """A Fusion that took the first half of the feed, its outputs, and where it stopped."""
+    sensors, observations = feed
+    half = len(observations) // 4000 * 1000  # a quarter in, on a batch boundary of ``run``
+    first = fresh(sensors)
+    return first, run(first, observations[:half]), half
+
+
+def test_restart_from_checkpoint_equals_uninterrupted_run(feed, uninterrupted, halfway, tmp_path):
+    sensors, observations = feed
+    first, before, half = halfway
+    assert len(first.rules.ctx.timers) > 0 and first.tracker.tracks  # silence timers and tracks in flight
     checkpoint = Checkpoint(tmp_path / "fusion.ckpt")
     checkpoint.save(first, {0: half})
-    del first
-    restored, covered = checkpoint.load()
+    restored, covered = Checkpoint(tmp_path / "fusion.ckpt").load(fresh(sensors))
     after = run(restored, observations[covered[0]:])
 
-    assert before[0] + after[0] == whole[0] and len(whole[0]) > 1000
-    assert before[1] + after[1] == whole[1]
+    assert covered == {0: half}
+    assert before[0] + after[0] == uninterrupted[0] and len(uninterrupted[0]) > 1000
+    assert before[1] + after[1] == uninterrupted[1] and len(uninterrupted[1]) > 20
 
 
-def test_checkpoint_of_another_format_is_refused(tmp_path):
-    import pickle
+def test_file_holds_no_pickle_and_is_owner_only(halfway, tmp_path):
+    first, _, half = halfway
+    path = tmp_path / "fusion.ckpt"
+    old = os.umask(0)  # even a permissive umask gives 0600
+    try:
+        Checkpoint(path).save(first, {0: half})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    with zipfile.ZipFile(path) as zf:
+        names = zf.namelist()
+        doc = json.loads(zf.read("state.json"))
+        for name in names:
+            assert b"\x80\x04\x95" not in zf.read(name) and b"\x80\x05\x95" not in zf.read(name)
+    assert doc["format"] == "mfc-fusion-state" and doc["version"] == 1 and doc["covered"] == [[0, half]]
+    assert any(n.endswith(".npy") for n in names)
+
+
+def rewrite(path: Path, change) -> None:
+    """Rewrite a checkpoint's state.json through ``change(doc)`` (as someone who can write the file)."""
+    with zipfile.ZipFile(path) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    doc = json.loads(members["state.json"])
+    change(doc)
+    members["state.json"] = json.dumps(doc).encode()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    path.write_bytes(buf.getvalue())
+
+
+@pytest.fixture
+def saved(halfway, tmp_path) -> Path:
+    first, _, half = halfway
+    path = tmp_path / "fusion.ckpt"
+    Checkpoint(path).save(first, {0: half})
+    return path
+
+
+def _marker_cmd(marker: Path) -> list[str]:
+    return ["touch", str(marker)]
+
+
+@pytest.mark.parametrize("payload", [
+    pytest.param(lambda m: {"o": "subprocess.Popen", "id": 10**9, "v": {"args": _marker_cmd(m)}}, id="Popen-object"),
+    pytest.param(lambda m: {"p": {"m": "system", "self": {"o": "os.system", "id": 10**9, "v": {}}},
+                            "args": [f"touch {m}"], "kw": []}, id="os.system-partial"),
+    pytest.param(lambda m: {"o": "posix.system", "id": 10**9, "v": {"command": f"touch {m}"}}, id="posix.system"),
+    pytest.param(lambda m: {"o": "fusion.pipeline.Unknown", "id": 10**9, "v": {}}, id="unknown-class"),
+])
+def test_a_state_naming_code_is_refused_without_running_it(saved, tmp_path, payload, feed):
+    marker = tmp_path / "pwned"
+
+    def inject(doc):  # the payload replaces the tracker's stats dict, deep inside the state
+        tracker = next(v for k, v in doc["state"]["fusion"]["v"].items() if k == "tracker")
+        tracker["v"]["stats"] = payload(marker)
+
+    rewrite(saved, inject)
+    with pytest.raises(CheckpointError, match="not allowed") as err:
+        Checkpoint(saved).load(fresh(feed[0]))
+    assert str(saved) in str(err.value)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("method, owner, reason", [
+    pytest.param("__reduce_ex__", "tracker", "method name '__reduce_ex__' is not allowed", id="dunder"),
+    pytest.param("add_zone", "geography", "Geography has no method 'add_zone'", id="not-allowed-owner"),
+    pytest.param("nope", "tracker", "Tracker has no method 'nope'", id="unknown-method"),
+])
+def test_a_method_not_defined_by_an_allowed_class_is_refused(saved, feed, method, owner, reason):
+    def inject(doc):
+        tracker = doc["state"]["fusion"]["v"]["tracker"]
+        target = {"r": tracker["id"]} if owner == "tracker" else {"x": "geography"}
+        tracker["v"]["stats"] = {"p": {"m": method, "self": target}, "args": [2], "kw": []}
+
+    rewrite(saved, inject)
+    with pytest.raises(CheckpointError, match=reason):
+        Checkpoint(saved).load(fresh(feed[0]))
+
+
+def test_a_deeply_nested_state_is_refused(saved, feed):
+    rewrite(saved, lambda d: d["state"].update(sensors="NESTED"))
+    with zipfile.ZipFile(saved) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    deep = b'{"t":[' * 100_000 + b"]}" * 100_000  # tuples in tuples, deeper than any stack
+    members["state.json"] = members["state.json"].replace(b'"NESTED"', deep)
+    with zipfile.ZipFile(saved, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    with pytest.raises(CheckpointError, match="RecursionError"):
+        Checkpoint(saved).load(fresh(feed[0]))
+
+
+@pytest.mark.parametrize("damage, reason", [
+    pytest.param(lambda p: p.write_bytes(p.read_bytes()[: p.stat().st_size // 2]), "corrupt or truncated",
+                 id="truncated"),
+    pytest.param(lambda p: p.write_bytes(p.read_bytes()[:200] + bytes(64) + p.read_bytes()[264:]),
+                 "corrupt or truncated", id="corrupt-bytes"),
+    pytest.param(lambda p: p.write_bytes(b"\x00garbage" * 10), "not a fusion checkpoint", id="not-a-checkpoint"),
+    pytest.param(lambda p: rewrite(p, lambda d: d.update(version=99)), "version 99 is not supported",
+                 id="unknown-version"),
+    pytest.param(lambda p: rewrite(p, lambda d: d.update(format="other-tool")), "format 'other-tool'",
+                 id="unknown-format"),
+    pytest.param(lambda p: rewrite(p, lambda d: d.update(arrays=d["arrays"] + 1)), "missing arrays/",
+                 id="array-missing"),
+])
+def test_damaged_or_foreign_files_are_refused_with_the_reason(saved, feed, damage, reason):
+    damage(saved)
+    with pytest.raises(CheckpointError, match=reason) as err:
+        Checkpoint(saved).load(fresh(feed[0]))
+    assert str(saved) in str(err.value)
+
+
+class _RunsCode:
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_an_old_pickle_is_never_loaded_implicitly(tmp_path, feed):
+    marker = tmp_path / "pwned"
     path = tmp_path / "old.ckpt"
-    path.write_bytes(pickle.dumps({"format": 0}))
-    with pytest.raises(ValueError, match="format"):
-        Checkpoint(path).load()
+    path.write_bytes(pickle.dumps({"format": 1, "fusion": _RunsCode(marker), "covered": {0: 1}}))
+    with pytest.raises(CheckpointError, match="mfc checkpoint convert"):
+        Checkpoint(path).load(fresh(feed[0]))
+    assert not marker.exists()
+    # and convert, the one command that unpickles, still refuses globals a checkpoint never holds
+    assert mfc(["checkpoint", "convert", str(path), str(tmp_path / "new.ckpt")]) == 2
+    assert not marker.exists() and not (tmp_path / "new.ckpt").exists()
+
+
+def test_mfc_fusion_refuses_an_old_pickle_naming_the_convert_command(tmp_path):
+    path = tmp_path / "old.ckpt"
+    path.write_bytes(pickle.dumps({"format": 1, "fusion": None, "covered": {}}))
+    env = {**os.environ, "MFC_CHECKPOINT": str(path), "MFC_BUS": "embedded", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-m", "services.cli", "fusion"], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"mfc checkpoint convert {path}" in done.stderr
+
+
+def test_convert_turns_an_old_pickle_into_a_checkpoint_that_continues_the_run(feed, uninterrupted, tmp_path):
+    sensors, observations = feed
+    half = len(observations) // 4000 * 1000  # a quarter in, on a batch boundary of ``run``
+    first = fresh(sensors)
+    before = run(first, observations[:half])
+    old = tmp_path / "old.ckpt"
+    with open(old, "wb") as fh:  # what the earlier version's Checkpoint.save wrote
+        pickle.dump({"format": 1, "fusion": first, "covered": {0: half}, "generation": 4}, fh,
+                    protocol=pickle.HIGHEST_PROTOCOL)
+    old.with_name("old.ckpt.journal").write_text('{"generation":4,"ranges":[[0,1,2]],"clock":null}\n')
+
+    assert mfc(["checkpoint", "convert", str(old), str(tmp_path / "new.ckpt")]) == 0
+    converted = Checkpoint(tmp_path / "new.ckpt")
+    restored, covered = converted.load(fresh(sensors))
+    after = run(restored, observations[covered[0]:])
+
+    assert before[0] + after[0] == uninterrupted[0]
+    assert before[1] + after[1] == uninterrupted[1]
+    assert converted.journal() == [{"generation": 4, "ranges": [[0, 1, 2]], "clock": None}]
+    assert stat.S_IMODE((tmp_path / "new.ckpt").stat().st_mode) == 0o600

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 import shutil
 import signal
 import subprocess
@@ -31,6 +30,7 @@ import httpx
 import pytest
 
 from fusion.pipeline import Fusion
+from fusion.rules import Geography
 from ingest.sensors import load_sensors
 from sample_feeds.generate import generate
 from services import topics
@@ -171,8 +171,13 @@ def latest(records, key_field: str) -> dict:
 
 
 def load_checkpoint(path: Path) -> dict:
-    with open(path, "rb") as fh:
-        return pickle.load(fh)
+    """The saved offsets and state (restored into an empty geography: enough to inspect it)."""
+    fusion, covered = Checkpoint(path).load(Fusion({}, Geography()))
+    return {"covered": covered, "fusion": fusion}
+
+
+def covered_of(path: Path) -> dict[int, int]:
+    return Checkpoint(path).peek()["covered"]
 
 
 def chunked(observations, chunks: int, ais_lag: int = 0) -> list[list]:
@@ -215,7 +220,7 @@ def run_fusion_with_a_crash(bootstrap, feed, tmp_path, services, obs_partitions:
 
     def maybe_kill(chunk: int) -> None:
         if chunk == 0:  # the service is up and fusing before the feed goes on
-            assert wait_for(lambda: ckpt.exists() and load_checkpoint(ckpt)["covered"], timeout_s=90), \
+            assert wait_for(lambda: ckpt.exists() and covered_of(ckpt), timeout_s=90), \
                 fusion.output()
         if not killed and chunk >= 9:
             journal = ckpt.with_name(ckpt.name + ".journal")
@@ -229,7 +234,7 @@ def run_fusion_with_a_crash(bootstrap, feed, tmp_path, services, obs_partitions:
             # leaves nothing to replay (that is correct, but proves nothing here): then start
             # the service again and kill it at a later slice of the feed.
             on_disk = Checkpoint(ckpt)
-            on_disk.load()
+            on_disk.peek()
             if on_disk.journal():
                 killed["journal"] = journal.read_text()
             elif chunk < 16:
@@ -244,7 +249,7 @@ def run_fusion_with_a_crash(bootstrap, feed, tmp_path, services, obs_partitions:
     obs_topic = prefix + topics.OBS
     ends = end_offsets(bootstrap, obs_topic)
     assert sum(ends.values()) == len(observations)
-    done = wait_for(lambda: ckpt.exists() and {p: o for p, o in load_checkpoint(ckpt)["covered"].items() if o}
+    done = wait_for(lambda: ckpt.exists() and {p: o for p, o in covered_of(ckpt).items() if o}
                     == {p: o for p, o in ends.items() if o}, timeout_s=120, every_s=0.5)
     assert done, restarted.output()
     assert restarted.stop() == 0, restarted.output()
@@ -454,7 +459,7 @@ def test_broker_restart_mid_feed_loses_nothing_accepted(own_broker, feed, tmp_pa
     if not fusion.alive():
         fusion = services(["fusion", "--checkpoint-every", "1"], env, tmp_path / "fusion-again.log").start()
     ends = end_offsets(own_broker.bootstrap, topics.OBS)
-    assert wait_for(lambda: ckpt.exists() and all(load_checkpoint(ckpt)["covered"].get(p, 0) == o
+    assert wait_for(lambda: ckpt.exists() and all(covered_of(ckpt).get(p, 0) == o
                                                   for p, o in ends.items()), timeout_s=120, every_s=0.5), \
         fusion.output()
     published = latest(read_topic(own_broker.bootstrap, topics.TRACKS), "track_id")

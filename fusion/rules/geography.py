@@ -61,30 +61,55 @@ def _meet(a: str, b: str) -> str | None:
 
 
 class _CellIndex:
-    """Which items' bounding boxes touch each 0.1° cell: a dict lookup before any geometry test."""
+    """Which items' bounding boxes touch each 0.1° cell: a dict lookup before any geometry test.
+
+    An item whose box would span more than ``MAX_CELLS`` cells, or is not finite (a zone in
+    projected metres, an empty geometry), goes to ``wide`` instead: checked on every query,
+    so no box can make building the index hang.
+    """
+
+    MAX_CELLS = 50_000  # about 22° x 22°: more than any zone the services accept
 
     def __init__(self, bounds: Iterable[tuple[float, float, float, float]], cell_deg: float = 0.1,
                  pad_deg: float = 0.0) -> None:
         self.cell = cell_deg
-        self.cells: dict[tuple[int, int], tuple[int, ...]] = {}
+        self.wide: tuple[int, ...] = ()
         acc: dict[tuple[int, int], list[int]] = {}
-        for k, (x0, y0, x1, y1) in enumerate(bounds):
-            for i in range(math.floor((y0 - pad_deg) / cell_deg), math.floor((y1 + pad_deg) / cell_deg) + 1):
-                for j in range(math.floor((x0 - pad_deg) / cell_deg), math.floor((x1 + pad_deg) / cell_deg) + 1):
+        for k, b in enumerate(bounds):
+            span = self._span(b, pad_deg)
+            if span is None:
+                self.wide += (k,)
+                continue
+            for i in span[0]:
+                for j in span[1]:
                     acc.setdefault((i, j), []).append(k)
-        self.cells = {c: tuple(v) for c, v in acc.items()}
+        self.cells: dict[tuple[int, int], tuple[int, ...]] = {c: tuple(v) for c, v in acc.items()}
+
+    def _span(self, bounds: tuple[float, float, float, float], pad_deg: float) -> tuple[range, range] | None:
+        """The cell rows and columns the padded box covers; None for a wide or non-finite box."""
+        if not all(math.isfinite(v) for v in bounds):
+            return None
+        x0, y0, x1, y1 = bounds
+        rows = range(math.floor((y0 - pad_deg) / self.cell), math.floor((y1 + pad_deg) / self.cell) + 1)
+        cols = range(math.floor((x0 - pad_deg) / self.cell), math.floor((x1 + pad_deg) / self.cell) + 1)
+        return (rows, cols) if len(rows) * len(cols) <= self.MAX_CELLS else None
 
     def add(self, k: int, bounds: tuple[float, float, float, float], pad_deg: float = 0.0) -> None:
-        x0, y0, x1, y1 = bounds
-        for i in range(math.floor((y0 - pad_deg) / self.cell), math.floor((y1 + pad_deg) / self.cell) + 1):
-            for j in range(math.floor((x0 - pad_deg) / self.cell), math.floor((x1 + pad_deg) / self.cell) + 1):
+        span = self._span(bounds, pad_deg)
+        if span is None:
+            self.wide += (k,)
+            return
+        for i in span[0]:
+            for j in span[1]:
                 self.cells[(i, j)] = self.cells.get((i, j), ()) + (k,)
 
     def remove(self, k: int) -> None:
         self.cells = {c: tuple(x for x in v if x != k) for c, v in self.cells.items()}
+        self.wide = tuple(x for x in self.wide if x != k)
 
     def at(self, lat: float, lon: float) -> tuple[int, ...]:
-        return self.cells.get((math.floor(lat / self.cell), math.floor(lon / self.cell)), ())
+        hit = self.cells.get((math.floor(lat / self.cell), math.floor(lon / self.cell)), ())
+        return tuple(sorted(hit + self.wide)) if self.wide else hit
 
 
 class Geography:
