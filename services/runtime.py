@@ -13,6 +13,7 @@ from .broadcast import Broadcaster
 from .bus import Bus, make_bus
 from .geography import build_geography, zones_from_geojson
 from .ingest_service import IngestService
+from .limits import Limits
 from .settings import ApiKey, Settings
 from .store import Store
 from .sensor_registry import SENSORS_TOPIC, SensorRegistry, sensor_message
@@ -23,8 +24,9 @@ from .workers import FusionWorker, StoreWorker, Worker
 class Runtime:
     def __init__(self, settings: Settings, sensors: dict[str, Sensor] | None = None,
                  clock: Callable[[], float] = time.time, bus: Bus | None = None,
-                 fusion: bool = True) -> None:
+                 fusion: bool = True, limits: Limits | None = None) -> None:
         self.settings = settings
+        self.limits = limits or Limits.from_env()
         self.clock = clock
         self.sensors: dict[str, Sensor] = dict(sensors or {})
         self.registry = SensorRegistry(settings.db)
@@ -32,8 +34,11 @@ class Runtime:
         self.keys: dict[str, ApiKey] = settings.all_keys()
         self.bus = bus or make_bus(settings.bus, settings.kafka_prefix)
         self.store = Store(settings.db)
-        self.ingest = IngestService(self.bus, self.sensors, clock)
-        self.broadcaster = Broadcaster()
+        lim = self.limits
+        self.ingest = IngestService(self.bus, self.sensors, clock, max_lines=lim.ingest_max_lines,
+                                    max_line_bytes=lim.ingest_max_line_bytes,
+                                    max_echoed_rejects=lim.ingest_max_echoed_rejects)
+        self.broadcaster = Broadcaster(max_per_key=lim.streams_per_key, max_total=lim.streams_total)
         self.workers: list[Worker] = [StoreWorker(self.bus, self.store, keep_history_s=settings.history_keep_s,
                                                   clock=clock, broadcaster=self.broadcaster)]
         self.subscriptions = SubscriptionStore(settings.db)
@@ -70,6 +75,7 @@ class Runtime:
         if not self.registry.delete(sensor_id):
             return False
         self.sensors.pop(sensor_id, None)
+        self.ingest.forget_sensor(sensor_id)
         self.bus.publish(SENSORS_TOPIC, sensor_id, sensor_message(None, sensor_id))
         self.bus.flush()
         return True
