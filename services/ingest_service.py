@@ -242,6 +242,10 @@ class IngestService:
         self._publish(topics.DEADLETTER, source, {**item, "source": source, "received": self.clock()})
 
 
+    def refuse(self, source: str, line: str, reason: str) -> None:
+        """Dead-letter a line refused before decoding (e.g. an overlong socket line)."""
+        self._reject(Verdict(max_echoed=0), 0, line, reason, source)
+
     def _cut(self, line: str) -> str:
         """A line as echoed and dead-lettered: at most ``max_line_bytes`` of it."""
         if len(line) * 4 <= self.max_line_bytes:
