@@ -10,14 +10,14 @@
 | MFC_SENSORS_PER_INTEGRATOR | 1000 | sensors one owner may register through ``POST /v1/sensors`` |
 | MFC_NMEA_MAX_CONNECTIONS | 64 | concurrent TCP connections of the NMEA listener |
 | MFC_NMEA_IDLE_TIMEOUT_S | 300 | a TCP connection silent this long is closed |
-| MFC_NMEA_ALLOW | (loopback) | source networks the NMEA listeners accept, ``10.0.0.0/8,192.0.2.7``; loopback always |
+| MFC_NMEA_ALLOW | 127.0.0.0/8,::1 | source networks the NMEA listeners accept (``10.0.0.0/8,192.0.2.7``); others are refused |
 """
 
 from __future__ import annotations
 
 import ipaddress
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Mapping
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -38,7 +38,7 @@ class Limits:
     sensors_per_integrator: int = 1000
     nmea_max_connections: int = 64
     nmea_idle_timeout_s: float = 300.0
-    nmea_allow: tuple[Network, ...] = field(default_factory=tuple)  # loopback is always allowed
+    nmea_allow: tuple[Network, ...] = LOOPBACK  # sources the NMEA listeners accept
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Limits":
@@ -55,7 +55,9 @@ class Limits:
             if number <= 0:
                 raise LimitsError(f"{var} must be positive, not {text!r}")
             values[name] = number
-        values["nmea_allow"] = parse_networks(env.get("MFC_NMEA_ALLOW", ""))
+        allow = env.get("MFC_NMEA_ALLOW", "").strip()
+        if allow:
+            values["nmea_allow"] = parse_networks(allow)
         return cls(**values)  # type: ignore[arg-type]
 
     def nmea_allows(self, address: str) -> bool:
@@ -66,7 +68,7 @@ class Limits:
             return False
         if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
             ip = ip.ipv4_mapped
-        return any(ip in net for net in LOOPBACK + self.nmea_allow if net.version == ip.version)
+        return any(ip in net for net in self.nmea_allow if net.version == ip.version)
 
 
 _VARIABLES = (

@@ -116,7 +116,7 @@ class _UdpHandler(socketserver.BaseRequestHandler):
 
 
 class _Guarded:
-    """Source allow-list (loopback always) and refusal counting, for both listeners."""
+    """Source allow-list (``MFC_NMEA_ALLOW``, default loopback) and refusal counting, for both listeners."""
 
     limits: Limits
     refused: int = 0
@@ -183,7 +183,7 @@ def nmea_listeners(ingest: IngestService, sensor_id: str, host: str, tcp_port: i
     """Start NMEA listeners (one sentence per line over TCP; one or more per UDP datagram).
 
     Bounded by ``limits`` (default: from the environment): sources outside ``nmea_allow``
-    (loopback is always allowed) and connections beyond ``nmea_max_connections`` are refused
+    (default loopback only) and connections beyond ``nmea_max_connections`` are refused
     and counted (``server.refused``); lines over ``ingest_max_line_bytes`` are dead-lettered;
     idle TCP connections close after ``nmea_idle_timeout_s``."""
     limits = limits or Limits.from_env()
