@@ -298,3 +298,30 @@ def test_tracker_static_identities_are_forgotten_after_identity_keep_s():
     late = Observation("ais_static", "AIS-T1", T0 + 3600 + 500.5, None, None, mmsi=548999999, name="LATE")
     tracker.update([late])
     assert len(tracker.identities) == 500 and tracker.identities[548999999]["name"] == "LATE"
+
+
+# ---------------------------------------------------------------------- the embedded bus
+
+def test_the_embedded_bus_drops_what_every_group_has_read_but_not_what_one_still_needs():
+    from services.bus import EmbeddedBus
+    bus = EmbeddedBus(keep_read=100)
+    fast, slow = bus.consumer("t", "fast"), bus.consumer("t", "slow")
+    for n in range(1000):
+        bus.publish("t", None, {"n": n})
+    assert len(fast.poll(timeout_s=0, max_records=10_000)) == 1000
+    fast.commit()
+    assert len(bus.consumer("t", "late-1").poll(timeout_s=0, max_records=10_000)) == 1000  # slow has read nothing
+    assert [r.value["n"] for r in slow.poll(timeout_s=0, max_records=10_000)] == list(range(1000))
+    slow.commit()
+    late = bus.consumer("t", "late-2").poll(timeout_s=0, max_records=10_000)
+    assert [r.offset for r in late] == list(range(900, 1000))  # only the last keep_read remain
+
+
+def test_dead_letters_of_the_embedded_bus_are_bounded_newest_kept():
+    from services.bus import DEADLETTER_RETAIN, make_bus
+    bus = make_bus("embedded")
+    for n in range(3 * DEADLETTER_RETAIN):
+        bus.publish(topics.DEADLETTER, "AIS-T1", {"line": f"junk {n}", "reason": "not NMEA"})
+    kept = bus.consumer(topics.DEADLETTER, "check").poll(timeout_s=0, max_records=10**6)
+    assert DEADLETTER_RETAIN <= len(kept) <= 2 * DEADLETTER_RETAIN
+    assert kept[-1].value["line"] == f"junk {3 * DEADLETTER_RETAIN - 1}"
