@@ -91,13 +91,13 @@ def fusion_records(client: httpx.Client) -> int | None:
     return int(match[1]) if match else None
 
 
-def start_server(workdir: Path) -> tuple[subprocess.Popen, str]:
+def start_server(workdir: Path, code: Path = ROOT) -> tuple[subprocess.Popen, str]:
     import socket
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "MFC_DB": f"sqlite:///{workdir / 'soak.db'}", "MFC_API_KEYS": f"{KEY}:admin:soak",
-           "MFC_HOST": "127.0.0.1", "MFC_PORT": str(port), "PYTHONPATH": str(ROOT)}
+           "MFC_HOST": "127.0.0.1", "MFC_PORT": str(port), "PYTHONPATH": str(code)}
     log = open(workdir / "server.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "--sensors", str(SENSORS)],
                             cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -116,9 +116,9 @@ def start_server(workdir: Path) -> tuple[subprocess.Popen, str]:
     raise SystemExit(f"soak: mfc serve did not start; see {workdir / 'server.log'}")
 
 
-def soak(rate: int, minutes: float, vessels: int, csv_path: Path, warmup_s: float) -> int:
+def soak(rate: int, minutes: float, vessels: int, csv_path: Path, warmup_s: float, code: Path = ROOT) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="mfc-soak-"))
-    proc, url = start_server(workdir)
+    proc, url = start_server(workdir, code)
     fleet = Fleet(vessels)
     headers = {"Authorization": f"Bearer {KEY}"}
     rows: list[dict] = []
@@ -195,8 +195,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--vessels", type=int, default=5000, help="vessels reporting in turn (default 5000)")
     p.add_argument("--warmup-s", type=float, default=60.0, help="growth is measured after this (default 60)")
     p.add_argument("--csv", default="soak.csv", help="where to write the samples (default soak.csv)")
+    p.add_argument("--code", default=str(ROOT), help="checkout whose mfc serve runs (default this one: "
+                   "compare branches)")
     args = p.parse_args(argv)
-    return soak(args.rate, args.minutes, args.vessels, Path(args.csv), args.warmup_s)
+    return soak(args.rate, args.minutes, args.vessels, Path(args.csv), args.warmup_s, Path(args.code))
 
 
 if __name__ == "__main__":

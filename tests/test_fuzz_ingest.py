@@ -9,7 +9,6 @@ replies stay bounded; the process's memory does not grow without bound.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 from pathlib import Path

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 
 import httpx
 import pyais
@@ -122,7 +123,7 @@ def test_sensors_per_owner_at_the_cap_registered_and_over_it_409(tmp_path):
 
 # ---------------------------------------------------------------------- live streams
 
-def open_stream(url: str, key: str) -> tuple[int, str, callable]:
+def open_stream(url: str, key: str) -> tuple[int, str, Callable[[], None]]:
     """Open /v1/stream; returns its status, the first bytes, and a closer."""
     client = httpx.Client(timeout=10)
     cm = client.stream("GET", f"{url}/v1/stream?key={key}")
