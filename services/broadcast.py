@@ -1,10 +1,11 @@
 """Fan-out of stored track and alert lines to live listeners (the SSE stream).
 
 The store worker calls ``publish`` from its thread after each batch is
-written; each listener gets the events it wants on its own bounded queue
-through its event loop.  Events are filtered *before* queueing, with the
-listener's own ``wanted(kind, value)`` predicate (agency visibility and stream
-subscriptions), so a listener's queue only ever holds what it will send.  A
+written; each listener gets the events it may see on its own bounded queue
+through its event loop.  Events are filtered *before* queueing, by the
+listener's own ``view(kind, value)``: the event as that key may see it, or None
+(agency visibility and stream subscriptions), so a listener's queue only ever
+holds what it will send, already shaped for it.  A
 listener too slow to keep up loses its oldest events and is told so with a
 ``lagged`` event rather than slowing everyone down.
 
@@ -20,7 +21,7 @@ import threading
 from typing import Any, Callable
 
 Event = tuple[str, dict[str, Any]]
-Wanted = Callable[[str, dict[str, Any]], bool]
+View = Callable[[str, dict[str, Any]], "dict[str, Any] | None"]
 
 log = logging.getLogger("mfc.broadcast")
 
@@ -33,14 +34,14 @@ class TooManyListeners(RuntimeError):
     """A new listener would exceed a cap; the message says which."""
 
 
-def _everything(kind: str, value: dict[str, Any]) -> bool:
-    return True
+def _everything(kind: str, value: dict[str, Any]) -> dict[str, Any]:
+    return value
 
 
 class Listener:
     def __init__(self, loop: asyncio.AbstractEventLoop, kinds: frozenset[str], size: int,
-                 wanted: Wanted = _everything, key: str = "") -> None:
-        self.loop, self.kinds, self.wanted, self.key = loop, kinds, wanted, key
+                 view: View = _everything, key: str = "") -> None:
+        self.loop, self.kinds, self.view, self.key = loop, kinds, view, key
         self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=size)
         self.dropped = 0
 
@@ -55,9 +56,9 @@ class Listener:
             self.offer(event)
 
     def select(self, kind: str, values: list[dict[str, Any]]) -> list[Event]:
-        """The events of this batch the listener wants (a failing predicate fails closed)."""
+        """The events of this batch as the listener may see them (a failing view fails closed)."""
         try:
-            return [(kind, v) for v in values if self.wanted(kind, v)]
+            return [(kind, shown) for shown in (self.view(kind, v) for v in values) if shown is not None]
         except Exception:
             log.exception("stream filter of key %r failed: batch of %d %s events not sent",
                           self.key, len(values), kind)
@@ -72,12 +73,13 @@ class Broadcaster:
         self.queue_size = queue_size
         self.max_per_key, self.max_total = max_per_key, max_total
 
-    def listen(self, kinds: frozenset[str], wanted: Wanted | None = None, key: str = "") -> Listener:
-        """A new listener for ``kinds``, offered only the events ``wanted(kind, value)`` accepts.
+    def listen(self, kinds: frozenset[str], view: View | None = None, key: str = "") -> Listener:
+        """A new listener for ``kinds``, offered each event as ``view(kind, value)`` shows it
+        (None: not offered).
 
         Raises ``TooManyListeners`` when ``key`` already has ``max_per_key`` listeners or the
         process has ``max_total``."""
-        listener = Listener(asyncio.get_running_loop(), kinds, self.queue_size, wanted or _everything, key)
+        listener = Listener(asyncio.get_running_loop(), kinds, self.queue_size, view or _everything, key)
         with self._lock:
             if len(self._listeners) >= self.max_total:
                 raise TooManyListeners(f"{len(self._listeners)} live streams open, the limit of this "
