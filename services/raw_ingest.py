@@ -84,10 +84,10 @@ class _TcpHandler(socketserver.StreamRequestHandler):
         cap = server.limits.ingest_max_line_bytes
         try:
             while True:
-                raw = self.rfile.readline(cap + 1)
+                raw = self.rfile.readline(cap + 2)  # room for the line and its CR LF
                 if not raw:
                     return
-                if len(raw) > cap and not raw.endswith(b"\n"):
+                if len(raw.rstrip(b"\r\n")) > cap:
                     self._overlong(server, raw, cap)
                     continue
                 server.ingest.ingest_ais(raw.decode("utf-8", errors="replace").rstrip("\r\n"), server.sensor_id)
@@ -104,6 +104,7 @@ class _TcpHandler(socketserver.StreamRequestHandler):
             if not head:
                 break
             size += len(head)
+        size -= len(head) - len(head.rstrip(b"\r\n"))  # without the line break
         server.ingest.refuse(server.sensor_id, first[:cap].decode("utf-8", errors="ignore"),
                              f"line of {size} bytes is over the {cap}-byte limit; not parsed")
 

@@ -65,8 +65,12 @@ def test_an_overlong_line_is_dead_lettered_and_the_connection_goes_on(listen):
     with connect(tcp) as sock:
         sock.sendall(b"!" + b"A" * 10_000 + b"\r\n" + position(548000001))
         assert wait_for(lambda: bus.end_offset(topics.OBS) == 1)
+        sentence = position(548000002)
+        at_cap = b" " * (4096 - len(sentence.rstrip())) + sentence  # 4096 bytes and CR LF: taken
+        sock.sendall(at_cap)
+        assert wait_for(lambda: bus.end_offset(topics.OBS) == 2)
     (dead,) = deadletters(bus)
-    assert dead["reason"] == "line of 10003 bytes is over the 4096-byte limit; not parsed"
+    assert dead["reason"] == "line of 10001 bytes is over the 4096-byte limit; not parsed"
     assert len(dead["line"]) == 4096
 
 
