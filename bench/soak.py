@@ -87,8 +87,8 @@ def fusion_records(client: httpx.Client) -> int | None:
         text = client.get("/metrics").text
     except httpx.HTTPError:
         return None
-    match = re.search(r'mfc_worker_records_total\{worker="fusion[^"]*"\}\s+(\d+)', text)
-    return int(match[1]) if match else None
+    match = re.search(r'mfc_worker_records_total\{worker="fusion[^"]*"\}\s+(\S+)', text)
+    return int(float(match[1])) if match else None  # Prometheus may write 1.01e+06
 
 
 def start_server(workdir: Path, code: Path = ROOT) -> tuple[subprocess.Popen, str]:
