@@ -19,8 +19,9 @@ from fastapi.staticfiles import StaticFiles
 
 from fusion.model import iso_time
 from services import geo
+from services.broadcast import TooManyListeners
 from services.geography import ZonesFileError, zones_from_geojson
-from services.ingest_service import BusUnavailable
+from services.ingest_service import BusUnavailable, TooManyLines
 from services.runtime import Runtime
 from services.subscriptions import SubscriptionError, parse_subscription
 from services.subscriptions import SubscriptionLimitError
@@ -83,6 +84,17 @@ async def _body_bytes(request: Request, limit: int) -> bytes:
 def _owns(key: ApiKey, owner: str) -> bool:
     """An integrator writes only for its own sensors (key name = sensor owner); admins for any."""
     return key.role == "admin" or key.name == owner
+
+
+def _check_sensor_cap(runtime: Runtime, new: list[Any]) -> None:
+    """At most ``limits.sensors_per_integrator`` sensors per owner (409 with the count beyond)."""
+    cap = runtime.limits.sensors_per_integrator
+    for owner in {s.owner for s in new}:
+        have = {s.id for s in runtime.sensors.values() if s.owner == owner}
+        after = have | {s.id for s in new if s.owner == owner}
+        if len(after) > cap:
+            raise HTTPException(409, f"owner {owner!r} would have {len(after)} sensors, the limit is {cap} "
+                                     f"({len(have)} registered); delete some first")
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -174,7 +186,6 @@ def create_app(runtime: Runtime) -> FastAPI:
         """Server-Sent Events: ``event: track`` and ``event: alert`` with the JSON line as data.
         Browsers' EventSource cannot send headers: pass the key as ``?key=``.  An agency key
         gets only alerts releasable to it, narrowed by its ``stream`` subscriptions if it has any."""
-        listener = runtime.broadcaster.listen(frozenset(types.split(",")))
         mine = [sub for sub in runtime.subscriptions.all(who.name) if sub.delivery == "stream"] \
             if who.role == "agency" else []
 
@@ -191,6 +202,11 @@ def create_app(runtime: Runtime) -> FastAPI:
                 return value
             return None
 
+        try:  # filtered before queueing: the queue holds only what this key may see
+            listener = runtime.broadcaster.listen(frozenset(types.split(",")), shown, f"{who.role}:{who.name}")
+        except TooManyListeners as exc:
+            raise HTTPException(429, str(exc), headers={"Retry-After": "30"}) from None
+
         async def events():
             try:
                 yield ": connected\n\n"
@@ -203,9 +219,6 @@ def create_app(runtime: Runtime) -> FastAPI:
                     if listener.dropped:
                         yield f"event: lagged\ndata: {json.dumps({'dropped': listener.dropped})}\n\n"
                         listener.dropped = 0
-                    value = shown(kind, value)
-                    if value is None:
-                        continue
                     yield f"event: {kind}\ndata: {json.dumps(value, separators=(',', ':'))}\n\n"
             finally:
                 runtime.broadcaster.forget(listener)
@@ -283,6 +296,7 @@ def create_app(runtime: Runtime) -> FastAPI:
                                          f"for owner {sensor.owner!r}")
             if old is not None and not _owns(who, old.owner):
                 raise HTTPException(403, f"sensor {sensor.id!r} belongs to {old.owner!r}")
+        _check_sensor_cap(runtime, new)
         for sensor in new:
             runtime.register_sensor(sensor, who.name)
         return {"sensors": [sensor_to_dict(s) for s in new]}
@@ -396,7 +410,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         verdict = ingest(*args)
         runtime.ingest.deliver()
         kind = {runtime.ingest.ingest_ais: "ais", runtime.ingest.ingest_asterix: "asterix"}.get(ingest, "radar")
-        for outcome, n in (("accepted", verdict.accepted), ("rejected", len(verdict.rejected))):
+        for outcome, n in (("accepted", verdict.accepted), ("rejected", verdict.rejected_count)):
             counters[f"{kind}:{outcome}"] = counters.get(f"{kind}:{outcome}", 0) + n
         return verdict.to_dict()
 
@@ -404,6 +418,10 @@ def create_app(runtime: Runtime) -> FastAPI:
     async def bus_unavailable(_: Request, exc: BusUnavailable) -> JSONResponse:
         return JSONResponse({"error": f"bus unavailable, retry: {exc}"}, status_code=503,
                             headers={"Retry-After": "5"})
+
+    @app.exception_handler(TooManyLines)
+    async def too_many_lines(_: Request, exc: TooManyLines) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=413)
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:

@@ -256,7 +256,7 @@ def add_standards(app: FastAPI, runtime: Runtime, read: Callable[..., ApiKey],
         def metric(name: str, kind: str, help_: str, samples: list[tuple[str, float]]) -> None:
             lines.append(f"# HELP {name} {help_}")
             lines.append(f"# TYPE {name} {kind}")
-            lines.extend(f"{name}{labels} {value:g}" for labels, value in samples)
+            lines.extend(f"{name}{labels} {value:.15g}" for labels, value in samples)
 
         if who.role not in STAFF_ROLES:
             seen = visible_tracks(store.tracks(None, None, None, 1_000_000), who.role, who.name,

@@ -46,6 +46,7 @@ class TrackerConfig:
     imm_q_manoeuvre_m2_s3: float = 1.0     # ... and of a manoeuvring one (about 3 °/s at 25 kn)
     imm_quiet_s: float = 600.0             # ... mean time between manoeuvres
     imm_manoeuvre_s: float = 60.0          # ... mean length of a manoeuvre
+    identity_keep_s: float = 7 * 86400.0   # an MMSI's static data (name, type) with no report this long is forgotten
 
     def __post_init__(self) -> None:
         if self.motion_model not in ("imm", "adaptive"):

@@ -481,7 +481,7 @@ class Tracker:
             return
         if self._ais_q:
             self._flush_ais()
-        ident = self.identities.setdefault(obs.mmsi, {})
+        ident = self._identity(obs.mmsi, obs.time_s)
         for key in ("name", "ship_type", "callsign", "imo"):
             value = getattr(obs, key)
             if value not in (None, ""):
@@ -497,6 +497,23 @@ class Tracker:
             if t.status in _LIVE or cfg.publish_tentative:
                 # publish the new identity now (at the track's own time: never back in time)
                 self._out.append(t.current_line(cfg.source_window_s))
+
+    def _identity(self, mmsi: int, time_s: float) -> dict[str, object]:
+        """The static data of an MMSI, refreshed at ``time_s``; forgets those silent for
+        ``identity_keep_s`` (the table is in order of the latest report: only they are looked at)."""
+        ident = self.identities.pop(mmsi, None) or {}
+        ident["seen_s"] = max(time_s, ident.get("seen_s", time_s))  # type: ignore[type-var]
+        self.identities[mmsi] = ident
+        cutoff = time_s - self.config.identity_keep_s
+        while True:
+            first = next(iter(self.identities))
+            seen_s = self.identities[first].get("seen_s")
+            if seen_s is None:  # restored from before identities aged: counts as heard now
+                self.identities[first] = {**self.identities.pop(first), "seen_s": time_s}
+            elif seen_s >= cutoff:  # type: ignore[operator]
+                return ident
+            else:
+                del self.identities[first]
 
     def _identify(self, track: Track, mmsi: int) -> None:
         track.mmsi = mmsi

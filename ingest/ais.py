@@ -30,6 +30,7 @@ from ingest.nmea import Frame, TagBlock, check_checksum, pghp_time, split_line
 
 NO_TIME = "no timestamp and no earlier time in this feed"
 MAX_PENDING = 128  # incomplete multi-fragment messages kept at once
+FRAGMENT_MAX_AGE_S = 60.0  # an incomplete message whose latest fragment is older than this is given up
 MAX_GROUPS = 256  # tag block groups remembered at once
 _DOLLAR_TYPES = frozenset({"PGHP"}) | ARPA_TYPES
 _TALKER = re.compile(r"^[A-Z][A-Z0-9]$")
@@ -62,8 +63,10 @@ class AisDecoder:
     """Stateful line-by-line decoder for one feed (one sensor)."""
 
     def __init__(self, sensor_id: str = "ais", live: bool = False,
-                 sensors: Mapping[str, Sensor] | None = None) -> None:
+                 sensors: Mapping[str, Sensor] | None = None, max_pending: int = MAX_PENDING,
+                 fragment_max_age_s: float = FRAGMENT_MAX_AGE_S) -> None:
         self.sensor_id = sensor_id
+        self.max_pending, self.fragment_max_age_s = max_pending, fragment_max_age_s
         self.live = live
         self.sensors: Mapping[str, Sensor] = sensors or {}
         self.last_time_s: float | None = None
@@ -173,6 +176,7 @@ class AisDecoder:
         if frag.count == 1:
             self._complete([frag], out)
             return
+        self._expire(_when(frag), out)
         channel, seq = frame.fields[3], frame.fields[2]
         key: FragmentKey = (frag.station or "", frame.talker, channel, seq, frag.count)
         if frag.num > 1 and key not in self._pending and frag.station is None:
@@ -182,7 +186,7 @@ class AisDecoder:
             if parts:
                 out.rejects.extend(_incomplete(parts))
             self._pending[key] = [frag]
-            while len(self._pending) > MAX_PENDING:
+            while len(self._pending) > self.max_pending:
                 out.rejects.extend(_incomplete(self._pending.popitem(last=False)[1]))
             return
         if not parts:
@@ -197,6 +201,18 @@ class AisDecoder:
             self._pending[key] = parts
         else:
             self._complete(parts, out)
+
+    def _expire(self, now_s: float | None, out: _Out) -> None:
+        """Give up incomplete messages whose latest fragment is over ``fragment_max_age_s`` older
+        than ``now_s`` (receipt time when live, else feed time).  The pending table is in order
+        of the latest fragment's arrival, so this looks only at the messages it gives up."""
+        while now_s is not None and self._pending:
+            key, parts = next(iter(self._pending.items()))
+            then = _when(parts[-1])
+            if then is None or now_s - then <= self.fragment_max_age_s:
+                return
+            del self._pending[key]
+            out.rejects.extend(_incomplete(parts, f" (no further fragment within {self.fragment_max_age_s:.0f} s)"))
 
     def _stationless_match(self, key: FragmentKey) -> FragmentKey:
         """The one pending message matching ``key`` but for its station (later fragments
@@ -269,8 +285,13 @@ def _fragment(frame: Frame, time_s: float | None, station: str | None, line_no: 
                      line_no, line, receipt)
 
 
-def _incomplete(parts: list[_Fragment]) -> list[Reject]:
-    reason = f"incomplete multi-fragment message: got {len(parts)} of {parts[0].count} fragments"
+def _when(frag: _Fragment) -> float | None:
+    """The time a fragment arrived, for ageing: its receipt time, else its feed time."""
+    return frag.receipt_s if frag.receipt_s is not None else frag.time_s
+
+
+def _incomplete(parts: list[_Fragment], why: str = "") -> list[Reject]:
+    reason = f"incomplete multi-fragment message: got {len(parts)} of {parts[0].count} fragments{why}"
     return [Reject(p.line_no, p.line, reason) for p in parts]
 
 

@@ -1,23 +1,47 @@
 """Fan-out of stored track and alert lines to live listeners (the SSE stream).
 
 The store worker calls ``publish`` from its thread after each batch is
-written; each listener gets the events on its own bounded queue through its
-event loop.  A listener too slow to keep up loses its oldest events and is
-told so with a ``lagged`` event rather than slowing everyone down.
+written; each listener gets the events it may see on its own bounded queue
+through its event loop.  Events are filtered *before* queueing, by the
+listener's own ``view(kind, value)``: the event as that key may see it, or None
+(agency visibility and stream subscriptions), so a listener's queue only ever
+holds what it will send, already shaped for it.  A
+listener too slow to keep up loses its oldest events and is told so with a
+``lagged`` event rather than slowing everyone down.
+
+Listeners are capped per key (``max_per_key``) and overall (``max_total``):
+``listen`` raises :class:`TooManyListeners` beyond either.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
-from typing import Any
+from typing import Any, Callable
 
 Event = tuple[str, dict[str, Any]]
+View = Callable[[str, dict[str, Any]], "dict[str, Any] | None"]
+
+log = logging.getLogger("mfc.broadcast")
+
+MAX_STREAMS_PER_KEY = 8
+MAX_STREAMS_TOTAL = 256
+QUEUE_SIZE = 10_000
+
+
+class TooManyListeners(RuntimeError):
+    """A new listener would exceed a cap; the message says which."""
+
+
+def _everything(kind: str, value: dict[str, Any]) -> dict[str, Any]:
+    return value
 
 
 class Listener:
-    def __init__(self, loop: asyncio.AbstractEventLoop, kinds: frozenset[str], size: int) -> None:
-        self.loop, self.kinds = loop, kinds
+    def __init__(self, loop: asyncio.AbstractEventLoop, kinds: frozenset[str], size: int,
+                 view: View = _everything, key: str = "") -> None:
+        self.loop, self.kinds, self.view, self.key = loop, kinds, view, key
         self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=size)
         self.dropped = 0
 
@@ -27,16 +51,43 @@ class Listener:
             self.dropped += 1
         self.queue.put_nowait(event)
 
+    def offer_many(self, events: list[Event]) -> None:  # runs on the listener's loop
+        for event in events:
+            self.offer(event)
+
+    def select(self, kind: str, values: list[dict[str, Any]]) -> list[Event]:
+        """The events of this batch as the listener may see them (a failing view fails closed)."""
+        try:
+            return [(kind, shown) for shown in (self.view(kind, v) for v in values) if shown is not None]
+        except Exception:
+            log.exception("stream filter of key %r failed: batch of %d %s events not sent",
+                          self.key, len(values), kind)
+            return []
+
 
 class Broadcaster:
-    def __init__(self, queue_size: int = 10_000) -> None:
+    def __init__(self, queue_size: int = QUEUE_SIZE, max_per_key: int = MAX_STREAMS_PER_KEY,
+                 max_total: int = MAX_STREAMS_TOTAL) -> None:
         self._listeners: set[Listener] = set()
         self._lock = threading.Lock()
         self.queue_size = queue_size
+        self.max_per_key, self.max_total = max_per_key, max_total
 
-    def listen(self, kinds: frozenset[str]) -> Listener:
-        listener = Listener(asyncio.get_running_loop(), kinds, self.queue_size)
+    def listen(self, kinds: frozenset[str], view: View | None = None, key: str = "") -> Listener:
+        """A new listener for ``kinds``, offered each event as ``view(kind, value)`` shows it
+        (None: not offered).
+
+        Raises ``TooManyListeners`` when ``key`` already has ``max_per_key`` listeners or the
+        process has ``max_total``."""
+        listener = Listener(asyncio.get_running_loop(), kinds, self.queue_size, view or _everything, key)
         with self._lock:
+            if len(self._listeners) >= self.max_total:
+                raise TooManyListeners(f"{len(self._listeners)} live streams open, the limit of this "
+                                       f"server is {self.max_total}; retry later")
+            mine = sum(1 for x in self._listeners if x.key == key)
+            if mine >= self.max_per_key:
+                raise TooManyListeners(f"this key already has {mine} live streams open, the limit is "
+                                       f"{self.max_per_key}; close one first")
             self._listeners.add(listener)
         return listener
 
@@ -44,15 +95,19 @@ class Broadcaster:
         with self._lock:
             self._listeners.discard(listener)
 
+    def __len__(self) -> int:
+        return len(self._listeners)
+
     def publish(self, kind: str, values: list[dict[str, Any]]) -> None:
         if not values:
             return
         with self._lock:
             listeners = [x for x in self._listeners if kind in x.kinds]
         for listener in listeners:
-            for value in values:
-                try:
-                    listener.loop.call_soon_threadsafe(listener.offer, (kind, value))
-                except RuntimeError:  # its loop has closed
-                    self.forget(listener)
-                    break
+            events = listener.select(kind, values)
+            if not events:
+                continue
+            try:
+                listener.loop.call_soon_threadsafe(listener.offer_many, events)
+            except RuntimeError:  # its loop has closed
+                self.forget(listener)

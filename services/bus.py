@@ -44,33 +44,52 @@ class _Log:
         self.records: list[tuple[str | None, dict[str, Any]]] = []
         self.base = 0  # offset of records[0]
         self.retain = retain
+        self.groups: set[str] = set()  # consumer groups that read this topic
 
     def append(self, key: str | None, value: dict[str, Any]) -> None:
         self.records.append((key, value))
         if len(self.records) > self.retain * 2:
-            drop = len(self.records) - self.retain
+            self.drop_before(self.base + len(self.records) - self.retain)
+
+    def drop_before(self, offset: int) -> None:
+        drop = offset - self.base
+        if drop > 0:
             del self.records[:drop]
             self.base += drop
 
 
 class EmbeddedBus:
-    """In-process topics: append-only logs with per-group committed offsets."""
+    """In-process topics: append-only logs with per-group committed offsets.
 
-    def __init__(self, retain: int = 2_000_000) -> None:
+    Memory is bounded: a topic keeps at most ``retain`` records (twice that before a trim),
+    or its own number from ``retain_by_topic`` (e.g. the dead letters, which nothing in one
+    process reads); records every group reading the topic has committed are dropped but for
+    the last ``keep_read`` (a group that joins later reads those).
+    """
+
+    def __init__(self, retain: int = 2_000_000, keep_read: int = 10_000,
+                 retain_by_topic: dict[str, int] | None = None) -> None:
         self._logs: dict[str, _Log] = {}
         self._committed: dict[tuple[str, str], int] = {}
         self._cond = threading.Condition()
-        self._retain = retain
+        self._retain, self._keep_read = retain, keep_read
+        self._retain_by_topic = dict(retain_by_topic or {})
         self._closed = False
+
+    def _log(self, topic: str) -> _Log:
+        log = self._logs.get(topic)
+        if log is None:
+            log = self._logs[topic] = _Log(self._retain_by_topic.get(topic, self._retain))
+        return log
 
     def publish(self, topic: str, key: str | None, value: dict[str, Any]) -> None:
         with self._cond:
-            self._logs.setdefault(topic, _Log(self._retain)).append(key, value)
+            self._log(topic).append(key, value)
             self._cond.notify_all()
 
     def publish_many(self, topic: str, items: list[tuple[str | None, dict[str, Any]]]) -> None:
         with self._cond:
-            log = self._logs.setdefault(topic, _Log(self._retain))
+            log = self._log(topic)
             for key, value in items:
                 log.append(key, value)
             self._cond.notify_all()
@@ -84,7 +103,19 @@ class EmbeddedBus:
             return 0 if log is None else log.base + len(log.records)
 
     def consumer(self, topic: str, group: str) -> "EmbeddedConsumer":
+        with self._cond:
+            self._log(topic).groups.add(group)
         return EmbeddedConsumer(self, topic, group)
+
+    def _committed_to(self, topic: str, group: str, offset: int) -> None:
+        """A group committed: drop what every group of the topic has read (in chunks)."""
+        self._committed[(topic, group)] = offset
+        log = self._logs.get(topic)
+        if log is None or not log.groups:
+            return
+        read = min(self._committed.get((topic, g), 0) for g in log.groups)
+        if read - self._keep_read - log.base >= self._keep_read:
+            log.drop_before(read - self._keep_read)
 
     def close(self) -> None:
         with self._cond:
@@ -117,16 +148,20 @@ class EmbeddedConsumer:
 
     def commit(self) -> None:
         with self._bus._cond:
-            self._bus._committed[(self._topic, self._group)] = self._position
+            self._bus._committed_to(self._topic, self._group, self._position)
 
     def close(self) -> None:
         pass
 
 
+DEADLETTER_RETAIN = 10_000  # dead letters the embedded bus keeps (nothing in one process reads them)
+
+
 def make_bus(url: str, prefix: str = "") -> Bus:
     """The bus for ``MFC_BUS``; ``prefix`` (``MFC_KAFKA_PREFIX``) goes before Kafka topic and group names."""
     if url == "embedded":
-        return EmbeddedBus()
+        from . import topics
+        return EmbeddedBus(retain_by_topic={topics.DEADLETTER: DEADLETTER_RETAIN})
     if url.startswith("kafka://"):
         from .kafka_bus import KafkaBus  # imported only when used
         return KafkaBus(url[len("kafka://"):], prefix=prefix)

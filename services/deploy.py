@@ -22,6 +22,7 @@ from .bus import Bus, make_bus
 from .checkpoint import Checkpoint, CheckpointError
 from .geography import build_geography
 from .ingest_service import IngestService
+from .limits import Limits
 from .keyring import KeyRing, KeyWatcher
 from .keys import KeyStore
 from .settings import Settings
@@ -120,8 +121,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     sensors = load_sensor_file(settings)
     bus = connect(settings)
-    ingest = IngestService(bus, sensors, time.time)
-    servers = nmea_listeners(ingest, args.sensor_id, settings.host, args.tcp, args.udp) if args.sensor_id else []
+    limits = Limits.from_env()
+    ingest = IngestService(bus, sensors, time.time, max_lines=limits.ingest_max_lines,
+                           max_line_bytes=limits.ingest_max_line_bytes,
+                           max_echoed_rejects=limits.ingest_max_echoed_rejects)
+    servers = nmea_listeners(ingest, args.sensor_id, settings.host, args.tcp, args.udp, limits) \
+        if args.sensor_id else []
     print(f"mfc ingest: mfc.raw.ais, mfc.raw.radar → mfc.obs on {settings.bus}"
           + (f"; NMEA for {args.sensor_id} on tcp {args.tcp} udp {args.udp}" if servers else ""), flush=True)
     return run_until_signalled([RawIngestWorker(bus, ingest), FollowSensors(bus, sensors)], bus,

@@ -3,6 +3,11 @@
 Every line gets a verdict.  Accepted observations are published before the
 verdict is returned; rejected lines go to ``mfc.deadletter`` with their reason,
 so nothing is dropped silently and one bad line never costs its neighbours.
+
+Bounded: a request holds at most ``max_lines`` lines (``TooManyLines`` beyond);
+a line longer than ``max_line_bytes`` is rejected without being parsed, and it
+is echoed and dead-lettered cut to that length; a verdict lists at most
+``max_echoed_rejects`` rejects and counts the rest (``rejects_truncated``).
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ from .bus import Bus
 
 MAX_FUTURE_S = 300.0  # a live report this far ahead of its receipt is a clock fault
 DELIVERY_TIMEOUT_S = 10.0  # how long an HTTP ingest waits for the bus to acknowledge its lines
+MAX_LINES = 100_000  # lines in one request
+MAX_LINE_BYTES = 4096  # one line, UTF-8; NMEA sentences are at most 82 characters, tag blocks add a few dozen
+MAX_ECHOED_REJECTS = 1000  # rejects listed in one verdict; the rest are only counted
 
 
 class BusUnavailable(RuntimeError):
@@ -35,22 +43,44 @@ class BusUnavailable(RuntimeError):
     """
 
 
+class TooManyLines(ValueError):
+    """A request with more lines than the service takes at once (the API answers 413)."""
+
+
 @dataclass
 class Verdict:
     accepted: int = 0
-    rejected: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)  # the first ``max_echoed`` rejects
     ignored: int = 0
+    rejected_count: int = 0  # every reject, echoed or not
+    rejected_earlier: int = 0  # of those, fragments held by an earlier line or request, then given up
+    max_echoed: int = MAX_ECHOED_REJECTS
+
+    @property
+    def decided(self) -> int:
+        """Lines of this request accepted or rejected so far (accepted + rejected - rejected_earlier)."""
+        return self.accepted + self.rejected_count - self.rejected_earlier
+
+    def add_reject(self, item: dict[str, Any]) -> None:
+        self.rejected_count += 1
+        if len(self.rejected) < self.max_echoed:
+            self.rejected.append(item)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"accepted": self.accepted, "rejected": len(self.rejected),
-                "ignored": self.ignored, "rejects": self.rejected}
+        return {"accepted": self.accepted, "rejected": self.rejected_count, "ignored": self.ignored,
+                "rejected_earlier": self.rejected_earlier, "rejects": self.rejected,
+                "rejects_truncated": self.rejected_count > len(self.rejected)}
 
 
 class IngestService:
-    def __init__(self, bus: Bus, sensors: dict[str, Sensor], clock: Callable[[], float]) -> None:
+    def __init__(self, bus: Bus, sensors: dict[str, Sensor], clock: Callable[[], float],
+                 max_lines: int = MAX_LINES, max_line_bytes: int = MAX_LINE_BYTES,
+                 max_echoed_rejects: int = MAX_ECHOED_REJECTS) -> None:
         self.bus = bus
         self.sensors = sensors
         self.clock = clock
+        self.max_lines, self.max_line_bytes = max_lines, max_line_bytes
+        self.max_echoed_rejects = max_echoed_rejects
         self._decoders: dict[str, AisDecoder] = {}
         # per sensor, what this process's ingest saw: counts, last receipt, last reject reason
         self.health: dict[str, dict[str, Any]] = {}
@@ -102,28 +132,71 @@ class IngestService:
                                           "last_observation_s": None, "last_reject": None}
         return h
 
+    def forget_sensor(self, sensor_id: str) -> None:
+        """A sensor was unregistered: drop its decoder and health."""
+        with self._lock:
+            self._decoders.pop(sensor_id, None)
+            self.health.pop(sensor_id, None)
+
+    def lines(self, text: str) -> list[str]:
+        """The lines of a request; ``TooManyLines`` over ``max_lines``."""
+        if text.count("\n") > self.max_lines:  # cheap first look, before making the list
+            raise TooManyLines(f"more than {self.max_lines} lines in one request, the limit; split it")
+        lines = text.splitlines()
+        if len(lines) > self.max_lines:
+            raise TooManyLines(f"{len(lines)} lines in one request, the limit is {self.max_lines}; split it")
+        return lines
+
+    def _overlong(self, line: str) -> str | None:
+        """The reject reason for a line over ``max_line_bytes``, else None (cheap for short lines)."""
+        if len(line) * 4 <= self.max_line_bytes:
+            return None
+        size = len(line.encode("utf-8", errors="replace"))
+        if size <= self.max_line_bytes:
+            return None
+        return f"line of {size} bytes is over the {self.max_line_bytes}-byte limit; not parsed"
+
     def ingest_ais(self, text: str, sensor_id: str, receipt_time_s: float | None = None) -> Verdict:
-        verdict = Verdict()
+        verdict = Verdict(max_echoed=self.max_echoed_rejects)
+        lines = self.lines(text)
         if sensor_id not in self.sensors:
-            self._reject(verdict, 0, text[:200], f"unknown sensor {sensor_id!r}: register it first", sensor_id)
+            for no, line in enumerate(lines, start=1):
+                if line.strip():
+                    self._reject(verdict, no, line, f"unknown sensor {sensor_id!r}: register it first", sensor_id)
+                else:
+                    verdict.ignored += 1
             return verdict
         now = self.clock() if receipt_time_s is None else receipt_time_s
         with self._lock:
             decoder = self._decoders.setdefault(
                 sensor_id, AisDecoder(sensor_id=sensor_id, live=True, sensors=self.sensors))
-            for no, line in enumerate(text.splitlines(), start=1):
+            for no, line in enumerate(lines, start=1):
+                too_long = self._overlong(line)
+                if too_long is not None:
+                    self._reject(verdict, no, line, too_long, sensor_id)
+                    continue
+                decided = verdict.decided
                 observations, rejects = decoder.feed(line, line_no=no, receipt_time_s=now)
                 for r in rejects:
                     self._reject(verdict, r.line_no, r.line, r.reason, sensor_id)
+                    if r.line is not line:  # a fragment held earlier and now given up
+                        verdict.rejected_earlier += 1
                 self._accept(verdict, observations, no, line, now, sensor_id)
+                if verdict.decided == decided:  # blank, comment, unused type, or a fragment held
+                    verdict.ignored += 1
         return verdict
 
     def ingest_radar(self, text: str, allowed: Callable[[str], bool] | None = None,
                      receipt_time_s: float | None = None) -> Verdict:
-        verdict = Verdict()
+        verdict = Verdict(max_echoed=self.max_echoed_rejects)
         now = self.clock() if receipt_time_s is None else receipt_time_s
-        for no, line in enumerate(text.splitlines(), start=1):
+        for no, line in enumerate(self.lines(text), start=1):
             if not line.strip():
+                verdict.ignored += 1
+                continue
+            too_long = self._overlong(line)
+            if too_long is not None:
+                self._reject(verdict, no, line, too_long, "radar")
                 continue
             try:
                 obs = decode_radar_line(line, self.sensors)
@@ -141,7 +214,7 @@ class IngestService:
         """ASTERIX datablocks (CAT010/CAT048) from one radar: each target report an observation,
         each refused block or report a reject (``line_no`` 0, ``line`` the datagram's first
         bytes in hex, the reason naming the record)."""
-        verdict = Verdict()
+        verdict = Verdict(max_echoed=self.max_echoed_rejects)
         sensor = self.sensors.get(sensor_id)
         head = data[:64].hex()
         if sensor is None or sensor.kind != "radar":
@@ -177,14 +250,25 @@ class IngestService:
 
     def _reject(self, verdict: Verdict, no: int, line: str, reason: str, source: str,
                 sensor_id: str | None = None) -> None:
-        item = {"line_no": no, "line": line, "reason": reason}
-        verdict.rejected.append(item)
+        item = {"line_no": no, "line": self._cut(line), "reason": reason}
+        verdict.add_reject(item)
         sensor_id = sensor_id or source
         if sensor_id in self.sensors:
             h = self._health(sensor_id)
             h["rejected"] += 1
             h["last_reject"] = reason
         self._publish(topics.DEADLETTER, source, {**item, "source": source, "received": self.clock()})
+
+
+    def refuse(self, source: str, line: str, reason: str) -> None:
+        """Dead-letter a line refused before decoding (e.g. an overlong socket line)."""
+        self._reject(Verdict(max_echoed=0), 0, line, reason, source)
+
+    def _cut(self, line: str) -> str:
+        """A line as echoed and dead-lettered: at most ``max_line_bytes`` of it."""
+        if len(line) * 4 <= self.max_line_bytes:
+            return line
+        return line.encode("utf-8", errors="replace")[:self.max_line_bytes].decode("utf-8", errors="ignore")
 
 
 def _radar_sensor_of(line: str) -> str | None:

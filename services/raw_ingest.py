@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import socketserver
 import threading
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from . import topics
 from .bus import Bus, Record
 from .ingest_service import IngestService
+from .limits import Limits
 from .workers import Worker
 
 log = logging.getLogger("mfc.ingest")
@@ -70,10 +72,41 @@ class RawIngestWorker(Worker):
 
 
 class _TcpHandler(socketserver.StreamRequestHandler):
+    """One NMEA sentence per line; a line over the limit is dead-lettered (cut) and skipped,
+    the connection goes on; a connection silent for ``nmea_idle_timeout_s`` is closed."""
+
+    def setup(self) -> None:
+        self.timeout = self.server.limits.nmea_idle_timeout_s  # type: ignore[attr-defined]
+        super().setup()
+
     def handle(self) -> None:
         server: Any = self.server
-        for raw in self.rfile:
-            server.ingest.ingest_ais(raw.decode("utf-8", errors="replace").rstrip("\r\n"), server.sensor_id)
+        cap = server.limits.ingest_max_line_bytes
+        try:
+            while True:
+                raw = self.rfile.readline(cap + 2)  # room for the line and its CR LF
+                if not raw:
+                    return
+                if len(raw.rstrip(b"\r\n")) > cap:
+                    self._overlong(server, raw, cap)
+                    continue
+                server.ingest.ingest_ais(raw.decode("utf-8", errors="replace").rstrip("\r\n"), server.sensor_id)
+        except TimeoutError:
+            log.info("NMEA TCP connection from %s idle for %.0f s: closed", self.client_address[0],
+                     server.limits.nmea_idle_timeout_s)
+            _say(self.request, f"closed: idle for {server.limits.nmea_idle_timeout_s:.0f} s")
+
+    def _overlong(self, server: Any, head: bytes, cap: int) -> None:
+        """Dead-letter the first ``cap`` bytes of an overlong line and skip to its end."""
+        first, size = head, len(head)
+        while not head.endswith(b"\n"):
+            head = self.rfile.readline(65_536)
+            if not head:
+                break
+            size += len(head)
+        size -= len(head) - len(head.rstrip(b"\r\n"))  # without the line break
+        server.ingest.refuse(server.sensor_id, first[:cap].decode("utf-8", errors="ignore"),
+                             f"line of {size} bytes is over the {cap}-byte limit; not parsed")
 
 
 class _UdpHandler(socketserver.BaseRequestHandler):
@@ -83,19 +116,83 @@ class _UdpHandler(socketserver.BaseRequestHandler):
         server.ingest.ingest_ais(data, server.sensor_id)
 
 
-class _TcpServer(socketserver.ThreadingTCPServer):
+class _Guarded:
+    """Source allow-list (``MFC_NMEA_ALLOW``, default loopback) and refusal counting, for both listeners."""
+
+    limits: Limits
+    refused: int = 0
+
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        if self.limits.nmea_allows(client_address[0]):
+            return True
+        self._refuse(request, client_address, "source address not in MFC_NMEA_ALLOW")
+        return False
+
+    def _refuse(self, request: Any, client_address: Any, reason: str) -> None:
+        self.refused += 1
+        if self.refused <= 100 or self.refused % 1000 == 0:
+            log.warning("NMEA %s refused %s: %s (%d refused so far)", type(self).__name__,
+                        client_address[0], reason, self.refused)
+        if isinstance(request, socket.socket):
+            _say(request, f"refused: {reason}")
+
+
+class _TcpServer(_Guarded, socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
+    block_on_close = False
+
+    def __init__(self, address: tuple[str, int], limits: Limits) -> None:
+        self.limits = limits
+        self.slots = threading.BoundedSemaphore(limits.nmea_max_connections)
+        super().__init__(address, _TcpHandler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self.slots.acquire(blocking=False):
+            self._refuse(request, client_address,
+                         f"{self.limits.nmea_max_connections} connections open, the limit")
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+
+class _UdpServer(_Guarded, socketserver.UDPServer):
+    """Datagrams handled one at a time on the listener's thread: no thread per datagram."""
+
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], limits: Limits) -> None:
+        self.limits = limits
+        super().__init__(address, _UdpHandler)
+
+
+def _say(sock: socket.socket, text: str) -> None:
+    try:
+        sock.sendall(f"{text}\r\n".encode())
+    except OSError:
+        pass
 
 
 def nmea_listeners(ingest: IngestService, sensor_id: str, host: str, tcp_port: int | None,
-                   udp_port: int | None) -> list[socketserver.BaseServer]:
-    """Start NMEA listeners (one sentence per line over TCP; one or more per UDP datagram)."""
+                   udp_port: int | None, limits: Limits | None = None) -> list[socketserver.BaseServer]:
+    """Start NMEA listeners (one sentence per line over TCP; one or more per UDP datagram).
+
+    Bounded by ``limits`` (default: from the environment): sources outside ``nmea_allow``
+    (default loopback only) and connections beyond ``nmea_max_connections`` are refused
+    and counted (``server.refused``); lines over ``ingest_max_line_bytes`` are dead-lettered;
+    idle TCP connections close after ``nmea_idle_timeout_s``."""
+    limits = limits or Limits.from_env()
     servers: list[socketserver.BaseServer] = []
     if tcp_port:
-        servers.append(_TcpServer((host, tcp_port), _TcpHandler))
+        servers.append(_TcpServer((host, tcp_port), limits))
     if udp_port:
-        servers.append(socketserver.ThreadingUDPServer((host, udp_port), _UdpHandler))
+        servers.append(_UdpServer((host, udp_port), limits))
     for server in servers:
         server.ingest, server.sensor_id = ingest, sensor_id  # type: ignore[attr-defined]
         threading.Thread(target=server.serve_forever, name=f"nmea-{type(server).__name__}", daemon=True).start()

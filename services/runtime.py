@@ -16,6 +16,7 @@ from .geography import build_geography, usable_zones
 from .ingest_service import IngestService
 from .keyring import KeyRing, KeyWatcher
 from .keys import KeyStore
+from .limits import Limits
 from .settings import Settings
 from .store import Store
 from .sensor_registry import SENSORS_TOPIC, SensorRegistry, sensor_message
@@ -53,8 +54,9 @@ class KnownSensors:
 class Runtime:
     def __init__(self, settings: Settings, sensors: dict[str, Sensor] | None = None,
                  clock: Callable[[], float] = time.time, bus: Bus | None = None,
-                 fusion: bool = True) -> None:
+                 fusion: bool = True, limits: Limits | None = None) -> None:
         self.settings = settings
+        self.limits = limits or Limits.from_env()
         self.clock = clock
         self.sensors: dict[str, Sensor] = dict(sensors or {})
         self.registry = SensorRegistry(settings.db)
@@ -66,8 +68,11 @@ class Runtime:
         self.keys = KeyRing(settings.all_keys(), self.key_store)  # bootstrap keys, hashed, and the store's
         self.bus = bus or make_bus(settings.bus, settings.kafka_prefix)
         self.store = Store(settings.db)
-        self.ingest = IngestService(self.bus, self.sensors, clock)
-        self.broadcaster = Broadcaster()
+        lim = self.limits
+        self.ingest = IngestService(self.bus, self.sensors, clock, max_lines=lim.ingest_max_lines,
+                                    max_line_bytes=lim.ingest_max_line_bytes,
+                                    max_echoed_rejects=lim.ingest_max_echoed_rejects)
+        self.broadcaster = Broadcaster(max_per_key=lim.streams_per_key, max_total=lim.streams_total)
         self.workers: list[Worker] = [StoreWorker(self.bus, self.store, keep_history_s=settings.history_keep_s,
                                                   clock=clock, broadcaster=self.broadcaster)]
         self.subscriptions = SubscriptionStore(settings.db)
@@ -111,6 +116,7 @@ class Runtime:
         gone = self.sensors.pop(sensor_id, None)
         if gone is not None:
             self.tombstones[sensor_id] = gone
+        self.ingest.forget_sensor(sensor_id)
         self.bus.publish(SENSORS_TOPIC, sensor_id, sensor_message(None, sensor_id))
         self.bus.flush()
         return True

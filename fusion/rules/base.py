@@ -173,9 +173,27 @@ class Context:
         self.now_s = -math.inf
         self.lines: dict[str, TrackLine] = {}           # latest line of each live track
         self.mmsi_first_s: dict[int, float] = {}        # when each MMSI was first heard
+        self.mmsi_seen: dict[int, float] = {}           # when each MMSI was last heard, oldest first
         self.mmsi_tracks: dict[int, dict[str, None]] = {}  # live track ids carrying each MMSI
         self.idgrid = PointGrid(2000.0)                 # live identified tracks (for twin checks)
         self.position_faults: list[Callable[[str, Observation, float, float], None]] = []
+
+    def heard(self, mmsi: int, time_s: float) -> None:
+        """An MMSI reported at ``time_s``: it moves to the end of ``mmsi_seen``."""
+        seen = self.mmsi_seen.pop(mmsi, time_s)
+        self.mmsi_seen[mmsi] = max(seen, time_s)
+
+    def silent_mmsis(self, now_s: float) -> list[int]:
+        """Take out the MMSIs not heard for ``cfg.mmsi_keep_s`` (looks only at those)."""
+        cutoff, out = now_s - self.cfg.mmsi_keep_s, []
+        for mmsi, seen_s in self.mmsi_seen.items():
+            if seen_s >= cutoff:
+                break
+            out.append(mmsi)
+        for mmsi in out:
+            del self.mmsi_seen[mmsi]
+            self.mmsi_first_s.pop(mmsi, None)
+        return out
 
     def releasability(self, sensor_ids: list[str]) -> list[str]:
         return self.geo.releasability_of(sensor_ids, self.cfg.default_releasability)

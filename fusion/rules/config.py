@@ -87,3 +87,4 @@ class RulesConfig:
     radar_clash_quiet_s: float = 1800.0    # the episode closes after this long without a contradiction
     radar_clash_min_fixes: int = 2         # contradicted fixes of one track ...
     radar_clash_window_s: float = 600.0    # ... within this long before the alert
+    mmsi_keep_s: float = 86_400.0          # per-MMSI rule state with no report this long (feed time) is forgotten

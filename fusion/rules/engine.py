@@ -46,6 +46,7 @@ class RuleEngine:
         self._obs_rules = [r.on_obs for r in self.rules if hasattr(r, "on_obs")]
         self._line_rules = [r.on_line for r in self.rules if hasattr(r, "on_line")]
         self._conflict_rules = [r.on_conflict for r in self.rules if hasattr(r, "on_conflict")]
+        self._forget_rules = [r.forget_mmsi for r in self.rules if hasattr(r, "forget_mmsi")]
 
     def __setstate__(self, state: dict) -> None:
         """An engine checkpointed by an earlier version: settings added since take their
@@ -62,6 +63,12 @@ class RuleEngine:
         have = {type(r) for r in self.rules}
         self.rules += [r(self.ctx) for r in RULES if r not in have and (enabled is None or enabled & set(r.types))]
         self._bind()
+        if not hasattr(self.ctx, "mmsi_seen"):  # before per-MMSI state was aged out: all heard now
+            known = set(self.ctx.mmsi_first_s)
+            for rule in self.rules:
+                if hasattr(rule, "forget_mmsi"):
+                    known |= set(getattr(rule, "mmsis", ())) | set(getattr(rule, "seen", ()))
+            self.ctx.mmsi_seen = dict.fromkeys(known, self.ctx.now_s)
 
     @property
     def now_s(self) -> float:
@@ -111,10 +118,22 @@ class RuleEngine:
         if time_s > ctx.now_s:
             ctx.now_s = time_s
             ctx.timers.run(time_s)
+            self._forget_silent(time_s)
+
+    def _forget_silent(self, now_s: float) -> None:
+        """Per-MMSI state of MMSIs silent for ``mmsi_keep_s`` is dropped, so that a feed of
+        ever new MMSIs cannot grow it without bound; a rule with an episode still open keeps
+        its state (the MMSI counts as heard now and is looked at again later)."""
+        for mmsi in self.ctx.silent_mmsis(now_s):
+            kept = [fn(mmsi) for fn in self._forget_rules]
+            if not all(kept):
+                self.ctx.heard(mmsi, now_s)
 
     def _obs(self, obs: Observation) -> None:
-        if obs.mmsi is not None and obs.mmsi not in self.ctx.mmsi_first_s and obs.kind == "ais_position":
-            self.ctx.mmsi_first_s[obs.mmsi] = obs.time_s
+        if obs.mmsi is not None:
+            self.ctx.heard(obs.mmsi, obs.time_s)
+            if obs.mmsi not in self.ctx.mmsi_first_s and obs.kind == "ais_position":
+                self.ctx.mmsi_first_s[obs.mmsi] = obs.time_s
         for fn in self._obs_rules:
             fn(obs)
 

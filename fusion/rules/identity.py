@@ -62,6 +62,11 @@ class InvalidIdentity:
         self.ctx, self.cfg = ctx, ctx.cfg
         self.seen: set[int] = set()
 
+    def forget_mmsi(self, mmsi: int) -> bool:
+        """An MMSI silent for ``mmsi_keep_s``: judged again if it comes back."""
+        self.seen.discard(mmsi)
+        return True
+
     def on_obs(self, obs: Observation) -> None:
         if obs.mmsi is None or obs.kind not in ("ais_position", "ais_static") or obs.mmsi in self.seen:
             return

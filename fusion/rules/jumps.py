@@ -87,6 +87,14 @@ class Jumps:
             self._jump(obs, st, cur, d, dt)
             self.ctx.fault("speed_jump", obs, cur.lat, cur.lon)
 
+    def forget_mmsi(self, mmsi: int) -> bool:
+        """Drop an MMSI silent for ``mmsi_keep_s``; False (kept) while one of its episodes is open."""
+        st = self.mmsis.get(mmsi)
+        if st is not None and (st.jump is not None or st.clash is not None):
+            return False
+        self.mmsis.pop(mmsi, None)
+        return True
+
     # ------------------------------------------------------------------ alerts
     def _jump(self, obs: Observation, st: _Mmsi, frm: _Place, d: float, dt: float) -> None:
         speed_kn = d / dt / KN_TO_MS if dt > 0 else None
