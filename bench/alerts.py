@@ -30,7 +30,7 @@ import numpy as np
 import shapely
 from shapely.geometry import shape
 
-from fusion.geodesy import KN_TO_MS, M_PER_DEG_LAT, distance_m
+from fusion.geodesy import KN_TO_MS, M_PER_DEG_LAT, distance_m, distance_m_array
 from fusion.model import Alert, Observation, Sensor
 from fusion.pipeline import Fusion
 from fusion.rules import ALERT_TYPES, RulesConfig
@@ -152,10 +152,8 @@ class World:
         self.nodes = list(self.adj)
 
     def in_coverage(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-        p1, p2 = np.radians(lat)[:, None], np.radians(self.rx[:, 0])[None, :]
-        dl = np.radians(self.rx[:, 1][None, :] - lon[:, None])
-        h = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-        d = 2 * 6_371_008.8 * np.arcsin(np.minimum(1.0, np.sqrt(h)))
+        d = distance_m_array(np.asarray(lat)[:, None], np.asarray(lon)[:, None],
+                             self.rx[:, 0][None, :], self.rx[:, 1][None, :])
         return np.any(d <= self.rx[:, 2][None, :], axis=1)
 
     def lane_route(self, length_m: float) -> list[tuple[float, float]]:

@@ -79,12 +79,27 @@ def destination(lat: float, lon: float, bearing_deg: float, distance_m: float) -
     return lat2, lon2
 
 
+def _flat(*values: ArrayLike) -> tuple[list[NDArray[np.float64]], tuple[int, ...]]:
+    """Broadcast, flatten and copy (pyproj writes its results into its inputs' buffers)."""
+    arrays = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in values))
+    return [np.array(a, dtype=float).ravel() for a in arrays], arrays[0].shape
+
+
 def destination_array(lat: ArrayLike, lon: ArrayLike, bearing_deg: ArrayLike,
                       distance_m: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """``destination`` over arrays (broadcast): (lat, lon) arrays."""
-    la, lo, az, d = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (lat, lon, bearing_deg, distance_m)))
-    lon2, lat2, _ = WGS84.fwd(lo.copy(), la.copy(), az.copy(), d.copy())
-    return np.asarray(lat2), np.asarray(lon2)
+    """``destination`` over arrays (broadcast): (lat, lon) arrays of the inputs' shape."""
+    (la, lo, az, d), shape = _flat(lat, lon, bearing_deg, distance_m)
+    lon2, lat2, _ = WGS84.fwd(lo, la, az, d)
+    return np.asarray(lat2).reshape(shape), np.asarray(lon2).reshape(shape)
+
+
+def inverse_array(lat1: ArrayLike, lon1: ArrayLike, lat2: ArrayLike, lon2: ArrayLike
+                  ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """``inverse`` over arrays (broadcast): distance_m, initial and final bearing_deg arrays."""
+    (a, b, c, d), shape = _flat(lat1, lon1, lat2, lon2)
+    az1, az2, dist = WGS84.inv(b, a, d, c)
+    az1, az2 = np.asarray(az1) % 360.0, (np.asarray(az2) + 180.0) % 360.0
+    return np.asarray(dist).reshape(shape), az1.reshape(shape), az2.reshape(shape)
 
 
 def inverse(lat1: float, lon1: float, lat2: float, lon2: float) -> tuple[float, float, float]:
@@ -100,8 +115,7 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 def distance_m_array(lat1: ArrayLike, lon1: ArrayLike, lat2: ArrayLike, lon2: ArrayLike) -> NDArray[np.float64]:
     """``distance_m`` over arrays (broadcast)."""
-    a, b, c, d = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (lat1, lon1, lat2, lon2)))
-    return np.asarray(WGS84.inv(b.copy(), a.copy(), d.copy(), c.copy())[2])
+    return inverse_array(lat1, lon1, lat2, lon2)[0]
 
 
 def velocity_from_course(sog_kn: float, cog_deg: float) -> tuple[float, float]:
