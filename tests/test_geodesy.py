@@ -159,3 +159,14 @@ def test_earth_model_written_only_in_the_geodesy_module() -> None:
                  for p in sorted((ROOT / folder).rglob("*.py"))
                  if p not in allowed and pattern.search(p.read_text(encoding="utf-8"))]
     assert offenders == []
+
+
+def test_fused_tracks_of_noise_free_polar_plots_sit_on_their_targets(tmp_path: Path) -> None:
+    """``mfc fuse`` end to end (bench/radar_geodesy.py): anchored targets at 20 km N, 55 km NE and
+    90 km E of a radar at 10°N, plots every 3 s for 5 min; truth by pyproj.  On a sphere: 106–211 m."""
+    from bench import radar_geodesy as rg
+    feed, sensors = rg.write_feed(tmp_path)
+    errors = rg.errors_m(rg.fuse(ROOT, tmp_path, feed, sensors))
+    assert set(errors) == {"20 km N", "55 km NE", "90 km E"}
+    for name, e in errors.items():
+        assert len(e) >= 5 and max(e) < 1.0, (name, e)
