@@ -170,3 +170,20 @@ def test_fused_tracks_of_noise_free_polar_plots_sit_on_their_targets(tmp_path: P
     assert set(errors) == {"20 km N", "55 km NE", "90 km E"}
     for name, e in errors.items():
         assert len(e) >= 5 and max(e) < 1.0, (name, e)
+
+
+@pytest.mark.parametrize("cog_deg", [0.0, 45.0, 90.0])
+def test_radar_track_speed_and_course_are_true_on_the_ellipsoid(cog_deg: float) -> None:
+    """Noise-free plots of a vessel at 15 kn along a geodesic (pyproj) give a track at 15 kn on
+    that course: the local frame's metres are WGS 84 metres (a sphere gives 15.08 kn due north)."""
+    from fusion.tracker import Tracker
+    from tests.builders import T0, make_plot, radar
+
+    step_m = 15.0 * 1852.0 / 3600.0 * 3.0
+    lons, lats, _ = GEOD.fwd([114.0] * 200, [10.0] * 200, [cog_deg] * 200, [k * step_m for k in range(200)])
+    plots = [make_plot(T0 + 3.0 * k, lats[k], lons[k], sigma_m=30.0) for k in range(200)]
+    tracker = Tracker({"R1": radar(lat=10.0, lon=114.0, scan_period_s=3.0)})
+    tracker.update(plots)
+    (track,) = tracker.snapshot(plots[-1].time_s)
+    assert track.sog_kn == pytest.approx(15.0, abs=0.02)
+    assert (track.cog_deg - cog_deg + 180.0) % 360.0 - 180.0 == pytest.approx(0.0, abs=0.05)
