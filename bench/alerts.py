@@ -30,7 +30,7 @@ import numpy as np
 import shapely
 from shapely.geometry import shape
 
-from fusion.geodesy import KN_TO_MS, M_PER_DEG_LAT, distance_m
+from fusion.geodesy import KN_TO_MS, distance_m, distance_m_array, from_local, m_per_deg, m_per_deg_array
 from fusion.model import Alert, Observation, Sensor
 from fusion.pipeline import Fusion
 from fusion.rules import ALERT_TYPES, RulesConfig
@@ -60,8 +60,9 @@ class Path:
         lon = np.interp(times, self.t, self.lon)
         k = np.clip(np.searchsorted(self.t, times, side="right") - 1, 0, len(self.t) - 2)
         dt = np.maximum(self.t[k + 1] - self.t[k], 1e-9)
-        dn = (self.lat[k + 1] - self.lat[k]) * M_PER_DEG_LAT
-        de = (self.lon[k + 1] - self.lon[k]) * M_PER_DEG_LAT * np.cos(np.radians(self.lat[k]))
+        kx, ky = m_per_deg_array(self.lat[k])
+        dn = (self.lat[k + 1] - self.lat[k]) * ky
+        de = (self.lon[k + 1] - self.lon[k]) * kx
         sog = np.hypot(dn, de) / dt / KN_TO_MS
         cog = np.degrees(np.arctan2(de, dn)) % 360.0
         return lat, lon, sog, cog
@@ -79,7 +80,7 @@ def path_from_waypoints(t0: float, pts: list[tuple[float, float]], speeds_kn: li
 
 
 def offset(lat: float, lon: float, east_m: float, north_m: float) -> tuple[float, float]:
-    return lat + north_m / M_PER_DEG_LAT, lon + east_m / (M_PER_DEG_LAT * math.cos(math.radians(lat)))
+    return from_local(lat, lon, east_m, north_m)
 
 
 def stay(t0: float, t1: float, lat: float, lon: float) -> Path:
@@ -152,10 +153,8 @@ class World:
         self.nodes = list(self.adj)
 
     def in_coverage(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-        p1, p2 = np.radians(lat)[:, None], np.radians(self.rx[:, 0])[None, :]
-        dl = np.radians(self.rx[:, 1][None, :] - lon[:, None])
-        h = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-        d = 2 * 6_371_008.8 * np.arcsin(np.minimum(1.0, np.sqrt(h)))
+        d = distance_m_array(np.asarray(lat)[:, None], np.asarray(lon)[:, None],
+                             self.rx[:, 0][None, :], self.rx[:, 1][None, :])
         return np.any(d <= self.rx[:, 2][None, :], axis=1)
 
     def lane_route(self, length_m: float) -> list[tuple[float, float]]:
@@ -237,8 +236,8 @@ def ais_observations(world: World, v: Vessel, t0: float, t1: float, rng: np.rand
     lat, lon, sog, cog = v.path.at(times)
     heard = np.ones(len(times), bool) if v.coverage_free else world.in_coverage(lat, lon)
     heard &= rng.random(len(times)) < 0.93          # slot collisions, fading
-    kx = M_PER_DEG_LAT * np.cos(np.radians(lat))
-    lat = lat + rng.normal(0, v.noise_m, len(times)) / M_PER_DEG_LAT
+    kx, ky = m_per_deg_array(lat)
+    lat = lat + rng.normal(0, v.noise_m, len(times)) / ky
     lon = lon + rng.normal(0, v.noise_m, len(times)) / kx
     for t0b, t1b, dla, dlo in v.bias:
         m = (times >= t0b) & (times <= t1b)
@@ -282,8 +281,8 @@ def radar_observations(world: World, vessels: list[Vessel], t0: float, t1: float
             lat, lon, _, _ = v.path.at(ts)
             d = _dist_vec(r.lat, r.lon, lat, lon)
             m = (d <= r.range_m) & (rng.random(len(ts)) < 0.9)
-            kx = M_PER_DEG_LAT * np.cos(np.radians(lat[m]))
-            la = lat[m] + rng.normal(0, r.accuracy_m, m.sum()) / M_PER_DEG_LAT
+            kx, ky = m_per_deg_array(lat[m])
+            la = lat[m] + rng.normal(0, r.accuracy_m, m.sum()) / ky
             lo = lon[m] + rng.normal(0, r.accuracy_m, m.sum()) / kx
             out += [Observation("radar_plot", r.id, float(t), float(x), float(y), sigma_m=r.accuracy_m)
                     for t, x, y in zip(ts[m], la, lo)]
@@ -296,8 +295,7 @@ def radar_observations(world: World, vessels: list[Vessel], t0: float, t1: float
 
 
 def _dist_vec(lat0: float, lon0: float, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-    kx = M_PER_DEG_LAT * math.cos(math.radians(lat0))
-    return np.hypot((lat - lat0) * M_PER_DEG_LAT, (lon - lon0) * kx)
+    return distance_m_array(lat0, lon0, lat, lon)
 
 
 # ------------------------------------------------------------------ normal traffic
@@ -326,8 +324,9 @@ def normal_traffic(world: World, n: int, t0: float, t1: float, book: MmsiBook) -
             # swinging at anchor: a slow circle of ~60 m
             ts = np.arange(t0, t1 + 600, 600.0)
             ang = np.linspace(0, 2 * math.pi * dur / 43_200, len(ts))
-            lat = la + 60 * np.cos(ang) / M_PER_DEG_LAT
-            lon = lo + 60 * np.sin(ang) / (M_PER_DEG_LAT * math.cos(math.radians(la)))
+            kx, ky = m_per_deg(la)
+            lat = la + 60 * np.cos(ang) / ky
+            lon = lo + 60 * np.sin(ang) / kx
             flag = MERCHANT_FLAGS[rng.integers(len(MERCHANT_FLAGS))]
             out.append(Vessel(book.new(flag), Path(ts, lat, lon), every_s=180.0, ship_type=80, nav_status=1,
                               name=f"ANCHOR {len(out)}"))
@@ -477,7 +476,7 @@ def inject(world: World, t0: float, book: MmsiBook) -> tuple[list[Vessel], list[
         m = book.new("ID")
         a = t0 + 3 * H
         v = Vessel(m, straight(la, lo, 10.0, 300.0, a, a + 2 * H), every_s=10.0,
-                   glitches=[(a + H, 0.0, 25_000 / (M_PER_DEG_LAT * math.cos(math.radians(la))))])
+                   glitches=[(a + H, 0.0, 25_000 / m_per_deg(la)[0])])
         return [v], [Case("speed_jump", True, "one fix 25 km off", a + H - 60, a + H + 120, la, lo, 40_000, m)], []
     place(jump)
 
@@ -684,8 +683,8 @@ def inject(world: World, t0: float, book: MmsiBook) -> tuple[list[Vessel], list[
                           if world.base_geo.inland_m(*offset(float(g_lat[0]), float(g_lon[0]), 20_000 * e, 20_000 * n)) == 0),
                          (0, 1))
                 out_v.append(Vessel(m, path, every_s=10.0,
-                                    glitches=[(tg, d[1] * 20_000 / M_PER_DEG_LAT,
-                                               d[0] * 20_000 / (M_PER_DEG_LAT * math.cos(math.radians(la))))]))
+                                    glitches=[(tg, d[1] * 20_000 / m_per_deg(la)[1],
+                                               d[0] * 20_000 / m_per_deg(la)[0])]))
                 out_c.append(Case("speed_jump", True, "GNSS fault (part of a gnss case)", tg - 30, tg + 60, *p0,
                                   40_000, m))
             out_c.append(Case("gnss_interference", positive, f"{n} ships jump together", a + 1800 - 30,
@@ -701,7 +700,7 @@ def inject(world: World, t0: float, book: MmsiBook) -> tuple[list[Vessel], list[
         a = t0 + 5.2 * H
         m, m2 = 412_900_001, 574_900_002  # fixed (CN and VN MIDs): the shared generator is not drawn on, so
         book.used |= {m, m2}              # the background traffic generated after this stays as it was
-        east = 1000.0 / (M_PER_DEG_LAT * math.cos(math.radians(la)))
+        east = 1000.0 / m_per_deg(la)[0]
         v = Vessel(m, straight(*offset(la, lo, -8000, -6000), 10.0, 60.0, a, a + 1.5 * H), every_s=10.0,
                    coverage_free=True, bias=[(a + 1800, a + 3600, 0.0, east)])
         v2 = Vessel(m2, straight(*offset(la, lo, 8000, 6000), 10.0, 240.0, a, a + 1.5 * H), every_s=10.0,
@@ -881,7 +880,7 @@ def rules_cost(n_tracks: int, seed: int, minutes: float = 6.0) -> dict[str, floa
     mids = np.array([412, 574, 548, 533, 525, 567, 563, 477, 351, 636])
     mmsi = mids[rng.integers(len(mids), size=n_tracks)] * 1_000_000 + np.arange(n_tracks) + 100_000
     phase = rng.uniform(0, 60, n_tracks)
-    kx = M_PER_DEG_LAT * np.cos(np.radians(lat))
+    kx, ky = m_per_deg_array(lat)
     ve, vn = sog * KN_TO_MS * np.sin(np.radians(cog)), sog * KN_TO_MS * np.cos(np.radians(cog))
 
     def batch(t0: float) -> list[Observation]:
@@ -890,7 +889,7 @@ def rules_cost(n_tracks: int, seed: int, minutes: float = 6.0) -> dict[str, floa
         for k in order:
             t = t0 + phase[k]
             dt = t - T0
-            out.append(Observation("ais_position", "AIS-X", float(t), float(lat[k] + vn[k] * dt / M_PER_DEG_LAT),
+            out.append(Observation("ais_position", "AIS-X", float(t), float(lat[k] + vn[k] * dt / ky[k]),
                                    float(lon[k] + ve[k] * dt / kx[k]), mmsi=int(mmsi[k]), sog_kn=float(sog[k]),
                                    cog_deg=float(cog[k]), ship_type=int(st[k])))
         return out

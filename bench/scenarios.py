@@ -7,7 +7,7 @@ position is exact at any time: straight, arc, straight.
 * ``radar_scenario``: one radar, scans at one timestamp each (what Stone Soup's
   kd-tree associator requires), detections in the radar's local tangent plane
   (x east, y north, metres) and the same detections in lat/lon, converted with
-  the equirectangular plane of ``fusion.geodesy`` centred on the radar, which
+  the tangent plane of ``fusion.geodesy`` (WGS 84 radii at the radar) centred on it, which
   is exactly invertible, so both trackers see identical plots.
 * ``LargeScenario``: mixed AIS + radar over a large area, observations
   produced in time-sorted chunks so tens of millions never sit in memory.
@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from fusion.geodesy import M_PER_DEG_LAT
+from fusion.geodesy import M_PER_DEG_LAT, m_per_deg, m_per_deg_array
 from fusion.model import Observation, Sensor
 
 KN = 1852.0 / 3600.0
@@ -77,16 +77,14 @@ class Fleet:
 
 def to_latlon(ref_lat: np.ndarray | float, ref_lon: np.ndarray | float, x: np.ndarray, y: np.ndarray):
     """Vectorised ``fusion.geodesy.from_local``."""
-    lat = ref_lat + y / M_PER_DEG_LAT
-    lon = ref_lon + x / (M_PER_DEG_LAT * np.cos(np.radians(ref_lat)))
-    return lat, lon
+    kx, ky = m_per_deg_array(ref_lat)
+    return ref_lat + y / ky, ref_lon + x / kx
 
 
 def to_xy(ref_lat: float, ref_lon: float, lat: np.ndarray, lon: np.ndarray):
     """Vectorised ``fusion.geodesy.to_local`` (the exact inverse of ``to_latlon``)."""
-    x = (np.asarray(lon) - ref_lon) * M_PER_DEG_LAT * math.cos(math.radians(ref_lat))
-    y = (np.asarray(lat) - ref_lat) * M_PER_DEG_LAT
-    return x, y
+    kx, ky = m_per_deg_array(ref_lat)
+    return (np.asarray(lon) - ref_lon) * kx, (np.asarray(lat) - ref_lat) * ky
 
 
 # ------------------------------------------------------------ A: one radar
@@ -220,9 +218,8 @@ class LargeScenario:
 
     def _flat(self, lat, lon) -> np.ndarray:
         """A plane good to ~0.1 % over a few hundred km, for neighbour searches only."""
-        clat = self.centre[0]
-        return np.column_stack([np.asarray(lon) * M_PER_DEG_LAT * math.cos(math.radians(clat)),
-                                np.asarray(lat) * M_PER_DEG_LAT])
+        kx, ky = m_per_deg(self.centre[0])
+        return np.column_stack([np.asarray(lon) * kx, np.asarray(lat) * ky])
 
     # observations ----------------------------------------------------------
     def chunks(self):

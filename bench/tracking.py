@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fusion.config import TrackerConfig
-from fusion.geodesy import DEG, EARTH_RADIUS_M
+from fusion.geodesy import DEG, E2, SEMI_MAJOR_M
 from fusion.tracker import Tracker
 
 from . import ours_runner
@@ -176,9 +176,10 @@ class ScaleResult:
 
 
 def _xyz(lat, lon) -> np.ndarray:
-    """Points on the sphere (metres): chord ≈ great-circle distance below a few km."""
+    """Earth-centred points on the WGS 84 ellipsoid (metres): chord ≈ geodesic distance below a few km."""
     la, lo = np.asarray(lat) * DEG, np.asarray(lon) * DEG
-    return EARTH_RADIUS_M * np.column_stack([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)])
+    n = SEMI_MAJOR_M / np.sqrt(1.0 - E2 * np.sin(la) ** 2)
+    return np.column_stack([n * np.cos(la) * np.cos(lo), n * np.cos(la) * np.sin(lo), n * (1.0 - E2) * np.sin(la)])
 
 
 def score_sample(sc: LargeScenario, tracker: Tracker, t: float, radius_m: float = C_M):

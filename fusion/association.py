@@ -19,20 +19,20 @@ Everything here works on arrays over the whole scan:
 from __future__ import annotations
 
 import itertools
-import math
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial import cKDTree
 
-from .geodesy import DEG, M_PER_DEG_LAT
+from .geodesy import m_per_deg
 
 _NO = 1e9
 _WIDE_M = 3000.0  # tracks whose gate reaches further are searched one by one
 
-# rows of the tracker's state table (one column per track)
-LAT, LON, VE, VN, TIME, PA, PB, PC, QS, COS, NIS, IVL = range(12)
-N_COLS = 12
+# rows of the tracker's state table (one column per track); KX and KY are the metres per
+# degree of longitude and of latitude at the track's latitude (``geodesy.m_per_deg``)
+LAT, LON, VE, VN, TIME, PA, PB, PC, QS, KX, NIS, IVL, KY = range(13)
+N_COLS = 13
 
 
 def gate_scan(plots: np.ndarray, state: np.ndarray, live: np.ndarray, q: float,
@@ -41,8 +41,8 @@ def gate_scan(plots: np.ndarray, state: np.ndarray, live: np.ndarray, q: float,
     """Gated (plot index, track column, cost) triples of one scan, sorted by plot then column.
 
     ``plots`` is an m×4 array (lat, lon, time_s, sigma_m); ``state`` the track
-    table (``N_COLS`` rows, one column per track; ``COS`` is the cosine of the
-    latitude) and ``live`` a boolean mask of the columns in use.  The process
+    table (``N_COLS`` rows, one column per track; ``KX``/``KY`` its frame's metres per
+    degree) and ``live`` a boolean mask of the columns in use.  The process
     noise of a track is ``q · (1 + (QS - 1)·exp(-|dt| / tau_s))`` as in ``Track``;
     ``extra_cost`` (per column) is added to the cost of every pair with that track.
     """
@@ -53,10 +53,10 @@ def gate_scan(plots: np.ndarray, state: np.ndarray, live: np.ndarray, q: float,
     t_lo, t_hi = float(pt.min()), float(pt.max())
     t_mid, half = 0.5 * (t_lo + t_hi), 0.5 * (t_hi - t_lo)
     lat0, lon0 = float(np.add.reduce(plat)) / len(plat), float(np.add.reduce(plon)) / len(plon)
-    cos0 = math.cos(lat0 * DEG)
+    kx0, ky0 = m_per_deg(lat0)
     r_max = float((psig * psig).max())
-    py = (plat - lat0) * M_PER_DEG_LAT
-    px = (plon - lon0) * (M_PER_DEG_LAT * cos0)
+    py = (plat - lat0) * ky0
+    px = (plon - lon0) * kx0
     # 1. every track predicted to mid-scan; keep those whose widest gate over the
     #    scan's time span can reach the plots' box (QS bounds the noise scale)
     n = len(live)
@@ -86,11 +86,11 @@ def gate_scan(plots: np.ndarray, state: np.ndarray, live: np.ndarray, q: float,
     reach = np.sqrt(var, out=var)
     reach += (np.abs(st[VE]) + np.abs(st[VN])) * half + 1.0
     y = st[LAT] - lat0
-    y *= M_PER_DEG_LAT
-    y += st[VN] * dt
+    y *= ky0
+    y += (st[VN] * dt) * (ky0 / st[KY])
     x = st[LON] - lon0
-    x *= M_PER_DEG_LAT * cos0
-    x += (st[VE] * dt) * (cos0 / st[COS])
+    x *= kx0
+    x += (st[VE] * dt) * (kx0 / st[KX])
     near = (x + reach >= px.min()) & (x - reach <= px.max()) & (y + reach >= py.min()) & (y - reach <= py.max())
     if cand is None:
         near &= live
@@ -125,8 +125,8 @@ def gate_scan(plots: np.ndarray, state: np.ndarray, live: np.ndarray, q: float,
     # 3. exact Mahalanobis distance of each pair in the track's own frame
     t = state[:, cols]
     dtp = pt[pi] - t[TIME]
-    east = (plon[pi] - t[LON]) * M_PER_DEG_LAT * t[COS] - t[VE] * dtp
-    north = (plat[pi] - t[LAT]) * M_PER_DEG_LAT - t[VN] * dtp
+    east = (plon[pi] - t[LON]) * t[KX] - t[VE] * dtp
+    north = (plat[pi] - t[LAT]) * t[KY] - t[VN] * dtp
     adtp = np.abs(dtp)
     qs = 1.0 + (t[QS] - 1.0) * np.exp(-adtp / tau_s)
     sv = (t[PA] + dtp * (2.0 * t[PB] + dtp * t[PC]) + (q / 3.0) * qs * adtp * adtp * adtp

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from .geodesy import DEG, KN_TO_MS, M_PER_DEG_LAT, course_from_velocity, from_local
+from .geodesy import KN_TO_MS, course_from_velocity, from_local, m_per_deg
 from .kalman import Cov
 from .model import TrackLine
 
@@ -155,8 +155,9 @@ class Track:
         """Innovation east/north (m) and its per-axis prior variance for a fix at ``time_s``
         (retrodicted when the fix is older than the state)."""
         dt = time_s - self.time_s
-        east = (lon - self.lon) * M_PER_DEG_LAT * math.cos(self.lat * DEG)
-        north = (lat - self.lat) * M_PER_DEG_LAT
+        kx, ky = m_per_deg(self.lat)
+        east = (lon - self.lon) * kx
+        north = (lat - self.lat) * ky
         if self.qs > 1.0:
             q *= 1.0 + (self.qs - 1.0) * math.exp(-abs(dt) / tau_s)
         return (east - self.ve * dt, north - self.vn * dt,
@@ -173,8 +174,9 @@ class Track:
         their own course and speed."""
         dt = time_s - self.time_s
         ref_lat, ref_lon = self.lat, self.lon
-        e0 = (lon - ref_lon) * M_PER_DEG_LAT * math.cos(ref_lat * DEG)
-        n0 = (lat - ref_lat) * M_PER_DEG_LAT
+        kx, ky = m_per_deg(ref_lat)
+        e0 = (lon - ref_lon) * kx
+        n0 = (lat - ref_lat) * ky
         r = sigma_m * sigma_m
         a, b, c, qs = self.a, self.b, self.c, self.qs
         ve, vn = self.ve, self.vn
@@ -233,8 +235,8 @@ class Track:
                 ye, yn = vme - ve, vmn - vn
                 e, n, ve, vn = e + k0 * ye, n + k0 * yn, ve + k1 * ye, vn + k1 * yn
                 a, b, c = a - k0 * b, b - k0 * c, c - k1 * c
-        self.lat = ref_lat + n / M_PER_DEG_LAT
-        self.lon = ref_lon + e / (M_PER_DEG_LAT * math.cos(ref_lat * DEG))
+        self.lat = ref_lat + n / ky
+        self.lon = ref_lon + e / kx
         self.ve, self.vn, self.a, self.b, self.c, self.qs = ve, vn, a, b, c, qs
         return nis
 

@@ -45,9 +45,9 @@ from dataclasses import fields
 import numpy as np
 from scipy.spatial import cKDTree
 
-from .association import COS, IVL, LAT, LON, N_COLS, NIS, PA, PB, PC, QS, TIME, VE, VN, assign, gate_scan
+from .association import IVL, KX, KY, LAT, LON, N_COLS, NIS, PA, PB, PC, QS, TIME, VE, VN, assign, gate_scan
 from .config import TrackerConfig
-from .geodesy import DEG, KN_TO_MS, M_PER_DEG_LAT, from_local, velocity_from_course
+from .geodesy import DEG, KN_TO_MS, M_PER_DEG_LAT, from_local, m_per_deg, m_per_deg_array, velocity_from_course
 from .identity import flag_of
 from .imm import A2, B2, C2, E2, MU, N2, N_MODEL_ROWS, VE2, VN2, imm_update
 from .model import AisRadarConflict, Observation, Sensor, TrackLine
@@ -205,8 +205,9 @@ class Tracker:
                 if key not in t.recent_ais:
                     ref_t, ref_lat, ref_lon = t.last_ais or (t.time_s, t.lat, t.lon)
                     reach = slack + max_ms * abs(obs.time_s - ref_t)
-                    dy = (obs.lat - ref_lat) * M_PER_DEG_LAT  # type: ignore[operator]
-                    dx = (obs.lon - ref_lon) * M_PER_DEG_LAT * math.cos(obs.lat * DEG)  # type: ignore[operator]
+                    kx, ky = m_per_deg(obs.lat)  # type: ignore[arg-type]
+                    dy = (obs.lat - ref_lat) * ky  # type: ignore[operator]
+                    dx = (obs.lon - ref_lon) * kx  # type: ignore[operator]
                     if dx * dx + dy * dy <= reach * reach:
                         batch.append((t, obs))
         if not batch:
@@ -241,11 +242,11 @@ class Tracker:
         fwd = dt >= 0.0
         all_fwd = bool(fwd.all())
         q, tau = cfg.accel_psd_m2_s3, cfg.manoeuvre_tau_s
-        lat, lon, ve, vn, cosr = st[LAT], st[LON], st[VE], st[VN], st[COS]
+        lat, lon, ve, vn = st[LAT], st[LON], st[VE], st[VN]
         a, b, c, qs0, ivl = st[PA], st[PB], st[PC], st[QS], st[IVL]
-        cosr = np.array([cos(x) for x in (lat * DEG).tolist()])
-        e0 = (obs[:, 1] - lon) * M_PER_DEG_LAT * cosr
-        n0 = (obs[:, 0] - lat) * M_PER_DEG_LAT
+        kx, ky = np.array([m_per_deg(x) for x in lat.tolist()]).T  # as Track.update: from ``math``
+        e0 = (obs[:, 1] - lon) * kx
+        n0 = (obs[:, 0] - lat) * ky
         r = obs[:, 3] * obs[:, 3]
         speed = obs[:, 4] * KN_TO_MS
         course = (obs[:, 5] * DEG).tolist()
@@ -305,11 +306,11 @@ class Tracker:
             a1, b1, c1 = np.where(fwd, a1, ao), np.where(fwd, b1, bo), np.where(fwd, c1, co)
             qs = np.where(fwd, qs, qs0)
             time = np.where(fwd, t, t_old)
-        lat = lat + n / M_PER_DEG_LAT
-        lon = lon + e / (M_PER_DEG_LAT * cosr)
+        lat = lat + n / ky
+        lon = lon + e / kx
         lat_l = lat.tolist()
-        self._state[:, rows] = np.array([lat, lon, ve1, vn1, time, a1, b1, c1, qs,
-                                         [cos(x * DEG) for x in lat_l], st[NIS], ivl])
+        kx, ky = np.array([m_per_deg(x) for x in lat_l]).T
+        self._state[:, rows] = np.array([lat, lon, ve1, vn1, time, a1, b1, c1, qs, kx, st[NIS], ivl, ky])
         self._models[MU, rows] = -1.0  # AIS updates the combined state: the IMM models restart from it
         lat_v, lon_v, ve_v, vn_v, t_v = lat_l, lon.tolist(), ve1.tolist(), vn1.tolist(), time.tolist()
         a_v, b_v, c_v, qs_v, ivl_v = a1.tolist(), b1.tolist(), c1.tolist(), qs.tolist(), ivl.tolist()
@@ -409,8 +410,9 @@ class Tracker:
         """Record an AIS fix far outside the gate of its radar-held track (before it is applied)."""
         cfg = self.config
         dt = obs.time_s - track.time_s
-        ye = (obs.lon - track.lon) * M_PER_DEG_LAT * math.cos(track.lat * DEG) - track.ve * dt  # type: ignore[operator]
-        yn = (obs.lat - track.lat) * M_PER_DEG_LAT - track.vn * dt  # type: ignore[operator]
+        kx, ky = m_per_deg(track.lat)
+        ye = (obs.lon - track.lon) * kx - track.ve * dt  # type: ignore[operator]
+        yn = (obs.lat - track.lat) * ky - track.vn * dt  # type: ignore[operator]
         if ye * ye + yn * yn <= cfg.ais_conflict_min_m ** 2:  # the common case: near the track
             return
         ye, yn, var = track.innovation(obs.lat, obs.lon, obs.time_s, cfg.accel_psd_m2_s3,  # type: ignore[arg-type]
@@ -431,20 +433,20 @@ class Tracker:
         """The MMSI's track this fix can belong to (reachable at ≤ max speed), nearest first."""
         cfg = self.config
         lat, lon = obs.lat, obs.lon
-        coslat = math.cos(lat * DEG)  # type: ignore[operator]
+        kx, ky = m_per_deg(lat)  # type: ignore[arg-type]
         best, best_d2 = None, math.inf
         for t in tracks:
             ref_t, ref_lat, ref_lon = t.last_ais or (t.time_s, t.lat, t.lon)
             reach = cfg.ais_jump_slack_m + cfg.ais_max_speed_kn * KN_TO_MS * abs(obs.time_s - ref_t)
-            dy = (lat - ref_lat) * M_PER_DEG_LAT  # type: ignore[operator]
-            dx = (lon - ref_lon) * M_PER_DEG_LAT * coslat  # type: ignore[operator]
+            dy = (lat - ref_lat) * ky  # type: ignore[operator]
+            dx = (lon - ref_lon) * kx  # type: ignore[operator]
             if dx * dx + dy * dy > reach * reach:
                 continue
             if len(tracks) == 1:
                 return t
             dt = max(0.0, obs.time_s - t.time_s)
-            dy = (lat - t.lat) * M_PER_DEG_LAT - t.vn * dt  # type: ignore[operator]
-            dx = (lon - t.lon) * M_PER_DEG_LAT * coslat - t.ve * dt  # type: ignore[operator]
+            dy = (lat - t.lat) * ky - t.vn * dt  # type: ignore[operator]
+            dx = (lon - t.lon) * kx - t.ve * dt  # type: ignore[operator]
             d2 = dx * dx + dy * dy
             if d2 < best_d2:
                 best, best_d2 = t, d2
@@ -744,13 +746,13 @@ class Tracker:
         qs = np.maximum(st[QS], 1.0) * cfg.manoeuvre_q_max
         ok = m[MU] >= 0.0
         if ok.any():
-            st[LAT] = np.where(ok, st[LAT] + m[N2] / M_PER_DEG_LAT, st[LAT])
-            st[LON] = np.where(ok, st[LON] + m[E2] / (M_PER_DEG_LAT * st[COS]), st[LON])
+            st[LAT] = np.where(ok, st[LAT] + m[N2] / st[KY], st[LAT])
+            st[LON] = np.where(ok, st[LON] + m[E2] / st[KX], st[LON])
             for row, model_row in ((VE, VE2), (VN, VN2), (PA, A2), (PB, B2), (PC, C2)):
                 st[row] = np.where(ok, m[model_row], st[row])
             qs = np.where(ok, cfg.imm_q_manoeuvre_m2_s3 / q, qs)
         st[QS] = qs
-        st[COS] = np.cos(st[LAT] * DEG)
+        st[KX], st[KY] = m_per_deg_array(st[LAT])
         return st
 
     def _apply_scan(self, plots: list[Observation], arr: np.ndarray, assigned: dict[int, int]) -> dict[int, int]:
@@ -775,10 +777,10 @@ class Tracker:
         fwd = dt >= 0.0
         all_fwd = bool(fwd.all())
         q, tau = cfg.accel_psd_m2_s3, cfg.manoeuvre_tau_s
-        lat, lon, ve, vn, cosr = st[LAT], st[LON], st[VE], st[VN], st[COS]
+        lat, lon, ve, vn, kx, ky = st[LAT], st[LON], st[VE], st[VN], st[KX], st[KY]
         a, b, c, qs0, nis_avg, ivl = st[PA], st[PB], st[PC], st[QS], st[NIS], st[IVL]
-        e0 = (obs[:, 1] - lon) * M_PER_DEG_LAT * cosr
-        n0 = (obs[:, 0] - lat) * M_PER_DEG_LAT
+        e0 = (obs[:, 1] - lon) * kx
+        n0 = (obs[:, 0] - lat) * ky
         r = obs[:, 3] * obs[:, 3]
         dtf = dt if all_fwd else np.maximum(dt, 0.0)
         moved = dt > 0.0
@@ -839,10 +841,10 @@ class Tracker:
             time = np.where(fwd, t, t_old)
             if models is not None:
                 models[MU] = np.where(fwd, models[MU], -1.0)  # the combined state only: models restart
-        lat = lat + n / M_PER_DEG_LAT
-        lon = lon + e / (M_PER_DEG_LAT * cosr)
-        self._state[:, rows] = np.array([lat, lon, ve1, vn1, time, a1, b1, c1, qs, np.cos(lat * DEG),
-                                         nis_avg, ivl])
+        lat = lat + n / ky
+        lon = lon + e / kx
+        kx, ky = m_per_deg_array(lat)
+        self._state[:, rows] = np.array([lat, lon, ve1, vn1, time, a1, b1, c1, qs, kx, nis_avg, ivl, ky])
         if models is not None:
             self._models[:, rows] = models
         # the tracks' own copies, their status and their published lines
@@ -986,10 +988,9 @@ class Tracker:
         tracks = list(self._dirty.values())
         self._dirty.clear()
         rows = [t.slot for t in tracks]
-        cos = math.cos
         self._state[:, rows] = np.array(
-            [(t.lat, t.lon, t.ve, t.vn, t.time_s, t.a, t.b, t.c, t.qs, cos(t.lat * DEG), t.nis_avg, t.interval_s)
-             for t in tracks]).T
+            [(t.lat, t.lon, t.ve, t.vn, t.time_s, t.a, t.b, t.c, t.qs, (k := m_per_deg(t.lat))[0], t.nis_avg,
+              t.interval_s, k[1]) for t in tracks]).T
         self._code[rows] = [_CODE[t.status] for t in tracks]
 
     # ------------------------------------------------------------ housekeeping
@@ -1109,17 +1110,17 @@ class Tracker:
             dt = np.maximum(now - s[TIME], 0.0)
             qs = 1.0 + (s[QS] - 1.0) * np.exp(-dt / cfg.manoeuvre_tau_s)
             var = s[PA] + dt * (2.0 * s[PB] + dt * (s[PC] + (q / 3.0) * qs * dt))
-            lat = s[LAT] + s[VN] * dt / M_PER_DEG_LAT
-            lon = s[LON] + s[VE] * dt / (M_PER_DEG_LAT * s[COS])
+            lat = s[LAT] + s[VN] * dt / s[KY]
+            lon = s[LON] + s[VE] * dt / s[KX]
             return lat, lon, var, s[VE], s[VN]
 
         alat, alon, avar, ave, avn = predicted(a_rows)
         blat, blon, bvar, bve, bvn = predicted(b_rows)
-        cos0 = math.cos(float(alat.mean()) * DEG)
+        kx0, ky0 = m_per_deg(float(alat.mean()))
         # a plane good to well under 15 % in east-west scale over the whole region (checked exactly below)
-        tree = cKDTree(np.column_stack([alon * (M_PER_DEG_LAT * cos0), alat * M_PER_DEG_LAT]))
+        tree = cKDTree(np.column_stack([alon * kx0, alat * ky0]))
         radius = np.sqrt(cfg.gate_chi2 * (bvar + float(avar.max()) + 2500.0)) * 1.2 + 1.0
-        bxy = np.column_stack([blon * (M_PER_DEG_LAT * cos0), blat * M_PER_DEG_LAT])
+        bxy = np.column_stack([blon * kx0, blat * ky0])
         # the identified tracks with the usual radius joined as a whole (k-d tree to k-d tree),
         # the few with a wider one one by one
         wide = radius > _WIDE_M
@@ -1141,8 +1142,9 @@ class Tracker:
         if len(ai) == 0:
             return out
         mlat = 0.5 * (alat[ai] + blat[bj])
-        dx = (alon[ai] - blon[bj]) * M_PER_DEG_LAT * np.cos(mlat * DEG)
-        dy = (alat[ai] - blat[bj]) * M_PER_DEG_LAT
+        kxm, kym = m_per_deg_array(mlat)
+        dx = (alon[ai] - blon[bj]) * kxm
+        dy = (alat[ai] - blat[bj]) * kym
         d2 = (dx * dx + dy * dy) / (avar[ai] + bvar[bj] + 2500.0)
         ok = (d2 <= cfg.gate_chi2) & (np.hypot(ave[ai] - bve[bj], avn[ai] - bvn[bj]) <= cfg.merge_speed_diff_ms)
         ai, bj, d2 = ai[ok], bj[ok], d2[ok]

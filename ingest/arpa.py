@@ -12,9 +12,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from fusion.geodesy import destination
 from fusion.model import Observation, Sensor
 from ingest.errors import IngestError
-from ingest.radar import destination_point, polar_sigma_m
+from ingest.radar import polar_sigma_m
 
 ARPA_TYPES = frozenset({"TTM", "TLL"})
 DEFAULT_SIGMA_M = 50.0
@@ -48,7 +49,7 @@ def _ttm(f: Sequence[str], sensor_id: str, sensor: Sensor | None, ref: float | N
     bearing = _number(f[2], "TTM bearing")
     if range_m < 0 or not 0.0 <= bearing < 360.0:
         raise IngestError(f"TTM distance {f[1]} / bearing {f[2]} out of range")
-    lat, lon = destination_point(sensor.lat, sensor.lon, bearing, range_m)
+    lat, lon = destination(sensor.lat, sensor.lon, bearing, range_m)
     time_s = _time(f[13] if len(f) > 13 else "", ref)
     obs = Observation(kind="radar_track", sensor_id=sensor_id, time_s=time_s, lat=lat, lon=lon,
                       sigma_m=polar_sigma_m(sensor, range_m), local_id=_target(f[0]))

@@ -19,8 +19,10 @@ Usage::
         [--start 2026-11-24T08:00:00Z]
 
 Everything is derived from ``numpy.random.default_rng`` streams keyed on the seed, so the
-same arguments always give byte-identical files.  Only the standard library, numpy,
-shapely and pyais are used (never the project's own packages).
+same arguments always give byte-identical files.  Besides the standard library, numpy,
+shapely and pyais, it uses the project's one earth model, ``fusion.geodesy`` (WGS 84
+geodesics through pyproj), so that its radar ranges and bearings are those the ingest
+decodes; the tests check its output against pyproj directly.
 """
 from __future__ import annotations
 
@@ -36,10 +38,12 @@ import shapely
 from shapely.geometry import box, shape
 import pyais
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from a checkout
+from fusion.geodesy import M_PER_DEG_LAT, destination_array, inverse_array, m_per_deg, m_per_deg_array  # noqa: E402
+
 # --------------------------------------------------------------------------------------
 # constants
 # --------------------------------------------------------------------------------------
-R_EARTH = 6371008.8  # mean Earth radius, m
 KN = 1852.0 / 3600.0  # m/s per knot
 TRUTH_STEP_S = 10
 DEFAULT_START = "2026-11-24T08:00:00Z"
@@ -141,26 +145,22 @@ STATION_VENDORS = ["SRT", "TRU", "ACR", "COM", "MAT"]
 
 
 # --------------------------------------------------------------------------------------
-# spherical geometry helpers (vectorised)
+# geodesic helpers (vectorised; WGS 84 through fusion.geodesy)
 # --------------------------------------------------------------------------------------
+def _plain(a):
+    return a[()] if np.ndim(a) == 0 else a
+
+
 def dist_brg(lat1, lon1, lat2, lon2):
-    """Great-circle distance (m) and initial bearing (deg) from 1 to 2."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dl = np.radians(np.asarray(lon2) - np.asarray(lon1))
-    a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    d = 2 * R_EARTH * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
-    y = np.sin(dl) * np.cos(p2)
-    x = np.cos(p1) * np.sin(p2) - np.sin(p1) * np.cos(p2) * np.cos(dl)
-    return d, np.degrees(np.arctan2(y, x)) % 360.0
+    """Geodesic distance (m) and initial bearing (deg) from 1 to 2."""
+    d, b, _ = inverse_array(lat1, lon1, lat2, lon2)
+    return _plain(d), _plain(b)
 
 
 def destination(lat, lon, brg, dist):
-    """Point reached from (lat, lon) along a great circle with initial bearing brg (deg)."""
-    p1, l1, b = np.radians(lat), np.radians(lon), np.radians(brg)
-    d = np.asarray(dist) / R_EARTH
-    p2 = np.arcsin(np.sin(p1) * np.cos(d) + np.cos(p1) * np.sin(d) * np.cos(b))
-    l2 = l1 + np.arctan2(np.sin(b) * np.sin(d) * np.cos(p1), np.cos(d) - np.sin(p1) * np.sin(p2))
-    return np.degrees(p2), (np.degrees(l2) + 540.0) % 360.0 - 180.0
+    """Point reached from (lat, lon) along the geodesic with initial bearing brg (deg)."""
+    la, lo = destination_array(lat, lon, brg, dist)
+    return _plain(la), _plain(lo)
 
 
 def wrap180(a):
@@ -213,13 +213,13 @@ class Land:
         self.geom = shapely.union_all(sel) if sel else shapely.GeometryCollection()
         shapely.prepare(self.geom)
         self.bbox = bbox
-        # clearance buffers (deg, approximately metres/111 km): used to keep routes off reefs
+        # clearance buffers (deg, approximately metres / M_PER_DEG_LAT): used to keep routes off reefs
         self._buf = {}
 
     def buffered(self, metres: float):
         key = int(metres)
         if key not in self._buf:
-            g = self.geom.buffer(metres / 111000.0, quad_segs=4) if not self.geom.is_empty else self.geom
+            g = self.geom.buffer(metres / M_PER_DEG_LAT, quad_segs=4) if not self.geom.is_empty else self.geom
             shapely.prepare(g)
             self._buf[key] = g
         return self._buf[key]
@@ -645,9 +645,10 @@ def simulate(world: World, vessels, n_steps: int):
         sog = np.hypot(ve, vn)
         cog = np.where(sog > 1e-6, np.degrees(np.arctan2(ve, vn)) % 360, hdg)
         LAT[k], LON[k], SOG[k], COG[k], HDG[k], MODE[k] = lat, lon, sog / KN, cog, hdg % 360, mode
-        # --- propagate (local metric step on the sphere)
-        lat = lat + np.degrees(vn / R_EARTH)
-        lon = lon + np.degrees(ve / (R_EARTH * np.cos(np.radians(lat))))
+        # --- propagate (local metric step on the ellipsoid)
+        kx, ky = m_per_deg_array(lat)
+        lat = lat + vn / ky
+        lon = lon + ve / kx
     return {"lat": LAT, "lon": LON, "sog": SOG, "cog": COG, "hdg": HDG, "mode": MODE}
 
 
@@ -732,8 +733,9 @@ def gen_ais(world, vessels, track, t0):
             cog = float(track["cog"][k, i])
             if kind == "pos":
                 # GNSS noise (~4 m) on the reported position
-                nla = float(la[j]) + float(vr.normal(0, 4.0)) / 111195.0
-                nlo = float(lo[j]) + float(vr.normal(0, 4.0)) / (111195.0 * math.cos(math.radians(la[j])))
+                kx, ky = m_per_deg(float(la[j]))
+                nla = float(la[j]) + float(vr.normal(0, 4.0)) / ky
+                nlo = float(lo[j]) + float(vr.normal(0, 4.0)) / kx
                 sec = int(math.floor(t0 + t)) % 60
                 rep_sog = max(0.0, round(sog + float(vr.normal(0, 0.05)), 1))
                 rep_cog = round((cog + float(vr.normal(0, 0.4))) % 360, 1) if sog > 0.2 else round(cog, 1)
@@ -911,8 +913,9 @@ def gen_radar(world, vessels, track, t0):
                     tla, tlo = destination(r["lat"], r["lon"], brg, rng_m)
                     sg = r["accuracy_m"]
                     e, nn = float(rng.normal(0, sg)), float(rng.normal(0, sg))
-                    mla = float(tla) + math.degrees(nn / R_EARTH)
-                    mlo = float(tlo) + math.degrees(e / (R_EARTH * math.cos(math.radians(float(tla)))))
+                    kx, ky = m_per_deg(float(tla))
+                    mla = float(tla) + nn / ky
+                    mlo = float(tlo) + e / kx
                     mla, mlo = round(mla, 4), round(mlo, 4)  # as written
                     d, _ = dist_brg(r["lat"], r["lon"], mla, mlo)
                     if d > r["range_m"]:

@@ -6,7 +6,7 @@ import math
 
 from shapely.geometry import MultiPolygon, box
 
-from fusion.geodesy import KN_TO_MS, M_PER_DEG_LAT, from_local
+from fusion.geodesy import KN_TO_MS, from_local
 from fusion.identity import flag_of
 from fusion.model import Alert, Observation, TrackLine
 from fusion.rules import Geography, RuleEngine, RulesConfig
@@ -46,7 +46,7 @@ def move(lat: float, lon: float, sog_kn: float, cog_deg: float, dt_s: float) -> 
 
 def east_of(lat: float, lon: float, metres: float) -> float:
     """Longitude ``metres`` east of (lat, lon) (negative: west)."""
-    return lon + metres / (M_PER_DEG_LAT * math.cos(math.radians(lat)))
+    return from_local(lat, lon, metres, 0.0)[1]
 
 
 def ais(mmsi: int, t: float, lat: float, lon: float, sog: float = 10.0, cog: float = 90.0,

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pyais
 import pytest
+from pyproj import Geod
 
 from fusion.model import Observation, Sensor
 from ingest.ais import AisDecoder, decode_file_lines
@@ -20,7 +21,6 @@ from ingest.errors import Reject
 
 DATA = Path(__file__).parent / "data"
 T0 = 1732435200.0  # 2024-11-24T08:00:00Z
-EARTH_R = 6_371_008.8
 
 
 # -- builders --------------------------------------------------------------------------------
@@ -459,10 +459,9 @@ def test_ttm_polar_from_registered_sensor() -> None:
     assert rejects == []
     o = obs[0]
     range_m = 5 * 1852.0
-    # due east: longitude grows by the central angle over cos(lat); latitude drops by ~1e-5°
-    assert o.lon == pytest.approx(107.0 + math.degrees(range_m / EARTH_R) / math.cos(math.radians(10)),
-                                  abs=1e-6)
-    assert o.lat == pytest.approx(10.0, abs=5e-5)
+    lon, lat, _ = Geod(ellps="WGS84").fwd(107.0, 10.0, 90.0, range_m)  # independent reference: pyproj
+    assert (o.lat, o.lon) == (pytest.approx(lat, abs=1e-8), pytest.approx(lon, abs=1e-8))  # 1 mm
+    assert o.lat < 10.0 and o.lon - 107.0 == pytest.approx(0.08446, abs=1e-5)  # due east: bends south
     assert (o.local_id, o.sog_kn, o.cog_deg, o.time_s) == ("12", 10.0, 45.0, T0 + 3.0)
     assert o.sigma_m == pytest.approx(range_m * math.radians(0.5))  # 80.8 m > 30 m range sigma
 

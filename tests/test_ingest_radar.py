@@ -1,8 +1,7 @@
 """Radar JSON Lines decoding and the shared time parser.
 
-Polar conversions are checked against independent calculations: the arc length
-of 10 km on the 6 371 008.8 m sphere, the haversine distance and initial bearing
-(``fusion.geodesy`` and a formula written here), and pyproj's WGS 84 ellipsoid.
+Polar conversions are checked against an independent reference: pyproj's WGS 84
+``Geod`` called here directly (not through ``fusion.geodesy``).
 """
 
 from __future__ import annotations
@@ -12,8 +11,8 @@ import math
 from typing import Any
 
 import pytest
+from pyproj import Geod
 
-from fusion.geodesy import distance_m
 from fusion.model import Sensor
 from ingest.errors import IngestError
 from ingest.radar import decode_radar_line
@@ -26,6 +25,7 @@ SENSORS = {
     "VN-CGS-1": Sensor(id="VN-CGS-1", kind="radar", lat=10.3, lon=107.1, range_m=40000, accuracy_m=60),
     "VN-AIS-3": Sensor(id="VN-AIS-3", kind="ais", lat=8.7, lon=106.6, range_m=74000),
 }
+GEOD = Geod(ellps="WGS84")
 
 
 def line(**fields: Any) -> str:
@@ -36,13 +36,6 @@ def line(**fields: Any) -> str:
 
 def polar(range_m: float, bearing: float, **fields: Any) -> str:
     return line(range_m=range_m, bearing_deg=bearing, **fields)
-
-
-def initial_bearing(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1, p2, dl = math.radians(lat1), math.radians(lat2), math.radians(lon2 - lon1)
-    y = math.sin(dl) * math.cos(p2)
-    x = math.cos(p1) * math.sin(p2) - math.sin(p1) * math.cos(p2) * math.cos(dl)
-    return math.degrees(math.atan2(y, x)) % 360
 
 
 def test_geographic_plot() -> None:
@@ -58,8 +51,9 @@ def test_geographic_plot_sigma_defaults_to_sensor_accuracy() -> None:
 
 def test_polar_due_north_10_km() -> None:
     obs = decode_radar_line(polar(10_000, 0), SENSORS)
-    assert obs.lat - 9.8 == pytest.approx(0.0899, abs=1e-4)
-    assert obs.lat - 9.8 == pytest.approx(math.degrees(10_000 / 6_371_008.8), abs=1e-9)
+    lon, lat, _ = GEOD.fwd(118.7, 9.8, 0.0, 10_000)
+    assert obs.lat == pytest.approx(lat, abs=1e-8)  # 1 mm
+    assert obs.lat - 9.8 == pytest.approx(0.0904, abs=1e-4)  # 10 km / 110.6 km per degree of latitude near 10°N
     assert obs.lon == pytest.approx(118.7, abs=1e-12)
 
 
@@ -67,24 +61,18 @@ def test_polar_due_north_10_km() -> None:
     pytest.param(18_250, 271.5, id="contract-example"),
     pytest.param(10_000, 90.0, id="east"),
     pytest.param(54_000, 200.0, id="far-south-west"),
+    pytest.param(80_000, 45.0, id="beyond-range-north-east"),
     pytest.param(0, 0.0, id="at-sensor"),
 ])
-def test_polar_matches_independent_geodesy(range_m: float, bearing: float) -> None:
+def test_polar_is_the_wgs84_geodesic(range_m: float, bearing: float) -> None:
+    """Range and bearing back from the sensor to the plot (pyproj's inverse) are the ones given."""
     s = SENSORS["PH-PAL-R1"]
     obs = decode_radar_line(polar(range_m, bearing), SENSORS)
     assert obs.lat is not None and obs.lon is not None
-    assert distance_m(s.lat, s.lon, obs.lat, obs.lon) == pytest.approx(range_m, abs=0.01)
+    az, _, dist = GEOD.inv(s.lon, s.lat, obs.lon, obs.lat)
+    assert dist == pytest.approx(range_m, abs=0.001)
     if range_m:
-        assert initial_bearing(s.lat, s.lon, obs.lat, obs.lon) == pytest.approx(bearing, abs=1e-6)
-
-
-def test_polar_close_to_ellipsoid() -> None:
-    pyproj = pytest.importorskip("pyproj")
-    s = SENSORS["PH-PAL-R1"]
-    lon, lat, _ = pyproj.Geod(ellps="WGS84").fwd(s.lon, s.lat, 271.5, 18_250)
-    obs = decode_radar_line(polar(18_250, 271.5), SENSORS)
-    assert obs.lat is not None and obs.lon is not None
-    assert distance_m(lat, lon, obs.lat, obs.lon) < 0.005 * 18_250  # sphere vs ellipsoid
+        assert az % 360.0 == pytest.approx(bearing, abs=1e-6)
 
 
 @pytest.mark.parametrize(("range_m", "sigma"), [

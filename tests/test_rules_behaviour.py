@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from pyproj import Geod
+
 from fusion.geodesy import KN_TO_MS, M_PER_DEG_LAT
 from tests.rules_builders import (
     PORT, T0, ZONE_NAME, east_of, engine, first_open, latest, line, of_type, run, voyage,
@@ -88,14 +90,15 @@ def test_zone_entry_when_crossing_into_the_watch_zone_and_close_on_exit():
     lat, lon0, sog = 10.1, 114.9, 10.0
     _, lines = voyage("T20", 548_000_020, lat, lon0, sog, 90.0, T0, T0 + 7000, 10.0)
     alerts = of_type(run(engine(), [], lines), "zone_entry")
-    dist_to_edge = (115.0 - lon0) * M_PER_DEG_LAT * math.cos(math.radians(lat))
+    geod = Geod(ellps="WGS84")  # the voyage runs along the parallel: its length by pyproj
+    dist_to_edge = geod.inv(lon0, lat, 115.0, lat)[2]
     t_entry = T0 + dist_to_edge / (sog * KN_TO_MS)
     a = first_open(alerts, "zone_entry")
     assert a.zone == ZONE_NAME and a.track_id == "T20" and a.severity == "medium"
     assert t_entry <= a.time_s <= t_entry + 10
     assert a.evidence["first_seen_inside"] is False
     # leaves the east side (0.2° on) and is closed once more than 500 m out
-    t_exit = t_entry + 0.2 * M_PER_DEG_LAT * math.cos(math.radians(lat)) / (sog * KN_TO_MS)
+    t_exit = t_entry + geod.inv(115.0, lat, 115.2, lat)[2] / (sog * KN_TO_MS)
     final = latest(alerts)
     assert len(final) == 1
     closed = final[a.alert_id]

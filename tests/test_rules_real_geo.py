@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import pytest
 import shapely
+from pyproj import Geod
 from shapely.geometry import LineString, MultiPolygon, Point, Polygon, shape
 
 from fusion.geodesy import KN_TO_MS, M_PER_DEG_LAT
@@ -33,10 +33,9 @@ def real():
 
 
 def _circle(lat: float, lon: float, radius_m: float) -> Polygon:
-    """A true metric circle around a point, as a lon/lat polygon."""
-    kx = M_PER_DEG_LAT * math.cos(math.radians(lat))
-    return Polygon([(lon + radius_m * math.cos(a) / kx, lat + radius_m * math.sin(a) / M_PER_DEG_LAT)
-                    for a in (2 * math.pi * k / 72 for k in range(72))])
+    """A true metric circle around a point (WGS 84 geodesics by pyproj), as a lon/lat polygon."""
+    lons, lats, _ = Geod(ellps="WGS84").fwd([lon] * 72, [lat] * 72, [5.0 * k for k in range(72)], [radius_m] * 72)
+    return Polygon(list(zip(lons, lats)))
 
 
 def test_on_land_palawan_but_not_open_sea(real):
@@ -61,7 +60,7 @@ def test_zone_entry_second_thomas_shoal(real):
     path = LineString([(lon, lat0), (lon, 9.70)])
     assert not path.intersects(next(g for n, k, g in zones if n == "Mischief Reef"))
     entry_lat = min(y for _, y in path.intersection(zone).coords)
-    t_entry = T0 + (entry_lat - lat0) * M_PER_DEG_LAT / (sog * KN_TO_MS)
+    t_entry = T0 + Geod(ellps="WGS84").inv(lon, lat0, lon, entry_lat)[2] / (sog * KN_TO_MS)
     _, lines = voyage("T50", 548_000_050, lat0, lon, sog, 0.0, T0, T0 + 3600, 10.0)
     eng = RuleEngine(Geography(land=land, zones=zones, ports=ports), RulesConfig())
     alerts = of_type(run(eng, [], lines), "zone_entry")

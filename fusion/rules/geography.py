@@ -15,19 +15,20 @@ import numpy as np
 import shapely
 from shapely.geometry import Point, box
 
-from ..geodesy import M_PER_DEG_LAT, distance_m
+from ..geodesy import distance_m, distance_m_array, m_per_deg
 
 DEFAULT_AOI = box(95.0, -5.0, 125.0, 27.0)
 
 
 def _m_per_deg_lon(lat: float) -> float:
-    return M_PER_DEG_LAT * max(math.cos(math.radians(lat)), 0.05)
+    kx, ky = m_per_deg(lat)
+    return max(kx, 0.05 * ky)
 
 
 def metric_distance_m(geom: shapely.Geometry, lat: float, lon: float, search_m: float = 5000.0) -> float:
     """Distance in metres from (lat, lon) to ``geom`` (for a polygon: to its boundary)."""
     target = geom.boundary if geom.geom_type in ("Polygon", "MultiPolygon") else geom
-    kx, ky = _m_per_deg_lon(lat), M_PER_DEG_LAT
+    kx, ky = _m_per_deg_lon(lat), m_per_deg(lat)[1]
     hx, hy = search_m / kx, search_m / ky
     near = shapely.clip_by_rect(target, lon - hx, lat - hy, lon + hx, lat + hy)
     if near.is_empty:
@@ -180,10 +181,7 @@ class Geography:
         """Inside some AIS receiver's range; None when no receivers are known."""
         if not self.receivers:
             return None
-        p1, p2 = np.radians(lat), np.radians(self._rx_lat)
-        dl = np.radians(self._rx_lon - lon)
-        h = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-        d = 2 * 6_371_008.8 * np.arcsin(np.minimum(1.0, np.sqrt(h)))
+        d = distance_m_array(lat, lon, self._rx_lat, self._rx_lon)
         return bool(np.any(d <= self._rx_range))
 
     def inland_m(self, lat: float, lon: float) -> float:
