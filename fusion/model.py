@@ -116,9 +116,10 @@ class TrackLine:
     sources: tuple[str, ...]        # shared constants: ("ais",), ("radar",), ("ais", "radar") or ()
     status: TrackStatus
     sensors: tuple[str, ...] = ()   # the sensors that fed the track recently (releasability)
+    late: bool = False              # a history point only: a fix older than the track's newer state
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "track_id": self.track_id,
             "time": iso_time(self.time_s),
             "lat": round(self.lat, 6),
@@ -134,6 +135,9 @@ class TrackLine:
             "status": self.status,
             "sensors": list(self.sensors),
         }
+        if self.late:
+            out["late"] = True
+        return out
 
 
 @dataclass(slots=True)
