@@ -111,7 +111,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(f"mfc replay: no such file: {', '.join(missing)}", file=sys.stderr)
         return 2
     totals = replay(paths, args.to, key, speed=args.speed, default_sensor=args.sensor_id)
-    print(f"mfc replay: sent {totals['sent']} lines, {totals['accepted']} accepted, "
+    late = f" ({totals['late']} too late for the live picture)" if totals.get("late") else ""
+    print(f"mfc replay: sent {totals['sent']} lines, {totals['accepted']} accepted{late}, "
           f"{totals['rejected']} rejected", file=sys.stderr)
     return 0
 

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from fusion.config import TrackerConfig
 from fusion.model import Observation, Sensor
 from ingest.ais import AisDecoder
 from ingest.errors import IngestError
@@ -39,17 +40,20 @@ class Verdict:
     accepted: int = 0
     rejected: list[dict[str, Any]] = field(default_factory=list)
     ignored: int = 0
+    late: int = 0  # of the accepted: older than the live window at receipt (history, not the live picture)
 
     def to_dict(self) -> dict[str, Any]:
         return {"accepted": self.accepted, "rejected": len(self.rejected),
-                "ignored": self.ignored, "rejects": self.rejected}
+                "ignored": self.ignored, "late": self.late, "rejects": self.rejected}
 
 
 class IngestService:
-    def __init__(self, bus: Bus, sensors: dict[str, Sensor], clock: Callable[[], float]) -> None:
+    def __init__(self, bus: Bus, sensors: dict[str, Sensor], clock: Callable[[], float],
+                 late_window_s: float = TrackerConfig().late_window_s) -> None:
         self.bus = bus
         self.sensors = sensors
         self.clock = clock
+        self.late_window_s = late_window_s  # the fusion's live window: older observations are counted late
         self._decoders: dict[str, AisDecoder] = {}
         # per sensor, what this process's ingest saw: counts, last receipt, last reject reason
         self.health: dict[str, dict[str, Any]] = {}
@@ -97,7 +101,7 @@ class IngestService:
     def _health(self, sensor_id: str) -> dict[str, Any]:
         h = self.health.get(sensor_id)
         if h is None:
-            h = self.health[sensor_id] = {"accepted": 0, "rejected": 0, "last_receipt_s": None,
+            h = self.health[sensor_id] = {"accepted": 0, "rejected": 0, "late": 0, "last_receipt_s": None,
                                           "last_observation_s": None, "last_reject": None}
         return h
 
@@ -154,6 +158,9 @@ class IngestService:
             verdict.accepted += 1
             h = self._health(obs.sensor_id)
             h["accepted"] += 1
+            if obs.time_s < now - self.late_window_s:
+                verdict.late += 1
+                h["late"] = h.get("late", 0) + 1
             h["last_receipt_s"] = now
             h["last_observation_s"] = max(h["last_observation_s"] or obs.time_s, obs.time_s)
 
