@@ -119,6 +119,10 @@ class EmbeddedConsumer:
         with self._bus._cond:
             self._bus._committed[(self._topic, self._group)] = self._position
 
+    def lag(self) -> int:
+        """Records on the topic this consumer has not polled yet."""
+        return max(0, self._bus.end_offset(self._topic) - self._position)
+
     def close(self) -> None:
         pass
 

@@ -156,6 +156,15 @@ class KafkaBusConsumer:
         self._last_batch, self._last = records, partitions
         return records
 
+    def lag(self) -> int:
+        """Records on the assigned partitions not polled yet, as of the last fetch (0 if unknown)."""
+        total = 0
+        for tp in self._consumer.assignment():
+            high = self._consumer.highwater(tp)
+            if high is not None:
+                total += max(0, high - self._consumer.position(tp))
+        return total
+
     def partition_of(self, record: Record) -> int | None:
         """The partition of a record returned by the last ``poll()`` (None for any other)."""
         return self._last.get(id(record))

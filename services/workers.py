@@ -25,6 +25,7 @@ from .checkpoint import Checkpoint
 from .store import Store
 
 log = logging.getLogger("mfc.workers")
+_BATCH = 5000  # records per poll of mfc.obs
 
 
 class Worker(threading.Thread):
@@ -88,7 +89,11 @@ def observation_from_value(value: dict) -> Observation:
 class FusionWorker(Worker):
     """Runs tracker and rules over ``mfc.obs``, publishing ``mfc.tracks`` and ``mfc.alerts``.
 
-    With a clock, live time passes between batches (tracks coast when a feed stops).
+    With a clock, live time passes between batches (tracks coast when a feed stops), but
+    only once the worker has caught up: while the consumer is behind (a restart, an outage,
+    a backfill published at once: a full batch, or records still waiting on the topic) the
+    backlog is read in feed time, so none of it is too late for the tracker; the worker
+    joins the clock when it has read everything there is (``catching_up`` tells which).
 
     With a checkpoint, the worker is restartable after a crash without a second track or
     alert.  The fusion state and the input offsets it covers are saved together every
@@ -121,6 +126,7 @@ class FusionWorker(Worker):
         self._controls: queue.SimpleQueue[Callable[[Fusion], object]] = queue.SimpleQueue()
         self._held: dict[int, collections.deque] = {}  # polled, not yet handled (journal replay)
         self.replayed = 0  # batches replayed from the journal at start
+        self.catching_up = False  # reading a backlog in feed time (the clock waits)
 
     def control(self, action: Callable[[Fusion], object], wait_s: float = 5.0) -> bool:
         """Run ``action(fusion)`` on the fusion thread between two batches (e.g. add a zone).
@@ -152,7 +158,7 @@ class FusionWorker(Worker):
                     self._controls.get()(self.fusion)
                 records = self._poll()
                 advance = None
-                if self.clock is not None and time.monotonic() - last_tick >= 1.0:
+                if self.clock is not None and time.monotonic() - last_tick >= 1.0 and self._caught_up(records):
                     last_tick = time.monotonic()
                     advance = self.clock()
                 self._batch(records, advance)
@@ -195,7 +201,17 @@ class FusionWorker(Worker):
             held = sorted((r for q in self._held.values() for r in q), key=lambda r: (r.partition, r.offset))
             self._held.clear()
             return held
-        return sorted(self.consumer.poll(timeout_s=0.2, max_records=5000), key=lambda r: (r.partition, r.offset))
+        return sorted(self.consumer.poll(timeout_s=0.2, max_records=_BATCH), key=lambda r: (r.partition, r.offset))
+
+    def _caught_up(self, records: list) -> bool:
+        """Whether the consumer has read all there is (then live time is the clock's)."""
+        lag = getattr(self.consumer, "lag", None)
+        behind = len(records) >= _BATCH or (lag is not None and lag() > 0)
+        if behind != self.catching_up:
+            self.catching_up = behind
+            log.info("fusion: %s", "behind: reading the backlog in feed time" if behind
+                     else "caught up: on the live clock")
+        return not behind
 
     def _replay_journal(self, timeout_s: float = 300.0) -> bool:
         """Redo the batches the journal lists, exactly as before the crash; False if stopped first."""
