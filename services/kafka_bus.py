@@ -156,14 +156,22 @@ class KafkaBusConsumer:
         self._last_batch, self._last = records, partitions
         return records
 
-    def lag(self) -> int:
-        """Records on the assigned partitions not polled yet, as of the last fetch (0 if unknown)."""
-        total = 0
-        for tp in self._consumer.assignment():
-            high = self._consumer.highwater(tp)
-            if high is not None:
-                total += max(0, high - self._consumer.position(tp))
-        return total
+    def lag(self) -> int | None:
+        """Records on the assigned partitions not polled yet; None while that is unknown (no
+        partitions assigned yet, the broker not answering).  Asks the broker for the end offsets
+        of partitions it has not fetched from yet."""
+        assigned = self._consumer.assignment()
+        if not assigned:
+            return None
+        try:
+            high = {tp: self._consumer.highwater(tp) for tp in assigned}
+            unknown = [tp for tp, h in high.items() if h is None]
+            if unknown:
+                high.update(self._consumer.end_offsets(unknown))
+            return sum(max(0, h - self._consumer.position(tp)) for tp, h in high.items())
+        except KafkaError as exc:
+            log.warning("lag of group %s on %s unknown: %s", self.group, self.topic, exc)
+            return None
 
     def partition_of(self, record: Record) -> int | None:
         """The partition of a record returned by the last ``poll()`` (None for any other)."""

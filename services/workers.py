@@ -206,7 +206,8 @@ class FusionWorker(Worker):
     def _caught_up(self, records: list) -> bool:
         """Whether the consumer has read all there is (then live time is the clock's)."""
         lag = getattr(self.consumer, "lag", None)
-        behind = len(records) >= _BATCH or (lag is not None and lag() > 0)
+        pending = lag() if lag is not None else 0  # None: not known yet (a Kafka group still joining)
+        behind = len(records) >= _BATCH or pending is None or pending > 0
         if behind != self.catching_up:
             self.catching_up = behind
             log.info("fusion: %s", "behind: reading the backlog in feed time" if behind
