@@ -22,6 +22,7 @@ from . import topics
 from .broadcast import Broadcaster
 from .bus import Bus
 from .checkpoint import Checkpoint
+from .feed_order import FeedOrder
 from .store import Store
 
 log = logging.getLogger("mfc.workers")
@@ -94,6 +95,8 @@ class FusionWorker(Worker):
     a backfill published at once: a full batch, or records still waiting on the topic) the
     backlog is read in feed time, so none of it is too late for the tracker; the worker
     joins the clock when it has read everything there is (``catching_up`` tells which).
+    Records of several partitions are handed to the tracker in feed-time order (``FeedOrder``),
+    and only the offsets of records handled are committed.
 
     With a checkpoint, the worker is restartable after a crash without a second track or
     alert.  The fusion state and the input offsets it covers are saved together every
@@ -127,6 +130,9 @@ class FusionWorker(Worker):
         self._held: dict[int, collections.deque] = {}  # polled, not yet handled (journal replay)
         self.replayed = 0  # batches replayed from the journal at start
         self.catching_up = False  # reading a backlog in feed time (the clock waits)
+        self._order = FeedOrder()  # polled, waiting for the other partitions to catch up in feed time
+        self._waiting: dict[int, int] | None = {}  # per partition: records not polled yet
+        self._full = False  # the last poll brought a full batch
 
     def control(self, action: Callable[[Fusion], object], wait_s: float = 5.0) -> bool:
         """Run ``action(fusion)`` on the fusion thread between two batches (e.g. add a zone).
@@ -164,7 +170,7 @@ class FusionWorker(Worker):
                 self._batch(records, advance)
                 if self.checkpoint is None:
                     if records:
-                        self.consumer.commit()
+                        self._commit()
                 elif time.monotonic() - last_save >= self.every_s:
                     self._save()
                     last_save = time.monotonic()
@@ -197,17 +203,22 @@ class FusionWorker(Worker):
         self.handled += len(fresh)
 
     def _poll(self) -> list:
-        if any(self._held.values()):
-            held = sorted((r for q in self._held.values() for r in q), key=lambda r: (r.partition, r.offset))
-            self._held.clear()
-            return held
-        return sorted(self.consumer.poll(timeout_s=0.2, max_records=_BATCH), key=lambda r: (r.partition, r.offset))
+        """The next records to handle: polled, then released in feed-time order across partitions."""
+        polled = self.consumer.poll(timeout_s=0.0 if self._order else 0.2, max_records=_BATCH)
+        self._order.add(polled)
+        self._full = len(polled) >= _BATCH
+        lags = getattr(self.consumer, "lags", None)
+        self._waiting = lags() if lags is not None else {}  # None: not known yet (a Kafka group joining)
+        return self._order.release(self._waiting)
+
+    def _commit(self) -> None:
+        """Commit the offsets of the records handled (not of those held back by ``FeedOrder``)."""
+        self.consumer.commit(upto=self.covered)
 
     def _caught_up(self, records: list) -> bool:
         """Whether the consumer has read all there is (then live time is the clock's)."""
-        lag = getattr(self.consumer, "lag", None)
-        pending = lag() if lag is not None else 0  # None: not known yet (a Kafka group still joining)
-        behind = len(records) >= _BATCH or pending is None or pending > 0
+        waiting = self._waiting
+        behind = self._full or bool(self._order) or waiting is None or sum(waiting.values()) > 0
         if behind != self.catching_up:
             self.catching_up = behind
             log.info("fusion: %s", "behind: reading the backlog in feed time" if behind
@@ -235,6 +246,9 @@ class FusionWorker(Worker):
                         batch.append(r)
             self._batch(batch, entry.get("advance"), journal=False)
             self.replayed += 1
+        for q in self._held.values():  # polled beyond the journal: handled next, in feed-time order
+            self._order.add(q)
+        self._held.clear()
         if self._journal:
             log.warning("fusion: replayed %d batches from the journal after an unclean stop", self.replayed)
             self._journal = []
@@ -264,7 +278,7 @@ class FusionWorker(Worker):
         assert self.checkpoint is not None
         self.bus.flush()
         self.checkpoint.save(self.fusion, self.covered)
-        self.consumer.commit()
+        self._commit()
 
 
 class StoreWorker(Worker):
