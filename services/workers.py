@@ -301,7 +301,8 @@ class StoreWorker(Worker):
                 if self.stopping.wait(1.0):
                     return
             if self.broadcaster is not None:
-                self.broadcaster.publish("track", [r.value for r in t_recs])
+                # history points (``late``) are not live events: they go to the store only
+                self.broadcaster.publish("track", [r.value for r in t_recs if not r.value.get("late")])
                 self.broadcaster.publish("alert", [r.value for r in a_recs])
             if t_recs:
                 self.tracks.commit()

@@ -119,3 +119,25 @@ def test_loitering_and_rendezvous_are_found_in_a_backfill_that_arrives_an_hour_l
     meet = of_type(alerts, "rendezvous")
     assert meet and {meet[0].mmsi, meet[0].evidence["other_mmsi"]} == {533_000_010, 574_000_011}
     assert T0 + 3600 <= meet[0].time_s <= T0 + 3600 + 180
+
+
+def test_a_vessel_the_radar_holds_takes_its_identity_from_a_satellite_report_twenty_minutes_late():
+    import random
+
+    from fusion.config import TrackerConfig
+    from fusion.tracker import Tracker
+    from tests.builders import make_ais, radar, vessel_plots
+
+    rng = random.Random(8)
+    plots = vessel_plots(rng, 10.0, 114.0, 10.0, 60.0, scans=400, period_s=6.0)  # 40 minutes of radar
+    tracker = Tracker({"R1": radar()}, TrackerConfig())
+    for k in range(0, len(plots), 20):
+        tracker.update(plots[k:k + 20])
+    (dark,) = tracker.tracks.values()
+    assert dark.mmsi is None
+    t_fix = plots[-1].time_s - 1200
+    fix = make_ais(533_400_001, t_fix, *position(10.0, 114.0, 10.0, 60.0, t_fix - plots[0].time_s), 10.0, 60.0)
+    fix.sensor_id = "SAT-1"
+    tracker.update([fix])
+    assert tracker.stats["too_late"] == 1
+    assert list(tracker.tracks.values()) == [dark] and dark.mmsi == 533_400_001  # one track, now identified
