@@ -12,6 +12,7 @@ from importlib import resources
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
@@ -21,8 +22,10 @@ from services import geo
 from services.geography import ZonesFileError, zones_from_geojson
 from services.ingest_service import BusUnavailable
 from services.runtime import Runtime
-from services.subscriptions import (SubscriptionError, parse_subscription, releasable_to, track_releasable_to,
-                                    visible_tracks)
+from services.subscriptions import SubscriptionError, parse_subscription
+from services.subscriptions import SubscriptionLimitError
+from services.visibility import (STAFF_ROLES, releasable_to, track_view, visible_alerts, visible_sensors,
+                                 visible_tracks)
 from services.settings import ApiKey
 from ingest.errors import IngestError
 from ingest.sensors import sensor_to_dict
@@ -58,6 +61,14 @@ def _since(text: str | None) -> float | None:
 
 
 async def _body(request: Request, limit: int) -> str:
+    data = await _body_bytes(request, limit)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise HTTPException(400, f"body is not UTF-8: byte {exc.start} is {data[exc.start]:#04x}") from None
+
+
+async def _body_bytes(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise HTTPException(413, f"body of {declared} bytes is over the {limit}-byte limit; split it")
@@ -66,10 +77,7 @@ async def _body(request: Request, limit: int) -> str:
         data += chunk
         if len(data) > limit:
             raise HTTPException(413, f"body is over the {limit}-byte limit; split it")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise HTTPException(400, f"body is not UTF-8: byte {exc.start} is {data[exc.start]:#04x}") from None
+    return bytes(data)
 
 
 def _owns(key: ApiKey, owner: str) -> bool:
@@ -87,10 +95,11 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, Any]:
-        return {"status": "ok", **store.counts(), "bus": runtime.settings.bus}
+        """Liveness, for load balancers: no key, so no counts of anything (they would say what exists)."""
+        return {"status": "ok", "bus": runtime.settings.bus.split("://")[0]}
 
     def visible(who: ApiKey, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return visible_tracks(rows, who.role, who.name, runtime.sensors)
+        return visible_tracks(rows, who.role, who.name, runtime.sensor_lookup)
 
     def one_track(track_id: str, who: ApiKey) -> dict[str, Any]:
         row = store.track(track_id)
@@ -113,7 +122,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     def get_history(track_id: str, since: str | None = None, limit: int = Query(1000, ge=1, le=100000),
                     who: ApiKey = read) -> dict[str, Any]:
         one_track(track_id, who)
-        return {"track_id": track_id, "points": store.history(track_id, _since(since), limit)}
+        points = visible(who, store.history(track_id, _since(since), limit))  # each point by its own sensors
+        return {"track_id": track_id, "points": [{k: p.get(k) for k in ("time", "lat", "lon", "sog_kn", "cog_deg")}
+                                                 for p in points]}
 
     @app.get("/v1/picture", tags=["picture"])
     def picture(bbox: str | None = None, at: str | None = None,
@@ -146,9 +157,8 @@ def create_app(runtime: Runtime) -> FastAPI:
                     bbox: str | None = None, since: str | None = None,
                     limit: int = Query(500, ge=1, le=10000), who: ApiKey = read) -> dict[str, Any]:
         """Alerts, newest first.  An agency key sees only alerts releasable to it."""
-        rows = store.alerts(type, state, severity, _bbox(bbox), _since(since), limit)
-        if who.role == "agency":
-            rows = [r for r in rows if releasable_to(r, who.name)]
+        rows = visible_alerts(store.alerts(type, state, severity, _bbox(bbox), _since(since), limit),
+                              who.role, who.name)
         return {"alerts": rows, "count": len(rows)}
 
     @app.post("/v1/alerts/{alert_id}/ack", tags=["alerts"])
@@ -165,15 +175,21 @@ def create_app(runtime: Runtime) -> FastAPI:
         Browsers' EventSource cannot send headers: pass the key as ``?key=``.  An agency key
         gets only alerts releasable to it, narrowed by its ``stream`` subscriptions if it has any."""
         listener = runtime.broadcaster.listen(frozenset(types.split(",")))
-        wanted = None
-        if who.role == "agency":
-            mine = [sub for sub in runtime.subscriptions.all(who.name) if sub.delivery == "stream"]
+        mine = [sub for sub in runtime.subscriptions.all(who.name) if sub.delivery == "stream"] \
+            if who.role == "agency" else []
 
-            def wanted(kind: str, value: dict[str, Any]) -> bool:
-                if kind == "track":
-                    return track_releasable_to(value, who.name, runtime.sensors)
-                return kind != "alert" or (releasable_to(value, who.name)
-                                           and (not mine or any(sub.matches(value) for sub in mine)))
+        def shown(kind: str, value: dict[str, Any]) -> dict[str, Any] | None:
+            """The event as this key may see it, or None (releasability, then subscriptions)."""
+            if who.role in STAFF_ROLES:
+                return {k: v for k, v in value.items() if k != "fixes"} if kind == "track" else value
+            if who.role != "agency":
+                return None
+            if kind == "track":
+                return track_view(value, who.name, runtime.sensor_lookup)
+            if kind == "alert" and releasable_to(value, who.name) \
+                    and (not mine or any(sub.matches(value) for sub in mine)):
+                return value
+            return None
 
         async def events():
             try:
@@ -187,7 +203,8 @@ def create_app(runtime: Runtime) -> FastAPI:
                     if listener.dropped:
                         yield f"event: lagged\ndata: {json.dumps({'dropped': listener.dropped})}\n\n"
                         listener.dropped = 0
-                    if wanted is not None and not wanted(kind, value):
+                    value = shown(kind, value)
+                    if value is None:
                         continue
                     yield f"event: {kind}\ndata: {json.dumps(value, separators=(',', ':'))}\n\n"
             finally:
@@ -216,14 +233,27 @@ def create_app(runtime: Runtime) -> FastAPI:
 
         return await asyncio.to_thread(_delivered, runtime.ingest.ingest_radar, text, allowed)
 
+    @app.post("/v1/ingest/asterix", status_code=202, tags=["ingest"])
+    async def ingest_asterix(request: Request, sensor_id: str = Query(..., min_length=1),
+                             who: ApiKey = Depends(requires(INGEST_ROLES))) -> dict[str, Any]:
+        """ASTERIX CAT010/CAT048 datablocks from one registered radar (body: the raw bytes,
+        ``application/octet-stream``); the same verdict as the other ingest paths."""
+        sensor = runtime.sensors.get(sensor_id)
+        if sensor is not None and not _owns(who, sensor.owner):
+            raise HTTPException(403, f"key {who.name!r} may not write for sensor {sensor_id!r} "
+                                     f"(owner {sensor.owner!r})")
+        data = await _body_bytes(request, runtime.settings.max_body_bytes)
+        return await asyncio.to_thread(_delivered, runtime.ingest.ingest_asterix, data, sensor_id)
+
     @app.get("/v1/sensors", tags=["sensors"])
-    def sensors(_: ApiKey = read) -> dict[str, Any]:
+    def sensors(who: ApiKey = Depends(requires(READ_ROLES | INGEST_ROLES))) -> dict[str, Any]:
         """Registered sensors with their health as this process's ingest saw it: lines accepted
         and rejected, the last receipt and observation times, the last reject's reason, and a
-        status (``live``: heard in the last 5 minutes, ``silent``, or ``never``)."""
+        status (``live``: heard in the last 5 minutes, ``silent``, or ``never``).  An agency key
+        sees the sensors whose data is releasable to it, an integrator key its own sensors."""
         now = runtime.clock()
         out = []
-        for s in runtime.sensors.values():
+        for s in visible_sensors(list(runtime.sensors.values()), who.role, who.name):
             h = dict(runtime.ingest.health.get(s.id) or {"accepted": 0, "rejected": 0, "late": 0,
                                                           "last_receipt_s": None, "last_observation_s": None,
                                                           "last_reject": None})
@@ -263,7 +293,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         sensor = runtime.sensors.get(sensor_id)
         if sensor is None or not _owns(who, sensor.owner):
             raise HTTPException(404, f"no sensor {sensor_id!r} of yours")
-        if not runtime.unregister_sensor(sensor_id):
+        if not runtime.unregister_sensor(sensor_id, who.name):
             raise HTTPException(409, f"sensor {sensor_id!r} comes from the sensors file; change it there")
         return {"deleted": sensor_id}
 
@@ -326,11 +356,13 @@ def create_app(runtime: Runtime) -> FastAPI:
                 raise HTTPException(422, "an admin must name the subscription's agency")
         elif isinstance(body, dict) and body.get("agency", agency) != agency:
             raise HTTPException(403, f"key {who.name!r} may subscribe only for itself")
-        try:
-            sub = parse_subscription(body, agency)
+        try:  # in a thread: checking a webhook resolves its host name
+            sub = await run_in_threadpool(parse_subscription, body, agency, runtime.webhook_policy)
+            runtime.subscriptions.put(sub, who.name)
+        except SubscriptionLimitError as exc:
+            raise HTTPException(409, str(exc)) from None
         except SubscriptionError as exc:
             raise HTTPException(422, str(exc)) from None
-        runtime.subscriptions.put(sub, who.name)
         runtime.router.invalidate()
         shown = sub.public()
         if sub.delivery == "webhook":
@@ -364,7 +396,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         """Ingest, then wait for the bus to acknowledge: 202 only for lines that cannot be lost."""
         verdict = ingest(*args)
         runtime.ingest.deliver()
-        kind = "ais" if ingest == runtime.ingest.ingest_ais else "radar"
+        kind = {runtime.ingest.ingest_ais: "ais", runtime.ingest.ingest_asterix: "asterix"}.get(ingest, "radar")
         for outcome, n in (("accepted", verdict.accepted), ("rejected", len(verdict.rejected))):
             counters[f"{kind}:{outcome}"] = counters.get(f"{kind}:{outcome}", 0) + n
         return verdict.to_dict()

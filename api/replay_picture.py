@@ -2,11 +2,13 @@
 
 Watch officers scrub back through the last hours (the store keeps ``MFC_HISTORY_KEEP_S`` of
 history).  A track appears if it had a point within ``window_s`` before the asked time;
-identity (MMSI, name, flag, sources) is the track's current one.
+identity (MMSI, name, flag, sources) is the track's current one; releasability is the point's own
+(the sensors that made that point), so the past is as restricted as it was.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import and_, func, select
@@ -20,8 +22,7 @@ def picture_at(store: Store, at_s: float, window_s: float = 600.0,
     latest = (select(history.c.track_id, func.max(history.c.time_s).label("t"))
               .where(history.c.time_s <= at_s, history.c.time_s > at_s - window_s)
               .group_by(history.c.track_id).subquery())
-    q = (select(history, tracks.c.mmsi, tracks.c.name, tracks.c.flag, tracks.c.ship_type, tracks.c.sources,
-                tracks.c.sensors)
+    q = (select(history, tracks.c.mmsi, tracks.c.name, tracks.c.flag, tracks.c.ship_type, tracks.c.sources)
          .join(latest, and_(history.c.track_id == latest.c.track_id, history.c.time_s == latest.c.t))
          .join(tracks, tracks.c.track_id == history.c.track_id, isouter=True))
     if bbox:
@@ -34,7 +35,8 @@ def picture_at(store: Store, at_s: float, window_s: float = 600.0,
              "sog_kn": r["sog_kn"], "cog_deg": r["cog_deg"], "sigma_m": None, "mmsi": r["mmsi"],
              "name": r["name"], "flag": r["flag"], "ship_type": r["ship_type"],
              "sources": [s for s in (r["sources"] or "").split(",") if s],
-             "sensors": [s for s in (r["sensors"] or "").split(",") if s],  # the track's latest (releasability)
+             "sensors": [s for s in (r["sensors"] or "").split(",") if s],  # the point's own (releasability)
+             "fixes": json.loads(r["fixes"]) if r["fixes"] else None,
              "status": "confirmed" if at_s - r["time_s"] < window_s / 2 else "coasting"} for r in rows]
 
 

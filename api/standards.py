@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 from typing import Any, Callable
+from urllib.parse import urlencode
 from xml.sax.saxutils import quoteattr
 
 from sqlalchemy import func, select
@@ -25,7 +26,7 @@ from services import geo
 from services import store as store_tables
 from services.runtime import Runtime
 from services.settings import ApiKey
-from services.subscriptions import releasable_to, visible_tracks
+from services.visibility import STAFF_ROLES, visible_alerts, visible_tracks
 
 GEOJSON = "application/geo+json"
 CONFORMANCE = [
@@ -165,14 +166,13 @@ def add_standards(app: FastAPI, runtime: Runtime, read: Callable[..., ApiKey],
         if cid == "tracks":
             rows = store.tracks(bbox, start, None, 50_000)
             rows = visible_tracks([r for r in rows if end is None or _t(r["time"]) <= end],
-                                  who.role, who.name, runtime.sensors)
+                                  who.role, who.name, runtime.sensor_lookup)
             return [{"type": "Feature", "id": r["track_id"],
                      "geometry": {"type": "Point", "coordinates": [r["lon"], r["lat"]]}, "properties": r}
                     for r in rows]
         if cid == "alerts":
             rows = store.alerts(None, None, None, bbox, start, 10_000)
-            rows = [r for r in rows if (end is None or _t(r["time"]) <= end)
-                    and (who.role != "agency" or releasable_to(r, who.name))]
+            rows = visible_alerts([r for r in rows if end is None or _t(r["time"]) <= end], who.role, who.name)
             return [{"type": "Feature", "id": r["alert_id"],
                      "geometry": None if r["lat"] is None else {"type": "Point", "coordinates": [r["lon"], r["lat"]]},
                      "properties": r} for r in rows]
@@ -192,7 +192,7 @@ def add_standards(app: FastAPI, runtime: Runtime, read: Callable[..., ApiKey],
               who: ApiKey = reader) -> JSONResponse:
         if cid not in COLLECTIONS:
             raise HTTPException(404, f"no collection {cid!r}; there are {', '.join(COLLECTIONS)}")
-        allowed = {"bbox", "datetime", "limit", "offset", "key"}
+        allowed = {"bbox", "datetime", "limit", "offset"}  # never ``key``: it would be copied into links
         unknown = set(request.query_params) - allowed
         if unknown:
             raise HTTPException(400, f"unknown query parameters: {', '.join(sorted(unknown))}")
@@ -201,7 +201,7 @@ def add_standards(app: FastAPI, runtime: Runtime, read: Callable[..., ApiKey],
         page = found[offset:offset + limit]
         b = base(request)
         url = f"{b}/ogc/collections/{cid}/items"
-        keep = "&".join(f"{k}={v}" for k, v in request.query_params.items() if k in ("bbox", "datetime", "key"))
+        keep = urlencode([(k, v) for k, v in request.query_params.items() if k in ("bbox", "datetime")])
         sep = "&" if keep else ""
         links = [{"href": f"{url}?{keep}{sep}limit={limit}&offset={offset}", "rel": "self", "type": GEOJSON},
                  {"href": f"{b}/ogc/collections/{cid}", "rel": "collection", "type": "application/json"}]
@@ -217,13 +217,13 @@ def add_standards(app: FastAPI, runtime: Runtime, read: Callable[..., ApiKey],
             raise HTTPException(404, f"no collection {cid!r}")
         if cid == "tracks":
             row = store.track(fid)
-            if row is not None and not visible_tracks([row], who.role, who.name, runtime.sensors):
-                row = None
+            if row is not None:
+                row = next(iter(visible_tracks([row], who.role, who.name, runtime.sensor_lookup)), None)
             feature = None if row is None else {"type": "Feature", "id": fid, "properties": row,
                                                 "geometry": {"type": "Point", "coordinates": [row["lon"], row["lat"]]}}
         elif cid == "alerts":
             row = store.alert(fid)
-            if row is not None and who.role == "agency" and not releasable_to(row, who.name):
+            if row is not None and not visible_alerts([row], who.role, who.name):
                 row = None
             feature = None if row is None else {
                 "type": "Feature", "id": fid, "properties": row,
@@ -242,14 +242,15 @@ def add_standards(app: FastAPI, runtime: Runtime, read: Callable[..., ApiKey],
                     who: ApiKey = reader) -> Response:
         """Live tracks as Cursor on Target 2.0 events (``application/xml``)."""
         rows = store.tracks(ogc_bbox(bbox), None, None, 50_000)
-        rows = visible_tracks(rows, who.role, who.name, runtime.sensors)
+        rows = visible_tracks(rows, who.role, who.name, runtime.sensor_lookup)
         body = "<?xml version='1.0' encoding='UTF-8'?>\n<events>" + "".join(
             cot_event(r, stale_s) for r in rows) + "</events>\n"
         return Response(body, media_type="application/xml")
 
     @app.get("/metrics", tags=["ops"])
-    def metrics(_: ApiKey = reader) -> Response:
-        """Prometheus text exposition of the centre's own health."""
+    def metrics(who: ApiKey = reader) -> Response:
+        """Prometheus text exposition of the centre's own health.  An agency key gets only counts
+        of the tracks and alerts it may see (the centre's internals are for its own staff)."""
         lines: list[str] = []
 
         def metric(name: str, kind: str, help_: str, samples: list[tuple[str, float]]) -> None:
@@ -257,6 +258,15 @@ def add_standards(app: FastAPI, runtime: Runtime, read: Callable[..., ApiKey],
             lines.append(f"# TYPE {name} {kind}")
             lines.extend(f"{name}{labels} {value:g}" for labels, value in samples)
 
+        if who.role not in STAFF_ROLES:
+            seen = visible_tracks(store.tracks(None, None, None, 1_000_000), who.role, who.name,
+                                  runtime.sensor_lookup)
+            metric("mfc_tracks", "gauge", "Live tracks you may see, by status.",
+                   [(f'{{status="{k}"}}', v) for k, v in sorted(_tally(r["status"] for r in seen).items())])
+            alerts = visible_alerts(store.alerts(None, None, None, None, None, 1_000_000), who.role, who.name)
+            metric("mfc_alerts", "gauge", "Alerts you may see, by state.",
+                   [(f'{{state="{k}"}}', v) for k, v in sorted(_tally(r["state"] for r in alerts).items())])
+            return Response("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
         by_status = _count(store, store_tables.tracks.c.status)
         metric("mfc_tracks", "gauge", "Tracks in the store by status.",
                [(f'{{status="{k}"}}', v) for k, v in sorted(by_status.items())])
@@ -275,6 +285,13 @@ def add_standards(app: FastAPI, runtime: Runtime, read: Callable[..., ApiKey],
         metric("mfc_webhook_pending", "gauge", "Webhook deliveries waiting (incl. retries).",
                [("", sender.pending())])
         return Response("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
+
+
+def _tally(values: Any) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for v in values:
+        out[str(v)] = out.get(str(v), 0) + 1
+    return out
 
 
 def _count(store: Any, column: Any) -> dict[str, int]:

@@ -46,6 +46,8 @@ class Observation:
     # provenance: station and signal data from tag blocks / receiver JSON
     station: str | None = None
     receive_time_s: float | None = None
+    signal_db: float | None = None     # received signal power (AIS-catcher JSON)
+    ppm: float | None = None           # receiver's frequency offset (AIS-catcher JSON)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -70,7 +72,7 @@ class Sensor:
     accuracy_m: float = 50.0
     scan_period_s: float = 3.0
     owner: str = ""
-    releasability: tuple[str, ...] = ("ASEAN",)
+    releasability: tuple[str, ...] = ()  # who may see its data; none declared: no agency
     range_sigma_m: float | None = None
     bearing_sigma_deg: float | None = None
 
@@ -116,6 +118,10 @@ class TrackLine:
     sources: tuple[str, ...]        # shared constants: ("ais",), ("radar",), ("ais", "radar") or ()
     status: TrackStatus
     sensors: tuple[str, ...] = ()   # the sensors that fed the track recently (releasability)
+    # multi-sensor lines: each sensor's newest fix (sensor id -> time_s, lat, lon, sog_kn, cog_deg),
+    # so that an agency that may see only some of the sensors gets a view built from those
+    # (services.visibility)
+    fixes: dict[str, tuple[float, float, float, float | None, float | None]] | None = None
     late: bool = False              # a history point only: a fix older than the track's newer state
 
     def to_dict(self) -> dict[str, Any]:
@@ -135,6 +141,8 @@ class TrackLine:
             "status": self.status,
             "sensors": list(self.sensors),
         }
+        if self.fixes:
+            out["fixes"] = {s: [f[0], round(f[1], 6), round(f[2], 6), f[3], f[4]] for s, f in self.fixes.items()}
         if self.late:
             out["late"] = True
         return out

@@ -68,6 +68,8 @@ class Track:
     alive: bool = True
     arpa: dict[str, tuple[str, float]] | None = None  # sensor id → (ARPA target id, its last time)
     feeders: dict[str, float] | None = None  # sensor id → the last feed time it fed this track
+    # sensor id → its newest fix (time_s, lat, lon, sog_kn, cog_deg): an agency's view from its sensors
+    fixes: dict[str, tuple[float, float, float, float | None, float | None]] | None = None
     # ``sensor_ids`` remembered for times in [from, until]; a sensor not in it feeding clears it
     sensors_cache: tuple[str, ...] | None = None
     sensors_from: float = _INF
@@ -84,6 +86,25 @@ class Track:
         c = self.sensors_cache
         if c is not None and sensor_id not in c:
             self.sensors_cache = None
+
+    def fix(self, sensor_id: str, time_s: float, lat: float, lon: float,
+            sog_kn: float | None = None, cog_deg: float | None = None) -> None:
+        """Keep ``sensor_id``'s newest fix of the vessel (releasable views of the track)."""
+        f = self.fixes
+        if f is None:
+            self.fixes = {sensor_id: (time_s, lat, lon, sog_kn, cog_deg)}
+            return
+        old = f.get(sensor_id)
+        if old is None or time_s >= old[0]:
+            f[sensor_id] = (time_s, lat, lon, sog_kn, cog_deg)
+
+    def fixes_of(self, sensors: tuple[str, ...]) -> dict[str, tuple] | None:
+        """A copy of the fixes of ``sensors`` for a published line (None for one sensor: its
+        releasability is the whole line's)."""
+        f = self.fixes
+        if f is None or len(sensors) < 2:
+            return None
+        return {s: f[s] for s in sensors if s in f}
 
     def sensor_ids(self, time_s: float, window_s: float) -> tuple[str, ...]:
         """The sensors that fed the track within ``window_s`` of ``time_s`` (else the latest one)."""
@@ -239,10 +260,11 @@ class Track:
         else:
             sources = self.sources(t, window_s)
         a = self.a
+        sensors = self.sensor_ids(t, window_s)
         return TrackLine(self.track_id, t, self.lat, self.lon, math.hypot(ve, vn) / KN_TO_MS,
                          math.degrees(math.atan2(ve, vn)) % 360.0, math.sqrt(a) if a > 0.0 else 0.0,
                          self.mmsi, self.name, self.flag, self.ship_type, sources,
-                         self.status, self.sensor_ids(t, window_s))  # type: ignore[arg-type]
+                         self.status, sensors, self.fixes_of(sensors))  # type: ignore[arg-type]
 
     def line(self, time_s: float, q: float, window_s: float, status: str | None = None,
              tau_s: float = 60.0) -> TrackLine:
@@ -253,6 +275,7 @@ class Track:
         else:
             lat, lon, var = self.lat, self.lon, self.a
         sog, cog = course_from_velocity(ve, vn)
+        sensors = self.sensor_ids(time_s, window_s)
         return TrackLine(self.track_id, time_s, lat, lon, sog, cog, math.sqrt(var) if var > 0.0 else 0.0,
                          self.mmsi, self.name, self.flag, self.ship_type, self.sources(time_s, window_s),
-                         status or self.status, self.sensor_ids(time_s, window_s))  # type: ignore[arg-type]
+                         status or self.status, sensors, self.fixes_of(sensors))  # type: ignore[arg-type]

@@ -342,6 +342,7 @@ class Tracker:
             if t_obs > ais:
                 ais = track.last_ais_s = t_obs
             track.feed(o.sensor_id, t_obs)
+            track.fix(o.sensor_id, t_obs, o.lat, o.lon, o.sog_kn, o.cog_deg)  # type: ignore[arg-type]
             key = (t_obs, o.lat, o.lon)
             last = track.last_ais
             if last is None or t_obs >= last[0]:
@@ -369,10 +370,11 @@ class Tracker:
                 sources = BOTH if t_ - track.last_radar_s <= window else AIS
             else:
                 sources = track.sources(t_, window)
+            sensors_ = track.sensor_ids(t_, window)
             out.append(TrackLine(track.track_id, t_, la, lo, hypot(ve_, vn_) / KN_TO_MS,
                                  degrees(atan2(ve_, vn_)) % 360.0, sqrt(a_) if a_ > 0.0 else 0.0,
                                  track.mmsi, track.name, track.flag, track.ship_type, sources,
-                                 status, track.sensor_ids(t_, window)))  # type: ignore[arg-type]
+                                 status, sensors_, track.fixes_of(sensors_)))  # type: ignore[arg-type]
 
         return done
 
@@ -874,10 +876,11 @@ class Tracker:
         sensor_id = plots[0].sensor_id  # a scan is one sensor's
         out, track_rows, dirty, schedule = self._out, self._rows, self._dirty, self._schedule
         # (column lists zipped, not a row list per plot: fewer objects for the garbage collector)
-        for track, t_obs, la, lo, ve_, vn_, t_, a_, b_, c_, qs_, nis_, ivl_, sog_, cog_, sig_ in zip(
+        for track, t_obs, la, lo, ve_, vn_, t_, a_, b_, c_, qs_, nis_, ivl_, sog_, cog_, sig_, p_lat, p_lon in zip(
                 [track_rows[row] for row in rows.tolist()], t.tolist(), lat.tolist(), lon.tolist(),
                 ve1.tolist(), vn1.tolist(), time.tolist(), a1.tolist(), b1.tolist(), c1.tolist(), qs.tolist(),
-                nis_avg.tolist(), ivl.tolist(), sog.tolist(), cog.tolist(), sig.tolist()):
+                nis_avg.tolist(), ivl.tolist(), sog.tolist(), cog.tolist(), sig.tolist(),
+                obs[:, 0].tolist(), obs[:, 1].tolist()):
             track.lat, track.lon, track.ve, track.vn, track.time_s = la, lo, ve_, vn_, t_  # type: ignore[union-attr]
             track.a, track.b, track.c, track.qs, track.nis_avg = a_, b_, c_, qs_, nis_  # type: ignore[union-attr]
             track.interval_s = ivl_  # type: ignore[union-attr]
@@ -885,6 +888,7 @@ class Tracker:
             if t_obs > radar:
                 radar = track.last_radar_s = t_obs  # type: ignore[union-attr]
             track.feed(sensor_id, t_obs)  # type: ignore[union-attr]
+            track.fix(sensor_id, t_obs, p_lat, p_lon)  # type: ignore[union-attr]
             track.hits += 1  # type: ignore[union-attr]
             status = track.status  # type: ignore[union-attr]
             if status == "tentative":
@@ -904,9 +908,10 @@ class Tracker:
                 sources = BOTH if t_ - track.last_ais_s <= window else RADAR  # type: ignore[union-attr]
             else:
                 sources = track.sources(t_, window)  # type: ignore[union-attr]
+            sensors_ = track.sensor_ids(t_, window)  # type: ignore[union-attr]
             out.append(TrackLine(track.track_id, t_, la, lo, sog_, cog_, sig_, track.mmsi, track.name,  # type: ignore[union-attr]
                                  track.flag, track.ship_type, sources, status,  # type: ignore[union-attr,arg-type]
-                                 track.sensor_ids(t_, window)))  # type: ignore[union-attr]
+                                 sensors_, track.fixes_of(sensors_)))  # type: ignore[union-attr]
         return dict(zip(pidx.tolist(), rows.tolist()))
 
     # ------------------------------------------------------------------ common
@@ -923,6 +928,7 @@ class Tracker:
         else:
             track.last_radar_s = obs.time_s
         track.feeders = {obs.sensor_id: obs.time_s}
+        track.fixes = {obs.sensor_id: (obs.time_s, obs.lat, obs.lon, obs.sog_kn, obs.cog_deg)}  # type: ignore[dict-item]
         if obs.sog_kn is not None and obs.cog_deg is not None:
             track.ve, track.vn = velocity_from_course(obs.sog_kn, obs.cog_deg)
         track.hits = 1
@@ -961,6 +967,7 @@ class Tracker:
         elif t > track.last_radar_s:
             track.last_radar_s = t
         track.feed(obs.sensor_id, t)
+        track.fix(obs.sensor_id, t, obs.lat, obs.lon, obs.sog_kn, obs.cog_deg)  # type: ignore[arg-type]
         track.hits += 1
         status = track.status
         if status == "tentative":

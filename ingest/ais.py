@@ -23,6 +23,7 @@ import pyais
 
 from fusion.model import Observation, Sensor
 from ingest.ais_fields import check_payload, message_type, to_observation
+from ingest.aiscatcher import parse_catcher_line
 from ingest.arpa import ARPA_TYPES, decode_arpa
 from ingest.errors import IngestError, Reject
 from ingest.nmea import Frame, TagBlock, check_checksum, pghp_time, split_line
@@ -79,7 +80,10 @@ class AisDecoder:
         out, pghp = _Out(), self._pghp_time_s
         self._pghp_time_s = None
         try:
-            self._line(text, line, line_no, receipt_time_s, pghp, out)
+            if text.startswith("{"):
+                self._catcher(text, line, line_no, receipt_time_s, out)
+            else:
+                self._line(text, line, line_no, receipt_time_s, pghp, out)
         except IngestError as exc:
             out.rejects.append(Reject(line_no, line, exc.reason))
         except Exception as exc:  # never let one line stop the feed
@@ -115,6 +119,17 @@ class AisDecoder:
             if kind in ("VDM", "VDO"):
                 frag = _fragment(frame, explicit, tag.station if tag else None, line_no, line, receipt)
                 self._add_fragment(frag, frame, out)
+
+    def _catcher(self, text: str, line: str, line_no: int, receipt: float | None, out: _Out) -> None:
+        """An AIS-catcher JSON line: its NMEA sentences at its time of reception, with the
+        signal power and frequency offset kept on the observations."""
+        msg = parse_catcher_line(text)
+        first = len(out.obs)
+        for sentence in msg.sentences:
+            self._line(sentence.strip(), line, line_no, receipt, msg.time_s, out)
+        for obs in out.obs[first:]:
+            obs.signal_db, obs.ppm = msg.signal_db, msg.ppm
+            obs.station = obs.station or msg.station
 
     def _resolve_group(self, tag: TagBlock | None) -> TagBlock | None:
         """A tag block completed with its group's time and station (``g:n-total-id``)."""

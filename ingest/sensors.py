@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,18 @@ from ingest.errors import IngestError
 SENSOR_KINDS = ("radar", "ais")
 _OPTIONAL_POSITIVE = ("range_m", "accuracy_m", "scan_period_s")
 _OPTIONAL_SIGMAS = ("range_sigma_m", "bearing_sigma_deg")
+# a sensor id names the sensor in topics, keys, query strings and comma-joined lists: no
+# separators, no spaces; a releasability token is an agency, a state or a wildcard
+SENSOR_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def check_sensor_id(sensor_id: str) -> str:
+    """``sensor_id`` if it is a valid sensor id, else ``IngestError`` saying why."""
+    if not SENSOR_ID.fullmatch(sensor_id):
+        raise IngestError(f"sensor id {sensor_id[:80]!r} is not valid: 1-64 letters, digits, '.', '_' or '-', "
+                          "starting with a letter or digit")
+    return sensor_id
 
 
 def as_number(obj: Mapping[str, Any], key: str, required: bool = True) -> float | None:
@@ -119,6 +132,7 @@ def _sensor(item: Mapping[str, Any]) -> Sensor:
     sensor_id = as_text(item, "id")
     kind = as_text(item, "kind")
     assert sensor_id is not None
+    check_sensor_id(sensor_id)
     if kind not in SENSOR_KINDS:
         raise IngestError(f"unknown kind {kind!r} (expected 'radar' or 'ais')")
     lat, lon = as_number(item, "lat"), as_number(item, "lon")
@@ -136,15 +150,23 @@ def _sensor(item: Mapping[str, Any]) -> Sensor:
         if value is not None and value < 0:
             raise IngestError(f"field '{key}' must be >= 0, got {value}")
         extra[key] = value
-    owner = as_text(item, "owner", required=False)
-    return Sensor(id=sensor_id.strip(), kind=kind, lat=lat, lon=lon, owner=owner or "",
-                  releasability=_releasability(item), **extra)  # type: ignore[arg-type]
+    owner = as_text(item, "owner", required=False) or ""
+    if owner and not TOKEN.fullmatch(owner):
+        raise IngestError(f"owner {owner[:80]!r} is not valid: letters, digits, '.', '_' or '-'")
+    return Sensor(id=sensor_id, kind=kind, lat=lat, lon=lon, owner=owner,
+                  releasability=_releasability(item, owner), **extra)  # type: ignore[arg-type]
 
 
-def _releasability(item: Mapping[str, Any]) -> tuple[str, ...]:
+def _releasability(item: Mapping[str, Any], owner: str) -> tuple[str, ...]:
+    """The agencies that may see the sensor's data.  Without the field, only its owner
+    (fails closed: sharing is declared, never assumed)."""
     value = item.get("releasability")
     if value is None:
-        return Sensor.__dataclass_fields__["releasability"].default  # type: ignore[return-value]
+        return (owner,) if owner else ()
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise IngestError("field 'releasability' must be a list of strings")
+    bad = [v for v in value if not TOKEN.fullmatch(v)]
+    if bad:
+        raise IngestError(f"releasability token {bad[0][:80]!r} is not valid: an agency (PH-CG), a state (PH), "
+                          "ASEAN or ALL")
     return tuple(value)

@@ -47,6 +47,31 @@ def cmd_fuse(args: argparse.Namespace) -> int:
     return 0
 
 
+def serve_settings(args: argparse.Namespace, demo: bool, env: dict[str, str] | None = None):
+    """The settings of ``mfc demo`` (``demo``: placeholders allowed, an officer key made unless
+    MFC_DEMO_KEY fixes it) or ``mfc serve`` (no demo key: keys come from MFC_API_KEYS or ``mfc keys``)."""
+    import secrets
+
+    from .settings import Settings
+    env = dict(os.environ if env is None else env)
+    overrides: dict[str, object] = {"demo": demo}
+    if args.host:
+        overrides["host"] = args.host
+    if args.port:
+        overrides["port"] = args.port
+    if demo:
+        overrides["demo_key"] = env.get("MFC_DEMO_KEY") or secrets.token_urlsafe(18)
+        if "MFC_DB" not in env:
+            Path("mfc-demo.db").unlink(missing_ok=True)
+            overrides["db"] = "sqlite:///mfc-demo.db"
+    else:
+        if env.get("MFC_DEMO_KEY"):
+            print("mfc: MFC_DEMO_KEY is ignored outside `mfc demo`; make keys with `mfc keys create`",
+                  file=sys.stderr)
+        overrides["demo_key"] = ""
+    return Settings.from_env(env, **overrides)
+
+
 def _serve(args: argparse.Namespace, feeds: list[Path] | None) -> int:
     import uvicorn
 
@@ -54,17 +79,8 @@ def _serve(args: argparse.Namespace, feeds: list[Path] | None) -> int:
 
     from .replay import Replayer, ScaledClock
     from .runtime import Runtime
-    from .settings import Settings
 
-    overrides: dict[str, object] = {}
-    if args.host:
-        overrides["host"] = args.host
-    if args.port:
-        overrides["port"] = args.port
-    if feeds is not None and "MFC_DB" not in os.environ:
-        Path("mfc-demo.db").unlink(missing_ok=True)
-        overrides["db"] = "sqlite:///mfc-demo.db"
-    settings = Settings.from_env(**overrides)
+    settings = serve_settings(args, demo=feeds is not None)
     sensor_file = args.sensors or (str(SAMPLE / "sensors.json") if feeds else None)
     sensors = _sensors(sensor_file, [])
     clock = ScaledClock(getattr(args, "speed", 1.0))
@@ -75,9 +91,12 @@ def _serve(args: argparse.Namespace, feeds: list[Path] | None) -> int:
         replayer = Replayer(feeds, sensors, runtime.ingest, clock)
         replayer.start()
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    base = f"http://{host}:{settings.port}"
+    sign_in = (f"{base}/?key={settings.demo_key.get_secret_value()}" if feeds  # the demo's link, like Jupyter's
+               else f"{base}/  (sign in with a key from `mfc keys create --role officer --name NAME`)")
     print(f"\n  ASEAN Maritime Fusion Centre — {'demo' if feeds else 'serving'}\n"
-          f"  Open the picture:  http://{host}:{settings.port}/?key={settings.demo_key}\n"
-          f"  API docs:          http://{host}:{settings.port}/docs\n", flush=True)
+          f"  Open the picture:  {sign_in}\n"
+          f"  API docs:          {base}/docs\n", flush=True)
     try:
         uvicorn.run(create_app(runtime), host=settings.host, port=settings.port, log_level="warning")
     finally:
@@ -149,14 +168,20 @@ def parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_replay)
     from .deploy import add_commands
     add_commands(sub)
+    from . import keys_cli
+    keys_cli.add_commands(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    from .settings import SettingsError
     args = parser().parse_args(argv)
     try:
         return args.func(args)
+    except SettingsError as exc:
+        print(f"mfc {args.command}: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 

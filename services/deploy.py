@@ -21,6 +21,8 @@ from .bus import Bus, make_bus
 from .checkpoint import Checkpoint
 from .geography import build_geography
 from .ingest_service import IngestService
+from .keyring import KeyRing, KeyWatcher
+from .keys import KeyStore
 from .settings import Settings
 from .workers import FusionWorker, Worker
 
@@ -126,11 +128,11 @@ def cmd_api(args: argparse.Namespace) -> int:
     from api.app import create_app
 
     from .runtime import Runtime
-    settings = Settings.from_env()
+    settings = Settings.from_env(demo_key="")  # the demo key is for `mfc demo` only
+    print(f"mfc api: http://{settings.host}:{settings.port}/ (store {settings.db_display}; "
+          f"store writer and alert router in this process)", flush=True)
     runtime = Runtime(settings, load_sensor_file(settings), bus=connect(settings), fusion=False)
     runtime.start()
-    print(f"mfc api: http://{settings.host}:{settings.port}/ (store {settings.db}; "
-          f"store writer and alert router in this process)", flush=True)
     server = uvicorn.Server(uvicorn.Config(create_app(runtime), host=settings.host, port=settings.port,
                                            log_level="warning"))
     died: list[str] = []
@@ -162,16 +164,21 @@ def cmd_router(args: argparse.Namespace) -> int:
     """The alert router alone (``mfc api`` runs one too; all share one consumer group)."""
     from .alert_router import AlertRouter
     from .subscriptions import SubscriptionStore
+    from .webhook_net import deployment_policy
     settings = Settings.from_env()
     bus = connect(settings)
     subscriptions = SubscriptionStore(settings.db)
-    agencies = sorted({k.name for k in settings.all_keys().values() if k.role == "agency"})
-    print(f"mfc router: mfc.alerts → mfc.alerts.<agency> for {', '.join(agencies) or 'no agency keys'}"
-          f" and webhooks (subscriptions in {settings.db})", flush=True)
+    ring = KeyRing(settings.all_keys(), KeyStore(settings.db))
+    agencies = ring.agencies()
+    print(f"mfc router: mfc.alerts → mfc.alerts.<agency> for {', '.join(agencies) or 'no agency keys yet'}"
+          f" and webhooks (subscriptions in {settings.db_display})", flush=True)
     try:
-        return run_until_signalled([AlertRouter(bus, subscriptions, agencies)], bus)
+        router = AlertRouter(bus, subscriptions, agencies, policy=deployment_policy(settings))
+        ring.on_change = lambda: setattr(router, "agencies", ring.agencies())  # agency keys made with `mfc keys`
+        return run_until_signalled([router, KeyWatcher(ring)], bus)
     finally:
         subscriptions.close()
+        ring.store.close()
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

@@ -1,7 +1,7 @@
 """``mfc fuse``: batch fusion of recorded feeds, as fast as possible, deterministic.
 
-Files ending in ``.jsonl``/``.json`` are radar JSON Lines; anything else is
-NMEA (AIS, and ARPA ``TTM``/``TLL``).  ``.gz`` files are read transparently.
+Files ending in ``.jsonl``/``.json`` are radar JSON Lines (or AIS-catcher's JSON output, told
+by its ``"class": "AIS"``); anything else is NMEA (AIS, and ARPA ``TTM``/``TLL``).  ``.gz`` files are read transparently.
 All observations are merged in time order (ties keep file and line order)
 and pushed through the tracker; a line with no time of its own takes the last
 time seen in its file.
@@ -21,6 +21,8 @@ from typing import IO, Any
 from fusion.model import Alert, Observation, Sensor, TrackLine
 from fusion.pipeline import Fusion
 from ingest.ais import AisDecoder
+from ingest.asterix import decode_asterix
+from ingest.pcap import udp_payloads
 from ingest.errors import IngestError, Reject
 from ingest.radar import decode_radar_line
 
@@ -43,12 +45,28 @@ def open_text(path: Path) -> IO[str]:
 
 
 def is_radar_file(path: Path) -> bool:
+    """JSON Lines are radar, unless they are AIS-catcher's JSON output (``"class": "AIS"``)."""
     name = path.name[:-3] if path.name.endswith(".gz") else path.name
-    return name.endswith((".jsonl", ".json", ".ndjson"))
+    return name.endswith((".jsonl", ".json", ".ndjson")) and not _is_ais_catcher(path)
+
+
+def _is_ais_catcher(path: Path) -> bool:
+    with open_text(path) as fh:
+        for line in fh:
+            if line.strip():
+                try:
+                    first = json.loads(line)
+                except ValueError:
+                    return False
+                return isinstance(first, dict) and first.get("class") == "AIS"
+    return False
 
 
 def read_file(path: Path, sensors: dict[str, Sensor], rejects: list[tuple[str, Reject]]) -> Iterator[Observation]:
     """Observations of one file; rejects are appended with the file name."""
+    if path.suffix in (".pcap", ".cap"):
+        yield from _read_asterix_capture(path, sensors, rejects)
+        return
     with open_text(path) as fh:
         if is_radar_file(path):
             for no, line in enumerate(fh, start=1):
@@ -65,6 +83,25 @@ def read_file(path: Path, sensors: dict[str, Sensor], rejects: list[tuple[str, R
             rejects.extend((path.name, r) for r in bad)
             yield from observations
         rejects.extend((path.name, r) for r in decoder.flush())
+
+
+def _read_asterix_capture(path: Path, sensors: dict[str, Sensor],
+                          rejects: list[tuple[str, Reject]]) -> Iterator[Observation]:
+    """A pcap of a radar's ASTERIX feed; the file is named after the radar (``PH-PAL-R1.pcap``),
+    each packet's capture time dates the reports' time of day."""
+    sensor = sensors.get(path.stem)
+    if sensor is None or sensor.kind != "radar":
+        rejects.append((path.name, Reject(0, "", f"no radar {path.stem!r} in the sensors file: an ASTERIX "
+                                                 "capture is named after its radar's id")))
+        return
+    with open(path, "rb") as fh:
+        try:
+            for no, (time_s, payload) in enumerate(udp_payloads(fh), start=1):
+                observations, problems = decode_asterix(payload, sensor, time_s)
+                rejects.extend((path.name, Reject(no, payload[:64].hex(), p)) for p in problems)
+                yield from observations
+        except IngestError as exc:
+            rejects.append((path.name, Reject(0, "", exc.reason)))
 
 
 def load_observations(paths: list[Path], sensors: dict[str, Sensor]) -> tuple[list[Observation], list[tuple[str, Reject]]]:

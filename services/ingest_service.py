@@ -17,6 +17,7 @@ from typing import Any, Callable
 from fusion.config import TrackerConfig
 from fusion.model import Observation, Sensor
 from ingest.ais import AisDecoder
+from ingest.asterix import decode_asterix
 from ingest.errors import IngestError
 from ingest.radar import decode_radar_line
 
@@ -138,6 +139,23 @@ class IngestService:
                 continue
             obs.receive_time_s = now
             self._accept(verdict, [obs], no, line, now, obs.sensor_id)
+        return verdict
+
+    def ingest_asterix(self, data: bytes, sensor_id: str, receipt_time_s: float | None = None) -> Verdict:
+        """ASTERIX datablocks (CAT010/CAT048) from one radar: each target report an observation,
+        each refused block or report a reject (``line_no`` 0, ``line`` the datagram's first
+        bytes in hex, the reason naming the record)."""
+        verdict = Verdict()
+        sensor = self.sensors.get(sensor_id)
+        head = data[:64].hex()
+        if sensor is None or sensor.kind != "radar":
+            self._reject(verdict, 0, head, f"unknown radar {sensor_id!r}: register it first", sensor_id)
+            return verdict
+        now = self.clock() if receipt_time_s is None else receipt_time_s
+        observations, problems = decode_asterix(data, sensor, now)
+        for reason in problems:
+            self._reject(verdict, 0, head, reason, sensor_id)
+        self._accept(verdict, observations, 0, head, now, sensor_id)
         return verdict
 
     def publish(self, observations: list[Observation]) -> None:

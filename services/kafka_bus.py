@@ -139,9 +139,19 @@ class KafkaBusConsumer:
         self._last_batch: list[Record] = []
         self._next: dict[TopicPartition, int] = {}  # per partition: the offset after the last record polled
         self._closed = False
+        self._idle = threading.Event()  # never set: a pause that does not hold the GIL in a busy loop
 
     def poll(self, timeout_s: float = 0.5, max_records: int = 1000) -> list[Record]:
-        batches = self._consumer.poll(timeout_ms=max(0, int(timeout_s * 1000)), max_records=max_records)
+        """The next records; none while the broker cannot be reached (a retriable fault is logged
+        and the caller simply polls again: nothing was consumed, no worker dies of a restart)."""
+        try:
+            batches = self._consumer.poll(timeout_ms=max(0, int(timeout_s * 1000)), max_records=max_records)
+        except KafkaError as exc:
+            if not getattr(exc, "retriable", False):
+                raise
+            log.warning("poll of %s failed, will retry: %s", self.topic, exc)
+            self._idle.wait(min(max(timeout_s, 0.05), 1.0))
+            return []
         records: list[Record] = []
         partitions: dict[int, int] = {}
         for tp, messages in sorted(batches.items(), key=lambda item: item[0].partition):

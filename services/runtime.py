@@ -13,11 +13,38 @@ from .broadcast import Broadcaster
 from .bus import Bus, make_bus
 from .geography import build_geography, zones_from_geojson
 from .ingest_service import IngestService
-from .settings import ApiKey, Settings
+from .keyring import KeyRing, KeyWatcher
+from .keys import KeyStore
+from .settings import Settings
 from .store import Store
 from .sensor_registry import SENSORS_TOPIC, SensorRegistry, sensor_message
 from .subscriptions import SubscriptionStore
+from .webhook_net import deployment_policy
 from .workers import FusionWorker, StoreWorker, Worker
+
+
+class KnownSensors:
+    """Sensor lookup for releasability: the live sensors, then the tombstones of deleted ones.
+    An id in neither is unknown, and unknown means not visible (``services.visibility``).
+    Another process of a deployment may have registered or deleted a sensor: a miss is
+    re-read from the registry at most every ``reload_s``."""
+
+    def __init__(self, live: dict[str, Sensor], tombstones: dict[str, Sensor],
+                 reload: Callable[[], tuple[dict[str, Sensor], dict[str, Sensor]]] | None = None,
+                 reload_s: float = 5.0) -> None:
+        self.live, self.dead, self.reload, self.reload_s = live, tombstones, reload, reload_s
+        self._loaded = time.monotonic()
+
+    def get(self, sensor_id: str) -> Sensor | None:
+        found = self.live.get(sensor_id) or self.dead.get(sensor_id)
+        if found is None and self.reload is not None and time.monotonic() - self._loaded >= self.reload_s:
+            self._loaded = time.monotonic()
+            live, dead = self.reload()
+            self.dead.update(dead)
+            for sid, sensor in live.items():
+                self.live.setdefault(sid, sensor)
+            found = self.live.get(sensor_id) or self.dead.get(sensor_id)
+        return found
 
 
 class Runtime:
@@ -29,7 +56,11 @@ class Runtime:
         self.sensors: dict[str, Sensor] = dict(sensors or {})
         self.registry = SensorRegistry(settings.db)
         self.sensors.update(self.registry.all())  # registered through the API: they win over the file
-        self.keys: dict[str, ApiKey] = settings.all_keys()
+        self.tombstones: dict[str, Sensor] = self.registry.tombstones()
+        self.sensor_lookup = KnownSensors(self.sensors, self.tombstones,
+                                          lambda: (self.registry.all(), self.registry.tombstones()))
+        self.key_store = KeyStore(settings.db)
+        self.keys = KeyRing(settings.all_keys(), self.key_store)  # bootstrap keys, hashed, and the store's
         self.bus = bus or make_bus(settings.bus, settings.kafka_prefix)
         self.store = Store(settings.db)
         self.ingest = IngestService(self.bus, self.sensors, clock)
@@ -37,8 +68,10 @@ class Runtime:
         self.workers: list[Worker] = [StoreWorker(self.bus, self.store, keep_history_s=settings.history_keep_s,
                                                   clock=clock, broadcaster=self.broadcaster)]
         self.subscriptions = SubscriptionStore(settings.db)
-        self.router = AlertRouter(self.bus, self.subscriptions, self.agencies())
-        self.workers.append(self.router)
+        self.webhook_policy = deployment_policy(settings)
+        self.router = AlertRouter(self.bus, self.subscriptions, self.agencies(), policy=self.webhook_policy)
+        self.keys.on_change = lambda: setattr(self.router, "agencies", self.agencies())
+        self.workers += [self.router, KeyWatcher(self.keys)]
         self.fusion_worker: FusionWorker | None = None
         if fusion:
             user_zones = zones_from_geojson({"type": "FeatureCollection", "features": self.store.zones()})
@@ -47,8 +80,8 @@ class Runtime:
             self.workers.insert(0, self.fusion_worker)
 
     def agencies(self) -> list[str]:
-        """Member agencies: the names of the agency keys."""
-        return sorted({k.name for k in self.keys.values() if k.role == "agency"})
+        """Member agencies: the names of the agency keys (bootstrap and key store)."""
+        return self.keys.agencies()
 
     def register_sensor(self, sensor: Sensor, who: str) -> None:
         """Store a sensor, make it known to ingest and fusion here, and announce it on
@@ -65,11 +98,14 @@ class Runtime:
         self.bus.publish(SENSORS_TOPIC, sensor.id, sensor_message(sensor, sensor.id))
         self.bus.flush()
 
-    def unregister_sensor(self, sensor_id: str) -> bool:
-        """Forget a registered sensor; False if it was not registered through the API."""
-        if not self.registry.delete(sensor_id):
+    def unregister_sensor(self, sensor_id: str, who: str = "") -> bool:
+        """Forget a registered sensor (keeping its tombstone); False if it was not registered
+        through the API."""
+        if not self.registry.delete(sensor_id, who):
             return False
-        self.sensors.pop(sensor_id, None)
+        gone = self.sensors.pop(sensor_id, None)
+        if gone is not None:
+            self.tombstones[sensor_id] = gone
         self.bus.publish(SENSORS_TOPIC, sensor_id, sensor_message(None, sensor_id))
         self.bus.flush()
         return True
@@ -96,3 +132,4 @@ class Runtime:
         self.store.close()
         self.subscriptions.close()
         self.registry.close()
+        self.key_store.close()

@@ -26,6 +26,14 @@ registered = Table(
     Column("spec", Text, nullable=False),  # the contract's JSON form
     Column("registered_by", String(64)), Column("registered_s", Float),
 )
+# a deleted sensor's tombstone: its data already fused into tracks, history and alerts keeps
+# the releasability it had (deleting a restricted sensor must not make its past public)
+tombstones = Table(
+    "sensor_tombstones", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("spec", Text, nullable=False),  # the sensor as it was when deleted
+    Column("deleted_by", String(64)), Column("deleted_s", Float),
+)
 
 
 class SensorRegistry:
@@ -39,17 +47,43 @@ class SensorRegistry:
             conn.execute(registered.insert().values(id=sensor.id, spec=json.dumps(sensor_to_dict(sensor)),
                                                     registered_by=who, registered_s=time.time()))
 
-    def delete(self, sensor_id: str) -> bool:
+    def delete(self, sensor_id: str, who: str = "") -> bool:
+        """Forget a registered sensor, keeping its tombstone; False if it was not registered."""
         with self.engine.begin() as conn:
-            return conn.execute(delete(registered).where(registered.c.id == sensor_id)).rowcount > 0
+            row = conn.execute(select(registered.c.spec).where(registered.c.id == sensor_id)).first()
+            if row is None:
+                return False
+            conn.execute(delete(registered).where(registered.c.id == sensor_id))
+            conn.execute(delete(tombstones).where(tombstones.c.id == sensor_id))
+            conn.execute(tombstones.insert().values(id=sensor_id, spec=row[0], deleted_by=who,
+                                                    deleted_s=time.time()))
+        return True
+
+    def tombstones(self) -> dict[str, Sensor]:
+        """Deleted sensors as they were (for the releasability of what they fed)."""
+        with self.engine.connect() as conn:
+            specs = [json.loads(s) for (s,) in conn.execute(select(tombstones.c.spec).order_by(tombstones.c.id))]
+        return _lenient(specs)
 
     def all(self) -> dict[str, Sensor]:
         with self.engine.connect() as conn:
             specs = [json.loads(s) for (s,) in conn.execute(select(registered.c.spec).order_by(registered.c.id))]
-        return load_sensors({"sensors": specs}) if specs else {}
+        return _lenient(specs)
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _lenient(specs: list[dict[str, Any]]) -> dict[str, Sensor]:
+    """Stored sensors one by one: one that no longer validates (rules tightened since it was
+    stored) is left out, so it counts as unknown (not visible), and the rest still load."""
+    out: dict[str, Sensor] = {}
+    for spec in specs:
+        try:
+            out.update(load_sensors({"sensors": [spec]}))
+        except Exception:  # noqa: BLE001 - a bad stored row must not stop the service
+            continue
+    return out
 
 
 def parse_sensors(body: Any, default_owner: str) -> list[Sensor]:

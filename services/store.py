@@ -30,6 +30,7 @@ tracks = Table(
     Column("mmsi", Integer, index=True), Column("name", String(64)), Column("flag", String(4)),
     Column("ship_type", Integer), Column("sources", String(32)), Column("status", String(16), index=True),
     Column("sensors", Text),  # comma-separated ids of the sensors that fed the track (releasability)
+    Column("fixes", Text),    # JSON: each sensor's newest fix, for agencies that may see only some
 )
 
 history = Table(
@@ -39,6 +40,8 @@ history = Table(
     Column("time_s", Float, nullable=False),
     Column("lat", Float, nullable=False), Column("lon", Float, nullable=False),
     Column("sog_kn", Float), Column("cog_deg", Float),
+    Column("sensors", Text),  # the point's own sensors: each point is as releasable as what made it
+    Column("fixes", Text),
     UniqueConstraint("track_id", "time_s", name="uq_history_track_time"),
 )
 Index("ix_history_time", history.c.time_s)
@@ -65,6 +68,7 @@ zones = Table(
 )
 
 LIVE = ("tentative", "confirmed", "coasting")
+HISTORY_FIELDS = ("track_id", "time_s", "lat", "lon", "sog_kn", "cog_deg", "sensors", "fixes")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _: Any) -> None:
@@ -87,7 +91,7 @@ class Store:
         """A database made by an earlier version gets the columns added since (all nullable)."""
         from sqlalchemy import inspect, text
         insp = inspect(self.engine)
-        for table in (tracks,):
+        for table in (tracks, history):
             have = {c["name"] for c in insp.get_columns(table.name)}
             for col in table.columns:
                 if col.name not in have:
@@ -112,7 +116,7 @@ class Store:
             prev = latest.get(row["track_id"])
             if prev is None or row["time_s"] >= prev["time_s"]:
                 latest[row["track_id"]] = row
-            points.append({k: row[k] for k in ("track_id", "time_s", "lat", "lon", "sog_kn", "cog_deg")})
+            points.append({k: row[k] for k in HISTORY_FIELDS})
         if not latest:
             return
         with self.engine.begin() as conn:
@@ -195,7 +199,8 @@ class Store:
         with self.engine.connect() as conn:
             rows = list(conn.execute(q).mappings())
         return [{"time": iso_time(r["time_s"]), "lat": r["lat"], "lon": r["lon"],
-                 "sog_kn": r["sog_kn"], "cog_deg": r["cog_deg"]} for r in reversed(rows)]
+                 "sog_kn": r["sog_kn"], "cog_deg": r["cog_deg"], "sensors": _ids(r["sensors"]),
+                 "fixes": _fixes(r["fixes"])} for r in reversed(rows)]
 
     def alerts(self, type_: str | None = None, state: str | None = None, severity: str | None = None,
                bbox: tuple[float, float, float, float] | None = None, since_s: float | None = None,
@@ -247,7 +252,16 @@ def _track_row(line: dict[str, Any]) -> dict[str, Any]:
         "flag": line.get("flag"), "ship_type": line.get("ship_type"),
         "sources": ",".join(line.get("sources") or []), "status": line.get("status", "confirmed"),
         "sensors": ",".join(line.get("sensors") or []),
+        "fixes": json.dumps(line["fixes"], separators=(",", ":")) if line.get("fixes") else None,
     }
+
+
+def _ids(text: str | None) -> list[str]:
+    return [s for s in (text or "").split(",") if s]
+
+
+def _fixes(text: str | None) -> dict[str, Any] | None:
+    return json.loads(text) if text else None
 
 
 def _track_line(row: Any) -> dict[str, Any]:
@@ -256,7 +270,7 @@ def _track_line(row: Any) -> dict[str, Any]:
         "sog_kn": row["sog_kn"], "cog_deg": row["cog_deg"], "sigma_m": row["sigma_m"], "mmsi": row["mmsi"],
         "name": row["name"], "flag": row["flag"], "ship_type": row["ship_type"],
         "sources": [s for s in (row["sources"] or "").split(",") if s], "status": row["status"],
-        "sensors": [s for s in (row["sensors"] or "").split(",") if s],
+        "sensors": _ids(row["sensors"]), "fixes": _fixes(row["fixes"]),
     }
 
 

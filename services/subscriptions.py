@@ -18,15 +18,17 @@ import time
 from dataclasses import asdict, dataclass, field
 from collections.abc import Mapping, Sequence
 from typing import Any, Iterable
-from urllib.parse import urlsplit
 
-from sqlalchemy import Column, Float, MetaData, String, Table, Text, create_engine, delete, select
+from sqlalchemy import Column, Float, MetaData, String, Table, Text, create_engine, delete, func, select
 
 from fusion.rules import ALERT_TYPES
 
+from .visibility import WILDCARDS as WILDCARD_RELEASABILITY, covers, releasable_to  # noqa: F401  (re-exported)
+from .webhook_net import WebhookAddressError, WebhookPolicy, check_target
+
 SEVERITIES = ("info", "low", "medium", "high", "critical")
+MAX_PER_AGENCY = 50  # subscriptions one agency may hold
 DELIVERIES = ("kafka", "webhook", "stream")
-WILDCARD_RELEASABILITY = ("ALL", "ASEAN")  # releasable to every member agency
 
 metadata = MetaData()
 subscriptions = Table(
@@ -42,6 +44,10 @@ class SubscriptionError(ValueError):
     """A subscription request that cannot be honoured, with the reason."""
 
 
+class SubscriptionLimitError(SubscriptionError):
+    """The agency already holds as many subscriptions as it may."""
+
+
 @dataclass(frozen=True)
 class Subscription:
     id: str
@@ -51,7 +57,7 @@ class Subscription:
     min_severity: str = "info"
     delivery: str = "kafka"
     url: str | None = None                 # webhook only
-    secret: str | None = None              # webhook only: the HMAC key
+    secret: str | None = field(default=None, repr=False)  # webhook only: the HMAC key (never in a repr)
 
     def matches(self, alert: dict[str, Any]) -> bool:
         if self.types and alert.get("type") not in self.types:
@@ -78,48 +84,9 @@ class Subscription:
         return d
 
 
-def covers(tokens: Any, agency: str) -> bool:
-    """Do releasability ``tokens`` cover ``agency``?  A token is an agency name (``PH-CG``), a
-    state prefix (``PH`` covers ``PH-CG`` and ``PH-NAVY``) or ``ASEAN``/``ALL``."""
-    return any(t in WILDCARD_RELEASABILITY or t == agency or agency.startswith(f"{t}-") for t in tokens or ())
-
-
-def releasable_to(alert: dict[str, Any], agency: str) -> bool:
-    """May ``agency`` see ``alert``?  Its evidence lists releasability tokens (``covers``).
-    An alert without a list is releasable to every member; an empty list to none."""
-    evidence = alert.get("evidence") or {}
-    if "releasability" not in evidence:
-        return True
-    return covers(evidence["releasability"], agency)
-
-
-def track_releasable_to(line: dict[str, Any], agency: str, sensors: Mapping[str, Any],
-                        default: Sequence[str] = ("ASEAN",)) -> bool:
-    """May ``agency`` see this track line?  Yes when at least one sensor that fed the track
-    recently (``line["sensors"]``) is releasable to it: the agency may know of the vessel
-    through that sensor.  A sensor this process does not know counts as ``default``; a line
-    without sensor ids (written by an earlier version) is visible to every member."""
-    ids = line.get("sensors")
-    if not ids:
-        return True
-    for sid in ids:
-        sensor = sensors.get(sid)
-        if covers(sensor.releasability if sensor is not None else default, agency):
-            return True
-    return False
-
-
-def visible_tracks(rows: list[dict[str, Any]], role: str, name: str,
-                   sensors: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The track lines a key may see: an agency key (``role`` agency, ``name`` the agency)
-    only those releasable to it, every other role all of them."""
-    if role != "agency":
-        return rows
-    return [r for r in rows if track_releasable_to(r, name, sensors)]
-
-
-def parse_subscription(body: Any, agency: str) -> Subscription:
-    """Validate a subscription request body (JSON object) for ``agency``; raise with the reason."""
+def parse_subscription(body: Any, agency: str, webhook_policy: WebhookPolicy | None = None) -> Subscription:
+    """Validate a subscription request body (JSON object) for ``agency``; raise with the reason.
+    A webhook's URL is resolved and checked now against ``webhook_policy`` (``webhook_net``)."""
     if not isinstance(body, dict):
         raise SubscriptionError("want a JSON object with types, bbox, min_severity and delivery")
     unknown = set(body) - {"types", "bbox", "min_severity", "delivery", "agency"}
@@ -151,25 +118,33 @@ def parse_subscription(body: Any, agency: str) -> Subscription:
     kind, url, secret = delivery["kind"], None, None
     if kind == "webhook":
         url = delivery.get("url")
-        parts = urlsplit(url) if isinstance(url, str) else None
-        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-            raise SubscriptionError("a webhook needs delivery.url, an http(s) URL")
         secret = delivery.get("secret") or secrets.token_urlsafe(32)
         if not isinstance(secret, str) or len(secret) < 16:
             raise SubscriptionError("delivery.secret must be a string of at least 16 characters")
+        try:
+            check_target(url, webhook_policy or WebhookPolicy())
+        except WebhookAddressError as exc:
+            raise SubscriptionError(str(exc)) from None
     return Subscription(f"S{secrets.token_hex(6)}", agency, tuple(types), bbox, severity, kind, url, secret)
 
 
 class SubscriptionStore:
     """Subscriptions in the store's database (its own table)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, max_per_agency: int = MAX_PER_AGENCY) -> None:
         self.engine = create_engine(url, future=True, pool_pre_ping=True)
+        self.max_per_agency = max_per_agency
         metadata.create_all(self.engine)
 
     def put(self, sub: Subscription, created_by: str) -> None:
+        """Store ``sub``; ``SubscriptionLimitError`` when its agency already holds ``max_per_agency``."""
         spec = json.dumps(asdict(sub))
         with self.engine.begin() as conn:
+            held = conn.execute(select(func.count()).select_from(subscriptions).where(
+                subscriptions.c.agency == sub.agency, subscriptions.c.id != sub.id)).scalar_one()
+            if held >= self.max_per_agency:
+                raise SubscriptionLimitError(f"agency {sub.agency!r} already holds {held} subscriptions, "
+                                             f"the most allowed ({self.max_per_agency}); delete one first")
             conn.execute(delete(subscriptions).where(subscriptions.c.id == sub.id))
             conn.execute(subscriptions.insert().values(id=sub.id, agency=sub.agency, spec=spec,
                                                        created_by=created_by, created_s=time.time()))

@@ -20,9 +20,9 @@ OFFICER_KEY = "officer-key-for-tests"
 INTEGRATOR_KEY = "integrator-key-for-tests"
 ADMIN_KEY = "admin-key-for-tests"
 SENSORS = {
-    "AIS-T1": Sensor("AIS-T1", "ais", 10.0, 114.0, range_m=74_000, owner="test-integrator"),
-    "RAD-T1": Sensor("RAD-T1", "radar", 10.0, 114.0, range_m=60_000, scan_period_s=3.0, owner="test-integrator"),
-    "RAD-OTHER": Sensor("RAD-OTHER", "radar", 10.0, 114.0, range_m=60_000, owner="someone-else"),
+    "AIS-T1": Sensor("AIS-T1", "ais", 10.0, 114.0, range_m=74_000, owner="test-integrator", releasability=("ASEAN",)),
+    "RAD-T1": Sensor("RAD-T1", "radar", 10.0, 114.0, range_m=60_000, scan_period_s=3.0, owner="test-integrator", releasability=("ASEAN",)),
+    "RAD-OTHER": Sensor("RAD-OTHER", "radar", 10.0, 114.0, range_m=60_000, owner="someone-else", releasability=("ASEAN",)),
 }
 
 

@@ -29,7 +29,8 @@ def geography(**kw: object) -> Geography:
     base = dict(land=MultiPolygon([ISLAND, NORTH_ISLAND]),
                 zones=[(ZONE_NAME, "disputed_feature_12nm", ZONE), ("Alpha Anchorage", "anchorage", ANCHORAGE),
                        ("PH EEZ", "eez", EEZ_PH)],
-                ports=[PORT], eez=[("PH", EEZ_PH), ("VN", EEZ_VN)], receivers=[RECEIVER])
+                ports=[PORT], eez=[("PH", EEZ_PH), ("VN", EEZ_VN)], receivers=[RECEIVER],
+                releasability={"AIS-A": ["ASEAN"], "RADAR-A": ["ASEAN"]})
     base.update(kw)
     return Geography(**base)  # type: ignore[arg-type]
 
@@ -57,8 +58,9 @@ def ais(mmsi: int, t: float, lat: float, lon: float, sog: float = 10.0, cog: flo
 def line(tid: str, t: float, lat: float, lon: float, sog: float = 10.0, cog: float = 90.0,
          mmsi: int | None = None, sources: tuple[str, ...] = ("ais",), status: str = "confirmed",
          ship_type: int | None = None, name: str | None = None) -> TrackLine:
+    sensors = tuple({"ais": "AIS-A", "radar": "RADAR-A"}[s] for s in sources)  # the builders' two sensors
     return TrackLine(tid, t, lat, lon, sog, cog, 30.0, mmsi, name, flag_of(mmsi), ship_type,
-                     tuple(sources), status)  # type: ignore[arg-type]
+                     tuple(sources), status, sensors)  # type: ignore[arg-type]
 
 
 def voyage(tid: str, mmsi: int | None, lat: float, lon: float, sog: float, cog: float, t0: float,

@@ -50,6 +50,24 @@ def test_reading_the_picture_needs_a_known_key(live_server, headers, status):
         assert "key" in r.json()["error"]
 
 
+@pytest.mark.parametrize("path", ["/v1/tracks", "/v1/alerts", "/v1/picture", "/ogc/collections/tracks/items",
+                                  "/v1/picture.cot", "/metrics"])
+def test_a_key_in_the_url_is_refused_outside_the_event_stream(live_server, path):
+    """URLs end up in logs and histories: ``?key=`` works only where a browser cannot send a header."""
+    for headers in ({}, OFFICER):  # refused even beside a good header: the key has leaked already
+        r = httpx.get(f"{live_server.url}{path}", params={"key": OFFICER_KEY}, headers=headers)
+        assert r.status_code == 401
+        assert "Authorization" in r.json()["error"] and OFFICER_KEY not in r.text
+    assert httpx.get(f"{live_server.url}{path}", headers=OFFICER).status_code == 200
+
+
+def test_the_event_stream_takes_a_key_in_the_url(live_server):
+    assert httpx.get(f"{live_server.url}/v1/stream", params={"key": "not-a-key"}).status_code == 401
+    with httpx.stream("GET", f"{live_server.url}/v1/stream", params={"key": OFFICER_KEY}, timeout=10) as r:
+        assert r.status_code == 200
+        assert next(r.iter_lines()) == ": connected"
+
+
 def test_nothing_writes_anonymously_or_with_a_reading_role(live_server):
     line = position_sentence(548000010, 10.1, 114.1)
     url = f"{live_server.url}/v1/ingest/ais?sensor_id=AIS-T1"
@@ -162,12 +180,15 @@ def test_live_stream_carries_track_and_alert_events(live_server):
     import threading
 
     events: list[tuple[str, dict]] = []
+    connected = threading.Event()
 
     def listen():
         with httpx.stream("GET", f"{live_server.url}/v1/stream?key={OFFICER_KEY}", timeout=20) as r:
             assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
             kind = None
             for row in r.iter_lines():
+                if row.startswith(": connected"):  # the server registered this listener
+                    connected.set()
                 if row.startswith("event: "):
                     kind = row[7:]
                 elif row.startswith("data: ") and kind:
@@ -177,8 +198,7 @@ def test_live_stream_carries_track_and_alert_events(live_server):
 
     thread = threading.Thread(target=listen, daemon=True)
     thread.start()
-    import time
-    time.sleep(0.5)  # the listener is registered before the feed arrives
+    assert connected.wait(10), "the stream did not connect"
     body = "\n".join([position_sentence(970099999, 10.4, 114.4, 0.0, 0.0),
                       position_sentence(970099999, 10.4001, 114.4, 0.0, 0.0)])
     httpx.post(f"{live_server.url}/v1/ingest/ais?sensor_id=AIS-T1", content=body, headers=INTEGRATOR)

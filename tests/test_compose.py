@@ -9,6 +9,7 @@ No container is started.
 from __future__ import annotations
 
 import json
+import secrets
 import shutil
 import subprocess
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from services.cli import parser
-from services.settings import Settings
+from services.settings import Settings, SettingsError
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -33,13 +34,20 @@ def compose_command() -> list[str] | None:
     return None
 
 
-@pytest.fixture(scope="module")
-def config() -> dict:
+CLEAN_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin"}  # no MFC_* from the caller's environment
+
+
+def compose_base() -> list[str]:
     cmd = compose_command()
     if cmd is None:
         pytest.skip("docker-compose is not installed (Debian package docker-compose)")
-    base = [*cmd, "-f", str(COMPOSE), "--project-directory", str(ROOT)]
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin"}  # no MFC_* from the caller's environment
+    return [*cmd, "-f", str(COMPOSE), "--project-directory", str(ROOT)]
+
+
+@pytest.fixture(scope="module")
+def config() -> dict:
+    base = compose_base()
+    env = {**CLEAN_ENV, "MFC_DB_PASSWORD": secrets.token_hex(16)}  # the operator must set it
     checked = subprocess.run([*base, "config", "-q"], capture_output=True, text=True, env=env, timeout=120)
     assert checked.returncode == 0, checked.stderr
     as_json = subprocess.run([*base, "config", "--format", "json"], capture_output=True, text=True, env=env,
@@ -49,13 +57,35 @@ def config() -> dict:
     # Compose v1 (Python) prints YAML only: read it with the YAML library it runs on.
     resolved = subprocess.run([*base, "config"], capture_output=True, text=True, env=env, timeout=120)
     assert resolved.returncode == 0, resolved.stderr
-    shebang = Path(shutil.which(cmd[0]) or "").read_bytes()[:200].split(b"\n")[0].decode(errors="replace")
-    assert shebang.startswith("#!") and "python" in shebang, f"cannot read {cmd[0]}'s YAML ({shebang!r})"
+    shebang = Path(shutil.which(base[0]) or "").read_bytes()[:200].split(b"\n")[0].decode(errors="replace")
+    assert shebang.startswith("#!") and "python" in shebang, f"cannot read {base[0]}'s YAML ({shebang!r})"
     python = shebang[2:].strip().split()[-1] if "env" in shebang else shebang[2:].strip().split()[0]
     to_json = subprocess.run([python, "-c", "import json, sys, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)"],
                              input=resolved.stdout, capture_output=True, text=True, timeout=60)
     assert to_json.returncode == 0, to_json.stderr
     return json.loads(to_json.stdout)
+
+
+def test_compose_ships_no_database_password():
+    """Without MFC_DB_PASSWORD compose refuses to start, naming the variable, rather than fall back
+    on a password everyone who read the file knows."""
+    refused = subprocess.run([*compose_base(), "config", "-q"], capture_output=True, text=True, env=CLEAN_ENV,
+                             timeout=120)
+    assert refused.returncode != 0
+    assert "MFC_DB_PASSWORD" in refused.stderr
+
+
+def test_a_placeholder_database_password_stops_the_api_services():
+    """Compose resolves the variable; the settings of `mfc api` then refuse a placeholder."""
+    resolved = subprocess.run([*compose_base(), "config"], capture_output=True, text=True, timeout=120,
+                              env={**CLEAN_ENV, "MFC_DB_PASSWORD": "changeme"})
+    assert resolved.returncode == 0, resolved.stderr
+    (line,) = [ln.strip() for ln in resolved.stdout.splitlines() if ln.strip().startswith("MFC_DB:")]
+    url = line.split(":", 1)[1].strip().strip("'\"")
+    assert ":changeme@db:5432/" in url
+    with pytest.raises(SettingsError, match="MFC_DB password .* placeholder") as refused:
+        Settings.from_env({"MFC_DB": url})
+    assert "changeme" not in str(refused.value)  # the reason never repeats the secret
 
 
 def environment(service: dict) -> dict[str, str]:

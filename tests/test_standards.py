@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import httpx
 import pytest
 
-from .conftest import wait_for
+from .conftest import OFFICER_KEY, wait_for
 from .test_api import INTEGRATOR, OFFICER, corrupt_checksum, position_sentence, static_sentences, with_time
 
 VESSELS = {  # mmsi: (name, lat, lon, sog)
@@ -36,6 +36,21 @@ def picture(live_server):
 
     assert wait_for(named)
     return live_server.url
+
+
+def test_ogc_paging_links_never_carry_the_key(picture):
+    """The key travels in the header; links a client may log, share or cache carry only the query."""
+    from urllib.parse import parse_qs, urlsplit
+    url = f"{picture}/ogc/collections/tracks/items"
+    first = httpx.get(url, params={"limit": 1, "bbox": "110,5,120,15"}, headers=OFFICER).json()
+    links = {link["rel"]: link["href"] for link in first["links"]}
+    for href in links.values():
+        assert OFFICER_KEY not in href and "key" not in parse_qs(urlsplit(href).query)
+    assert parse_qs(urlsplit(links["next"]).query) == {"bbox": ["110,5,120,15"], "limit": ["1"], "offset": ["1"]}
+    second = httpx.get(links["next"], headers=OFFICER)
+    assert second.status_code == 200 and second.json()["numberMatched"] == 2
+    refused = httpx.get(url, params={"key": OFFICER_KEY, "limit": 1})
+    assert refused.status_code == 401 and "Authorization" in refused.json()["error"]
 
 
 def test_ogc_api_features_landing_conformance_and_collections(picture):

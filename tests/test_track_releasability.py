@@ -35,7 +35,8 @@ def test_a_track_seen_only_by_a_restricted_radar_is_hidden_from_other_agencies(t
         for sensor in (PH_RADAR, SHARED_RADAR):
             assert httpx.post(f"{url}/v1/sensors", json=sensor, headers=INTEGRATOR).status_code == 201
         streams = {"PH": listen(url, "ph-cg-key-for-tests"), "VN": listen(url, "vn-msa-key-for-tests")}
-        time.sleep(0.5)  # the listeners are registered before the feed arrives
+        for thread, _ in streams.values():  # the listeners are registered before the feed arrives
+            assert thread.connected.wait(10), "the stream did not connect"
         now = time.time()
         for sensor_id, lat in (("RAD-PH-ONLY", 11.1), ("RAD-SHARED", 12.1)):
             r = httpx.post(f"{url}/v1/ingest/radar", content=plots(sensor_id, now - 30, 8, lat, 115.1),
@@ -78,6 +79,7 @@ def test_a_track_seen_only_by_a_restricted_radar_is_hidden_from_other_agencies(t
 def listen(url: str, key: str):
     """Collect the track events of the live stream for a few seconds (a thread and its list)."""
     events: list[dict] = []
+    connected = threading.Event()
 
     def run():
         deadline = time.time() + 8
@@ -85,6 +87,8 @@ def listen(url: str, key: str):
             with httpx.stream("GET", f"{url}/v1/stream?key={key}&types=track", timeout=10) as r:
                 kind = None
                 for row in r.iter_lines():
+                    if row.startswith(": connected"):
+                        connected.set()
                     if row.startswith("event: "):
                         kind = row[7:]
                     elif row.startswith("data: ") and kind == "track":
@@ -95,5 +99,6 @@ def listen(url: str, key: str):
             return
 
     thread = threading.Thread(target=run, daemon=True)
+    thread.connected = connected  # type: ignore[attr-defined]
     thread.start()
     return thread, events

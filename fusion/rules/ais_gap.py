@@ -95,7 +95,8 @@ class AisGap:
                     and line.time_s > v.last_s:
                 self.ctx.book.update(v.alert, line.time_s, severity=self.cfg.severity["ais_gap_radar"],
                                      summary=self._summary(line.time_s - v.last_s, True),
-                                     lat=line.lat, lon=line.lon, radar_holds=True, radar_s=line.time_s)
+                                     lat=line.lat, lon=line.lon, sensors=line.sensors, radar_holds=True,
+                                     radar_s=line.time_s)
 
     # ------------------------------------------------------------------ timers
     def _due(self, mmsi: int, due_s: float) -> None:
@@ -158,7 +159,12 @@ class AisGap:
                       "silence_s": round(silence), "radar_holds": radar,
                       "radar_s": v.radar_s if radar else None, "in_coverage": bool(covered),
                       "reports_before": n, "mean_interval_s": round((v.times[-1] - v.times[0]) / (n - 1), 1),
-                      "releasability": self.ctx.releasability([v.sensor])})
+                      "releasability": self.ctx.releasability(self._sensors(v, radar))})
+
+    def _sensors(self, v: "_Vessel", radar: bool) -> list[str]:
+        """The AIS station that heard the vessel and, when radar holds it, the track's sensors."""
+        line = self.ctx.lines.get(v.track_id) if radar and v.track_id is not None else None
+        return [v.sensor, *line.sensors] if line is not None else [v.sensor]
 
     def _late(self, obs: Observation, v: _Vessel) -> bool:
         """A report (arriving late) from inside an open gap: shorten the gap or retract it.

@@ -5,13 +5,13 @@ from __future__ import annotations
 import copy
 import heapq
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
 from ..geodesy import M_PER_DEG_LAT
 from ..model import Alert, Observation, TrackLine
 from .config import RulesConfig
-from .geography import Geography
+from .geography import Geography, meet_tokens
 
 
 class Rule(Protocol):
@@ -32,9 +32,13 @@ class AlertBook:
 
     def open(self, type_: str, severity: str, time_s: float, summary: str, *, track_id: str | None = None,
              mmsi: int | None = None, lat: float | None = None, lon: float | None = None,
-             zone: str | None = None, evidence: dict[str, Any] | None = None) -> Alert:
+             zone: str | None = None, evidence: dict[str, Any] | None = None,
+             sensors: Iterable[str] = ()) -> Alert:
+        """A new alert.  Its releasability is what ``sensors`` (every sensor behind it, of every
+        track it is about) all allow; unknown or no sensors: no agency (fails closed)."""
         ev = dict(evidence or {})
-        ev.setdefault("releasability", list(self.cfg.default_releasability))
+        if "releasability" not in ev:
+            ev["releasability"] = self.geo.releasability_of(sensors, self.cfg.default_releasability)
         if zone is None and lat is not None and lon is not None:
             zone = self.geo.zone_name_at(lat, lon)
         alert = Alert(f"A{self._next}", type_, severity, time_s, track_id, mmsi, lat, lon, zone,
@@ -45,10 +49,17 @@ class AlertBook:
 
     def update(self, alert: Alert, time_s: float, *, force: bool = True, summary: str | None = None,
                severity: str | None = None, lat: float | None = None, lon: float | None = None,
-               **evidence: Any) -> None:
-        """Change an open alert; re-emit it now if ``force``, else at most every update_every_s."""
+               sensors: Iterable[str] | None = None, **evidence: Any) -> None:
+        """Change an open alert; re-emit it now if ``force``, else at most every update_every_s.
+        ``sensors`` newly behind the alert narrow its releasability (never widen it)."""
         if alert.state != "open":
             return
+        if sensors is not None:
+            now = self.geo.releasability_of(sensors, self.cfg.default_releasability)
+            old = alert.evidence.get("releasability", [])
+            narrowed = meet_tokens(old, now)
+            if narrowed != sorted(old):
+                alert.evidence["releasability"], force = narrowed, True
         if summary is not None:
             alert.summary = summary
         if severity is not None and severity != alert.severity:

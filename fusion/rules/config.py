@@ -14,7 +14,7 @@ class RulesConfig:
     sweep_every_s: float = 60.0           # periodic sweeps (swarm clustering)
     stale_s: float = 900.0                # a track line older than this no longer counts as "holding"
     update_every_s: float = 600.0         # an open alert is re-emitted at most this often for evidence only
-    default_releasability: tuple[str, ...] = ("ASEAN",)
+    default_releasability: tuple[str, ...] = ()  # an alert with no sensors behind it: no agency
     enabled: tuple[str, ...] | None = None  # None = every rule; else the alert types to run
     # ais_gap
     ais_gap_s: float = 1800.0

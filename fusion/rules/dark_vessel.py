@@ -50,7 +50,7 @@ class DarkVessel:
                                partial(self._due, line.track_id))
         elif st is not None and st.alert is not None:
             self.ctx.book.update(st.alert, line.time_s, force=False, lat=line.lat, lon=line.lon,
-                                 dark_s=round(line.time_s - st.since_s))
+                                 sensors=line.sensors, dark_s=round(line.time_s - st.since_s))
 
     def _due(self, track_id: str, due_s: float) -> None:
         st = self.tracks.get(track_id)
@@ -64,7 +64,7 @@ class DarkVessel:
         st.alert = self.ctx.book.open(
             "dark_vessel", self.cfg.severity["dark_vessel"], due_s,
             f"Radar contact with no AIS identity for {minutes(dark)}",
-            track_id=track_id, lat=line.lat, lon=line.lon,
+            track_id=track_id, lat=line.lat, lon=line.lon, sensors=line.sensors,
             evidence={"since_s": st.since_s, "dark_s": round(dark), "sources": list(line.sources),
                       "sog_kn": round(line.sog_kn, 1), "cog_deg": round(line.cog_deg),
                       "sigma_m": round(line.sigma_m)})

@@ -57,7 +57,7 @@ class ForeignFishing:
             if st.alert is None and t - st.since_s >= cfg.foreign_fishing_s:
                 self._open(line, st)
             elif st.alert is not None:
-                self.ctx.book.update(st.alert, t, force=False, lat=line.lat, lon=line.lon,
+                self.ctx.book.update(st.alert, t, force=False, lat=line.lat, lon=line.lon, sensors=line.sensors,
                                      duration_s=round(t - st.since_s))
         elif st is not None and t - st.last_ok_s > cfg.foreign_fishing_break_s:
             why = "left the EEZ" if not states or flag in states else f"speed now {line.sog_kn:.1f} kn"
@@ -70,7 +70,7 @@ class ForeignFishing:
             "foreign_fishing", self.cfg.severity["foreign_fishing"], line.time_s,
             f"{line.flag}-flagged fishing vessel {line.name or line.mmsi} fishing in the {eez} EEZ "
             f"for {minutes(dur)} at {line.sog_kn:.1f} kn",
-            track_id=line.track_id, mmsi=line.mmsi, lat=line.lat, lon=line.lon,
+            track_id=line.track_id, mmsi=line.mmsi, lat=line.lat, lon=line.lon, sensors=line.sensors,
             evidence={"flag": line.flag, "eez_states": list(st.states), "ship_type": line.ship_type,
                       "name": line.name, "since_s": st.since_s, "duration_s": round(dur),
                       "sog_kn": round(line.sog_kn, 1)})

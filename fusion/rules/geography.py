@@ -40,6 +40,17 @@ EMPTY = shapely.Polygon()
 _WILDCARDS = frozenset({"ASEAN", "ALL"})
 
 
+def meet_tokens(a: Sequence[str], b: Sequence[str]) -> list[str]:
+    """Releasability tokens that both lists allow: ``ASEAN``/``ALL`` restrict nothing, a state
+    prefix meets its agencies (``PH`` and ``PH-CG`` give ``PH-CG``); an empty list allows no one."""
+    wild_a, wild_b = bool(_WILDCARDS.intersection(a)), bool(_WILDCARDS.intersection(b))
+    if wild_a and wild_b:
+        return sorted(_WILDCARDS.intersection(a) | _WILDCARDS.intersection(b))
+    if wild_a or wild_b:
+        return sorted(set(b if wild_a else a))
+    return sorted({m for x in a for y in b if (m := _meet(x, y)) is not None})
+
+
 def _meet(a: str, b: str) -> str | None:
     """The narrower of two releasability tokens, or None when they share no agency."""
     if a == b or b.startswith(f"{a}-"):
@@ -251,15 +262,20 @@ class Geography:
         return port[0] if port else None
 
     # ------------------------------------------------------------------ data sharing
-    def releasability_of(self, sensor_ids: Iterable[str], default: Sequence[str]) -> list[str]:
+    def releasability_of(self, sensor_ids: Iterable[str], default: Sequence[str] = ()) -> list[str]:
         """Agencies allowed to see data from all these sensors: the meet of their lists, where
         ``ASEAN``/``ALL`` restrict nothing and a state prefix (``PH``) covers its agencies
-        (``PH-CG``).  The default when no sensor restricts anything."""
-        sets = [set(self.releasability[s]) for s in sensor_ids if s in self.releasability]
-        sets = [t for t in sets if not t & _WILDCARDS]
-        if not sets:
+        (``PH-CG``).  Fails closed: a sensor this geography does not know makes the answer
+        empty (no agency), and so does no sensor at all (unless ``default`` says otherwise)."""
+        lists = []
+        for sid in sensor_ids:
+            tokens = self.releasability.get(sid)
+            if tokens is None:
+                return []
+            lists.append(tokens)
+        if not lists:
             return list(default)
-        out = sets[0]
-        for other in sets[1:]:
-            out = {_meet(a, b) for a in out for b in other} - {None}
-        return sorted(out)  # type: ignore[arg-type]
+        out: list[str] = list(lists[0])
+        for other in lists[1:]:
+            out = meet_tokens(out, other)
+        return out

@@ -33,8 +33,8 @@ class Gnss:
     def __init__(self, ctx: Context) -> None:
         self.ctx, self.cfg = ctx, ctx.cfg
         self.grid = PointGrid(self.cfg.gnss_radius_m)
-        self.faults: deque[tuple[int, float, int, str, float, float]] = deque()  # id, t, mmsi, kind, lat, lon
-        self.by_id: dict[int, tuple[int, float, int, str, float, float]] = {}
+        self.faults: deque[tuple[int, float, int, str, float, float, str]] = deque()  # id, t, mmsi, kind, lat, lon, sensor
+        self.by_id: dict[int, tuple[int, float, int, str, float, float, str]] = {}
         self.areas: list[_Area] = []
         self._n = 0
         ctx.position_faults.append(self.on_fault)
@@ -47,7 +47,7 @@ class Gnss:
             self.grid.remove(old)
             del self.by_id[old]
         self._n += 1
-        self.faults.append((self._n, t, obs.mmsi, kind, lat, lon))
+        self.faults.append((self._n, t, obs.mmsi, kind, lat, lon, obs.sensor_id))
         self.by_id[self._n] = self.faults[-1]
         self.grid.place(self._n, lat, lon)
         for area in self.areas:
@@ -55,14 +55,16 @@ class Gnss:
                 area.last_s = max(area.last_s, t)
                 if obs.mmsi not in area.vessels:
                     area.vessels[obs.mmsi] = kind
-                    self.ctx.book.update(area.alert, t, force=False, vessels=len(area.vessels),
+                    self.ctx.book.update(area.alert, t, force=False, vessels=len(area.vessels), sensors=[obs.sensor_id],
                                          mmsis=sorted(area.vessels), summary=self._summary(area.vessels))
                 return
         near: dict[int, tuple[str, float, float]] = {}
+        sensors: dict[str, None] = {}
         for fid, la, lo in self.grid.near(lat, lon):
             f = self.by_id.get(fid)
             if f is not None and t - f[1] <= cfg.gnss_window_s and distance_m(lat, lon, la, lo) <= cfg.gnss_radius_m:
                 near[f[2]] = (f[3], la, lo)
+                sensors[f[6]] = None
         if len(near) < cfg.gnss_min_vessels:
             return
         clat = sum(v[1] for v in near.values()) / len(near)
@@ -70,7 +72,7 @@ class Gnss:
         vessels = {m: v[0] for m, v in near.items()}
         alert = self.ctx.book.open(
             "gnss_interference", cfg.severity["gnss_interference"], t, self._summary(vessels),
-            lat=clat, lon=clon,
+            lat=clat, lon=clon, sensors=list(sensors),
             evidence={"vessels": len(vessels), "mmsis": sorted(vessels), "faults": dict(sorted(vessels.items())),
                       "radius_m": cfg.gnss_radius_m, "window_s": cfg.gnss_window_s})
         area = _Area(alert, clat, clon, vessels, t)

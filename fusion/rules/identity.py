@@ -98,7 +98,7 @@ class Distress:
         if st is not None:
             st[1][0] = max(st[1][0], obs.time_s)
             self.ctx.book.update(st[0], obs.time_s, force=False, lat=obs.lat, lon=obs.lon,
-                                 last_report_s=obs.time_s)
+                                 sensors=[obs.sensor_id], last_report_s=obs.time_s)
             return
         tracks = self.ctx.mmsi_tracks.get(obs.mmsi)
         alert = self.ctx.book.open(

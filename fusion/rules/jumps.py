@@ -26,6 +26,7 @@ class _Place:
     lat: float
     lon: float
     track: str | None = None
+    sensor: str = ""        # the sensor of the place's latest fix (releasability)
 
 
 @dataclass(slots=True)
@@ -58,13 +59,13 @@ class Jumps:
             return
         st = self.mmsis.get(obs.mmsi)
         if st is None:
-            self.mmsis[obs.mmsi] = _Mmsi([_Place(obs.time_s, obs.lat, obs.lon)])
+            self.mmsis[obs.mmsi] = _Mmsi([_Place(obs.time_s, obs.lat, obs.lon, sensor=obs.sensor_id)])
             return
         t, cfg = obs.time_s, self.cfg
         cur = st.places[st.current]
         bad, d, dt = self._impossible(cur, t, obs.lat, obs.lon)
         if not bad:
-            cur.time_s, cur.lat, cur.lon = max(cur.time_s, t), obs.lat, obs.lon
+            cur.time_s, cur.lat, cur.lon, cur.sensor = max(cur.time_s, t), obs.lat, obs.lon, obs.sensor_id
             return
         # another recent place this fix continues?
         for i, p in enumerate(st.places):
@@ -72,7 +73,7 @@ class Jumps:
                     and not self._impossible(p, t, obs.lat, obs.lon)[0]:
                 st.switches = [s for s in st.switches if t - s <= cfg.clash_window_s] + [t]
                 st.current = i
-                p.time_s, p.lat, p.lon = max(p.time_s, t), obs.lat, obs.lon
+                p.time_s, p.lat, p.lon, p.sensor = max(p.time_s, t), obs.lat, obs.lon, obs.sensor_id
                 if len(st.switches) >= cfg.clash_min_switches:
                     self._clash(obs, st, cur, p)
                 elif st.clash is None:
@@ -80,7 +81,7 @@ class Jumps:
                 return
         # a jump to a new place
         st.places = [p for p in st.places if t - p.time_s <= cfg.clash_window_s][-(cfg.clash_max_places - 1):]
-        st.places.append(_Place(t, obs.lat, obs.lon))
+        st.places.append(_Place(t, obs.lat, obs.lon, sensor=obs.sensor_id))
         st.current = len(st.places) - 1
         if st.clash is None:
             self._jump(obs, st, cur, d, dt)
@@ -99,10 +100,10 @@ class Jumps:
         if st.jump is not None:
             count = st.jump.evidence.get("jumps", 1) + 1
             self.ctx.book.update(st.jump, obs.time_s, force=False, summary=summary, lat=obs.lat,
-                                 lon=obs.lon, jumps=count, last=ev)
+                                 lon=obs.lon, sensors=[obs.sensor_id, frm.sensor], jumps=count, last=ev)
             return
         ev["jumps"] = 1
-        ev["releasability"] = self.ctx.releasability([obs.sensor_id])
+        ev["releasability"] = self.ctx.releasability([obs.sensor_id, frm.sensor])
         st.jump = self.ctx.book.open("speed_jump", self.cfg.severity["speed_jump"], obs.time_s, summary,
                                      track_id=self._track(obs.mmsi), mmsi=obs.mmsi, lat=obs.lat,
                                      lon=obs.lon, evidence=ev)
@@ -124,11 +125,12 @@ class Jumps:
     def _clash(self, obs: Observation, st: _Mmsi, a: _Place, b: _Place) -> None:
         st.clash_last_s = obs.time_s
         d = distance_m(a.lat, a.lon, b.lat, b.lon)
-        places = [{"time_s": p.time_s, "lat": p.lat, "lon": p.lon} for p in st.places
-                  if obs.time_s - p.time_s <= self.cfg.clash_window_s]
+        recent = [p for p in st.places if obs.time_s - p.time_s <= self.cfg.clash_window_s]
+        places = [{"time_s": p.time_s, "lat": p.lat, "lon": p.lon} for p in recent]
+        sensors = [obs.sensor_id, *(p.sensor for p in recent)]
         tracks = sorted(self.ctx.mmsi_tracks.get(obs.mmsi, ()))  # type: ignore[arg-type]
         if st.clash is not None:
-            self.ctx.book.update(st.clash, obs.time_s, force=False, switches=len(st.switches),
+            self.ctx.book.update(st.clash, obs.time_s, force=False, switches=len(st.switches), sensors=sensors,
                                  places=places, distance_m=round(d))
             return
         summary = f"MMSI {obs.mmsi} reported from {len(places)} places {d / 1000:.0f} km apart at once"
@@ -136,7 +138,7 @@ class Jumps:
             "identity_clash", self.cfg.severity["identity_clash"], obs.time_s, summary,
             track_id=self._track(obs.mmsi), mmsi=obs.mmsi, lat=obs.lat, lon=obs.lon,
             evidence={"places": places, "distance_m": round(d), "switches": len(st.switches),
-                      "track_ids": tracks, "releasability": self.ctx.releasability([obs.sensor_id])})
+                      "track_ids": tracks, "releasability": self.ctx.releasability(sensors)})
         if st.jump is not None:
             self.ctx.book.retract(st.jump, obs.time_s, f"the jumps are MMSI {obs.mmsi} being reported "
                                   f"from two places at once (alert {st.clash.alert_id})",

@@ -80,7 +80,7 @@ class Loitering:
         st.last_t, st.last_sog = t, line.sog_kn
         if st.alert is not None:
             since = st.alert.evidence["since_s"]
-            self.ctx.book.update(st.alert, t, force=False, lat=line.lat, lon=line.lon,
+            self.ctx.book.update(st.alert, t, force=False, lat=line.lat, lon=line.lon, sensors=line.sensors,
                                  duration_s=round(t - since))
         elif st.segs and st.segs[0][0] <= t - cfg.loiter_s:
             mean = st.sum_ws / st.sum_w if st.sum_w > 0 else 0.0
@@ -99,7 +99,7 @@ class Loitering:
         st.alert = self.ctx.book.open(
             "loitering", cfg.severity["loitering"], line.time_s,
             f"{who} loitering at mean {mean:.1f} kn for {minutes(span)} away from ports",
-            track_id=line.track_id, mmsi=line.mmsi, lat=line.lat, lon=line.lon,
+            track_id=line.track_id, mmsi=line.mmsi, lat=line.lat, lon=line.lon, sensors=line.sensors,
             evidence={"mean_speed_kn": round(mean, 2), "duration_s": round(span), "since_s": st.segs[0][0],
                       "name": line.name, "flag": line.flag, "sources": list(line.sources)})
 

@@ -41,7 +41,7 @@ class OnLand:
             st.fixes += 1
             st.last_s = max(st.last_s, obs.time_s)
             self.ctx.book.update(st.alert, obs.time_s, force=False, lat=obs.lat, lon=obs.lon,
-                                 fixes=st.fixes, inland_m=round(inland), last_fix_s=obs.time_s)
+                                 sensors=[obs.sensor_id], fixes=st.fixes, inland_m=round(inland), last_fix_s=obs.time_s)
             return
         tracks = self.ctx.mmsi_tracks.get(obs.mmsi)
         alert = self.ctx.book.open(

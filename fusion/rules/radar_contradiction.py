@@ -46,7 +46,7 @@ class RadarContradiction:
         if ep is not None:
             ep.fixes += 1
             ep.last_s = max(ep.last_s, c.time_s)
-            self.ctx.book.update(ep.alert, c.time_s, force=False, contradicted_fixes=ep.fixes,
+            self.ctx.book.update(ep.alert, c.time_s, force=False, contradicted_fixes=ep.fixes, sensors=self._sensors(c),
                                  latest=self._evidence(c))
             return
         cfg = self.cfg
@@ -69,9 +69,14 @@ class RadarContradiction:
             "identity_clash", self.cfg.severity["identity_clash"], c.time_s, summary,
             track_id=c.track_id, mmsi=c.mmsi, lat=first.track_lat, lon=first.track_lon,
             evidence={"cause": "radar_contradiction", "first": self._evidence(first), "latest": self._evidence(c),
-                      "contradicted_fixes": len(seen), "releasability": self.ctx.releasability([c.sensor_id])})
+                      "contradicted_fixes": len(seen), "releasability": self.ctx.releasability(self._sensors(c))})
         self.open[c.track_id] = _Episode(alert, c.time_s, len(seen))
         self._arm(c.track_id, c.time_s)
+
+    def _sensors(self, c: AisRadarConflict) -> list[str]:
+        """The AIS sensor of the fix and the sensors holding the track (its radar position is evidence)."""
+        line = self.ctx.lines.get(c.track_id)
+        return [c.sensor_id, *(line.sensors if line is not None else ("?unknown-track",))]
 
     def on_line(self, line: TrackLine) -> None:
         if line.status == "lost":

@@ -89,7 +89,7 @@ class Rendezvous:
             seen.add(key)
             pair.last_s, pair.distance_m, pair.min_m = t, d, min(pair.min_m, d)
             if pair.alert is not None:
-                self.ctx.book.update(pair.alert, t, force=False, distance_m=round(d),
+                self.ctx.book.update(pair.alert, t, force=False, sensors=line.sensors, distance_m=round(d),
                                      duration_s=round(t - pair.since_s))
         for key in list(self.of_track.get(tid, ())):
             if key not in seen:
@@ -119,6 +119,7 @@ class Rendezvous:
             "rendezvous", self.cfg.severity["rendezvous"], now_s,
             f"{who(a)} and {who(b)} stopped {pair.distance_m:.0f} m apart for {minutes(dur)} at sea",
             track_id=a.track_id, mmsi=a.mmsi, lat=(a.lat + b.lat) / 2, lon=(a.lon + b.lon) / 2,
+            sensors=a.sensors + b.sensors,
             evidence={"other_track_id": b.track_id, "other_mmsi": b.mmsi, "other_name": b.name,
                       "name": a.name, "since_s": pair.since_s, "duration_s": round(dur),
                       "distance_m": round(pair.distance_m), "min_distance_m": round(pair.min_m),

@@ -68,15 +68,24 @@ class Swarm:
             if prev.alert is None and now_s - prev.since_s >= cfg.swarm_s:
                 prev.alert = self.ctx.book.open(
                     "swarm", cfg.severity["swarm"], now_s, self._summary(prev, now_s), lat=lat, lon=lon,
-                    evidence=self._evidence(prev, now_s))
+                    evidence=self._evidence(prev, now_s), sensors=self._sensors(members))
             elif prev.alert is not None:
                 self.ctx.book.update(prev.alert, now_s, force=changed, summary=self._summary(prev, now_s),
-                                     lat=lat, lon=lon, **self._evidence(prev, now_s))
+                                     lat=lat, lon=lon, sensors=self._sensors(members),
+                                     **self._evidence(prev, now_s))
         for s in self.swarms:
             if s not in kept and s.alert is not None:
                 self.ctx.book.close(s.alert, now_s, f"Swarm dispersed after {minutes(now_s - s.since_s)}",
                                     duration_s=round(now_s - s.since_s))
         self.swarms = kept
+
+    def _sensors(self, members: set[str]) -> list[str]:
+        """Every sensor behind the members' lines (the swarm alert is releasable where all allow)."""
+        out: dict[str, None] = {}
+        for tid in sorted(members):
+            line = self.ctx.lines.get(tid)
+            out.update(dict.fromkeys(line.sensors if line is not None else ("?unknown-track",)))
+        return list(out)
 
     def _stale(self, tid: str, now_s: float) -> bool:
         line = self.ctx.lines.get(tid)

@@ -55,7 +55,7 @@ class ZoneEntry:
             verb = "first seen inside" if first else "entered"
             alert = self.ctx.book.open(
                 "zone_entry", self.cfg.zone_severity.get(kind, "medium"), t, f"{who} {verb} {name}",
-                track_id=tid, mmsi=line.mmsi, lat=line.lat, lon=line.lon, zone=name,
+                track_id=tid, mmsi=line.mmsi, lat=line.lat, lon=line.lon, zone=name, sensors=line.sensors,
                 evidence={"zone": name, "zone_kind": kind, "entered_s": t, "first_seen_inside": first,
                           "point": [line.lat, line.lon], "sog_kn": round(line.sog_kn, 1),
                           "cog_deg": round(line.cog_deg), "flag": line.flag, "name": line.name,
