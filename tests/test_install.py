@@ -9,6 +9,7 @@ environment, ``--help`` for the long-running services.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -76,7 +77,13 @@ def test_every_module_imports_with_the_runtime_dependencies_only(installed):
     assert run(installed, installed["py"], "-c", "import pytest").returncode != 0
 
 
-@pytest.mark.parametrize("command", ["demo", "serve", "fuse", "replay", "ingest", "fusion", "api", "router"])
+def _subcommands() -> list[str]:
+    from services.cli import parser
+    (action,) = [a for a in parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    return sorted(action.choices)
+
+
+@pytest.mark.parametrize("command", _subcommands())
 def test_every_subcommand_answers_help(installed, command):
     done = run(installed, installed["mfc"], command, "--help")
     assert done.returncode == 0, done.stderr
