@@ -24,6 +24,6 @@ USER mfc
 WORKDIR /var/lib/mfc
 # SIGTERM is the graceful stop: loops finish their batch, fusion saves its checkpoint, producers flush.
 STOPSIGNAL SIGTERM
-ENV MFC_HOST=0.0.0.0 MFC_PORT=8000 MFC_CHECKPOINT=/var/lib/mfc/fusion.ckpt
+ENV MFC_HOST=0.0.0.0 MFC_PORT=8000 MFC_CHECKPOINT=/var/lib/mfc/fusion.ckpt MFC_SAMPLE_FEEDS=/app/sample_feeds/scs
 EXPOSE 8000
 CMD ["mfc", "api"]

@@ -267,8 +267,9 @@ def create_app(runtime: Runtime) -> FastAPI:
         now = runtime.clock()
         out = []
         for s in visible_sensors(list(runtime.sensors.values()), who.role, who.name):
-            h = dict(runtime.ingest.health.get(s.id) or {"accepted": 0, "rejected": 0, "last_receipt_s": None,
-                                                          "last_observation_s": None, "last_reject": None})
+            h = dict(runtime.ingest.health.get(s.id) or {"accepted": 0, "rejected": 0, "late": 0,
+                                                          "last_receipt_s": None, "last_observation_s": None,
+                                                          "last_reject": None})
             last = h.pop("last_receipt_s")
             seen = h.pop("last_observation_s")
             h["last_receipt"] = None if last is None else iso_time(last)

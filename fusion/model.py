@@ -122,9 +122,10 @@ class TrackLine:
     # so that an agency that may see only some of the sensors gets a view built from those
     # (services.visibility)
     fixes: dict[str, tuple[float, float, float, float | None, float | None]] | None = None
+    late: bool = False              # a history point only: a fix older than the track's newer state
 
     def to_dict(self) -> dict[str, Any]:
-        out = {
+        out: dict[str, Any] = {
             "track_id": self.track_id,
             "time": iso_time(self.time_s),
             "lat": round(self.lat, 6),
@@ -142,6 +143,8 @@ class TrackLine:
         }
         if self.fixes:
             out["fixes"] = {s: [f[0], round(f[1], 6), round(f[2], 6), f[3], f[4]] for s, f in self.fixes.items()}
+        if self.late:
+            out["late"] = True
         return out
 
 

@@ -74,6 +74,7 @@ class Track:
     sensors_cache: tuple[str, ...] | None = None
     sensors_from: float = _INF
     sensors_until: float = -_INF
+    late_fed_s: float = -_INF          # tracker time when a fix older than the live window last fed it
 
     def feed(self, sensor_id: str, time_s: float) -> None:
         """Note that ``sensor_id`` fed the track at ``time_s``."""

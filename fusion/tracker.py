@@ -30,8 +30,13 @@ How it stays fast with many live tracks:
 
 Late data: a fix older than its track's state updates the track through the
 retrodicted state (out-of-sequence update, ``Track.update``), so the track
-never moves back in time; a fix more than ``late_window_s`` older than the
-newest feed time is ignored and counted in ``stats["too_late"]``.
+never moves back in time.  A fix more than ``late_window_s`` older than the
+newest feed time is too late for the live picture (``stats["too_late"]``):
+radar plots are dropped; an AIS position report still belongs to its vessel
+(``_late_ais``): it updates the MMSI's track when nothing newer is known of it
+(a sparse source: satellite AIS, a backfill), else it becomes a history point
+(a track line marked ``late``).  A track fed by such fixes ages from when it
+was last fed, not from its fix's time, so a backfill keeps its tracks.
 """
 
 from __future__ import annotations
@@ -70,7 +75,8 @@ class Tracker:
         self.by_mmsi: dict[int, list[Track]] = {}
         self.identities: dict[int, dict[str, object]] = {}
         self.now_s = -math.inf
-        self.stats = {"out_of_sequence": 0, "too_late": 0, "echoes": 0, "ais_radar_conflicts": 0}
+        self.stats = {"out_of_sequence": 0, "too_late": 0, "echoes": 0, "ais_radar_conflicts": 0,
+                      "late_applied": 0, "late_history": 0}
         self.conflicts: list[AisRadarConflict] = []  # since the last ``take_conflicts``
         self._next_id = 1
         self._pending: dict[str, list[Observation]] = {}
@@ -104,11 +110,15 @@ class Tracker:
         self.__dict__.setdefault("_ais_q", [])
         self.__dict__.setdefault("conflicts", [])
         self.stats.setdefault("ais_radar_conflicts", 0)
+        self.stats.setdefault("late_applied", 0)
+        self.stats.setdefault("late_history", 0)
         for track in self.tracks.values():
             if not hasattr(track, "arpa"):
                 track.arpa = None
             if not hasattr(track, "feeders"):
                 track.feeders = None
+            if not hasattr(track, "late_fed_s"):
+                track.late_fed_s = -math.inf
             if not hasattr(track, "sensors_cache"):
                 track.sensors_cache, track.sensors_from, track.sensors_until = None, math.inf, -math.inf
             if isinstance(track.recent_ais, list):
@@ -128,7 +138,7 @@ class Tracker:
             kind = obs.kind
             if kind == "ais_position":
                 if obs.time_s < self.now_s - self.config.late_window_s:
-                    self.stats["too_late"] += 1
+                    self._late_ais(obs)
                 else:
                     ais_q.append(obs)  # taken in batches (``_flush_ais``)
             elif kind == "radar_plot":
@@ -369,7 +379,36 @@ class Tracker:
 
         return done
 
-    def _ais(self, obs: Observation) -> None:
+    def _late_ais(self, obs: Observation) -> None:
+        """An AIS report older than the live window: it updates its vessel's track if nothing
+        newer is known of the vessel, else it is a history point of the newest track."""
+        self.stats["too_late"] += 1
+        if self._ais_q:
+            self._flush_ais()
+        newest = max(self.by_mmsi.get(obs.mmsi, ()), key=lambda t: t.time_s, default=None)  # type: ignore[arg-type]
+        if newest is None or newest.time_s < obs.time_s:
+            track = self._ais(obs)
+            if track is not None:
+                track.late_fed_s = self.now_s
+                self.stats["late_applied"] += 1
+                self._schedule(track)
+            return
+        key = (obs.time_s, obs.lat, obs.lon)
+        if key in newest.recent_ais:
+            self.stats["echoes"] += 1
+            return
+        self.stats["late_history"] += 1
+        newest.recent_ais[key] = None
+        if len(newest.recent_ais) > _RECENT_AIS:
+            del newest.recent_ais[next(iter(newest.recent_ais))]
+        if newest.status != "tentative" or self.config.publish_tentative:
+            self._out.append(TrackLine(
+                newest.track_id, obs.time_s, obs.lat, obs.lon, obs.sog_kn or 0.0, obs.cog_deg or 0.0,  # type: ignore[arg-type]
+                obs.sigma_m, newest.mmsi, newest.name, newest.flag, newest.ship_type, AIS,
+                newest.status, (obs.sensor_id,), late=True))  # type: ignore[arg-type]
+
+    def _ais(self, obs: Observation) -> Track | None:
+        """Apply one AIS position report; the track it fed (None for an echo)."""
         cfg = self.config
         tracks = self.by_mmsi.get(obs.mmsi)  # type: ignore[arg-type]
         key = (obs.time_s, obs.lat, obs.lon)
@@ -378,7 +417,7 @@ class Tracker:
             for t in tracks:
                 if key in t.recent_ais:  # same report via another station
                     self.stats["echoes"] += 1
-                    return
+                    return None
             track = self._consistent(tracks, obs)
         else:
             track = self._adoptable(obs)
@@ -391,7 +430,7 @@ class Tracker:
             track.last_ais = key
             track.recent_ais[key] = None
             self._emit_if_live(track)
-            return
+            return track
         velocity = None
         if obs.sog_kn is not None and obs.cog_deg is not None:
             ve, vn = velocity_from_course(obs.sog_kn, obs.cog_deg)
@@ -405,6 +444,7 @@ class Tracker:
         recent[key] = None
         if len(recent) > _RECENT_AIS:
             del recent[next(iter(recent))]
+        return track
 
     def _check_conflict(self, track: Track, obs: Observation) -> None:
         """Record an AIS fix far outside the gate of its radar-held track (before it is applied)."""
@@ -999,11 +1039,12 @@ class Tracker:
         cfg = self.config
         status = track.status
         if status == "tentative":
-            return track.confirm_by_s
+            return track.confirm_by_s + max(0.0, track.late_fed_s - track.time_s)
+        heard = max(track.time_s, track.late_fed_s)
         if status == "confirmed":
-            return track.time_s + max(cfg.coast_after_intervals * track.interval_s, cfg.coast_min_s)
+            return heard + max(cfg.coast_after_intervals * track.interval_s, cfg.coast_min_s)
         floor = cfg.ais_lost_min_s if track.mmsi is not None else cfg.radar_lost_min_s
-        return track.time_s + max(cfg.lost_after_intervals * track.interval_s, floor)
+        return heard + max(cfg.lost_after_intervals * track.interval_s, floor)
 
     def _schedule(self, track: Track) -> None:
         """Make sure the heap holds an entry no later than the track's deadline."""
@@ -1035,21 +1076,23 @@ class Tracker:
         self._merge_twins()
 
     def _age(self, track: Track) -> None:
-        cfg, silence = self.config, self.now_s - track.time_s
+        # a track fed late ages from when it was fed, and is published in its feed's time
+        cfg, silence = self.config, self.now_s - max(track.time_s, track.late_fed_s)
+        at_s = min(self.now_s, track.time_s + silence)
         if track.status == "tentative":
-            if self.now_s > track.confirm_by_s:
+            if self.now_s > track.confirm_by_s + max(0.0, track.late_fed_s - track.time_s):
                 self._drop(track)
             return
         floor = cfg.ais_lost_min_s if track.mmsi is not None else cfg.radar_lost_min_s
         if silence > max(cfg.lost_after_intervals * track.interval_s, floor):
-            self._out.append(track.line(self.now_s, cfg.accel_psd_m2_s3, cfg.source_window_s, "lost",
+            self._out.append(track.line(at_s, cfg.accel_psd_m2_s3, cfg.source_window_s, "lost",
                                         cfg.manoeuvre_tau_s))
             self._drop(track)
         elif track.status == "confirmed" and silence > max(
                 cfg.coast_after_intervals * track.interval_s, cfg.coast_min_s):
             track.status = "coasting"
             self._dirty[track.slot] = track
-            self._out.append(track.line(self.now_s, cfg.accel_psd_m2_s3, cfg.source_window_s, None,
+            self._out.append(track.line(at_s, cfg.accel_psd_m2_s3, cfg.source_window_s, None,
                                         cfg.manoeuvre_tau_s))
 
     def _drop(self, track: Track) -> None:

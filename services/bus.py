@@ -24,7 +24,7 @@ class Record:
 
 class Consumer(Protocol):
     def poll(self, timeout_s: float = 0.5, max_records: int = 1000) -> list[Record]: ...
-    def commit(self) -> None: ...
+    def commit(self, upto: dict[int, int] | None = None) -> None: ...
     def close(self) -> None: ...
 
 
@@ -146,9 +146,20 @@ class EmbeddedConsumer:
             self._position = records[-1].offset + 1
         return records
 
-    def commit(self) -> None:
+    def commit(self, upto: dict[int, int] | None = None) -> None:
+        """Commit what the polls returned, or with ``upto`` (partition → next offset) that far."""
         with self._bus._cond:
-            self._bus._committed_to(self._topic, self._group, self._position)
+            offset = self._position if upto is None else upto.get(
+                0, self._bus._committed.get((self._topic, self._group), 0))
+            self._bus._committed_to(self._topic, self._group, offset)
+
+    def lag(self) -> int:
+        """Records on the topic this consumer has not polled yet."""
+        return max(0, self._bus.end_offset(self._topic) - self._position)
+
+    def lags(self) -> dict[int, int]:
+        """``lag`` per partition (the embedded bus has one)."""
+        return {0: self.lag()}
 
     def close(self) -> None:
         pass

@@ -9,7 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-SAMPLE = Path(__file__).resolve().parent.parent / "sample_feeds" / "scs"
+# the demo's feeds: beside the package in a source checkout; an install names them (the image does)
+SAMPLE = Path(os.environ.get("MFC_SAMPLE_FEEDS") or Path(__file__).resolve().parent.parent / "sample_feeds" / "scs")
 
 
 def _sensors(path: str | None, near: list[Path]) -> dict:
@@ -109,7 +110,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     feeds = [SAMPLE / "ais.nmea", SAMPLE / "radar.jsonl"]
     missing = [str(p) for p in feeds if not p.exists()]
     if missing:
-        print(f"mfc demo: sample feeds missing: {', '.join(missing)}", file=sys.stderr)
+        print(f"mfc demo: sample feeds missing: {', '.join(missing)} (set MFC_SAMPLE_FEEDS to the "
+              "directory holding ais.nmea, radar.jsonl and sensors.json)", file=sys.stderr)
         return 2
     return _serve(args, feeds)
 
@@ -130,7 +132,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(f"mfc replay: no such file: {', '.join(missing)}", file=sys.stderr)
         return 2
     totals = replay(paths, args.to, key, speed=args.speed, default_sensor=args.sensor_id)
-    print(f"mfc replay: sent {totals['sent']} lines, {totals['accepted']} accepted, "
+    late = f" ({totals['late']} too late for the live picture)" if totals.get("late") else ""
+    print(f"mfc replay: sent {totals['sent']} lines, {totals['accepted']} accepted{late}, "
           f"{totals['rejected']} rejected", file=sys.stderr)
     return 0
 

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from fusion.config import TrackerConfig
 from fusion.model import Observation, Sensor
 from ingest.ais import AisDecoder
 from ingest.asterix import decode_asterix
@@ -52,6 +53,7 @@ class Verdict:
     accepted: int = 0
     rejected: list[dict[str, Any]] = field(default_factory=list)  # the first ``max_echoed`` rejects
     ignored: int = 0
+    late: int = 0  # of the accepted: older than the live window at receipt (history, not the live picture)
     rejected_count: int = 0  # every reject, echoed or not
     rejected_earlier: int = 0  # of those, fragments held by an earlier line or request, then given up
     max_echoed: int = MAX_ECHOED_REJECTS
@@ -69,18 +71,20 @@ class Verdict:
     def to_dict(self) -> dict[str, Any]:
         return {"accepted": self.accepted, "rejected": self.rejected_count, "ignored": self.ignored,
                 "rejected_earlier": self.rejected_earlier, "rejects": self.rejected,
-                "rejects_truncated": self.rejected_count > len(self.rejected)}
+                "rejects_truncated": self.rejected_count > len(self.rejected), "late": self.late}
 
 
 class IngestService:
     def __init__(self, bus: Bus, sensors: dict[str, Sensor], clock: Callable[[], float],
                  max_lines: int = MAX_LINES, max_line_bytes: int = MAX_LINE_BYTES,
-                 max_echoed_rejects: int = MAX_ECHOED_REJECTS) -> None:
+                 max_echoed_rejects: int = MAX_ECHOED_REJECTS,
+                 late_window_s: float = TrackerConfig().late_window_s) -> None:
         self.bus = bus
         self.sensors = sensors
         self.clock = clock
         self.max_lines, self.max_line_bytes = max_lines, max_line_bytes
         self.max_echoed_rejects = max_echoed_rejects
+        self.late_window_s = late_window_s  # the fusion's live window: older observations are counted late
         self._decoders: dict[str, AisDecoder] = {}
         # per sensor, what this process's ingest saw: counts, last receipt, last reject reason
         self.health: dict[str, dict[str, Any]] = {}
@@ -128,7 +132,7 @@ class IngestService:
     def _health(self, sensor_id: str) -> dict[str, Any]:
         h = self.health.get(sensor_id)
         if h is None:
-            h = self.health[sensor_id] = {"accepted": 0, "rejected": 0, "last_receipt_s": None,
+            h = self.health[sensor_id] = {"accepted": 0, "rejected": 0, "late": 0, "last_receipt_s": None,
                                           "last_observation_s": None, "last_reject": None}
         return h
 
@@ -245,6 +249,9 @@ class IngestService:
             verdict.accepted += 1
             h = self._health(obs.sensor_id)
             h["accepted"] += 1
+            if obs.time_s < now - self.late_window_s:
+                verdict.late += 1
+                h["late"] = h.get("late", 0) + 1
             h["last_receipt_s"] = now
             h["last_observation_s"] = max(h["last_observation_s"] or obs.time_s, obs.time_s)
 

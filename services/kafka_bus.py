@@ -137,6 +137,7 @@ class KafkaBusConsumer:
         self._consumer.subscribe([topic], listener=_Positions(self._positions))
         self._last: dict[int, int] = {}  # id(record) → partition, for the last poll's records
         self._last_batch: list[Record] = []
+        self._next: dict[TopicPartition, int] = {}  # per partition: the offset after the last record polled
         self._closed = False
         self._idle = threading.Event()  # never set: a pause that does not hold the GIL in a busy loop
 
@@ -162,23 +163,55 @@ class KafkaBusConsumer:
                 records.append(rec)
                 partitions[id(rec)] = tp.partition
             if messages:
-                self._positions[tp] = messages[-1].offset + 1
+                self._positions[tp] = self._next[tp] = messages[-1].offset + 1
         self._last_batch, self._last = records, partitions
         return records
+
+    def lag(self) -> int | None:
+        """Records on the assigned partitions not polled yet; None while that is unknown."""
+        lags = self.lags()
+        return None if lags is None else sum(lags.values())
+
+    def lags(self) -> dict[int, int] | None:
+        """Per assigned partition, the records not polled yet; None while that is unknown (no
+        partitions assigned yet, the broker not answering).  Asks the broker for the end offsets
+        (kafka-python's own positions run ahead of what ``poll`` returned: it prefetches)."""
+        assigned = set(self._consumer.assignment())
+        if not assigned:
+            return None
+        for tp in set(self._next) - assigned:
+            del self._next[tp]  # revoked: if it comes back, it starts from its committed offset
+        try:
+            ends = self._consumer.end_offsets(list(assigned))
+            out = {}
+            for tp in assigned:
+                if tp not in self._next:
+                    start = self._consumer.committed(tp)
+                    self._next[tp] = start if start is not None else self._consumer.beginning_offsets([tp])[tp]
+                out[tp.partition] = max(0, ends[tp] - self._next[tp])
+            return out
+        except KafkaError as exc:
+            log.warning("lag of group %s on %s unknown: %s", self.group, self.topic, exc)
+            return None
 
     def partition_of(self, record: Record) -> int | None:
         """The partition of a record returned by the last ``poll()`` (None for any other)."""
         return self._last.get(id(record))
 
-    def commit(self) -> None:
-        """Commit everything the polls so far returned (synchronously).
+    def commit(self, upto: dict[int, int] | None = None) -> None:
+        """Commit everything the polls so far returned (synchronously); with ``upto``
+        (partition → next offset), only that far on those partitions.
 
         Never raises for a broker fault: after a rebalance the records belong to another member;
         with the broker unreachable the offsets are kept and go with the next commit.
         """
-        if not self._positions:
+        positions = dict(self._positions)
+        if upto is not None:
+            positions = {tp: min(offset, upto[tp.partition]) for tp, offset in positions.items()
+                         if tp.partition in upto}
+        if not positions:
             return
-        offsets = {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in self._positions.items()}
+        offsets = {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in positions.items()}
         try:
             self._consumer.commit(offsets)
         except CommitFailedError as exc:
@@ -191,7 +224,9 @@ class KafkaBusConsumer:
             # at-least-once processing allows; the loop must not die for it.
             log.warning("commit for group %s on %s failed, will retry with the next: %s", self.group, self.topic, exc)
             return
-        self._positions.clear()
+        for tp, offset in positions.items():  # what is held back stays to be committed later
+            if offset >= self._positions.get(tp, offset):
+                self._positions.pop(tp, None)
 
     def close(self) -> None:
         if not self._closed:

@@ -102,7 +102,7 @@ def replay(paths: list[Path], url: str, key: str, speed: float = 1.0, default_se
         if i.time_s is None:
             i.time_s = t0
     items.sort(key=lambda i: i.time_s)  # type: ignore[arg-type, return-value]
-    totals = {"sent": 0, "accepted": 0, "rejected": 0}
+    totals = {"sent": 0, "accepted": 0, "rejected": 0, "late": 0}
     wall0 = time.time()
     shift = wall0 - t0
     with httpx.Client(base_url=url.rstrip("/"), headers={"Authorization": f"Bearer {key}"}, timeout=60) as client:
@@ -141,5 +141,6 @@ def _post(client: httpx.Client, batch: list[Item], shift: float, totals: dict[st
         verdict = r.json()
         totals["accepted"] += verdict["accepted"]
         totals["rejected"] += verdict["rejected"]
+        totals["late"] += verdict.get("late", 0)
         for reject in verdict["rejects"][:3]:
             print(f"mfc replay: rejected ({sensor_id or kind}): {reject['reason']}", file=out)

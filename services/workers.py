@@ -22,9 +22,11 @@ from . import topics
 from .broadcast import Broadcaster
 from .bus import Bus
 from .checkpoint import Checkpoint
+from .feed_order import FeedOrder
 from .store import Store
 
 log = logging.getLogger("mfc.workers")
+_BATCH = 5000  # records per poll of mfc.obs
 
 
 class Worker(threading.Thread):
@@ -88,7 +90,13 @@ def observation_from_value(value: dict) -> Observation:
 class FusionWorker(Worker):
     """Runs tracker and rules over ``mfc.obs``, publishing ``mfc.tracks`` and ``mfc.alerts``.
 
-    With a clock, live time passes between batches (tracks coast when a feed stops).
+    With a clock, live time passes between batches (tracks coast when a feed stops), but
+    only once the worker has caught up: while the consumer is behind (a restart, an outage,
+    a backfill published at once: a full batch, or records still waiting on the topic) the
+    backlog is read in feed time, so none of it is too late for the tracker; the worker
+    joins the clock when it has read everything there is (``catching_up`` tells which).
+    Records of several partitions are handed to the tracker in feed-time order (``FeedOrder``),
+    and only the offsets of records handled are committed.
 
     With a checkpoint, the worker is restartable after a crash without a second track or
     alert.  The fusion state and the input offsets it covers are saved together every
@@ -121,6 +129,10 @@ class FusionWorker(Worker):
         self._controls: queue.SimpleQueue[Callable[[Fusion], object]] = queue.SimpleQueue()
         self._held: dict[int, collections.deque] = {}  # polled, not yet handled (journal replay)
         self.replayed = 0  # batches replayed from the journal at start
+        self.catching_up = False  # reading a backlog in feed time (the clock waits)
+        self._order = FeedOrder()  # polled, waiting for the other partitions to catch up in feed time
+        self._waiting: dict[int, int] | None = {}  # per partition: records not polled yet
+        self._full = False  # the last poll brought a full batch
 
     def control(self, action: Callable[[Fusion], object], wait_s: float = 5.0) -> bool:
         """Run ``action(fusion)`` on the fusion thread between two batches (e.g. add a zone).
@@ -152,13 +164,13 @@ class FusionWorker(Worker):
                     self._controls.get()(self.fusion)
                 records = self._poll()
                 advance = None
-                if self.clock is not None and time.monotonic() - last_tick >= 1.0:
+                if self.clock is not None and time.monotonic() - last_tick >= 1.0 and self._caught_up(records):
                     last_tick = time.monotonic()
                     advance = self.clock()
                 self._batch(records, advance)
                 if self.checkpoint is None:
                     if records:
-                        self.consumer.commit()
+                        self._commit()
                 elif time.monotonic() - last_save >= self.every_s:
                     self._save()
                     last_save = time.monotonic()
@@ -191,11 +203,27 @@ class FusionWorker(Worker):
         self.handled += len(fresh)
 
     def _poll(self) -> list:
-        if any(self._held.values()):
-            held = sorted((r for q in self._held.values() for r in q), key=lambda r: (r.partition, r.offset))
-            self._held.clear()
-            return held
-        return sorted(self.consumer.poll(timeout_s=0.2, max_records=5000), key=lambda r: (r.partition, r.offset))
+        """The next records to handle: polled, then released in feed-time order across partitions."""
+        polled = self.consumer.poll(timeout_s=0.0 if self._order else 0.2, max_records=_BATCH)
+        self._order.add(polled)
+        self._full = len(polled) >= _BATCH
+        lags = getattr(self.consumer, "lags", None)
+        self._waiting = lags() if lags is not None else {}  # None: not known yet (a Kafka group joining)
+        return self._order.release(self._waiting)
+
+    def _commit(self) -> None:
+        """Commit the offsets of the records handled (not of those held back by ``FeedOrder``)."""
+        self.consumer.commit(upto=self.covered)
+
+    def _caught_up(self, records: list) -> bool:
+        """Whether the consumer has read all there is (then live time is the clock's)."""
+        waiting = self._waiting
+        behind = self._full or bool(self._order) or waiting is None or sum(waiting.values()) > 0
+        if behind != self.catching_up:
+            self.catching_up = behind
+            log.info("fusion: %s", "behind: reading the backlog in feed time" if behind
+                     else "caught up: on the live clock")
+        return not behind
 
     def _replay_journal(self, timeout_s: float = 300.0) -> bool:
         """Redo the batches the journal lists, exactly as before the crash; False if stopped first."""
@@ -218,6 +246,9 @@ class FusionWorker(Worker):
                         batch.append(r)
             self._batch(batch, entry.get("advance"), journal=False)
             self.replayed += 1
+        for q in self._held.values():  # polled beyond the journal: handled next, in feed-time order
+            self._order.add(q)
+        self._held.clear()
         if self._journal:
             log.warning("fusion: replayed %d batches from the journal after an unclean stop", self.replayed)
             self._journal = []
@@ -247,7 +278,7 @@ class FusionWorker(Worker):
         assert self.checkpoint is not None
         self.bus.flush()
         self.checkpoint.save(self.fusion, self.covered)
-        self.consumer.commit()
+        self._commit()
 
 
 class StoreWorker(Worker):
@@ -270,7 +301,8 @@ class StoreWorker(Worker):
                 if self.stopping.wait(1.0):
                     return
             if self.broadcaster is not None:
-                self.broadcaster.publish("track", [r.value for r in t_recs])
+                # history points (``late``) are not live events: they go to the store only
+                self.broadcaster.publish("track", [r.value for r in t_recs if not r.value.get("late")])
                 self.broadcaster.publish("alert", [r.value for r in a_recs])
             if t_recs:
                 self.tracks.commit()

@@ -203,3 +203,18 @@ def test_ensure_topics_creates_partitions_and_configs_and_tolerates_existing(kaf
         assert ensure_topics(EmbeddedBus()) == {}
     finally:
         bus.close()
+
+
+def test_a_consumer_knows_how_many_records_it_has_not_polled_yet(bus):
+    """What lets the fusion worker tell a backlog (read it in feed time) from the live edge."""
+    topic, group = new_topic(bus), unique_name("g")
+    publish_numbered(bus, topic, KEYS, 0, 30)
+    consumer = open_consumer(bus, topic, group)
+    got: list[Record] = []
+    deadline = time.monotonic() + DRAIN_TIMEOUT_S
+    while not got and time.monotonic() < deadline:
+        got = consumer.poll(timeout_s=0.5, max_records=10)
+    assert 0 < len(got) <= 10
+    assert consumer.lag() == 30 - len(got)  # the rest is waiting
+    got += drain(consumer, 30 - len(got))
+    assert len(got) == 30 and consumer.lag() == 0  # caught up

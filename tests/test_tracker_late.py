@@ -50,18 +50,29 @@ def test_late_echo_of_a_recent_report_already_used_is_ignored():
     assert tracker.stats["echoes"] == 1 and tracker.stats["out_of_sequence"] == 0
 
 
-def test_data_older_than_the_late_window_is_counted_and_ignored():
+def test_data_older_than_the_late_window_moves_nothing_live_but_is_kept():
     reports = vessel_ais(548123003, 10.0, 114.0, 12.0, 80.0, reports=120)
     tracker = Tracker(SENSORS, TrackerConfig(late_window_s=600))
     feed(tracker, reports)
     (track,) = tracker.tracks.values()
     state = (track.time_s, track.lat, track.lon, track.ve, track.vn)
-    stale = make_ais(548123003, reports[-1].time_s - 900, 10.3, 114.3, 12.0, 80.0)
+    old = reports[-1].time_s - 900
+    old_lat, old_lon = position(10.0, 114.0, 12.0, 80.0, old - T0)
+    stale = make_ais(548123003, old, old_lat, old_lon, 12.0, 80.0)
+    stale.sensor_id = "SAT-1"
     stale_other = make_ais(548999999, reports[-1].time_s - 700, 10.3, 114.3, 12.0, 80.0)
-    assert tracker.update([stale, stale_other]) == []
+    lines = tracker.update([stale, stale_other])
     assert tracker.stats["too_late"] == 2
+    # the live picture does not move ...
     assert (track.time_s, track.lat, track.lon, track.ve, track.vn) == state
-    assert list(tracker.tracks.values()) == [track]
+    # ... but the old fix is its vessel's history point, at its own time and place, marked late
+    (point,) = lines
+    assert (point.track_id, point.time_s, point.lat, point.lon) == (track.track_id, old, old_lat, old_lon)
+    assert point.late and point.to_dict()["late"] is True and point.sensors == ("SAT-1",)
+    assert "late" not in tracker.snapshot(state[0])[0].to_dict()
+    # and a vessel nothing newer is known of gets its track from the late report
+    (other,) = tracker.by_mmsi[548999999]
+    assert other.time_s == reports[-1].time_s - 700 and tracker.stats["late_applied"] == 1
 
 
 def scenario(rng):

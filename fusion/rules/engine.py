@@ -138,6 +138,8 @@ class RuleEngine:
             fn(obs)
 
     def _line(self, line: TrackLine) -> None:
+        if line.late:
+            return  # a history point older than the track's state: its observation was seen in _obs
         ctx, tid = self.ctx, line.track_id
         lost = line.status == "lost"
         if not lost:
