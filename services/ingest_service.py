@@ -25,6 +25,7 @@ from .bus import Bus
 
 MAX_FUTURE_S = 300.0  # a live report this far ahead of its receipt is a clock fault
 DELIVERY_TIMEOUT_S = 10.0  # how long an HTTP ingest waits for the bus to acknowledge its lines
+MAX_WARNINGS_LISTED = 100  # warnings listed in one reply (all are counted)
 
 
 class BusUnavailable(RuntimeError):
@@ -40,10 +41,13 @@ class Verdict:
     accepted: int = 0
     rejected: list[dict[str, Any]] = field(default_factory=list)
     ignored: int = 0
+    warned: int = 0  # lines accepted with a warning (the first MAX_WARNINGS_LISTED in ``warnings``)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"accepted": self.accepted, "rejected": len(self.rejected),
-                "ignored": self.ignored, "rejects": self.rejected}
+                "ignored": self.ignored, "rejects": self.rejected,
+                "warned": self.warned, "warnings": self.warnings}
 
 
 class IngestService:
@@ -99,8 +103,20 @@ class IngestService:
         h = self.health.get(sensor_id)
         if h is None:
             h = self.health[sensor_id] = {"accepted": 0, "rejected": 0, "last_receipt_s": None,
-                                          "last_observation_s": None, "last_reject": None}
+                                          "last_observation_s": None, "last_reject": None,
+                                          "warnings": 0, "last_warning": None,
+                                          "range_exceeded": 0, "farthest_range_m": None}
         return h
+
+    def _warn(self, verdict: Verdict, no: int, line: str, reason: str, sensor_id: str) -> None:
+        """A line accepted despite a fault the field tolerates: counted, listed (bounded)."""
+        verdict.warned += 1
+        if len(verdict.warnings) < MAX_WARNINGS_LISTED:
+            verdict.warnings.append({"line_no": no, "line": line, "reason": reason})
+        if sensor_id in self.sensors:
+            h = self._health(sensor_id)
+            h["warnings"] += 1
+            h["last_warning"] = reason
 
     def ingest_ais(self, text: str, sensor_id: str, receipt_time_s: float | None = None) -> Verdict:
         verdict = Verdict()
@@ -115,6 +131,8 @@ class IngestService:
                 observations, rejects = decoder.feed(line, line_no=no, receipt_time_s=now)
                 for r in rejects:
                     self._reject(verdict, r.line_no, r.line, r.reason, sensor_id)
+                for w in decoder.take_warnings():
+                    self._warn(verdict, w.line_no, w.line, w.reason, sensor_id)
                 self._accept(verdict, observations, no, line, now, sensor_id)
         return verdict
 
@@ -125,8 +143,9 @@ class IngestService:
         for no, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
+            notes: list[str] = []
             try:
-                obs = decode_radar_line(line, self.sensors)
+                obs = decode_radar_line(line, self.sensors, notes)
             except IngestError as exc:
                 self._reject(verdict, no, line, exc.reason, "radar", _radar_sensor_of(line))
                 continue
@@ -134,6 +153,9 @@ class IngestService:
                 self._reject(verdict, no, line, f"this key may not write for sensor {obs.sensor_id!r}", "radar")
                 continue
             obs.receive_time_s = now
+            for note in notes:
+                self._warn(verdict, no, line, note, obs.sensor_id)
+                self._range_exceeded(obs.sensor_id, line)
             self._accept(verdict, [obs], no, line, now, obs.sensor_id)
         return verdict
 
@@ -153,6 +175,13 @@ class IngestService:
             self._reject(verdict, 0, head, reason, sensor_id)
         self._accept(verdict, observations, 0, head, now, sensor_id)
         return verdict
+
+    def _range_exceeded(self, sensor_id: str, line: str) -> None:
+        """A radar's plot beyond its registered range: its health says so (count, farthest)."""
+        h = self._health(sensor_id)
+        h["range_exceeded"] += 1
+        range_m = float(json.loads(line)["range_m"])
+        h["farthest_range_m"] = max(h.get("farthest_range_m") or 0.0, range_m)
 
     def publish(self, observations: list[Observation]) -> None:
         """Publish already-decoded observations (the demo's replayer)."""
