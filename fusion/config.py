@@ -14,7 +14,8 @@ class TrackerConfig:
     confirm_hits: int = 3                 # radar: M of N scans
     confirm_scans: int = 5
     tentative_cost: float = 8.0           # one-stage only: added to the cost of a tentative track
-    ais_confirm_reports: int = 2          # AIS: consistent reports before a track is confirmed
+    ais_confirm_reports: int = 2          # AIS: consistent reports before a track is confirmed, when the
+                                           #   first is not plausible for its receiver (else: one)
     ais_confirm_window_s: float = 900.0
     ais_max_speed_kn: float = 60.0        # beyond this an AIS fix cannot be the same vessel
     ais_jump_slack_m: float = 2000.0
@@ -47,6 +48,14 @@ class TrackerConfig:
     imm_quiet_s: float = 600.0             # ... mean time between manoeuvres
     imm_manoeuvre_s: float = 60.0          # ... mean length of a manoeuvre
     identity_keep_s: float = 7 * 86400.0   # an MMSI's static data (name, type) with no report this long is forgotten
+    # AIS publication (ITU-R M.1371 reporting intervals, ``reporting``): a plausible first report
+    # publishes its vessel; an identified track coasts after ``coast_after_intervals`` and is lost
+    # after ``lost_after_intervals`` of the longer of its nominal and its observed reporting interval
+    ais_receiver_range_factor: float = 3.0  # a first report this many times farther than the range of
+                                           #   its (registered) receiver waits for a second one
+    ais_resume_s: float = 86_400.0         # a lost MMSI re-heard within this long, where it can have
+                                           #   got to at ``ais_max_speed_kn``, continues its track
+    ais_resume_max: int = 200_000          # lost tracks remembered for that
 
     def __post_init__(self) -> None:
         if self.motion_model not in ("imm", "adaptive"):

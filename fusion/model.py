@@ -122,6 +122,11 @@ class TrackLine:
     # so that an agency that may see only some of the sensors gets a view built from those
     # (services.visibility)
     fixes: dict[str, tuple[float, float, float, float | None, float | None]] | None = None
+    # how well established the track is: AIS position reports so far, distinct AIS receivers
+    # (stations, else sensors) that heard it, when it entered the picture
+    reports: int = 0
+    receivers: int = 0
+    first_seen_s: float | None = None
     late: bool = False              # a history point only: a fix older than the track's newer state
 
     def to_dict(self) -> dict[str, Any]:
@@ -140,6 +145,9 @@ class TrackLine:
             "sources": list(self.sources),
             "status": self.status,
             "sensors": list(self.sensors),
+            "reports": self.reports,
+            "receivers": self.receivers,
+            "first_seen": None if self.first_seen_s is None else iso_time(self.first_seen_s),
         }
         if self.fixes:
             out["fixes"] = {s: [f[0], round(f[1], 6), round(f[2], 6), f[3], f[4]] for s, f in self.fixes.items()}

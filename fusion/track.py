@@ -75,6 +75,9 @@ class Track:
     sensors_from: float = _INF
     sensors_until: float = -_INF
     late_fed_s: float = -_INF          # tracker time when a fix older than the live window last fed it
+    reports: int = 0                   # AIS position reports applied
+    heard_by: dict[str, None] | None = None  # the AIS receivers (station, else sensor) that heard it
+    report_s: float = 0.0              # nominal AIS reporting interval (``reporting``), 0 when none
 
     def feed(self, sensor_id: str, time_s: float) -> None:
         """Note that ``sensor_id`` fed the track at ``time_s``."""
@@ -127,6 +130,20 @@ class Track:
                 until = time_s
         self.sensors_cache, self.sensors_from, self.sensors_until = out, time_s, until
         return out
+
+    def heard(self, receiver: str) -> None:
+        """Count an AIS position report heard by ``receiver`` (a station, else a sensor)."""
+        self.reports += 1
+        h = self.heard_by
+        if h is None:
+            self.heard_by = {receiver: None}
+        elif receiver not in h:
+            h[receiver] = None
+
+    @property
+    def receivers(self) -> int:
+        h = self.heard_by
+        return 0 if h is None else len(h)
 
     @property
     def cov(self) -> Cov:
@@ -266,7 +283,8 @@ class Track:
         return TrackLine(self.track_id, t, self.lat, self.lon, math.hypot(ve, vn) / KN_TO_MS,
                          math.degrees(math.atan2(ve, vn)) % 360.0, math.sqrt(a) if a > 0.0 else 0.0,
                          self.mmsi, self.name, self.flag, self.ship_type, sources,
-                         self.status, sensors, self.fixes_of(sensors))  # type: ignore[arg-type]
+                         self.status, sensors, self.fixes_of(sensors),  # type: ignore[arg-type]
+                         self.reports, self.receivers, self.created_s)
 
     def line(self, time_s: float, q: float, window_s: float, status: str | None = None,
              tau_s: float = 60.0) -> TrackLine:
@@ -280,4 +298,5 @@ class Track:
         sensors = self.sensor_ids(time_s, window_s)
         return TrackLine(self.track_id, time_s, lat, lon, sog, cog, math.sqrt(var) if var > 0.0 else 0.0,
                          self.mmsi, self.name, self.flag, self.ship_type, self.sources(time_s, window_s),
-                         status or self.status, sensors, self.fixes_of(sensors))  # type: ignore[arg-type]
+                         status or self.status, sensors, self.fixes_of(sensors),  # type: ignore[arg-type]
+                         self.reports, self.receivers, self.created_s)

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import fields
 
@@ -56,6 +56,7 @@ from .geodesy import DEG, KN_TO_MS, M_PER_DEG_LAT, from_local, m_per_deg, m_per_
 from .identity import flag_of
 from .imm import A2, B2, C2, E2, MU, N2, N_MODEL_ROWS, VE2, VN2, imm_update
 from .model import AisRadarConflict, Observation, Sensor, TrackLine
+from .reporting import reporting_interval_s
 from .track import AIS, BOTH, RADAR, Track
 
 _LIVE = ("confirmed", "coasting")
@@ -82,6 +83,7 @@ class Tracker:
         self._pending: dict[str, list[Observation]] = {}
         self._ais_q: list[Observation] = []  # AIS position reports not yet applied (empty between calls)
         self._arpa: dict[tuple[str, str], Track] = {}  # (sensor id, ARPA target id) → its track
+        self._retired: OrderedDict[int, Track] = OrderedDict()  # MMSI → its last lost track (``_resume``)
         self._housekept_s = -math.inf
         self._out: list[TrackLine] = []
         # state table mirroring the tracks (rows reused through a free list)
@@ -109,6 +111,7 @@ class Tracker:
             self._models = np.full((N_MODEL_ROWS, self._state.shape[1]), -1.0)
         self.__dict__.setdefault("_ais_q", [])
         self.__dict__.setdefault("conflicts", [])
+        self.__dict__.setdefault("_retired", OrderedDict())
         self.stats.setdefault("ais_radar_conflicts", 0)
         self.stats.setdefault("late_applied", 0)
         self.stats.setdefault("late_history", 0)
@@ -121,6 +124,8 @@ class Tracker:
                 track.late_fed_s = -math.inf
             if not hasattr(track, "sensors_cache"):
                 track.sensors_cache, track.sensors_from, track.sensors_until = None, math.inf, -math.inf
+            if not hasattr(track, "reports"):  # saved before the publication policy
+                track.reports, track.heard_by, track.report_s = track.hits, None, 0.0
             if isinstance(track.recent_ais, list):
                 track.recent_ais = dict.fromkeys(track.recent_ais)
         if self._state.shape[0] < N_COLS:  # older, narrower state table: rebuilt from the tracks
@@ -352,6 +357,12 @@ class Tracker:
             recent[key] = None  # type: ignore[index]
             if len(recent) > _RECENT_AIS:
                 del recent[next(iter(recent))]
+            track.heard(o.station or o.sensor_id)
+            if t_obs == ais:
+                report_s = reporting_interval_s(o.ais_class, o.sog_kn, o.nav_status)
+                if report_s != track.report_s:
+                    track.report_s = report_s
+                    schedule(track)
             track.hits += 1
             status = track.status
             if status == "tentative":
@@ -375,7 +386,8 @@ class Tracker:
             out.append(TrackLine(track.track_id, t_, la, lo, hypot(ve_, vn_) / KN_TO_MS,
                                  degrees(atan2(ve_, vn_)) % 360.0, sqrt(a_) if a_ > 0.0 else 0.0,
                                  track.mmsi, track.name, track.flag, track.ship_type, sources,
-                                 status, sensors_, track.fixes_of(sensors_)))  # type: ignore[arg-type]
+                                 status, sensors_, track.fixes_of(sensors_),  # type: ignore[arg-type]
+                                 track.reports, track.receivers, track.created_s))
 
         return done
 
@@ -424,27 +436,82 @@ class Tracker:
             if track is not None:
                 self._identify(track, obs.mmsi)  # type: ignore[arg-type]
         if track is None:
-            track = self._new_track(obs, confirm_hits=cfg.ais_confirm_reports,
-                                    window_s=cfg.ais_confirm_window_s, interval_s=10.0)
-            self._identify(track, obs.mmsi)  # type: ignore[arg-type]
-            track.last_ais = key
-            track.recent_ais[key] = None
-            self._emit_if_live(track)
-            return track
+            return self._first_report(obs, key, resume=not tracks)
         velocity = None
         if obs.sog_kn is not None and obs.cog_deg is not None:
             ve, vn = velocity_from_course(obs.sog_kn, obs.cog_deg)
             velocity = (ve, vn, cfg.ais_velocity_sigma_ms)
         if track.last_radar_s >= obs.time_s - cfg.source_window_s:
             self._check_conflict(track, obs)
+        track.heard(obs.station or obs.sensor_id)
         self._apply(track, obs, velocity, True)
         if track.last_ais is None or obs.time_s >= track.last_ais[0]:
             track.last_ais = key
+            self._set_report_interval(track, obs)
         recent = track.recent_ais
         recent[key] = None
         if len(recent) > _RECENT_AIS:
             del recent[next(iter(recent))]
         return track
+
+    def _first_report(self, obs: Observation, key: tuple[float, float, float], resume: bool) -> Track:
+        """A track for a report no track of its MMSI can take: published at once when the
+        report is plausible for its receiver (else after ``ais_confirm_reports``); the MMSI's
+        lost track continues (same id) when the vessel can have got here since (``_resume``)."""
+        cfg = self.config
+        old = self._resumable(obs) if resume else None
+        if old is not None:
+            gap = obs.time_s - old.time_s
+            track = self._new_track(obs, 1, 0.0, max(old.interval_s, 0.8 * old.interval_s + 0.2 * gap),
+                                    track_id=old.track_id)
+            track.created_s, track.reports, track.heard_by = old.created_s, old.reports, old.heard_by
+        elif self._plausible(obs):
+            track = self._new_track(obs, confirm_hits=1, window_s=0.0, interval_s=10.0)
+        else:
+            track = self._new_track(obs, confirm_hits=cfg.ais_confirm_reports,
+                                    window_s=cfg.ais_confirm_window_s, interval_s=10.0)
+        self._identify(track, obs.mmsi)  # type: ignore[arg-type]
+        track.last_ais = key
+        track.recent_ais[key] = None
+        track.heard(obs.station or obs.sensor_id)
+        self._set_report_interval(track, obs)
+        self._emit_if_live(track)
+        return track
+
+    def _plausible(self, obs: Observation) -> bool:
+        """A position its receiver can have heard: within ``ais_receiver_range_factor`` times
+        the registered range of the AIS sensor (unregistered sensors: no limit)."""
+        sensor = self.sensors.get(obs.sensor_id)
+        if sensor is None or sensor.kind != "ais" or not sensor.range_m > 0.0:
+            return True
+        dy = (obs.lat - sensor.lat) * M_PER_DEG_LAT  # type: ignore[operator]
+        dx = (obs.lon - sensor.lon) * M_PER_DEG_LAT * math.cos(sensor.lat * DEG)  # type: ignore[operator]
+        reach = self.config.ais_receiver_range_factor * sensor.range_m
+        return dx * dx + dy * dy <= reach * reach
+
+    def _resumable(self, obs: Observation) -> Track | None:
+        """The MMSI's lost track, if the vessel can have got from its last AIS fix to this one."""
+        old = self._retired.get(obs.mmsi)  # type: ignore[arg-type]
+        if old is None:
+            return None
+        cfg = self.config
+        ref_t, ref_lat, ref_lon = old.last_ais or (old.time_s, old.lat, old.lon)
+        gap = obs.time_s - ref_t
+        if not 0.0 <= gap <= cfg.ais_resume_s:
+            return None
+        reach = cfg.ais_jump_slack_m + cfg.ais_max_speed_kn * KN_TO_MS * gap
+        dy = (obs.lat - ref_lat) * M_PER_DEG_LAT  # type: ignore[operator]
+        dx = (obs.lon - ref_lon) * M_PER_DEG_LAT * math.cos(obs.lat * DEG)  # type: ignore[operator]
+        if dx * dx + dy * dy > reach * reach:
+            return None
+        del self._retired[obs.mmsi]  # type: ignore[arg-type]
+        return old
+
+    def _set_report_interval(self, track: Track, obs: Observation) -> None:
+        report_s = reporting_interval_s(obs.ais_class, obs.sog_kn, obs.nav_status)
+        if report_s != track.report_s:
+            track.report_s = report_s
+            self._schedule(track)
 
     def _check_conflict(self, track: Track, obs: Observation) -> None:
         """Record an AIS fix far outside the gate of its radar-held track (before it is applied)."""
@@ -930,15 +997,16 @@ class Tracker:
             sensors_ = track.sensor_ids(t_, window)  # type: ignore[union-attr]
             out.append(TrackLine(track.track_id, t_, la, lo, sog_, cog_, sig_, track.mmsi, track.name,  # type: ignore[union-attr]
                                  track.flag, track.ship_type, sources, status,  # type: ignore[union-attr,arg-type]
-                                 sensors_, track.fixes_of(sensors_)))  # type: ignore[union-attr]
+                                 sensors_, track.fixes_of(sensors_),  # type: ignore[union-attr]
+                                 track.reports, track.receivers, track.created_s))  # type: ignore[union-attr]
         return dict(zip(pidx.tolist(), rows.tolist()))
 
     # ------------------------------------------------------------------ common
     def _new_track(self, obs: Observation, confirm_hits: int, window_s: float,
-                   interval_s: float) -> Track:
+                   interval_s: float, track_id: str | None = None) -> Track:
         cfg = self.config
         track = Track(
-            track_id=f"T{self._next_id}", lat=obs.lat, lon=obs.lon, time_s=obs.time_s,  # type: ignore[arg-type]
+            track_id=track_id or f"T{self._next_id}", lat=obs.lat, lon=obs.lon, time_s=obs.time_s,  # type: ignore[arg-type]
             a=obs.sigma_m ** 2, b=0.0, c=cfg.init_speed_sigma_ms ** 2, created_s=obs.time_s,
             confirm_by_s=obs.time_s + window_s, interval_s=interval_s,
         )
@@ -953,7 +1021,8 @@ class Tracker:
         track.hits = 1
         track.confirm_hits = confirm_hits
         track.status = "confirmed" if confirm_hits <= 1 else "tentative"
-        self._next_id += 1
+        if track_id is None:
+            self._next_id += 1
         self.tracks[track.track_id] = track
         if not self._free:
             self._grow()
@@ -1041,10 +1110,11 @@ class Tracker:
         if status == "tentative":
             return track.confirm_by_s + max(0.0, track.late_fed_s - track.time_s)
         heard = max(track.time_s, track.late_fed_s)
+        interval = track.interval_s if track.interval_s >= track.report_s else track.report_s
         if status == "confirmed":
-            return heard + max(cfg.coast_after_intervals * track.interval_s, cfg.coast_min_s)
+            return heard + max(cfg.coast_after_intervals * interval, cfg.coast_min_s)
         floor = cfg.ais_lost_min_s if track.mmsi is not None else cfg.radar_lost_min_s
-        return heard + max(cfg.lost_after_intervals * track.interval_s, floor)
+        return heard + max(cfg.lost_after_intervals * interval, floor)
 
     def _schedule(self, track: Track) -> None:
         """Make sure the heap holds an entry no later than the track's deadline."""
@@ -1083,17 +1153,29 @@ class Tracker:
             if self.now_s > track.confirm_by_s + max(0.0, track.late_fed_s - track.time_s):
                 self._drop(track)
             return
+        # an identified track: the longer of its observed and its nominal reporting interval
+        interval = track.interval_s if track.interval_s >= track.report_s else track.report_s
         floor = cfg.ais_lost_min_s if track.mmsi is not None else cfg.radar_lost_min_s
-        if silence > max(cfg.lost_after_intervals * track.interval_s, floor):
+        if silence > max(cfg.lost_after_intervals * interval, floor):
             self._out.append(track.line(at_s, cfg.accel_psd_m2_s3, cfg.source_window_s, "lost",
                                         cfg.manoeuvre_tau_s))
             self._drop(track)
+            if track.mmsi is not None:
+                self._retire(track)
         elif track.status == "confirmed" and silence > max(
-                cfg.coast_after_intervals * track.interval_s, cfg.coast_min_s):
+                cfg.coast_after_intervals * interval, cfg.coast_min_s):
             track.status = "coasting"
             self._dirty[track.slot] = track
             self._out.append(track.line(at_s, cfg.accel_psd_m2_s3, cfg.source_window_s, None,
                                         cfg.manoeuvre_tau_s))
+
+    def _retire(self, track: Track) -> None:
+        """Remember a lost identified track, so that its vessel re-heard continues it."""
+        retired = self._retired
+        retired.pop(track.mmsi, None)  # type: ignore[arg-type]
+        retired[track.mmsi] = track  # type: ignore[index]
+        while len(retired) > self.config.ais_resume_max:
+            retired.popitem(last=False)
 
     def _drop(self, track: Track) -> None:
         del self.tracks[track.track_id]

@@ -25,7 +25,7 @@ from fusion.model import Observation, Sensor
 from ingest.ais_fields import check_payload, message_type, to_observation
 from ingest.aiscatcher import parse_catcher_line
 from ingest.arpa import ARPA_TYPES, decode_arpa
-from ingest.errors import IngestError, Reject
+from ingest.errors import IngestError, LineWarning, Reject
 from ingest.nmea import Frame, TagBlock, check_checksum, pghp_time, split_line
 
 NO_TIME = "no timestamp and no earlier time in this feed"
@@ -57,6 +57,7 @@ class _Fragment:
 class _Out:
     obs: list[Observation] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
+    warnings: list[LineWarning] = field(default_factory=list)
 
 
 class AisDecoder:
@@ -73,6 +74,8 @@ class AisDecoder:
         self._pghp_time_s: float | None = None
         self._groups: OrderedDict[str, TagBlock] = OrderedDict()
         self._pending: OrderedDict[FragmentKey, list[_Fragment]] = OrderedDict()
+        self._warnings: list[LineWarning] = []
+        self.default_time_s: float | None = None  # batch: the time of lines before any time is seen
 
     def feed(self, line: str, line_no: int = 0,
              receipt_time_s: float | None = None) -> tuple[list[Observation], list[Reject]]:
@@ -91,7 +94,14 @@ class AisDecoder:
             out.rejects.append(Reject(line_no, line, exc.reason))
         except Exception as exc:  # never let one line stop the feed
             out.rejects.append(Reject(line_no, line, f"undecodable line: {type(exc).__name__}: {exc}"))
+        if out.warnings:
+            self._warnings.extend(out.warnings)
         return out.obs, out.rejects
+
+    def take_warnings(self) -> list[LineWarning]:
+        """Lines accepted with a warning since the last call (and forget them)."""
+        out, self._warnings = self._warnings, []
+        return out
 
     def flush(self) -> list[Reject]:
         """Reject multi-fragment messages still incomplete at the end of the feed."""
@@ -107,6 +117,8 @@ class AisDecoder:
         if frame is None:
             return
         check_checksum(frame)
+        if frame.tag is not None and frame.tag.warning is not None:
+            out.warnings.append(LineWarning(line_no, line, frame.tag.warning))
         tag = self._resolve_group(frame.tag)
         explicit = _first(tag.time_s if tag else None, frame.prefix_time_s, pghp, frame.trailing_time_s)
         if explicit is not None:
@@ -155,6 +167,8 @@ class AisDecoder:
         if explicit is not None:
             return explicit
         fallback = receipt if self.live and receipt is not None else self.last_time_s
+        if fallback is None:
+            fallback = self.default_time_s
         if fallback is None:
             raise IngestError(NO_TIME)
         return fallback
@@ -223,7 +237,7 @@ class AisDecoder:
     def _complete(self, parts: list[_Fragment], out: _Out) -> None:
         last = parts[-1]
         try:
-            obs = self._decode(parts)
+            obs = self._decode(parts, out)
         except IngestError as exc:
             where = f" (message from lines {parts[0].line_no}-{last.line_no})" if len(parts) > 1 else ""
             out.rejects.append(Reject(last.line_no, last.line, exc.reason + where))
@@ -231,10 +245,11 @@ class AisDecoder:
         if obs is not None:
             out.obs.append(obs)
 
-    def _decode(self, parts: list[_Fragment]) -> Observation | None:
+    def _decode(self, parts: list[_Fragment], out: _Out) -> Observation | None:
         payload, fill = "".join(p.payload for p in parts), parts[-1].fill
         msg_type = message_type(payload)
-        if not check_payload(msg_type, payload, fill):
+        handled, warning = check_payload(msg_type, payload, fill)
+        if not handled:
             return None  # a valid message type this system does not use
         try:
             message = pyais.decode(*(p.sentence for p in parts))
@@ -246,6 +261,8 @@ class AisDecoder:
         obs.time_s = self._time(_first(*(p.time_s for p in parts)), parts[0].receipt_s)
         obs.station = _first(*(p.station for p in parts))
         obs.receive_time_s = parts[-1].receipt_s
+        if warning is not None:
+            out.warnings.append(LineWarning(parts[-1].line_no, parts[-1].line, warning))
         return obs
 
 

@@ -27,7 +27,9 @@ VALID_RANGE: dict[str, tuple[float, float]] = {
 
 POSITION_CLASS: dict[int, str | None] = {1: "A", 2: "A", 3: "A", 18: "B", 19: "B", 27: None}
 STATIC_CLASS: dict[int, str] = {5: "A", 24: "B"}
-# payload length in bits allowed per handled type (type 5: some transponders send 420)
+# payload length in bits each handled type needs, and its standard length (type 5: some
+# transponders send 420; type 24: part A 160, part B 168).  Longer payloads are decoded like the
+# field does (pyais, receivers): the spare bits are padding, ignored with a warning.
 BITS: dict[int, tuple[int, int]] = {
     1: (168, 168), 2: (168, 168), 3: (168, 168), 5: (420, 424), 18: (168, 168),
     19: (312, 312), 24: (160, 168), 27: (96, 96),
@@ -60,15 +62,19 @@ def message_type(payload: str) -> int:
     return sixbit(payload[0])
 
 
-def check_payload(msg_type: int, payload: str, fill: int) -> bool:
-    """True when the type is one we decode and the bit count fits it; False for other types."""
+def check_payload(msg_type: int, payload: str, fill: int) -> tuple[bool, str | None]:
+    """(whether the type is one we decode, a warning when the payload is longer than it needs).
+
+    IngestError when it is shorter than the type needs."""
     if msg_type not in BITS:
-        return False
+        return False, None
     bits, (low, high) = len(payload) * 6 - fill, BITS[msg_type]
-    if not low <= bits <= high:
-        needs = str(low) if low == high else f"{low}-{high}"
+    needs = str(low) if low == high else f"{low}-{high}"
+    if bits < low:
         raise IngestError(f"payload is {bits} bits, type {msg_type} needs {needs}")
-    return True
+    if bits > high:
+        return True, f"payload is {bits} bits, type {msg_type} needs {needs}: {bits - high} spare bits ignored"
+    return True, None
 
 
 @lru_cache(maxsize=64)

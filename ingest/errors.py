@@ -28,3 +28,16 @@ class Reject:
 
     def to_dict(self) -> dict[str, object]:
         return {"line_no": self.line_no, "line": self.line, "reason": self.reason}
+
+
+@dataclass(slots=True, frozen=True)
+class LineWarning:
+    """A line accepted despite a fault the field tolerates (spare payload bits, a tag block
+    checksum that does not match): counted in the sensor's health, listed in the reply."""
+
+    line_no: int
+    line: str
+    reason: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {"line_no": self.line_no, "line": self.line, "reason": self.reason}

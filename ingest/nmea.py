@@ -24,6 +24,7 @@ class TagBlock:
     time_s: float | None = None
     station: str | None = None
     group: tuple[int, int, str] | None = None  # (sentence number, total, group id)
+    warning: str | None = None  # a checksum that does not match: accepted if the sentence's is good
 
 
 @dataclass(slots=True)
@@ -98,15 +99,18 @@ def _dollar_type(rest: str) -> str:
 
 
 def parse_tag_block(text: str) -> TagBlock:
-    """Parse ``s:rcv1,c:1732435200,g:1-2-73*hh`` (checksum verified when present)."""
-    data = text
+    """Parse ``s:rcv1,c:1732435200,g:1-2-73*hh``.
+
+    A checksum that does not match (some feeds write every one as ``*00``, others one hex
+    digit) is not a reject: it is kept as the tag block's ``warning``, and the line is
+    accepted when the sentence's own checksum is good."""
+    data, warning = text, None
     if "*" in text:
         data, stated = text.rsplit("*", 1)
         if not _HEX2.match(stated):
-            raise IngestError(f"bad tag block checksum field {stated!r} (expected two hex digits)")
-        computed = nmea_checksum(data)
-        if stated.upper() != computed:
-            raise IngestError(f"bad tag block checksum: computed {computed}, tag block says {stated.upper()}")
+            warning = f"bad tag block checksum field {stated!r} (expected two hex digits)"
+        elif stated.upper() != (computed := nmea_checksum(data)):
+            warning = f"bad tag block checksum: computed {computed}, tag block says {stated.upper()}"
     time_s, station, group = None, None, None
     for item in filter(None, data.split(",")):
         key, sep, value = item.partition(":")
@@ -118,7 +122,7 @@ def parse_tag_block(text: str) -> TagBlock:
             station = value or None
         elif key == "g":
             group = _tag_group(value)
-    return TagBlock(time_s=time_s, station=station, group=group)
+    return TagBlock(time_s=time_s, station=station, group=group, warning=warning)
 
 
 def _tag_time(value: str) -> float:

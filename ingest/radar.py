@@ -42,8 +42,12 @@ def polar_sigma_m(sensor: Sensor, range_m: float) -> float:
     return max(sensor.range_sigma_m or 0.0, cross)
 
 
-def decode_radar_line(line: str, sensors: Mapping[str, Sensor]) -> Observation:
-    """One JSON Lines radar record as an Observation; IngestError with the reason otherwise."""
+def decode_radar_line(line: str, sensors: Mapping[str, Sensor],
+                      warnings: list[str] | None = None) -> Observation:
+    """One JSON Lines radar record as an Observation; IngestError with the reason otherwise.
+
+    A polar plot beyond ``MAX_RANGE_FACTOR`` times the sensor's registered range is kept (large
+    ships are seen well beyond a radar's nominal range): the reason goes into ``warnings``."""
     obj = _parse_object(line)
     kind = as_text(obj, "kind")
     if kind not in _KINDS:
@@ -54,6 +58,9 @@ def decode_radar_line(line: str, sensors: Mapping[str, Sensor]) -> Observation:
     sigma = as_number(obj, "sigma_m", required=False)
     if sigma is not None and sigma <= 0:
         raise IngestError(f"sigma_m must be > 0, got {sigma}")
+    if warnings is not None and (beyond := range_exceeded_m(obj, sensor)) is not None:
+        warnings.append(f"range_m {beyond:g} beyond {MAX_RANGE_FACTOR} x the range of sensor "
+                        f"'{sensor.id}' ({sensor.range_m:g} m): its registered range is too short")
     obs = Observation(kind=_KINDS[kind], sensor_id=sensor.id, time_s=time_s, lat=lat, lon=lon,  # type: ignore[arg-type]
                       sigma_m=sigma if sigma is not None else derived_sigma)
     if kind == "track":
@@ -111,13 +118,18 @@ def _position(obj: Mapping[str, Any], sensor: Sensor) -> tuple[float, float, flo
     assert range_m is not None and bearing is not None
     if range_m < 0:
         raise IngestError(f"range_m {range_m:g} is negative")
-    if range_m > sensor.range_m * MAX_RANGE_FACTOR:
-        raise IngestError(f"range_m {range_m:g} beyond {MAX_RANGE_FACTOR} x the range of "
-                          f"sensor '{sensor.id}' ({sensor.range_m:g} m)")
     if not 0.0 <= bearing < 360.0:
         raise IngestError(f"bearing_deg {bearing:g} outside [0, 360)")
     lat, lon = destination_point(sensor.lat, sensor.lon, bearing, range_m)
     return lat, lon, polar_sigma_m(sensor, range_m)
+
+
+def range_exceeded_m(obj: Mapping[str, Any], sensor: Sensor) -> float | None:
+    """The range of a polar plot beyond ``MAX_RANGE_FACTOR`` times the sensor's range, else None."""
+    range_m = obj.get("range_m")
+    if "lat" in obj or not isinstance(range_m, (int, float)):
+        return None
+    return float(range_m) if range_m > sensor.range_m * MAX_RANGE_FACTOR else None
 
 
 def _local_id(obj: Mapping[str, Any]) -> str:

@@ -40,6 +40,7 @@ def cmd_fuse(args: argparse.Namespace) -> int:
                  extra_zones=extra_zones)
     dt = time.perf_counter() - t0
     print(f"mfc fuse: {stats.observations} observations, {stats.rejects} rejected lines, "
+          f"{stats.warnings} lines accepted with a warning, "
           f"{stats.track_lines} track lines, {stats.alerts} alerts in {dt:.1f} s "
           f"({stats.observations / max(dt, 1e-9):,.0f} obs/s)", file=sys.stderr)
     for reason, n in sorted(stats.reject_reasons.items(), key=lambda kv: -kv[1])[:10]:

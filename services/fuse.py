@@ -4,7 +4,8 @@ Files ending in ``.jsonl``/``.json`` are radar JSON Lines (or AIS-catcher's JSON
 by its ``"class": "AIS"``); anything else is NMEA (AIS, and ARPA ``TTM``/``TLL``).  ``.gz`` files are read transparently.
 All observations are merged in time order (ties keep file and line order)
 and pushed through the tracker; a line with no time of its own takes the last
-time seen in its file.
+time seen in its file, before any the first time found in the file, and in a file
+with no time at all the file's modification time.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from fusion.pipeline import Fusion
 from ingest.ais import AisDecoder
 from ingest.asterix import decode_asterix
 from ingest.pcap import udp_payloads
-from ingest.errors import IngestError, Reject
+from ingest.errors import IngestError, LineWarning, Reject
 from ingest.radar import decode_radar_line
 
 from .geography import build_geography
@@ -33,6 +34,7 @@ from .geography import build_geography
 class FuseStats:
     observations: int = 0
     rejects: int = 0
+    warnings: int = 0
     track_lines: int = 0
     alerts: int = 0
     reject_reasons: dict[str, int] = field(default_factory=dict)
@@ -62,8 +64,9 @@ def _is_ais_catcher(path: Path) -> bool:
     return False
 
 
-def read_file(path: Path, sensors: dict[str, Sensor], rejects: list[tuple[str, Reject]]) -> Iterator[Observation]:
-    """Observations of one file; rejects are appended with the file name."""
+def read_file(path: Path, sensors: dict[str, Sensor], rejects: list[tuple[str, Reject]],
+              warnings: list[tuple[str, LineWarning]] | None = None) -> Iterator[Observation]:
+    """Observations of one file; rejects (and warnings) are appended with the file name."""
     if path.suffix in (".pcap", ".cap"):
         yield from _read_asterix_capture(path, sensors, rejects)
         return
@@ -78,11 +81,26 @@ def read_file(path: Path, sensors: dict[str, Sensor], rejects: list[tuple[str, R
                     rejects.append((path.name, Reject(no, line.rstrip("\n"), exc.reason)))
             return
         decoder = AisDecoder(sensor_id=path.stem, live=False, sensors=sensors)
+        decoder.default_time_s = _first_time(path, sensors)
         for no, line in enumerate(fh, start=1):
             observations, bad = decoder.feed(line.rstrip("\r\n"), line_no=no)
             rejects.extend((path.name, r) for r in bad)
+            if warnings is not None:
+                warnings.extend((path.name, w) for w in decoder.take_warnings())
             yield from observations
         rejects.extend((path.name, r) for r in decoder.flush())
+
+
+def _first_time(path: Path, sensors: dict[str, Sensor]) -> float:
+    """The first time an NMEA file gives (for its lines before it); the file's modification
+    time when it gives none (a capture saved without timestamps)."""
+    decoder = AisDecoder(sensor_id=path.stem, live=False, sensors=sensors)
+    with open_text(path) as fh:
+        for no, line in enumerate(fh, start=1):
+            decoder.feed(line.rstrip("\r\n"), line_no=no)
+            if decoder.last_time_s is not None:
+                return decoder.last_time_s
+    return float(int(path.stat().st_mtime))
 
 
 def _read_asterix_capture(path: Path, sensors: dict[str, Sensor],
@@ -104,11 +122,13 @@ def _read_asterix_capture(path: Path, sensors: dict[str, Sensor],
             rejects.append((path.name, Reject(0, "", exc.reason)))
 
 
-def load_observations(paths: list[Path], sensors: dict[str, Sensor]) -> tuple[list[Observation], list[tuple[str, Reject]]]:
+def load_observations(paths: list[Path], sensors: dict[str, Sensor],
+                      warnings: list[tuple[str, LineWarning]] | None = None,
+                      ) -> tuple[list[Observation], list[tuple[str, Reject]]]:
     rejects: list[tuple[str, Reject]] = []
     observations: list[Observation] = []
     for path in paths:
-        observations.extend(read_file(path, sensors, rejects))
+        observations.extend(read_file(path, sensors, rejects, warnings))
     observations.sort(key=lambda o: o.time_s)  # stable: ties keep file and line order
     return observations, rejects
 
@@ -140,9 +160,10 @@ def fuse(paths: list[Path], tracks_out: Path, alerts_out: Path, sensors: dict[st
          sample_every_s: float | None = None, rejects_out: Path | None = None,
          extra_zones: Iterable[tuple[str, str, Any]] = (), fusion: Fusion | None = None) -> FuseStats:
     """Fuse recorded feeds; alerts-out gets one line per alert emission (new, updated, closed)."""
-    observations, rejects = load_observations(paths, sensors)
+    warnings: list[tuple[str, LineWarning]] = []
+    observations, rejects = load_observations(paths, sensors, warnings)
     fusion = fusion or Fusion(sensors, build_geography(sensors, extra_zones))
-    stats = FuseStats(observations=len(observations), rejects=len(rejects))
+    stats = FuseStats(observations=len(observations), rejects=len(rejects), warnings=len(warnings))
     for _, r in rejects:
         key = r.reason.split(":")[0]
         stats.reject_reasons[key] = stats.reject_reasons.get(key, 0) + 1

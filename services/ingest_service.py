@@ -34,6 +34,7 @@ DELIVERY_TIMEOUT_S = 10.0  # how long an HTTP ingest waits for the bus to acknow
 MAX_LINES = 100_000  # lines in one request
 MAX_LINE_BYTES = 4096  # one line, UTF-8; NMEA sentences are at most 82 characters, tag blocks add a few dozen
 MAX_ECHOED_REJECTS = 1000  # rejects listed in one verdict; the rest are only counted
+MAX_WARNINGS_LISTED = 100  # warnings listed in one reply (all are counted)
 
 
 class BusUnavailable(RuntimeError):
@@ -54,6 +55,8 @@ class Verdict:
     rejected: list[dict[str, Any]] = field(default_factory=list)  # the first ``max_echoed`` rejects
     ignored: int = 0
     late: int = 0  # of the accepted: older than the live window at receipt (history, not the live picture)
+    warned: int = 0  # lines accepted with a warning (the first MAX_WARNINGS_LISTED in ``warnings``)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
     rejected_count: int = 0  # every reject, echoed or not
     rejected_earlier: int = 0  # of those, fragments held by an earlier line or request, then given up
     max_echoed: int = MAX_ECHOED_REJECTS
@@ -71,7 +74,8 @@ class Verdict:
     def to_dict(self) -> dict[str, Any]:
         return {"accepted": self.accepted, "rejected": self.rejected_count, "ignored": self.ignored,
                 "rejected_earlier": self.rejected_earlier, "rejects": self.rejected,
-                "rejects_truncated": self.rejected_count > len(self.rejected), "late": self.late}
+                "rejects_truncated": self.rejected_count > len(self.rejected), "late": self.late,
+                "warned": self.warned, "warnings": self.warnings}
 
 
 class IngestService:
@@ -133,7 +137,9 @@ class IngestService:
         h = self.health.get(sensor_id)
         if h is None:
             h = self.health[sensor_id] = {"accepted": 0, "rejected": 0, "late": 0, "last_receipt_s": None,
-                                          "last_observation_s": None, "last_reject": None}
+                                          "last_observation_s": None, "last_reject": None,
+                                          "warnings": 0, "last_warning": None,
+                                          "range_exceeded": 0, "farthest_range_m": None}
         return h
 
     def forget_sensor(self, sensor_id: str) -> None:
@@ -160,6 +166,16 @@ class IngestService:
             return None
         return f"line of {size} bytes is over the {self.max_line_bytes}-byte limit; not parsed"
 
+    def _warn(self, verdict: Verdict, no: int, line: str, reason: str, sensor_id: str) -> None:
+        """A line accepted despite a fault the field tolerates: counted, listed (bounded)."""
+        verdict.warned += 1
+        if len(verdict.warnings) < MAX_WARNINGS_LISTED:
+            verdict.warnings.append({"line_no": no, "line": line, "reason": reason})
+        if sensor_id in self.sensors:
+            h = self._health(sensor_id)
+            h["warnings"] += 1
+            h["last_warning"] = reason
+
     def ingest_ais(self, text: str, sensor_id: str, receipt_time_s: float | None = None) -> Verdict:
         verdict = Verdict(max_echoed=self.max_echoed_rejects)
         lines = self.lines(text)
@@ -185,6 +201,8 @@ class IngestService:
                     self._reject(verdict, r.line_no, r.line, r.reason, sensor_id)
                     if r.line is not line:  # a fragment held earlier and now given up
                         verdict.rejected_earlier += 1
+                for w in decoder.take_warnings():
+                    self._warn(verdict, w.line_no, w.line, w.reason, sensor_id)
                 self._accept(verdict, observations, no, line, now, sensor_id)
                 if verdict.decided == decided:  # blank, comment, unused type, or a fragment held
                     verdict.ignored += 1
@@ -202,8 +220,9 @@ class IngestService:
             if too_long is not None:
                 self._reject(verdict, no, line, too_long, "radar")
                 continue
+            notes: list[str] = []
             try:
-                obs = decode_radar_line(line, self.sensors)
+                obs = decode_radar_line(line, self.sensors, notes)
             except IngestError as exc:
                 self._reject(verdict, no, line, exc.reason, "radar", _radar_sensor_of(line))
                 continue
@@ -211,6 +230,9 @@ class IngestService:
                 self._reject(verdict, no, line, f"this key may not write for sensor {obs.sensor_id!r}", "radar")
                 continue
             obs.receive_time_s = now
+            for note in notes:
+                self._warn(verdict, no, line, note, obs.sensor_id)
+                self._range_exceeded(obs.sensor_id, line)
             self._accept(verdict, [obs], no, line, now, obs.sensor_id)
         return verdict
 
@@ -230,6 +252,14 @@ class IngestService:
             self._reject(verdict, 0, head, reason, sensor_id)
         self._accept(verdict, observations, 0, head, now, sensor_id)
         return verdict
+
+    def _range_exceeded(self, sensor_id: str, line: str) -> None:
+        """A radar's plot beyond its registered range: its health says so (count, farthest)."""
+        h = self._health(sensor_id)
+        h["range_exceeded"] += 1
+        range_m = json.loads(line).get("range_m")
+        if isinstance(range_m, (int, float)):
+            h["farthest_range_m"] = max(h.get("farthest_range_m") or 0.0, float(range_m))
 
     def publish(self, observations: list[Observation]) -> None:
         """Publish already-decoded observations (the demo's replayer)."""

@@ -234,7 +234,6 @@ PAYLOAD_96 = "15M67FC000G?ufbE`FepT@3n"  # 24 chars = 144 bits, fill 0
                  id="bad-count"),
     pytest.param("IamNotAnAisMessage1111", "not an NMEA sentence", id="not-nmea"),
     pytest.param("yesterday " + pos(), "bad leading timestamp 'yesterday'", id="bad-prefix"),
-    pytest.param("\\c:1732435200*00\\" + pos(), "bad tag block checksum: computed", id="tag-checksum"),
     pytest.param("\\c:1732435200" + pos(), "unterminated tag block", id="tag-unterminated"),
     pytest.param(tag("c:abc") + pos(), "bad tag block time 'c:abc'", id="tag-bad-time"),
     pytest.param(pos() + "xyz", "unexpected text after checksum", id="trailing-garbage"),
@@ -535,25 +534,35 @@ def test_real_multi_part_type_5_names() -> None:
     assert [(o.mmsi, o.name, o.callsign) for o in obs] == expected
 
 
-def test_real_bad_bit_counts_all_rejected() -> None:
-    lines, obs, rejects = _feed_live(DATA / "gfw_type1_bad_bitcount.nmea")
-    assert obs == [] and len(rejects) == len(lines)
-    for line, reject in zip(lines, rejects):
+def test_real_long_payloads_decoded_with_a_warning() -> None:
+    # 186-bit type 1/3 reports (the type needs 168): decoded like the field does, the 18
+    # spare bits ignored, each line counted as a warning
+    lines = (DATA / "gfw_type1_bad_bitcount.nmea").read_text().splitlines()
+    decoder = AisDecoder(live=True)
+    obs, rejects = run(lines, decoder, receipt=T0)
+    warnings = decoder.take_warnings()
+    assert rejects == [] and len(obs) == len(lines) == len(warnings)
+    for line, o, warning in zip(lines, obs, warnings):
         payload = line[line.index("!"):].split(",")[5]
-        assert reject.reason.startswith(f"payload is {len(payload) * 6} bits, type ")
+        bits = _bits(payload)
+        assert warning.reason == (f"payload is {len(bits)} bits, type {_uint(bits, 0, 6)} needs 168: "
+                                  f"{len(bits) - 168} spare bits ignored")
+        assert o.mmsi == _uint(bits, 8, 30)
+        assert (o.lat, o.lon) == (pytest.approx(_sint(bits, 89, 27) / 600000, abs=1e-6),
+                                  pytest.approx(_sint(bits, 61, 28) / 600000, abs=1e-6))
 
 
 def test_real_error_file() -> None:
     lines, obs, rejects = _feed_live(DATA / "gfw_errors.nmea")
-    assert [r.line_no for r in rejects] == [1, 2, 3, 4]
+    # lines 2 and 4 have wrong sentence checksums: rejects; 1 and 3 are over-long type 3 and
+    # type 1 payloads: decoded with a warning
+    assert [r.line_no for r in rejects] == [2, 4]
     for reject in rejects:
         sentence = reject.line[reject.line.index("!"):]
         body, stated = sentence[1:].split("*")
-        if xor_cs(body) != stated:
-            assert reject.reason == f"bad checksum: computed {xor_cs(body)}, sentence says {stated}"
-        else:
-            assert "bits, type" in reject.reason
-    assert len(obs) == 1 and obs[0].station == "rMT694" and obs[0].time_s == 1699401978.0
+        assert xor_cs(body) != stated
+        assert reject.reason == f"bad checksum: computed {xor_cs(body)}, sentence says {stated}"
+    assert len(obs) == 3 and obs[-1].station == "rMT694" and obs[-1].time_s == 1699401978.0
 
 
 def test_real_tag_block_ms_and_fallback() -> None:
@@ -579,5 +588,5 @@ def test_real_pyais_sample_no_exceptions() -> None:
     assert all(isinstance(x, Reject) and x.reason or isinstance(x, Observation) for _, x in items)
     reasons = {n: x.reason for n, x in items if isinstance(x, Reject)}
     assert reasons[10].startswith("not an NMEA sentence")
-    assert reasons[12].startswith("bad tag block checksum field 'A'")
+    assert reasons[12].startswith("bad tag block time 'c:12415440354'")
     assert reasons[2] == "no timestamp and no earlier time in this feed"

@@ -4,6 +4,7 @@ no tracks from clutter, tracks that survive a silent AIS and go away when nothin
 import random
 
 from fusion.geodesy import distance_m
+from fusion.model import Sensor
 from fusion.tracker import Tracker
 
 from .builders import T0, make_ais, make_plot, position, radar, vessel_ais, vessel_plots
@@ -87,7 +88,7 @@ def test_same_report_heard_by_two_stations_is_used_once():
     reports = vessel_ais(548000001, 10.0, 114.0, 11.0, 45.0, reports=10)
     echoes = [make_ais(r.mmsi, r.time_s, r.lat, r.lon, r.sog_kn, r.cog_deg) for r in reports]
     tracker, lines = run(reports + echoes)
-    assert len(lines) == 9  # one per report after confirmation on the second
+    assert len(lines) == 10  # one per report: published from the first, echoes add none
     assert len(live(tracker, reports[-1].time_s)) == 1
 
 
@@ -170,8 +171,11 @@ def test_static_report_after_positions_publishes_the_name_at_once():
 
 
 def test_static_report_for_a_tentative_track_publishes_nothing():
+    # a first report far beyond its receiver's range waits for a second one (tentative)
     first = vessel_ais(548123458, 10.0, 114.0, 11.0, 45.0, reports=1)
-    tracker, _ = run(first)
+    far_receiver = Sensor("AIS1", "ais", 1.0, 104.0, range_m=40_000)
+    tracker, _ = run(first, Tracker({**SENSORS, "AIS1": far_receiver}))
+    assert tracker.snapshot(T0) == []
     static = make_ais(548123458, T0 + 5, None, None)
     static.kind, static.name = "ais_static", "LADY T"
     assert tracker.update([static]) == []
