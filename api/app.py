@@ -269,7 +269,8 @@ def create_app(runtime: Runtime) -> FastAPI:
         for s in visible_sensors(list(runtime.sensors.values()), who.role, who.name):
             h = dict(runtime.ingest.health.get(s.id) or {"accepted": 0, "rejected": 0, "late": 0,
                                                           "last_receipt_s": None, "last_observation_s": None,
-                                                          "last_reject": None})
+                                                          "last_reject": None, "warnings": 0, "last_warning": None,
+                                                          "range_exceeded": 0, "farthest_range_m": None})
             last = h.pop("last_receipt_s")
             seen = h.pop("last_observation_s")
             h["last_receipt"] = None if last is None else iso_time(last)

@@ -31,6 +31,7 @@ tracks = Table(
     Column("ship_type", Integer), Column("sources", String(32)), Column("status", String(16), index=True),
     Column("sensors", Text),  # comma-separated ids of the sensors that fed the track (releasability)
     Column("fixes", Text),    # JSON: each sensor's newest fix, for agencies that may see only some
+    Column("reports", Integer), Column("receivers", Integer), Column("first_seen_s", Float),
 )
 
 history = Table(
@@ -253,6 +254,8 @@ def _track_row(line: dict[str, Any]) -> dict[str, Any]:
         "sources": ",".join(line.get("sources") or []), "status": line.get("status", "confirmed"),
         "sensors": ",".join(line.get("sensors") or []),
         "fixes": json.dumps(line["fixes"], separators=(",", ":")) if line.get("fixes") else None,
+        "reports": line.get("reports"), "receivers": line.get("receivers"),
+        "first_seen_s": parse_iso(line["first_seen"]) if line.get("first_seen") else None,
     }
 
 
@@ -271,6 +274,8 @@ def _track_line(row: Any) -> dict[str, Any]:
         "name": row["name"], "flag": row["flag"], "ship_type": row["ship_type"],
         "sources": [s for s in (row["sources"] or "").split(",") if s], "status": row["status"],
         "sensors": _ids(row["sensors"]), "fixes": _fixes(row["fixes"]),
+        "reports": row["reports"], "receivers": row["receivers"],
+        "first_seen": None if row["first_seen_s"] is None else iso_time(row["first_seen_s"]),
     }
 
 
