@@ -6,7 +6,7 @@
 * ``None``, ``bool``, ``int``, ``str``, ``float`` (``{"f": "inf"}`` for inf and nan);
 * ``{"t": [...]}`` tuple, ``{"fs": [...]}`` frozenset, and, each with an ``"id"`` so that a
   container seen twice is one container again: ``{"l": [...]}`` list, ``{"d": [[k, v]...]}``
-  dict, ``{"s": [...]}`` set, ``{"dq": [...], "maxlen": n}`` deque;
+  dict, ``{"od": [[k, v], ...]}`` OrderedDict, ``{"s": [...]}`` set, ``{"dq": [...], "maxlen": n}`` deque;
 * ``{"a": i, "id": n}``: array ``i`` of the container (NumPy, never pickled);
   ``{"n": i}``: a NumPy scalar, kept as a 0-d array;
 * ``{"o": "module.Class", "id": n, "v": {attribute: value}}``: an object of a class on the
@@ -27,7 +27,7 @@ import dataclasses
 import functools
 import math
 import types
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Mapping
 from typing import Any
 
@@ -104,6 +104,8 @@ class _Encoder:
             return {"l": [self.enc(x) for x in v], "id": n}
         if t is dict:
             return {"d": [[self.enc(k), self.enc(x)] for k, x in v.items()], "id": n}
+        if t is OrderedDict:
+            return {"od": [[self.enc(k), self.enc(x)] for k, x in v.items()], "id": n}
         if t is set:
             return {"s": [self.enc(x) for x in v], "id": n}
         if t is deque:
@@ -170,6 +172,10 @@ class _Decoder:
         elif "d" in v:
             out = self.objs[n] = {}
             for k, x in v["d"]:
+                out[self.dec(k)] = self.dec(x)
+        elif "od" in v:
+            out = self.objs[n] = OrderedDict()
+            for k, x in v["od"]:
                 out[self.dec(k)] = self.dec(x)
         elif "s" in v:
             out = self.objs[n] = set()

@@ -16,7 +16,7 @@ from .state_codec import StateFormatError, allowed_method
 from .state_file import CheckpointError
 
 _GLOBALS = {
-    ("collections", "deque"), ("functools", "partial"), ("builtins", "set"), ("builtins", "frozenset"),
+    ("collections", "deque"), ("collections", "OrderedDict"), ("functools", "partial"), ("builtins", "set"), ("builtins", "frozenset"),
     ("copyreg", "_reconstructor"), ("builtins", "object"),
     ("numpy", "dtype"), ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
     ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
