@@ -66,13 +66,15 @@ def test_data_older_than_the_late_window_moves_nothing_live_but_is_kept():
     # the live picture does not move ...
     assert (track.time_s, track.lat, track.lon, track.ve, track.vn) == state
     # ... but the old fix is its vessel's history point, at its own time and place, marked late
-    (point,) = lines
+    (point,) = [ln for ln in lines if ln.track_id == track.track_id]
     assert (point.track_id, point.time_s, point.lat, point.lon) == (track.track_id, old, old_lat, old_lon)
     assert point.late and point.to_dict()["late"] is True and point.sensors == ("SAT-1",)
     assert "late" not in tracker.snapshot(state[0])[0].to_dict()
     # and a vessel nothing newer is known of gets its track from the late report
     (other,) = tracker.by_mmsi[548999999]
     assert other.time_s == reports[-1].time_s - 700 and tracker.stats["late_applied"] == 1
+    # ... and is in the picture from that first report (publication policy)
+    assert [ln.track_id for ln in lines if ln.track_id != track.track_id] == [other.track_id]
 
 
 def scenario(rng):
