@@ -46,7 +46,9 @@ def zones_from_geojson(doc: Mapping[str, Any], origin: str = "zones file") -> li
         raise ZonesFileError(f"{origin}: want a GeoJSON FeatureCollection")
     zones = []
     for i, f in enumerate(doc["features"], start=1):
-        props = f.get("properties") or {}
+        props = (f.get("properties") if isinstance(f, Mapping) else None) or {}
+        if not isinstance(props, Mapping):
+            raise ZonesFileError(f"{origin}: feature #{i} needs an object of properties with 'name' and 'kind'")
         name, kind = props.get("name"), props.get("kind")
         if not isinstance(name, str) or not isinstance(kind, str):
             raise ZonesFileError(f"{origin}: feature #{i} needs string properties 'name' and 'kind'")
