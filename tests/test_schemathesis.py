@@ -58,6 +58,12 @@ ALERTS = [
 ]
 
 
+@schemathesis.serializer("application/x-ndjson")
+def _ndjson(ctx, value):
+    """Radar bodies are JSON Lines: a generated string goes as its UTF-8 bytes."""
+    return value if isinstance(value, bytes) else str(value).encode("utf-8")
+
+
 def _app():
     import tempfile
     from pathlib import Path
