@@ -75,7 +75,8 @@ def zone_problem(geom: shapely.Geometry) -> str | None:
 
 
 def _zone(i: int, f: Any, origin: str) -> tuple[str, str, shapely.Geometry]:
-    props = (f.get("properties") if isinstance(f, dict) else None) or {}
+    props = f.get("properties") if isinstance(f, dict) else None
+    props = props if isinstance(props, dict) else {}
     name, kind = props.get("name"), props.get("kind")
     if not isinstance(name, str) or not isinstance(kind, str):
         raise ZonesFileError(f"{origin}: feature #{i} needs string properties 'name' and 'kind'")

@@ -1,0 +1,320 @@
+"""The API's request and response models (pydantic v2): one class per message, as on the wire.
+
+Field names are the contract's (docs/architecture.md: track line, alert line, sensors file).
+Models forbid extra fields, so ``/openapi.json`` says exactly what a response holds and a
+checker (schemathesis) catches a field that appears without being declared.  Big lists are
+served as they are (the routes skip per-item validation); the schema still describes them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Exact(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorOut(Exact):
+    """Every error this API raises itself: the reason, in words."""
+    error: str
+
+
+class ValidationIssue(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ValidationErrorOut(Exact):
+    """A query or path parameter out of its declared range (FastAPI's own 422 body)."""
+    detail: list[ValidationIssue]
+
+
+class Point(Exact):
+    type: Literal["Point"]
+    coordinates: list[float] = Field(min_length=2, max_length=3)
+
+
+class Polygon(Exact):
+    type: Literal["Polygon", "MultiPolygon"]
+    coordinates: list[Any]
+
+
+# --- tracks and the picture -------------------------------------------------------------
+
+class TrackLine(Exact):
+    """A fused track as a key may see it (``view`` only on an agency's narrowed view)."""
+    track_id: str
+    time: str
+    lat: float
+    lon: float
+    sog_kn: float | None = None
+    cog_deg: float | None = None
+    sigma_m: float | None = None
+    mmsi: int | None = None
+    name: str | None = None
+    flag: str | None = None
+    ship_type: int | None = None
+    sources: list[str] = []
+    status: str
+    sensors: list[str] = []
+    view: Literal["releasable_sources"] | None = None
+    reports: int | None = None        # AIS position reports so far
+    receivers: int | None = None      # distinct AIS receivers that heard it
+    first_seen: str | None = None     # when it entered the picture
+
+
+class TrackList(Exact):
+    tracks: list[TrackLine]
+    count: int
+
+
+class HistoryPoint(Exact):
+    time: str
+    lat: float
+    lon: float
+    sog_kn: float | None = None
+    cog_deg: float | None = None
+
+
+class TrackHistory(Exact):
+    track_id: str
+    points: list[HistoryPoint]
+
+
+class TrackFeature(Exact):
+    type: Literal["Feature"]
+    id: str
+    geometry: Point
+    properties: TrackLine
+
+
+class Picture(Exact):
+    """Live tracks (or the picture at ``at``) as a GeoJSON FeatureCollection."""
+    type: Literal["FeatureCollection"]
+    time: str | None
+    features: list[TrackFeature]
+
+
+class HistoryRange(Exact):
+    earliest: str | None
+    latest: str | None
+
+
+# --- alerts -----------------------------------------------------------------------------
+
+class Alert(Exact):
+    """An alert line with its lifecycle (``acked_by``/``acked_at`` once acknowledged)."""
+    alert_id: str
+    type: str
+    severity: str
+    time: str
+    track_id: str | None = None
+    mmsi: int | None = None
+    lat: float | None = None
+    lon: float | None = None
+    zone: str | None = None
+    summary: str
+    evidence: dict[str, Any]
+    state: str
+    acked_by: str | None = None
+    acked_at: str | None = None
+
+
+class AlertList(Exact):
+    alerts: list[Alert]
+    count: int
+
+
+# --- ingest and sensors -----------------------------------------------------------------
+
+class Reject(Exact):
+    line_no: int
+    line: str
+    reason: str
+
+
+class Verdict(Exact):
+    """What ingest made of a body: lines accepted (on the bus), rejected with reasons, ignored."""
+    accepted: int
+    rejected: int
+    ignored: int
+    rejects: list[Reject]
+    rejected_earlier: int = 0         # of the rejected: fragments held from an earlier line, given up
+    rejects_truncated: bool = False   # more rejects than listed (all are counted)
+    late: int = 0                     # of the accepted: older than the live window at receipt
+    warned: int = 0                   # accepted with a warning (the first ones in ``warnings``)
+    warnings: list[Reject] = []
+
+
+class SensorIn(BaseModel):
+    """A sensor as in the sensors file (unknown extra fields are ignored)."""
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+    kind: Literal["ais", "radar"]
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    range_m: float | None = Field(None, gt=0)
+    accuracy_m: float | None = Field(None, gt=0)
+    scan_period_s: float | None = Field(None, gt=0)
+    owner: str | None = None
+    releasability: list[str] | None = None
+    range_sigma_m: float | None = Field(None, gt=0)
+    bearing_sigma_deg: float | None = Field(None, gt=0)
+
+
+class SensorsIn(BaseModel):
+    sensors: list[SensorIn] = Field(min_length=1)
+
+
+class Sensor(Exact):
+    id: str
+    kind: str
+    lat: float
+    lon: float
+    range_m: float
+    accuracy_m: float
+    scan_period_s: float
+    owner: str
+    releasability: list[str]
+    range_sigma_m: float | None = None
+    bearing_sigma_deg: float | None = None
+
+
+class SensorHealth(Exact):
+    accepted: int
+    rejected: int
+    last_receipt: str | None
+    last_observation: str | None
+    last_reject: str | None
+    status: Literal["live", "silent", "never"]
+    late: int = 0
+    warnings: int = 0
+    last_warning: str | None = None
+    range_exceeded: int = 0
+    farthest_range_m: float | None = None
+
+
+class SensorWithHealth(Sensor):
+    health: SensorHealth
+
+
+class SensorHealthList(Exact):
+    sensors: list[SensorWithHealth]
+
+
+class SensorList(Exact):
+    sensors: list[Sensor]
+
+
+class Deleted(Exact):
+    deleted: str
+
+
+# --- zones and subscriptions --------------------------------------------------------------
+
+class ZoneFeature(BaseModel):
+    """A watch zone: ``properties.name`` and ``properties.kind``, other properties kept."""
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["Feature"]
+    properties: dict[str, Any]
+    geometry: Polygon
+
+
+class Zones(Exact):
+    type: Literal["FeatureCollection"]
+    features: list[ZoneFeature]
+
+
+class DeliveryIn(BaseModel):
+    kind: Literal["kafka", "webhook", "stream"]
+    url: str | None = None
+    secret: str | None = Field(None, min_length=16)
+
+
+class SubscriptionIn(Exact):
+    types: list[str] = []
+    bbox: list[float] | None = Field(None, min_length=4, max_length=4)
+    min_severity: Literal["info", "low", "medium", "high", "critical"] = "info"
+    delivery: DeliveryIn | Literal["kafka", "webhook", "stream"] = "kafka"
+    agency: str | None = None
+
+
+class Subscription(Exact):
+    """A subscription as shown (``secret`` only in the answer that created a webhook)."""
+    id: str
+    agency: str
+    types: list[str]
+    bbox: list[float] | None
+    min_severity: str
+    delivery: str
+    url: str | None = None
+    topic: str | None = None
+    secret: str | None = None
+
+
+class SubscriptionList(Exact):
+    subscriptions: list[Subscription]
+
+
+class Health(Exact):
+    status: str
+    bus: str
+
+
+# --- OGC API – Features ----------------------------------------------------------------------
+
+class Link(Exact):
+    href: str
+    rel: str
+    type: str
+    title: str | None = None
+
+
+class Landing(Exact):
+    title: str
+    description: str
+    links: list[Link]
+
+
+class Conformance(Exact):
+    conformsTo: list[str]
+
+
+class Extent(Exact):
+    spatial: dict[str, Any]
+
+
+class Collection(Exact):
+    id: str
+    title: str
+    description: str
+    itemType: str
+    crs: list[str]
+    extent: Extent
+    links: list[Link]
+
+
+class Collections(Exact):
+    links: list[Link]
+    collections: list[Collection]
+
+
+class OgcFeature(Exact):
+    """A track, alert or zone as an OGC feature (properties as in ``/v1``)."""
+    type: Literal["Feature"]
+    id: str
+    geometry: Point | Polygon | None
+    properties: dict[str, Any]
+    links: list[Link] | None = None
+
+
+class OgcItems(Exact):
+    type: Literal["FeatureCollection"]
+    features: list[OgcFeature]
+    numberMatched: int
+    numberReturned: int
+    timeStamp: str
+    links: list[Link]

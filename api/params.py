@@ -1,0 +1,54 @@
+"""Parsing what a request carries: bbox and time parameters, bodies read raw with a size cap."""
+
+from __future__ import annotations
+
+from fastapi import HTTPException, Request
+
+from ingest.timeparse import parse_iso
+from services.settings import ApiKey
+
+
+def _bbox(text: str | None) -> tuple[float, float, float, float] | None:
+    if not text:
+        return None
+    try:
+        w, s, e, n = (float(v) for v in text.split(","))
+    except ValueError:
+        raise HTTPException(422, "bbox must be 'west,south,east,north' in degrees") from None
+    if not (-180 <= w <= 180 and -180 <= e <= 180 and -90 <= s <= n <= 90):
+        raise HTTPException(422, "bbox out of range: want west,south,east,north with south ≤ north")
+    return w, s, e, n
+
+
+def _since(text: str | None) -> float | None:
+    if not text:
+        return None
+    try:
+        return parse_iso(text)
+    except ValueError:
+        raise HTTPException(422, f"since must be an ISO 8601 time, not {text!r}") from None
+
+
+async def _body(request: Request, limit: int) -> str:
+    data = await _body_bytes(request, limit)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise HTTPException(400, f"body is not UTF-8: byte {exc.start} is {data[exc.start]:#04x}") from None
+
+
+async def _body_bytes(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"body of {declared} bytes is over the {limit}-byte limit; split it")
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > limit:
+            raise HTTPException(413, f"body is over the {limit}-byte limit; split it")
+    return bytes(data)
+
+
+def _owns(key: ApiKey, owner: str) -> bool:
+    """An integrator writes only for its own sensors (key name = sensor owner); admins for any."""
+    return key.role == "admin" or key.name == owner

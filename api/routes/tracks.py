@@ -1,0 +1,54 @@
+"""Tracks: the live list, one track, and its history (each point by the sensors that made it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import JSONResponse
+
+from services.runtime import Runtime
+from services.settings import ApiKey
+from services.visibility import visible_tracks
+
+from ..deps import AUTH, Reader, RuntimeDep, errors
+from ..models import TrackHistory, TrackLine, TrackList
+from ..params import _bbox, _since
+
+router = APIRouter(prefix="/v1/tracks", tags=["picture"])
+
+
+def visible(runtime: Runtime, who: ApiKey, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return visible_tracks(rows, who.role, who.name, runtime.sensor_lookup)
+
+
+def one_track(runtime: Runtime, track_id: str, who: ApiKey) -> dict[str, Any]:
+    """The track as ``who`` may see it (an agency's narrowed view, never ``fixes``), or 404."""
+    row = runtime.store.track(track_id)
+    views = [] if row is None else visible(runtime, who, [row])
+    if not views:
+        raise HTTPException(404, f"no track {track_id!r}")
+    return views[0]
+
+
+@router.get("", response_model=TrackList, responses=errors(*AUTH, 422))
+def list_tracks(runtime: RuntimeDep, who: Reader, bbox: str | None = None, since: str | None = None,
+                source: str | None = Query(None, pattern="^(ais|radar)$"),
+                limit: int = Query(5000, ge=1, le=50000)) -> JSONResponse:
+    rows = visible(runtime, who, runtime.store.tracks(_bbox(bbox), _since(since), source, limit))
+    return JSONResponse({"tracks": rows, "count": len(rows)})  # many rows: not validated one by one
+
+
+@router.get("/{track_id}", response_model=TrackLine, response_model_exclude_unset=True,
+            responses=errors(*AUTH, 404))
+def get_track(track_id: str, runtime: RuntimeDep, who: Reader) -> dict[str, Any]:
+    return one_track(runtime, track_id, who)
+
+
+@router.get("/{track_id}/history", response_model=TrackHistory, responses=errors(*AUTH, 404, 422))
+def get_history(track_id: str, runtime: RuntimeDep, who: Reader, since: str | None = None,
+                limit: int = Query(1000, ge=1, le=100000)) -> dict[str, Any]:
+    one_track(runtime, track_id, who)
+    points = visible(runtime, who, runtime.store.history(track_id, _since(since), limit))  # each point by its own sensors
+    return {"track_id": track_id, "points": [{k: p.get(k) for k in ("time", "lat", "lon", "sog_kn", "cog_deg")}
+                                             for p in points]}
