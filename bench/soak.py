@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import math
 import os
 import random
 import re
@@ -28,6 +27,9 @@ from pathlib import Path
 
 import httpx
 from pyais.encode import encode_dict
+
+from fusion.geodesy import KN_TO_MS, destination
+from ingest.nmea import nmea_checksum
 
 ROOT = Path(__file__).resolve().parent.parent
 SENSORS = ROOT / "sample_feeds" / "scs" / "sensors.json"
@@ -62,19 +64,15 @@ class Fleet:
 
     def _move(self, k: int, now_s: float) -> None:
         last, self.last_s[k] = self.last_s[k], now_s
-        d_m = 0.0 if last is None else self.sog[k] * 0.514444 * (now_s - last)
-        self.lat[k] += d_m * math.cos(math.radians(self.cog[k])) / 111_320.0
-        self.lon[k] += d_m * math.sin(math.radians(self.cog[k])) / (111_320.0 * math.cos(math.radians(self.lat[k])))
+        d_m = 0.0 if last is None else self.sog[k] * KN_TO_MS * (now_s - last)
+        self.lat[k], self.lon[k] = destination(self.lat[k], self.lon[k], self.cog[k], d_m)
         if abs(self.lat[k] - 11.05) > 0.5 or abs(self.lon[k] - 114.28) > 0.5:
             self.cog[k] = (self.cog[k] + 180.0) % 360.0  # turn back into coverage
 
 
 def _tagged(sentence: str, now_s: float) -> str:
     tag = f"s:{SENSOR_ID},c:{int(now_s * 1000)}"
-    checksum = 0
-    for ch in tag.encode():
-        checksum ^= ch
-    return f"\\{tag}*{checksum:02X}\\{sentence}"
+    return f"\\{tag}*{nmea_checksum(tag)}\\{sentence}"
 
 
 def rss_mb(pid: int) -> float:

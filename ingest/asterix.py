@@ -19,19 +19,17 @@ that puts it nearest the time of receipt (a capture's packet time for recordings
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from typing import Any
 
 import asterix.generated as gen
 from asterix.base import Bits, RawDatablock
-from pyproj import Geod
-
+from fusion.geodesy import destination, distance_m
 from fusion.model import Observation, Sensor
 from ingest.errors import IngestError
+from ingest.radar import polar_sigma_m
 
 NM_M = 1852.0
 DAY_S = 86_400.0
-_WGS84 = Geod(ellps="WGS84")
 _UAPS = {48: gen.Cat_048_1_32, 10: gen.Cat_010_1_1}
 
 
@@ -62,11 +60,11 @@ def decode_asterix(data: bytes, sensor: Sensor, receipt_s: float) -> tuple[list[
     return observations, problems
 
 
-def _blocks(data: bytes) -> Iterator[tuple[int, Any]]:
+def _blocks(data: bytes) -> list[tuple[int, Any]]:
     parsed = RawDatablock.parse(Bits.from_bytes(data))
     if isinstance(parsed, ValueError):
         raise IngestError(f"not ASTERIX datablocks ({len(data)} bytes): {parsed}")
-    return [(block.get_category(), block.get_raw_records()) for block in parsed]  # type: ignore[return-value]
+    return [(block.get_category(), block.get_raw_records()) for block in parsed]
 
 
 def _observation(cat: int, rec: Any, sensor: Sensor, receipt_s: float) -> Observation:
@@ -80,7 +78,7 @@ def _observation(cat: int, rec: Any, sensor: Sensor, receipt_s: float) -> Observ
     sid = _item(rec, "010")
     station = None if sid is None else f"{_uint(sid, 'SAC')}/{_uint(sid, 'SIC')}"
     obs = Observation("radar_track" if trn is not None else "radar_plot", sensor.id, time_s, lat, lon,
-                      sigma_m=_sigma_m(sensor, range_m), sog_kn=sog_kn, cog_deg=cog_deg,
+                      sigma_m=polar_sigma_m(sensor, range_m), sog_kn=sog_kn, cog_deg=cog_deg,
                       local_id=None if trn is None else str(_uint(trn, "TRN")), station=station,
                       receive_time_s=receipt_s)
     return obs
@@ -104,8 +102,7 @@ def _position(cat: int, rec: Any, sensor: Sensor) -> tuple[float, float, float]:
     wgs = _item(rec, "041") if cat == 10 else None
     if wgs is not None:
         lat, lon = _q(wgs, "LAT", "°"), _q(wgs, "LON", "°")
-        _, _, range_m = _WGS84.inv(sensor.lon, sensor.lat, lon, lat)
-        return lat, lon, range_m
+        return lat, lon, distance_m(sensor.lat, sensor.lon, lat, lon)
     polar, cart = _item(rec, "040"), _item(rec, "042")
     unit = "NM" if cat == 48 else "m"
     scale = NM_M if cat == 48 else 1.0
@@ -116,7 +113,7 @@ def _position(cat: int, rec: Any, sensor: Sensor) -> tuple[float, float, float]:
         range_m, bearing = math.hypot(x, y), math.degrees(math.atan2(x, y)) % 360.0
     else:
         raise IngestError("no position (I040, I042" + (" or I041)" if cat == 10 else ")"))
-    lon, lat, _ = _WGS84.fwd(sensor.lon, sensor.lat, bearing, range_m)
+    lat, lon = destination(sensor.lat, sensor.lon, bearing, range_m)
     return lat, lon, range_m
 
 
@@ -126,12 +123,6 @@ def _velocity(rec: Any) -> tuple[float | None, float | None]:
         return None, None
     speed, angle = _first_q(vel, ("GSP", "GS"), "NM/s"), _first_q(vel, ("HDG", "TA"), "°")
     return (None if speed is None else speed * 3600.0), (None if angle is None else angle % 360.0)
-
-
-def _sigma_m(sensor: Sensor, range_m: float) -> float:
-    if sensor.range_sigma_m is None and sensor.bearing_sigma_deg is None:
-        return sensor.accuracy_m
-    return max(sensor.range_sigma_m or 0.0, range_m * math.radians(sensor.bearing_sigma_deg or 0.0))
 
 
 def _item(rec: Any, name: str) -> Any:

@@ -34,13 +34,18 @@ def _delivered(runtime: Runtime, counters: dict[str, int], ingest, *args: Any) -
     return verdict.to_dict()
 
 
-@router.post("/ais", status_code=202, response_model=Verdict, responses=_ERRORS, openapi_extra=_AIS)
-async def ingest_ais(request: Request, runtime: RuntimeDep, counters: CountersDep, who: Ingester,
-                     sensor_id: str = Query(..., min_length=1)) -> dict[str, Any]:
+def _may_write(runtime: Any, who: Any, sensor_id: str) -> None:
+    """403 when the key may not write for a registered sensor (an unknown one is rejected per line)."""
     sensor = runtime.sensors.get(sensor_id)
     if sensor is not None and not _owns(who, sensor.owner):
         raise HTTPException(403, f"key {who.name!r} may not write for sensor {sensor_id!r} "
                                  f"(owner {sensor.owner!r})")
+
+
+@router.post("/ais", status_code=202, response_model=Verdict, responses=_ERRORS, openapi_extra=_AIS)
+async def ingest_ais(request: Request, runtime: RuntimeDep, counters: CountersDep, who: Ingester,
+                     sensor_id: str = Query(..., min_length=1)) -> dict[str, Any]:
+    _may_write(runtime, who, sensor_id)
     text = await _body(request, runtime.settings.max_body_bytes)
     return await asyncio.to_thread(_delivered, runtime, counters, runtime.ingest.ingest_ais, text, sensor_id)
 
@@ -62,9 +67,6 @@ async def ingest_asterix(request: Request, runtime: RuntimeDep, counters: Counte
                          sensor_id: str = Query(..., min_length=1)) -> dict[str, Any]:
     """ASTERIX CAT010/CAT048 datablocks from one registered radar (body: the raw bytes,
     ``application/octet-stream``); the same verdict as the other ingest paths."""
-    sensor = runtime.sensors.get(sensor_id)
-    if sensor is not None and not _owns(who, sensor.owner):
-        raise HTTPException(403, f"key {who.name!r} may not write for sensor {sensor_id!r} "
-                                 f"(owner {sensor.owner!r})")
+    _may_write(runtime, who, sensor_id)
     data = await _body_bytes(request, runtime.settings.max_body_bytes)
     return await asyncio.to_thread(_delivered, runtime, counters, runtime.ingest.ingest_asterix, data, sensor_id)
