@@ -67,6 +67,10 @@ def track_view(line: Mapping[str, Any], agency: str, sensors: SensorLookup) -> d
         return None
     out = {k: v for k, v in line.items() if k != "fixes"}
     if len(allowed) == len(ids):
+        if not any(sensors.get(s).kind == "ais" for s in allowed):  # type: ignore[union-attr]
+            # the identity came from an AIS receiver that no longer holds the track, and which
+            # receiver it was is not on the line: fail closed (history keeps the identified points)
+            out.update(mmsi=None, name=None, flag=None, ship_type=None)
         return out
     fixes = line.get("fixes") or {}
     mine = [(fixes[s], s) for s in allowed if isinstance(fixes.get(s), list) and len(fixes[s]) == 5]

@@ -102,3 +102,30 @@ def listen(url: str, key: str):
     thread.connected = connected  # type: ignore[attr-defined]
     thread.start()
     return thread, events
+
+
+def test_a_recorded_feed_line_belongs_to_the_registered_station_its_tag_block_names(tmp_path):
+    """`mfc fuse` / the demo: a mixed file's tag-blocked lines are their station's (and so carry
+    that sensor's releasability); a line without a station stays the file's, unregistered."""
+    from pyais.encode import encode_dict
+
+    from fusion.model import Sensor
+    from ingest.nmea import nmea_checksum
+    from services.fuse import read_file
+
+    def tagged(station: str | None, mmsi: int, t: int) -> str:
+        sentence = encode_dict({"type": 1, "mmsi": mmsi, "lat": 10.2, "lon": 114.2, "speed": 8.0,
+                                "course": 45.0}, talker_id="AI")[0]
+        tag = f"c:{t}" + (f",s:{station}" if station else "")
+        return f"\\{tag}*{nmea_checksum(tag)}\\{sentence}"
+
+    sensors = {"RX-PH": Sensor("RX-PH", "ais", 10.0, 114.0, range_m=74_000, releasability=("PH",)),
+               "R1": Sensor("R1", "radar", 10.0, 114.0, range_m=50_000, releasability=("ASEAN",))}
+    path = tmp_path / "network.nmea"
+    path.write_text("\n".join([tagged("RX-PH", 548000001, 1795507200), tagged("R1", 548000002, 1795507201),
+                               tagged("ELSEWHERE", 548000003, 1795507202), tagged(None, 548000004, 1795507203)]) + "\n")
+    rejects: list = []
+    got = {o.mmsi: o.sensor_id for o in read_file(path, sensors, rejects)}
+    assert rejects == []
+    # a registered AIS station; a radar's name is not an AIS receiver; unknown and absent stations stay the file's
+    assert got == {548000001: "RX-PH", 548000002: "network", 548000003: "network", 548000004: "network"}
