@@ -65,6 +65,7 @@ class TrackLine(Exact):
     reports: int | None = None        # AIS position reports so far
     receivers: int | None = None      # distinct AIS receivers that heard it
     first_seen: str | None = None     # when it entered the picture
+    stations: list[str] = []          # the AIS receivers that heard it in the last 30 min
 
 
 class TrackList(Exact):

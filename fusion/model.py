@@ -128,6 +128,7 @@ class TrackLine:
     receivers: int = 0
     first_seen_s: float | None = None
     late: bool = False              # a history point only: a fix older than the track's newer state
+    stations: tuple[str, ...] = ()  # the AIS receivers that heard it in the last 30 min
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -148,6 +149,7 @@ class TrackLine:
             "reports": self.reports,
             "receivers": self.receivers,
             "first_seen": None if self.first_seen_s is None else iso_time(self.first_seen_s),
+            "stations": list(self.stations),
         }
         if self.fixes:
             out["fixes"] = {s: [f[0], round(f[1], 6), round(f[2], 6), f[3], f[4]] for s, f in self.fixes.items()}

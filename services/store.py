@@ -32,6 +32,7 @@ tracks = Table(
     Column("sensors", Text),  # comma-separated ids of the sensors that fed the track (releasability)
     Column("fixes", Text),    # JSON: each sensor's newest fix, for agencies that may see only some
     Column("reports", Integer), Column("receivers", Integer), Column("first_seen_s", Float),
+    Column("stations", Text),  # comma-separated AIS receivers that heard it in the last 30 min
 )
 
 history = Table(
@@ -256,6 +257,7 @@ def _track_row(line: dict[str, Any]) -> dict[str, Any]:
         "fixes": json.dumps(line["fixes"], separators=(",", ":")) if line.get("fixes") else None,
         "reports": line.get("reports"), "receivers": line.get("receivers"),
         "first_seen_s": parse_iso(line["first_seen"]) if line.get("first_seen") else None,
+        "stations": ",".join(line.get("stations") or []),
     }
 
 
@@ -276,6 +278,7 @@ def _track_line(row: Any) -> dict[str, Any]:
         "sensors": _ids(row["sensors"]), "fixes": _fixes(row["fixes"]),
         "reports": row["reports"], "receivers": row["receivers"],
         "first_seen": None if row["first_seen_s"] is None else iso_time(row["first_seen_s"]),
+        "stations": _ids(row["stations"]),
     }
 
 

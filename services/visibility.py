@@ -66,6 +66,9 @@ def track_view(line: Mapping[str, Any], agency: str, sensors: SensorLookup) -> d
     if not allowed:
         return None
     out = {k: v for k, v in line.items() if k != "fixes"}
+    if "stations" in out:  # the receivers it may know of, and only their count
+        out["stations"] = [s for s in out["stations"] or () if sensor_visible_to(sensors.get(s), agency)]
+        out["receivers"] = min(out.get("receivers") or 0, len(out["stations"]))
     if len(allowed) == len(ids):
         if not any(sensors.get(s).kind == "ais" for s in allowed):  # type: ignore[union-attr]
             # the identity came from an AIS receiver that no longer holds the track, and which
