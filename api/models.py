@@ -195,6 +195,8 @@ class SensorHealth(Exact):
     last_warning: str | None = None
     range_exceeded: int = 0
     farthest_range_m: float | None = None
+    datagrams: int = 0                # ASTERIX UDP datagrams received from this radar (mfc ingest)
+    datagrams_rejected: int = 0       # of those, datagrams none of whose reports was accepted
 
 
 class SensorWithHealth(Sensor):

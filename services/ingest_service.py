@@ -139,7 +139,8 @@ class IngestService:
             h = self.health[sensor_id] = {"accepted": 0, "rejected": 0, "late": 0, "last_receipt_s": None,
                                           "last_observation_s": None, "last_reject": None,
                                           "warnings": 0, "last_warning": None,
-                                          "range_exceeded": 0, "farthest_range_m": None}
+                                          "range_exceeded": 0, "farthest_range_m": None,
+                                          "datagrams": 0, "datagrams_rejected": 0}
         return h
 
     def forget_sensor(self, sensor_id: str) -> None:
@@ -251,6 +252,26 @@ class IngestService:
         for reason in problems:
             self._reject(verdict, 0, head, reason, sensor_id)
         self._accept(verdict, observations, 0, head, now, sensor_id)
+        return verdict
+
+    def ingest_datagram(self, data: bytes, sensor_id: str, max_bytes: int,
+                        receipt_time_s: float | None = None) -> Verdict:
+        """One ASTERIX UDP datagram from the radar its source address is mapped to: the verdict of
+        :meth:`ingest_asterix`, and the datagram counted in the radar's health (``datagrams``;
+        ``datagrams_rejected`` when none of its reports was accepted).  A datagram over
+        ``max_bytes`` (the listener reads one byte more to tell) is rejected undecoded."""
+        if len(data) > max_bytes:
+            verdict = Verdict(max_echoed=self.max_echoed_rejects)
+            self._reject(verdict, 0, data[:64].hex(), f"datagram of more than {max_bytes} bytes is over the "
+                         f"{max_bytes}-byte limit (MFC_ASTERIX_MAX_DATAGRAM_BYTES); not decoded", sensor_id)
+        else:
+            verdict = self.ingest_asterix(data, sensor_id, receipt_time_s)
+        if sensor_id in self.sensors:
+            with self._lock:
+                h = self._health(sensor_id)
+                h["datagrams"] = h.get("datagrams", 0) + 1
+                if verdict.accepted == 0:
+                    h["datagrams_rejected"] = h.get("datagrams_rejected", 0) + 1
         return verdict
 
     def _range_exceeded(self, sensor_id: str, line: str) -> None:
