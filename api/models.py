@@ -148,6 +148,7 @@ class Verdict(Exact):
     late: int = 0                     # of the accepted: older than the live window at receipt
     warned: int = 0                   # accepted with a warning (the first ones in ``warnings``)
     warnings: list[Reject] = []
+    extra_sentences: int = 0          # sentences beyond the first on lines carrying several (one outcome each)
 
 
 class SensorIn(BaseModel):

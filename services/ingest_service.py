@@ -59,11 +59,13 @@ class Verdict:
     warnings: list[dict[str, Any]] = field(default_factory=list)
     rejected_count: int = 0  # every reject, echoed or not
     rejected_earlier: int = 0  # of those, fragments held by an earlier line or request, then given up
+    extra_sentences: int = 0  # sentences beyond the first on lines carrying several (each has an outcome)
     max_echoed: int = MAX_ECHOED_REJECTS
 
     @property
     def decided(self) -> int:
-        """Lines of this request accepted or rejected so far (accepted + rejected - rejected_earlier)."""
+        """Outcomes of this request so far (accepted + rejected - rejected_earlier): one per line, one
+        per sentence on a line with several."""
         return self.accepted + self.rejected_count - self.rejected_earlier
 
     def add_reject(self, item: dict[str, Any]) -> None:
@@ -75,7 +77,7 @@ class Verdict:
         return {"accepted": self.accepted, "rejected": self.rejected_count, "ignored": self.ignored,
                 "rejected_earlier": self.rejected_earlier, "rejects": self.rejected,
                 "rejects_truncated": self.rejected_count > len(self.rejected), "late": self.late,
-                "warned": self.warned, "warnings": self.warnings}
+                "warned": self.warned, "warnings": self.warnings, "extra_sentences": self.extra_sentences}
 
 
 class IngestService:
@@ -205,8 +207,10 @@ class IngestService:
                 for w in decoder.take_warnings():
                     self._warn(verdict, w.line_no, w.line, w.reason, sensor_id)
                 self._accept(verdict, observations, no, line, now, sensor_id)
-                if verdict.decided == decided:  # blank, comment, unused type, or a fragment held
-                    verdict.ignored += 1
+                sentences = max(1, decoder.last_sentences)
+                verdict.extra_sentences += sentences - 1  # several sentences on the line: one outcome each
+                if verdict.decided - decided < sentences:  # blank, comment, unused type, or a fragment held
+                    verdict.ignored += sentences - (verdict.decided - decided)
         return verdict
 
     def ingest_radar(self, text: str, allowed: Callable[[str], bool] | None = None,
