@@ -296,7 +296,10 @@ class AsterixUdpServer(socketserver.UDPServer):
 
 def asterix_listener(ingest: IngestService, host: str, port: int, sources: Mapping[str, str],
                      limits: Limits | None = None) -> AsterixUdpServer:
-    """Start the ASTERIX UDP listener on ``host:port`` (a daemon thread); ``server.shutdown()`` stops it."""
+    """Start the ASTERIX UDP listener on ``host:port`` (a daemon thread); ``server.shutdown()`` stops it.
+    The category definitions are loaded first, so that the first datagrams do not wait for them."""
+    from ingest.asterix import _uaps
+    _uaps()
     server = AsterixUdpServer((host, port), ingest, sources, limits or Limits.from_env())
     threading.Thread(target=server.serve_forever, name="asterix-udp", daemon=True).start()
     return server

@@ -66,7 +66,8 @@ def today_tod(offset_s: float = 0.0) -> float:
 
 def test_target_reports_from_the_radar_address_land_where_the_ellipsoid_puts_them(listen):
     bus, ingest, server, port = listen()
-    tod = today_tod(-5)
+    sent_at = time.time()
+    tod = (sent_at - 5) % 86_400
     send(port, block(48, cat048(tod, 20.0, 60.0, track=7, gsp_nm_s=48 / 2 ** 14, hdg_deg=90.0),
                      cat048(tod, 12.5, 200.0)))
     send(port, block(10, cat010_wgs84(tod, 10.05, 114.02)))
@@ -80,7 +81,7 @@ def test_target_reports_from_the_radar_address_land_where_the_ellipsoid_puts_the
     assert (track["kind"], track["local_id"], plot["kind"]) == ("radar_track", "7", "radar_plot")
     assert track["sog_kn"] == pytest.approx(48 / 2 ** 14 * 3600)
     assert (vts["lat"], vts["lon"]) == pytest.approx((10.05, 114.02), abs=1e-7)
-    assert abs(track["time_s"] - time.time()) < 10  # the time of day dated by the receipt
+    assert abs(track["time_s"] - (sent_at - 5)) < 0.01  # the time of day dated by the receipt
     h = ingest.health["RAD-T1"]
     assert (h["datagrams"], h["datagrams_rejected"], h["accepted"], h["rejected"]) == (2, 0, 3, 0)
     assert (server.datagrams, server.accepted, server.rejected, server.refused) == (2, 3, 0, 0)
@@ -130,3 +131,31 @@ def test_mfc_ingest_refuses_an_incomplete_asterix_listener(args, says):
     done = subprocess.run([sys.executable, "-m", "services.cli", "ingest", *args], capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 2 and says in done.stderr
+
+
+def test_mfc_ingest_runs_the_asterix_listener(tmp_path):
+    """The service as deployed: `mfc ingest --asterix-udp` binds the port, names its sources,
+    refuses an unknown address with its reason, and stops cleanly on SIGTERM."""
+    import json
+    import os
+    import signal
+    (tmp_path / "sensors.json").write_text(json.dumps({"sensors": [
+        {"id": "RAD-T1", "kind": "radar", "lat": 10.0, "lon": 114.0, "range_m": 60000}]}))
+    port = free_port()
+    env = {**os.environ, "MFC_BUS": "embedded", "MFC_SENSORS": str(tmp_path / "sensors.json"),
+           "MFC_HOST": "127.0.0.1", "MFC_DB": f"sqlite:///{tmp_path / 'mfc.db'}"}
+    proc = subprocess.Popen([sys.executable, "-m", "services.cli", "ingest", "--asterix-udp", str(port),
+                             "--asterix-source", "127.0.0.3=RAD-T1", "--asterix-source", "127.0.0.4=R-NONE"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        banner = proc.stdout.readline()
+        assert f"ASTERIX on udp {port} from 127.0.0.3 (RAD-T1), 127.0.0.4 (R-NONE)" in banner, banner
+        send(port, block(48, cat048(today_tod(-5), 10.0, 10.0)), source="127.0.0.2")
+        send(port, block(48, cat048(today_tod(-5), 10.0, 10.0)))
+        time.sleep(2.0)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "ASTERIX source 127.0.0.4 names 'R-NONE', not a registered radar" in err
+    assert "source address 127.0.0.2 is not in the ASTERIX source list" in err
