@@ -92,9 +92,6 @@ class AisDecoder:
         out = _Out()
         pieces = [text] if text.startswith("{") else split_sentences(text)
         self.last_sentences = len(pieces)
-        if len(pieces) > 1:
-            out.warnings.append(LineWarning(line_no, line, f"{len(pieces)} sentences on one line; "
-                                                           f"each judged on its own"))
         for k, piece in enumerate(pieces, start=1):
             where = f"sentence {k} of {len(pieces)}: " if len(pieces) > 1 else ""
             pghp, self._pghp_time_s = self._pghp_time_s, None  # a $PGHP dates the sentence after it
@@ -107,6 +104,9 @@ class AisDecoder:
                 out.rejects.append(Reject(line_no, line, where + exc.reason))
             except Exception as exc:  # never let one line stop the feed
                 out.rejects.append(Reject(line_no, line, f"{where}undecodable line: {type(exc).__name__}: {exc}"))
+        if len(pieces) > 1 and sum(r.line is line for r in out.rejects) < len(pieces):  # some sentence taken
+            out.warnings.append(LineWarning(line_no, line, f"{len(pieces)} sentences on one line; "
+                                                           f"each judged on its own"))
         if out.warnings:
             self._warnings.extend(out.warnings)
         return out.obs, out.rejects

@@ -101,3 +101,12 @@ def test_the_ingest_verdict_gives_each_sentence_one_outcome():
     published = [r.value["mmsi"] for r in bus.consumer(topics.OBS, "t").poll(timeout_s=0.1)]
     assert published == [pyais_fix(s)[0] for s in (A, B, C, A)]
     assert ingest.health["AIS-T1"]["warnings"] == 2
+
+
+def test_a_line_whose_sentences_are_all_rejected_carries_no_warning():
+    decoder = AisDecoder("AIS-T1")
+    decoder.default_time_s = 1_700_000_000.0
+    broken = [s[:-2] + ("00" if s[-2:] != "00" else "01") for s in (A, B)]
+    observations, rejects = decoder.feed("".join(broken), 1)
+    assert observations == [] and [r.reason[:19] for r in rejects] == ["sentence 1 of 2: ba", "sentence 2 of 2: ba"]
+    assert decoder.take_warnings() == []
