@@ -149,6 +149,7 @@ class Verdict(Exact):
     late: int = 0                     # of the accepted: older than the live window at receipt
     warned: int = 0                   # accepted with a warning (the first ones in ``warnings``)
     warnings: list[Reject] = []
+    extra_sentences: int = 0          # sentences beyond the first on lines carrying several (one outcome each)
 
 
 class SensorIn(BaseModel):
@@ -196,6 +197,8 @@ class SensorHealth(Exact):
     last_warning: str | None = None
     range_exceeded: int = 0
     farthest_range_m: float | None = None
+    datagrams: int = 0                # ASTERIX UDP datagrams received from this radar (mfc ingest)
+    datagrams_rejected: int = 0       # of those, datagrams none of whose reports was accepted
 
 
 class SensorWithHealth(Sensor):
