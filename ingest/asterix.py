@@ -29,6 +29,9 @@ from ingest.errors import IngestError
 from ingest.radar import polar_sigma_m
 
 NM_M = 1852.0
+# monoradar service messages (CAT034, and CAT002 from older radars) interleave the target
+# reports of every radar's stream: taken as read, neither observations nor rejects
+SERVICE_CATEGORIES = frozenset({2, 34})
 DAY_S = 86_400.0
 
 
@@ -42,7 +45,7 @@ def _uaps() -> dict[int, Any]:
 
 def decode_asterix(data: bytes, sensor: Sensor, receipt_s: float) -> tuple[list[Observation], list[str]]:
     """Every target report of the datablocks in ``data``: (observations, reasons of the reports
-    or blocks that were refused).  Never raises."""
+    or blocks that were refused; service messages are neither).  Never raises."""
     observations: list[Observation] = []
     problems: list[str] = []
     try:
@@ -50,6 +53,8 @@ def decode_asterix(data: bytes, sensor: Sensor, receipt_s: float) -> tuple[list[
     except IngestError as exc:
         return [], [exc.reason]
     for cat, raw in blocks:
+        if cat in SERVICE_CATEGORIES:
+            continue  # north markers and sector crossings: part of every radar's stream, no targets
         uap = _uaps().get(cat)
         if uap is None:
             problems.append(f"ASTERIX category {cat} is not a target report category this centre reads "

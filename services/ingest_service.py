@@ -256,6 +256,8 @@ class IngestService:
         for reason in problems:
             self._reject(verdict, 0, head, reason, sensor_id)
         self._accept(verdict, observations, 0, head, now, sensor_id)
+        if not observations and not problems:
+            verdict.ignored += 1  # service messages only (CAT034 north marker, sector crossing)
         return verdict
 
     def ingest_datagram(self, data: bytes, sensor_id: str, max_bytes: int,
@@ -274,7 +276,7 @@ class IngestService:
             with self._lock:
                 h = self._health(sensor_id)
                 h["datagrams"] = h.get("datagrams", 0) + 1
-                if verdict.accepted == 0:
+                if verdict.accepted == 0 and verdict.rejected_count > 0:
                     h["datagrams_rejected"] = h.get("datagrams_rejected", 0) + 1
         return verdict
 
