@@ -65,6 +65,7 @@ class TrackLine(Exact):
     reports: int | None = None        # AIS position reports so far
     receivers: int | None = None      # distinct AIS receivers that heard it
     first_seen: str | None = None     # when it entered the picture
+    contact: Literal["dark", "unidentified"] | None = None  # radar-only: AIS expected here or not
 
 
 class TrackList(Exact):
@@ -163,6 +164,8 @@ class SensorIn(BaseModel):
     releasability: list[str] | None = None
     range_sigma_m: float | None = Field(None, gt=0)
     bearing_sigma_deg: float | None = Field(None, gt=0)
+    platform: Literal["terrestrial", "satellite"] | None = None  # AIS: satellite needs revisit_s
+    revisit_s: float | None = Field(None, gt=0)
 
 
 class SensorsIn(BaseModel):
@@ -181,6 +184,8 @@ class Sensor(Exact):
     releasability: list[str]
     range_sigma_m: float | None = None
     bearing_sigma_deg: float | None = None
+    platform: Literal["terrestrial", "satellite"] | None = None
+    revisit_s: float | None = None
 
 
 class SensorHealth(Exact):
