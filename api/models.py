@@ -323,3 +323,34 @@ class OgcItems(Exact):
     numberReturned: int
     timeStamp: str
     links: list[Link]
+
+
+# --- AIS coverage -------------------------------------------------------------------------
+
+class CoverageProperties(Exact):
+    """A station (``kind: station``) or one learned grid cell of a station (``kind: cell``)."""
+    kind: Literal["station", "cell"]
+    station: str
+    platform: Literal["terrestrial", "satellite"] | None = None   # stations
+    range_m: float | None = None                                  # terrestrial: registered range
+    revisit_s: float | None = None                                # satellite: time between passes
+    last_heard: str | None = None                                 # the station's last report heard
+    heard: int | None = None                  # cells: distinct vessels the station heard there
+    missed: int | None = None                 # cells: transmitting vessels radar held there, not heard
+    reception: float | None = None            # cells: estimated share of vessels heard
+    covered: bool | None = None               # cells: reception >= 0.5
+    in_registered_range: bool | None = None
+
+
+class CoverageFeature(Exact):
+    type: Literal["Feature"]
+    geometry: dict[str, Any] | None
+    properties: CoverageProperties
+
+
+class Coverage(Exact):
+    """The AIS coverage model as GeoJSON: stations, then the learned cells of each."""
+    type: Literal["FeatureCollection"]
+    time: str | None
+    cell_m: float
+    features: list[CoverageFeature]
