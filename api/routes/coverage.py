@@ -18,7 +18,7 @@ from ..models import Coverage
 router = APIRouter(prefix="/v1/coverage", tags=["picture"])
 
 
-@router.get("", response_model=Coverage, response_model_exclude_none=True, responses=errors(*AUTH, 503))
+@router.get("", response_model=Coverage, response_model_exclude_unset=True, responses=errors(*AUTH, 503))
 def coverage(runtime: RuntimeDep, who: Reader) -> dict[str, Any]:
     """The coverage model as the fusion engine of this process holds it: each AIS station
     (registered range, or a satellite's revisit) and the grid cells learned from the stream
