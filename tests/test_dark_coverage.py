@@ -282,3 +282,16 @@ def test_unidentified_contacts_are_in_the_picture_and_filterable(api):
     one = _get(client, "/v1/tracks/T1", keys["officer"]).json()
     assert one["contact"] == "unidentified"
     assert _get(client, "/v1/tracks/T3", keys["officer"]).json().get("contact") is None
+
+
+def test_a_snapshot_says_which_radar_only_tracks_are_outside_ais_cover():
+    sensors = {"AIS-A": Sensor("AIS-A", "ais", 10.0, 114.0, range_m=74_000.0, releasability=("ASEAN",)),
+               "RAD-A": Sensor("RAD-A", "radar", 10.0, 114.0, range_m=120_000.0, scan_period_s=6.0,
+                               releasability=("ASEAN",))}
+    fusion = Fusion(sensors, build_geography(sensors))
+    far, near = at(10.0, 114.0, 0.0, 90_000.0), at(10.0, 114.0, 180.0, 30_000.0)
+    plots = [Observation("radar_plot", "RAD-A", T0 + k * 6.0, *p, sigma_m=50.0)
+             for k in range(20) for p in (far, near)]
+    fusion.update(plots)
+    snap = {round(ln.lat, 1): ln.contact for ln in fusion.snapshot(T0 + 120)}
+    assert snap == {round(far[0], 1): "unidentified", round(near[0], 1): "dark"}

@@ -42,6 +42,14 @@ class DarkVessel:
         expected = self.ctx.coverage.ais_expected(lat, lon, time_s, silence_s)
         return self.cfg.dark_assume_coverage_without_receivers if expected is None else expected
 
+    def contact(self, line: TrackLine) -> str | None:
+        """The ``contact`` of a line (a snapshot's): None when identified, else dark or unidentified."""
+        if line.mmsi is not None:
+            return None
+        st = self.tracks.get(line.track_id)
+        since = st.since_s if st is not None else line.time_s
+        return "dark" if self._expected(line.lat, line.lon, line.time_s, line.time_s - since) else "unidentified"
+
     def on_line(self, line: TrackLine) -> None:
         st = self.tracks.get(line.track_id)
         if line.mmsi is None and line.status != "lost":
