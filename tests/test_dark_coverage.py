@@ -295,3 +295,29 @@ def test_a_snapshot_says_which_radar_only_tracks_are_outside_ais_cover():
     fusion.update(plots)
     snap = {round(ln.lat, 1): ln.contact for ln in fusion.snapshot(T0 + 120)}
     assert snap == {round(far[0], 1): "unidentified", round(near[0], 1): "dark"}
+
+
+def test_through_the_tracker_a_dark_contact_whose_ais_is_then_heard_is_closed_as_explained():
+    sensors = {"AIS-A": Sensor("AIS-A", "ais", 10.0, 114.0, range_m=74_000.0, releasability=("ASEAN",)),
+               "RAD-A": Sensor("RAD-A", "radar", 10.0, 114.0, range_m=120_000.0, scan_period_s=6.0,
+                               releasability=("ASEAN",))}
+    fusion = Fusion(sensors, build_geography(sensors))
+    start = at(10.0, 114.0, 180.0, 30_000.0)
+
+    def pos(t: float) -> tuple[float, float]:  # 10 kn due east
+        return at(*start, 90.0, (t - T0) * 10 * 1852 / 3600)
+
+    alerts = []
+    for k in range(400):
+        t = T0 + k * 6.0
+        obs = [Observation("radar_plot", "RAD-A", t, *pos(t), sigma_m=50.0)]
+        if t >= T0 + 1500 and k % 2 == 0:  # its AIS is heard from 25 min on (a receiver back up)
+            obs.append(Observation("ais_position", "AIS-A", t + 0.5, *pos(t + 0.5), mmsi=563_986_400, sog_kn=10.0,
+                                   cog_deg=90.0, ais_class="A", station="AIS-A"))
+        alerts += fusion.update(obs)[1]
+    dark = [a for a in alerts if a.type == "dark_vessel"]
+    assert [a.state for a in dark] == ["open", "closed"]
+    assert dark[0].time_s == pytest.approx(T0 + 900, abs=60)
+    assert dark[1].evidence["explained"] == "ais_associated"
+    assert dark[1].evidence["mmsi"] == 563_986_400
+    assert T0 + 1500 <= dark[1].evidence["closed_s"] <= T0 + 1560
