@@ -41,7 +41,11 @@ def coverage(runtime: RuntimeDep, who: Reader) -> dict[str, Any]:
         out.append((cov.geojson(visible), fusion.rules.now_s, cov.cell_deg))
 
     worker = runtime.fusion_worker
-    if worker is None or not worker.control(take) or not out:
+    if worker is not None and not worker.is_alive():
+        take(worker.fusion)  # not started (or stopped): no other thread touches the state
+    elif worker is not None:
+        worker.control(take)  # between two batches, on the fusion thread
+    if not out:
         raise HTTPException(503, "the coverage model is held by the fusion engine, which does not run "
                                  "(or did not answer) in this process")
     doc, now_s, cell_deg = out[0]
