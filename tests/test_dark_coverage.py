@@ -321,3 +321,28 @@ def test_through_the_tracker_a_dark_contact_whose_ais_is_then_heard_is_closed_as
     assert dark[1].evidence["explained"] == "ais_associated"
     assert dark[1].evidence["mmsi"] == 563_986_400
     assert T0 + 1500 <= dark[1].evidence["closed_s"] <= T0 + 1560
+
+
+def test_a_late_satellite_report_of_the_contact_closes_its_dark_alert_as_explained():
+    sensors = {"AIS-A": Sensor("AIS-A", "ais", 10.0, 114.0, range_m=74_000.0, releasability=("ASEAN",)),
+               "SAT-1": Sensor("SAT-1", "ais", 0.0, 0.0, releasability=("ASEAN",), platform="satellite",
+                               revisit_s=5400.0),
+               "RAD-A": Sensor("RAD-A", "radar", 10.0, 114.0, range_m=120_000.0, scan_period_s=6.0,
+                               releasability=("ASEAN",))}
+    fusion = Fusion(sensors, build_geography(sensors))
+    start = at(10.0, 114.0, 180.0, 30_000.0)
+
+    def pos(t: float) -> tuple[float, float]:
+        return at(*start, 90.0, (t - T0) * 10 * 1852 / 3600)
+
+    alerts = []
+    for k in range(320):
+        t = T0 + k * 6.0
+        obs = [Observation("radar_plot", "RAD-A", t, *pos(t), sigma_m=50.0)]
+        if k == 300:  # at 30 min, a satellite report made 10 minutes earlier arrives
+            obs.append(Observation("ais_position", "SAT-1", t - 600, *pos(t - 600), mmsi=563_986_400,
+                                   sog_kn=10.0, cog_deg=90.0, ais_class="A"))
+        alerts += fusion.update(obs)[1]
+    dark = dark_alerts(alerts)
+    assert len(dark) == 1 and dark[0].state == "closed"
+    assert dark[0].evidence["explained"] == "ais_associated" and dark[0].evidence["mmsi"] == 563_986_400
