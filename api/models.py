@@ -66,6 +66,7 @@ class TrackLine(Exact):
     receivers: int | None = None      # distinct AIS receivers that heard it
     first_seen: str | None = None     # when it entered the picture
     stations: list[str] = []          # the AIS receivers that heard it in the last 30 min
+    contact: Literal["dark", "unidentified"] | None = None  # radar-only: AIS expected here or not
 
 
 class TrackList(Exact):
@@ -165,6 +166,8 @@ class SensorIn(BaseModel):
     releasability: list[str] | None = None
     range_sigma_m: float | None = Field(None, gt=0)
     bearing_sigma_deg: float | None = Field(None, gt=0)
+    platform: Literal["terrestrial", "satellite"] | None = None  # AIS: satellite needs revisit_s
+    revisit_s: float | None = Field(None, gt=0)
 
 
 class SensorsIn(BaseModel):
@@ -183,6 +186,8 @@ class Sensor(Exact):
     releasability: list[str]
     range_sigma_m: float | None = None
     bearing_sigma_deg: float | None = None
+    platform: Literal["terrestrial", "satellite"] | None = None
+    revisit_s: float | None = None
 
 
 class SensorHealth(Exact):
@@ -322,3 +327,34 @@ class OgcItems(Exact):
     numberReturned: int
     timeStamp: str
     links: list[Link]
+
+
+# --- AIS coverage -------------------------------------------------------------------------
+
+class CoverageProperties(Exact):
+    """A station (``kind: station``) or one learned grid cell of a station (``kind: cell``)."""
+    kind: Literal["station", "cell"]
+    station: str
+    platform: Literal["terrestrial", "satellite"] | None = None   # stations
+    range_m: float | None = None                                  # terrestrial: registered range
+    revisit_s: float | None = None                                # satellite: time between passes
+    last_heard: str | None = None                                 # the station's last report heard
+    heard: int | None = None                  # cells: distinct vessels the station heard there
+    missed: int | None = None                 # cells: transmitting vessels radar held there, not heard
+    reception: float | None = None            # cells: estimated share of vessels heard
+    covered: bool | None = None               # cells: reception >= 0.5
+    in_registered_range: bool | None = None
+
+
+class CoverageFeature(Exact):
+    type: Literal["Feature"]
+    geometry: dict[str, Any] | None
+    properties: CoverageProperties
+
+
+class Coverage(Exact):
+    """The AIS coverage model as GeoJSON: stations, then the learned cells of each."""
+    type: Literal["FeatureCollection"]
+    time: str | None
+    cell_m: float
+    features: list[CoverageFeature]
