@@ -10,6 +10,21 @@ position; radar-only tracks that keep agreeing with an identified track are
 merged into it.  Silent tracks coast, then are published once as ``lost`` and
 dropped.  Time only advances with the observations' own timestamps.
 
+The parts (Stone Soup's initiator, associator, updater, deleter; each a mixin in its own
+module, all sharing this one object's state, so a checkpoint holds one flat ``Tracker``):
+
+* ``ais_path``        AIS position reports (echoes, conflicts, late reports) and static data;
+* ``ais_association`` which track an AIS report joins: its MMSI's consistent track, or a
+                      radar-only track it adopts;
+* ``ais_batch``       the vectorised update of simple AIS reports;
+* ``scan``            radar plots buffered into scans, each scan gated and assigned to tracks
+                      (first stage, manoeuvre second chance, tentative stage);
+* ``scan_update``     the vectorised Kalman/IMM update of a scan's plots;
+* ``arpa``            radar-tracked (ARPA) targets bound to fused tracks;
+* ``lifecycle``       initiation, confirmation, coasting, loss and deletion of tracks;
+* ``twins``           radar-only tracks merged into the identified track they keep agreeing with;
+* ``state_table``     the NumPy table mirroring the tracks, and the deadline heap (housekeeping).
+
 Motion: by default radar plots update an interacting multiple model per track (a
 quiet and a manoeuvre nearly-constant-velocity model, ``imm``), whose mixture is
 the published state; AIS reports and fixes carrying a velocity update that state
