@@ -207,7 +207,7 @@ class AisBatch:
         if last is None or t_obs >= last[0]:
             track.last_ais = key  # type: ignore[assignment]
         _remember(track.recent_ais, key)  # type: ignore[arg-type]
-        track.heard(o.station or o.sensor_id)
+        track.heard(o.station or o.sensor_id, t_obs)
         if t_obs == ais:
             report_s = reporting_interval_s(o.ais_class, o.sog_kn, o.nav_status)
             if report_s != track.report_s:
@@ -227,5 +227,5 @@ class AisBatch:
                          math.degrees(math.atan2(ve_, vn_)) % 360.0, math.sqrt(a_) if a_ > 0.0 else 0.0,
                          track.mmsi, track.name, track.flag, track.ship_type, sources,
                          track.status, sensors_, track.fixes_of(sensors_),  # type: ignore[arg-type]
-                         track.reports, track.receivers, track.created_s)
+                         track.reports, track.receivers, track.created_s, stations=track.stations(t_))
 

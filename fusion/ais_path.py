@@ -93,7 +93,7 @@ class AisPath:
             velocity = (ve, vn, cfg.ais_velocity_sigma_ms)
         if track.last_radar_s >= obs.time_s - cfg.source_window_s:
             self._check_conflict(track, obs)
-        track.heard(obs.station or obs.sensor_id)
+        track.heard(obs.station or obs.sensor_id, obs.time_s)
         self._apply(track, obs, velocity, True)
         if track.last_ais is None or obs.time_s >= track.last_ais[0]:
             track.last_ais = key

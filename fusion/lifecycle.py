@@ -93,7 +93,7 @@ class Lifecycle:
         self._identify(track, obs.mmsi)  # type: ignore[arg-type]
         track.last_ais = key
         track.recent_ais[key] = None
-        track.heard(obs.station or obs.sensor_id)
+        track.heard(obs.station or obs.sensor_id, obs.time_s)
         self._set_report_interval(track, obs)
         self._emit_if_live(track)
         return track

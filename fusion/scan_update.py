@@ -182,4 +182,5 @@ class ScanUpdate:
             out.append(TrackLine(track.track_id, t_, la, lo, sog_, cog_, sig_, track.mmsi, track.name,  # type: ignore[union-attr]
                                  track.flag, track.ship_type, sources, status,  # type: ignore[union-attr,arg-type]
                                  sensors_, track.fixes_of(sensors_),  # type: ignore[union-attr]
-                                 track.reports, track.receivers, track.created_s))  # type: ignore[union-attr]
+                                 track.reports, track.receivers, track.created_s,  # type: ignore[union-attr]
+                                 stations=track.stations(t_)))  # type: ignore[union-attr]
