@@ -13,9 +13,9 @@ from fastapi.responses import JSONResponse
 from services.ingest_service import BusUnavailable, TooManyLines
 from services.runtime import Runtime
 
-from .routes import alerts, ingest, ogc, ops, picture, sensors, stream, subscriptions, tracks, web, zones
+from .routes import alerts, anchorages, ingest, ogc, ops, picture, sensors, stream, subscriptions, tracks, web, zones
 
-ROUTERS = (ops, tracks, picture, alerts, stream, ingest, sensors, zones, subscriptions, web, ogc)
+ROUTERS = (ops, tracks, picture, alerts, stream, ingest, sensors, zones, anchorages, subscriptions, web, ogc)
 
 
 async def bus_unavailable(_: Request, exc: BusUnavailable) -> JSONResponse:

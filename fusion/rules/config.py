@@ -92,7 +92,8 @@ class RulesConfig:
     learn_cell_m: float = 1000.0           # grid cell of learned anchorages and water
     stop_speed_kn: float = 0.5             # a vessel "stops" below this ...
     stop_s: float = 1800.0                 # ... for this long (or reports at anchor / moored as long)
-    anchorage_min_vessels: int = 5         # distinct MMSIs stopping in a cell make it an anchorage
+    anchorage_min_vessels: int = 5         # distinct MMSIs stopping in a cell make it an anchorage ...
+    anchorage_min_span_s: float = 86_400.0  # ... with their stops spread over at least this long
     water_min_kn: float = 2.0              # a vessel "moves" between these speeds ...
     water_max_kn: float = 50.0
     water_min_vessels: int = 3             # distinct MMSIs moving through a cell make it navigable water

@@ -158,7 +158,7 @@ class RuleEngine:
                 ctx.idgrid.place(tid, line.lat, line.lon)
             elif prev is not None and prev.mmsi is not None:
                 ctx.idgrid.remove(tid)
-        water = ctx.traffic.on_line(line)
+        water = ctx.traffic.on_line(line, ctx.geo)
         if water is not None:
             for fn in self._water_rules:
                 fn(water, line.time_s)

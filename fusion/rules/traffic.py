@@ -5,7 +5,7 @@ Both are grids of square cells about ``learn_cell_m`` wide (lat/lon degrees).  A
 an **anchorage** once ``anchorage_min_vessels`` distinct MMSIs have each stopped in it: speed
 under ``stop_speed_kn`` for ``stop_s``, or navigational status 1 (at anchor) / 5 (moored)
 reported as long (ITU-R M.1371 message 1-3 field), drifting no more than ``learn_cell_m`` from
-where the stop began.  A cell becomes **water** once ``water_min_vessels`` distinct MMSIs have
+where the stop began, within ``anchor_status_coast_m`` of land and outside every watch zone.  A cell becomes **water** once ``water_min_vessels`` distinct MMSIs have
 moved through it consistently: a confirmed AIS-fed track, not a late fix, at a speed between
 ``water_min_kn`` and ``water_max_kn`` whose distance from its previous line agrees with its
 speed (within a factor of two).  A point is in a learned anchorage (or on learned water) when
@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from ..geodesy import M_PER_DEG_LAT, distance_m
 from ..model import Observation, TrackLine
 from .config import RulesConfig
+from .geography import Geography
 
 ANCHORED_STATUSES = (1, 5)  # ITU-R M.1371 navigational status: at anchor, moored
 
@@ -42,7 +43,7 @@ class TrafficMap:
         self.cell_deg = cfg.learn_cell_m / M_PER_DEG_LAT
         self.anchor_cells: dict[tuple[int, int], int] = {}   # cell -> distinct vessels that stopped there
         self.water_cells: dict[tuple[int, int], int] = {}    # cell -> distinct vessels that moved through
-        self.stops_pending: dict[tuple[int, int], list[int]] = {}
+        self.stops_pending: dict[tuple[int, int], list[tuple[int, float]]] = {}  # (MMSI, when counted)
         self.moves_pending: dict[tuple[int, int], list[int]] = {}
         self.stopping: dict[str, _Stop] = {}                 # live track id -> the stop under way
         self.last: dict[str, tuple[float, float, float]] = {}  # live track id -> (t, lat, lon)
@@ -117,7 +118,7 @@ class TrafficMap:
         self.nav.pop(mmsi, None)
         return True
 
-    def on_line(self, line: TrackLine) -> tuple[int, int] | None:
+    def on_line(self, line: TrackLine, geo: Geography | None = None) -> tuple[int, int] | None:
         """Learn from one track line; the water cell that has just qualified, if any."""
         tid = line.track_id
         if line.status == "lost":
@@ -127,7 +128,7 @@ class TrafficMap:
         if line.mmsi is None or line.late or "ais" not in line.sources:
             return None
         cfg, t = self.cfg, line.time_s
-        self._stop(line)
+        self._stop(line, geo)
         prev = self.last.get(tid)
         self.last[tid] = (t, line.lat, line.lon)
         if prev is None or line.status != "confirmed" or not cfg.water_min_kn <= line.sog_kn <= cfg.water_max_kn:
@@ -144,7 +145,7 @@ class TrafficMap:
             return cell
         return None
 
-    def _stop(self, line: TrackLine) -> None:
+    def _stop(self, line: TrackLine, geo: Geography | None) -> None:
         cfg, t, tid = self.cfg, line.time_s, line.track_id
         slow = line.sog_kn < cfg.stop_speed_kn or self.anchored(line.mmsi, t)
         st = self.stopping.get(tid)
@@ -157,8 +158,33 @@ class TrafficMap:
         if not st.counted and t - st.since_s >= cfg.stop_s:
             st.counted = True
             assert line.mmsi is not None
-            self._count(self.stops_pending, self.anchor_cells, self.cell(st.lat, st.lon), line.mmsi,
-                        cfg.anchorage_min_vessels)
+            if self.learn_stop_here(geo, st.lat, st.lon):
+                self._count_stop(self.cell(st.lat, st.lon), line.mmsi, t)
+
+    def learn_stop_here(self, geo: Geography | None, lat: float, lon: float) -> bool:
+        """Stops count towards anchorages only near the coast and outside watch zones (a fleet
+        holding station at a disputed feature is what zone_entry and loitering are for)."""
+        if geo is None:
+            return True
+        return not geo.watch_zones_at(lat, lon) and geo.near_land(lat, lon, self.cfg.anchor_status_coast_m)
+
+    def _count_stop(self, cell: tuple[int, int], mmsi: int, t: float) -> None:
+        """A stop of ``mmsi`` in ``cell``: the cell becomes an anchorage with anchorage_min_vessels
+        distinct vessels whose stops span anchorage_min_span_s (not one gathering)."""
+        if cell in self.anchor_cells:
+            return
+        pending = self.stops_pending
+        seen = pending.get(cell)
+        if seen is None:
+            if len(pending) >= self.cfg.learn_max_pending_cells:
+                del pending[next(iter(pending))]
+            seen = pending[cell] = []
+        if any(m == mmsi for m, _ in seen):
+            return
+        seen.append((mmsi, t))
+        if len(seen) >= self.cfg.anchorage_min_vessels and t - seen[0][1] >= self.cfg.anchorage_min_span_s:
+            self.anchor_cells[cell] = len(seen)
+            del pending[cell]
 
     # ------------------------------------------------------------------ reading
     def anchorages_geojson(self) -> dict:
