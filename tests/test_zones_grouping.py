@@ -134,3 +134,19 @@ def test_a_group_alert_never_reaches_an_agency_not_entitled_to_every_vessel_in_i
     lines += _approach("U1", 412_000_004, 10.13, 115.10, T0 + 3000, T0 + 9000, sensors=("AIS-NOBODY",))
     alerts = of_type(run(RuleEngine(geo, RulesConfig()), [], lines), "zone_entry")
     assert all(a.evidence["releasability"] == [] for a in alerts if "U1" in a.evidence["track_ids"])
+
+
+def test_a_vessel_whose_type_arrives_later_moves_to_its_category():
+    lines = _approach("F1", 412_000_001, 10.10, 115.10, T0, T0 + 7200)
+    early = _approach("F2", 412_000_002, 10.11, 115.10, T0, T0 + 7200)
+    # F2's static data (ship type 30) arrives an hour after it entered
+    inside_from = next(ln.time_s for ln in early if ln.lon < 115.2)
+    lines += [ln if ln.time_s >= inside_from + 3600 else
+              TrackLine(*[getattr(ln, f) for f in ("track_id", "time_s", "lat", "lon", "sog_kn", "cog_deg",
+                                                      "sigma_m", "mmsi", "name", "flag")], None, ln.sources,
+                        ln.status, ln.sensors) for ln in early]
+    alerts = of_type(run(engine(), [], lines), "zone_entry")
+    final = latest(alerts)
+    by_cat = {a.evidence["category"]: a for a in final.values()}
+    assert by_cat["unknown"].state == "closed" and "type now known" in by_cat["unknown"].summary
+    assert by_cat["fishing"].state == "open" and sorted(by_cat["fishing"].evidence["track_ids"]) == ["F1", "F2"]

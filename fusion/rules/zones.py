@@ -16,7 +16,8 @@ once this long inside), ``severity``, ``group``.  A visit that does not match ra
 **Grouping.** The visits that count are grouped per (zone, vessel category): one alert
 "7 fishing vessels inside Whitsun Reef" opens with the first, is updated (re-emitted at once)
 as vessels join and leave, lists them (``evidence.track_ids``, ``mmsis``, ``vessels``), and
-closes when the last has left.  Its ``track_id``/``mmsi`` are the first vessel's.  Its
+closes when the last has left.  A vessel counted as ``unknown`` (identified, no ship type yet)
+moves to its category's group when its type arrives.  Its ``track_id``/``mmsi`` are the first vessel's.  Its
 releasability is the meet of every member's sensors and never widens while it is open (a
 vessel that left was shown in it).  With ``group: False`` each vessel has its own alert.
 """
@@ -130,7 +131,13 @@ class ZoneEntry:
                     visits = self.visits[tid] = {}
                 visits[zi] = v
             v.out_since = None
-            if getattr(v, "key", None) is None and getattr(v, "alert", None) is None:
+            key = getattr(v, "key", None)
+            if key is None and getattr(v, "alert", None) is None:
+                self._maybe_join(line, zi, v)
+            elif key is not None and key[1].split(":")[0] == "unknown" and category(line) != "unknown":
+                # its ship type has arrived (AIS message 5 or 24): it moves to its category's group
+                self._leave(tid, zi, v, t, None, moved=True)
+                v.key = None
                 self._maybe_join(line, zi, v)
         if not visits:
             return
@@ -177,7 +184,8 @@ class ZoneEntry:
                       "vessels": 1, "members": [who]})
         self.groups[key] = _Group(alert, t, {line.track_id: who})
 
-    def _leave(self, tid: str, zi: int, v: _Visit, t: float, lost: str | None, **evidence: Any) -> None:
+    def _leave(self, tid: str, zi: int, v: _Visit, t: float, lost: str | None, moved: bool = False,
+               **evidence: Any) -> None:
         name = self.ctx.geo.watch[zi][0]
         out_s = v.out_since if v.out_since is not None else t
         legacy = getattr(v, "alert", None)
@@ -193,6 +201,8 @@ class ZoneEntry:
         if not g.members:
             del self.groups[key]
             why = f"Track {lost}" if lost else f"Left {name} after {minutes(out_s - v.entered_s)}"
+            if moved:
+                why = f"Vessel type now known: {tid} is counted with its category"
             if g.alert.evidence.get("vessels", 1) > 1 or g.alert.evidence.get("peak_vessels", 1) > 1:
                 why = f"All vessels have left {name} ({why.lower()})"
             self.ctx.book.close(g.alert, t, why, exit_s=out_s, duration_s=round(out_s - v.entered_s),
