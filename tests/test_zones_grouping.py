@@ -150,3 +150,20 @@ def test_a_vessel_whose_type_arrives_later_moves_to_its_category():
     by_cat = {a.evidence["category"]: a for a in final.values()}
     assert by_cat["unknown"].state == "closed" and "type now known" in by_cat["unknown"].summary
     assert by_cat["fishing"].state == "open" and sorted(by_cat["fishing"].evidence["track_ids"]) == ["F1", "F2"]
+
+
+def test_groups_follow_their_zone_when_a_restart_lists_the_zones_differently():
+    from fusion.pipeline import Fusion
+    from services.state_restore import _renumber_zones
+    from fusion.rules.zones import ZoneEntry
+
+    lines = [ln for k in range(2) for ln in _approach(f"F{k}", 412_000_020 + k, 10.1 + 0.01 * k, 115.1, T0, T0 + 7200)]
+    eng = engine()
+    run(eng, [], lines)
+    fusion = Fusion.__new__(Fusion)
+    fusion.rules = eng
+    rule = next(r for r in eng.rules if isinstance(r, ZoneEntry))
+    assert list(rule.groups) == [(0, "fishing")]
+    _renumber_zones(fusion, [ZONE_NAME], ["Another zone", ZONE_NAME])
+    assert list(rule.groups) == [(1, "fishing")]
+    assert {v.key for vs in rule.visits.values() for v in vs.values()} == {(1, "fishing")}
