@@ -167,3 +167,15 @@ def test_groups_follow_their_zone_when_a_restart_lists_the_zones_differently():
     _renumber_zones(fusion, [ZONE_NAME], ["Another zone", ZONE_NAME])
     assert list(rule.groups) == [(1, "fishing")]
     assert {v.key for vs in rule.visits.values() for v in vs.values()} == {(1, "fishing")}
+
+
+def test_a_lone_vessel_of_unknown_type_keeps_its_alert_when_its_type_arrives():
+    early = _approach("C1", 412_000_005, 10.11, 115.10, T0, T0 + 7200, ship_type=70)
+    inside_from = next(ln.time_s for ln in early if ln.lon < 115.2)
+    lines = [ln if ln.time_s >= inside_from + 600 else
+             TrackLine(*[getattr(ln, f) for f in ("track_id", "time_s", "lat", "lon", "sog_kn", "cog_deg",
+                                                     "sigma_m", "mmsi", "name", "flag")], None, ln.sources,
+                       ln.status, ln.sensors) for ln in early]
+    final = latest(of_type(run(engine(), [], lines), "zone_entry"))
+    (a,) = final.values()
+    assert a.evidence["category"] == "cargo" and a.state == "open" and a.track_id == "C1"

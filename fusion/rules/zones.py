@@ -16,8 +16,9 @@ once this long inside), ``severity``, ``group``.  A visit that does not match ra
 **Grouping.** The visits that count are grouped per (zone, vessel category): one alert
 "7 fishing vessels inside Whitsun Reef" opens with the first, is updated (re-emitted at once)
 as vessels join and leave, lists them (``evidence.track_ids``, ``mmsis``, ``vessels``), and
-closes when the last has left.  A vessel counted as ``unknown`` (identified, no ship type yet)
-moves to its category's group when its type arrives.  Its ``track_id``/``mmsi`` are the first vessel's.  Its
+closes when the last has left.  An identified vessel with no ship type yet counts as
+``unknown`` and moves to its category's group when its type arrives (a group of that vessel
+alone is relabelled in place, so no second alert).  Its ``track_id``/``mmsi`` are the first vessel's.  Its
 releasability is the meet of every member's sensors and never widens while it is open (a
 vessel that left was shown in it).  With ``group: False`` each vessel has its own alert.
 """
@@ -136,9 +137,10 @@ class ZoneEntry:
                 self._maybe_join(line, zi, v)
             elif key is not None and key[1].split(":")[0] == "unknown" and category(line) != "unknown":
                 # its ship type has arrived (AIS message 5 or 24): it moves to its category's group
-                self._leave(tid, zi, v, t, None, moved=True)
-                v.key = None
-                self._maybe_join(line, zi, v)
+                if not self._relabel(line, zi, v):
+                    self._leave(tid, zi, v, t, None, moved=True)
+                    v.key = None
+                    self._maybe_join(line, zi, v)
         if not visits:
             return
         for zi in [z for z in visits if z not in inside]:
@@ -183,6 +185,25 @@ class ZoneEntry:
                       "track_ids": [line.track_id], "mmsis": [line.mmsi] if line.mmsi is not None else [],
                       "vessels": 1, "members": [who]})
         self.groups[key] = _Group(alert, t, {line.track_id: who})
+
+    def _relabel(self, line: TrackLine, zi: int, v: _Visit) -> bool:
+        """The vessel alone in an ``unknown`` group, its category now known and not yet grouped
+        here: the same alert becomes that category's (True), if the policy still selects it."""
+        old = v.key
+        g = self.groups.get(old) if old is not None else None
+        name, kind, _ = self.ctx.geo.watch[zi]
+        pol = zone_policy(self.cfg, name, kind)
+        cat = category(line)
+        new = (zi, cat) if pol["group"] else (zi, f"{cat}:{line.track_id}")
+        if g is None or list(g.members) != [line.track_id] or new in self.groups or not matches(pol, line, cat):
+            return False
+        del self.groups[old]
+        self.groups[new] = g
+        v.key = new
+        g.members[line.track_id]["ship_type"] = line.ship_type
+        self.ctx.book.update(g.alert, line.time_s, force=True, summary=self._summary(g.members, name, cat),
+                             category=cat, **self._evidence(g))
+        return True
 
     def _leave(self, tid: str, zi: int, v: _Visit, t: float, lost: str | None, moved: bool = False,
                **evidence: Any) -> None:
