@@ -237,6 +237,26 @@ class Zones(Exact):
     features: list[ZoneFeature]
 
 
+class AnchorageProperties(Exact):
+    kind: Literal["anchorage"]
+    source: Literal["learned_from_traffic"]
+    cells: int
+    vessels_at_least: int
+    center: list[float] = Field(min_length=2, max_length=2)
+
+
+class AnchorageFeature(Exact):
+    """An anchorage learned from traffic: adjacent ~1 km grid cells where vessels stop."""
+    type: Literal["Feature"]
+    properties: AnchorageProperties
+    geometry: Polygon
+
+
+class Anchorages(Exact):
+    type: Literal["FeatureCollection"]
+    features: list[AnchorageFeature]
+
+
 class DeliveryIn(BaseModel):
     kind: Literal["kafka", "webhook", "stream"]
     url: str | None = None

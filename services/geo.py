@@ -7,7 +7,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-LAYERS = ("land_osm", "land_ne10m", "features", "zones_12nm", "ports_scs", "lanes_scs")
+LAYERS = ("land_osm", "land_ne10m", "features", "zones_12nm", "ports_scs", "lanes_scs", "inland_water_ne10m")
 
 
 @lru_cache(maxsize=None)

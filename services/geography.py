@@ -34,6 +34,13 @@ def _land() -> shapely.Geometry:
 
 
 @lru_cache(maxsize=1)
+def _inland_water() -> shapely.Geometry:
+    """Rivers, estuaries and lakes as water polygons (docs/geo-provenance.md)."""
+    parts = [shape(f["geometry"]) for f in layer("inland_water_ne10m")["features"]]
+    return shapely.union_all(parts)  # one valid geometry: overlapping corridors must not cancel out
+
+
+@lru_cache(maxsize=1)
 def _eez() -> tuple[tuple[str, shapely.Geometry], ...]:
     path = resources.files("services").joinpath("data/geo/eez_approx.geojson")
     if not path.is_file():
@@ -134,4 +141,5 @@ def build_geography(sensors: Mapping[str, Sensor],
         land=_land(), zones=builtin_zones() + list(extra_zones), ports=ports, eez=_eez(),
         receivers=receivers, releasability={s.id: list(s.releasability) for s in sensors.values()},
         satellites=satellites,
+        water=_inland_water(),
     )

@@ -28,7 +28,8 @@ from fusion.rules.on_land import OnLand, _Land
 from fusion.rules.radar_contradiction import RadarContradiction, _Episode
 from fusion.rules.rendezvous import Rendezvous, _Pair
 from fusion.rules.swarm import Swarm, _Swarm
-from fusion.rules.zones import ZoneEntry, _Visit
+from fusion.rules.traffic import TrafficMap, _Stop
+from fusion.rules.zones import ZoneEntry, _Group, _Visit
 from fusion.track import Track
 from fusion.tracker import Tracker
 
@@ -42,6 +43,7 @@ _CLASSES: tuple[type, ...] = (
     AisGap, _Vessel, DarkVessel, _Dark, ForeignFishing, _Fishing, Gnss, _Area,
     Distress, InvalidIdentity, Jumps, _Mmsi, _Place, Loitering, _Loiter, OnLand, _Land,
     RadarContradiction, _Episode, Rendezvous, _Pair, Swarm, _Swarm, ZoneEntry, _Visit,
+    TrafficMap, _Stop, _Group,
 )
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from fusion.model import Sensor
 from fusion.pipeline import Fusion
 from fusion.rules.geography import Geography
+from fusion.rules.traffic import TrafficMap
 from fusion.rules.zones import ZoneEntry
 
 from .state_codec import StateFormatError, decode, encode
@@ -61,8 +62,22 @@ def restore(doc: Any, arrays: list[np.ndarray], fresh: Fusion, path: Path) -> Fu
         if sid not in sensors:
             sensors[sid] = sensor
     _complete_geography(geo, rel, receivers, satellites)
+    _upgrade_rules(fusion)
     _renumber_zones(fusion, watch, [n for n, _, _ in geo.watch])
     return fusion
+
+
+def _upgrade_rules(fusion: Fusion) -> None:
+    """A state written before places were learned from traffic and zone entries grouped: the
+    learned places start empty, zone entry groups too (visits then opened keep their own alert)."""
+    engine = fusion.rules
+    if not hasattr(engine.ctx, "traffic"):
+        engine.ctx.traffic = TrafficMap(engine.cfg)
+    for rule in engine.rules:
+        if isinstance(rule, ZoneEntry) and not hasattr(rule, "groups"):
+            rule.groups = {}
+    if not hasattr(engine, "_water_rules"):
+        engine._bind()
 
 
 def _checked_geography(doc: Any) -> tuple[dict[str, tuple[str, ...]], list[tuple], list[str]]:
@@ -99,3 +114,9 @@ def _renumber_zones(fusion: Fusion, saved: list[str], now: list[str]) -> None:
         if isinstance(rule, ZoneEntry):
             visits = {tid: {new[z]: v for z, v in vs.items() if z in new} for tid, vs in rule.visits.items()}
             rule.visits = {tid: vs for tid, vs in visits.items() if vs}
+            for vs in rule.visits.values():
+                for v in vs.values():
+                    if getattr(v, "key", None) is not None:
+                        v.key = (new[v.key[0]], v.key[1])
+            groups = getattr(rule, "groups", {})
+            rule.groups = {(new[z], cat): g for (z, cat), g in groups.items() if z in new}

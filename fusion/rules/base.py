@@ -13,6 +13,7 @@ from ..geodesy import M_PER_DEG_LAT
 from ..model import Alert, Observation, TrackLine
 from .config import RulesConfig
 from .geography import Geography, meet_tokens
+from .traffic import TrafficMap
 
 
 class Rule(Protocol):
@@ -178,6 +179,7 @@ class Context:
         self.mmsi_tracks: dict[int, dict[str, None]] = {}  # live track ids carrying each MMSI
         self.idgrid = PointGrid(2000.0)                 # live identified tracks (for twin checks)
         self.position_faults: list[Callable[[str, Observation, float, float], None]] = []
+        self.traffic = TrafficMap(cfg)                  # anchorages and water learned from traffic
         self.coverage = self.new_coverage()
 
     def new_coverage(self) -> Coverage:

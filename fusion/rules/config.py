@@ -93,3 +93,19 @@ class RulesConfig:
     coverage_prior_weight: float = 5.0     # the registered range counts as this many vessels heard
     coverage_station_silent_s: float | None = 1800.0  # a station heard before, silent this long: down
     dark_assume_coverage_without_receivers: bool = True  # no AIS station known at all: AIS expected
+    # places learned from traffic (fusion/rules/traffic.py; docs/alerts.md)
+    learn_cell_m: float = 1000.0           # grid cell of learned anchorages and water
+    stop_speed_kn: float = 0.5             # a vessel "stops" below this ...
+    stop_s: float = 1800.0                 # ... for this long (or reports at anchor / moored as long)
+    anchorage_min_vessels: int = 5         # distinct MMSIs stopping in a cell make it an anchorage ...
+    anchorage_min_span_s: float = 86_400.0  # ... with their stops spread over at least this long
+    water_min_kn: float = 2.0              # a vessel "moves" between these speeds ...
+    water_max_kn: float = 50.0
+    water_min_vessels: int = 3             # distinct MMSIs moving through a cell make it navigable water
+    learn_max_pending_cells: int = 500_000  # cells counted but not yet qualified (oldest dropped)
+    nav_status_fresh_s: float = 1800.0     # a reported navigational status counts this long
+    anchor_status_coast_m: float = 40_000.0  # "at anchor"/"moored" exempts from loitering within this of land
+    # zone_entry policies and grouping (zones.py): per zone kind, then per zone name (admin)
+    zone_policies: dict[str, dict] = field(default_factory=dict)
+    zone_policy_overrides: dict[str, dict] = field(default_factory=dict)
+    zone_group: bool = True                # one alert per zone and vessel category

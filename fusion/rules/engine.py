@@ -26,6 +26,7 @@ from .on_land import OnLand
 from .radar_contradiction import RadarContradiction
 from .rendezvous import Rendezvous
 from .swarm import Swarm
+from .traffic import TrafficMap
 from .zones import ZoneEntry
 
 RULES = (AisGap, DarkVessel, Jumps, OnLand, InvalidIdentity, Distress, Loitering, Rendezvous,
@@ -47,6 +48,7 @@ class RuleEngine:
         self._line_rules = [r.on_line for r in self.rules if hasattr(r, "on_line")]
         self._conflict_rules = [r.on_conflict for r in self.rules if hasattr(r, "on_conflict")]
         self._forget_rules = [r.forget_mmsi for r in self.rules if hasattr(r, "forget_mmsi")]
+        self._water_rules = [r.on_water_learned for r in self.rules if hasattr(r, "on_water_learned")]
 
     def __setstate__(self, state: dict) -> None:
         """An engine checkpointed by an earlier version: settings added since take their
@@ -59,10 +61,14 @@ class RuleEngine:
             for rule in self.rules:
                 if hasattr(rule, "cfg"):
                     rule.cfg = cfg
+            if hasattr(self.ctx, "traffic"):
+                self.ctx.traffic.cfg = cfg
         enabled = set(cfg.enabled) if cfg.enabled is not None else None
         have = {type(r) for r in self.rules}
         self.rules += [r(self.ctx) for r in RULES if r not in have and (enabled is None or enabled & set(r.types))]
         self._bind()
+        if not hasattr(self.ctx, "traffic"):  # before places were learned from traffic
+            self.ctx.traffic = TrafficMap(cfg)
         if not hasattr(self.ctx, "mmsi_seen"):  # before per-MMSI state was aged out: all heard now
             known = set(self.ctx.mmsi_first_s)
             for rule in self.rules:
@@ -126,6 +132,7 @@ class RuleEngine:
         its state (the MMSI counts as heard now and is looked at again later)."""
         for mmsi in self.ctx.silent_mmsis(now_s):
             kept = [fn(mmsi) for fn in self._forget_rules]
+            self.ctx.traffic.forget_mmsi(mmsi)
             if not all(kept):
                 self.ctx.heard(mmsi, now_s)
 
@@ -136,6 +143,7 @@ class RuleEngine:
                 self.ctx.mmsi_first_s[obs.mmsi] = obs.time_s
             if obs.kind == "ais_position" and obs.lat is not None and obs.lon is not None:
                 self.ctx.coverage.heard_at(obs.sensor_id, obs.station, obs.mmsi, obs.lat, obs.lon, obs.time_s)
+        self.ctx.traffic.on_obs(obs)
         for fn in self._obs_rules:
             fn(obs)
 
@@ -154,6 +162,10 @@ class RuleEngine:
                     ctx.coverage.radar_saw(line.mmsi, line.lat, line.lon)
             elif prev is not None and prev.mmsi is not None:
                 ctx.idgrid.remove(tid)
+        water = ctx.traffic.on_line(line, ctx.geo)
+        if water is not None:
+            for fn in self._water_rules:
+                fn(water, line.time_s)
         for fn in self._line_rules:
             fn(line)
         if lost:

@@ -125,13 +125,20 @@ class Geography:
                  eez: Iterable[tuple[str, shapely.Geometry]] = (),
                  receivers: Iterable[tuple[str, float, float, float]] = (),
                  *, releasability: Mapping[str, Sequence[str]] | None = None,
-                 satellites: Mapping[str, float] | None = None) -> None:
+                 satellites: Mapping[str, float] | None = None,
+                 water: shapely.Geometry | None = None) -> None:
         # land: parts in an STRtree (to find the polygon holding a point) plus the prepared whole
         self.land = land if land is not None and not land.is_empty else None
         if self.land is not None:
             self._land_parts = shapely.get_parts(self.land)
             self._land_tree = shapely.STRtree(self._land_parts)
             shapely.prepare(self.land)
+        # inland navigable water (rivers, estuaries, canals, lakes, port basins) inside the land
+        self.water = water if water is not None and not water.is_empty else None
+        if self.water is not None:
+            self._water_parts = shapely.get_parts(self.water)
+            self._water_tree = shapely.STRtree(self._water_parts)
+            shapely.prepare(self.water)
         # zones: watch zones (every kind but eez/anchorage) and anchorages
         self.zones = [(n, k, g) for n, k, g in zones]
         self.watch = [(n, k, g) for n, k, g in self.zones if k not in ("eez", "anchorage")]
@@ -192,13 +199,39 @@ class Geography:
         return bool(np.any(d <= self._rx_range))
 
     def inland_m(self, lat: float, lon: float) -> float:
-        """0 at sea, else the distance in metres from the point to the nearest coast."""
+        """0 on navigable water (the sea, or the inland water layer: rivers, estuaries, canals,
+        lakes, port basins), else the distance in metres from the point to the nearest such water."""
         if self.land is None or not shapely.contains_xy(self.land, lon, lat):
             return 0.0
         idx = self._land_tree.query(Point(lon, lat), predicate="intersects")
         if len(idx) == 0:
             return 0.0
-        return min(metric_distance_m(self._land_parts[i], lat, lon) for i in idx)
+        if self.water is not None and shapely.contains_xy(self.water, lon, lat):
+            return 0.0
+        coast = min(metric_distance_m(self._land_parts[i], lat, lon) for i in idx)
+        return min(coast, self.inland_water_m(lat, lon, coast))
+
+    def inland_water_m(self, lat: float, lon: float, within_m: float) -> float:
+        """Distance in metres to the inland water layer, or ``within_m`` when none is that close."""
+        if self.water is None or within_m <= 0:
+            return within_m
+        reach = within_m / _m_per_deg_lon(lat)
+        idx = self._water_tree.query(Point(lon, lat), predicate="dwithin", distance=reach)
+        best = within_m
+        for i in idx:
+            best = min(best, metric_distance_m(self._water_parts[i], lat, lon, search_m=within_m))
+        return best
+
+    def near_land(self, lat: float, lon: float, within_m: float) -> bool:
+        """Land within ``within_m`` metres of the point (on land counts)."""
+        if self.land is None:
+            return False
+        reach = within_m / _m_per_deg_lon(lat)
+        for i in self._land_tree.query(Point(lon, lat), predicate="dwithin", distance=reach):
+            if shapely.contains_xy(self._land_parts[i], lon, lat) or \
+                    metric_distance_m(self._land_parts[i], lat, lon, search_m=within_m) <= within_m:
+                return True
+        return False
 
     # ------------------------------------------------------------------ zones
     def add_zone(self, name: str, kind: str, polygon: shapely.Geometry) -> None:

@@ -7,6 +7,9 @@ where the full window is covered and its mean is slow; closes when the vessel ho
 ≥ loiter_exit_speed_kn for loiter_exit_s, enters a port/anchorage, or is lost.
 Fishing vessels inside their own flag state's EEZ are exempt (drifting and light-luring
 at night are their trade; ``loiter_exempt_own_eez_fishing``); foreign ones are not.
+A vessel at anchor is not loitering: one reporting navigational status 1 (at anchor) or 5
+(moored) within ``anchor_status_coast_m`` of land, or stopped inside an anchorage learned
+from traffic (``TrafficMap``), does not raise it.
 """
 
 from __future__ import annotations
@@ -91,6 +94,8 @@ class Loitering:
         cfg, geo = self.cfg, self.ctx.geo
         if not geo.in_aoi(line.lat, line.lon) or geo.harbour(line.lat, line.lon, cfg.port_clear_m):
             return
+        if self._at_anchor(line):
+            return
         if cfg.loiter_exempt_own_eez_fishing and line.ship_type in cfg.fishing_ship_types and line.flag \
                 and cfg.flag_equivalents.get(line.flag, line.flag) in geo.eez_states_at(line.lat, line.lon):
             return  # a fishing vessel drifting or jigging on its own state's grounds
@@ -102,6 +107,14 @@ class Loitering:
             track_id=line.track_id, mmsi=line.mmsi, lat=line.lat, lon=line.lon, sensors=line.sensors,
             evidence={"mean_speed_kn": round(mean, 2), "duration_s": round(span), "since_s": st.segs[0][0],
                       "name": line.name, "flag": line.flag, "sources": list(line.sources)})
+
+    def _at_anchor(self, line: TrackLine) -> bool:
+        """In an anchorage learned from traffic, or reporting at anchor / moored near the coast."""
+        traffic = self.ctx.traffic
+        if traffic.anchorage_at(line.lat, line.lon):
+            return True
+        return traffic.anchored(line.mmsi, line.time_s) and \
+            self.ctx.geo.near_land(line.lat, line.lon, self.cfg.anchor_status_coast_m)
 
     def _check_end(self, line: TrackLine, st: _Loiter) -> None:
         cfg = self.cfg

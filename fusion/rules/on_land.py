@@ -1,7 +1,10 @@
-"""on_land: an AIS-reported position more than on_land_m inland.
+"""on_land: an AIS-reported position more than on_land_m from navigable water.
 
-Point-in-land is a prepared contains_xy (microseconds); only fixes on land pay for
-the metric distance to the coast.  Per MMSI one episode, updated (throttled) while
+Navigable water is the sea, the shipped inland water layer (rivers, estuaries, lakes:
+``Geography.water``) and the water learned from traffic (``TrafficMap``: cells where several
+distinct vessels moved consistently).  Point-in-land is a prepared contains_xy
+(microseconds); only fixes on land pay for the metric distance to water.  An open alert
+whose fixes turn out to lie on newly learned water is retracted.  Per MMSI one episode, updated (throttled) while
 inland fixes keep coming and closed after on_land_quiet_s without one.
 """
 
@@ -35,6 +38,9 @@ class OnLand:
         inland = self.ctx.geo.inland_m(obs.lat, obs.lon)
         if inland <= self.cfg.on_land_m:
             return
+        inland = self.ctx.traffic.water_distance_m(obs.lat, obs.lon, inland)
+        if inland <= self.cfg.on_land_m:
+            return
         self.ctx.fault("on_land", obs, obs.lat, obs.lon)
         st = self.open.get(obs.mmsi)
         if st is not None:
@@ -46,13 +52,25 @@ class OnLand:
         tracks = self.ctx.mmsi_tracks.get(obs.mmsi)
         alert = self.ctx.book.open(
             "on_land", self.cfg.severity["on_land"], obs.time_s,
-            f"AIS position {inland / 1000:.1f} km inland",
+            f"AIS position on land, {inland / 1000:.1f} km from navigable water",
             track_id=next(reversed(tracks)) if tracks else None, mmsi=obs.mmsi, lat=obs.lat, lon=obs.lon,
             evidence={"inland_m": round(inland), "fix": {"time_s": obs.time_s, "lat": obs.lat, "lon": obs.lon},
                       "sensor_id": obs.sensor_id, "fixes": 1,
                       "releasability": self.ctx.releasability([obs.sensor_id])})
         self.open[obs.mmsi] = _Land(alert, obs.time_s)
         self._arm(obs.mmsi, obs.time_s)
+
+    def on_water_learned(self, cell: tuple[int, int], time_s: float) -> None:
+        """Traffic has just shown ``cell`` to be navigable water: an open alert whose latest fix
+        is now within on_land_m of learned water was a river, canal or basin, not land."""
+        for mmsi, st in list(self.open.items()):
+            a = st.alert
+            if a.lat is None or a.lon is None:
+                continue
+            if self.ctx.traffic.water_distance_m(a.lat, a.lon, self.cfg.on_land_m + 1.0) <= self.cfg.on_land_m:
+                self.ctx.book.retract(st.alert, time_s, "the position is on navigable water learned from traffic",
+                                      learned_water_cell=list(cell))
+                del self.open[mmsi]
 
     def _arm(self, mmsi: int, t: float) -> None:
         self.ctx.timers.at(t + self.cfg.on_land_quiet_s, partial(self._due, mmsi))

@@ -61,7 +61,8 @@ class Rendezvous:
             return
         self.evaluated[tid] = t
         geo = self.ctx.geo
-        if not geo.in_aoi(line.lat, line.lon) or geo.harbour(line.lat, line.lon, cfg.port_clear_m):
+        if not geo.in_aoi(line.lat, line.lon) or geo.harbour(line.lat, line.lon, cfg.port_clear_m) \
+                or self.ctx.traffic.anchorage_at(line.lat, line.lon):
             self.grid.remove(tid)
             for key in list(self.of_track.get(tid, ())):
                 self._break(key, t, "the vessels are in a port or anchorage")

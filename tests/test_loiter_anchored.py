@@ -1,0 +1,140 @@
+"""Anchored ships are not loitering: navigational status at anchor / moored near the coast, and
+anchorages learned from where many distinct vessels stop (fusion.rules.traffic)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from pyproj import Geod
+from shapely.geometry import Point, shape
+
+from fusion.geodesy import M_PER_DEG_LAT
+from fusion.rules import RulesConfig
+from services.state_codec import decode, encode
+from tests.rules_builders import T0, ais, engine, geography, latest, line, of_type, run
+
+GEOD = Geod(ellps="WGS84")
+# 5.5 km east of the builders' island (box 114.0-114.2E, 10.0-10.2N), 260 km from its only port
+SPOT = (10.10, 114.25)
+
+
+def _anchored(tid: str, mmsi: int, lat: float, lon: float, t0: float, hours: float, status: int | None,
+              every_s: float = 60.0) -> tuple[list, list]:
+    """A ship swinging at anchor (about 0.1 kn, within 100 m) reporting ``status``."""
+    obs, lines = [], []
+    for k in range(int(hours * 3600 / every_s) + 1):
+        t = t0 + k * every_s
+        la = lat + (0.0005 if k % 4 < 2 else -0.0005)
+        obs.append(ais(mmsi, t, la, lon, sog=0.1, cog=0.0, nav_status=status))
+        lines.append(line(tid, t, la, lon, 0.1, 0.0, mmsi))
+    return obs, lines
+
+
+def test_spot_is_far_from_ports_and_near_the_coast():
+    geo = geography()
+    assert geo.nearest_port(*SPOT, 20_000) is None and geo.anchorage_at(*SPOT) is None
+    _, _, d = GEOD.inv(114.2, 10.10, SPOT[1], SPOT[0])
+    assert 5000 < d < 6000
+    assert geo.nearest_port(*NEAR_COAST, 20_000) is None and not geo.watch_zones_at(*NEAR_COAST)
+
+
+def test_one_gathering_makes_no_anchorage_nor_does_a_fleet_in_a_watch_zone():
+    """Eight vessels stopping together for an hour are a gathering, not an anchorage; and stops
+    inside a watch zone (a disputed feature's 12 nm) never teach one."""
+    eng = engine()
+    obs, lines = [], []
+    for k in range(8):
+        o, ln = _anchored(f"G{k}", 533_000_300 + k, NEAR_COAST[0] + 0.001 * k, NEAR_COAST[1], T0, 1.0, None)
+        obs += o
+        lines += ln
+    run(eng, obs, lines)
+    assert not eng.ctx.traffic.anchor_cells
+    eng = engine()
+    obs, lines = _stops(8, 10.1, 115.1)        # the builders' watch zone
+    run(eng, obs, lines)
+    assert not eng.ctx.traffic.anchor_cells
+
+
+def test_a_ship_at_anchor_for_three_hours_ten_km_from_any_port_is_not_loitering():
+    obs, lines = _anchored("T1", 548_000_001, *SPOT, T0, 3.0, status=1)
+    assert not of_type(run(engine(), obs, lines), "loitering")
+    obs, lines = _anchored("T1", 548_000_001, *SPOT, T0, 3.0, status=5)   # moored
+    assert not of_type(run(engine(), obs, lines), "loitering")
+    # the same ship reporting "under way using engine" (0) is loitering after two hours
+    obs, lines = _anchored("T1", 548_000_001, *SPOT, T0, 3.0, status=0)
+    (a,) = latest(of_type(run(engine(), obs, lines), "loitering")).values()
+    assert T0 + 7200 <= a.time_s <= T0 + 7300
+
+
+def test_at_anchor_far_out_at_sea_is_still_loitering():
+    """'At anchor' 100 km from any land is no anchorage (and a status anyone can set)."""
+    lat, lon = 10.10, 114.2 + 0.915   # about 100 km east of the island, outside the watch zone
+    obs, lines = _anchored("T2", 548_000_002, lat, lon, T0, 3.0, status=1)
+    assert of_type(run(engine(), obs, lines), "loitering")
+
+
+def _stops(n: int, lat: float, lon: float) -> tuple[list, list]:
+    """``n`` distinct vessels, one every four hours, each stopped 40 min within 200 m of the spot
+    (no navigational status: speed alone), then leaving at 10 kn."""
+    obs, lines = [], []
+    for k in range(n):
+        t0 = T0 + 4 * 3600 * k      # one every four hours: the stops span more than a day
+        la = lat + 0.0005 * (k % 4) - 0.00075
+        o, ln = _anchored(f"V{k}", 533_000_100 + k, la, lon + 0.0005 * (k % 3), t0, 40 / 60, status=None)
+        obs += o
+        lines += ln
+        lines.append(line(f"V{k}", t0 + 2460, la, lon, 10.0, 90.0, 533_000_100 + k, status="lost"))
+    return obs, lines
+
+
+_D = RulesConfig().learn_cell_m / M_PER_DEG_LAT
+# 16 km off the builders' island, far from their port and watch zone (the middle of one grid cell)
+NEAR_COAST = ((math.floor(10.35 / _D) + 0.5) * _D, (math.floor(114.10 / _D) + 0.5) * _D)
+
+
+def test_eight_vessels_stopping_make_an_anchorage_where_a_ninth_does_not_loiter():
+    eng = engine()
+    obs, lines = _stops(8, *NEAR_COAST)
+    run(eng, obs, lines)
+    doc = eng.ctx.traffic.anchorages_geojson()
+    (feat,) = doc["features"]
+    poly = shape(feat["geometry"])
+    assert poly.contains(Point(NEAR_COAST[1], NEAR_COAST[0]))
+    assert feat["properties"]["vessels_at_least"] >= RulesConfig().anchorage_min_vessels
+    # merged cells of ~1 km: a few km² at most, measured on the ellipsoid
+    area_km2 = abs(GEOD.geometry_area_perimeter(poly)[0]) / 1e6
+    assert 0.5 <= area_km2 <= 6.0
+    json.dumps(doc)                        # plain GeoJSON
+    t9 = T0 + 4 * 3600 * 9
+    obs, lines = _anchored("V9", 533_000_199, *NEAR_COAST, t9, 3.0, status=None)
+    assert not of_type(run(eng, obs, lines), "loitering")
+
+
+def test_three_vessels_are_not_enough_and_the_fourth_loiters():
+    eng = engine()
+    obs, lines = _stops(3, *NEAR_COAST)
+    run(eng, obs, lines)
+    assert eng.ctx.traffic.anchorages_geojson()["features"] == []
+    obs, lines = _anchored("V9", 533_000_199, *NEAR_COAST, T0 + 4 * 3600 * 9, 3.0, status=None)
+    assert of_type(run(eng, obs, lines), "loitering")
+
+
+def test_learned_places_survive_a_checkpoint():
+    eng = engine()
+    obs, lines = _stops(8, *NEAR_COAST)
+    run(eng, obs, lines)
+    tree, arrays = encode(eng, {"geo": eng.ctx.geo})
+    back = decode(json.loads(json.dumps(tree)), arrays, {"geo": eng.ctx.geo})
+    assert back.ctx.traffic.anchorage_at(*NEAR_COAST)
+    assert back.ctx.traffic.anchorages_geojson() == eng.ctx.traffic.anchorages_geojson()
+
+
+@pytest.mark.parametrize("n", [5, 8, 10])
+def test_the_threshold_is_a_setting(n):
+    for k in (n - 1, n):
+        eng = engine(anchorage_min_vessels=n, anchorage_min_span_s=0.0)
+        obs, lines = _stops(k, *NEAR_COAST)
+        run(eng, obs, lines)
+        assert bool(eng.ctx.traffic.anchorage_at(*NEAR_COAST)) == (k >= n)

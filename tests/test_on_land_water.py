@@ -1,0 +1,102 @@
+"""Rivers are water: on_land and gnss_interference on the real layers (services/data/geo), with the
+shipped inland water layer and water learned from traffic.  Positions are real places on the
+Pearl River (Huangpu port, Dongguan/Humen), the Saigon River at Ho Chi Minh City, and inland
+Guangdong and central Luzon far from any river."""
+
+from __future__ import annotations
+
+import pytest
+import shapely
+from pyproj import Geod
+from shapely.geometry import Polygon
+
+from fusion.geodesy import KN_TO_MS
+from fusion.rules import Geography, RuleEngine, RulesConfig
+from services.geography import build_geography
+from tests.rules_builders import T0, ais, latest, line, of_type, run
+
+RIVER = {"Huangpu, Pearl River": (23.09, 113.45), "Dongguan, Pearl River": (22.95, 113.60)}
+SAIGON = (10.77, 106.71)
+INTERIOR = {"inland Guangdong": (23.60, 113.60), "central Luzon": (15.50, 120.90)}
+GEOD = Geod(ellps="WGS84")
+
+
+@pytest.fixture(scope="module")
+def geo() -> Geography:
+    return build_geography({})
+
+
+def _circle(lat: float, lon: float, radius_m: float) -> Polygon:
+    lons, lats, _ = GEOD.fwd([lon] * 72, [lat] * 72, [5.0 * k for k in range(72)], [radius_m] * 72)
+    return Polygon(list(zip(lons, lats)))
+
+
+def _fixes(mmsi: int, lat: float, lon: float, n: int = 10, t0: float = T0) -> list:
+    return [ais(mmsi, t0 + 60 * k, lat, lon, sog=6.0, cog=0.0) for k in range(n)]
+
+
+@pytest.mark.parametrize("place", sorted(RIVER))
+def test_pearl_river_traffic_is_not_on_land(geo, place):
+    lat, lon = RIVER[place]
+    # the coastline alone calls the place land more than 1 km inland: the river layer is what changes it
+    coast_only = Geography(land=geo.land)
+    assert coast_only.inland_m(lat, lon) > 1000
+    obs = [o for k in range(4) for o in _fixes(412_000_100 + k, lat + 0.002 * k, lon)]
+    alerts = run(RuleEngine(geo, RulesConfig()), obs, [])
+    assert not of_type(alerts, "on_land") and not of_type(alerts, "gnss_interference")
+    # with the coastline only, the same four vessels give on_land and then gnss_interference
+    alerts = run(RuleEngine(coast_only, RulesConfig()), obs, [])
+    assert len(of_type(alerts, "on_land")) >= 4 and of_type(alerts, "gnss_interference")
+
+
+@pytest.mark.parametrize("place", sorted(INTERIOR))
+def test_a_fix_far_inland_is_on_land_and_says_how_far_from_navigable_water(geo, place):
+    lat, lon = INTERIOR[place]
+    # independent check: a 1.5 km geodesic circle around the point is all land and touches no water layer
+    circle = _circle(lat, lon, 1500.0)
+    assert geo.land.contains(circle) and not geo.water.intersects(circle)
+    alerts = run(RuleEngine(geo, RulesConfig()), _fixes(412_000_200, lat, lon), [])
+    (a,) = latest(of_type(alerts, "on_land")).values()
+    assert a.evidence["inland_m"] > 1500 and "from navigable water" in a.summary
+
+
+def _river_transit(tid: str, mmsi: int, t0: float) -> tuple[list, list]:
+    """Up the Saigon River past 10.77N 106.71E at 6 kn (heading north), fixes every 20 s."""
+    lat0, lon = SAIGON[0] - 0.02, SAIGON[1]
+    obs, lines = [], []
+    for k in range(120):
+        t = t0 + 20 * k
+        _, la, _ = GEOD.fwd(lon, lat0, 0.0, 6.0 * KN_TO_MS * 20 * k)
+        obs.append(ais(mmsi, t, la, lon, sog=6.0, cog=0.0))
+        lines.append(line(tid, t, la, lon, 6.0, 0.0, mmsi))
+    return obs, lines
+
+
+def test_saigon_river_becomes_water_once_three_vessels_moved_along_it(geo):
+    lat, lon = SAIGON
+    assert geo.inland_m(lat, lon) > 1000          # not in the Natural Earth 1:10m river layer
+    eng = RuleEngine(geo, RulesConfig())
+    obs, lines = [], []
+    for k in range(2):
+        o, ln = _river_transit(f"S{k}", 574_000_010 + k, T0 + 600 * k)
+        obs += o
+        lines += ln
+    alerts = run(eng, obs, lines)
+    assert {a.mmsi for a in of_type(alerts, "on_land")} == {574_000_010, 574_000_011}  # two vessels: not yet
+    o, ln = _river_transit("S2", 574_000_012, T0 + 1800)
+    alerts += run(eng, o, ln)
+    o, ln = _river_transit("S3", 574_000_013, T0 + 3600)
+    alerts += run(eng, o, ln)
+    final = latest(of_type(alerts, "on_land"))
+    assert final and all(a.state == "retracted" for a in final.values())
+    assert not any(a.mmsi == 574_000_013 for a in final.values())  # the fourth vessel raises nothing
+
+
+def test_vessels_that_do_not_move_as_they_say_teach_no_water(geo):
+    """Fixes that jump (spoofed or garbled) do not agree with their speed: no water is learned."""
+    lat, lon = INTERIOR["inland Guangdong"]
+    eng = RuleEngine(geo, RulesConfig())
+    lines = [line(f"J{m}", T0 + 60 * k, lat + (0.05 if k % 2 else 0.0), lon, 6.0, 0.0, 412_000_300 + m)
+             for m in range(5) for k in range(20)]
+    run(eng, [], lines)
+    assert not eng.ctx.traffic.water_cells
