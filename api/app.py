@@ -13,9 +13,11 @@ from fastapi.responses import JSONResponse
 from services.ingest_service import BusUnavailable, TooManyLines
 from services.runtime import Runtime
 
-from .routes import alerts, ingest, ogc, ops, picture, sensors, stream, subscriptions, tracks, web, zones
+from .routes import (alerts, incidents, ingest, ogc, ops, picture, sensors, stream, subscriptions, suppressions,
+                     tracks, web, zones)
 
-ROUTERS = (ops, tracks, picture, alerts, stream, ingest, sensors, zones, subscriptions, web, ogc)
+ROUTERS = (ops, tracks, picture, alerts, suppressions, incidents, stream, ingest, sensors, zones, subscriptions,
+           web, ogc)
 
 
 async def bus_unavailable(_: Request, exc: BusUnavailable) -> JSONResponse:
