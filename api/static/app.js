@@ -888,14 +888,18 @@
   }
 
   // ---------------------------------------------------------------- alerts
-  let alertTimer = null, alertsBusy = false;
+  let alertTimer = null, alertsBusy = false, suppressedCount = 0;
+  const DISPOSITIONS = ['true_positive', 'false_positive', 'benign', 'duplicate'];
+  const chosen = new Map();  // alert id → disposition picked, kept across the queue's refreshes
   async function pollAlerts() {
     if (alertsBusy) return;
     alertsBusy = true;
     try {
       if (key && !authFailed) {
-        const r = await api('/v1/alerts?state=open&limit=100', {}, 10000);
+        const minSev = $('min-severity') ? $('min-severity').value : '';
+        const r = await api('/v1/alerts?state=open&limit=100' + (minSev ? `&min_severity=${minSev}` : ''), {}, 10000);
         alerts = (r && Array.isArray(r.alerts)) ? r.alerts.filter((a) => !a.state || a.state === 'open') : [];
+        suppressedCount = r && typeof r.suppressed === 'number' ? r.suppressed : 0;
         renderAlerts();
       }
     } catch (e) {
@@ -919,6 +923,8 @@
     const cnt = $('alert-count');
     cnt.textContent = String(sorted.length);
     cnt.classList.toggle('hot', sorted.some((a) => SEV_RANK[a.severity] >= 4));
+    const sc = $('suppressed-count');
+    if (sc) { sc.textContent = `${suppressedCount} snoozed`; sc.dataset.count = String(suppressedCount); }
     if (!sorted.length) { ul.innerHTML = '<li class="empty">no alerts</li>'; requestRender(); return; }
     const frag = document.createDocumentFragment();
     for (const a of sorted) {
@@ -932,9 +938,35 @@
         `<div class="head"><span class="type">${esc(String(a.type || 'alert').replace(/_/g, ' '))}</span>` +
         `<span class="sevname">${esc(sev)}</span><span class="meta">${esc(hhmm(a.time))}</span></div>` +
         `<button class="ack" type="button" title="Acknowledge">Ack</button>` +
-        `<div class="sum">${esc(a.summary || '')}${where ? `<div class="meta">${esc(where)}</div>` : ''}</div>`;
+        `<div class="sum">${esc(a.summary || '')}${where ? `<div class="meta">${esc(where)}</div>` : ''}` +
+        (a.workflow && a.workflow.assignee ? `<div class="meta assignee">assigned to ${esc(a.workflow.assignee)}</div>` : '') +
+        `</div>` +
+        `<div class="wf"><button class="assign" type="button">Assign</button>` +
+        `<button class="comment" type="button">Comment</button>` +
+        `<select class="disposition" title="Disposition"><option value="">disposition…</option>` +
+        DISPOSITIONS.map((d) => `<option value="${d}">${d.replace(/_/g, ' ')}</option>`).join('') + `</select>` +
+        `<button class="close" type="button">Close</button>` +
+        `<button class="snooze" type="button" title="Suppress this rule for this track (or zone) for 1 hour">Snooze 1h</button></div>`;
       li.addEventListener('click', () => onAlertClick(a));
       li.querySelector('.ack').addEventListener('click', (ev) => { ev.stopPropagation(); ackAlert(a, ev.currentTarget); });
+      li.querySelector('.wf').addEventListener('click', (ev) => ev.stopPropagation());
+      const sel = li.querySelector('.disposition');
+      sel.value = chosen.get(a.alert_id) || '';
+      sel.addEventListener('change', () => chosen.set(a.alert_id, sel.value));
+      li.querySelector('.assign').addEventListener('click', () => {
+        const who = window.prompt('Assign to (user name):', (a.workflow && a.workflow.assignee) || '');
+        if (who != null && who.trim()) changeAlert(a, { assignee: who.trim() }, li);
+      });
+      li.querySelector('.comment').addEventListener('click', () => {
+        const text = window.prompt('Comment:', '');
+        if (text != null && text.trim()) changeAlert(a, { comment: text.trim() }, li);
+      });
+      li.querySelector('.close').addEventListener('click', () => {
+        const d = chosen.get(a.alert_id) || li.querySelector('.disposition').value;
+        if (!d) { setAlertError(li, 'choose a disposition to close'); return; }
+        changeAlert(a, { state: 'closed', disposition: d }, li);
+      });
+      li.querySelector('.snooze').addEventListener('click', () => snoozeAlert(a, li));
       frag.appendChild(li);
     }
     ul.replaceChildren(frag);
@@ -946,6 +978,38 @@
     const lat = t ? t.p.lat : a.lat, lon = t ? t.p.lon : a.lon;
     if (isNum(lat) && isNum(lon)) centreOn(lon, lat, 9);
     if (a.track_id != null) selectTrack(a.track_id, { center: false });
+  }
+
+  function setAlertError(li, msg) {
+    let el = li.querySelector('.wf-error');
+    if (!el) { el = document.createElement('div'); el.className = 'wf-error meta'; li.appendChild(el); }
+    el.textContent = msg;
+  }
+
+  async function changeAlert(a, body, li) {
+    try {
+      const row = await api(`/v1/alerts/${encodeURIComponent(a.alert_id)}`, {
+        method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+      if (row && row.state && row.state !== 'open') alerts = alerts.filter((x) => x.alert_id !== a.alert_id);
+      else alerts = alerts.map((x) => (x.alert_id === a.alert_id ? row : x));
+      renderAlerts();
+      pollAlerts();
+    } catch (e) { setAlertError(li, 'not changed: ' + e.message); }
+  }
+
+  async function snoozeAlert(a, li) {
+    const body = { type: a.type, until: new Date(Date.now() + 3600e3).toISOString(),
+                   reason: 'snoozed from the alert queue' };
+    if (a.track_id != null) body.track_id = String(a.track_id); else if (a.zone) body.zone = a.zone;
+    else if (isNum(a.lat) && isNum(a.lon)) body.bbox = [a.lon - 0.05, a.lat - 0.05, a.lon + 0.05, a.lat + 0.05];
+    try {
+      await api('/v1/suppressions', { method: 'POST', headers: { 'Content-Type': 'application/json' },
+                                      body: JSON.stringify(body) });
+      alerts = alerts.filter((x) => x.alert_id !== a.alert_id);
+      suppressedCount += 1;
+      renderAlerts();
+      pollAlerts();
+    } catch (e) { setAlertError(li, 'not snoozed: ' + e.message); }
   }
 
   async function ackAlert(a, btn) {
@@ -960,6 +1024,8 @@
       btn.title = 'Acknowledge failed: ' + e.message;
     }
   }
+
+  if ($('min-severity')) $('min-severity').addEventListener('change', () => { clearTimeout(alertTimer); pollAlerts(); });
 
   // ---------------------------------------------------------------- sign-in
   $('signin-form').addEventListener('submit', (ev) => {
