@@ -207,7 +207,9 @@ def meet(*lists: Iterable[str]) -> list[str]:
     for other in lists[1:]:
         other = sorted(set(other))
         out = sorted({t for t in out if _covers_token(other, t)} | {t for t in other if _covers_token(out, t)})
-    return out
+    # drop what another token already covers (["ASEAN", "PH"] is ["ASEAN"])
+    return [t for t in out if not any(u != t and u not in WILDCARDS and t.startswith(f"{u}-") for u in out)
+            and not (t not in WILDCARDS and any(u in WILDCARDS for u in out))]
 
 
 def incident_releasable_to(incident: Mapping[str, Any], agency: str) -> bool:

@@ -52,7 +52,7 @@ def alert_stats(runtime: RuntimeDep, who: Acker, since: str | None = None) -> di
 
 
 @router.patch("/{alert_id}", response_model=Alert, response_model_exclude_unset=True,
-              responses=errors(*AUTH, 404, 409, 413, 422), openapi_extra=_CHANGE_BODY)
+              responses=errors(400, *AUTH, 404, 409, 413, 422), openapi_extra=_CHANGE_BODY)
 async def change_alert(alert_id: str, request: Request, runtime: RuntimeDep, who: Acker) -> dict[str, Any]:
     """Work an alert: ``{"state": "acknowledged" | "closed" | "open", "assignee", "comment",
     "disposition"}``.  Closing needs a disposition (422); a closed alert takes only a reopening

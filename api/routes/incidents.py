@@ -110,7 +110,7 @@ def get_incident(incident_id: str, runtime: RuntimeDep, who: Reader) -> dict[str
     return row
 
 
-@router.patch("/{incident_id}", response_model=Incident, responses=errors(*AUTH, 404, 409, 413, 422),
+@router.patch("/{incident_id}", response_model=Incident, responses=errors(400, *AUTH, 404, 409, 413, 422),
               openapi_extra=_CHANGE)
 async def change_incident(incident_id: str, request: Request, runtime: RuntimeDep, who: Acker) -> dict[str, Any]:
     """Work an incident as an alert (state, assignee, comment, disposition); it goes out again,
