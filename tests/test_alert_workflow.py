@@ -372,3 +372,66 @@ def test_invalid_incidents_are_refused_with_the_reason(server, body, words):
     r = httpx.post(f"{server.url}/v1/incidents", json=body, headers=OFFICER)
     assert r.status_code == 422 and words in r.json()["error"], r.text
     assert httpx.get(f"{server.url}/v1/incidents", headers=OFFICER).json()["count"] == 0
+
+
+# ------------------------------------------------------------------------- router, webhooks
+
+class Sent:
+    """A webhook sender that keeps what it was given (the signing and HTTP are test_webhooks*'s)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict]] = []
+
+    def submit(self, sub, value) -> None:
+        self.calls.append((sub.id, value))
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def test_the_router_sends_incidents_to_releasable_agencies_webhooks_and_holds_suppressed_alerts(tmp_path):
+    from services.alert_router import AlertRouter
+    from services.bus import EmbeddedBus
+    from services.store import Store
+    from services.subscriptions import Subscription, SubscriptionStore
+    from services.workflow import SuppressionCache
+    bus, store, clock = EmbeddedBus(), Store(f"sqlite:///{tmp_path / 'r.db'}"), Clock()
+    subs = [Subscription("S1", "PH-CG", ("distress",), delivery="webhook", url="https://ph.example/hook", secret="x" * 16),
+            Subscription("S2", "PH-CG", (), delivery="webhook", url="https://ph.example/hook", secret="x" * 16),
+            Subscription("S3", "VN-MSA", (), delivery="webhook", url="https://vn.example/hook", secret="y" * 16)]
+    sent = Sent()
+    router = AlertRouter(bus, SubscriptionStore(f"sqlite:///{tmp_path / 'r.db'}"), ["PH-CG", "VN-MSA"],
+                         sender=sent, suppressions=SuppressionCache(store, clock))  # type: ignore[arg-type]
+    router.route_incident({"incident_id": "I1", "releasability": ["ASEAN"], "releasability_effective": ["PH"]}, subs)
+    assert sent.calls == [("S1", {"incident_id": "I1", "releasability": ["ASEAN"],
+                                  "releasability_effective": ["PH"]})]  # one per URL, PH only
+    assert [r.value["incident_id"] for r in bus.consumer("mfc.incidents.PH-CG", "t").poll(0.1, 10)] == ["I1"]
+    assert bus.consumer("mfc.incidents.VN-MSA", "t").poll(0.1, 10) == []
+    router.route_incident({"incident_id": "I2", "releasability": ["PH"]}, subs)  # no effective list: no one
+    assert len(sent.calls) == 1
+    store.add_suppression({"type": "loitering", "track_id": None, "zone": None, "bbox": None,
+                           "until_s": clock.now + 60, "reason": "r"}, "o", clock.now)
+    sent.calls.clear()
+    router.route(alert("A1", type_="loitering"), subs)
+    router.route(alert("A2", type_="zone_entry"), subs)
+    assert [(sid, v["alert_id"]) for sid, v in sent.calls] == [("S2", "A2"), ("S3", "A2")]
+    assert router.held == 1
+    clock.now += 61
+    router.suppressions.invalidate()
+    router.route(alert("A3", type_="loitering"), subs)
+    assert ("S2", "A3") in [(sid, v["alert_id"]) for sid, v in sent.calls]
+    store.close()
+
+
+def test_an_incident_webhook_names_the_incident():
+    from services.bus import EmbeddedBus
+    from services.subscriptions import Subscription
+    from services.webhooks import WebhookSender
+    sender = WebhookSender(EmbeddedBus())
+    sub = Subscription("S1", "PH-CG", (), delivery="webhook", url="https://ph.example/hook", secret="x" * 16)
+    sender.submit(sub, {"incident_id": "I1", "title": "t"})
+    sender.submit(sub, {"alert_id": "A1"})
+    incident, alert_ = (entry[2] for entry in sorted(sender._queues["S1"].heap))
+    assert sender._headers(incident)["X-MFC-Incident-Id"] == "I1" and "X-MFC-Alert-Id" not in sender._headers(incident)
+    assert sender._headers(alert_)["X-MFC-Alert-Id"] == "A1"

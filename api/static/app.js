@@ -1025,7 +1025,13 @@
     }
   }
 
-  if ($('min-severity')) $('min-severity').addEventListener('change', () => { clearTimeout(alertTimer); pollAlerts(); });
+  if ($('min-severity')) {  // each officer's own floor, kept in this browser
+    try { $('min-severity').value = localStorage.getItem('mfc.minSeverity') || ''; } catch (e) { /* private mode */ }
+    $('min-severity').addEventListener('change', () => {
+      try { localStorage.setItem('mfc.minSeverity', $('min-severity').value); } catch (e) { /* private mode */ }
+      clearTimeout(alertTimer); pollAlerts();
+    });
+  }
 
   // ---------------------------------------------------------------- sign-in
   $('signin-form').addEventListener('submit', (ev) => {
