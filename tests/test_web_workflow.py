@@ -56,3 +56,17 @@ def test_officer_assigns_comments_closes_and_snoozes_from_the_queue(live_server,
         == ["A1"]
     history = store.alert("A1")["workflow"]["history"]
     assert [(h["action"], h["by"]) for h in history] == [("assign", "demo-officer"), ("comment", "demo-officer")]
+
+    # an incident raised from the alert, shown in the incidents panel
+    page.click("li[data-alert-id='A1'] .incident")
+    page.wait_for_selector("#incident-form", state="visible")
+    page.select_option("#incident-category", "iuu_fishing")
+    page.fill("#incident-title", "trawlers inside Thitu 12 nm")
+    page.fill("#incident-releasability", "PH, VN")
+    page.click("#incident-raise")
+    (incident,) = wait_for(lambda: store.incidents())
+    assert (incident["category"], incident["alert_ids"], incident["releasability"], incident["created_by"]) == \
+        ("iuu_fishing", ["A1"], ["PH", "VN"], "demo-officer")
+    assert incident["releasability_effective"] == ["PH", "VN"]  # A1 is ASEAN: the meet is what was asked
+    page.wait_for_function("document.querySelector('#incidents').textContent.includes('trawlers inside Thitu')")
+    assert page.is_hidden("#incident-form")

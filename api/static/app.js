@@ -901,6 +901,8 @@
         alerts = (r && Array.isArray(r.alerts)) ? r.alerts.filter((a) => !a.state || a.state === 'open') : [];
         suppressedCount = r && typeof r.suppressed === 'number' ? r.suppressed : 0;
         renderAlerts();
+        const inc = await api('/v1/incidents?limit=50', {}, 10000);
+        renderIncidents(inc && Array.isArray(inc.incidents) ? inc.incidents : []);
       }
     } catch (e) {
       if (!(e instanceof AuthError)) { alerts = []; renderAlerts(); }
@@ -946,7 +948,8 @@
         `<select class="disposition" title="Disposition"><option value="">disposition…</option>` +
         DISPOSITIONS.map((d) => `<option value="${d}">${d.replace(/_/g, ' ')}</option>`).join('') + `</select>` +
         `<button class="close" type="button">Close</button>` +
-        `<button class="snooze" type="button" title="Suppress this rule for this track (or zone) for 1 hour">Snooze 1h</button></div>`;
+        `<button class="snooze" type="button" title="Suppress this rule for this track (or zone) for 1 hour">Snooze 1h</button>` +
+        `<button class="incident" type="button" title="Raise an incident from this alert">Incident</button></div>`;
       li.addEventListener('click', () => onAlertClick(a));
       li.querySelector('.ack').addEventListener('click', (ev) => { ev.stopPropagation(); ackAlert(a, ev.currentTarget); });
       li.querySelector('.wf').addEventListener('click', (ev) => ev.stopPropagation());
@@ -967,6 +970,7 @@
         changeAlert(a, { state: 'closed', disposition: d }, li);
       });
       li.querySelector('.snooze').addEventListener('click', () => snoozeAlert(a, li));
+      li.querySelector('.incident').addEventListener('click', () => openIncidentForm(a));
       frag.appendChild(li);
     }
     ul.replaceChildren(frag);
@@ -995,6 +999,56 @@
       renderAlerts();
       pollAlerts();
     } catch (e) { setAlertError(li, 'not changed: ' + e.message); }
+  }
+
+  // ---------------------------------------------------------------- incidents
+  function renderIncidents(list) {
+    const ul = $('incidents');
+    $('incident-count').textContent = String(list.filter((i) => i.state !== 'closed').length);
+    if (!list.length) { ul.innerHTML = '<li class="empty">no incidents</li>'; return; }
+    const frag = document.createDocumentFragment();
+    for (const i of list) {
+      const li = document.createElement('li');
+      li.className = 'incident-item';
+      li.dataset.incidentId = i.incident_id;
+      li.innerHTML = `<div class="head"><span class="type">${esc(i.title)}</span>` +
+        `<span class="meta">${esc(String(i.category).replace(/_/g, ' '))} · ${esc(i.state)}</span></div>` +
+        `<div class="meta">shared with ${esc((i.releasability_effective || []).join(', ') || 'no agency')}` +
+        `${i.alert_ids && i.alert_ids.length ? ' · alerts ' + esc(i.alert_ids.join(', ')) : ''}</div>`;
+      frag.appendChild(li);
+    }
+    ul.replaceChildren(frag);
+  }
+
+  function openIncidentForm(a) {
+    const f = $('incident-form');
+    f.dataset.alertId = a.alert_id;
+    const inPicture = a.track_id != null && byId.has(String(a.track_id));  // a track must exist to be linked
+    f.dataset.trackId = inPicture ? String(a.track_id) : '';
+    $('incident-links').textContent = `from alert ${a.alert_id}` + (inPicture ? ` and track ${a.track_id}` : '');
+    $('incident-title').value = String(a.type || '').replace(/_/g, ' ') + (a.zone ? ` at ${a.zone}` : '');
+    $('incident-summary').value = a.summary || '';
+    $('incident-error').textContent = '';
+    f.hidden = false;
+  }
+
+  if ($('incident-form')) {
+    $('incident-cancel').addEventListener('click', () => { $('incident-form').hidden = true; });
+    $('incident-form').addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const f = $('incident-form');
+      const body = { category: $('incident-category').value, title: $('incident-title').value.trim(),
+                     summary: $('incident-summary').value.trim(),
+                     releasability: $('incident-releasability').value.split(',').map((t) => t.trim()).filter(Boolean),
+                     alert_ids: f.dataset.alertId ? [f.dataset.alertId] : [],
+                     track_ids: f.dataset.trackId ? [f.dataset.trackId] : [] };
+      try {
+        await api('/v1/incidents', { method: 'POST', headers: { 'Content-Type': 'application/json' },
+                                     body: JSON.stringify(body) });
+        f.hidden = true;
+        pollAlerts();
+      } catch (e) { $('incident-error').textContent = 'not raised: ' + e.message; }
+    });
   }
 
   async function snoozeAlert(a, li) {
