@@ -152,7 +152,10 @@ def test_a_closed_or_retracted_alert_takes_only_a_reopening(server):
 
 
 def test_agency_and_integrator_keys_may_not_change_an_alert(server):
-    seed(server, alert("A1"))
+    seed(server, alert("A1"), alert("P1", releasability=("PH",)))
+    assert httpx.get(f"{server.url}/v1/alerts/P1", headers=PH).json()["workflow"]["history"] == []
+    assert httpx.get(f"{server.url}/v1/alerts/P1", headers=VN).status_code == 404  # not releasable to VN
+    assert patch(server, "P1", {"comment": "x"}, headers=VN).status_code == 403
     for headers in (PH, VN, INTEGRATOR):
         r = patch(server, "A1", {"state": "acknowledged"}, headers=headers)
         assert r.status_code == 403, r.text

@@ -31,6 +31,7 @@ POLICY: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/v1/tracks/{track_id}/history"): READ, ("GET", "/v1/picture"): READ,
     ("GET", "/v1/history/range"): READ, ("GET", "/v1/alerts"): READ, ("GET", "/v1/stream"): READ,
     ("POST", "/v1/alerts/{alert_id}/ack"): STAFF, ("PATCH", "/v1/alerts/{alert_id}"): STAFF,
+    ("GET", "/v1/alerts/{alert_id}"): READ,
     ("GET", "/v1/alerts/stats"): STAFF,
     ("GET", "/v1/suppressions"): STAFF, ("POST", "/v1/suppressions"): STAFF,
     ("DELETE", "/v1/suppressions/{suppression_id}"): STAFF,

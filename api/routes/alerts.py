@@ -51,6 +51,15 @@ def alert_stats(runtime: RuntimeDep, who: Acker, since: str | None = None) -> di
     return {"types": runtime.store.alert_stats(_since(since), runtime.clock())}
 
 
+@router.get("/{alert_id}", response_model=Alert, response_model_exclude_unset=True, responses=errors(*AUTH, 404))
+def get_alert(alert_id: str, runtime: RuntimeDep, who: Reader) -> dict[str, Any]:
+    """One alert with its workflow (404 when it is not releasable to the key)."""
+    row = runtime.store.alert(alert_id)
+    if row is None or not visible_alerts([row], who.role, who.name):
+        raise HTTPException(404, f"no alert {alert_id!r}")
+    return row
+
+
 @router.patch("/{alert_id}", response_model=Alert, response_model_exclude_unset=True,
               responses=errors(400, *AUTH, 404, 409, 413, 422), openapi_extra=_CHANGE_BODY)
 async def change_alert(alert_id: str, request: Request, runtime: RuntimeDep, who: Acker) -> dict[str, Any]:
