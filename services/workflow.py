@@ -31,6 +31,7 @@ SEVERITIES = ("info", "low", "medium", "high", "critical")
 CHANGE_FIELDS = ("state", "assignee", "comment", "disposition")
 MAX_COMMENT = 4000
 MAX_NAME = 64
+MAX_SUPPRESSION_S = 30 * 86400  # a snooze ends: nothing is silenced for good
 
 
 class WorkflowError(ValueError):
@@ -148,6 +149,9 @@ def check_suppression(body: Any, now_s: float, alert_types: Iterable[str]) -> di
         raise WorkflowError(422, f"until must be an ISO 8601 time with its zone, not {until!r}")
     if until_s <= now_s:
         raise WorkflowError(422, f"until {until} is not in the future (now {iso_time(now_s)})")
+    if until_s - now_s > MAX_SUPPRESSION_S:
+        raise WorkflowError(422, f"until {until} is more than {MAX_SUPPRESSION_S // 86400} days ahead: "
+                                 "a suppression must end (set a new one when it does)")
     reason = body.get("reason")
     if not isinstance(reason, str) or not reason.strip() or len(reason) > 1000:
         raise WorkflowError(422, "reason must be a non-empty text of at most 1000 characters")

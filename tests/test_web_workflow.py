@@ -52,8 +52,8 @@ def test_officer_assigns_comments_closes_and_snoozes_from_the_queue(live_server,
     assert [(s["type"], s["track_id"], s["held"]) for s in supps] == [("loitering", "T3", 1)]
     page.wait_for_function("document.querySelector(\"li[data-alert-id='A3']\") === null")
     page.wait_for_function("document.querySelector('#suppressed-count').dataset.count === '1'")
-    assert [a["alert_id"] for a in httpx.get(f"{live_server.url}/v1/alerts?state=open", headers=OFFICER).json()["alerts"]] \
-        == ["A1"]
+    queue = httpx.get(f"{live_server.url}/v1/alerts?state=open", headers=OFFICER).json()["alerts"]
+    assert [a["alert_id"] for a in queue] == ["A1"]
     history = store.alert("A1")["workflow"]["history"]
     assert [(h["action"], h["by"]) for h in history] == [("assign", "demo-officer"), ("comment", "demo-officer")]
 
