@@ -10,14 +10,15 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 
+from services import log_redact
 from services.ingest_service import BusUnavailable, TooManyLines
 from services.runtime import Runtime
 
-from .routes import (alerts, incidents, ingest, ogc, ops, picture, sensors, stream, subscriptions, suppressions,
-                     tracks, web, zones)
+from .routes import (alerts, coverage, incidents, ingest, ogc, ops, picture, sensors, stream, subscriptions,
+                     suppressions, tracks, web, zones)
 
-ROUTERS = (ops, tracks, picture, alerts, suppressions, incidents, stream, ingest, sensors, zones, subscriptions,
-           web, ogc)
+ROUTERS = (ops, tracks, picture, coverage, alerts, suppressions, incidents, stream, ingest, sensors, zones,
+           subscriptions, web, ogc)
 
 
 async def bus_unavailable(_: Request, exc: BusUnavailable) -> JSONResponse:
@@ -36,6 +37,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app = FastAPI(title="ASEAN Maritime Fusion Centre", version="0.1.0",
                   description="Fused maritime picture, alerts and sensor ingest.")
     app.state.runtime = runtime
+    log_redact.install()  # the stream's ?key= never reaches an access log
     app.state.ingest_counters = {}  # kind:verdict → lines, for /metrics
     app.add_middleware(GZipMiddleware, minimum_size=2048)
     for module in ROUTERS:  # flat, not include_router (which nests lazily): app.routes lists every path

@@ -65,6 +65,8 @@ class TrackLine(Exact):
     reports: int | None = None        # AIS position reports so far
     receivers: int | None = None      # distinct AIS receivers that heard it
     first_seen: str | None = None     # when it entered the picture
+    stations: list[str] = []          # the AIS receivers that heard it in the last 30 min
+    contact: Literal["dark", "unidentified"] | None = None  # radar-only: AIS expected here or not
 
 
 class TrackList(Exact):
@@ -256,6 +258,7 @@ class Verdict(Exact):
     late: int = 0                     # of the accepted: older than the live window at receipt
     warned: int = 0                   # accepted with a warning (the first ones in ``warnings``)
     warnings: list[Reject] = []
+    extra_sentences: int = 0          # sentences beyond the first on lines carrying several (one outcome each)
 
 
 class SensorIn(BaseModel):
@@ -271,6 +274,8 @@ class SensorIn(BaseModel):
     releasability: list[str] | None = None
     range_sigma_m: float | None = Field(None, gt=0)
     bearing_sigma_deg: float | None = Field(None, gt=0)
+    platform: Literal["terrestrial", "satellite"] | None = None  # AIS: satellite needs revisit_s
+    revisit_s: float | None = Field(None, gt=0)
 
 
 class SensorsIn(BaseModel):
@@ -289,6 +294,8 @@ class Sensor(Exact):
     releasability: list[str]
     range_sigma_m: float | None = None
     bearing_sigma_deg: float | None = None
+    platform: Literal["terrestrial", "satellite"] | None = None
+    revisit_s: float | None = None
 
 
 class SensorHealth(Exact):
@@ -303,6 +310,8 @@ class SensorHealth(Exact):
     last_warning: str | None = None
     range_exceeded: int = 0
     farthest_range_m: float | None = None
+    datagrams: int = 0                # ASTERIX UDP datagrams received from this radar (mfc ingest)
+    datagrams_rejected: int = 0       # of those, datagrams none of whose reports was accepted
 
 
 class SensorWithHealth(Sensor):
@@ -426,3 +435,34 @@ class OgcItems(Exact):
     numberReturned: int
     timeStamp: str
     links: list[Link]
+
+
+# --- AIS coverage -------------------------------------------------------------------------
+
+class CoverageProperties(Exact):
+    """A station (``kind: station``) or one learned grid cell of a station (``kind: cell``)."""
+    kind: Literal["station", "cell"]
+    station: str
+    platform: Literal["terrestrial", "satellite"] | None = None   # stations
+    range_m: float | None = None                                  # terrestrial: registered range
+    revisit_s: float | None = None                                # satellite: time between passes
+    last_heard: str | None = None                                 # the station's last report heard
+    heard: int | None = None                  # cells: distinct vessels the station heard there
+    missed: int | None = None                 # cells: transmitting vessels radar held there, not heard
+    reception: float | None = None            # cells: estimated share of vessels heard
+    covered: bool | None = None               # cells: reception >= 0.5
+    in_registered_range: bool | None = None
+
+
+class CoverageFeature(Exact):
+    type: Literal["Feature"]
+    geometry: dict[str, Any] | None
+    properties: CoverageProperties
+
+
+class Coverage(Exact):
+    """The AIS coverage model as GeoJSON: stations, then the learned cells of each."""
+    type: Literal["FeatureCollection"]
+    time: str | None
+    cell_m: float
+    features: list[CoverageFeature]

@@ -9,7 +9,11 @@ Suites (``--suite``, default ``all``):
 - ``tracking``: our tracker against Stone Soup on one radar with clutter
   (``bench/tracking.py`` part a);
 - ``scale``: our tracker alone on mixed AIS + radar up to 50,000 vessels
-  (part b).
+  (part b);
+- ``pyais``: ``mfc fuse`` as a user runs it (one process) against bare pyais
+  (``IterMessages`` + ``decode``) on the AIS lines of sample_feeds/scs and of the
+  largest real capture in tests/data/real; the ratio of our observations per
+  second to pyais's lines per second (``bench/vs_pyais.py``).
 ``--quick`` runs small sizes only (about a minute).
 """
 
@@ -108,7 +112,7 @@ def ingest_suite(repeat: int) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
-    ap.add_argument("--suite", choices=("all", "ingest", "tracking", "scale", "alerts", "kafka"), default="all",
+    ap.add_argument("--suite", choices=("all", "ingest", "pyais", "tracking", "scale", "alerts", "kafka"), default="all",
                     help="all = every suite (kafka starts its own broker via scripts/kafka-dev)")
     ap.add_argument("--quick", action="store_true", help="small sizes only (about a minute)")
     ap.add_argument("--repeat", type=int, default=3, help="ingest and scale suites: best of N runs")
@@ -125,6 +129,9 @@ def main(argv: list[str] | None = None) -> None:
           f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if args.suite in ("all", "ingest"):
         ingest_suite(1 if args.quick else args.repeat)
+    if args.suite in ("all", "pyais"):
+        from . import vs_pyais
+        vs_pyais.suite(1 if args.quick else min(args.repeat, 2))
     if args.suite in ("all", "tracking"):
         tracking.radar_suite(tracking.RADAR_QUICK if args.quick else tracking.RADAR_FULL,
                              args.seed, args.stonesoup_budget, args.seeds)

@@ -75,6 +75,10 @@ class Sensor:
     releasability: tuple[str, ...] = ()  # who may see its data; none declared: no agency
     range_sigma_m: float | None = None
     bearing_sigma_deg: float | None = None
+    # AIS only: "terrestrial" (a shore or ship station: position and range_m) or "satellite"
+    # (hears everywhere, but passes over a place only every revisit_s)
+    platform: Literal["terrestrial", "satellite"] = "terrestrial"
+    revisit_s: float | None = None
 
 
 @dataclass(slots=True, frozen=True)
@@ -128,6 +132,10 @@ class TrackLine:
     receivers: int = 0
     first_seen_s: float | None = None
     late: bool = False              # a history point only: a fix older than the track's newer state
+    stations: tuple[str, ...] = ()  # the AIS receivers that heard it in the last 30 min
+    # radar-only tracks, set by the rules from the coverage model: "dark" where AIS reception is
+    # expected, "unidentified" outside AIS cover (no alert by itself); None when identified
+    contact: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -148,11 +156,14 @@ class TrackLine:
             "reports": self.reports,
             "receivers": self.receivers,
             "first_seen": None if self.first_seen_s is None else iso_time(self.first_seen_s),
+            "stations": list(self.stations),
         }
         if self.fixes:
             out["fixes"] = {s: [f[0], round(f[1], 6), round(f[2], 6), f[3], f[4]] for s, f in self.fixes.items()}
         if self.late:
             out["late"] = True
+        if self.contact is not None:
+            out["contact"] = self.contact
         return out
 
 

@@ -44,7 +44,14 @@ class Fusion:
         return self.rules.conflicts(taken) if taken else []
 
     def snapshot(self, time_s: float) -> list[TrackLine]:
-        return self.tracker.snapshot(time_s)
+        """Live tracks predicted to ``time_s``; radar-only ones say whether AIS is expected there."""
+        lines = self.tracker.snapshot(time_s)
+        dark = next((r for r in self.rules.rules if hasattr(r, "contact")), None)
+        if dark is not None:
+            for line in lines:
+                if line.mmsi is None:
+                    line.contact = dark.contact(line)
+        return lines
 
     def add_zone(self, name: str, kind: str, polygon: object) -> None:
         """Watch a zone from now on (a user zone added at run time)."""

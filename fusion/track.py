@@ -30,6 +30,9 @@ from .kalman import Cov
 from .model import TrackLine
 
 _INF = math.inf
+# a track line lists the AIS receivers that heard the vessel this recently (30 min: ten times
+# class B's longest ITU-R M.1371 interval, and a satellite pass or two)
+STATIONS_WINDOW_S = 1800.0
 # a track line's ``sources``: one shared tuple each, no list per published line
 AIS, RADAR, BOTH, NONE = ("ais",), ("radar",), ("ais", "radar"), ()
 
@@ -76,7 +79,8 @@ class Track:
     sensors_until: float = -_INF
     late_fed_s: float = -_INF          # tracker time when a fix older than the live window last fed it
     reports: int = 0                   # AIS position reports applied
-    heard_by: dict[str, None] | None = None  # the AIS receivers (station, else sensor) that heard it
+    # the AIS receivers (station, else sensor) that heard it → the feed time each last did
+    heard_by: dict[str, float | None] | None = None
     report_s: float = 0.0              # nominal AIS reporting interval (``reporting``), 0 when none
 
     def feed(self, sensor_id: str, time_s: float) -> None:
@@ -131,14 +135,27 @@ class Track:
         self.sensors_cache, self.sensors_from, self.sensors_until = out, time_s, until
         return out
 
-    def heard(self, receiver: str) -> None:
-        """Count an AIS position report heard by ``receiver`` (a station, else a sensor)."""
+    def heard(self, receiver: str, time_s: float | None = None) -> None:
+        """Count an AIS position report heard by ``receiver`` (a station, else a sensor) at
+        ``time_s`` (feed time; the track's own time when not given)."""
         self.reports += 1
+        t = self.time_s if time_s is None else time_s
         h = self.heard_by
         if h is None:
-            self.heard_by = {receiver: None}
-        elif receiver not in h:
-            h[receiver] = None
+            self.heard_by = {receiver: t}
+        else:
+            old = h.get(receiver)
+            if old is None or t > old:
+                h[receiver] = t
+
+    def stations(self, time_s: float) -> tuple[str, ...]:
+        """The receivers that heard the vessel within ``STATIONS_WINDOW_S`` before ``time_s``
+        (a receiver restored from an old checkpoint, without a time, counts as recent)."""
+        h = self.heard_by
+        if not h:
+            return ()
+        since = time_s - STATIONS_WINDOW_S
+        return tuple(sorted(r for r, t in h.items() if t is None or t >= since))
 
     @property
     def receivers(self) -> int:
@@ -284,7 +301,7 @@ class Track:
                          math.degrees(math.atan2(ve, vn)) % 360.0, math.sqrt(a) if a > 0.0 else 0.0,
                          self.mmsi, self.name, self.flag, self.ship_type, sources,
                          self.status, sensors, self.fixes_of(sensors),  # type: ignore[arg-type]
-                         self.reports, self.receivers, self.created_s)
+                         self.reports, self.receivers, self.created_s, stations=self.stations(t))
 
     def line(self, time_s: float, q: float, window_s: float, status: str | None = None,
              tau_s: float = 60.0) -> TrackLine:
@@ -299,4 +316,4 @@ class Track:
         return TrackLine(self.track_id, time_s, lat, lon, sog, cog, math.sqrt(var) if var > 0.0 else 0.0,
                          self.mmsi, self.name, self.flag, self.ship_type, self.sources(time_s, window_s),
                          status or self.status, sensors, self.fixes_of(sensors),  # type: ignore[arg-type]
-                         self.reports, self.receivers, self.created_s)
+                         self.reports, self.receivers, self.created_s, stations=self.stations(time_s))

@@ -26,7 +26,7 @@ from ingest.ais_fields import check_payload, message_type, to_observation
 from ingest.aiscatcher import parse_catcher_line
 from ingest.arpa import ARPA_TYPES, decode_arpa
 from ingest.errors import IngestError, LineWarning, Reject
-from ingest.nmea import Frame, TagBlock, check_checksum, pghp_time, split_line
+from ingest.nmea import Frame, TagBlock, check_checksum, pghp_time, split_line, split_sentences
 
 NO_TIME = "no timestamp and no earlier time in this feed"
 MAX_PENDING = 128  # incomplete multi-fragment messages kept at once
@@ -76,24 +76,37 @@ class AisDecoder:
         self._pending: OrderedDict[FragmentKey, list[_Fragment]] = OrderedDict()
         self._warnings: list[LineWarning] = []
         self.default_time_s: float | None = None  # batch: the time of lines before any time is seen
+        self.last_sentences = 0  # sentences on the last line fed (more than one: each has its own verdict)
 
     def feed(self, line: str, line_no: int = 0,
              receipt_time_s: float | None = None) -> tuple[list[Observation], list[Reject]]:
-        """Decode one line; returns (observations completed, rejects found)."""
+        """Decode one line; returns (observations completed, rejects found).
+
+        A line with several sentences (``!AIVDM,...*hh!AIVDM,...*hh``, with or without tag
+        blocks) is decoded sentence by sentence, each with its own checksum and verdict, and
+        carries a warning; ``last_sentences`` tells how many it held."""
         text = line.strip()
+        self.last_sentences = 0
         if not text or text.startswith("#"):
             return [], []
-        out, pghp = _Out(), self._pghp_time_s
-        self._pghp_time_s = None
-        try:
-            if text.startswith("{"):
-                self._catcher(text, line, line_no, receipt_time_s, out)
-            else:
-                self._line(text, line, line_no, receipt_time_s, pghp, out)
-        except IngestError as exc:
-            out.rejects.append(Reject(line_no, line, exc.reason))
-        except Exception as exc:  # never let one line stop the feed
-            out.rejects.append(Reject(line_no, line, f"undecodable line: {type(exc).__name__}: {exc}"))
+        out = _Out()
+        pieces = [text] if text.startswith("{") else split_sentences(text)
+        self.last_sentences = len(pieces)
+        for k, piece in enumerate(pieces, start=1):
+            where = f"sentence {k} of {len(pieces)}: " if len(pieces) > 1 else ""
+            pghp, self._pghp_time_s = self._pghp_time_s, None  # a $PGHP dates the sentence after it
+            try:
+                if piece.startswith("{"):
+                    self._catcher(piece, line, line_no, receipt_time_s, out)
+                else:
+                    self._line(piece.strip(), line, line_no, receipt_time_s, pghp, out)
+            except IngestError as exc:
+                out.rejects.append(Reject(line_no, line, where + exc.reason))
+            except Exception as exc:  # never let one line stop the feed
+                out.rejects.append(Reject(line_no, line, f"{where}undecodable line: {type(exc).__name__}: {exc}"))
+        if len(pieces) > 1 and sum(r.line is line for r in out.rejects) < len(pieces):  # some sentence taken
+            out.warnings.append(LineWarning(line_no, line, f"{len(pieces)} sentences on one line; "
+                                                           f"each judged on its own"))
         if out.warnings:
             self._warnings.extend(out.warnings)
         return out.obs, out.rejects

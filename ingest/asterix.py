@@ -19,9 +19,9 @@ that puts it nearest the time of receipt (a capture's packet time for recordings
 from __future__ import annotations
 
 import math
+from functools import cache
 from typing import Any
 
-import asterix.generated as gen
 from asterix.base import Bits, RawDatablock
 from fusion.geodesy import destination, distance_m
 from fusion.model import Observation, Sensor
@@ -29,13 +29,23 @@ from ingest.errors import IngestError
 from ingest.radar import polar_sigma_m
 
 NM_M = 1852.0
+# monoradar service messages (CAT034, and CAT002 from older radars) interleave the target
+# reports of every radar's stream: taken as read, neither observations nor rejects
+SERVICE_CATEGORIES = frozenset({2, 34})
 DAY_S = 86_400.0
-_UAPS = {48: gen.Cat_048_1_32, 10: gen.Cat_010_1_1}
+
+
+@cache
+def _uaps() -> dict[int, Any]:
+    """The category definitions, imported on first use: ``asterix.generated`` (every category and
+    edition) takes about 2 s to import, which every ``mfc`` command would otherwise pay."""
+    import asterix.generated as gen
+    return {48: gen.Cat_048_1_32, 10: gen.Cat_010_1_1}
 
 
 def decode_asterix(data: bytes, sensor: Sensor, receipt_s: float) -> tuple[list[Observation], list[str]]:
     """Every target report of the datablocks in ``data``: (observations, reasons of the reports
-    or blocks that were refused).  Never raises."""
+    or blocks that were refused; service messages are neither).  Never raises."""
     observations: list[Observation] = []
     problems: list[str] = []
     try:
@@ -43,7 +53,9 @@ def decode_asterix(data: bytes, sensor: Sensor, receipt_s: float) -> tuple[list[
     except IngestError as exc:
         return [], [exc.reason]
     for cat, raw in blocks:
-        uap = _UAPS.get(cat)
+        if cat in SERVICE_CATEGORIES:
+            continue  # north markers and sector crossings: part of every radar's stream, no targets
+        uap = _uaps().get(cat)
         if uap is None:
             problems.append(f"ASTERIX category {cat} is not a target report category this centre reads "
                             f"(CAT010, CAT048)")

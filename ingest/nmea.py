@@ -69,6 +69,43 @@ def check_checksum(frame: Frame) -> None:
                           f"sentence says {frame.stated_checksum.upper()}")
 
 
+def split_sentences(line: str) -> list[str]:
+    """A line cut before each further sentence that follows a sentence's checksum.
+
+    Real feeds sometimes write two sentences on one line, with or without tag blocks:
+    ``!AIVDM,...*hh!AIVDM,...*hh`` or ``\\c:..*hh\\!AIVDM,...*hh\\g:2-2-1*hh\\!AIVDM,...*hh``.
+    A further sentence starts at the first ``\\``, ``!`` or ``$`` after a sentence's ``*hh``
+    when a ``*`` follows it (so a stray ``!`` after a checksum is not a sentence: the line stays
+    whole and is rejected for the text after its checksum).  The AIS payload alphabet has none of
+    ``\\!$*``, so these marks cannot come from inside a payload.  One piece for most lines."""
+    if line.count("!") + line.count("$") < 2:
+        return [line]
+    pieces, start = [], 0
+    while True:
+        at = _sentence_at(line, start)
+        star = line.find("*", at + 1) if at >= 0 else -1
+        if star < 0:
+            break
+        nxt = min((i for i in (line.find(c, star + 3) for c in _STARTS) if i >= 0), default=-1)
+        if nxt < 0 or line.find("*", nxt + 1) < 0:
+            break
+        pieces.append(line[start:nxt])
+        start = nxt
+    pieces.append(line[start:])
+    return pieces
+
+
+def _sentence_at(line: str, pos: int) -> int:
+    """Index of the '!' or '$' of the sentence at or after ``pos``, past a tag block; -1 if none."""
+    at = min((i for i in (line.find(c, pos) for c in _STARTS) if i >= 0), default=-1)
+    if at >= 0 and line[at] == "\\":
+        end = line.find("\\", at + 1)
+        if end < 0:
+            return -1
+        at = min((i for i in (line.find(c, end + 1) for c in "!$") if i >= 0), default=-1)
+    return at
+
+
 def split_line(line: str, dollar_types: frozenset[str] = frozenset()) -> Frame | None:
     """Cut a stripped, non-empty line into a Frame; IngestError if it is not NMEA.
 

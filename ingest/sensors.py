@@ -93,6 +93,8 @@ def sensor_to_dict(sensor: Sensor) -> dict[str, Any]:
     for key in _OPTIONAL_SIGMAS:
         if getattr(sensor, key) is not None:
             out[key] = getattr(sensor, key)
+    if sensor.platform != "terrestrial":
+        out["platform"], out["revisit_s"] = sensor.platform, sensor.revisit_s
     return out
 
 
@@ -150,11 +152,35 @@ def _sensor(item: Mapping[str, Any]) -> Sensor:
         if value is not None and value < 0:
             raise IngestError(f"field '{key}' must be >= 0, got {value}")
         extra[key] = value
+    extra.update(_platform(item, kind))
     owner = as_text(item, "owner", required=False) or ""
     if owner and not TOKEN.fullmatch(owner):
         raise IngestError(f"owner {owner[:80]!r} is not valid: letters, digits, '.', '_' or '-'")
     return Sensor(id=sensor_id, kind=kind, lat=lat, lon=lon, owner=owner,
                   releasability=_releasability(item, owner), **extra)  # type: ignore[arg-type]
+
+
+PLATFORMS = ("terrestrial", "satellite")
+
+
+def _platform(item: Mapping[str, Any], kind: str) -> dict[str, Any]:
+    """``platform`` (AIS only; default terrestrial) and, for a satellite, its ``revisit_s``
+    (required: how often it passes over a place, which says when its silence means something)."""
+    platform = as_text(item, "platform", required=False)
+    if platform is None:
+        return {}
+    if platform not in PLATFORMS:
+        raise IngestError(f"unknown platform {platform[:40]!r} (expected 'terrestrial' or 'satellite')")
+    if platform == "terrestrial":
+        return {}
+    if kind != "ais":
+        raise IngestError("platform 'satellite' is for AIS sensors only")
+    revisit = as_number(item, "revisit_s", required=False)
+    if revisit is None:
+        raise IngestError("a satellite AIS sensor needs 'revisit_s' (seconds between passes over a place)")
+    if revisit <= 0:
+        raise IngestError(f"field 'revisit_s' must be > 0, got {revisit}")
+    return {"platform": "satellite", "revisit_s": revisit}
 
 
 def _releasability(item: Mapping[str, Any], owner: str) -> tuple[str, ...]:

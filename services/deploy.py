@@ -22,7 +22,7 @@ from .bus import Bus, make_bus
 from .checkpoint import Checkpoint, CheckpointError
 from .geography import build_geography
 from .ingest_service import IngestService
-from .limits import Limits
+from .limits import Limits, LimitsError
 from .keyring import KeyRing, KeyWatcher
 from .keys import KeyStore
 from .settings import Settings
@@ -117,7 +117,16 @@ def cmd_fusion(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from .raw_ingest import RawIngestWorker, nmea_listeners
+    from .raw_ingest import RawIngestWorker, asterix_listener, nmea_listeners, parse_asterix_sources
+    if bool(args.asterix_udp) != bool(args.asterix_source):
+        print("mfc ingest: --asterix-udp and --asterix-source go together (a port, and each radar's "
+              "source ADDRESS=SENSOR_ID)", file=sys.stderr)
+        return 2
+    try:
+        asterix_sources = parse_asterix_sources(args.asterix_source or [])
+    except LimitsError as exc:
+        print(f"mfc ingest: {exc}", file=sys.stderr)
+        return 2
     settings = Settings.from_env()
     sensors = load_sensor_file(settings)
     bus = connect(settings)
@@ -127,8 +136,17 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                            max_echoed_rejects=limits.ingest_max_echoed_rejects)
     servers = nmea_listeners(ingest, args.sensor_id, settings.host, args.tcp, args.udp, limits) \
         if args.sensor_id else []
+    if args.asterix_udp:
+        for address, sensor_id in asterix_sources.items():
+            if sensor_id not in sensors or sensors[sensor_id].kind != "radar":
+                print(f"mfc ingest: ASTERIX source {address} names {sensor_id!r}, not a registered radar: its "
+                      f"datagrams are rejected until it is registered", file=sys.stderr, flush=True)
+        servers.append(asterix_listener(ingest, settings.host, args.asterix_udp, asterix_sources, limits))
     print(f"mfc ingest: mfc.raw.ais, mfc.raw.radar → mfc.obs on {settings.bus}"
-          + (f"; NMEA for {args.sensor_id} on tcp {args.tcp} udp {args.udp}" if servers else ""), flush=True)
+          + (f"; NMEA for {args.sensor_id} on tcp {args.tcp} udp {args.udp}" if args.sensor_id else "")
+          + (f"; ASTERIX on udp {args.asterix_udp} from "
+             + ", ".join(f"{a} ({s})" for a, s in asterix_sources.items()) if args.asterix_udp else ""),
+          flush=True)
     return run_until_signalled([RawIngestWorker(bus, ingest), FollowSensors(bus, sensors)], bus,
                                lambda: [s.shutdown() for s in servers])
 
@@ -205,6 +223,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--sensor-id", help="sensor id for lines arriving on the NMEA sockets")
     i.add_argument("--tcp", type=int, help="TCP port for NMEA lines")
     i.add_argument("--udp", type=int, help="UDP port for NMEA datagrams")
+    i.add_argument("--asterix-udp", type=int, metavar="PORT", help="UDP port for ASTERIX CAT048/CAT010 datagrams")
+    i.add_argument("--asterix-source", action="append", metavar="ADDRESS=SENSOR_ID",
+                   help="a radar's source address and its registered sensor id (repeat for each radar); "
+                        "datagrams from other addresses are refused")
     i.set_defaults(func=cmd_ingest)
     a = sub.add_parser("api", help="service: HTTP API, web page and store writer")
     a.set_defaults(func=cmd_api)

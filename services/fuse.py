@@ -87,8 +87,22 @@ def read_file(path: Path, sensors: dict[str, Sensor], rejects: list[tuple[str, R
             rejects.extend((path.name, r) for r in bad)
             if warnings is not None:
                 warnings.extend((path.name, w) for w in decoder.take_warnings())
-            yield from observations
+            for obs in observations:
+                yield _by_station(obs, sensors)
         rejects.extend((path.name, r) for r in decoder.flush())
+
+
+def _by_station(obs: Observation, sensors: dict[str, Sensor]) -> Observation:
+    """A recorded feed often mixes receivers, each line naming its station in a tag block
+    (``s:``).  Where that station is a registered AIS sensor, the line is that sensor's (its
+    releasability, its coverage) rather than the file's.  Files only: they are the operator's;
+    over HTTP a line belongs to the sensor the integrator posts it for."""
+    station = obs.station
+    if station is not None and station != obs.sensor_id:
+        known = sensors.get(station)
+        if known is not None and known.kind == "ais" and obs.kind.startswith("ais"):
+            obs.sensor_id = station
+    return obs
 
 
 def _first_time(path: Path, sensors: dict[str, Sensor]) -> float:

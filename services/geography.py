@@ -126,8 +126,12 @@ def build_geography(sensors: Mapping[str, Sensor],
                     extra_zones: Iterable[tuple[str, str, shapely.Geometry]] = ()) -> Geography:
     ports = [(f["properties"].get("name") or "", f["geometry"]["coordinates"][1], f["geometry"]["coordinates"][0])
              for f in layer("ports_scs")["features"]]
-    receivers = [(s.id, s.lat, s.lon, s.range_m) for s in sensors.values() if s.kind == "ais"]
+    receivers = [(s.id, s.lat, s.lon, s.range_m) for s in sensors.values()
+                 if s.kind == "ais" and s.platform != "satellite"]
+    satellites = {s.id: float(s.revisit_s or 0.0) for s in sensors.values()
+                  if s.kind == "ais" and s.platform == "satellite"}
     return Geography(
         land=_land(), zones=builtin_zones() + list(extra_zones), ports=ports, eez=_eez(),
         receivers=receivers, releasability={s.id: list(s.releasability) for s in sensors.values()},
+        satellites=satellites,
     )

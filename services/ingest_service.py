@@ -59,11 +59,13 @@ class Verdict:
     warnings: list[dict[str, Any]] = field(default_factory=list)
     rejected_count: int = 0  # every reject, echoed or not
     rejected_earlier: int = 0  # of those, fragments held by an earlier line or request, then given up
+    extra_sentences: int = 0  # sentences beyond the first on lines carrying several (each has an outcome)
     max_echoed: int = MAX_ECHOED_REJECTS
 
     @property
     def decided(self) -> int:
-        """Lines of this request accepted or rejected so far (accepted + rejected - rejected_earlier)."""
+        """Outcomes of this request so far (accepted + rejected - rejected_earlier): one per line, one
+        per sentence on a line with several."""
         return self.accepted + self.rejected_count - self.rejected_earlier
 
     def add_reject(self, item: dict[str, Any]) -> None:
@@ -75,7 +77,7 @@ class Verdict:
         return {"accepted": self.accepted, "rejected": self.rejected_count, "ignored": self.ignored,
                 "rejected_earlier": self.rejected_earlier, "rejects": self.rejected,
                 "rejects_truncated": self.rejected_count > len(self.rejected), "late": self.late,
-                "warned": self.warned, "warnings": self.warnings}
+                "warned": self.warned, "warnings": self.warnings, "extra_sentences": self.extra_sentences}
 
 
 class IngestService:
@@ -139,7 +141,8 @@ class IngestService:
             h = self.health[sensor_id] = {"accepted": 0, "rejected": 0, "late": 0, "last_receipt_s": None,
                                           "last_observation_s": None, "last_reject": None,
                                           "warnings": 0, "last_warning": None,
-                                          "range_exceeded": 0, "farthest_range_m": None}
+                                          "range_exceeded": 0, "farthest_range_m": None,
+                                          "datagrams": 0, "datagrams_rejected": 0}
         return h
 
     def forget_sensor(self, sensor_id: str) -> None:
@@ -204,8 +207,10 @@ class IngestService:
                 for w in decoder.take_warnings():
                     self._warn(verdict, w.line_no, w.line, w.reason, sensor_id)
                 self._accept(verdict, observations, no, line, now, sensor_id)
-                if verdict.decided == decided:  # blank, comment, unused type, or a fragment held
-                    verdict.ignored += 1
+                sentences = max(1, decoder.last_sentences)
+                verdict.extra_sentences += sentences - 1  # several sentences on the line: one outcome each
+                if verdict.decided - decided < sentences:  # blank, comment, unused type, or a fragment held
+                    verdict.ignored += sentences - (verdict.decided - decided)
         return verdict
 
     def ingest_radar(self, text: str, allowed: Callable[[str], bool] | None = None,
@@ -251,6 +256,28 @@ class IngestService:
         for reason in problems:
             self._reject(verdict, 0, head, reason, sensor_id)
         self._accept(verdict, observations, 0, head, now, sensor_id)
+        if not observations and not problems:
+            verdict.ignored += 1  # service messages only (CAT034 north marker, sector crossing)
+        return verdict
+
+    def ingest_datagram(self, data: bytes, sensor_id: str, max_bytes: int,
+                        receipt_time_s: float | None = None) -> Verdict:
+        """One ASTERIX UDP datagram from the radar its source address is mapped to: the verdict of
+        :meth:`ingest_asterix`, and the datagram counted in the radar's health (``datagrams``;
+        ``datagrams_rejected`` when none of its reports was accepted).  A datagram over
+        ``max_bytes`` (the listener reads one byte more to tell) is rejected undecoded."""
+        if len(data) > max_bytes:
+            verdict = Verdict(max_echoed=self.max_echoed_rejects)
+            self._reject(verdict, 0, data[:64].hex(), f"datagram of more than {max_bytes} bytes is over the "
+                         f"{max_bytes}-byte limit (MFC_ASTERIX_MAX_DATAGRAM_BYTES); not decoded", sensor_id)
+        else:
+            verdict = self.ingest_asterix(data, sensor_id, receipt_time_s)
+        if sensor_id in self.sensors:
+            with self._lock:
+                h = self._health(sensor_id)
+                h["datagrams"] = h.get("datagrams", 0) + 1
+                if verdict.accepted == 0 and verdict.rejected_count > 0:
+                    h["datagrams_rejected"] = h.get("datagrams_rejected", 0) + 1
         return verdict
 
     def _range_exceeded(self, sensor_id: str, line: str) -> None:

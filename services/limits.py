@@ -11,6 +11,7 @@
 | MFC_NMEA_MAX_CONNECTIONS | 64 | concurrent TCP connections of the NMEA listener |
 | MFC_NMEA_IDLE_TIMEOUT_S | 300 | a TCP connection silent this long is closed |
 | MFC_NMEA_ALLOW | 127.0.0.0/8,::1 | source networks the NMEA listeners accept (``10.0.0.0/8,192.0.2.7``); others are refused |
+| MFC_ASTERIX_MAX_DATAGRAM_BYTES | 8192 | one ASTERIX UDP datagram; a longer one is rejected undecoded |
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class Limits:
     nmea_max_connections: int = 64
     nmea_idle_timeout_s: float = 300.0
     nmea_allow: tuple[Network, ...] = LOOPBACK  # sources the NMEA listeners accept
+    asterix_max_datagram_bytes: int = 8192  # radars keep datagrams within a frame (1472 B) or a few KB
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Limits":
@@ -80,6 +82,7 @@ _VARIABLES = (
     ("sensors_per_integrator", "MFC_SENSORS_PER_INTEGRATOR", int),
     ("nmea_max_connections", "MFC_NMEA_MAX_CONNECTIONS", int),
     ("nmea_idle_timeout_s", "MFC_NMEA_IDLE_TIMEOUT_S", float),
+    ("asterix_max_datagram_bytes", "MFC_ASTERIX_MAX_DATAGRAM_BYTES", int),
 )
 
 

@@ -1,4 +1,4 @@
-"""Ingest from the raw topics and from NMEA sockets (TCP and UDP) into ``mfc.obs``.
+"""Ingest from the raw topics, from NMEA sockets (TCP and UDP) and from ASTERIX UDP into ``mfc.obs``.
 
 ``mfc.raw.ais`` records are keyed by sensor id with value
 ``{"line": "<NMEA line>", "receipt_time": <epoch s, optional>}``;
@@ -8,17 +8,20 @@ verdict as over HTTP: accepted into ``mfc.obs`` or dead-lettered with its reason
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import socket
 import socketserver
 import threading
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from . import topics
 from .bus import Bus, Record
 from .ingest_service import IngestService
-from .limits import Limits
+from .limits import Limits, LimitsError
 from .workers import Worker
 
 log = logging.getLogger("mfc.ingest")
@@ -197,3 +200,106 @@ def nmea_listeners(ingest: IngestService, sensor_id: str, host: str, tcp_port: i
         server.ingest, server.sensor_id = ingest, sensor_id  # type: ignore[attr-defined]
         threading.Thread(target=server.serve_forever, name=f"nmea-{type(server).__name__}", daemon=True).start()
     return servers
+
+
+# -- ASTERIX over UDP ------------------------------------------------------------------------
+
+REFUSALS_DEAD_LETTERED = 100  # refused datagrams dead-lettered one by one; after that every 1000th
+
+
+def parse_asterix_sources(items: list[str]) -> dict[str, str]:
+    """``["192.0.2.7=PH-PAL-R1", "::1=R2"]`` → {normalised address: sensor id}; one radar per
+    source address (a second sensor for the same address is an error)."""
+    out: dict[str, str] = {}
+    for item in items:
+        address, sep, sensor_id = item.rpartition("=")
+        if not sep or not address.strip() or not sensor_id.strip():
+            raise LimitsError(f"ASTERIX source {item!r} is not ADDRESS=SENSOR_ID")
+        try:
+            key = _normal_address(address.strip())
+        except ValueError:
+            raise LimitsError(f"ASTERIX source {item!r}: {address!r} is not an IP address") from None
+        if key in out and out[key] != sensor_id.strip():
+            raise LimitsError(f"ASTERIX source {key} is mapped to both {out[key]!r} and {sensor_id.strip()!r}")
+        out[key] = sensor_id.strip()
+    return out
+
+
+def _normal_address(address: str) -> str:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return str(ip)
+
+
+class _AsterixHandler(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        self.server.datagram(self.request[0], self.client_address[0])  # type: ignore[attr-defined]
+
+
+class AsterixUdpServer(socketserver.UDPServer):
+    """ASTERIX datablocks over UDP from coastal and VTS radars, one datagram at a time.
+
+    Each source address is mapped to its radar's sensor id (``sources``); a datagram from any
+    other address is refused, counted and dead-lettered (the first 100, then every 1000th, so a
+    flood cannot fill the topic).  A datagram over ``max_bytes`` is rejected undecoded; every
+    other one gets :meth:`IngestService.ingest_datagram`'s verdict: its reports on ``mfc.obs``,
+    its refused blocks and records on ``mfc.deadletter`` with their reasons, the datagram counted
+    in the radar's health.  Nothing a datagram holds stops the listener."""
+
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], ingest: IngestService, sources: Mapping[str, str],
+                 limits: Limits, clock: Callable[[], float] = time.time) -> None:
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        self.ingest, self.clock = ingest, clock
+        self.sources = {_normal_address(a): s for a, s in sources.items()}
+        self.max_bytes = limits.asterix_max_datagram_bytes
+        self.max_packet_size = self.max_bytes + 1  # one byte more: an overlong datagram is seen, not cut
+        self.datagrams = self.accepted = self.rejected = self.refused = self.failed = 0
+        super().__init__(address, _AsterixHandler)
+
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        try:
+            known = _normal_address(client_address[0]) in self.sources
+        except ValueError:
+            known = False
+        if not known:
+            self._refuse(request[0], client_address[0])
+        return known
+
+    def _refuse(self, data: bytes, source: str) -> None:
+        self.refused += 1
+        reason = (f"source address {source} is not in the ASTERIX source list (--asterix-source); "
+                  f"{self.refused} datagrams refused so far")
+        if self.refused <= REFUSALS_DEAD_LETTERED or self.refused % 1000 == 0:
+            log.warning("ASTERIX UDP: %s", reason)
+            try:
+                self.ingest.refuse("asterix-udp", data[:64].hex(), reason)
+            except Exception as exc:  # the bus down: the refusal is still counted and logged
+                log.error("ASTERIX UDP: cannot dead-letter a refusal: %s", exc)
+
+    def datagram(self, data: bytes, source: str) -> None:
+        sensor_id = self.sources[_normal_address(source)]
+        self.datagrams += 1
+        try:
+            verdict = self.ingest.ingest_datagram(data, sensor_id, self.max_bytes, self.clock())
+        except Exception as exc:  # the bus refused, or a decoder fault: counted and logged, never fatal
+            self.failed += 1
+            log.error("ASTERIX UDP datagram from %s (%s, %d bytes) not handled: %s: %s", source, sensor_id,
+                      len(data), type(exc).__name__, exc)
+            return
+        self.accepted += verdict.accepted
+        self.rejected += verdict.rejected_count
+
+
+def asterix_listener(ingest: IngestService, host: str, port: int, sources: Mapping[str, str],
+                     limits: Limits | None = None) -> AsterixUdpServer:
+    """Start the ASTERIX UDP listener on ``host:port`` (a daemon thread); ``server.shutdown()`` stops it.
+    The category definitions are loaded first, so that the first datagrams do not wait for them."""
+    from ingest.asterix import _uaps
+    _uaps()
+    server = AsterixUdpServer((host, port), ingest, sources, limits or Limits.from_env())
+    threading.Thread(target=server.serve_forever, name="asterix-udp", daemon=True).start()
+    return server

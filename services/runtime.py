@@ -106,7 +106,8 @@ class Runtime:
             def learn(f: Fusion) -> None:
                 f.tracker.sensors[sensor.id] = sensor
                 f.rules.ctx.geo.add_sensor(sensor.id, sensor.kind, sensor.lat, sensor.lon, sensor.range_m,
-                                           sensor.releasability)
+                                           sensor.releasability,
+                                           sensor.revisit_s if sensor.platform == "satellite" else None)
 
             self.fusion_worker.control(learn)
         self.bus.publish(SENSORS_TOPIC, sensor.id, sensor_message(sensor, sensor.id))

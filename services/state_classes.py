@@ -10,6 +10,7 @@ Adding a class to the fusion state means adding it here (a test saves a real sta
 from __future__ import annotations
 
 from fusion.config import TrackerConfig
+from fusion.coverage import Coverage
 from fusion.grid import TrackGrid
 from fusion.model import AisRadarConflict, Alert, Observation, Sensor, TrackLine
 from fusion.pipeline import Fusion
@@ -36,7 +37,7 @@ _CLASSES: tuple[type, ...] = (
     Fusion, Tracker, Track, TrackGrid, TrackerConfig,
     Observation, Sensor, AisRadarConflict, TrackLine, Alert,
     # rule engine and shared machinery
-    RuleEngine, RulesConfig, Context, AlertBook, Timers, PointGrid,
+    RuleEngine, RulesConfig, Context, AlertBook, Timers, PointGrid, Coverage,
     # rules and their per-key state
     AisGap, _Vessel, DarkVessel, _Dark, ForeignFishing, _Fishing, Gnss, _Area,
     Distress, InvalidIdentity, Jumps, _Mmsi, _Place, Loitering, _Loiter, OnLand, _Land,

@@ -34,7 +34,8 @@ def state_of(fusion: Fusion) -> tuple[dict[str, Any], list[np.ndarray]]:
 def _geography_doc(geo: Geography) -> dict[str, Any]:
     return {"releasability": [[k, list(v)] for k, v in geo.releasability.items()],
             "receivers": [[r[0], float(r[1]), float(r[2]), float(r[3])] for r in geo.receivers],
-            "watch": [[name, kind] for name, kind, _ in geo.watch]}
+            "watch": [[name, kind] for name, kind, _ in geo.watch],
+            "satellites": [[k, float(v)] for k, v in getattr(geo, "satellites", {}).items()]}
 
 
 def restore(doc: Any, arrays: list[np.ndarray], fresh: Fusion, path: Path) -> Fusion:
@@ -51,12 +52,15 @@ def restore(doc: Any, arrays: list[np.ndarray], fresh: Fusion, path: Path) -> Fu
         if type(fusion) is not Fusion:
             raise StateFormatError(f"state holds a {type(fusion).__name__}, not a Fusion")
         rel, receivers, watch = _checked_geography(doc["geography"])
+        satellites = [(str(s), float(r)) for s, r in doc["geography"].get("satellites", [])]
+        if not all(math.isfinite(r) and r > 0 for _, r in satellites):
+            raise StateFormatError("malformed geography (satellites)")
     except (StateFormatError, KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{path}: {exc}") from None
     for sid, sensor in known.items():
         if sid not in sensors:
             sensors[sid] = sensor
-    _complete_geography(geo, rel, receivers)
+    _complete_geography(geo, rel, receivers, satellites)
     _renumber_zones(fusion, watch, [n for n, _, _ in geo.watch])
     return fusion
 
@@ -71,7 +75,8 @@ def _checked_geography(doc: Any) -> tuple[dict[str, tuple[str, ...]], list[tuple
     return rel, receivers, watch
 
 
-def _complete_geography(geo: Geography, rel: dict[str, tuple[str, ...]], receivers: list[tuple]) -> None:
+def _complete_geography(geo: Geography, rel: dict[str, tuple[str, ...]], receivers: list[tuple],
+                        satellites: list[tuple[str, float]] = ()) -> None:  # type: ignore[assignment]
     """Sensors registered at run time (before the checkpoint) that this start does not know yet."""
     have = {r[0] for r in geo.receivers}
     for sid, lat, lon, range_m in receivers:
@@ -79,6 +84,8 @@ def _complete_geography(geo: Geography, rel: dict[str, tuple[str, ...]], receive
             geo.add_sensor(sid, "ais", lat, lon, range_m, geo.releasability.get(sid, rel.get(sid, ())))
     for sid, tokens in rel.items():
         geo.releasability.setdefault(sid, tokens)
+    for sid, revisit_s in satellites:
+        geo.satellites.setdefault(sid, revisit_s)
 
 
 def _renumber_zones(fusion: Fusion, saved: list[str], now: list[str]) -> None:

@@ -35,6 +35,8 @@ tracks = Table(
     Column("sensors", Text),  # comma-separated ids of the sensors that fed the track (releasability)
     Column("fixes", Text),    # JSON: each sensor's newest fix, for agencies that may see only some
     Column("reports", Integer), Column("receivers", Integer), Column("first_seen_s", Float),
+    Column("stations", Text),  # comma-separated AIS receivers that heard it in the last 30 min
+    Column("contact", String(16)),  # radar-only: "dark" (AIS expected here) or "unidentified"
 )
 
 history = Table(
@@ -374,8 +376,11 @@ class Store:
 
     # ------------------------------------------------------------------- reads
     def tracks(self, bbox: tuple[float, float, float, float] | None = None, since_s: float | None = None,
-               source: str | None = None, limit: int = 5000, live_only: bool = True) -> list[dict[str, Any]]:
+               source: str | None = None, limit: int = 5000, live_only: bool = True,
+               contact: str | None = None) -> list[dict[str, Any]]:
         q = select(tracks)
+        if contact:
+            q = q.where(tracks.c.contact == contact)
         if live_only:
             q = q.where(tracks.c.status.in_(LIVE))
         if bbox:
@@ -471,6 +476,8 @@ def _track_row(line: dict[str, Any]) -> dict[str, Any]:
         "fixes": json.dumps(line["fixes"], separators=(",", ":")) if line.get("fixes") else None,
         "reports": line.get("reports"), "receivers": line.get("receivers"),
         "first_seen_s": parse_iso(line["first_seen"]) if line.get("first_seen") else None,
+        "stations": ",".join(line.get("stations") or []),
+        "contact": line.get("contact"),
     }
 
 
@@ -491,6 +498,8 @@ def _track_line(row: Any) -> dict[str, Any]:
         "sensors": _ids(row["sensors"]), "fixes": _fixes(row["fixes"]),
         "reports": row["reports"], "receivers": row["receivers"],
         "first_seen": None if row["first_seen_s"] is None else iso_time(row["first_seen_s"]),
+        "stations": _ids(row["stations"]),
+        "contact": row["contact"],
     }
 
 

@@ -66,7 +66,14 @@ def track_view(line: Mapping[str, Any], agency: str, sensors: SensorLookup) -> d
     if not allowed:
         return None
     out = {k: v for k, v in line.items() if k != "fixes"}
+    if "stations" in out:  # the receivers it may know of, and only their count
+        out["stations"] = [s for s in out["stations"] or () if sensor_visible_to(sensors.get(s), agency)]
+        out["receivers"] = min(out.get("receivers") or 0, len(out["stations"]))
     if len(allowed) == len(ids):
+        if not any(sensors.get(s).kind == "ais" for s in allowed):  # type: ignore[union-attr]
+            # the identity came from an AIS receiver that no longer holds the track, and which
+            # receiver it was is not on the line: fail closed (history keeps the identified points)
+            out.update(mmsi=None, name=None, flag=None, ship_type=None)
         return out
     fixes = line.get("fixes") or {}
     mine = [(fixes[s], s) for s in allowed if isinstance(fixes.get(s), list) and len(fixes[s]) == 5]

@@ -8,7 +8,7 @@ import random
 from fusion.geodesy import KN_TO_MS, from_local
 from fusion.model import Observation, Sensor
 
-T0 = 1_795_000_000.0  # 2026-11-18T08:26:40Z
+T0 = 1_795_000_000.0  # 2026-11-18T11:06:40Z
 
 
 def radar(sensor_id: str = "R1", lat: float = 10.0, lon: float = 114.0, range_m: float = 60_000,

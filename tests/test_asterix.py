@@ -85,7 +85,7 @@ def test_the_time_of_day_takes_the_date_nearest_its_receipt(tod_s, receipt_s, wa
 @pytest.mark.parametrize("data, reason", [
     pytest.param(b"\x30\x00", "not ASTERIX", id="torn-header"),
     pytest.param(block(48, cat048(1.0, 1.0, 1.0))[:-2], "not ASTERIX", id="length-beyond-data"),
-    pytest.param(block(34, b"\xc0\x01\x02\x01"), "not a target report category", id="cat034-service-message"),
+    pytest.param(block(62, b"\x80\x01\x02"), "not a target report category", id="cat062-system-tracks"),
     pytest.param(block(48, b"\x80\x01\x02"), "no time of day", id="no-time"),
 ])
 def test_bad_datagrams_get_reasons_and_good_blocks_around_them_survive(data, reason):
@@ -140,3 +140,12 @@ def test_mfc_fuse_reads_a_radar_capture(tmp_path):
     lon, lat, _ = WGS84.fwd(114.0, 10.0, 120.0, 30.0 * NM)
     assert lines and all(WGS84.inv(lon, lat, x["lon"], x["lat"])[2] < 60 for x in lines)
     assert lines[-1]["time"].startswith("2026-11-19T01:")  # dated by the packets' capture time
+
+
+def test_service_messages_are_taken_as_read_neither_targets_nor_rejects():
+    """CAT034 (north marker, sector crossing) comes between the target reports of every
+    CAT048 radar: one a sector would otherwise flood the dead-letter topic."""
+    good = block(48, cat048(60.0, 10.0, 10.0))
+    observations, problems = decode_asterix(block(34, b"\xc0\x01\x02\x01") + good, RADAR, DAY0 + 60)
+    assert problems == [] and len(observations) == 1
+    assert decode_asterix(block(34, b"\xc0\x01\x02\x01"), RADAR, DAY0 + 60) == ([], [])

@@ -29,6 +29,7 @@ POLICY: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/redoc"): PUBLIC,
     ("GET", "/v1/tracks"): READ, ("GET", "/v1/tracks/{track_id}"): READ,
     ("GET", "/v1/tracks/{track_id}/history"): READ, ("GET", "/v1/picture"): READ,
+    ("GET", "/v1/coverage"): READ,     # agencies: only the stations releasable to them
     ("GET", "/v1/history/range"): READ, ("GET", "/v1/alerts"): READ, ("GET", "/v1/stream"): READ,
     ("POST", "/v1/alerts/{alert_id}/ack"): STAFF, ("PATCH", "/v1/alerts/{alert_id}"): STAFF,
     ("GET", "/v1/alerts/{alert_id}"): READ,

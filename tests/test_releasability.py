@@ -112,3 +112,29 @@ def test_a_rendezvous_is_releasable_where_both_tracks_are():
     meet = [x for x in run(_engine(), [], sorted(a + b, key=lambda ln: ln.time_s), until_s=T0 + 5100)
             if x.type == "rendezvous"]
     assert meet and all(x.evidence["releasability"] == ["VN"] for x in meet)
+
+
+def test_an_identity_heard_by_a_restricted_receiver_does_not_ride_on_a_shared_radar_track():
+    """A PH-only AIS receiver named the vessel; the AIS then fell silent and only the shared radar
+    holds it. The line's sensors are the radar alone, so VN's view must not carry the name."""
+    import random
+
+    from fusion.tracker import Tracker
+
+    from .builders import vessel_ais, vessel_plots
+
+    sensors = {"AIS1": Sensor("AIS1", "ais", 10.0, 114.0, releasability=("PH",)),
+               "R1": Sensor("R1", "radar", 10.0, 114.0, range_m=60_000, accuracy_m=50.0, scan_period_s=6.0,
+                            releasability=("ASEAN",))}
+    rng = random.Random(5)
+    ais = vessel_ais(548000001, 10.1, 114.1, 10.0, 45.0, reports=30)  # 5 minutes of AIS, then silence
+    plots = vessel_plots(rng, 10.1, 114.1, 10.0, 45.0, scans=250)       # 25 minutes of radar
+    tracker = Tracker(sensors)
+    lines = tracker.update(sorted(ais + plots, key=lambda o: o.time_s)) + tracker.flush()
+    last = [ln.to_dict() for ln in lines if ln.mmsi == 548000001][-1]
+    assert last["sensors"] == ["R1"], "the AIS receiver should have aged out of the line's sensors"
+    assert lines[-1].time_s - ais[-1].time_s > 600  # long after the AIS stopped
+    vn = track_view(last, "VN-MSA", sensors)
+    assert vn is not None and vn["mmsi"] is None and vn["name"] is None and vn["flag"] is None
+    first = [ln.to_dict() for ln in lines if ln.mmsi == 548000001][0]
+    assert first["sensors"] == ["AIS1"] and track_view(first, "VN-MSA", sensors) is None

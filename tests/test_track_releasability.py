@@ -102,3 +102,62 @@ def listen(url: str, key: str):
     thread.connected = connected  # type: ignore[attr-defined]
     thread.start()
     return thread, events
+
+
+def test_a_recorded_feed_line_belongs_to_the_registered_station_its_tag_block_names(tmp_path):
+    """`mfc fuse` / the demo: a mixed file's tag-blocked lines are their station's (and so carry
+    that sensor's releasability); a line without a station stays the file's, unregistered."""
+    from pyais.encode import encode_dict
+
+    from fusion.model import Sensor
+    from ingest.nmea import nmea_checksum
+    from services.fuse import read_file
+
+    def tagged(station: str | None, mmsi: int, t: int) -> str:
+        sentence = encode_dict({"type": 1, "mmsi": mmsi, "lat": 10.2, "lon": 114.2, "speed": 8.0,
+                                "course": 45.0}, talker_id="AI")[0]
+        tag = f"c:{t}" + (f",s:{station}" if station else "")
+        return f"\\{tag}*{nmea_checksum(tag)}\\{sentence}"
+
+    sensors = {"RX-PH": Sensor("RX-PH", "ais", 10.0, 114.0, range_m=74_000, releasability=("PH",)),
+               "R1": Sensor("R1", "radar", 10.0, 114.0, range_m=50_000, releasability=("ASEAN",))}
+    path = tmp_path / "network.nmea"
+    path.write_text("\n".join([tagged("RX-PH", 548000001, 1795507200), tagged("R1", 548000002, 1795507201),
+                               tagged("ELSEWHERE", 548000003, 1795507202), tagged(None, 548000004, 1795507203)]) + "\n")
+    rejects: list = []
+    got = {o.mmsi: o.sensor_id for o in read_file(path, sensors, rejects)}
+    assert rejects == []
+    # a registered AIS station; a radar's name is not an AIS receiver; unknown and absent stations stay the file's
+    assert got == {548000001: "RX-PH", 548000002: "network", 548000003: "network", 548000004: "network"}
+
+
+def test_a_track_lists_the_stations_that_heard_it_recently_and_an_agency_only_its_own():
+    from fusion.model import Sensor, iso_time
+    from fusion.tracker import Tracker
+    from services.visibility import track_view
+
+    from .builders import T0, make_ais, position
+
+    sensors = {"RX-A": Sensor("RX-A", "ais", 10.0, 114.0, range_m=74_000, releasability=("ASEAN",)),
+               "RX-PH": Sensor("RX-PH", "ais", 10.3, 114.3, range_m=74_000, releasability=("PH",))}
+    obs = []
+    for k in range(240):  # an hour of reports every 15 s; RX-PH hears only the first 20 minutes
+        t = T0 + 15 * k
+        where = position(10.1, 114.1, 8.0, 45.0, 15 * k)
+        obs.append(make_ais(548000001, t, *where, sog_kn=8.0, cog_deg=45.0, station="RX-A"))
+        if k < 80:
+            obs.append(make_ais(548000001, t + 0.5, *where, sog_kn=8.0, cog_deg=45.0, station="RX-PH"))
+        if k % 3 == 0:
+            obs.append(make_ais(548000001, t + 1.0, *where, sog_kn=8.0, cog_deg=45.0, station="NET-7"))
+    for o in obs:  # each station feeds through a registered sensor; the network one through RX-A's
+        o.sensor_id = "RX-PH" if o.station == "RX-PH" else "RX-A"
+    tracker = Tracker(sensors)
+    lines = [ln.to_dict() for ln in tracker.update(obs) + tracker.flush()]
+    at_15 = [ln for ln in lines if ln["time"] <= iso_time(T0 + 900)][-1]
+    assert at_15["stations"] == ["NET-7", "RX-A", "RX-PH"] and at_15["receivers"] == 3
+    last = lines[-1]
+    # RX-PH fell silent 40 min before the end: no longer among the stations, still among the receivers
+    assert last["stations"] == ["NET-7", "RX-A"] and last["receivers"] == 3
+    # the staff see every station; VN only the registered, releasable one (a network name is not)
+    vn = track_view(at_15, "VN-MSA", sensors)
+    assert vn is not None and vn["stations"] == ["RX-A"] and vn["receivers"] == 1

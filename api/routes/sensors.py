@@ -34,7 +34,8 @@ def sensors(runtime: RuntimeDep, who: SensorReader) -> dict[str, Any]:
         h = dict(runtime.ingest.health.get(s.id) or {"accepted": 0, "rejected": 0, "late": 0,
                                                       "last_receipt_s": None, "last_observation_s": None,
                                                       "last_reject": None, "warnings": 0, "last_warning": None,
-                                                      "range_exceeded": 0, "farthest_range_m": None})
+                                                      "range_exceeded": 0, "farthest_range_m": None,
+                                                      "datagrams": 0, "datagrams_rejected": 0})
         last = h.pop("last_receipt_s")
         seen = h.pop("last_observation_s")
         h["last_receipt"] = None if last is None else iso_time(last)

@@ -34,8 +34,12 @@ def one_track(runtime: Runtime, track_id: str, who: ApiKey) -> dict[str, Any]:
 @router.get("", response_model=TrackList, responses=errors(*AUTH, 422))
 def list_tracks(runtime: RuntimeDep, who: Reader, bbox: str | None = None, since: str | None = None,
                 source: str | None = Query(None, pattern="^(ais|radar)$"),
+                contact: str | None = Query(None, pattern="^(dark|unidentified)$",
+                                            description="radar-only contacts: `unidentified` (outside AIS cover) "
+                                                        "or `dark` (where AIS reception is expected)"),
                 limit: int = Query(5000, ge=1, le=50000)) -> JSONResponse:
-    rows = visible(runtime, who, runtime.store.tracks(_bbox(bbox), _since(since), source, limit))
+    rows = visible(runtime, who, runtime.store.tracks(_bbox(bbox), _since(since), source, limit,
+                                                      contact=contact))
     return JSONResponse({"tracks": rows, "count": len(rows)})  # many rows: not validated one by one
 
 

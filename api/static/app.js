@@ -15,7 +15,8 @@
     sea: '#0a1824', land: '#26302c', coast: '#3b4a43',
     grat: 'rgba(120,160,190,0.09)', gratText: 'rgba(150,180,205,0.45)',
     zone: '#e0b84f',
-    ais: '#4fc3f7', fused: '#9be37a', dark: '#ff5a36', lost: '#6b7b88',
+    ais: '#4fc3f7', fused: '#9be37a', dark: '#ff5a36', unident: '#b7a6e0', lost: '#6b7b88',
+    covered: 'rgba(79,195,247,0.10)', uncovered: 'rgba(255,90,54,0.13)', station: 'rgba(79,195,247,0.55)',
     label: '#c9d6e0', sel: '#ffffff',
   };
   const SEV_COLORS = { critical: '#ff3b5c', high: '#ff7a2f', medium: '#ffc233', low: '#6fa8ff', info: '#8a9aa8' };
@@ -47,6 +48,7 @@
   let land = [];            // [{bbox:[x0,y0,x1,y1], rings:[Float64Array]}]
   let zones = [];           // [{name, kind, bbox, rings, lx, ly}]
   let landLoaded = false, zonesLoaded = false;
+  let coverage = null;      // {cells: [{bbox, rings, covered}], stations: [{lon, lat, range_m}]} when shown
   let tracks = [];          // current track property objects (window.mfc.tracks)
   let tobjs = [];           // [{p, x, y, kind}]
   let byId = new Map();
@@ -182,6 +184,60 @@
     } catch (e) { if (!(e instanceof AuthError)) console.warn('zones:', e.message); }
   }
 
+  // AIS coverage (GET /v1/coverage): learned cells and stations' registered ranges, on demand
+  let coverageTimer = null;
+  async function loadCoverage() {
+    try {
+      const fc = await api('/v1/coverage', {}, 20000);
+      const feats = (fc && fc.features) || [];
+      // one cell per place: covered when any station covers it
+      const byCell = new Map();
+      for (const p of buildPolys({ features: feats.filter((f) => f.properties && f.properties.kind === 'cell') })) {
+        const k = p.bbox.join(',');
+        const had = byCell.get(k);
+        if (!had) byCell.set(k, { ...p, covered: !!p.props.covered });
+        else had.covered = had.covered || !!p.props.covered;
+      }
+      const cells = [...byCell.values()];
+      const stations = feats.filter((f) => f.properties && f.properties.kind === 'station' && f.geometry)
+        .map((f) => ({ lon: f.geometry.coordinates[0], lat: f.geometry.coordinates[1], range_m: f.properties.range_m }));
+      coverage = { cells, stations };
+    } catch (e) {
+      if (!(e instanceof AuthError)) console.warn('coverage:', e.message);
+      coverage = { cells: [], stations: [] };
+    }
+    invalidateLand();
+  }
+  function showCoverage(on) {
+    clearInterval(coverageTimer); coverageTimer = null;
+    if (!on) { coverage = null; invalidateLand(); return; }
+    loadCoverage();
+    coverageTimer = setInterval(loadCoverage, 60000);
+  }
+  function drawCoverage(S, ox, oy, vx0, vx1, vy0, vy1) {
+    if (!coverage) return;
+    for (const cov of [true, false]) {
+      lctx.fillStyle = cov ? COLORS.covered : COLORS.uncovered;
+      lctx.beginPath();
+      for (const c of coverage.cells) {
+        const b = c.bbox;
+        if (c.covered !== cov || b[2] < vx0 || b[0] > vx1 || b[3] < vy0 || b[1] > vy1) continue;
+        traceRings(lctx, c.rings, S, ox, oy, true);
+      }
+      lctx.fill();
+    }
+    lctx.strokeStyle = COLORS.station; lctx.lineWidth = 1; lctx.setLineDash([2, 4]);
+    for (const st of coverage.stations) {
+      if (!isNum(st.range_m)) continue;
+      // registered range: a circle in Mercator (radius grows as 1/cos(lat))
+      const r = st.range_m / (2 * Math.PI * EARTH_R * Math.cos(st.lat * Math.PI / 180)) * S;
+      lctx.beginPath();
+      lctx.arc(mx(st.lon) * S + ox, my(st.lat) * S + oy, r, 0, 2 * Math.PI);
+      lctx.stroke();
+    }
+    lctx.setLineDash([]);
+  }
+
   // ---------------------------------------------------------------- land layer (offscreen)
   let landKey = '', landView = null, landCost = 0, landAt = 0, landTimer = null;
   const viewKey = () => `${V.cx}|${V.cy}|${V.z}|${W}|${H}|${dpr}`;
@@ -248,6 +304,8 @@
       lctx.fillRect(x - 0.75, y - 0.75, 1.5, 1.5);
     }
 
+    drawCoverage(S, ox, oy, vx0, vx1, vy0, vy1);
+
     // watch zones: dashed outlines
     if (zones.length) {
       lctx.strokeStyle = COLORS.zone; lctx.globalAlpha = 0.8; lctx.lineWidth = 1.1;
@@ -289,7 +347,7 @@
     const s = Array.isArray(p.sources) ? p.sources : [];
     const a = s.includes('ais'), r = s.includes('radar');
     if (a && r) return 'fused';
-    if (r) return 'dark';
+    if (r) return p.contact === 'unidentified' ? 'unident' : 'dark';
     return 'ais';
   }
   function labelOf(p) { return p.name || (p.mmsi != null ? String(p.mmsi) : String(p.track_id)); }
@@ -716,7 +774,8 @@
     const p = t ? t.p : (selectedLast && selectedLast.track_id === id ? selectedLast : null);
     if (!p) { el.innerHTML = `<p class="empty">Track ${esc(id)} is not in the picture.</p>`; el.dataset.trackId = String(id); return; }
     const kind = kindOf(p);
-    const kindTxt = { ais: 'AIS only', fused: 'AIS + radar', dark: 'radar only (dark)' }[kind];
+    const kindTxt = { ais: 'AIS only', fused: 'AIS + radar', dark: 'radar only (dark)',
+                      unident: 'radar only, outside AIS cover (unidentified)' }[kind];
     const srcs = (p.sources || []).map((s) => `<span class="chip ${s === 'radar' && kind === 'dark' ? 'radar' : kind === 'fused' ? 'fused' : 'ais'}">${esc(s)}</span>`).join('');
     const stName = shipTypeName(p.ship_type);
     const rows = [
@@ -856,7 +915,7 @@
   function setPicture(fc) {
     const feats = (fc && fc.features) || [];
     const list = [], objs = [], map = new Map();
-    const counts = { ais: 0, fused: 0, dark: 0 };
+    const counts = { ais: 0, fused: 0, dark: 0, unident: 0 };
     for (const f of feats) {
       const p = { ...(f.properties || {}) };
       if (!isNum(p.lat) || !isNum(p.lon)) {
@@ -881,6 +940,7 @@
     $('count-ais').textContent = counts.ais;
     $('count-fused').textContent = counts.fused;
     $('count-dark').textContent = counts.dark;
+    $('count-unident').textContent = counts.unident;
     if (selectedId != null && byId.has(String(selectedId))) selectedLast = byId.get(String(selectedId)).p;
     if (hoverId != null && !byId.has(String(hoverId))) { hoverId = null; tooltip.hidden = true; }
     renderPanel();
@@ -1099,6 +1159,7 @@
     setStatus('connecting…', false);
     start();
   });
+  $('coverage-toggle').addEventListener('change', (ev) => showCoverage(ev.target.checked));
   $('signout').onclick = () => {
     store.del(); key = null;
     setStatus('no key', false);
@@ -1108,6 +1169,7 @@
   function start() {
     loadLand();
     loadZones();
+    if ($('coverage-toggle').checked) showCoverage(true);
     pollPicture();
     pollAlerts();
   }

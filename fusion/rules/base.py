@@ -8,6 +8,7 @@ import math
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
+from ..coverage import Coverage
 from ..geodesy import M_PER_DEG_LAT
 from ..model import Alert, Observation, TrackLine
 from .config import RulesConfig
@@ -177,6 +178,18 @@ class Context:
         self.mmsi_tracks: dict[int, dict[str, None]] = {}  # live track ids carrying each MMSI
         self.idgrid = PointGrid(2000.0)                 # live identified tracks (for twin checks)
         self.position_faults: list[Callable[[str, Observation, float, float], None]] = []
+        self.coverage = self.new_coverage()
+
+    def new_coverage(self) -> Coverage:
+        return Coverage(self.geo, self.cfg.coverage_cell_m, self.cfg.coverage_prior_weight,
+                        self.cfg.coverage_station_silent_s)
+
+    def __getattr__(self, name: str) -> Any:
+        """A context checkpointed before the coverage model existed gets an empty one."""
+        if name == "coverage" and "geo" in self.__dict__:
+            self.coverage = self.new_coverage()
+            return self.coverage
+        raise AttributeError(name)
 
     def heard(self, mmsi: int, time_s: float) -> None:
         """An MMSI reported at ``time_s``: it moves to the end of ``mmsi_seen``."""

@@ -88,3 +88,8 @@ class RulesConfig:
     radar_clash_min_fixes: int = 2         # contradicted fixes of one track ...
     radar_clash_window_s: float = 600.0    # ... within this long before the alert
     mmsi_keep_s: float = 86_400.0          # per-MMSI rule state with no report this long (feed time) is forgotten
+    # AIS coverage model (fusion/coverage.py) and dark_vessel's gate on it
+    coverage_cell_m: float = 5000.0        # learned reception grid: square cells about this wide
+    coverage_prior_weight: float = 5.0     # the registered range counts as this many vessels heard
+    coverage_station_silent_s: float | None = 1800.0  # a station heard before, silent this long: down
+    dark_assume_coverage_without_receivers: bool = True  # no AIS station known at all: AIS expected

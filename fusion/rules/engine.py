@@ -134,6 +134,8 @@ class RuleEngine:
             self.ctx.heard(obs.mmsi, obs.time_s)
             if obs.mmsi not in self.ctx.mmsi_first_s and obs.kind == "ais_position":
                 self.ctx.mmsi_first_s[obs.mmsi] = obs.time_s
+            if obs.kind == "ais_position" and obs.lat is not None and obs.lon is not None:
+                self.ctx.coverage.heard_at(obs.sensor_id, obs.station, obs.mmsi, obs.lat, obs.lon, obs.time_s)
         for fn in self._obs_rules:
             fn(obs)
 
@@ -148,6 +150,8 @@ class RuleEngine:
             if line.mmsi is not None:
                 ctx.mmsi_tracks.setdefault(line.mmsi, {})[tid] = None
                 ctx.idgrid.place(tid, line.lat, line.lon)
+                if "radar" in line.sources and "ais" in line.sources:
+                    ctx.coverage.radar_saw(line.mmsi, line.lat, line.lon)
             elif prev is not None and prev.mmsi is not None:
                 ctx.idgrid.remove(tid)
         for fn in self._line_rules:

@@ -124,7 +124,8 @@ class Geography:
                  area_of_interest: shapely.Geometry | None = None,
                  eez: Iterable[tuple[str, shapely.Geometry]] = (),
                  receivers: Iterable[tuple[str, float, float, float]] = (),
-                 *, releasability: Mapping[str, Sequence[str]] | None = None) -> None:
+                 *, releasability: Mapping[str, Sequence[str]] | None = None,
+                 satellites: Mapping[str, float] | None = None) -> None:
         # land: parts in an STRtree (to find the polygon holding a point) plus the prepared whole
         self.land = land if land is not None and not land.is_empty else None
         if self.land is not None:
@@ -161,12 +162,18 @@ class Geography:
         self._rx_lon = np.array([r[2] for r in rec], dtype=float)
         self._rx_range = np.array([r[3] for r in rec], dtype=float)
         self.releasability = {k: tuple(v) for k, v in (releasability or {}).items()}
+        # satellite AIS sensors (sensor_id -> revisit_s): they hear everywhere, once a revisit
+        self.satellites: dict[str, float] = dict(satellites or {})
 
     def add_sensor(self, sensor_id: str, kind: str, lat: float, lon: float, range_m: float,
-                   releasability: Sequence[str]) -> None:
-        """A sensor registered at run time: its releasability, and for AIS its coverage."""
+                   releasability: Sequence[str], revisit_s: float | None = None) -> None:
+        """A sensor registered at run time: its releasability, and for AIS its coverage
+        (a satellite, with ``revisit_s``, hears everywhere and is not a receiver with a range)."""
         self.releasability[sensor_id] = tuple(releasability)
         if kind != "ais":
+            return
+        if revisit_s is not None:
+            self.satellites[sensor_id] = float(revisit_s)
             return
         self.receivers = [r for r in self.receivers if r[0] != sensor_id] + [(sensor_id, lat, lon, range_m)]
         self._rx_lat = np.array([r[1] for r in self.receivers], dtype=float)
