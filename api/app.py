@@ -14,11 +14,11 @@ from services import log_redact
 from services.ingest_service import BusUnavailable, TooManyLines
 from services.runtime import Runtime
 
-from .routes import (alerts, anchorages, coverage, ingest, ogc, ops, picture, sensors, stream, subscriptions,
-                     tracks, web, zones)
+from .routes import (alerts, anchorages, coverage, incidents, ingest, ogc, ops, picture, sensors, stream,
+                     subscriptions, suppressions, tracks, web, zones)
 
-ROUTERS = (ops, tracks, picture, coverage, alerts, stream, ingest, sensors, zones, anchorages, subscriptions, web,
-           ogc)
+ROUTERS = (ops, tracks, picture, coverage, alerts, suppressions, incidents, stream, ingest, sensors, zones,
+           anchorages, subscriptions, web, ogc)
 
 
 async def bus_unavailable(_: Request, exc: BusUnavailable) -> JSONResponse:

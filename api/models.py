@@ -108,8 +108,34 @@ class HistoryRange(Exact):
 
 # --- alerts -----------------------------------------------------------------------------
 
+class HistoryEntry(BaseModel):
+    """One action of the audit trail: when, by whom (the key's name), what; the action's own
+    fields (``from``, ``assignee``, ``previous``, ``comment``, ``disposition``) beside."""
+    model_config = ConfigDict(extra="allow")
+    at: str
+    by: str
+    action: Literal["create", "acknowledge", "assign", "unassign", "comment", "disposition", "close", "reopen"]
+
+
+class Workflow(Exact):
+    """The officers' work on an alert or incident: who has it, the verdict, every action."""
+    assignee: str | None = None
+    disposition: Literal["true_positive", "false_positive", "benign", "duplicate"] | None = None
+    history: list[HistoryEntry] = []
+
+
+class WorkflowChange(Exact):
+    """``PATCH`` of an alert or incident: any of these (``state: open`` reopens; closing needs a
+    disposition, given now or before; ``assignee: null`` unassigns)."""
+    state: Literal["acknowledged", "closed", "open"] | None = None
+    assignee: str | None = Field(None, max_length=64)
+    comment: str | None = Field(None, min_length=1, max_length=4000)
+    disposition: Literal["true_positive", "false_positive", "benign", "duplicate"] | None = None
+
+
 class Alert(Exact):
-    """An alert line with its lifecycle (``acked_by``/``acked_at`` once acknowledged)."""
+    """An alert line with its lifecycle (``acked_by``/``acked_at`` once acknowledged) and the
+    officers' ``workflow``; ``suppressed_by`` names the suppression that held it back."""
     alert_id: str
     type: str
     severity: str
@@ -124,10 +150,92 @@ class Alert(Exact):
     state: str
     acked_by: str | None = None
     acked_at: str | None = None
+    workflow: Workflow | None = None
+    suppressed_by: str | None = None
 
 
 class AlertList(Exact):
+    """The queue (or with ``suppressed=true`` the alerts held back); ``suppressed`` counts the
+    alerts suppressions hold back now, as visible to the key."""
     alerts: list[Alert]
+    count: int
+    suppressed: int = 0
+
+
+class TypeStats(Exact):
+    total: int
+    states: dict[str, int]
+    dispositions: dict[str, int]
+    suppressed: int           # held back by a suppression now
+    precision: float | None   # true_positive / (true_positive + false_positive); null without either
+
+
+class AlertStats(Exact):
+    """Per alert type (rule): counts by state and by disposition, and precision."""
+    types: dict[str, TypeStats]
+
+
+class SuppressionIn(Exact):
+    """Hold back the alerts matching every criterion given (at least one) until ``until``."""
+    type: str | None = None
+    track_id: str | None = None
+    zone: str | None = None
+    bbox: list[float] | None = Field(None, min_length=4, max_length=4)
+    until: str
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class Suppression(Exact):
+    id: str
+    type: str | None
+    track_id: str | None
+    zone: str | None
+    bbox: list[float] | None
+    until: str
+    reason: str
+    created_by: str | None
+    created: str
+    held: int   # alerts it has held back
+
+
+class SuppressionList(Exact):
+    suppressions: list[Suppression]
+    suppressed: int   # alerts held back now, by all suppressions
+
+
+IncidentCategory = Literal["piracy_armed_robbery", "iuu_fishing", "smuggling", "sar_hadr", "collision_incident",
+                           "gnss_interference", "other"]
+
+
+class IncidentIn(Exact):
+    category: IncidentCategory
+    title: str = Field(min_length=1, max_length=200)
+    summary: str = Field(min_length=1, max_length=4000)
+    alert_ids: list[str] = []
+    track_ids: list[str] = []
+    releasability: list[str]
+
+
+class Incident(Exact):
+    """An incident; ``releasability_effective`` is what it is shared with: the meet of its own
+    releasability and that of the alerts and tracks it links."""
+    incident_id: str
+    category: IncidentCategory
+    title: str
+    summary: str
+    alert_ids: list[str]
+    track_ids: list[str]
+    releasability: list[str]
+    releasability_effective: list[str]
+    state: str
+    created: str
+    created_by: str | None
+    updated: str
+    workflow: Workflow
+
+
+class IncidentList(Exact):
+    incidents: list[Incident]
     count: int
 
 

@@ -1,5 +1,9 @@
 """The alert router: ``mfc.alerts`` → each agency's topic and signed webhooks.
 
+Incidents (``mfc.incidents``) go likewise to ``mfc.incidents.<agency>`` and the agency's
+webhooks, for the agencies they are releasable to (``services.workflow``).  An alert line
+a suppression holds back is not routed (it is raised again when the suppression runs out).
+
 Every alert line (opened, updated, closed, retracted: each emission) goes to
 ``mfc.alerts.<agency>`` for every member agency it is releasable to and that subscribed to
 it (see ``services.subscriptions``), keyed by alert id, and is POSTed to the matching
@@ -29,6 +33,7 @@ from .subscriptions import Subscription, SubscriptionStore, route
 from .webhook_net import WebhookPolicy
 from .webhooks import WebhookSender, sign, verify
 from .workers import Worker
+from .workflow import SuppressionCache, incident_releasable_to
 
 __all__ = ["AlertRouter", "WebhookSender", "sign", "verify"]
 
@@ -40,13 +45,16 @@ class AlertRouter(Worker):
 
     def __init__(self, bus: Bus, subscriptions: SubscriptionStore, agencies: Iterable[str],
                  group: str = "alert-router", refresh_s: float = 2.0, sender: WebhookSender | None = None,
-                 policy: WebhookPolicy | None = None) -> None:
+                 policy: WebhookPolicy | None = None, suppressions: SuppressionCache | None = None) -> None:
         super().__init__("alert-router")
         self.bus, self.subscriptions, self.agencies = bus, subscriptions, sorted(set(agencies))
         self.refresh_s = refresh_s
         self.sender = sender or WebhookSender(bus, policy)
+        self.suppressions = suppressions  # None: nothing is held back (no store to read them from)
         self.consumer = bus.consumer(topics.ALERTS, group)
+        self.incidents = bus.consumer(topics.INCIDENTS, f"{group}-incidents")
         self._subs: list[Subscription] = []
+        self.held = 0  # alert lines held back by suppressions
         self._loaded = float("-inf")
 
     def invalidate(self) -> None:
@@ -58,14 +66,20 @@ class AlertRouter(Worker):
         try:
             while not self.stopping.is_set():
                 records = self.consumer.poll(timeout_s=0.2, max_records=1000)
-                if not records:
+                shared = self.incidents.poll(timeout_s=0.02, max_records=1000)
+                if not records and not shared:
                     continue
                 subs = self._current()
                 for rec in records:
                     self.route(rec.value, subs)
+                for rec in shared:
+                    self.route_incident(rec.value, subs)
                 self.bus.flush()
-                self.consumer.commit()
-                self.handled += len(records)
+                if records:
+                    self.consumer.commit()
+                if shared:
+                    self.incidents.commit()
+                self.handled += len(records) + len(shared)
         finally:
             self.sender.stop()
 
@@ -74,11 +88,33 @@ class AlertRouter(Worker):
             self.bus.publish(topics.DEADLETTER, "alert-router", {
                 "source": "alert-router", "reason": "alert line without alert_id", "line": json.dumps(alert)})
             return
+        if self.suppressions is not None and self.suppressions.holding(alert) is not None:
+            self.held += 1
+            return  # held back by a suppression: raised again when it runs out (StoreWorker)
         where = route(alert, self.agencies, subs)
         for topic in where.topics:
             self.bus.publish(topic, alert["alert_id"], alert)
         for sub in where.webhooks:
             self.sender.submit(sub, alert)
+
+    def route_incident(self, incident: dict[str, Any], subs: list[Subscription]) -> None:
+        """An incident goes to ``mfc.incidents.<agency>`` and to the agency's webhooks (one per
+        URL, whatever their alert filters) for each agency it is releasable to, and no other."""
+        if not isinstance(incident, dict) or "incident_id" not in incident:
+            self.bus.publish(topics.DEADLETTER, "alert-router", {
+                "source": "alert-router", "reason": "incident line without incident_id",
+                "line": json.dumps(incident)})
+            return
+        agencies = set(self.agencies) | {s.agency for s in subs}
+        for agency in sorted(agencies):
+            if not incident_releasable_to(incident, agency):
+                continue
+            self.bus.publish(topics.agency_incidents(agency), incident["incident_id"], incident)
+            urls: set[str] = set()
+            for sub in subs:
+                if sub.agency == agency and sub.delivery == "webhook" and sub.url not in urls:
+                    urls.add(sub.url or "")
+                    self.sender.submit(sub, incident)
 
     def _current(self) -> list[Subscription]:
         if time.monotonic() - self._loaded >= self.refresh_s:

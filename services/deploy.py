@@ -196,17 +196,22 @@ def cmd_router(args: argparse.Namespace) -> int:
     from .webhook_net import deployment_policy
     settings = Settings.from_env()
     bus = connect(settings)
+    from .store import Store
+    from .workflow import SuppressionCache
     subscriptions = SubscriptionStore(settings.db)
+    store = Store(settings.db)  # suppressions: what the router holds back
     ring = KeyRing(settings.all_keys(), KeyStore(settings.db))
     agencies = ring.agencies()
     print(f"mfc router: mfc.alerts → mfc.alerts.<agency> for {', '.join(agencies) or 'no agency keys yet'}"
           f" and webhooks (subscriptions in {settings.db_display})", flush=True)
     try:
-        router = AlertRouter(bus, subscriptions, agencies, policy=deployment_policy(settings))
+        router = AlertRouter(bus, subscriptions, agencies, policy=deployment_policy(settings),
+                             suppressions=SuppressionCache(store, time.time))
         ring.on_change = lambda: setattr(router, "agencies", ring.agencies())  # agency keys made with `mfc keys`
         return run_until_signalled([router, KeyWatcher(ring)], bus)
     finally:
         subscriptions.close()
+        store.close()
         ring.store.close()
 
 

@@ -22,6 +22,7 @@ from .store import Store
 from .sensor_registry import SENSORS_TOPIC, SensorRegistry, sensor_message
 from .subscriptions import SubscriptionStore
 from .webhook_net import deployment_policy
+from .workflow import SuppressionCache
 from .workers import FusionWorker, StoreWorker, Worker
 
 log = logging.getLogger("mfc.runtime")
@@ -68,16 +69,19 @@ class Runtime:
         self.keys = KeyRing(settings.all_keys(), self.key_store)  # bootstrap keys, hashed, and the store's
         self.bus = bus or make_bus(settings.bus, settings.kafka_prefix)
         self.store = Store(settings.db)
+        self.suppressions = SuppressionCache(self.store, clock)
         lim = self.limits
         self.ingest = IngestService(self.bus, self.sensors, clock, max_lines=lim.ingest_max_lines,
                                     max_line_bytes=lim.ingest_max_line_bytes,
                                     max_echoed_rejects=lim.ingest_max_echoed_rejects)
         self.broadcaster = Broadcaster(max_per_key=lim.streams_per_key, max_total=lim.streams_total)
         self.workers: list[Worker] = [StoreWorker(self.bus, self.store, keep_history_s=settings.history_keep_s,
-                                                  clock=clock, broadcaster=self.broadcaster)]
+                                                  clock=clock, broadcaster=self.broadcaster,
+                                                  suppressions=self.suppressions)]
         self.subscriptions = SubscriptionStore(settings.db)
         self.webhook_policy = deployment_policy(settings)
-        self.router = AlertRouter(self.bus, self.subscriptions, self.agencies(), policy=self.webhook_policy)
+        self.router = AlertRouter(self.bus, self.subscriptions, self.agencies(), policy=self.webhook_policy,
+                                  suppressions=self.suppressions)
         self.keys.on_change = lambda: setattr(self.router, "agencies", self.agencies())
         self.workers += [self.router, KeyWatcher(self.keys)]
         self.fusion_worker: FusionWorker | None = None

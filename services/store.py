@@ -7,16 +7,19 @@ so a replayed track or alert line never makes a second row.
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from typing import Any, Iterable
 
 from sqlalchemy import (Column, Float, Index, Integer, MetaData, String, Table, Text,
-                        UniqueConstraint, create_engine, delete, event, func, select)
+                        UniqueConstraint, create_engine, delete, event, func, or_, select)
 from sqlalchemy.engine import Engine
 
 from fusion.model import iso_time
 
 from ingest.timeparse import parse_iso
+
+from .workflow import SEVERITIES, TERMINAL, apply_change
 
 metadata = MetaData()
 
@@ -60,6 +63,34 @@ alerts = Table(
     Column("summary", Text, nullable=False), Column("evidence", Text),
     Column("state", String(16), nullable=False, index=True),
     Column("acked_by", String(64)), Column("acked_at_s", Float),
+    # the officers' workflow (services.workflow): kept by the store, never by a replayed line
+    Column("assignee", String(64)), Column("disposition", String(32), index=True),
+    Column("history", Text),  # JSON: the audit trail, oldest first
+    Column("suppressed_by", String(32), index=True), Column("suppressed_until_s", Float),
+)
+
+suppressions = Table(
+    "suppressions", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("type", String(32)), Column("track_id", String(128)), Column("zone", String(128)),
+    Column("bbox", Text),  # JSON [w, s, e, n] or NULL
+    Column("until_s", Float, nullable=False), Column("reason", Text, nullable=False),
+    Column("created_by", String(64)), Column("created_s", Float),
+    Column("released_s", Float),  # when its held-back alerts were raised again (expiry or deletion)
+)
+
+incidents = Table(
+    "incidents", metadata,
+    Column("incident_id", String(32), primary_key=True),
+    Column("category", String(32), nullable=False, index=True),
+    Column("title", Text, nullable=False), Column("summary", Text, nullable=False),
+    Column("alert_ids", Text), Column("track_ids", Text),  # JSON lists
+    Column("releasability", Text, nullable=False),            # JSON: as the officer gave it
+    Column("releasability_effective", Text, nullable=False),  # JSON: the meet with what it links
+    Column("state", String(16), nullable=False, index=True),
+    Column("assignee", String(64)), Column("disposition", String(32)), Column("history", Text),
+    Column("created_by", String(64)), Column("created_s", Float, nullable=False, index=True),
+    Column("updated_s", Float, nullable=False),
 )
 
 zones = Table(
@@ -94,7 +125,7 @@ class Store:
         """A database made by an earlier version gets the columns added since (all nullable)."""
         from sqlalchemy import inspect, text
         insp = inspect(self.engine)
-        for table in (tracks, history):
+        for table in (tracks, history, alerts):
             have = {c["name"] for c in insp.get_columns(table.name)}
             for col in table.columns:
                 if col.name not in have:
@@ -130,28 +161,199 @@ class Store:
             conn.execute(stmt, list(latest.values()))
             conn.execute(self._insert(history).on_conflict_do_nothing(), _unique(points))
 
-    def write_alerts(self, lines: Iterable[dict[str, Any]]) -> None:
-        """Upsert alerts; an officer's acknowledgement is not undone by a replayed line."""
-        rows = [_alert_row(a) for a in lines]
+    def write_alerts(self, lines: Iterable[dict[str, Any]],
+                     held: dict[str, tuple[str, float]] | None = None) -> None:
+        """Upsert alerts; an officer's acknowledgement and workflow are not undone by a replayed
+        line.  ``held``: alert id → (suppression id, until) for the lines a suppression holds back."""
+        held = held or {}
+        rows = []
+        for a in lines:
+            row = _alert_row(a)
+            row["suppressed_by"], row["suppressed_until_s"] = held.get(row["alert_id"], (None, None))
+            rows.append(row)
         if not rows:
             return
         with self.engine.begin() as conn:
             stmt = self._insert(alerts)
-            keep = ("alert_id", "acked_by", "acked_at_s", "state")
+            keep = ("alert_id", "acked_by", "acked_at_s", "state", "assignee", "disposition", "history",
+                    "suppressed_by", "suppressed_until_s")
             cols = {c.name: stmt.excluded[c.name] for c in alerts.columns if c.name not in keep}
             cols["state"] = func.coalesce(
                 func.nullif(stmt.excluded.state, "open"), alerts.c.state)  # open never reopens an ack
+            for name in ("suppressed_by", "suppressed_until_s"):  # a line not held keeps the mark (counted)
+                cols[name] = func.coalesce(stmt.excluded[name], alerts.c[name])
             conn.execute(stmt.on_conflict_do_update(index_elements=["alert_id"], set_=cols), rows)
 
     def ack_alert(self, alert_id: str, who: str, at_s: float | None = None) -> dict[str, Any] | None:
+        at_s = at_s or time.time()
         with self.engine.begin() as conn:
-            row = conn.execute(select(alerts).where(alerts.c.alert_id == alert_id)).mappings().first()
+            row = conn.execute(select(alerts).where(alerts.c.alert_id == alert_id)
+                               .with_for_update()).mappings().first()
             if row is None:
                 return None
             if row["state"] == "open":
+                _, wf = apply_change("open", _workflow(row), {"state": "acknowledged"}, who, at_s)
                 conn.execute(alerts.update().where(alerts.c.alert_id == alert_id).values(
-                    state="acknowledged", acked_by=who, acked_at_s=at_s or time.time()))
+                    state="acknowledged", acked_by=who, acked_at_s=at_s, history=json.dumps(wf["history"])))
         return self.alert(alert_id)
+
+    def change_alert(self, alert_id: str, change: dict[str, Any], who: str,
+                     at_s: float) -> dict[str, Any] | None:
+        """Apply an officer's change (``services.workflow``); None if there is no such alert.
+        Raises ``WorkflowError`` for a refused change (nothing is written)."""
+        with self.engine.begin() as conn:
+            row = conn.execute(select(alerts).where(alerts.c.alert_id == alert_id)
+                               .with_for_update()).mappings().first()
+            if row is None:
+                return None
+            state, wf = apply_change(row["state"], _workflow(row), change, who, at_s)
+            values: dict[str, Any] = {"state": state, "assignee": wf["assignee"], "disposition": wf["disposition"],
+                                      "history": json.dumps(wf["history"])}
+            if state == "acknowledged" and row["state"] != "acknowledged":
+                values.update(acked_by=who, acked_at_s=at_s)
+            conn.execute(alerts.update().where(alerts.c.alert_id == alert_id).values(**values))
+        return self.alert(alert_id)
+
+    # ------------------------------------------------------------ suppressions
+    def add_suppression(self, supp: dict[str, Any], who: str, at_s: float,
+                        existing: Iterable[str] = ()) -> dict[str, Any]:
+        """Store a suppression (``workflow.check_suppression``'s fields) and mark the alerts it
+        holds back already (``existing``: their ids)."""
+        sid = f"S{secrets.token_hex(6)}"
+        row = {"id": sid, "type": supp.get("type"), "track_id": supp.get("track_id"), "zone": supp.get("zone"),
+               "bbox": None if supp.get("bbox") is None else json.dumps(supp["bbox"]),
+               "until_s": supp["until_s"], "reason": supp["reason"], "created_by": who, "created_s": at_s}
+        with self.engine.begin() as conn:
+            conn.execute(suppressions.insert().values(**row))
+            ids = list(existing)
+            for i in range(0, len(ids), 500):
+                conn.execute(alerts.update().where(alerts.c.alert_id.in_(ids[i:i + 500])).values(
+                    suppressed_by=sid, suppressed_until_s=supp["until_s"]))
+        return self.suppression(sid)  # type: ignore[return-value]
+
+    def suppression(self, sid: str) -> dict[str, Any] | None:
+        return next((s for s in self.suppressions(all_=True) if s["id"] == sid), None)
+
+    def suppressions(self, now_s: float | None = None, all_: bool = False) -> list[dict[str, Any]]:
+        """Suppressions (those still running at ``now_s`` unless ``all_``), each with ``held``:
+        the alerts it has held back."""
+        q = select(suppressions).order_by(suppressions.c.created_s, suppressions.c.id)
+        if not all_ and now_s is not None:
+            q = q.where(suppressions.c.until_s > now_s)
+        counted = (select(alerts.c.suppressed_by, func.count()).where(alerts.c.suppressed_by.is_not(None))
+                   .group_by(alerts.c.suppressed_by))
+        with self.engine.connect() as conn:
+            held = {sid: n for sid, n in conn.execute(counted)}
+            return [_suppression_line(r, held.get(r["id"], 0)) for r in conn.execute(q).mappings()]
+
+    def delete_suppression(self, sid: str) -> bool:
+        """Forget a suppression; the alerts it held back are in the queue again."""
+        with self.engine.begin() as conn:
+            gone = conn.execute(delete(suppressions).where(suppressions.c.id == sid)).rowcount > 0
+            if gone:
+                conn.execute(alerts.update().where(alerts.c.suppressed_by == sid).values(
+                    suppressed_until_s=None))
+        return gone
+
+    def claim_expired(self, now_s: float) -> list[str]:
+        """Ids of the suppressions that ran out and were not released yet, claimed by this caller
+        (an atomic update: with several processes, each expiry is released once)."""
+        with self.engine.begin() as conn:
+            ids = [r[0] for r in conn.execute(select(suppressions.c.id).where(
+                suppressions.c.until_s <= now_s, suppressions.c.released_s.is_(None)))]
+            mine = []
+            for sid in ids:
+                if conn.execute(suppressions.update().where(
+                        suppressions.c.id == sid, suppressions.c.released_s.is_(None)).values(
+                        released_s=now_s)).rowcount:
+                    mine.append(sid)
+        return mine
+
+    def held_by(self, sid: str, live_only: bool = True) -> list[dict[str, Any]]:
+        """The alerts suppression ``sid`` held back (those not closed or retracted)."""
+        q = select(alerts).where(alerts.c.suppressed_by == sid)
+        if live_only:
+            q = q.where(alerts.c.state.not_in(TERMINAL))
+        with self.engine.connect() as conn:
+            return [_alert_line(r) for r in conn.execute(q).mappings()]
+
+    def live_alerts(self) -> list[dict[str, Any]]:
+        """Alerts neither closed nor retracted (what a new suppression may hold back at once)."""
+        with self.engine.connect() as conn:
+            return [_alert_line(r) for r in conn.execute(
+                select(alerts).where(alerts.c.state.not_in(TERMINAL))).mappings()]
+
+    # --------------------------------------------------------------- incidents
+    def add_incident(self, inc: dict[str, Any], who: str, at_s: float) -> dict[str, Any]:
+        iid = f"I{secrets.token_hex(6)}"
+        history = [{"at": iso_time(at_s), "by": who, "action": "create"}]
+        with self.engine.begin() as conn:
+            conn.execute(incidents.insert().values(
+                incident_id=iid, category=inc["category"], title=inc["title"], summary=inc["summary"],
+                alert_ids=json.dumps(inc.get("alert_ids") or []), track_ids=json.dumps(inc.get("track_ids") or []),
+                releasability=json.dumps(inc["releasability"]),
+                releasability_effective=json.dumps(inc["releasability_effective"]),
+                state="open", history=json.dumps(history), created_by=who, created_s=at_s, updated_s=at_s))
+        return self.incident(iid)  # type: ignore[return-value]
+
+    def change_incident(self, iid: str, change: dict[str, Any], who: str, at_s: float,
+                        effective: list[str] | None = None) -> dict[str, Any] | None:
+        """Apply an officer's change to an incident (as to an alert); ``effective``: its
+        releasability meet recomputed now.  None if there is no such incident."""
+        with self.engine.begin() as conn:
+            row = conn.execute(select(incidents).where(incidents.c.incident_id == iid)
+                               .with_for_update()).mappings().first()
+            if row is None:
+                return None
+            state, wf = apply_change(row["state"], _workflow(row), change, who, at_s)
+            values: dict[str, Any] = {"state": state, "assignee": wf["assignee"], "disposition": wf["disposition"],
+                                      "history": json.dumps(wf["history"]), "updated_s": at_s}
+            if effective is not None:
+                values["releasability_effective"] = json.dumps(effective)
+            conn.execute(incidents.update().where(incidents.c.incident_id == iid).values(**values))
+        return self.incident(iid)
+
+    def incident(self, iid: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(incidents).where(incidents.c.incident_id == iid)).mappings().first()
+        return None if row is None else _incident_line(row)
+
+    def incidents(self, category: str | None = None, state: str | None = None,
+                  limit: int = 500) -> list[dict[str, Any]]:
+        q = select(incidents)
+        if category:
+            q = q.where(incidents.c.category == category)
+        if state:
+            q = q.where(incidents.c.state == state)
+        q = q.order_by(incidents.c.created_s.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return [_incident_line(r) for r in conn.execute(q).mappings()]
+
+    # ------------------------------------------------------------------- stats
+    def alert_stats(self, since_s: float | None = None, now_s: float | None = None) -> dict[str, dict[str, Any]]:
+        """Per alert type: counts by state and by disposition, the alerts held back now, and
+        precision = true positives / (true + false positives) from the officers' dispositions."""
+        q = select(alerts.c.type, alerts.c.state, alerts.c.disposition, func.count()).group_by(
+            alerts.c.type, alerts.c.state, alerts.c.disposition)
+        h = select(alerts.c.type, func.count()).where(alerts.c.suppressed_until_s > (now_s or time.time())) \
+            .group_by(alerts.c.type)
+        if since_s is not None:
+            q, h = q.where(alerts.c.time_s >= since_s), h.where(alerts.c.time_s >= since_s)
+        out: dict[str, dict[str, Any]] = {}
+        with self.engine.connect() as conn:
+            for type_, state, disposition, n in conn.execute(q):
+                t = out.setdefault(type_, {"total": 0, "states": {}, "dispositions": {}, "suppressed": 0})
+                t["total"] += n
+                t["states"][state] = t["states"].get(state, 0) + n
+                if disposition:
+                    t["dispositions"][disposition] = t["dispositions"].get(disposition, 0) + n
+            for type_, n in conn.execute(h):
+                if type_ in out:
+                    out[type_]["suppressed"] = n
+        for t in out.values():
+            tp, fp = t["dispositions"].get("true_positive", 0), t["dispositions"].get("false_positive", 0)
+            t["precision"] = tp / (tp + fp) if tp + fp else None
+        return dict(sorted(out.items()))
 
     def put_zone(self, name: str, kind: str, feature: dict[str, Any], who: str, at_s: float) -> None:
         with self.engine.begin() as conn:
@@ -210,8 +412,16 @@ class Store:
 
     def alerts(self, type_: str | None = None, state: str | None = None, severity: str | None = None,
                bbox: tuple[float, float, float, float] | None = None, since_s: float | None = None,
-               limit: int = 500) -> list[dict[str, Any]]:
+               limit: int = 500, min_severity: str | None = None, now_s: float | None = None,
+               suppressed: bool | None = None) -> list[dict[str, Any]]:
+        """Alerts, newest first.  With ``now_s``, ``suppressed`` False leaves out the alerts a
+        suppression holds back at ``now_s`` (the queue), True gives only those, None both."""
         q = select(alerts)
+        if min_severity:
+            q = q.where(alerts.c.severity.in_(SEVERITIES[SEVERITIES.index(min_severity):]))
+        if now_s is not None and suppressed is not None:
+            held = alerts.c.suppressed_until_s > now_s
+            q = q.where(held if suppressed else or_(alerts.c.suppressed_until_s.is_(None), ~held))
         if type_:
             q = q.where(alerts.c.type == type_)
         if state:
@@ -231,6 +441,11 @@ class Store:
         with self.engine.connect() as conn:
             row = conn.execute(select(alerts).where(alerts.c.alert_id == alert_id)).mappings().first()
         return None if row is None else _alert_line(row)
+
+    def suppressed_count(self, now_s: float) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(alerts).where(
+                alerts.c.suppressed_until_s > now_s)).scalar_one()
 
     def counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:
@@ -305,4 +520,29 @@ def _alert_line(row: Any) -> dict[str, Any]:
         "evidence": json.loads(row["evidence"] or "{}"), "state": row["state"],
         "acked_by": row["acked_by"],
         "acked_at": None if row["acked_at_s"] is None else iso_time(row["acked_at_s"]),
+        "workflow": _workflow(row),
+        **({"suppressed_by": row["suppressed_by"]} if row["suppressed_by"] else {}),
+    }
+
+
+def _workflow(row: Any) -> dict[str, Any]:
+    return {"assignee": row["assignee"], "disposition": row["disposition"],
+            "history": json.loads(row["history"]) if row["history"] else []}
+
+
+def _suppression_line(row: Any, held: int) -> dict[str, Any]:
+    return {"id": row["id"], "type": row["type"], "track_id": row["track_id"], "zone": row["zone"],
+            "bbox": json.loads(row["bbox"]) if row["bbox"] else None, "until": iso_time(row["until_s"]),
+            "reason": row["reason"], "created_by": row["created_by"], "created": iso_time(row["created_s"]),
+            "held": held}
+
+
+def _incident_line(row: Any) -> dict[str, Any]:
+    return {
+        "incident_id": row["incident_id"], "category": row["category"], "title": row["title"],
+        "summary": row["summary"], "alert_ids": json.loads(row["alert_ids"] or "[]"),
+        "track_ids": json.loads(row["track_ids"] or "[]"), "releasability": json.loads(row["releasability"]),
+        "releasability_effective": json.loads(row["releasability_effective"]), "state": row["state"],
+        "created": iso_time(row["created_s"]), "created_by": row["created_by"],
+        "updated": iso_time(row["updated_s"]), "workflow": _workflow(row),
     }

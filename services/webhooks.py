@@ -67,6 +67,7 @@ class _Delivery:
     alert_id: str
     id: str
     attempt: int = 0
+    incident: bool = False  # an incident line (``X-MFC-Incident-Id``), not an alert
 
 
 @dataclass
@@ -101,7 +102,9 @@ class WebhookSender:
 
     def submit(self, sub: Subscription, alert: dict[str, Any]) -> None:
         body = json.dumps(alert, separators=(",", ":")).encode()
-        d = _Delivery(sub, body, alert.get("alert_id", ""), hashlib.sha256(sub.id.encode() + body).hexdigest()[:32])
+        incident = "alert_id" not in alert and "incident_id" in alert
+        d = _Delivery(sub, body, str(alert.get("incident_id" if incident else "alert_id", "")),
+                      hashlib.sha256(sub.id.encode() + body).hexdigest()[:32], incident=incident)
         with self._cv:
             queued = len(self._queues[sub.id].heap) if sub.id in self._queues else 0
             if self._pending >= self.max_pending:
@@ -199,7 +202,7 @@ class WebhookSender:
             "X-MFC-Signature": sign(d.sub.secret or "", d.body, int(self.clock()), delivery_id=d.id),
             "X-MFC-Delivery": d.id,
             "X-MFC-Subscription": d.sub.id,
-            "X-MFC-Alert-Id": d.alert_id,
+            ("X-MFC-Incident-Id" if d.incident else "X-MFC-Alert-Id"): d.alert_id,
         }
 
     def _give_up(self, d: _Delivery, reason: str) -> None:

@@ -24,6 +24,7 @@ from .bus import Bus
 from .checkpoint import Checkpoint
 from .feed_order import FeedOrder
 from .store import Store
+from .workflow import SuppressionCache
 
 log = logging.getLogger("mfc.workers")
 _BATCH = 5000  # records per poll of mfc.obs
@@ -282,40 +283,73 @@ class FusionWorker(Worker):
 
 
 class StoreWorker(Worker):
-    """Writes track lines and alerts into the store."""
+    """Writes track lines and alerts into the store, and hands them (and incidents) to the stream.
+
+    An alert a suppression holds back (``services.workflow``) is stored, marked and counted,
+    and not streamed; when the suppression runs out, the alerts it held that are still live
+    are published again on ``mfc.alerts`` (raised: queue, stream, agency topics, webhooks)."""
 
     def __init__(self, bus: Bus, store: Store, group: str = "store", keep_history_s: float = 86_400.0,
-                 clock: Callable[[], float] = time.time, broadcaster: Broadcaster | None = None) -> None:
+                 clock: Callable[[], float] = time.time, broadcaster: Broadcaster | None = None,
+                 suppressions: SuppressionCache | None = None) -> None:
         super().__init__("store")
         self.bus, self.store, self.broadcaster = bus, store, broadcaster
         self.keep_history_s, self.clock = keep_history_s, clock
+        self.suppressions = suppressions or SuppressionCache(store, clock)
         self._pruned = 0.0
+        self._released = 0.0
         self.tracks = bus.consumer(topics.TRACKS, f"{group}-tracks")  # one group per topic
         self.alerts = bus.consumer(topics.ALERTS, f"{group}-alerts")
+        self.incidents = bus.consumer(topics.INCIDENTS, f"{group}-incidents")
 
     def run(self) -> None:
         while not self.stopping.is_set():
             t_recs = self.tracks.poll(timeout_s=0.2, max_records=5000)
             a_recs = self.alerts.poll(timeout_s=0.05, max_records=1000)  # Kafka needs time in poll to join
-            while not self._write(t_recs, a_recs):
+            i_recs = self.incidents.poll(timeout_s=0.02, max_records=1000)
+            held = self._held([r.value for r in a_recs])
+            while not self._write(t_recs, a_recs, held):
                 if self.stopping.wait(1.0):
                     return
             if self.broadcaster is not None:
                 # history points (``late``) are not live events: they go to the store only
                 self.broadcaster.publish("track", [r.value for r in t_recs if not r.value.get("late")])
-                self.broadcaster.publish("alert", [r.value for r in a_recs])
+                self.broadcaster.publish("alert", [r.value for r in a_recs
+                                                   if r.value.get("alert_id") not in held])
+                self.broadcaster.publish("incident", [r.value for r in i_recs])  # stored by the API
             if t_recs:
                 self.tracks.commit()
             if a_recs:
                 self.alerts.commit()
-            self.handled += len(t_recs) + len(a_recs)
+            if i_recs:
+                self.incidents.commit()
+            self.handled += len(t_recs) + len(a_recs) + len(i_recs)
+            if time.monotonic() - self._released >= 1.0:
+                self._released = time.monotonic()
+                self._write_safely(self._release_expired)
             if time.monotonic() - self._pruned > 600:
                 self._pruned = time.monotonic()
                 self._write_safely(lambda: self.store.prune_history(self.clock() - self.keep_history_s))
 
-    def _write(self, t_recs: list, a_recs: list) -> bool:
+    def _held(self, values: list) -> dict[str, tuple[str, float]]:
+        held = {}
+        for value in values:
+            if isinstance(value, dict) and "alert_id" in value:
+                supp = self.suppressions.holding(value)
+                if supp is not None:
+                    held[value["alert_id"]] = (supp["id"], supp["until_s"])
+        return held
+
+    def _release_expired(self) -> None:
+        """Raise again the live alerts of the suppressions that ran out (each expiry once)."""
+        for sid in self.store.claim_expired(self.clock()):
+            for alert in self.store.held_by(sid):
+                self.bus.publish(topics.ALERTS, alert["alert_id"], alert)
+            self.bus.flush()
+
+    def _write(self, t_recs: list, a_recs: list, held: dict[str, tuple[str, float]] | None = None) -> bool:
         return self._write_safely(lambda: (self.store.write_tracks(r.value for r in t_recs),
-                                           self.store.write_alerts(r.value for r in a_recs)))
+                                           self.store.write_alerts((r.value for r in a_recs), held)))
 
     def _write_safely(self, action: Callable[[], object]) -> bool:
         try:

@@ -31,7 +31,13 @@ POLICY: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/v1/tracks/{track_id}/history"): READ, ("GET", "/v1/picture"): READ,
     ("GET", "/v1/coverage"): READ,     # agencies: only the stations releasable to them
     ("GET", "/v1/history/range"): READ, ("GET", "/v1/alerts"): READ, ("GET", "/v1/stream"): READ,
-    ("POST", "/v1/alerts/{alert_id}/ack"): STAFF,
+    ("POST", "/v1/alerts/{alert_id}/ack"): STAFF, ("PATCH", "/v1/alerts/{alert_id}"): STAFF,
+    ("GET", "/v1/alerts/{alert_id}"): READ,
+    ("GET", "/v1/alerts/stats"): STAFF,
+    ("GET", "/v1/suppressions"): STAFF, ("POST", "/v1/suppressions"): STAFF,
+    ("DELETE", "/v1/suppressions/{suppression_id}"): STAFF,
+    ("GET", "/v1/incidents"): READ, ("POST", "/v1/incidents"): STAFF,
+    ("GET", "/v1/incidents/{incident_id}"): READ, ("PATCH", "/v1/incidents/{incident_id}"): STAFF,
     ("POST", "/v1/ingest/ais"): INGEST, ("POST", "/v1/ingest/radar"): INGEST, ("POST", "/v1/ingest/asterix"): INGEST,
     ("GET", "/v1/sensors"): SENSOR_READ, ("POST", "/v1/sensors"): INGEST,
     ("DELETE", "/v1/sensors/{sensor_id}"): INGEST,
@@ -48,7 +54,7 @@ AGENCY_KEY, OTHER_AGENCY_KEY = "agency-key-for-matrix", "other-agency-key-for-ma
 KEYS = {"officer": OFFICER_KEY, "agency": AGENCY_KEY, "integrator": INTEGRATOR_KEY, "admin": ADMIN_KEY}
 # requests an entitled key may make: bad enough to change nothing, but past authorisation
 PARAMS = {"track_id": "T404", "alert_id": "A404", "sensor_id": "NO-SUCH", "name": "no-such-zone",
-          "sub_id": "S404", "cid": "tracks", "fid": "T404"}
+          "sub_id": "S404", "suppression_id": "S404", "incident_id": "I404", "cid": "tracks", "fid": "T404"}
 QUERY = {("GET", "/v1/stream"): {"types": "not-a-kind"}, ("POST", "/v1/ingest/ais"): {"sensor_id": "NO-SUCH"},
          ("POST", "/v1/ingest/asterix"): {"sensor_id": "NO-SUCH"}}
 

@@ -172,6 +172,40 @@ def test_the_dark_alert_of_a_restricted_radar_reaches_only_its_state(scene):
     assert "distress" in vn_alerts and "dark_vessel" not in vn_alerts
 
 
+def test_an_incident_about_restricted_data_is_shared_no_further_than_that_data(scene):
+    """An officer raises an incident from the PH-only dark alert and marks it ASEAN: it is shared
+    with PH only (the meet); one about Y, which the shared receiver hears, reaches VN too."""
+    server, _, _ = scene
+    url = server.url
+    (dark,) = alerts(url, OFFICER, "dark_vessel")
+    x, y = by_position(tracks(url, OFFICER), X), by_position(tracks(url, OFFICER), Y)
+    secret = httpx.post(f"{url}/v1/incidents", headers=OFFICER, json={
+        "category": "smuggling", "title": "dark contact X", "summary": "no AIS, loitering",
+        "alert_ids": [dark["alert_id"]], "track_ids": [x["track_id"]], "releasability": ["ASEAN"]}).json()
+    assert secret["releasability_effective"] == ["PH"]
+    shared = httpx.post(f"{url}/v1/incidents", headers=OFFICER, json={
+        "category": "iuu_fishing", "title": "Y fishing", "summary": "seen fishing",
+        "track_ids": [y["track_id"]], "releasability": ["ASEAN"]}).json()
+    assert shared["releasability_effective"] == ["ASEAN"]
+    vn = [i["incident_id"] for i in httpx.get(f"{url}/v1/incidents", headers=VN).json()["incidents"]]
+    ph = [i["incident_id"] for i in httpx.get(f"{url}/v1/incidents", headers=PH).json()["incidents"]]
+    assert vn == [shared["incident_id"]] and set(ph) == {secret["incident_id"], shared["incident_id"]}
+    assert httpx.get(f"{url}/v1/incidents/{secret['incident_id']}", headers=VN).status_code == 404
+    # changing it re-publishes it: still only to PH
+    assert httpx.patch(f"{url}/v1/incidents/{secret['incident_id']}", json={"comment": "boarding planned"},
+                       headers=OFFICER).status_code == 200
+    assert httpx.patch(f"{url}/v1/incidents/{secret['incident_id']}", json={"comment": "x"},
+                       headers=PH).status_code == 403
+    runtime = server.runtime
+
+    def topic(agency):
+        return [r.value["incident_id"] for r in runtime.bus.consumer(
+            topics.agency_incidents(agency), f"iso-{agency}-{time.monotonic()}").poll(timeout_s=0.2, max_records=100)]
+    assert wait_for(lambda: len(topic("PH-CG")) == 3)
+    assert wait_for(lambda: topic("VN-MSA") == [shared["incident_id"]])
+    assert topic("VN-MSA") == [shared["incident_id"]]
+
+
 def test_tracks_of_restricted_sensors_are_hidden_and_fused_tracks_are_shown_from_shared_data(scene):
     server, streams, _ = scene
     url = server.url

@@ -114,3 +114,41 @@ def test_a_database_from_before_track_sensors_gets_the_column_and_keeps_its_rows
         assert reopened.track("T1")["sensors"] == ["PH-PAG-A1", "PH-PAG-R1"]
     finally:
         reopened.close()
+
+
+def test_workflow_suppressions_and_incidents_persist(store, tmp_path):
+    from services.workflow import WorkflowError
+    store.write_alerts([alert(), alert("A2", type_="loitering")])
+    store.change_alert("A1", {"assignee": "ana", "comment": "watching"}, "officer-ana", 1795507600.0)
+    row = store.change_alert("A1", {"state": "closed", "disposition": "false_positive"}, "officer-bo", 1795507660.0)
+    assert row["state"] == "closed" and row["workflow"]["disposition"] == "false_positive"
+    with pytest.raises(WorkflowError):
+        store.change_alert("A1", {"comment": "too late"}, "officer-bo", 1795507700.0)
+    store.write_alerts([alert()])  # the rule's open line replayed: the officers' work stays
+    supp = store.add_suppression({"type": "loitering", "track_id": None, "zone": None, "bbox": [113.0, 9.0, 115.0, 11.0],
+                                  "until_s": 1795510000.0, "reason": "tug"}, "officer-bo", 1795507700.0, ["A2"])
+    store.write_alerts([alert("A3", type_="loitering")], held={"A3": (supp["id"], 1795510000.0)})
+    inc = store.add_incident({"category": "iuu_fishing", "title": "t", "summary": "s", "alert_ids": ["A1"],
+                              "track_ids": [], "releasability": ["ASEAN"], "releasability_effective": ["PH"]},
+                             "officer-ana", 1795507800.0)
+    store.change_incident(inc["incident_id"], {"state": "acknowledged"}, "officer-bo", 1795507900.0)
+    reopened = Store(store.url)  # a new process on the same database
+    try:
+        a1 = reopened.alert("A1")
+        assert a1["state"] == "closed" and a1["workflow"]["assignee"] == "ana"
+        assert [(h["action"], h["by"]) for h in a1["workflow"]["history"]] == [
+            ("assign", "officer-ana"), ("comment", "officer-ana"), ("close", "officer-bo")]
+        assert a1["workflow"]["history"][2]["at"] == "2026-11-24T08:07:40Z"
+        (s,) = reopened.suppressions(1795508000.0)
+        assert s["held"] == 2 and s["bbox"] == [113.0, 9.0, 115.0, 11.0] and s["until"] == "2026-11-24T08:46:40Z"
+        assert reopened.suppressed_count(1795508000.0) == 2 and reopened.suppressed_count(1795510001.0) == 0
+        assert [a["alert_id"] for a in reopened.alerts(now_s=1795508000.0, suppressed=False)] == ["A1"]
+        assert reopened.claim_expired(1795510001.0) == [s["id"]] and reopened.claim_expired(1795510002.0) == []
+        stats = reopened.alert_stats(now_s=1795508000.0)
+        assert stats["zone_entry"]["precision"] == 0.0 and stats["loitering"]["suppressed"] == 2
+        got = reopened.incident(inc["incident_id"])
+        assert got["state"] == "acknowledged" and got["releasability_effective"] == ["PH"]
+        assert [h["action"] for h in got["workflow"]["history"]] == ["create", "acknowledge"]
+        assert reopened.delete_suppression(s["id"]) and reopened.suppressed_count(1795508000.0) == 0
+    finally:
+        reopened.close()

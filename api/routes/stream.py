@@ -11,18 +11,21 @@ from fastapi.responses import StreamingResponse
 
 from services.broadcast import TooManyListeners
 from services.visibility import STAFF_ROLES, releasable_to, track_view
+from services.workflow import incident_releasable_to
 
 from ..deps import AUTH, Reader, RuntimeDep, errors
 
 router = APIRouter(prefix="/v1", tags=["picture"])
 _EVENTS = {200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
-                 "description": "An endless event stream: `event: track|alert|lagged`, `data:` one JSON line"}}
+                 "description": "An endless event stream: `event: track|alert|incident|lagged`, `data:` one JSON line"}}
 
 
 @router.get("/stream", response_class=StreamingResponse, responses={**_EVENTS, **errors(*AUTH, 422, 429)})
 async def stream(request: Request, runtime: RuntimeDep, who: Reader,
-                 types: str = Query("track,alert", pattern="^(track|alert)(,(track|alert))?$")) -> StreamingResponse:
-    """Server-Sent Events: ``event: track`` and ``event: alert`` with the JSON line as data.
+                 types: str = Query("track,alert,incident",
+                                    pattern="^(track|alert|incident)(,(track|alert|incident)){0,2}$")) -> StreamingResponse:
+    """Server-Sent Events: ``event: track``, ``event: alert`` and ``event: incident`` with the JSON
+    line as data (an alert a suppression holds back is not sent).
     Browsers' EventSource cannot send headers: pass the key as ``?key=``.  An agency key
     gets only alerts releasable to it, narrowed by its ``stream`` subscriptions if it has any."""
     mine = [sub for sub in runtime.subscriptions.all(who.name) if sub.delivery == "stream"] \
@@ -36,6 +39,8 @@ async def stream(request: Request, runtime: RuntimeDep, who: Reader,
             return None
         if kind == "track":
             return track_view(value, who.name, runtime.sensor_lookup)
+        if kind == "incident":
+            return value if incident_releasable_to(value, who.name) else None
         if kind == "alert" and releasable_to(value, who.name) \
                 and (not mine or any(sub.matches(value) for sub in mine)):
             return value

@@ -948,15 +948,21 @@
   }
 
   // ---------------------------------------------------------------- alerts
-  let alertTimer = null, alertsBusy = false;
+  let alertTimer = null, alertsBusy = false, suppressedCount = 0;
+  const DISPOSITIONS = ['true_positive', 'false_positive', 'benign', 'duplicate'];
+  const chosen = new Map();  // alert id → disposition picked, kept across the queue's refreshes
   async function pollAlerts() {
     if (alertsBusy) return;
     alertsBusy = true;
     try {
       if (key && !authFailed) {
-        const r = await api('/v1/alerts?state=open&limit=100', {}, 10000);
+        const minSev = $('min-severity') ? $('min-severity').value : '';
+        const r = await api('/v1/alerts?state=open&limit=100' + (minSev ? `&min_severity=${minSev}` : ''), {}, 10000);
         alerts = (r && Array.isArray(r.alerts)) ? r.alerts.filter((a) => !a.state || a.state === 'open') : [];
+        suppressedCount = r && typeof r.suppressed === 'number' ? r.suppressed : 0;
         renderAlerts();
+        const inc = await api('/v1/incidents?limit=50', {}, 10000);
+        renderIncidents(inc && Array.isArray(inc.incidents) ? inc.incidents : []);
       }
     } catch (e) {
       if (!(e instanceof AuthError)) { alerts = []; renderAlerts(); }
@@ -979,6 +985,8 @@
     const cnt = $('alert-count');
     cnt.textContent = String(sorted.length);
     cnt.classList.toggle('hot', sorted.some((a) => SEV_RANK[a.severity] >= 4));
+    const sc = $('suppressed-count');
+    if (sc) { sc.textContent = `${suppressedCount} snoozed`; sc.dataset.count = String(suppressedCount); }
     if (!sorted.length) { ul.innerHTML = '<li class="empty">no alerts</li>'; requestRender(); return; }
     const frag = document.createDocumentFragment();
     for (const a of sorted) {
@@ -992,9 +1000,37 @@
         `<div class="head"><span class="type">${esc(String(a.type || 'alert').replace(/_/g, ' '))}</span>` +
         `<span class="sevname">${esc(sev)}</span><span class="meta">${esc(hhmm(a.time))}</span></div>` +
         `<button class="ack" type="button" title="Acknowledge">Ack</button>` +
-        `<div class="sum">${esc(a.summary || '')}${where ? `<div class="meta">${esc(where)}</div>` : ''}</div>`;
+        `<div class="sum">${esc(a.summary || '')}${where ? `<div class="meta">${esc(where)}</div>` : ''}` +
+        (a.workflow && a.workflow.assignee ? `<div class="meta assignee">assigned to ${esc(a.workflow.assignee)}</div>` : '') +
+        `</div>` +
+        `<div class="wf"><button class="assign" type="button">Assign</button>` +
+        `<button class="comment" type="button">Comment</button>` +
+        `<select class="disposition" title="Disposition"><option value="">disposition…</option>` +
+        DISPOSITIONS.map((d) => `<option value="${d}">${d.replace(/_/g, ' ')}</option>`).join('') + `</select>` +
+        `<button class="close" type="button">Close</button>` +
+        `<button class="snooze" type="button" title="Suppress this rule for this track (or zone) for 1 hour">Snooze 1h</button>` +
+        `<button class="incident" type="button" title="Raise an incident from this alert">Incident</button></div>`;
       li.addEventListener('click', () => onAlertClick(a));
       li.querySelector('.ack').addEventListener('click', (ev) => { ev.stopPropagation(); ackAlert(a, ev.currentTarget); });
+      li.querySelector('.wf').addEventListener('click', (ev) => ev.stopPropagation());
+      const sel = li.querySelector('.disposition');
+      sel.value = chosen.get(a.alert_id) || '';
+      sel.addEventListener('change', () => chosen.set(a.alert_id, sel.value));
+      li.querySelector('.assign').addEventListener('click', () => {
+        const who = window.prompt('Assign to (user name):', (a.workflow && a.workflow.assignee) || '');
+        if (who != null && who.trim()) changeAlert(a, { assignee: who.trim() }, li);
+      });
+      li.querySelector('.comment').addEventListener('click', () => {
+        const text = window.prompt('Comment:', '');
+        if (text != null && text.trim()) changeAlert(a, { comment: text.trim() }, li);
+      });
+      li.querySelector('.close').addEventListener('click', () => {
+        const d = chosen.get(a.alert_id) || li.querySelector('.disposition').value;
+        if (!d) { setAlertError(li, 'choose a disposition to close'); return; }
+        changeAlert(a, { state: 'closed', disposition: d }, li);
+      });
+      li.querySelector('.snooze').addEventListener('click', () => snoozeAlert(a, li));
+      li.querySelector('.incident').addEventListener('click', () => openIncidentForm(a));
       frag.appendChild(li);
     }
     ul.replaceChildren(frag);
@@ -1008,6 +1044,88 @@
     if (a.track_id != null) selectTrack(a.track_id, { center: false });
   }
 
+  function setAlertError(li, msg) {
+    let el = li.querySelector('.wf-error');
+    if (!el) { el = document.createElement('div'); el.className = 'wf-error meta'; li.appendChild(el); }
+    el.textContent = msg;
+  }
+
+  async function changeAlert(a, body, li) {
+    try {
+      const row = await api(`/v1/alerts/${encodeURIComponent(a.alert_id)}`, {
+        method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+      if (row && row.state && row.state !== 'open') alerts = alerts.filter((x) => x.alert_id !== a.alert_id);
+      else alerts = alerts.map((x) => (x.alert_id === a.alert_id ? row : x));
+      renderAlerts();
+      pollAlerts();
+    } catch (e) { setAlertError(li, 'not changed: ' + e.message); }
+  }
+
+  // ---------------------------------------------------------------- incidents
+  function renderIncidents(list) {
+    const ul = $('incidents');
+    $('incident-count').textContent = String(list.filter((i) => i.state !== 'closed').length);
+    if (!list.length) { ul.innerHTML = '<li class="empty">no incidents</li>'; return; }
+    const frag = document.createDocumentFragment();
+    for (const i of list) {
+      const li = document.createElement('li');
+      li.className = 'incident-item';
+      li.dataset.incidentId = i.incident_id;
+      li.innerHTML = `<div class="head"><span class="type">${esc(i.title)}</span>` +
+        `<span class="meta">${esc(String(i.category).replace(/_/g, ' '))} · ${esc(i.state)}</span></div>` +
+        `<div class="meta">shared with ${esc((i.releasability_effective || []).join(', ') || 'no agency')}` +
+        `${i.alert_ids && i.alert_ids.length ? ' · alerts ' + esc(i.alert_ids.join(', ')) : ''}</div>`;
+      frag.appendChild(li);
+    }
+    ul.replaceChildren(frag);
+  }
+
+  function openIncidentForm(a) {
+    const f = $('incident-form');
+    f.dataset.alertId = a.alert_id;
+    const inPicture = a.track_id != null && byId.has(String(a.track_id));  // a track must exist to be linked
+    f.dataset.trackId = inPicture ? String(a.track_id) : '';
+    $('incident-links').textContent = `from alert ${a.alert_id}` + (inPicture ? ` and track ${a.track_id}` : '');
+    $('incident-title').value = String(a.type || '').replace(/_/g, ' ') + (a.zone ? ` at ${a.zone}` : '');
+    $('incident-summary').value = a.summary || '';
+    $('incident-error').textContent = '';
+    f.hidden = false;
+  }
+
+  if ($('incident-form')) {
+    $('incident-cancel').addEventListener('click', () => { $('incident-form').hidden = true; });
+    $('incident-form').addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const f = $('incident-form');
+      const body = { category: $('incident-category').value, title: $('incident-title').value.trim(),
+                     summary: $('incident-summary').value.trim(),
+                     releasability: $('incident-releasability').value.split(',').map((t) => t.trim()).filter(Boolean),
+                     alert_ids: f.dataset.alertId ? [f.dataset.alertId] : [],
+                     track_ids: f.dataset.trackId ? [f.dataset.trackId] : [] };
+      try {
+        await api('/v1/incidents', { method: 'POST', headers: { 'Content-Type': 'application/json' },
+                                     body: JSON.stringify(body) });
+        f.hidden = true;
+        pollAlerts();
+      } catch (e) { $('incident-error').textContent = 'not raised: ' + e.message; }
+    });
+  }
+
+  async function snoozeAlert(a, li) {
+    const body = { type: a.type, until: new Date(Date.now() + 3600e3).toISOString(),
+                   reason: 'snoozed from the alert queue' };
+    if (a.track_id != null) body.track_id = String(a.track_id); else if (a.zone) body.zone = a.zone;
+    else if (isNum(a.lat) && isNum(a.lon)) body.bbox = [a.lon - 0.05, a.lat - 0.05, a.lon + 0.05, a.lat + 0.05];
+    try {
+      await api('/v1/suppressions', { method: 'POST', headers: { 'Content-Type': 'application/json' },
+                                      body: JSON.stringify(body) });
+      alerts = alerts.filter((x) => x.alert_id !== a.alert_id);
+      suppressedCount += 1;
+      renderAlerts();
+      pollAlerts();
+    } catch (e) { setAlertError(li, 'not snoozed: ' + e.message); }
+  }
+
   async function ackAlert(a, btn) {
     btn.disabled = true; btn.textContent = '…';
     try {
@@ -1019,6 +1137,14 @@
       btn.disabled = false; btn.textContent = 'retry';
       btn.title = 'Acknowledge failed: ' + e.message;
     }
+  }
+
+  if ($('min-severity')) {  // each officer's own floor, kept in this browser
+    try { $('min-severity').value = localStorage.getItem('mfc.minSeverity') || ''; } catch (e) { /* private mode */ }
+    $('min-severity').addEventListener('change', () => {
+      try { localStorage.setItem('mfc.minSeverity', $('min-severity').value); } catch (e) { /* private mode */ }
+      clearTimeout(alertTimer); pollAlerts();
+    });
   }
 
   // ---------------------------------------------------------------- sign-in
