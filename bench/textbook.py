@@ -108,7 +108,8 @@ def suite(scenes, seeds: list[int], extra_args: tuple[str, ...] = ()) -> list[Ro
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m bench textbook", description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="200 in 200 km and 1,000 in 20 km, 2 min, 2 seeds")
-    ap.add_argument("--seeds", type=int, default=None, help="seeds 1..N (default 3, quick 2)")
+    ap.add_argument("--seed", type=int, default=1, help="first seed (default 1)")
+    ap.add_argument("--seeds", type=int, default=None, help="seeds SEED..SEED+N-1 (default 3, quick 2)")
     ap.add_argument("--scans", type=int, default=None, help="scans per run (default 200 = 10 min)")
     ap.add_argument("--scene", action="append", metavar="N:BOX_KM",
                     help="only these scenes, e.g. 1000:20 (repeatable)")
@@ -118,7 +119,7 @@ def main(argv: list[str] | None = None) -> None:
         scenes = tuple(Scene(int(n), float(b) * 1000.0) for n, b in (s.split(":") for s in args.scene))
     if args.scans:
         scenes = tuple(Scene(s.n_vessels, s.box_m, args.scans) for s in scenes)
-    suite(scenes, list(range(1, (args.seeds or (2 if args.quick else 3)) + 1)))
+    suite(scenes, list(range(args.seed, args.seed + (args.seeds or (2 if args.quick else 3)))))
 
 
 if __name__ == "__main__":
