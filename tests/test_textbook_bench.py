@@ -1,7 +1,7 @@
 """The textbook scene of issue 13, small: ``mfc fuse`` (the whole process, default settings)
 against Stone Soup's standard pipeline run on the same plots in the same test.
 
-Shortened (2 minutes of 3 s scans) and, for the dense scene, the same vessel and clutter
+Shortened (1.5 minutes of 3 s scans) and, for the dense scene, the same vessel and clutter
 densities as 1,000 vessels and 50 clutter plots in a 20 km box on a 10 km box (250 vessels,
 12.5 clutter plots a scan).  The reference is Stone Soup's GOSPA on the same plots, so a
 change that makes the product track worse than a textbook tracker fails here.
