@@ -14,6 +14,8 @@ Suites (``--suite``, default ``all``):
   (``IterMessages`` + ``decode``) on the AIS lines of sample_feeds/scs and of the
   largest real capture in tests/data/real; the ratio of our observations per
   second to pyais's lines per second (``bench/vs_pyais.py``).
+- ``textbook``: Stone Soup's standard pipeline against ``mfc fuse`` on the textbook
+  scene of issue 13 (``bench/textbook.py``; also ``python -m bench textbook [--quick]``).
 ``--quick`` runs small sizes only (about a minute).
 """
 
@@ -111,8 +113,15 @@ def ingest_suite(repeat: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    import sys
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["textbook"]:
+        from . import textbook
+        textbook.main(argv[1:])
+        return
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
-    ap.add_argument("--suite", choices=("all", "ingest", "pyais", "tracking", "scale", "alerts", "kafka"), default="all",
+    ap.add_argument("--suite", choices=("all", "ingest", "pyais", "tracking", "scale", "textbook", "alerts", "kafka"),
+                    default="all",
                     help="all = every suite (kafka starts its own broker via scripts/kafka-dev)")
     ap.add_argument("--quick", action="store_true", help="small sizes only (about a minute)")
     ap.add_argument("--repeat", type=int, default=3, help="ingest and scale suites: best of N runs")
@@ -138,6 +147,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.suite in ("all", "scale"):
         tracking.scale_suite(tracking.SCALE_QUICK if args.quick else tracking.SCALE_FULL, args.seed,
                              1 if args.quick else args.repeat)
+    if args.suite in ("all", "textbook"):
+        from . import textbook
+        textbook.main(["--quick"] if args.quick else [])
     if args.suite in ("all", "alerts"):
         from . import alerts
         print("\nalerts: labelled scenarios, a clean day, rules cost (python -m bench.alerts)", flush=True)

@@ -43,7 +43,9 @@ class TrackerConfig:
     two_stage_association: bool = True     # confirmed/coasting tracks take plots first, tentative the rest
     motion_model: str = "imm"              # "imm": radar plots update two models (below); "adaptive":
                                            #   one model whose noise is raised while it misfits (manoeuvre_*)
-    imm_q_quiet_m2_s3: float = 0.01        # IMM: acceleration noise of a vessel holding course and speed
+    imm_q_quiet_m2_s3: float = 0.001       # IMM: acceleration noise of a vessel holding course and speed
+                                           #   (σ ≈ 0.013 m/s² over a 6 s scan, 0.018 over 3 s: an autopilot's
+                                           #   ±1° heading wander at 10 m/s, speed held to a tenth of a knot)
     imm_q_manoeuvre_m2_s3: float = 1.0     # ... and of a manoeuvring one (about 3 °/s at 25 kn)
     imm_quiet_s: float = 600.0             # ... mean time between manoeuvres
     imm_manoeuvre_s: float = 60.0          # ... mean length of a manoeuvre

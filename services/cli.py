@@ -37,7 +37,7 @@ def cmd_fuse(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     stats = fuse(paths, Path(args.tracks_out), Path(args.alerts_out), sensors,
                  sample_every_s=args.sample_every, rejects_out=Path(args.rejects_out) if args.rejects_out else None,
-                 extra_zones=extra_zones)
+                 extra_zones=extra_zones, sample_closed=args.sample_closed)
     dt = time.perf_counter() - t0
     print(f"mfc fuse: {stats.observations} observations, {stats.rejects} rejected lines, "
           f"{stats.warnings} lines accepted with a warning, "
@@ -182,6 +182,10 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--tracks-out", required=True)
     f.add_argument("--alerts-out", required=True)
     f.add_argument("--sample-every", type=float, help="seconds of feed time between snapshots")
+    f.add_argument("--sample-closed", action="store_true",
+                   help="with --sample-every: a snapshot at t also takes the observations stamped at t and "
+                        "processes the radar scans buffered by then (set --sample-every to the scan period "
+                        "for one snapshot right after each scan)")
     f.add_argument("--sensors", help="sensors file (default: sensors.json beside the first feed)")
     f.add_argument("--zones", help="extra zones (GeoJSON)")
     f.add_argument("--rejects-out", help="write rejected lines and reasons here (JSON Lines)")

@@ -14,6 +14,7 @@ import bisect
 import gzip
 import io
 import json
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,8 +173,12 @@ class _Sink:
 
 def fuse(paths: list[Path], tracks_out: Path, alerts_out: Path, sensors: dict[str, Sensor],
          sample_every_s: float | None = None, rejects_out: Path | None = None,
-         extra_zones: Iterable[tuple[str, str, Any]] = (), fusion: Fusion | None = None) -> FuseStats:
-    """Fuse recorded feeds; alerts-out gets one line per alert emission (new, updated, closed)."""
+         extra_zones: Iterable[tuple[str, str, Any]] = (), fusion: Fusion | None = None,
+         sample_closed: bool = False) -> FuseStats:
+    """Fuse recorded feeds; alerts-out gets one line per alert emission (new, updated, closed).
+
+    ``sample_closed`` (with ``sample_every_s``): a snapshot at time t takes the observations
+    stamped at t too, and closes the radar scans buffered by then (see ``_sampled``)."""
     warnings: list[tuple[str, LineWarning]] = []
     observations, rejects = load_observations(paths, sensors, warnings)
     fusion = fusion or Fusion(sensors, build_geography(sensors, extra_zones))
@@ -184,7 +189,7 @@ def fuse(paths: list[Path], tracks_out: Path, alerts_out: Path, sensors: dict[st
     with open(tracks_out, "w", encoding="utf-8") as t_fh, open(alerts_out, "w", encoding="utf-8") as a_fh:
         sink = _Sink(t_fh, a_fh)
         if sample_every_s:
-            _sampled(fusion, observations, sample_every_s, sink)
+            _sampled(fusion, observations, sample_every_s, sink, sample_closed)
         else:
             _stream(fusion, observations, sink)
     stats.track_lines, stats.alerts = sink.track_lines, sink.alerts
@@ -205,18 +210,32 @@ def _stream(fusion: Fusion, observations: list[Observation], sink: _Sink, batch:
     sink.alert(alerts)
 
 
-def _sampled(fusion: Fusion, observations: list[Observation], every_s: float, sink: _Sink) -> None:
-    """Every ``every_s`` of feed time, one line per live confirmed track, predicted to that time."""
+def _sampled(fusion: Fusion, observations: list[Observation], every_s: float, sink: _Sink,
+             closed: bool = False) -> None:
+    """Every ``every_s`` of feed time (times that are multiples of it), one line per live
+    confirmed track, predicted to that time.
+
+    By default a snapshot at t follows the observations stamped before t; a radar scan is
+    processed once its scan period has passed, so a scan stamped t - period shows in it, and
+    one stamped at t does not.  ``closed``: the snapshot at t follows the observations stamped
+    at or before t, and the radar scans buffered then are processed at once (``Fusion.flush``
+    without ending the feed): with ``every_s`` the scan period of a radar whose scans are
+    stamped on its multiples (one timestamp per scan, as a plot extractor stamps a sweep),
+    each snapshot is the picture right after a scan, at the scan's time.  A scan whose plots
+    span a snapshot time is processed as two."""
     if not observations:
         return
     times = [o.time_s for o in observations]
     i = 0
-    next_t = (times[0] // every_s + 1) * every_s
+    next_t = math.ceil(times[0] / every_s) * every_s if closed else (times[0] // every_s + 1) * every_s
+    cut = bisect.bisect_right if closed else bisect.bisect_left
     while True:
-        j = bisect.bisect_left(times, next_t, lo=i)
+        j = cut(times, next_t, lo=i)
         for k in range(i, j, 2000):
             sink.alert(fusion.update(observations[k:min(j, k + 2000)])[1])
         sink.alert(fusion.advance(next_t)[1])
+        if closed:
+            sink.alert(fusion.flush()[1])
         sink.lines(sorted(fusion.snapshot(next_t), key=lambda l: _id_order(l.track_id)))
         i = j
         if i >= len(times):
