@@ -21,7 +21,14 @@ def anchorages(runtime: RuntimeDep, _: Acker) -> dict[str, Any]:
     0.5 kn for 30 min, or at anchor / moored), as GeoJSON: adjacent ~1 km cells merged."""
     worker = runtime.fusion_worker
     out: list[dict[str, Any]] = []
-    if worker is None or not worker.control(lambda f: out.append(f.rules.ctx.traffic.anchorages_geojson())) \
-            or not out:
-        raise HTTPException(503, "the fusion engine is not running in this process")
+
+    def take(fusion: Any) -> None:
+        out.append(fusion.rules.ctx.traffic.anchorages_geojson())
+
+    if worker is not None and not worker.is_alive():
+        take(worker.fusion)  # not started (or stopped): no other thread touches the state
+    elif worker is not None:
+        worker.control(take)  # between two batches, on the fusion thread
+    if not out:
+        raise HTTPException(503, "the fusion engine is not running (or did not answer) in this process")
     return out[0]
