@@ -10,7 +10,9 @@ a store query, a releasability filter, JSON and gzip:
   an agency is never served a view built under releasability that no longer holds;
 * **staleness**: an entry is served for at most ``ttl_s`` after the store was read for it (API
   replicas may run apart from the store writer, so freshness is a time, not a change counter);
-* **single flight**: requests for a stale entry wait for one rendering, not one each;
+* **single flight**: one request re-renders a stale entry; the others meanwhile get the previous
+  rendering (never one older than ``2 × ttl_s``, never one made under other releasability: those
+  wait for the one rendering), so a poll is never held up behind the store;
 * **bounded**: the least recently used entries beyond ``max_entries`` are dropped.
 
 ``ttl_s`` 0 turns the cache off (each request renders, as before).
@@ -73,13 +75,11 @@ def sensor_releasability(sensors: Any) -> tuple[tuple[Any, ...], ...] | None:
 
 
 class _Slot:
-    __slots__ = ("lock", "value", "made_s", "depends")
+    __slots__ = ("lock", "state")
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.value: Rendered | None = None
-        self.made_s = 0.0
-        self.depends: Any = None
+        self.state: tuple[Rendered, float, Any] | None = None  # rendering, when the store was read, depends
 
 
 class RenderCache:
@@ -100,24 +100,29 @@ class RenderCache:
             self.renders += 1
             return render()
         slot = self._slot(key)
-        value = self._fresh(slot, depends)
-        if value is not None:
-            return value
-        with slot.lock:  # single flight: the others wait here, then find it fresh
-            value = self._fresh(slot, depends)
-            if value is not None:
-                return value
+        state = slot.state  # one read: rendering, time and dependencies always belong together
+        if state is not None and state[2] == depends:
+            age_s = self.clock() - state[1]
+            if age_s < self.ttl_s:
+                return state[0]
+            if age_s < 2 * self.ttl_s:
+                if not slot.lock.acquire(blocking=False):
+                    return state[0]  # another request is refreshing it: the previous rendering meanwhile
+            else:
+                slot.lock.acquire()  # too old to hand out even while it is refreshed
+        else:
+            slot.lock.acquire()  # none yet, or made under other releasability: wait for the one rendering
+        try:
+            state = slot.state
+            if state is not None and state[2] == depends and self.clock() - state[1] < self.ttl_s:
+                return state[0]  # refreshed while this request waited
             started = self.clock()  # staleness counts from the read of the store
             value = render()
             self.renders += 1
-            slot.value, slot.made_s, slot.depends = value, started, depends
+            slot.state = (value, started, depends)
             return value
-
-    def _fresh(self, slot: _Slot, depends: Any) -> Rendered | None:
-        value = slot.value
-        if value is None or self.clock() - slot.made_s >= self.ttl_s or slot.depends != depends:
-            return None
-        return value
+        finally:
+            slot.lock.release()
 
     def _slot(self, key: Hashable) -> _Slot:
         with self._lock:

@@ -140,7 +140,7 @@ def test_the_cache_is_bounded_and_drops_the_least_recently_used():
     assert made == list("abcde") + ["a"] and len(cache) == 3
 
 
-def test_concurrent_requests_for_a_stale_entry_wait_for_one_rendering():
+def test_one_rendering_for_concurrent_requests_and_the_previous_one_meanwhile_only_while_young():
     now = [0.0]
     cache = RenderCache(ttl_s=1.0, clock=lambda: now[0])
     calls = []
@@ -148,15 +148,22 @@ def test_concurrent_requests_for_a_stale_entry_wait_for_one_rendering():
     def slow():
         calls.append(1)
         time.sleep(0.3)
-        return rendered(b"x" * 5000, "application/json")
+        return rendered(str(len(calls)).encode(), "application/json")
 
-    cache.get("k", slow)
-    now[0] = 5.0  # stale
-    out = []
-    threads = [threading.Thread(target=lambda: out.append(cache.get("k", slow))) for _ in range(10)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(calls) == 2 and len(out) == 10 and len({id(v) for v in out}) == 1
-    assert cache.get("k", slow, depends="other") is not out[0] and len(calls) == 3  # other dependencies: stale
+    def together(n: int, depends=None) -> list:
+        out: list = []
+        threads = [threading.Thread(target=lambda: out.append(cache.get("k", slow, depends))) for _ in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return out
+
+    first = together(10)  # nothing yet: all wait for one rendering
+    assert len(calls) == 1 and {v.body for v in first} == {b"1"}
+    now[0] = 1.5  # stale but young: one refreshes, the others get the previous one meanwhile
+    assert len(calls) == 1 and {v.body for v in together(10)} <= {b"1", b"2"} and len(calls) == 2
+    now[0] = 5.0  # older than 2 × ttl: never handed out, all wait for the one new rendering
+    assert {v.body for v in together(10)} == {b"3"} and len(calls) == 3
+    # made under other releasability: never handed out, all wait
+    assert {v.body for v in together(10, depends="narrowed")} == {b"4"} and len(calls) == 4
