@@ -13,7 +13,7 @@ from fusion.model import iso_time
 from ingest.timeparse import parse_iso
 from services.visibility import visible_tracks
 
-from ..deps import AUTH, Reader, RuntimeDep, errors
+from ..deps import AUTH, NOT_MODIFIED, Reader, RuntimeDep, errors
 from ..models import HistoryRange, Picture
 from ..params import _bbox
 from ..render_cache import cached
@@ -24,7 +24,7 @@ from .tracks import visible
 router = APIRouter(prefix="/v1", tags=["picture"])
 
 
-@router.get("/picture", response_model=Picture, responses=errors(*AUTH, 422))
+@router.get("/picture", response_model=Picture, responses={**errors(*AUTH, 422), **NOT_MODIFIED})
 def picture(request: Request, runtime: RuntimeDep, who: Reader, bbox: str | None = None, at: str | None = None,
             window_s: float = Query(600.0, gt=0, le=86400)) -> Response:
     """Live tracks as GeoJSON; with ``at`` (ISO time) the picture as it was then, from history.
@@ -67,7 +67,7 @@ def history_span(runtime: RuntimeDep, _: Reader) -> dict[str, Any]:
 
 @router.get("/picture.cot", response_class=Response, responses={
     200: {"content": {"application/xml": {"schema": {"type": "string"}}},
-          "description": "Cursor on Target 2.0 events inside <events>"}, **errors(*AUTH, 400, 422)})
+          "description": "Cursor on Target 2.0 events inside <events>"}, **errors(*AUTH, 400, 422), **NOT_MODIFIED})
 def picture_cot(request: Request, runtime: RuntimeDep, who: Reader, bbox: str | None = None,
                 stale_s: float = Query(300.0, gt=0, le=86400)) -> Response:
     """Live tracks as Cursor on Target 2.0 events (``application/xml``)."""

@@ -12,7 +12,7 @@ from services.runtime import Runtime
 from services.settings import ApiKey
 from services.visibility import visible_tracks
 
-from ..deps import AUTH, Reader, RuntimeDep, errors
+from ..deps import AUTH, NOT_MODIFIED, Reader, RuntimeDep, errors
 from ..models import TrackHistory, TrackLine, TrackList
 from ..params import _bbox, _since
 from ..render_cache import cached
@@ -33,7 +33,7 @@ def one_track(runtime: Runtime, track_id: str, who: ApiKey) -> dict[str, Any]:
     return views[0]
 
 
-@router.get("", response_model=TrackList, responses=errors(*AUTH, 422))
+@router.get("", response_model=TrackList, responses={**errors(*AUTH, 422), **NOT_MODIFIED})
 def list_tracks(request: Request, runtime: RuntimeDep, who: Reader, bbox: str | None = None, since: str | None = None,
                 source: str | None = Query(None, pattern="^(ais|radar)$"),
                 contact: str | None = Query(None, pattern="^(dark|unidentified)$",
