@@ -90,7 +90,9 @@ def test_a_new_track_is_in_the_picture_within_the_cache_time(tmp_path):
         written = time.monotonic()
         assert wait_for(lambda: "T-NEW" in ids(srv.url, VN) and "T-NEW" in ids(srv.url, OFFICER),
                         timeout_s=5, every_s=0.05)
-        assert time.monotonic() - written <= 1.5  # 1 s of cache and a render, with slack for a busy machine
+        # typically 1 s + one rendering; the hard bound: nothing read more than 2 × 1 s ago is served,
+        # so 2 s and the one rendering a request then waits for
+        assert time.monotonic() - written <= 2.5
 
 
 def test_etag_round_trip_gives_304_until_the_picture_changes(tmp_path):
