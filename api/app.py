@@ -40,7 +40,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     log_redact.install()  # the stream's ?key= never reaches an access log
     app.state.ingest_counters = {}  # kind:verdict → lines, for /metrics
-    app.state.render_cache = RenderCache(runtime.settings.picture_cache_s, max_entries=256)  # polled reads
+    app.state.render_cache = RenderCache(runtime.settings.picture_cache_s, max_entries=256,
+                                         max_bytes=256 * 2**20)  # polled reads
     app.add_middleware(GZipMiddleware, minimum_size=2048)
     for module in ROUTERS:  # flat, not include_router (which nests lazily): app.routes lists every path
         app.router.routes.extend(module.router.routes)

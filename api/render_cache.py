@@ -13,7 +13,8 @@ a store query, a releasability filter, JSON and gzip:
 * **single flight**: one request re-renders a stale entry; the others meanwhile get the previous
   rendering (never one older than ``2 × ttl_s``, never one made under other releasability: those
   wait for the one rendering), so a poll is never held up behind the store;
-* **bounded**: the least recently used entries beyond ``max_entries`` are dropped.
+* **bounded**: the least recently used entries beyond ``max_entries``, or beyond ``max_bytes`` of
+  renderings in all, are dropped (the newest is always kept).
 
 ``ttl_s`` 0 turns the cache off (each request renders, as before).
 """
@@ -75,17 +76,19 @@ def sensor_releasability(sensors: Any) -> tuple[tuple[Any, ...], ...] | None:
 
 
 class _Slot:
-    __slots__ = ("lock", "state")
+    __slots__ = ("lock", "state", "size")
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
+        self.size = 0  # bytes of its rendering, counted in the cache's total
         self.state: tuple[Rendered, float, Any] | None = None  # rendering, when the store was read, depends
 
 
 class RenderCache:
-    def __init__(self, ttl_s: float = 1.0, max_entries: int = 256,
+    def __init__(self, ttl_s: float = 1.0, max_entries: int = 256, max_bytes: int = 256 * 2**20,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.ttl_s, self.max_entries, self.clock = ttl_s, max_entries, clock
+        self.ttl_s, self.max_entries, self.max_bytes, self.clock = ttl_s, max_entries, max_bytes, clock
+        self.bytes = 0  # of the renderings held
         self._slots: OrderedDict[Hashable, _Slot] = OrderedDict()
         self._lock = threading.Lock()
         self.renders = 0  # how many times a rendering was made (for tests and /metrics)
@@ -120,6 +123,7 @@ class RenderCache:
             value = render()
             self.renders += 1
             slot.state = (value, started, depends)
+            self._account(key, slot, len(value.body) + len(value.gzipped or b""))
             return value
         finally:
             slot.lock.release()
@@ -129,11 +133,23 @@ class RenderCache:
             slot = self._slots.get(key)
             if slot is None:
                 slot = self._slots[key] = _Slot()
-                while len(self._slots) > self.max_entries:
-                    self._slots.popitem(last=False)  # a thread rendering into it keeps its own reference
+                self._evict()
             else:
                 self._slots.move_to_end(key)
             return slot
+
+    def _account(self, key: Hashable, slot: _Slot, size: int) -> None:
+        with self._lock:
+            if self._slots.get(key) is not slot:  # dropped while it rendered: not held, not counted
+                return
+            self.bytes += size - slot.size
+            slot.size = size
+            self._evict()
+
+    def _evict(self) -> None:  # under self._lock; a thread rendering into a dropped slot keeps its reference
+        while len(self._slots) > 1 and (len(self._slots) > self.max_entries or self.bytes > self.max_bytes):
+            _, gone = self._slots.popitem(last=False)
+            self.bytes -= gone.size
 
 
 def _accepts_gzip(headers: Mapping[str, str]) -> bool:

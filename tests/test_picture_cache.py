@@ -141,6 +141,11 @@ def test_the_cache_is_bounded_and_drops_the_least_recently_used():
     cache.get("a", render("a"))  # dropped: rendered again
     assert made == list("abcde") + ["a"] and len(cache) == 3
 
+    big = RenderCache(ttl_s=60, max_entries=100, max_bytes=5000)  # renderings of 1,500 bytes (not gzipped): 3 fit
+    for key in "abcde":
+        big.get(key, lambda: rendered(bytes(1500), "application/octet-stream"))
+    assert len(big) == 3 and big.bytes == 4500
+
 
 def test_one_rendering_for_concurrent_requests_and_the_previous_one_meanwhile_only_while_young():
     now = [0.0]
