@@ -14,6 +14,7 @@ from services import log_redact
 from services.ingest_service import BusUnavailable, TooManyLines
 from services.runtime import Runtime
 
+from .render_cache import RenderCache
 from .routes import (alerts, anchorages, coverage, incidents, ingest, ogc, ops, picture, sensors, stream,
                      subscriptions, suppressions, tracks, web, zones)
 
@@ -39,6 +40,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     log_redact.install()  # the stream's ?key= never reaches an access log
     app.state.ingest_counters = {}  # kind:verdict → lines, for /metrics
+    app.state.render_cache = RenderCache(runtime.settings.picture_cache_s, max_entries=256,
+                                         max_bytes=256 * 2**20)  # polled reads
     app.add_middleware(GZipMiddleware, minimum_size=2048)
     for module in ROUTERS:  # flat, not include_router (which nests lazily): app.routes lists every path
         app.router.routes.extend(module.router.routes)

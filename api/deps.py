@@ -52,6 +52,7 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 AUTH = (401, 403)
+NOT_MODIFIED = {304: {"description": "Not modified: `If-None-Match` names the current `ETag`; no body"}}
 
 
 def raw_body(media_type: str, schema: dict[str, Any], description: str) -> dict[str, Any]:

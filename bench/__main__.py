@@ -16,6 +16,9 @@ Suites (``--suite``, default ``all``):
   second to pyais's lines per second (``bench/vs_pyais.py``).
 - ``textbook``: Stone Soup's standard pipeline against ``mfc fuse`` on the textbook
   scene of issue 13 (``bench/textbook.py``; also ``python -m bench textbook [--quick]``).
+- ``picture``: ``/v1/picture`` of ~2,000 live tracks polled by 1, 10 and 50 clients from
+  ``mfc serve`` in its own process, with the rendering cache off and on
+  (``bench/picture_load.py``, about 1.5 minutes).
 ``--quick`` runs small sizes only (about a minute).
 """
 
@@ -120,7 +123,8 @@ def main(argv: list[str] | None = None) -> None:
         textbook.main(argv[1:])
         return
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
-    ap.add_argument("--suite", choices=("all", "ingest", "pyais", "tracking", "scale", "textbook", "alerts", "kafka"),
+    ap.add_argument("--suite", choices=("all", "ingest", "pyais", "tracking", "scale", "textbook", "alerts", "kafka",
+                                        "picture"),
                     default="all",
                     help="all = every suite (kafka starts its own broker via scripts/kafka-dev)")
     ap.add_argument("--quick", action="store_true", help="small sizes only (about a minute)")
@@ -158,6 +162,10 @@ def main(argv: list[str] | None = None) -> None:
         from . import kafka_latency
         print("\nkafka: latency and throughput on a real broker (python -m bench.kafka_latency)", flush=True)
         kafka_latency.main(["--seconds", "3", "--throughput-count", "10000"] if args.quick else [])
+    if args.suite in ("all", "picture"):
+        from . import picture_load
+        print("\npicture: /v1/picture under polling clients (python -m bench.picture_load)", flush=True)
+        picture_load.main(["--seconds", "2", "--clients", "1,10"] if args.quick else [])
     print(f"\ndone in {time.perf_counter() - started:.0f} s wall clock, "
           f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 

@@ -14,6 +14,7 @@
 | MFC_FUSION_CLOCK | wall | ``wall``: live time passes without data; ``feed``: only feed time (replays) |
 | MFC_KAFKA_PREFIX | (none) | put before every Kafka topic and group name (several deployments on one cluster) |
 | MFC_WEBHOOK_ALLOW_LOOPBACK_HTTP | false | allow plain-HTTP webhooks to loopback addresses (tests) |
+| MFC_PICTURE_CACHE_S | 1 | how long a rendered live picture, CoT or track list is served per viewer (0: off) |
 
 Secrets are ``SecretStr``; a placeholder secret (``changeme``, ``password``…) is refused
 outside the demo (``demo=True``, set only by ``mfc demo``).  An empty variable counts as unset.
@@ -41,6 +42,7 @@ ENV_VARS = {  # field → environment variable
     "api_keys": "MFC_API_KEYS", "max_body_bytes": "MFC_MAX_BODY_BYTES", "history_keep_s": "MFC_HISTORY_KEEP_S",
     "sensors_file": "MFC_SENSORS", "checkpoint": "MFC_CHECKPOINT", "fusion_clock": "MFC_FUSION_CLOCK",
     "kafka_prefix": "MFC_KAFKA_PREFIX", "webhook_allow_loopback_http": "MFC_WEBHOOK_ALLOW_LOOPBACK_HTTP",
+    "picture_cache_s": "MFC_PICTURE_CACHE_S",
 }
 
 
@@ -96,6 +98,7 @@ class Settings(BaseSettings):
     fusion_clock: Literal["wall", "feed"] = "wall"
     kafka_prefix: str = ""
     webhook_allow_loopback_http: bool = False
+    picture_cache_s: float = Field(1.0, ge=0, le=60)  # polled reads served from a rendering at most this old
     demo: bool = False  # this process is ``mfc demo``: placeholder secrets allowed
 
     @classmethod

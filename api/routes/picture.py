@@ -3,18 +3,20 @@ and the same tracks as Cursor on Target events."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from fusion.model import iso_time
 from ingest.timeparse import parse_iso
 from services.visibility import visible_tracks
 
-from ..deps import AUTH, Reader, RuntimeDep, errors
+from ..deps import AUTH, NOT_MODIFIED, Reader, RuntimeDep, errors
 from ..models import HistoryRange, Picture
 from ..params import _bbox
+from ..render_cache import cached
 from ..replay_picture import history_range, picture_at
 from ..standards import cot_event, ogc_bbox
 from .tracks import visible
@@ -22,26 +24,38 @@ from .tracks import visible
 router = APIRouter(prefix="/v1", tags=["picture"])
 
 
-@router.get("/picture", response_model=Picture, responses=errors(*AUTH, 422))
-def picture(runtime: RuntimeDep, who: Reader, bbox: str | None = None, at: str | None = None,
-            window_s: float = Query(600.0, gt=0, le=86400)) -> JSONResponse:
-    """Live tracks as GeoJSON; with ``at`` (ISO time) the picture as it was then, from history."""
-    store = runtime.store
+@router.get("/picture", response_model=Picture, responses={**errors(*AUTH, 422), **NOT_MODIFIED})
+def picture(request: Request, runtime: RuntimeDep, who: Reader, bbox: str | None = None, at: str | None = None,
+            window_s: float = Query(600.0, gt=0, le=86400)) -> Response:
+    """Live tracks as GeoJSON; with ``at`` (ISO time) the picture as it was then, from history.
+    The live picture is served from a rendering at most ``MFC_PICTURE_CACHE_S`` old (per viewer,
+    with an ETag); a past one is rendered for each request."""
+    box = _bbox(bbox)
     if at is not None:
         try:
             at_s = parse_iso(at)
         except ValueError:
             raise HTTPException(422, f"at must be an ISO 8601 time, not {at!r}") from None
-        rows = picture_at(store, at_s, window_s, _bbox(bbox))
-        latest = iso_time(at_s)
-    else:
-        rows = store.tracks(_bbox(bbox), None, None, 50000)
-        latest = max((r["time"] for r in rows), default=None)
+        return JSONResponse(_collection(runtime, who, picture_at(runtime.store, at_s, window_s, box), iso_time(at_s)))
+
+    def live() -> bytes:
+        rows = runtime.store.tracks(box, None, None, 50000)
+        return _json(_collection(runtime, who, rows, max((r["time"] for r in rows), default=None)))
+
+    return cached(request, runtime, who, ("picture", box), live, "application/json")
+
+
+def _collection(runtime: Any, who: Any, rows: list[dict[str, Any]], latest: str | None) -> dict[str, Any]:
     rows = visible(runtime, who, rows)
-    return JSONResponse({"type": "FeatureCollection", "time": latest, "features": [  # polled: not validated per item
+    return {"type": "FeatureCollection", "time": latest, "features": [  # polled: not validated per item
         {"type": "Feature", "id": r["track_id"],
          "geometry": {"type": "Point", "coordinates": [r["lon"], r["lat"]]}, "properties": r}
-        for r in rows]})
+        for r in rows]}
+
+
+def _json(content: Any) -> bytes:
+    """The bytes ``JSONResponse`` would send."""
+    return json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode()
 
 
 @router.get("/history/range", response_model=HistoryRange, responses=errors(*AUTH))
@@ -53,12 +67,15 @@ def history_span(runtime: RuntimeDep, _: Reader) -> dict[str, Any]:
 
 @router.get("/picture.cot", response_class=Response, responses={
     200: {"content": {"application/xml": {"schema": {"type": "string"}}},
-          "description": "Cursor on Target 2.0 events inside <events>"}, **errors(*AUTH, 400, 422)})
-def picture_cot(runtime: RuntimeDep, who: Reader, bbox: str | None = None,
+          "description": "Cursor on Target 2.0 events inside <events>"}, **errors(*AUTH, 400, 422), **NOT_MODIFIED})
+def picture_cot(request: Request, runtime: RuntimeDep, who: Reader, bbox: str | None = None,
                 stale_s: float = Query(300.0, gt=0, le=86400)) -> Response:
     """Live tracks as Cursor on Target 2.0 events (``application/xml``)."""
-    rows = runtime.store.tracks(ogc_bbox(bbox), None, None, 50_000)
-    rows = visible_tracks(rows, who.role, who.name, runtime.sensor_lookup)
-    body = "<?xml version='1.0' encoding='UTF-8'?>\n<events>" + "".join(
-        cot_event(r, stale_s) for r in rows) + "</events>\n"
-    return Response(body, media_type="application/xml")
+    box = ogc_bbox(bbox)
+
+    def render() -> bytes:
+        rows = visible_tracks(runtime.store.tracks(box, None, None, 50_000), who.role, who.name, runtime.sensor_lookup)
+        return ("<?xml version='1.0' encoding='UTF-8'?>\n<events>" + "".join(
+            cot_event(r, stale_s) for r in rows) + "</events>\n").encode()
+
+    return cached(request, runtime, who, ("picture.cot", box, stale_s), render, "application/xml")

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import Response
 
 from services.runtime import Runtime
 from services.settings import ApiKey
 from services.visibility import visible_tracks
 
-from ..deps import AUTH, Reader, RuntimeDep, errors
+from ..deps import AUTH, NOT_MODIFIED, Reader, RuntimeDep, errors
 from ..models import TrackHistory, TrackLine, TrackList
 from ..params import _bbox, _since
+from ..render_cache import cached
 
 router = APIRouter(prefix="/v1/tracks", tags=["picture"])
 
@@ -31,16 +33,21 @@ def one_track(runtime: Runtime, track_id: str, who: ApiKey) -> dict[str, Any]:
     return views[0]
 
 
-@router.get("", response_model=TrackList, responses=errors(*AUTH, 422))
-def list_tracks(runtime: RuntimeDep, who: Reader, bbox: str | None = None, since: str | None = None,
+@router.get("", response_model=TrackList, responses={**errors(*AUTH, 422), **NOT_MODIFIED})
+def list_tracks(request: Request, runtime: RuntimeDep, who: Reader, bbox: str | None = None, since: str | None = None,
                 source: str | None = Query(None, pattern="^(ais|radar)$"),
                 contact: str | None = Query(None, pattern="^(dark|unidentified)$",
                                             description="radar-only contacts: `unidentified` (outside AIS cover) "
                                                         "or `dark` (where AIS reception is expected)"),
-                limit: int = Query(5000, ge=1, le=50000)) -> JSONResponse:
-    rows = visible(runtime, who, runtime.store.tracks(_bbox(bbox), _since(since), source, limit,
-                                                      contact=contact))
-    return JSONResponse({"tracks": rows, "count": len(rows)})  # many rows: not validated one by one
+                limit: int = Query(5000, ge=1, le=50000)) -> Response:
+    box, since_s = _bbox(bbox), _since(since)
+
+    def render() -> bytes:
+        rows = visible(runtime, who, runtime.store.tracks(box, since_s, source, limit, contact=contact))
+        return json.dumps({"tracks": rows, "count": len(rows)}, ensure_ascii=False, allow_nan=False,  # many rows:
+                          separators=(",", ":")).encode()  # not validated one by one; JSONResponse's bytes
+
+    return cached(request, runtime, who, ("tracks", box, since_s, source, contact, limit), render, "application/json")
 
 
 @router.get("/{track_id}", response_model=TrackLine, response_model_exclude_unset=True,
