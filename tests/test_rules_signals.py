@@ -8,7 +8,7 @@ from pyproj import Geod
 from fusion.geodesy import KN_TO_MS, M_PER_DEG_LAT
 from fusion.rules.identity import mmsi_problem
 from tests.rules_builders import (
-    T0, ais, east_of, engine, first_open, latest, line, move, of_type, run, voyage,
+    T0, ais, east_of, engine, first_open, geography, latest, line, move, of_type, run, voyage,
 )
 
 PH = 548_000_001   # Philippines
@@ -306,3 +306,22 @@ def test_dark_vessel_retracted_when_merged_into_an_ais_vessel_heard_all_along():
     assert opened.track_id == "T31"
     final = latest(alerts)[opened.alert_id]
     assert final.state == "retracted" and str(mmsi) in final.summary
+
+
+def test_a_distress_alert_is_linked_to_the_track_of_its_beacon():
+    """The first report raises the alert before the tracker has published a track: the alert
+    names the track as soon as there is one, so the officer's click finds the vessel."""
+    from fusion.pipeline import Fusion
+
+    sart = 970_123_457
+    fusion = Fusion({}, geography())
+    lines, alerts = [], []
+    for k in range(4):
+        out_lines, out_alerts = fusion.update([ais(sart, T0 + 60 * k, 10.7, 114.9, sog=0.5, nav_status=14)])
+        lines += out_lines
+        alerts += out_alerts
+    track_ids = {ln.track_id for ln in lines if ln.mmsi == sart}
+    assert len(track_ids) == 1
+    d = of_type(alerts, "distress")
+    assert d and d[-1].track_id in track_ids and d[-1].state == "open"
+    assert len({a.alert_id for a in d}) == 1

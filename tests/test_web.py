@@ -110,3 +110,36 @@ def test_officer_replays_the_picture_of_eight_minutes_ago(live_server, page):
     page.click("#replay-live")
     page.wait_for_function("window.mfc.tracks.some(t => t.mmsi === 548200002)", timeout=10000)
     page.wait_for_function("document.querySelector('#status').textContent.includes('live')", timeout=10000)
+
+
+def test_labels_of_a_crowded_fleet_do_not_pile_up_and_the_alerted_vessel_keeps_its_label(live_server, page):
+    """Forty vessels within a kilometre (a fishing fleet at a feature) and an AIS-SART among them:
+    no two drawn labels overlap, some are held back, and the vessel in alert is labelled."""
+    lines = []
+    for step in range(2):
+        for k in range(40):
+            lat, lon = 10.30 + 0.0012 * (k // 8), 114.30 + 0.0018 * (k % 8)
+            lines.append(position_sentence(548200000 + k, lat + 0.00001 * step, lon, sog=1.0))
+        lines.append(position_sentence(970548777, 10.3030, 114.3060, sog=0.0, cog=0.0))
+    r = httpx.post(f"{live_server.url}/v1/ingest/ais?sensor_id=AIS-T1", content="\n".join(lines),
+                   headers={"Authorization": f"Bearer {INTEGRATOR_KEY}"})
+    assert r.json()["accepted"] == len(lines)
+    assert wait_for(lambda: len(live_server.runtime.store.tracks()) == 41)
+    assert wait_for(lambda: any(a["type"] == "distress" for a in live_server.runtime.store.alerts()), 15)
+    page.goto(f"{live_server.url}/?key={OFFICER_KEY}")
+    page.wait_for_function("document.querySelector('#track-count').textContent.trim() === '41'", timeout=15000)
+    page.wait_for_function("window.mfc.alerts.some(a => a.type === 'distress')", timeout=15000)
+    page.evaluate("window.mfc.setView({lon: 114.3063, lat: 10.3024, zoom: 13})")
+    page.wait_for_function("window.mfc.labels.drawn > 0", timeout=10000)
+    page.evaluate("window.mfc.refresh()")
+    time.sleep(1.0)  # a frame or two after the alert list came in
+    labels = page.evaluate("window.mfc.labels.labels")
+    hidden = page.evaluate("window.mfc.labels.hidden")
+    boxes = [lb["box"] for lb in labels]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]), (a, b)
+    assert hidden > 0 and 0 < len(labels) < 41
+    sart = page.evaluate("window.mfc.tracks.find(t => t.mmsi === 970548777).track_id")
+    alerted = page.evaluate("window.mfc.alerts.map(a => [a.type, a.track_id, a.mmsi, a.state])")
+    assert str(sart) in {lb["track_id"] for lb in labels}, (alerted, labels, sart)

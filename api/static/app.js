@@ -353,6 +353,7 @@
   function labelOf(p) { return p.name || (p.mmsi != null ? String(p.mmsi) : String(p.track_id)); }
 
   const stats = { frameMs: 0, landMs: 0, tracksMs: 0, frames: 0, landRenders: 0 };
+  const labelStats = { drawn: 0, hidden: 0, labels: [] };  // the last frame's labels (window.mfc.labels)
   function drawFrame() {
     frameQueued = false;
     const f0 = performance.now();
@@ -528,27 +529,65 @@
     }
     ctx.globalAlpha = 1;
 
-    // labels at higher zoom, greedy de-cluttering on a coarse grid
+    // labels at higher zoom, decluttered by priority: a label is drawn only where it overlaps
+    // no label of higher priority (in an open alert, dark, then large ships, then the rest)
     if (V.z >= 8.5 && visible.length) {
       ctx.font = '11px system-ui, "DejaVu Sans", sans-serif';
       ctx.textAlign = 'left'; ctx.textBaseline = 'middle';
-      const occ = new Set();
-      const cw = 90, ch = 14;
-      let drawn = 0;
-      const order = visible.slice().sort((a, b) => (tobjs[a].kind === 'dark' ? -1 : 0) - (tobjs[b].kind === 'dark' ? -1 : 0));
-      for (const i of order) {
-        if (drawn > 600) break;
-        const sx = screenPts[2 * i], sy = screenPts[2 * i + 1];
-        const c = Math.floor((sx + 9) / cw) + ',' + Math.floor(sy / ch);
-        if (occ.has(c)) continue;
-        occ.add(c);
+      // the most severe open alert on each track (by track id, and by MMSI for alerts raised on a
+      // report before its track existed); grouped alerts list their tracks in evidence.track_ids
+      const SEV = { critical: 0, high: 1, medium: 2, low: 3, info: 4 };
+      const alertRank = new Map();
+      const note = (key, sev) => { const r = SEV[sev] != null ? SEV[sev] : 4; if (!(alertRank.get(key) <= r)) alertRank.set(key, r); };
+      for (const a of alerts) {
+        if (a.track_id != null) note('t:' + a.track_id, a.severity);
+        if (a.mmsi != null) note('m:' + a.mmsi, a.severity);
+        const ids = a.evidence && Array.isArray(a.evidence.track_ids) ? a.evidence.track_ids : [];
+        for (const id of ids) note('t:' + id, a.severity);
+      }
+      const rank = (t) => {
+        const p = t.p;
+        if (String(p.track_id) === String(selectedId)) return 0;
+        const byTrack = alertRank.get('t:' + p.track_id), byMmsi = p.mmsi != null ? alertRank.get('m:' + p.mmsi) : undefined;
+        const ar = Math.min(byTrack != null ? byTrack : 9, byMmsi != null ? byMmsi : 9);
+        if (ar < 9) return 1 + ar / 10;  // in an open alert, the more severe first
+        if (t.kind === 'dark') return 2;
+        if (p.status === 'tentative' || p.status === 'lost') return 6;
+        if (isNum(p.ship_type) && p.ship_type >= 70 && p.ship_type <= 89) return 3;  // cargo, tanker
+        if (t.kind === 'unident') return 4;
+        return 5;
+      };
+      const order = visible.map((i) => [rank(tobjs[i]), i]).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+      const CELL = 32, placed = new Map();  // grid cell -> label boxes touching it
+      const cellsOf = (x0, y0, x1, y1, fn) => {
+        for (let gx = Math.floor(x0 / CELL); gx <= Math.floor(x1 / CELL); gx++)
+          for (let gy = Math.floor(y0 / CELL); gy <= Math.floor(y1 / CELL); gy++) fn(gx + ',' + gy);
+      };
+      const shown = [];
+      let drawn = 0, skipped = 0;
+      for (const [, i] of order) {
+        if (drawn >= 600) { skipped += 1; continue; }
         const t = tobjs[i];
+        const sx = screenPts[2 * i], sy = screenPts[2 * i + 1];
+        const text = labelOf(t.p);
+        const off = String(t.p.track_id) === String(selectedId) ? sz + 10 : sz + 5;
+        const box = [sx + off - 1, sy - 7, sx + off + ctx.measureText(text).width + 1, sy + 7];
+        let clash = false;
+        cellsOf(box[0], box[1], box[2], box[3], (c) => {
+          if (clash) return;
+          for (const b of placed.get(c) || []) {
+            if (box[0] < b[2] && b[0] < box[2] && box[1] < b[3] && b[1] < box[3]) { clash = true; return; }
+          }
+        });
+        if (clash) { skipped += 1; continue; }
+        cellsOf(box[0], box[1], box[2], box[3], (c) => { if (!placed.has(c)) placed.set(c, []); placed.get(c).push(box); });
         ctx.fillStyle = t.kind === 'dark' ? '#ffb29c' : COLORS.label;
         ctx.globalAlpha = t.p.status === 'tentative' || t.p.status === 'lost' ? 0.5 : 0.9;
-        const off = String(t.p.track_id) === String(selectedId) ? sz + 10 : sz + 5;
-        ctx.fillText(labelOf(t.p), sx + off, sy);
+        ctx.fillText(text, sx + off, sy);
+        shown.push({ track_id: String(t.p.track_id), box });
         drawn++;
       }
+      labelStats.drawn = drawn; labelStats.hidden = skipped; labelStats.labels = shown;
       ctx.globalAlpha = 1;
     }
 
@@ -1185,6 +1224,7 @@
                        replayAt = Date.parse(iso); syncSlider(); refreshPicture(); },
     live: goLive,
     stats,
+    labels: labelStats,
     selectTrack: (id, opts) => selectTrack(id, opts || {}),
     fit: fitData,
     home: fitHome,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import partial
 
 from ..identity import flag_of
-from ..model import Alert, Observation
+from ..model import Alert, Observation, TrackLine
 from .base import Context, minutes
 
 DISTRESS = {970: "AIS-SART", 972: "MOB (man overboard) device", 974: "EPIRB-AIS"}
@@ -115,6 +115,16 @@ class Distress:
                       "releasability": self.ctx.releasability([obs.sensor_id])})
         self.open[obs.mmsi] = (alert, [obs.time_s])
         self._arm(obs.mmsi, obs.time_s)
+
+    def on_line(self, line: TrackLine) -> None:
+        """The first report raised the alert before its track existed: link the track as soon
+        as it is published (the officer's click on the alert selects the vessel)."""
+        if line.mmsi is None or not self.open:
+            return
+        st = self.open.get(line.mmsi)
+        if st is not None and st[0].track_id is None and st[0].state == "open":
+            st[0].track_id = line.track_id
+            self.ctx.book.update(st[0], line.time_s, force=True)
 
     def _arm(self, mmsi: int, t: float) -> None:
         self.ctx.timers.at(t + self.cfg.distress_quiet_s, partial(self._due, mmsi))
