@@ -3,6 +3,7 @@ coastal radars (scan periods of seconds) and AIS (reports every 2 s to 6 min).""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -58,7 +59,22 @@ class TrackerConfig:
     ais_resume_s: float = 86_400.0         # a lost MMSI re-heard within this long, where it can have
                                            #   got to at ``ais_max_speed_kn``, continues its track
     ais_resume_max: int = 200_000          # lost tracks remembered for that
+    # Radar-only tracks (no MMSI) are lost by missed scans, not by the AIS-sized time floors above:
+    # after N consecutive scans of a radar that covers the track (within its registered ``range_m``,
+    # and that kept scanning) brought no plot, N the fewest misses a real vessel detected with
+    # probability ``radar_detection_probability`` per scan makes in a row with probability at most
+    # ``radar_false_loss_probability``: ln(1e-5)/ln(1 - 0.9) = 5 scans (15 s on a 3 s radar).
+    radar_detection_probability: float = 0.9
+    radar_false_loss_probability: float = 1e-5
 
     def __post_init__(self) -> None:
         if self.motion_model not in ("imm", "adaptive"):
             raise ValueError(f"motion_model must be 'imm' or 'adaptive', not {self.motion_model!r}")
+        if not 0.0 < self.radar_detection_probability < 1.0 or not 0.0 < self.radar_false_loss_probability < 1.0:
+            raise ValueError("radar_detection_probability and radar_false_loss_probability must lie in (0, 1)")
+
+    @property
+    def radar_lost_after_scans(self) -> int:
+        """Consecutive missed scans of a covering radar after which a radar-only track is lost."""
+        n = math.log(self.radar_false_loss_probability) / math.log(1.0 - self.radar_detection_probability)
+        return max(1, math.ceil(n - 1e-9))

@@ -77,6 +77,10 @@ class ScanAssociation:
         """Associate one scan, then update, absorb or start a track for each plot."""
         self._sync()
         arr = np.array([(p.lat, p.lon, p.time_s, p.sigma_m) for p in plots])
+        sid = plots[0].sensor_id
+        t_scan = float(arr[:, 2].max())
+        if t_scan > self._radar_scan_s.get(sid, -math.inf):
+            self._radar_scan_s[sid] = t_scan  # the radar scanned (``Lifecycle._missed_scans_out``)
         assigned = self._associate(arr, period)
         absorbed: set[int] = set()
         if self._arpa and assigned:

@@ -103,6 +103,7 @@ class Tracker(AisPath, AisAssociation, AisBatch, ScanAssociation, ScanUpdate, Ar
         self._arpa: dict[tuple[str, str], Track] = {}  # (sensor id, ARPA target id) → its track
         self._retired: OrderedDict[int, Track] = OrderedDict()  # MMSI → its last lost track (``_resume``)
         self._housekept_s = -math.inf
+        self._radar_scan_s: dict[str, float] = {}  # radar sensor id → the time of its last scan
         self._out: list[TrackLine] = []
         self._init_table()  # the state table and the deadline heap (``state_table``)
 
@@ -119,6 +120,7 @@ class Tracker(AisPath, AisAssociation, AisBatch, ScanAssociation, ScanUpdate, Ar
         self.__dict__.setdefault("_ais_q", [])
         self.__dict__.setdefault("conflicts", [])
         self.__dict__.setdefault("_retired", OrderedDict())
+        self.__dict__.setdefault("_radar_scan_s", {})
         self.stats.setdefault("ais_radar_conflicts", 0)
         self.stats.setdefault("late_applied", 0)
         self.stats.setdefault("late_history", 0)
