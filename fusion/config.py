@@ -66,6 +66,9 @@ class TrackerConfig:
     # ``radar_false_loss_probability``: ln(1e-5)/ln(1 - 0.9) = 5 scans (15 s on a 3 s radar).
     radar_detection_probability: float = 0.9
     radar_false_loss_probability: float = 1e-5
+    start_in_live_gate: bool = False       # a plot no track took, inside the gate of a live track that
+                                           #   took a plot of the same scan, starts no track (it is that
+                                           #   vessel's or a neighbour's echo, not a new vessel)
 
     def __post_init__(self) -> None:
         if self.motion_model not in ("imm", "adaptive"):

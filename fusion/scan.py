@@ -88,6 +88,7 @@ class ScanAssociation:
             self._absorbed(plots, kept, period)
             absorbed = assigned.keys() - kept.keys()
             assigned = kept
+        held = self._held_leftovers(arr, assigned) if assigned else set()
         batch = self._apply_scan(plots, arr, assigned) if assigned else {}
         for i, plot in enumerate(plots):
             if i in batch or i in absorbed:
@@ -98,9 +99,29 @@ class ScanAssociation:
                 velocity = (ve, vn, 1.0)
             row = assigned.get(i)
             if row is None:
+                if i in held:
+                    self.stats["plots_in_live_gate"] += 1
+                    continue
                 self._start_radar_track(plot, velocity, period)
             else:
                 self._apply(self._rows[row], plot, velocity, False)  # type: ignore[arg-type]
+
+    def _held_leftovers(self, arr: np.ndarray, assigned: dict[int, int]) -> set[int]:
+        """Plots no track took that lie inside the gate of a live track this scan gave a plot:
+        the vessel that track holds, or a neighbour's plot, not a new vessel; they start no track
+        (``start_in_live_gate`` off).  ``stats["plots_in_live_gate"]`` counts them."""
+        cfg = self.config
+        if cfg.start_in_live_gate or len(assigned) == len(arr):
+            return set()
+        cols = np.fromiter(assigned.values(), np.intp, len(assigned))
+        mask = np.zeros(self._hi, bool)
+        mask[cols[self._code[cols] >= 1]] = True
+        if not mask.any():
+            return set()
+        free = [i for i in range(len(arr)) if i not in assigned]
+        pi, _, _ = gate_scan(arr[free], self._state, mask, cfg.accel_psd_m2_s3, cfg.gate_chi2,
+                             cfg.manoeuvre_tau_s)
+        return {free[i] for i in set(pi.tolist())}
 
     # ------------------------------------------------------------- association
     def _associate(self, arr: np.ndarray, period: float) -> dict[int, int]:

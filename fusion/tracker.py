@@ -95,7 +95,7 @@ class Tracker(AisPath, AisAssociation, AisBatch, ScanAssociation, ScanUpdate, Ar
         self.identities: dict[int, dict[str, object]] = {}
         self.now_s = -math.inf
         self.stats = {"out_of_sequence": 0, "too_late": 0, "echoes": 0, "ais_radar_conflicts": 0,
-                      "late_applied": 0, "late_history": 0}
+                      "late_applied": 0, "late_history": 0, "plots_in_live_gate": 0}
         self.conflicts: list[AisRadarConflict] = []  # since the last ``take_conflicts``
         self._next_id = 1
         self._pending: dict[str, list[Observation]] = {}
@@ -124,6 +124,7 @@ class Tracker(AisPath, AisAssociation, AisBatch, ScanAssociation, ScanUpdate, Ar
         self.stats.setdefault("ais_radar_conflicts", 0)
         self.stats.setdefault("late_applied", 0)
         self.stats.setdefault("late_history", 0)
+        self.stats.setdefault("plots_in_live_gate", 0)
         for track in self.tracks.values():
             _upgrade_track(track)
         if self._state.shape[0] < N_COLS:  # older, narrower state table: rebuilt from the tracks
