@@ -69,6 +69,9 @@ class TrackerConfig:
     start_in_live_gate: bool = False       # a plot no track took, inside the gate of a live track that
                                            #   took a plot of the same scan, starts no track (it is that
                                            #   vessel's or a neighbour's echo, not a new vessel)
+    merge_radar_twins: bool = True         # a radar-only track agreeing with an older radar-only one in
+                                           #   position (gate_chi2) and velocity (merge_speed_diff_ms) for
+                                           #   merge_checks checks, never fed by one scan with it, is merged
 
     def __post_init__(self) -> None:
         if self.motion_model not in ("imm", "adaptive"):

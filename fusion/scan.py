@@ -75,6 +75,7 @@ class ScanAssociation:
 
     def _scan_one(self, plots: list[Observation], period: float) -> None:
         """Associate one scan, then update, absorb or start a track for each plot."""
+        self._age_due_tracks()  # tracks that missed their radar's scans go before this one (``_due``)
         self._sync()
         arr = np.array([(p.lat, p.lon, p.time_s, p.sigma_m) for p in plots])
         sid = plots[0].sensor_id
