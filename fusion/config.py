@@ -66,9 +66,9 @@ class TrackerConfig:
     # ``radar_false_loss_probability``: ln(1e-5)/ln(1 - 0.9) = 5 scans (15 s on a 3 s radar).
     radar_detection_probability: float = 0.9
     radar_false_loss_probability: float = 1e-5
-    start_in_live_gate: bool = False       # a plot no track took, inside the gate of a live track that
-                                           #   took a plot of the same scan, starts no track (it is that
-                                           #   vessel's or a neighbour's echo, not a new vessel)
+    held_gate_chi2: float = 5.99           # a plot no track took within this gate (95 %, 2 dof) of a live
+                                           #   track that took a plot of the same scan starts no track: it
+                                           #   is that vessel's second echo or a neighbour's, 0 turns it off
     merge_radar_twins: bool = True         # a radar-only track agreeing with an older radar-only one in
                                            #   position (gate_chi2) and velocity (merge_speed_diff_ms) for
                                            #   merge_checks checks, never fed by one scan with it, is merged

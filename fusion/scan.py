@@ -109,10 +109,11 @@ class ScanAssociation:
 
     def _held_leftovers(self, arr: np.ndarray, assigned: dict[int, int]) -> set[int]:
         """Plots no track took that lie inside the gate of a live track this scan gave a plot:
-        the vessel that track holds, or a neighbour's plot, not a new vessel; they start no track
-        (``start_in_live_gate`` off).  ``stats["plots_in_live_gate"]`` counts them."""
+        the vessel that track holds, or a neighbour's plot, not a new vessel; they start no track.
+        The gate is ``held_gate_chi2`` (95 %: where the held vessel's own echo falls; a
+        neighbour beyond it starts its track).  ``stats["plots_in_live_gate"]`` counts them."""
         cfg = self.config
-        if cfg.start_in_live_gate or len(assigned) == len(arr):
+        if cfg.held_gate_chi2 <= 0.0 or len(assigned) == len(arr):
             return set()
         cols = np.fromiter(assigned.values(), np.intp, len(assigned))
         mask = np.zeros(self._hi, bool)
@@ -120,7 +121,7 @@ class ScanAssociation:
         if not mask.any():
             return set()
         free = [i for i in range(len(arr)) if i not in assigned]
-        pi, _, _ = gate_scan(arr[free], self._state, mask, cfg.accel_psd_m2_s3, cfg.gate_chi2,
+        pi, _, _ = gate_scan(arr[free], self._state, mask, cfg.accel_psd_m2_s3, cfg.held_gate_chi2,
                              cfg.manoeuvre_tau_s)
         return {free[i] for i in set(pi.tolist())}
 
