@@ -63,12 +63,14 @@ class TrackerConfig:
     # after N consecutive scans of a radar that covers the track (within its registered ``range_m``,
     # and that kept scanning) brought no plot, N the fewest misses a real vessel detected with
     # probability ``radar_detection_probability`` per scan makes in a row with probability at most
-    # ``radar_false_loss_probability``: ln(1e-5)/ln(1 - 0.9) = 5 scans (15 s on a 3 s radar).
+    # ``radar_false_loss_probability``: ln(1e-6)/ln(1 - 0.9) = 6 scans (18 s on a 3 s radar).  1e-6
+    # per track and scan: among 1,000 held vessels on a 3 s radar, one lost by chance every ~50 min.
     radar_detection_probability: float = 0.9
-    radar_false_loss_probability: float = 1e-5
-    held_gate_chi2: float = 5.99           # a plot no track took within this gate (95 %, 2 dof) of a live
-                                           #   track that took a plot of the same scan starts no track: it
-                                           #   is that vessel's second echo or a neighbour's, 0 turns it off
+    radar_false_loss_probability: float = 1e-6
+    held_gate_chi2: float = 0.0            # > 0: a plot no track took within this gate (d², 2 dof; 5.99 is
+                                           #   95 %) of a live track that took a plot of the same scan starts
+                                           #   no track (a second echo or a neighbour's); 0: off (measured:
+                                           #   fewer false tracks, more missed neighbours, docs/benchmarks.md)
     merge_radar_twins: bool = True         # a radar-only track agreeing with an older radar-only one in
                                            #   position (gate_chi2) and velocity (merge_speed_diff_ms) for
                                            #   merge_checks checks, never fed by one scan with it, is merged

@@ -2,8 +2,8 @@
 
 Positions are placed with pyproj's own ``Geod`` (WGS 84), independent of the project's geodesy.
 The expected number of scans comes from the detection probability alone: the fewest misses in a
-row that a vessel detected with PD 0.9 makes with probability at most 1e-5 is
-ln(1e-5) / ln(0.1) = 5.
+row that a vessel detected with PD 0.9 makes with probability at most 1e-6 (the defaults) is
+ln(1e-6) / ln(0.1) = 6.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ GEOD = Geod(ellps="WGS84")
 T0 = 1_795_000_000.0
 PERIOD = 3.0
 RADAR = (10.0, 114.0)
-N_MISSES = math.ceil(math.log(1e-5) / math.log(1 - 0.9) - 1e-9)  # 5
+N_MISSES = math.ceil(math.log(1e-6) / math.log(1 - 0.9) - 1e-9)  # 6
 
 
 def at(bearing_deg: float, metres: float) -> tuple[float, float]:
