@@ -3,6 +3,7 @@ coastal radars (scan periods of seconds) and AIS (reports every 2 s to 6 min).""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -58,7 +59,30 @@ class TrackerConfig:
     ais_resume_s: float = 86_400.0         # a lost MMSI re-heard within this long, where it can have
                                            #   got to at ``ais_max_speed_kn``, continues its track
     ais_resume_max: int = 200_000          # lost tracks remembered for that
+    # Radar-only tracks (no MMSI) are lost by missed scans, not by the AIS-sized time floors above:
+    # after N consecutive scans of a radar that covers the track (within its registered ``range_m``,
+    # and that kept scanning) brought no plot, N the fewest misses a real vessel detected with
+    # probability ``radar_detection_probability`` per scan makes in a row with probability at most
+    # ``radar_false_loss_probability``: ln(1e-6)/ln(1 - 0.9) = 6 scans (18 s on a 3 s radar).  1e-6
+    # per track and scan: among 1,000 held vessels on a 3 s radar, one lost by chance every ~50 min.
+    radar_detection_probability: float = 0.9
+    radar_false_loss_probability: float = 1e-6
+    held_gate_chi2: float = 0.0            # > 0: a plot no track took within this gate (d², 2 dof; 5.99 is
+                                           #   95 %) of a live track that took a plot of the same scan starts
+                                           #   no track (a second echo or a neighbour's); 0: off (measured:
+                                           #   fewer false tracks, more missed neighbours, docs/benchmarks.md)
+    merge_radar_twins: bool = True         # a radar-only track agreeing with an older radar-only one in
+                                           #   position (gate_chi2) and velocity (merge_speed_diff_ms) for
+                                           #   merge_checks checks, never fed by one scan with it, is merged
 
     def __post_init__(self) -> None:
         if self.motion_model not in ("imm", "adaptive"):
             raise ValueError(f"motion_model must be 'imm' or 'adaptive', not {self.motion_model!r}")
+        if not 0.0 < self.radar_detection_probability < 1.0 or not 0.0 < self.radar_false_loss_probability < 1.0:
+            raise ValueError("radar_detection_probability and radar_false_loss_probability must lie in (0, 1)")
+
+    @property
+    def radar_lost_after_scans(self) -> int:
+        """Consecutive missed scans of a covering radar after which a radar-only track is lost."""
+        n = math.log(self.radar_false_loss_probability) / math.log(1.0 - self.radar_detection_probability)
+        return max(1, math.ceil(n - 1e-9))

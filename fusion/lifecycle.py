@@ -12,6 +12,8 @@ What this part decides (the rules another engineer tunes are all here):
   tentative track, a coasting track heard again is confirmed again.
 * **Deletion.**  A track silent for longer than its (observed or nominal) reporting
   interval allows coasts, then is published once as ``lost`` and dropped (``_age``); a
+  radar-only track is also lost after ``radar_lost_after_scans`` consecutive missed scans of
+  a radar that covers it (``_missed_scans_out``); a
   tentative track whose window ends unconfirmed is dropped silently.  A lost identified
   track is remembered (``_retire``) so its vessel re-heard continues it.
 
@@ -187,7 +189,8 @@ class Lifecycle:
         # an identified track: the longer of its observed and its nominal reporting interval
         interval = track.interval_s if track.interval_s >= track.report_s else track.report_s
         floor = cfg.ais_lost_min_s if track.mmsi is not None else cfg.radar_lost_min_s
-        if silence > max(cfg.lost_after_intervals * interval, floor):
+        if silence > max(cfg.lost_after_intervals * interval, floor) or (
+                track.mmsi is None and self._missed_scans_out(track)):
             self._out.append(track.line(at_s, cfg.accel_psd_m2_s3, cfg.source_window_s, "lost",
                                         cfg.manoeuvre_tau_s))
             self._drop(track)
@@ -199,6 +202,44 @@ class Lifecycle:
             self._dirty[track.slot] = track
             self._out.append(track.line(at_s, cfg.accel_psd_m2_s3, cfg.source_window_s, None,
                                         cfg.manoeuvre_tau_s))
+
+    def _radar_deadline(self, track: Track) -> tuple[float, float] | None:
+        """For a radar-only track: when it has missed ``radar_lost_after_scans`` scans of the
+        slowest registered radar that fed it (half a period of slack), and that period."""
+        if track.mmsi is not None or not track.feeders:
+            return None
+        period = 0.0
+        for sid in track.feeders:
+            sensor = self.sensors.get(sid)
+            if sensor is not None and sensor.kind == "radar" and sensor.scan_period_s > period:
+                period = sensor.scan_period_s
+        if period <= 0.0:
+            return None
+        n = self.config.radar_lost_after_scans
+        return max(track.last_radar_s, track.late_fed_s) + (n + 0.5) * period, period
+
+    def _missed_scans_out(self, track: Track) -> bool:
+        """A radar-only track that ``radar_lost_after_scans`` consecutive scans of a radar that
+        fed it and covers it brought no plot: the radar scanned all through the silence (its
+        last scan is at least N − ½ periods after the track's last plot) and the track's last
+        position lies within the radar's registered ``range_m``.  A track out of every such
+        radar's reach, or whose radar stopped scanning, keeps the time floors."""
+        deadline = self._radar_deadline(track)
+        if deadline is None or self.now_s <= deadline[0]:
+            return False
+        n = self.config.radar_lost_after_scans
+        heard = max(track.last_radar_s, track.late_fed_s)
+        for sid in track.feeders:  # type: ignore[union-attr]
+            sensor = self.sensors.get(sid)
+            if sensor is None or sensor.kind != "radar":
+                continue
+            if self._radar_scan_s.get(sid, -math.inf) < heard + (n - 0.5) * sensor.scan_period_s:
+                continue
+            dy = (track.lat - sensor.lat) * M_PER_DEG_LAT
+            dx = (track.lon - sensor.lon) * M_PER_DEG_LAT * math.cos(sensor.lat * DEG)
+            if dx * dx + dy * dy <= sensor.range_m * sensor.range_m:
+                return True
+        return False
 
     def _retire(self, track: Track) -> None:
         """Remember a lost identified track, so that its vessel re-heard continues it."""

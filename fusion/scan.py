@@ -75,8 +75,13 @@ class ScanAssociation:
 
     def _scan_one(self, plots: list[Observation], period: float) -> None:
         """Associate one scan, then update, absorb or start a track for each plot."""
+        self._age_due_tracks()  # tracks that missed their radar's scans go before this one (``_due``)
         self._sync()
         arr = np.array([(p.lat, p.lon, p.time_s, p.sigma_m) for p in plots])
+        sid = plots[0].sensor_id
+        t_scan = float(arr[:, 2].max())
+        if t_scan > self._radar_scan_s.get(sid, -math.inf):
+            self._radar_scan_s[sid] = t_scan  # the radar scanned (``Lifecycle._missed_scans_out``)
         assigned = self._associate(arr, period)
         absorbed: set[int] = set()
         if self._arpa and assigned:
@@ -84,6 +89,7 @@ class ScanAssociation:
             self._absorbed(plots, kept, period)
             absorbed = assigned.keys() - kept.keys()
             assigned = kept
+        held = self._held_leftovers(arr, assigned) if assigned else set()
         batch = self._apply_scan(plots, arr, assigned) if assigned else {}
         for i, plot in enumerate(plots):
             if i in batch or i in absorbed:
@@ -94,9 +100,30 @@ class ScanAssociation:
                 velocity = (ve, vn, 1.0)
             row = assigned.get(i)
             if row is None:
+                if i in held:
+                    self.stats["plots_in_live_gate"] += 1
+                    continue
                 self._start_radar_track(plot, velocity, period)
             else:
                 self._apply(self._rows[row], plot, velocity, False)  # type: ignore[arg-type]
+
+    def _held_leftovers(self, arr: np.ndarray, assigned: dict[int, int]) -> set[int]:
+        """Plots no track took that lie inside the gate of a live track this scan gave a plot:
+        the vessel that track holds, or a neighbour's plot, not a new vessel; they start no track.
+        The gate is ``held_gate_chi2`` (95 %: where the held vessel's own echo falls; a
+        neighbour beyond it starts its track).  ``stats["plots_in_live_gate"]`` counts them."""
+        cfg = self.config
+        if cfg.held_gate_chi2 <= 0.0 or len(assigned) == len(arr):
+            return set()
+        cols = np.fromiter(assigned.values(), np.intp, len(assigned))
+        mask = np.zeros(self._hi, bool)
+        mask[cols[self._code[cols] >= 1]] = True
+        if not mask.any():
+            return set()
+        free = [i for i in range(len(arr)) if i not in assigned]
+        pi, _, _ = gate_scan(arr[free], self._state, mask, cfg.accel_psd_m2_s3, cfg.held_gate_chi2,
+                             cfg.manoeuvre_tau_s)
+        return {free[i] for i in set(pi.tolist())}
 
     # ------------------------------------------------------------- association
     def _associate(self, arr: np.ndarray, period: float) -> dict[int, int]:

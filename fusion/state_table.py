@@ -110,9 +110,19 @@ class StateTable:
         heard = max(track.time_s, track.late_fed_s)
         interval = track.interval_s if track.interval_s >= track.report_s else track.report_s
         if status == "confirmed":
-            return heard + max(cfg.coast_after_intervals * interval, cfg.coast_min_s)
-        floor = cfg.ais_lost_min_s if track.mmsi is not None else cfg.radar_lost_min_s
-        return heard + max(cfg.lost_after_intervals * interval, floor)
+            due = heard + max(cfg.coast_after_intervals * interval, cfg.coast_min_s)
+        else:
+            floor = cfg.ais_lost_min_s if track.mmsi is not None else cfg.radar_lost_min_s
+            due = heard + max(cfg.lost_after_intervals * interval, floor)
+        if track.mmsi is None:
+            # a radar-only track is looked at when it has missed its radar's scans; past that
+            # (out of cover, the radar not scanning yet) every half scan period until the floors
+            radar = self._radar_deadline(track)  # type: ignore[attr-defined]
+            if radar is not None:
+                short = radar[0] if radar[0] >= self.now_s else self.now_s + 0.5 * radar[1]
+                if short < due:
+                    return short
+        return due
 
     def _schedule(self, track: Track) -> None:
         """Make sure the heap holds an entry no later than the track's deadline."""

@@ -95,7 +95,7 @@ class Tracker(AisPath, AisAssociation, AisBatch, ScanAssociation, ScanUpdate, Ar
         self.identities: dict[int, dict[str, object]] = {}
         self.now_s = -math.inf
         self.stats = {"out_of_sequence": 0, "too_late": 0, "echoes": 0, "ais_radar_conflicts": 0,
-                      "late_applied": 0, "late_history": 0}
+                      "late_applied": 0, "late_history": 0, "plots_in_live_gate": 0}
         self.conflicts: list[AisRadarConflict] = []  # since the last ``take_conflicts``
         self._next_id = 1
         self._pending: dict[str, list[Observation]] = {}
@@ -103,6 +103,7 @@ class Tracker(AisPath, AisAssociation, AisBatch, ScanAssociation, ScanUpdate, Ar
         self._arpa: dict[tuple[str, str], Track] = {}  # (sensor id, ARPA target id) → its track
         self._retired: OrderedDict[int, Track] = OrderedDict()  # MMSI → its last lost track (``_resume``)
         self._housekept_s = -math.inf
+        self._radar_scan_s: dict[str, float] = {}  # radar sensor id → the time of its last scan
         self._out: list[TrackLine] = []
         self._init_table()  # the state table and the deadline heap (``state_table``)
 
@@ -119,9 +120,11 @@ class Tracker(AisPath, AisAssociation, AisBatch, ScanAssociation, ScanUpdate, Ar
         self.__dict__.setdefault("_ais_q", [])
         self.__dict__.setdefault("conflicts", [])
         self.__dict__.setdefault("_retired", OrderedDict())
+        self.__dict__.setdefault("_radar_scan_s", {})
         self.stats.setdefault("ais_radar_conflicts", 0)
         self.stats.setdefault("late_applied", 0)
         self.stats.setdefault("late_history", 0)
+        self.stats.setdefault("plots_in_live_gate", 0)
         for track in self.tracks.values():
             _upgrade_track(track)
         if self._state.shape[0] < N_COLS:  # older, narrower state table: rebuilt from the tracks

@@ -68,8 +68,6 @@ def test_dense_box_gospa_within_ten_percent_of_stone_soup(dense):
     assert ours <= DENSE_BOUND * stone, (ours, stone)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13: duplicate and clutter-seeded radar tracks in a dense box "
-                                       "(docs/benchmarks.md, textbook scene: what to change in the tracker)")
 def test_dense_box_no_more_false_tracks_than_stone_soup(dense):
     assert np.mean([o.mean.n_false for _, o in dense]) <= np.mean([s.mean.n_false for s, _ in dense])
 
