@@ -204,6 +204,7 @@ class Vessel:
     bias: list[tuple[float, float, float, float]] = field(default_factory=list)  # (t0, t1, dlat, dlon) faulty fixes
     twin: tuple[Path, float] | None = None   # another vessel using the same MMSI (path, phase)
     coverage_free: bool = False       # heard everywhere (a labelled case placed with its own receiver)
+    nav_at: list[tuple[float, int]] = field(default_factory=list)  # (from time, status): overrides nav_status
 
 
 class MmsiBook:
@@ -250,10 +251,15 @@ def ais_observations(world: World, v: Vessel, t0: float, t1: float, rng: np.rand
         heard[k] = True
     out = []
     rx_ids = [s.id for s in world.sensors.values() if s.kind == "ais"] or ["AIS-X"]
+    status = [v.nav_status] * len(times)
+    if v.nav_at:
+        starts = np.array([a for a, _ in v.nav_at])
+        k_at = np.searchsorted(starts, times, side="right") - 1
+        status = [v.nav_status if k < 0 else v.nav_at[k][1] for k in k_at]
     for k in np.nonzero(heard)[0]:
         out.append(Observation("ais_position", rx_ids[0], float(times[k]), float(lat[k]), float(lon[k]),
                                sigma_m=10.0, mmsi=v.mmsi, sog_kn=round(float(sog[k]), 1),
-                               cog_deg=round(float(cog[k]), 1), nav_status=v.nav_status, ais_class="A",
+                               cog_deg=round(float(cog[k]), 1), nav_status=status[k], ais_class="A",
                                ship_type=v.ship_type, name=v.name))
     if v.twin is not None:
         tp, every = v.twin
@@ -371,6 +377,213 @@ def fishing_vessel(world: World, flag: str, t0: float, t1: float, book: MmsiBook
     p = path_from_waypoints(t0, pts, speeds)
     return Vessel(book.new(flag), p, every_s=float(rng.choice([30.0, 60.0, 180.0])), ship_type=30,
                   name=f"FV {flag} {rng.integers(1000)}")
+
+
+# ------------------------------------------------------------------ clean day: what issue 14 names
+# Positions below are published ones (charts, port guides, gazetteers; rounded to about 0.01°),
+# typed in here, not taken from the product's layers, so that the clean day tests the layers
+# rather than agrees with them by construction.
+OUTER_ANCHORAGES = [                 # anchorages 7–16 km from the shipped port points
+    ("Manila Bay outer anchorage", 14.57, 120.90),
+    ("Honda Bay anchorage (Puerto Princesa)", 9.82, 118.80),
+    ("Vung Tau outer anchorage", 10.27, 107.03),
+    ("Muara outer anchorage", 5.10, 115.10),
+    ("Kota Kinabalu outer anchorage (west of Gaya)", 5.99, 115.98),
+]
+# River routes from the open sea to an up-river port: (offshore legs at sea), (river waypoints).
+RIVER_ROUTES = {
+    "Pearl River to Huangpu (Guangzhou)": (
+        [(17.00, 114.80), (19.50, 114.30), (21.50, 113.95), (22.15, 113.80)],
+        [(22.35, 113.82), (22.50, 113.76), (22.62, 113.70), (22.72, 113.65), (22.79, 113.625),
+         (22.87, 113.605), (22.95, 113.585), (23.03, 113.55), (23.07, 113.50), (23.09, 113.45)]),
+    "Saigon River to Ho Chi Minh City (Cat Lai)": (
+        [(6.00, 110.00), (8.00, 109.00), (9.60, 107.80), (10.25, 107.05)],
+        [(10.35, 106.98), (10.42, 106.96), (10.47, 106.92), (10.53, 106.88), (10.58, 106.84),
+         (10.62, 106.80), (10.66, 106.77), (10.69, 106.76), (10.72, 106.77), (10.75, 106.785),
+         (10.76, 106.79)]),
+    "Chao Phraya to Bangkok (Khlong Toei)": (
+        [(7.50, 102.50), (9.50, 101.50), (11.50, 100.90), (13.00, 100.70)],
+        [(13.40, 100.60), (13.50, 100.59), (13.54, 100.585), (13.58, 100.59), (13.61, 100.585),
+         (13.64, 100.565), (13.66, 100.545), (13.685, 100.535), (13.70, 100.545), (13.705, 100.565)]),
+}
+# Island stations of the Spratlys (as in sample_feeds/scs) and two long-range radars whose
+# outer range no AIS receiver reaches (Woody Island, Swallow Reef / Layang-Layang).
+ISLAND_AIS = [("AIS-PAG", 11.053, 114.284), ("AIS-NMY", 10.180, 114.361), ("AIS-LAW", 10.73, 115.80)]
+ISLAND_RADARS = [("R-PAG", 11.053, 114.284, 50_000.0)]
+LONG_RANGE_RADARS = [("R-LR-WOODY", 16.834, 112.338, 100_000.0), ("R-LR-SWALLOW", 7.372, 113.843, 100_000.0)]
+
+
+def clean_day_sensors() -> list[Sensor]:
+    out = [Sensor(f"R-{i}", "radar", la, lo, range_m=45_000, accuracy_m=40, scan_period_s=10.0)
+           for i, (la, lo) in enumerate([(1.25, 104.05), (10.35, 107.15), (14.55, 120.75)])]
+    out += [Sensor(i, "ais", la, lo, range_m=74_000.0) for i, la, lo in ISLAND_AIS]
+    out += [Sensor(i, "radar", la, lo, range_m=r, accuracy_m=50, scan_period_s=10.0) for i, la, lo, r in ISLAND_RADARS]
+    out += [Sensor(i, "radar", la, lo, range_m=r, accuracy_m=80, scan_period_s=10.0)
+            for i, la, lo, r in LONG_RANGE_RADARS]
+    return out
+
+
+def _nearest_port_m(world: World, lat: float, lon: float) -> float:
+    return min(distance_m(lat, lon, la, lo) for _, la, lo in world.ports)
+
+
+def outer_anchorage_traffic(world: World, t0: float, t1: float, book: MmsiBook, per_site: int = 6) -> list[Vessel]:
+    """Ships at anchor (status 1, swinging on a ~60 m circle, reporting every 3 min) in
+    anchorages 7–16 km from every port point; half are there all day, half arrive at 10 kn."""
+    rng, out = world.rng, []
+    for name, la0, lo0 in OUTER_ANCHORAGES:
+        d = _nearest_port_m(world, la0, lo0)
+        if not (7_000 <= d <= 16_000) or not world._sea_clear(la0, lo0, 500):
+            print(f"  (anchorage {name} skipped: {d / 1000:.1f} km from a port point, at sea "
+                  f"{world._sea_clear(la0, lo0, 500)})")
+            continue
+        for k in range(per_site):
+            for _ in range(50):
+                r, b = 1500 * math.sqrt(rng.random()), rng.uniform(0, 2 * math.pi)
+                la, lo = offset(la0, lo0, r * math.sin(b), r * math.cos(b))
+                if world._sea_clear(la, lo, 300):
+                    break
+            else:
+                continue
+            t_arr = t0 - 3600 if k % 2 == 0 else rng.uniform(t0, t0 + 0.6 * (t1 - t0))
+            ts = np.arange(t_arr, t1 + 600, 600.0)
+            ang = np.linspace(0, 2 * math.pi * (t1 - t_arr) / 43_200, len(ts))
+            kx, ky = m_per_deg(la)
+            swing = Path(ts, la + 60 * np.cos(ang) / ky, lo + 60 * np.sin(ang) / kx)
+            nav_at: list[tuple[float, int]] = [(t_arr, 1)]
+            if t_arr > t0:              # the approach: under way from ~25 km out, at sea
+                b = rng.uniform(0, 2 * math.pi)
+                for _ in range(30):
+                    start = offset(la, lo, 25_000 * math.sin(b), 25_000 * math.cos(b))
+                    seg = [(start[0] + (la - start[0]) * f, start[1] + (lo - start[1]) * f) for f in np.linspace(0, 1, 26)]
+                    if all(world.base_geo.inland_m(*q) == 0.0 for q in seg):
+                        break
+                    b = rng.uniform(0, 2 * math.pi)
+                else:
+                    start = None
+                if start is not None:
+                    appr = path_from_waypoints(0.0, [start, (la, lo)], 10.0)
+                    appr = Path(appr.t + t_arr - appr.t[-1], appr.lat, appr.lon)
+                    swing = concat(appr, swing)
+                    nav_at = [(float(appr.t[0]), 0), (t_arr, 1)]
+            flag = MERCHANT_FLAGS[rng.integers(len(MERCHANT_FLAGS))]
+            out.append(Vessel(book.new(flag), swing, every_s=180.0, ship_type=int(rng.choice([70, 80])),
+                              nav_status=1, nav_at=nav_at, name=f"OUTER ANCHOR {len(out)}"))
+    return out
+
+
+def river_traffic(world: World, t0: float, t1: float, book: MmsiBook, per_river: int = 8) -> list[Vessel]:
+    """Ships to and from up-river ports along the published river routes: 8 kn in the river,
+    12 kn at sea; inbound ships then lie moored (status 5) at the berth, outbound ones were
+    moored there until they sail."""
+    rng, out = world.rng, []
+    for name, (sea, river) in RIVER_ROUTES.items():
+        route = sea + river
+        speeds = [12.0] * (len(sea) - 1) + [10.0] + [8.0] * (len(river) - 1)
+        for k in range(per_river):
+            jit = [offset(la, lo, *rng.normal(0, 80, 2)) if i >= len(sea) else (la, lo)
+                   for i, (la, lo) in enumerate(route)]
+            berth = jit[-1]
+            if k % 2 == 0:          # inbound: reaches the berth during the day
+                p = path_from_waypoints(0.0, jit, speeds)
+                t_arr = rng.uniform(t0 + 0.1 * (t1 - t0), t0 + 0.8 * (t1 - t0))
+                p = Path(p.t + t_arr - p.t[-1], p.lat, p.lon)
+                p = concat(p, stay(t_arr + 1.0, t1 + 3600, *berth))
+                nav_at = [(float(p.t[0]), 0), (t_arr + 600, 5)]
+            else:                   # outbound: moored since before the day, sails during it
+                p = path_from_waypoints(0.0, jit[::-1], speeds[::-1])
+                t_dep = rng.uniform(t0 + 0.1 * (t1 - t0), t0 + 0.7 * (t1 - t0))
+                p = concat(stay(t0 - 3600, t_dep, *berth), Path(p.t + t_dep + 1.0, p.lat, p.lon))
+                nav_at = [(t0 - 3600, 5), (t_dep - 300, 0)]
+            flag = MERCHANT_FLAGS[rng.integers(len(MERCHANT_FLAGS))]
+            out.append(Vessel(book.new(flag), p, every_s=10.0, ship_type=int(rng.choice([70, 79, 80])),
+                              nav_status=0, nav_at=nav_at, name=f"RIVER {name.split()[0]} {k}"))
+    return out
+
+
+def beyond_cover_traffic(world: World, t0: float, t1: float, book: MmsiBook, per_radar: int = 8) -> list[Vessel]:
+    """Large ships with AIS on crossing a long-range radar's picture where no AIS receiver is in
+    range (half at 80–95 km from the radar, half at 40–80 km): the radar holds them, nobody hears AIS."""
+    rng, out = world.rng, []
+    for rid, rla, rlo, rng_m in LONG_RANGE_RADARS:
+        made = 0
+        for _ in range(400):
+            if made >= per_radar:
+                break
+            r = rng.uniform(80_000, 95_000) if made % 2 == 0 else rng.uniform(40_000, 80_000)
+            b = rng.uniform(0, 2 * math.pi)
+            mid = offset(rla, rlo, r * math.sin(b), r * math.cos(b))
+            half = math.sqrt(max(rng_m ** 2 * 0.95 - r ** 2, 0.0)) if r > 80_000 else 40_000.0
+            c = b + math.pi / 2
+            a_ = offset(*mid, -half * math.sin(c), -half * math.cos(c))
+            z_ = offset(*mid, half * math.sin(c), half * math.cos(c))
+            pts = [(a_[0] + (z_[0] - a_[0]) * f, a_[1] + (z_[1] - a_[1]) * f) for f in np.linspace(0, 1, 21)]
+            la_, lo_ = np.array([q[0] for q in pts]), np.array([q[1] for q in pts])
+            if world.in_coverage(la_, lo_).any() or any(world.base_geo.inland_m(*q) > 0 for q in pts) \
+                    or any(shapely.contains_xy(world.watch, q[1], q[0]) for q in pts):
+                continue
+            speed = rng.uniform(11.0, 16.0)
+            p = path_from_waypoints(0.0, [a_, z_] if rng.random() < 0.5 else [z_, a_], speed)
+            ts = rng.uniform(t0 - 0.5 * p.t[-1], t1 - 0.5 * p.t[-1])
+            flag = MERCHANT_FLAGS[rng.integers(len(MERCHANT_FLAGS))]
+            out.append(Vessel(book.new(flag), Path(p.t + ts, p.lat, p.lon), every_s=10.0,
+                              ship_type=int(rng.choice([70, 80])), name=f"BEYOND {rid} {made}"))
+            made += 1
+    return out
+
+
+def feature_fishing(world: World, t0: float, t1: float, book: MmsiBook, per_feature: int = 4) -> list[Vessel]:
+    """Ordinary fishing near the features watched by the island stations: grounds 15–30 km from
+    a feature (so boats cross its 12 nm circle), trawling by day, drifting at night, as
+    ``fishing_vessel``; the flag is the EEZ state there, else one of the fishing nations around."""
+    rng, out = world.rng, []
+    rx = [(la, lo) for _, la, lo in ISLAND_AIS]
+    for zname, _kind, g in world.geo.watch:
+        fc = g.centroid
+        if min(distance_m(fc.y, fc.x, la, lo) for la, lo in rx) > 60_000:
+            continue
+        for _ in range(per_feature):
+            centre = None
+            for _ in range(100):
+                r, b = rng.uniform(15_000, 30_000), rng.uniform(0, 2 * math.pi)
+                q = offset(fc.y, fc.x, r * math.sin(b), r * math.cos(b))
+                if world._sea_clear(q[0], q[1], 3000):
+                    centre = q
+                    break
+            if centre is None:
+                continue
+            states = world.geo.eez_states_at(*centre)
+            flag = states[0] if len(states) == 1 and states[0] in FISHING_STATES else ["VN", "PH", "CN"][rng.integers(3)]
+            pts, speeds, t = [centre], [], t0
+            while t < t1 + 3600:
+                hour = ((t - T0) / 3600.0 + 14) % 24
+                night = hour >= 19 or hour < 5
+                v = rng.uniform(0.2, 1.0) if night else rng.uniform(2.5, 4.5)
+                leg = rng.uniform(2000, 6000) if not night else v * KN_TO_MS * rng.uniform(3600, 3 * 3600)
+                b = rng.uniform(0, 2 * math.pi)
+                nxt = offset(*pts[-1], leg * math.sin(b), leg * math.cos(b))
+                if distance_m(*centre, *nxt) > 12_000 or not world._sea_clear(nxt[0], nxt[1], 1500):
+                    nxt = centre
+                    leg = max(distance_m(*pts[-1], *nxt), 1.0)
+                pts.append(nxt)
+                speeds.append(v)
+                t += leg / (v * KN_TO_MS)
+            out.append(Vessel(book.new(flag), path_from_waypoints(t0, pts, speeds),
+                              every_s=float(rng.choice([30.0, 60.0, 180.0])), ship_type=30,
+                              name=f"FV {flag} near {zname}"))
+    return out
+
+
+def clean_day_groups(vs: list[Vessel]) -> dict[int, str]:
+    """MMSI -> which kind of traffic the vessel is (for the breakdown of false alarms)."""
+    out = {}
+    for v in vs:
+        n = v.name or ""
+        out[v.mmsi] = ("lane transit" if n.startswith("MV ") else "harbour anchorage" if n.startswith("ANCHOR ")
+                       else "outer anchorage" if n.startswith("OUTER ANCHOR") else "river" if n.startswith("RIVER")
+                       else "beyond AIS cover" if n.startswith("BEYOND") else "fishing near a feature"
+                       if " near " in n else "fishing on grounds")
+    return out
 
 
 # ------------------------------------------------------------------ labelled cases
@@ -937,6 +1150,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
     ap.add_argument("--skip", default="", help="comma list of parts to skip: labelled,clean,cost")
     ap.add_argument("--verbose", action="store_true", help="list every false alarm")
+    ap.add_argument("--plain-clean", action="store_true",
+                    help="clean day without the outer anchorages, rivers, long-range radars and feature fishing")
     args = ap.parse_args(argv)
     if args.quick:
         args.vessels, args.hours, args.background, args.tracks = 80, 4.0, 30, 2000
@@ -988,11 +1203,23 @@ def main(argv: list[str] | None = None) -> int:
 
     if "clean" not in skip:
         rng = np.random.default_rng(args.seed + 100)
-        world = World(rng, [Sensor(f"R-{i}", "radar", la, lo, range_m=45_000, accuracy_m=40, scan_period_s=10.0)
-                            for i, (la, lo) in enumerate([(1.25, 104.05), (10.35, 107.15), (14.55, 120.75)])])
+        if args.plain_clean:        # the clean day before issue 14 (normal traffic, three radars)
+            world = World(rng, clean_day_sensors()[:3])
+        else:
+            world = World(rng, clean_day_sensors())
         book = MmsiBook(rng)
         t_end = T0 + args.hours * 3600
         vs = normal_traffic(world, args.vessels, T0, t_end, book)
+        if not args.plain_clean:
+            scale = max(args.vessels / 400.0, 0.25)
+            vs += outer_anchorage_traffic(world, T0, t_end, book, per_site=max(2, round(6 * scale)))
+            vs += river_traffic(world, T0, t_end, book, per_river=max(2, round(8 * scale)))
+            vs += beyond_cover_traffic(world, T0, t_end, book, per_radar=max(2, round(8 * scale)))
+            vs += feature_fishing(world, T0, t_end, book, per_feature=max(1, round(4 * scale)))
+        groups = clean_day_groups(vs)
+        n_by_group = defaultdict(int)
+        for g in groups.values():
+            n_by_group[g] += 1
         obs = [o for v in vs for o in ais_observations(world, v, T0, t_end, rng)]
         n_radar_vessels = len(obs)
         obs += radar_observations(world, vs, T0, t_end, rng)
@@ -1010,8 +1237,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"vessel-hours in the picture: {vh:,.0f}")
         print(f"alerts raised: {n_all} = {1000.0 * n_all / max(vh, 1e-9):.2f} per 1,000 vessel-hours "
               f"({n_kept} not retracted = {1000.0 * n_kept / max(vh, 1e-9):.2f}); target < 1")
-        for k, v in sorted(kinds.items()):
-            print(f"  {k}: {v}")
+        print("traffic: " + ", ".join(f"{g} {n}" for g, n in sorted(n_by_group.items())))
+        zone_n = sum(v for k, v in kinds.items() if k.startswith("zone_entry"))
+        print(f"without zone_entry (watch notifications by zone policy): {n_all - zone_n} = "
+              f"{1000.0 * (n_all - zone_n) / max(vh, 1e-9):.2f} per 1,000 vessel-hours")
+        by = defaultdict(lambda: defaultdict(int))
+        example: dict[tuple[str, str], Alert] = {}
+        for f, last in versions.values():
+            g = groups.get(f.mmsi, "no MMSI (radar only)")
+            by[f.type][g] += 1
+            example.setdefault((f.type, g), f)
+        print("\n| type | alerts | per 1,000 vessel-hours | by traffic |\n|---|---|---|---|")
+        for t in sorted(by, key=lambda t: -sum(by[t].values())):
+            n = sum(by[t].values())
+            print(f"| `{t}` | {n} | {1000.0 * n / max(vh, 1e-9):.2f} | "
+                  + ", ".join(f"{g} {k}" for g, k in sorted(by[t].items(), key=lambda x: -x[1])) + " |")
+        for (t, g), f in sorted(example.items()):
+            print(f"  e.g. {t} / {g}: t+{(f.time_s - T0) / 60:.0f} min ({f.lat}, {f.lon}) mmsi {f.mmsi}: {f.summary}")
         if args.verbose:
             for f, last in versions.values():
                 print(f"  {f.type} {f.alert_id} t+{(f.time_s - T0) / 60:.0f} min ({f.lat}, {f.lon}) "

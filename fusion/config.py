@@ -83,6 +83,13 @@ class TrackerConfig:
 
     @property
     def radar_lost_after_scans(self) -> int:
-        """Consecutive missed scans of a covering radar after which a radar-only track is lost."""
-        n = math.log(self.radar_false_loss_probability) / math.log(1.0 - self.radar_detection_probability)
+        """Consecutive missed scans of a covering radar after which a radar-only track detected
+        with the nominal ``radar_detection_probability`` is lost."""
+        return self.lost_after_scans(self.radar_detection_probability)
+
+    def lost_after_scans(self, p_detect: float) -> int:
+        """The fewest consecutive misses a vessel detected with ``p_detect`` per scan makes with
+        probability at most ``radar_false_loss_probability``."""
+        p = min(max(p_detect, 0.05), 0.99)
+        n = math.log(self.radar_false_loss_probability) / math.log(1.0 - p)
         return max(1, math.ceil(n - 1e-9))

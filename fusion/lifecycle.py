@@ -34,6 +34,9 @@ from .model import Observation
 from .state_table import _LIVE
 from .track import Track
 
+# the nominal detection probability counts as this many scans in a radar-only track's own estimate
+RADAR_PD_PRIOR_SCANS = 30.0
+
 
 class Lifecycle:
     """Initiation, confirmation and deletion of tracks."""
@@ -215,8 +218,19 @@ class Lifecycle:
                 period = sensor.scan_period_s
         if period <= 0.0:
             return None
-        n = self.config.radar_lost_after_scans
+        n = self._lost_after_scans(track, period)
         return max(track.last_radar_s, track.late_fed_s) + (n + 0.5) * period, period
+
+    def _lost_after_scans(self, track: Track, period: float) -> int:
+        """``radar_lost_after_scans`` for this track's own detection probability: its plots over
+        the scans since its first one, shrunk toward the nominal ``radar_detection_probability``
+        by ``RADAR_PD_PRIOR_SCANS`` scans' weight.  A small boat at long range, seen one scan in
+        two, is held for ~20 misses, not the 6 a vessel seen nine scans in ten gets."""
+        cfg = self.config
+        scans = max(1.0, (max(track.last_radar_s, track.late_fed_s) - track.created_s) / period + 1.0)
+        pd = (min(track.hits, scans) + cfg.radar_detection_probability * RADAR_PD_PRIOR_SCANS) \
+            / (scans + RADAR_PD_PRIOR_SCANS)
+        return cfg.lost_after_scans(pd)
 
     def _missed_scans_out(self, track: Track) -> bool:
         """A radar-only track that ``radar_lost_after_scans`` consecutive scans of a radar that
@@ -227,7 +241,7 @@ class Lifecycle:
         deadline = self._radar_deadline(track)
         if deadline is None or self.now_s <= deadline[0]:
             return False
-        n = self.config.radar_lost_after_scans
+        n = self._lost_after_scans(track, deadline[1])
         heard = max(track.last_radar_s, track.late_fed_s)
         for sid in track.feeders:  # type: ignore[union-attr]
             sensor = self.sensors.get(sid)

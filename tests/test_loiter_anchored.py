@@ -138,3 +138,17 @@ def test_the_threshold_is_a_setting(n):
         obs, lines = _stops(k, *NEAR_COAST)
         run(eng, obs, lines)
         assert bool(eng.ctx.traffic.anchorage_at(*NEAR_COAST)) == (k >= n)
+
+
+def test_a_ship_casting_off_after_hours_moored_is_not_loitering():
+    """Moored (status 5) for three hours 10 km from any port, then under way (status 0) and
+    leaving at 8 kn: the hours at the berth are not loitering, before or after it sails.
+    Before the window restarted on the status, loitering fired the moment the status became 0."""
+    obs, lines = _anchored("T3", 548_000_003, *SPOT, T0, 3.0, status=5)
+    t = T0 + 3 * 3600
+    for k in range(1, 61):          # under way: 0.4 kn for the first 5 min (casting off), then 8 kn east
+        sog = 0.4 if k <= 5 else 8.0
+        lon = SPOT[1] + (max(k - 5, 0) * 60 * 8 * 0.5144) / (M_PER_DEG_LAT * math.cos(math.radians(SPOT[0])))
+        obs.append(ais(548_000_003, t + 60 * k, SPOT[0], lon, sog=sog, cog=90.0, nav_status=0))
+        lines.append(line("T3", t + 60 * k, SPOT[0], lon, sog, 90.0, 548_000_003))
+    assert not of_type(run(engine(), obs, lines), "loitering")

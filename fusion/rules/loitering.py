@@ -9,7 +9,8 @@ Fishing vessels inside their own flag state's EEZ are exempt (drifting and light
 at night are their trade; ``loiter_exempt_own_eez_fishing``); foreign ones are not.
 A vessel at anchor is not loitering: one reporting navigational status 1 (at anchor) or 5
 (moored) within ``anchor_status_coast_m`` of land, or stopped inside an anchorage learned
-from traffic (``TrafficMap``), does not raise it.
+from traffic (``TrafficMap``), does not raise it; and the hours it spent reporting at anchor or
+moored do not count in the window (it restarts), so a ship casting off is not loitering.
 """
 
 from __future__ import annotations
@@ -68,7 +69,9 @@ class Loitering:
                 if mean < cfg.loiter_speed_kn:
                     self._fire(line, st, mean)
             return
-        if t - st.last_t > cfg.loiter_max_gap_s:  # too long unseen: restart the window
+        if t - st.last_t > cfg.loiter_max_gap_s or (st.alert is None and self._moored_now(line)):
+            # too long unseen, or at anchor / moored now: restart the window (time spent at
+            # anchor is not loitering, so a ship casting off does not loiter on its berth's hours)
             st.segs.clear()
             st.sum_w = st.sum_ws = 0.0
         else:
@@ -107,6 +110,11 @@ class Loitering:
             track_id=line.track_id, mmsi=line.mmsi, lat=line.lat, lon=line.lon, sensors=line.sensors,
             evidence={"mean_speed_kn": round(mean, 2), "duration_s": round(span), "since_s": st.segs[0][0],
                       "name": line.name, "flag": line.flag, "sources": list(line.sources)})
+
+    def _moored_now(self, line: TrackLine) -> bool:
+        """Reports at anchor / moored (status fresh) near the coast: cheap dict lookup first."""
+        return self.ctx.traffic.anchored(line.mmsi, line.time_s) and \
+            self.ctx.geo.near_land(line.lat, line.lon, self.cfg.anchor_status_coast_m)
 
     def _at_anchor(self, line: TrackLine) -> bool:
         """In an anchorage learned from traffic, or reporting at anchor / moored near the coast."""
