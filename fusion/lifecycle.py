@@ -34,8 +34,8 @@ from .model import Observation
 from .state_table import _LIVE
 from .track import Track
 
-# the nominal detection probability counts as this many scans in a radar-only track's own estimate
-RADAR_PD_PRIOR_SCANS = 30.0
+# a radar-only track's own detection probability decides its loss once it has this many plots
+RADAR_PD_MIN_HITS = 20
 
 
 class Lifecycle:
@@ -222,15 +222,16 @@ class Lifecycle:
         return max(track.last_radar_s, track.late_fed_s) + (n + 0.5) * period, period
 
     def _lost_after_scans(self, track: Track, period: float) -> int:
-        """``radar_lost_after_scans`` for this track's own detection probability: its plots over
-        the scans since its first one, shrunk toward the nominal ``radar_detection_probability``
-        by ``RADAR_PD_PRIOR_SCANS`` scans' weight.  A small boat at long range, seen one scan in
-        two, is held for ~20 misses, not the 6 a vessel seen nine scans in ten gets."""
+        """``radar_lost_after_scans`` for this track's own detection probability once it has
+        ``RADAR_PD_MIN_HITS`` plots (its plots over the scans since its first one); before that,
+        the nominal ``radar_detection_probability``.  A small boat at long range that a radar
+        has held for minutes seeing it one scan in two is kept for ~20 misses, not 6; a young
+        track, which is where clutter and duplicates live, gets the nominal 6."""
         cfg = self.config
+        if track.hits < RADAR_PD_MIN_HITS:
+            return cfg.radar_lost_after_scans
         scans = max(1.0, (max(track.last_radar_s, track.late_fed_s) - track.created_s) / period + 1.0)
-        pd = (min(track.hits, scans) + cfg.radar_detection_probability * RADAR_PD_PRIOR_SCANS) \
-            / (scans + RADAR_PD_PRIOR_SCANS)
-        return cfg.lost_after_scans(pd)
+        return cfg.lost_after_scans(min(cfg.radar_detection_probability, track.hits / scans))
 
     def _missed_scans_out(self, track: Track) -> bool:
         """A radar-only track that ``radar_lost_after_scans`` consecutive scans of a radar that
