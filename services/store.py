@@ -103,6 +103,13 @@ zones = Table(
     Column("created_by", String(64)), Column("created_s", Float),
 )
 
+zone_policies = Table(
+    "zone_policies", metadata,
+    Column("name", String(128), primary_key=True),  # a built-in or a user zone's name
+    Column("policy", Text, nullable=False),         # JSON: the admin's override (fusion/rules/zones.py keys)
+    Column("updated_by", String(64)), Column("updated_s", Float),
+)
+
 LIVE = ("tentative", "confirmed", "coasting")
 HISTORY_FIELDS = ("track_id", "time_s", "lat", "lon", "sog_kn", "cog_deg", "sensors", "fixes")
 
@@ -367,6 +374,25 @@ class Store:
     def delete_zone(self, name: str) -> bool:
         with self.engine.begin() as conn:
             return conn.execute(delete(zones).where(zones.c.name == name)).rowcount > 0
+
+    def put_zone_policy(self, name: str, policy: dict[str, Any], who: str, at_s: float) -> None:
+        """Set (replace) a zone's policy override; an empty one removes it."""
+        with self.engine.begin() as conn:
+            conn.execute(delete(zone_policies).where(zone_policies.c.name == name))
+            if policy:
+                conn.execute(zone_policies.insert().values(name=name, policy=json.dumps(policy),
+                                                           updated_by=who, updated_s=at_s))
+
+    def delete_zone_policy(self, name: str) -> bool:
+        with self.engine.begin() as conn:
+            return conn.execute(delete(zone_policies).where(zone_policies.c.name == name)).rowcount > 0
+
+    def zone_policies(self) -> dict[str, dict[str, Any]]:
+        """Zone name → ``{"policy", "updated_by", "updated_s"}`` for every override set."""
+        with self.engine.connect() as conn:
+            return {r["name"]: {"policy": json.loads(r["policy"]), "updated_by": r["updated_by"],
+                                "updated_s": r["updated_s"]}
+                    for r in conn.execute(select(zone_policies)).mappings()}
 
     def zones(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
