@@ -8,7 +8,7 @@ served as they are (the routes skip per-item validation); the schema still descr
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -343,6 +343,46 @@ class ZoneFeature(BaseModel):
 class Zones(Exact):
     type: Literal["FeatureCollection"]
     features: list[ZoneFeature]
+
+
+ZoneCategory = Literal["fishing", "cargo", "tanker", "passenger", "government", "service", "leisure",
+                       "high_speed", "other", "unknown", "dark"]
+FlagCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 flag state")]
+
+
+class ZonePolicyIn(Exact):
+    """An admin's policy for one zone (``fusion/rules/zones.py``): only the fields given override
+    its kind's policy; ``{}`` removes the override."""
+    categories: list[ZoneCategory] | None = Field(None, description="vessel categories that matter; null: all")
+    flags: list[FlagCode] | None = Field(None, description="flag states that matter; null: all")
+    exclude_flags: list[FlagCode] = Field([], description="flag states that never matter")
+    dark: bool | None = Field(None, description="true: only vessels without AIS identity; false: only "
+                                                "identified ones; null: both")
+    min_inside_s: float = Field(0.0, ge=0, le=30 * 86400, description="a visit counts once this long inside")
+    severity: Literal["info", "low", "medium", "high", "critical"] = "medium"
+    group: bool = Field(True, description="one alert per zone and vessel category (false: one per vessel)")
+
+
+class ZonePolicyFields(Exact):
+    categories: list[str] | None
+    flags: list[str] | None
+    exclude_flags: list[str]
+    dark: bool | None
+    min_inside_s: float
+    severity: str
+    group: bool
+
+
+class ZonePolicy(Exact):
+    """A zone's policy: the admin's ``override`` (the fields set) and the ``effective`` policy
+    (its kind's, overridden field by field)."""
+    zone: str
+    kind: str
+    watched: bool = Field(description="the rules watch zones of this kind (zone_entry)")
+    override: dict[str, Any]
+    effective: ZonePolicyFields
+    updated: str | None
+    updated_by: str | None
 
 
 class AnchorageProperties(Exact):

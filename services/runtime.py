@@ -92,6 +92,8 @@ class Runtime:
             engine = Fusion(self.sensors, build_geography(self.sensors, user_zones))
             self.fusion_worker = FusionWorker(self.bus, engine, clock)
             self.workers.insert(0, self.fusion_worker)
+            for name, stored in self.store.zone_policies().items():  # the admins' zone policies
+                self.zone_policy_changed(name, stored["policy"], wait_s=0.0)
 
     def agencies(self) -> list[str]:
         """Member agencies: the names of the agency keys (bootstrap and key store)."""
@@ -130,6 +132,21 @@ class Runtime:
         """A user zone was stored: the rules watch it from the next batch on."""
         if self.fusion_worker is not None:
             self.fusion_worker.control(lambda f: f.add_zone(name, kind, geometry))
+
+    def zone_policy_changed(self, name: str, policy: dict[str, Any], wait_s: float = 5.0) -> None:
+        """A zone's policy override was stored (``{}``: removed): the rules engine of this
+        process applies it to the vessels that join from the next batch on."""
+        if self.fusion_worker is None:
+            return
+
+        def apply(f: Fusion) -> None:
+            overrides = f.rules.cfg.zone_policy_overrides
+            if policy:
+                overrides[name] = dict(policy)
+            else:
+                overrides.pop(name, None)
+
+        self.fusion_worker.control(apply, wait_s=wait_s)
 
     def zone_removed(self, name: str) -> None:
         if self.fusion_worker is not None:

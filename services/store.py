@@ -67,6 +67,8 @@ alerts = Table(
     Column("assignee", String(64)), Column("disposition", String(32), index=True),
     Column("history", Text),  # JSON: the audit trail, oldest first
     Column("suppressed_by", String(32), index=True), Column("suppressed_until_s", Float),
+    # the evidence's releasability tokens as ",PH,ASEAN," (an agency's counts in one query)
+    Column("releasability", Text),
 )
 
 suppressions = Table(
@@ -99,6 +101,13 @@ zones = Table(
     Column("kind", String(64), nullable=False),
     Column("feature", Text, nullable=False),  # the GeoJSON Feature as given
     Column("created_by", String(64)), Column("created_s", Float),
+)
+
+zone_policies = Table(
+    "zone_policies", metadata,
+    Column("name", String(128), primary_key=True),  # a built-in or a user zone's name
+    Column("policy", Text, nullable=False),         # JSON: the admin's override (fusion/rules/zones.py keys)
+    Column("updated_by", String(64)), Column("updated_s", Float),
 )
 
 LIVE = ("tentative", "confirmed", "coasting")
@@ -366,6 +375,25 @@ class Store:
         with self.engine.begin() as conn:
             return conn.execute(delete(zones).where(zones.c.name == name)).rowcount > 0
 
+    def put_zone_policy(self, name: str, policy: dict[str, Any], who: str, at_s: float) -> None:
+        """Set (replace) a zone's policy override; an empty one removes it."""
+        with self.engine.begin() as conn:
+            conn.execute(delete(zone_policies).where(zone_policies.c.name == name))
+            if policy:
+                conn.execute(zone_policies.insert().values(name=name, policy=json.dumps(policy),
+                                                           updated_by=who, updated_s=at_s))
+
+    def delete_zone_policy(self, name: str) -> bool:
+        with self.engine.begin() as conn:
+            return conn.execute(delete(zone_policies).where(zone_policies.c.name == name)).rowcount > 0
+
+    def zone_policies(self) -> dict[str, dict[str, Any]]:
+        """Zone name → ``{"policy", "updated_by", "updated_s"}`` for every override set."""
+        with self.engine.connect() as conn:
+            return {r["name"]: {"policy": json.loads(r["policy"]), "updated_by": r["updated_by"],
+                                "updated_s": r["updated_s"]}
+                    for r in conn.execute(select(zone_policies)).mappings()}
+
     def zones(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             return [json.loads(r["feature"]) for r in conn.execute(select(zones).order_by(zones.c.name)).mappings()]
@@ -442,10 +470,40 @@ class Store:
             row = conn.execute(select(alerts).where(alerts.c.alert_id == alert_id)).mappings().first()
         return None if row is None else _alert_line(row)
 
-    def suppressed_count(self, now_s: float) -> int:
+    def suppressed_count(self, now_s: float, agency: str | None = None) -> int:
+        """Alerts a suppression holds back at ``now_s``; with ``agency``, only those releasable to it
+        (counted in the database; a line stored before the ``releasability`` column existed is
+        judged from its evidence)."""
+        held = alerts.c.suppressed_until_s > now_s
+        with self.engine.connect() as conn:
+            if agency is None:
+                return conn.execute(select(func.count()).select_from(alerts).where(held)).scalar_one()
+            n = conn.execute(select(func.count()).select_from(alerts).where(
+                held, self._releasable_clause(agency))).scalar_one()
+            legacy = conn.execute(select(alerts.c.evidence).where(held, alerts.c.releasability.is_(None)))
+            from .visibility import releasable_to
+            return n + sum(releasable_to({"evidence": json.loads(e or "{}")}, agency) for (e,) in legacy)
+
+    @staticmethod
+    def _releasable_clause(agency: str) -> Any:
+        def like(token: str) -> Any:
+            esc = token.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            return alerts.c.releasability.like(f"%,{esc},%", escape="\\")
+        return or_(*(like(t) for t in _covering_tokens(agency)))
+
+    def held_at(self, alert_id: str, now_s: float) -> bool:
+        """Does a suppression hold alert ``alert_id`` back at ``now_s``?"""
         with self.engine.connect() as conn:
             return conn.execute(select(func.count()).select_from(alerts).where(
-                alerts.c.suppressed_until_s > now_s)).scalar_one()
+                alerts.c.alert_id == alert_id, alerts.c.suppressed_until_s > now_s)).scalar_one() > 0
+
+    def alert_counts_by_state(self, now_s: float) -> dict[str, int]:
+        """Alerts in the store by state, without those a suppression holds back at ``now_s``."""
+        with self.engine.connect() as conn:
+            return {k: n for k, n in conn.execute(
+                select(alerts.c.state, func.count()).where(or_(
+                    alerts.c.suppressed_until_s.is_(None), alerts.c.suppressed_until_s <= now_s))
+                .group_by(alerts.c.state))}
 
     def counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:
@@ -509,7 +567,23 @@ def _alert_row(a: dict[str, Any]) -> dict[str, Any]:
         "time_s": parse_iso(a["time"]), "track_id": a.get("track_id"), "mmsi": a.get("mmsi"),
         "lat": a.get("lat"), "lon": a.get("lon"), "zone": a.get("zone"), "summary": a["summary"],
         "evidence": json.dumps(a.get("evidence") or {}), "state": a.get("state", "open"),
+        "releasability": _tokens_text((a.get("evidence") or {}).get("releasability")),
     }
+
+
+def _tokens_text(tokens: Any) -> str:
+    """``",PH,ASEAN,"`` for a list of releasability tokens; ``","`` (covers no one) otherwise."""
+    if not isinstance(tokens, list):
+        return ","
+    return "," + "".join(f"{t}," for t in tokens if isinstance(t, str) and t and "," not in t)
+
+
+def _covering_tokens(agency: str) -> list[str]:
+    """Every token that covers ``agency`` (``services.visibility.covers``): the wildcards, the
+    agency itself and each of its dash-separated prefixes (``PH`` covers ``PH-CG``)."""
+    from .visibility import WILDCARDS
+    parts = agency.split("-")
+    return sorted({*WILDCARDS, agency, *("-".join(parts[:i]) for i in range(1, len(parts)))} - {""})
 
 
 def _alert_line(row: Any) -> dict[str, Any]:

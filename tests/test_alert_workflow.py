@@ -443,3 +443,58 @@ def test_an_incident_webhook_names_the_incident():
     incident, alert_ = (entry[2] for entry in sorted(sender._queues["S1"].heap))
     assert sender._headers(incident)["X-MFC-Incident-Id"] == "I1" and "X-MFC-Alert-Id" not in sender._headers(incident)
     assert sender._headers(alert_)["X-MFC-Alert-Id"] == "A1"
+
+
+def test_held_back_alerts_stay_out_of_ogc_and_metrics_and_agencies_count_only_theirs(server):
+    """A suppressed alert is not raised anywhere: not in the OGC alerts collection (list or item),
+    not in the /metrics counts; each agency's ``suppressed`` counts only what is releasable to it."""
+    body = {"type": "loitering", "until": iso(server.clock.now + 1800), "reason": "known tugs"}
+    assert httpx.post(f"{server.url}/v1/suppressions", json=body, headers=OFFICER).status_code == 201
+    seed(server, alert("H1", type_="loitering", releasability=("PH",)),          # held, PH-CG's
+         alert("H2", type_="loitering", releasability=("VN-MSA", "MY")),       # held, VN-MSA's
+         alert("H3", type_="loitering", releasability=("ASEAN",)),             # held, everyone's
+         alert("Q1", releasability=("ASEAN",)), alert("Q2", releasability=("PH-CG",)))
+    assert wait_for(lambda: httpx.get(f"{server.url}/v1/alerts", headers=OFFICER).json()["suppressed"] == 3)
+
+    def ogc_ids(headers):
+        r = httpx.get(f"{server.url}/ogc/collections/alerts/items", headers=headers)
+        assert r.status_code == 200, r.text
+        return {f["id"] for f in r.json()["features"]}, r.json()["numberMatched"]
+    assert ogc_ids(OFFICER) == ({"Q1", "Q2"}, 2)
+    assert ogc_ids(PH) == ({"Q1", "Q2"}, 2) and ogc_ids(VN) == ({"Q1"}, 1)
+    assert httpx.get(f"{server.url}/ogc/collections/alerts/items/H1", headers=OFFICER).status_code == 404
+    assert httpx.get(f"{server.url}/ogc/collections/alerts/items/Q2", headers=OFFICER).status_code == 200
+    assert httpx.get(f"{server.url}/ogc/collections/alerts/items/Q2", headers=VN).status_code == 404
+
+    assert httpx.get(f"{server.url}/v1/alerts", headers=PH).json()["suppressed"] == 2   # H1 (PH covers PH-CG), H3
+    assert httpx.get(f"{server.url}/v1/alerts", headers=VN).json()["suppressed"] == 2   # H2, H3
+
+    def metrics(headers):
+        text = httpx.get(f"{server.url}/metrics", headers=headers).text
+        return {line.split(" ")[0]: float(line.split(" ")[1]) for line in text.splitlines()
+                if line.startswith("mfc_alerts")}
+    assert metrics(OFFICER) == {'mfc_alerts{state="open"}': 2, "mfc_alerts_suppressed": 3}
+    assert metrics(PH) == {'mfc_alerts{state="open"}': 2, "mfc_alerts_suppressed": 2}
+    assert metrics(VN) == {'mfc_alerts{state="open"}': 1, "mfc_alerts_suppressed": 2}
+    # the suppression ends: everything is raised everywhere
+    server.clock.now += 1801
+    assert wait_for(lambda: ogc_ids(OFFICER)[1] == 5)
+    assert httpx.get(f"{server.url}/ogc/collections/alerts/items/H1", headers=PH).status_code == 200
+    assert metrics(VN) == {'mfc_alerts{state="open"}': 3, "mfc_alerts_suppressed": 0}
+
+
+def test_an_agency_suppressed_count_matches_the_releasability_rule(tmp_path):
+    """The count made in the database agrees with ``visibility.covers`` token by token, including
+    tokens holding LIKE's wildcards and lines stored before the releasability column existed."""
+    from services.store import Store, alerts as alerts_table
+    from services.visibility import covers
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    cases = [("PH",), ("PH-CG",), ("PH-CGX",), ("P_",), ("P%",), ("ALL",), ("ASEAN",), (), ("VN-MSA", "PH-CG-7")]
+    lines = [alert(f"X{i}", releasability=r) for i, r in enumerate(cases)]
+    store.write_alerts(lines, held={a["alert_id"]: ("S1", T0 + 10_000) for a in lines})
+    with store.engine.begin() as conn:  # an old line: no releasability column value
+        conn.execute(alerts_table.update().where(alerts_table.c.alert_id == "X0").values(releasability=None))
+    for agency in ("PH-CG", "PH", "PH-CG-7", "VN-MSA", "P_", "MY-MMEA"):
+        want = sum(covers(r, agency) for r in cases)
+        assert store.suppressed_count(T0, agency) == want, agency
+    assert store.suppressed_count(T0 + 10_000, "PH-CG") == 0  # the suppression has ended

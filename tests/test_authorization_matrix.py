@@ -42,6 +42,7 @@ POLICY: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/v1/sensors"): SENSOR_READ, ("POST", "/v1/sensors"): INGEST,
     ("DELETE", "/v1/sensors/{sensor_id}"): INGEST,
     ("GET", "/v1/zones"): READ, ("POST", "/v1/zones"): ADMIN, ("DELETE", "/v1/zones/{name}"): ADMIN,
+    ("GET", "/v1/zones/{name}/policy"): STAFF, ("PUT", "/v1/zones/{name}/policy"): ADMIN,
     ("GET", "/v1/anchorages"): STAFF,   # learned from every track, whatever its releasability
     ("GET", "/v1/subscriptions"): SUBSCRIBE, ("POST", "/v1/subscriptions"): SUBSCRIBE,
     ("DELETE", "/v1/subscriptions/{sub_id}"): SUBSCRIBE,

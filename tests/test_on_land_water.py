@@ -100,3 +100,46 @@ def test_vessels_that_do_not_move_as_they_say_teach_no_water(geo):
              for m in range(5) for k in range(20)]
     run(eng, [], lines)
     assert not eng.ctx.traffic.water_cells
+
+
+def test_gnss_interference_grown_from_river_fixes_is_retracted_once_the_river_is_learned(geo):
+    """Three vessels up the Saigon River (off the shipped layers): their on-land fixes make a
+    gnss_interference area; when traffic shows the river to be water, the area is retracted with
+    the on_land alerts, and river traffic afterwards raises neither."""
+    eng = RuleEngine(geo, RulesConfig())
+    alerts = []
+    for k in range(3):
+        o, ln = _river_transit(f"S{k}", 574_000_020 + k, T0 + 600 * k)
+        alerts += run(eng, o, ln)
+    gnss = latest(of_type(alerts, "gnss_interference"))
+    assert len(gnss) == 1                                   # it did fire, from river fixes
+    (a,) = gnss.values()
+    assert a.state == "retracted" and "navigable water" in a.summary
+    assert all(x.state == "retracted" for x in latest(of_type(alerts, "on_land")).values())
+    later = []
+    for k in range(3, 6):
+        o, ln = _river_transit(f"S{k}", 574_000_020 + k, T0 + 3600 + 300 * k)
+        later += run(eng, o, ln)
+    assert not of_type(later, "gnss_interference") and not of_type(later, "on_land")
+
+
+def test_gnss_interference_keeps_the_vessels_learned_water_does_not_explain():
+    """Four vessels with on-land fixes on an island; water is learned next to one of them only:
+    that vessel leaves the area, which stays open (three remain) and says so."""
+    from tests.rules_builders import engine as builders_engine
+    eng = builders_engine()
+    from fusion.rules.gnss import Gnss
+    # 3.3 km apart on the builders' 22 km island, each well over on_land_m from the others' cells
+    obs = [ais(412_000_400 + m, T0 + 60 * k, 10.10, 114.04 + 0.03 * m, sog=0.0) for m in range(4) for k in range(3)]
+    alerts = run(eng, obs, [])
+    (a,) = latest(of_type(alerts, "gnss_interference")).values()
+    (area,) = next(r for r in eng.rules if isinstance(r, Gnss)).areas
+    assert len(area.vessels) == 4 and a.state == "open"
+    traffic = eng.ctx.traffic
+    cell = traffic.cell(10.10, 114.13)      # the fourth vessel's place is, it turns out, water
+    traffic.water_cells[cell] = 3
+    for fn in eng._water_rules:
+        fn(cell, T0 + 600)
+    out = eng.ctx.book.drain()
+    (b,) = [x for x in out if x.alert_id == a.alert_id and x.type == "gnss_interference"]
+    assert b.state == "open" and b.evidence["vessels"] == 3 and 412_000_403 not in b.evidence["mmsis"]

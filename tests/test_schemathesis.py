@@ -108,6 +108,7 @@ KNOWN = [  # requests the generator would rarely hit: existing ids, each with ev
     ("/ogc/collections/{cid}/items/{fid}", "GET", {"cid": "tracks", "fid": "T42"}, {}),
     ("/ogc/collections/{cid}/items/{fid}", "GET", {"cid": "alerts", "fid": "A18"}, {}),
     ("/ogc/collections/{cid}/items/{fid}", "GET", {"cid": "zones", "fid": "Scarborough Shoal"}, {}),
+    ("/v1/zones/{name}/policy", "GET", {"name": "Scarborough Shoal"}, {}),
     ("/v1/sensors", "GET", {}, {}),
     ("/metrics", "GET", {}, {}),
 ]

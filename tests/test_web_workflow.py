@@ -70,3 +70,43 @@ def test_officer_assigns_comments_closes_and_snoozes_from_the_queue(live_server,
     assert incident["releasability_effective"] == ["PH", "VN"]  # A1 is ASEAN: the meet is what was asked
     page.wait_for_function("document.querySelector('#incidents').textContent.includes('trawlers inside Thitu')")
     assert page.is_hidden("#incident-form")
+
+
+def test_officer_reads_an_alerts_history_and_reopens_a_closed_one(live_server, page):  # noqa: F811
+    store = live_server.runtime.store
+    store.write_alerts([alert("B1", "T1")])
+    now = time.time()
+    store.change_alert("B1", {"assignee": "ana", "comment": "looks like a trawler"}, "demo-officer", now)
+    store.change_alert("B1", {"state": "closed", "disposition": "benign"}, "test-admin", now + 1)
+    page.goto(f"{live_server.url}/?key={OFFICER_KEY}")
+    page.wait_for_function("document.querySelector('#alerts li.empty') !== null", timeout=15000)
+    page.select_option("#alert-view", "closed")
+    page.wait_for_selector("li[data-alert-id='B1'] .reopen", timeout=15000)
+    page.click("li[data-alert-id='B1'] details.history summary")
+    text = page.text_content("li[data-alert-id='B1'] details.history")
+    assert "history (3)" in text and "demo-officer — assigned to ana" in text
+    assert "commented: “looks like a trawler”" in text and "test-admin — closed as benign" in text
+    page.click("li[data-alert-id='B1'] .reopen")
+    assert wait_for(lambda: store.alert("B1")["state"] == "open")
+    assert store.alert("B1")["workflow"]["history"][-1]["action"] == "reopen"
+    page.wait_for_function("document.querySelector(\"li[data-alert-id='B1']\") === null")
+    page.select_option("#alert-view", "open")
+    page.wait_for_selector("li[data-alert-id='B1'] .ack", timeout=15000)
+    page.wait_for_function("document.querySelector(\"li[data-alert-id='B1'] details.history summary\")"
+                           ".textContent === 'history (4)'")
+
+
+def test_staff_see_learned_anchorages_as_a_layer(live_server, page):  # noqa: F811
+    def learn(f):  # an anchorage as traffic would have taught it: two adjacent cells off Manila
+        traffic = f.rules.ctx.traffic
+        i, j = traffic.cell(14.50, 120.90)
+        traffic.anchor_cells[(i, j)] = 6
+        traffic.anchor_cells[(i, j + 1)] = 7
+    assert live_server.runtime.fusion_worker.control(learn)
+    page.goto(f"{live_server.url}/?key={OFFICER_KEY}")
+    page.wait_for_function("window.mfc && window.mfc.anchorages === null", timeout=15000)
+    page.check("#anchorages-toggle")
+    page.wait_for_function("window.mfc.anchorages && window.mfc.anchorages.length === 1", timeout=15000)
+    assert page.text_content("#anchorages-note") == "1"
+    page.uncheck("#anchorages-toggle")
+    page.wait_for_function("window.mfc.anchorages === null")

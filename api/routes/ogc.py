@@ -87,7 +87,8 @@ def features(runtime: Runtime, cid: str, who: ApiKey, bbox, start, end) -> list[
                  "geometry": {"type": "Point", "coordinates": [r["lon"], r["lat"]]}, "properties": r}
                 for r in rows]
     if cid == "alerts":
-        rows = store.alerts(None, None, None, bbox, start, 10_000)
+        # without the alerts a suppression holds back, as GET /v1/alerts
+        rows = store.alerts(None, None, None, bbox, start, 10_000, now_s=runtime.clock(), suppressed=False)
         rows = visible_alerts([r for r in rows if end is None or _t(r["time"]) <= end], who.role, who.name)
         return [{"type": "Feature", "id": r["alert_id"],
                  "geometry": None if r["lat"] is None else {"type": "Point", "coordinates": [r["lon"], r["lat"]]},
@@ -144,7 +145,8 @@ def item(cid: str, fid: str, request: Request, runtime: RuntimeDep, who: Reader)
                                             "geometry": {"type": "Point", "coordinates": [row["lon"], row["lat"]]}}
     elif cid == "alerts":
         row = store.alert(fid)
-        if row is not None and not visible_alerts([row], who.role, who.name):
+        if row is not None and (not visible_alerts([row], who.role, who.name)
+                                or store.held_at(fid, runtime.clock())):  # held back: not raised
             row = None
         feature = None if row is None else {
             "type": "Feature", "id": fid, "properties": row,

@@ -42,16 +42,23 @@ def metrics(runtime: RuntimeDep, counters: CountersDep, who: Reader) -> Response
                               runtime.sensor_lookup)
         metric("mfc_tracks", "gauge", "Live tracks you may see, by status.",
                [(f'{{status="{k}"}}', v) for k, v in sorted(_tally(r["status"] for r in seen).items())])
-        alerts = visible_alerts(store.alerts(None, None, None, None, None, 1_000_000), who.role, who.name)
-        metric("mfc_alerts", "gauge", "Alerts you may see, by state.",
+        now = runtime.clock()
+        alerts = visible_alerts(store.alerts(None, None, None, None, None, 1_000_000, now_s=now, suppressed=False),
+                                who.role, who.name)
+        metric("mfc_alerts", "gauge", "Alerts you may see, by state (without those a suppression holds back).",
                [(f'{{state="{k}"}}', v) for k, v in sorted(_tally(r["state"] for r in alerts).items())])
+        metric("mfc_alerts_suppressed", "gauge", "Alerts you may see that a suppression holds back now.",
+               [("", store.suppressed_count(now, who.name) if who.role == "agency" else 0)])
         return Response("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
     by_status = _count(store, store_tables.tracks.c.status)
     metric("mfc_tracks", "gauge", "Tracks in the store by status.",
            [(f'{{status="{k}"}}', v) for k, v in sorted(by_status.items())])
-    by_state = _count(store, store_tables.alerts.c.state)
-    metric("mfc_alerts", "gauge", "Alerts in the store by state.",
+    now = runtime.clock()
+    by_state = store.alert_counts_by_state(now)
+    metric("mfc_alerts", "gauge", "Alerts in the store by state (without those a suppression holds back).",
            [(f'{{state="{k}"}}', v) for k, v in sorted(by_state.items())])
+    metric("mfc_alerts_suppressed", "gauge", "Alerts a suppression holds back now.",
+           [("", store.suppressed_count(now))])
     metric("mfc_ingest_lines_total", "counter", "Ingest lines through the HTTP API by verdict.",
            [(f'{{kind="{k.split(":")[0]}",verdict="{k.split(":")[1]}"}}', v) for k, v in sorted(counters.items())])
     metric("mfc_worker_records_total", "counter", "Records handled by each in-process worker.",

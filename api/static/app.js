@@ -17,6 +17,7 @@
     zone: '#e0b84f',
     ais: '#4fc3f7', fused: '#9be37a', dark: '#ff5a36', unident: '#b7a6e0', lost: '#6b7b88',
     covered: 'rgba(79,195,247,0.10)', uncovered: 'rgba(255,90,54,0.13)', station: 'rgba(79,195,247,0.55)',
+    anchorage: 'rgba(120,220,200,0.22)', anchorageEdge: 'rgba(120,220,200,0.75)',
     label: '#c9d6e0', sel: '#ffffff',
   };
   const SEV_COLORS = { critical: '#ff3b5c', high: '#ff7a2f', medium: '#ffc233', low: '#6fa8ff', info: '#8a9aa8' };
@@ -214,6 +215,40 @@
     loadCoverage();
     coverageTimer = setInterval(loadCoverage, 60000);
   }
+  // anchorages learned from traffic (GET /v1/anchorages, staff only), on demand
+  let anchorages = null;  // [{bbox, rings, props}] when shown
+  let anchorageTimer = null;
+  async function loadAnchorages() {
+    const note = $('anchorages-note');
+    try {
+      const fc = await api('/v1/anchorages', {}, 20000);
+      anchorages = buildPolys(fc || { features: [] });
+      if (note) note.textContent = String(anchorages.length);
+    } catch (e) {
+      anchorages = [];
+      if (note) note.textContent = e instanceof HttpError && e.status === 403 ? 'staff only'
+        : e instanceof HttpError && e.status === 503 ? 'not learned here' : (e instanceof AuthError ? '' : 'unavailable');
+    }
+    invalidateLand();
+  }
+  function showAnchorages(on) {
+    clearInterval(anchorageTimer); anchorageTimer = null;
+    if (!on) { anchorages = null; if ($('anchorages-note')) $('anchorages-note').textContent = ''; invalidateLand(); return; }
+    loadAnchorages();
+    anchorageTimer = setInterval(loadAnchorages, 300000);
+  }
+  function drawAnchorages(S, ox, oy, vx0, vx1, vy0, vy1) {
+    if (!anchorages || !anchorages.length) return;
+    lctx.fillStyle = COLORS.anchorage; lctx.strokeStyle = COLORS.anchorageEdge; lctx.lineWidth = 1;
+    lctx.beginPath();
+    for (const p of anchorages) {
+      const b = p.bbox;
+      if (b[2] < vx0 || b[0] > vx1 || b[3] < vy0 || b[1] > vy1) continue;
+      traceRings(lctx, p.rings, S, ox, oy, true);
+    }
+    lctx.fill('evenodd'); lctx.stroke();
+  }
+
   function drawCoverage(S, ox, oy, vx0, vx1, vy0, vy1) {
     if (!coverage) return;
     for (const cov of [true, false]) {
@@ -305,6 +340,7 @@
     }
 
     drawCoverage(S, ox, oy, vx0, vx1, vy0, vy1);
+    drawAnchorages(S, ox, oy, vx0, vx1, vy0, vy1);
 
     // watch zones: dashed outlines
     if (zones.length) {
@@ -996,8 +1032,9 @@
     try {
       if (key && !authFailed) {
         const minSev = $('min-severity') ? $('min-severity').value : '';
-        const r = await api('/v1/alerts?state=open&limit=100' + (minSev ? `&min_severity=${minSev}` : ''), {}, 10000);
-        alerts = (r && Array.isArray(r.alerts)) ? r.alerts.filter((a) => !a.state || a.state === 'open') : [];
+        const view = queueView();
+        const r = await api(`/v1/alerts?state=${view}&limit=100` + (minSev ? `&min_severity=${minSev}` : ''), {}, 10000);
+        alerts = (r && Array.isArray(r.alerts)) ? r.alerts.filter((a) => (a.state || 'open') === view) : [];
         suppressedCount = r && typeof r.suppressed === 'number' ? r.suppressed : 0;
         renderAlerts();
         const inc = await api('/v1/incidents?limit=50', {}, 10000);
@@ -1010,6 +1047,28 @@
       clearTimeout(alertTimer);
       alertTimer = setTimeout(pollAlerts, ALERTS_MS);
     }
+  }
+
+  function queueView() {
+    return $('alert-view') && $('alert-view').value === 'closed' ? 'closed' : 'open';
+  }
+
+  // an alert's audit trail (workflow.history: who, when, what), oldest first
+  const historyOpen = new Set();  // alert ids whose history is unfolded, kept across refreshes
+  function historyLine(h) {
+    const what = {
+      acknowledge: 'acknowledged', reopen: `reopened (was ${h.from || '?'})`,
+      assign: `assigned to ${h.assignee}`, unassign: 'unassigned', comment: `commented: “${h.comment}”`,
+      close: `closed as ${String(h.disposition || '').replace(/_/g, ' ')}`,
+      disposition: `disposition ${String(h.disposition || '').replace(/_/g, ' ')}`,
+    }[h.action] || String(h.action || '');
+    return `${hhmm(h.at)} ${h.by || '?'} — ${what}`;
+  }
+  function historyHtml(a) {
+    const hist = (a.workflow && Array.isArray(a.workflow.history)) ? a.workflow.history : [];
+    if (!hist.length) return '';
+    return `<details class="history"${historyOpen.has(a.alert_id) ? ' open' : ''}><summary>history (${hist.length})</summary>` +
+      `<ol>${hist.map((h) => `<li>${esc(historyLine(h))}</li>`).join('')}</ol></details>`;
   }
 
   function hhmm(iso) {
@@ -1026,7 +1085,8 @@
     cnt.classList.toggle('hot', sorted.some((a) => SEV_RANK[a.severity] >= 4));
     const sc = $('suppressed-count');
     if (sc) { sc.textContent = `${suppressedCount} snoozed`; sc.dataset.count = String(suppressedCount); }
-    if (!sorted.length) { ul.innerHTML = '<li class="empty">no alerts</li>'; requestRender(); return; }
+    const closedView = queueView() === 'closed';
+    if (!sorted.length) { ul.innerHTML = `<li class="empty">no ${closedView ? 'closed ' : ''}alerts</li>`; requestRender(); return; }
     const frag = document.createDocumentFragment();
     for (const a of sorted) {
       const li = document.createElement('li');
@@ -1038,20 +1098,33 @@
       li.innerHTML = `<span class="sev"></span>` +
         `<div class="head"><span class="type">${esc(String(a.type || 'alert').replace(/_/g, ' '))}</span>` +
         `<span class="sevname">${esc(sev)}</span><span class="meta">${esc(hhmm(a.time))}</span></div>` +
-        `<button class="ack" type="button" title="Acknowledge">Ack</button>` +
+        (closedView ? '' : `<button class="ack" type="button" title="Acknowledge">Ack</button>`) +
         `<div class="sum">${esc(a.summary || '')}${where ? `<div class="meta">${esc(where)}</div>` : ''}` +
         (a.workflow && a.workflow.assignee ? `<div class="meta assignee">assigned to ${esc(a.workflow.assignee)}</div>` : '') +
+        (closedView && a.workflow && a.workflow.disposition ? `<div class="meta disposition-set">closed as ${esc(a.workflow.disposition.replace(/_/g, ' '))}</div>` : '') +
+        historyHtml(a) +
         `</div>` +
+        (closedView ? `<div class="wf"><button class="reopen" type="button" title="Reopen: back to the open queue">Reopen</button></div>` :
         `<div class="wf"><button class="assign" type="button">Assign</button>` +
         `<button class="comment" type="button">Comment</button>` +
         `<select class="disposition" title="Disposition"><option value="">disposition…</option>` +
         DISPOSITIONS.map((d) => `<option value="${d}">${d.replace(/_/g, ' ')}</option>`).join('') + `</select>` +
         `<button class="close" type="button">Close</button>` +
         `<button class="snooze" type="button" title="Suppress this rule for this track (or zone) for 1 hour">Snooze 1h</button>` +
-        `<button class="incident" type="button" title="Raise an incident from this alert">Incident</button></div>`;
+        `<button class="incident" type="button" title="Raise an incident from this alert">Incident</button></div>`);
       li.addEventListener('click', () => onAlertClick(a));
-      li.querySelector('.ack').addEventListener('click', (ev) => { ev.stopPropagation(); ackAlert(a, ev.currentTarget); });
       li.querySelector('.wf').addEventListener('click', (ev) => ev.stopPropagation());
+      const det = li.querySelector('details.history');
+      if (det) {
+        det.addEventListener('click', (ev) => ev.stopPropagation());
+        det.addEventListener('toggle', () => { if (det.open) historyOpen.add(a.alert_id); else historyOpen.delete(a.alert_id); });
+      }
+      if (closedView) {
+        li.querySelector('.reopen').addEventListener('click', () => changeAlert(a, { state: 'open' }, li));
+        frag.appendChild(li);
+        continue;
+      }
+      li.querySelector('.ack').addEventListener('click', (ev) => { ev.stopPropagation(); ackAlert(a, ev.currentTarget); });
       const sel = li.querySelector('.disposition');
       sel.value = chosen.get(a.alert_id) || '';
       sel.addEventListener('change', () => chosen.set(a.alert_id, sel.value));
@@ -1093,7 +1166,7 @@
     try {
       const row = await api(`/v1/alerts/${encodeURIComponent(a.alert_id)}`, {
         method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
-      if (row && row.state && row.state !== 'open') alerts = alerts.filter((x) => x.alert_id !== a.alert_id);
+      if (row && row.state && row.state !== queueView()) alerts = alerts.filter((x) => x.alert_id !== a.alert_id);
       else alerts = alerts.map((x) => (x.alert_id === a.alert_id ? row : x));
       renderAlerts();
       pollAlerts();
@@ -1185,6 +1258,9 @@
       clearTimeout(alertTimer); pollAlerts();
     });
   }
+  if ($('alert-view')) {  // the open queue, or the closed alerts (to reopen one)
+    $('alert-view').addEventListener('change', () => { alerts = []; renderAlerts(); clearTimeout(alertTimer); pollAlerts(); });
+  }
 
   // ---------------------------------------------------------------- sign-in
   $('signin-form').addEventListener('submit', (ev) => {
@@ -1199,6 +1275,7 @@
     start();
   });
   $('coverage-toggle').addEventListener('change', (ev) => showCoverage(ev.target.checked));
+  $('anchorages-toggle').addEventListener('change', (ev) => showAnchorages(ev.target.checked));
   $('signout').onclick = () => {
     store.del(); key = null;
     setStatus('no key', false);
@@ -1209,6 +1286,7 @@
     loadLand();
     loadZones();
     if ($('coverage-toggle').checked) showCoverage(true);
+    if ($('anchorages-toggle').checked) showAnchorages(true);
     pollPicture();
     pollAlerts();
   }
@@ -1217,6 +1295,7 @@
   window.mfc = {
     get tracks() { return tracks; },
     get alerts() { return alerts; },
+    get anchorages() { return anchorages; },
     get selected() { return selectedId; },
     get pictureTime() { return pictureTime; },
     get replayAt() { return replayAt == null ? null : new Date(replayAt).toISOString(); },
