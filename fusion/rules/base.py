@@ -98,6 +98,15 @@ class AlertBook:
         self._emitted_s[alert.alert_id] = time_s
         self._out.append(copy.deepcopy(alert))
 
+    def amend(self, alert: Alert) -> None:
+        """``alert`` changed in a way that needs no delivery of its own (a link filled in): a
+        copy still waiting to go out in this batch is replaced; otherwise the change goes out
+        with the alert's next emission."""
+        for k in range(len(self._out) - 1, -1, -1):
+            if self._out[k].alert_id == alert.alert_id:
+                self._out[k] = copy.deepcopy(alert)
+                return
+
     def drain(self) -> list[Alert]:
         out, self._out = self._out, []
         return out

@@ -118,13 +118,15 @@ class Distress:
 
     def on_line(self, line: TrackLine) -> None:
         """The first report raised the alert before its track existed: link the track as soon
-        as it is published (the officer's click on the alert selects the vessel)."""
+        as it is published (the officer's click on the alert selects the vessel).  Usually the
+        track comes from the same report, so the alert's first delivery already names it;
+        otherwise the link goes out with the alert's next emission, not as a delivery of its own."""
         if line.mmsi is None or not self.open:
             return
         st = self.open.get(line.mmsi)
         if st is not None and st[0].track_id is None and st[0].state == "open":
             st[0].track_id = line.track_id
-            self.ctx.book.update(st[0], line.time_s, force=True)
+            self.ctx.book.amend(st[0])
 
     def _arm(self, mmsi: int, t: float) -> None:
         self.ctx.timers.at(t + self.cfg.distress_quiet_s, partial(self._due, mmsi))
