@@ -98,14 +98,14 @@ class EmbeddedBus:
     Topics of states by key (``compacted``: a topic name, or a prefix ending in ``.``, e.g.
     track lines and alerts, where each record is the whole current state of its track or
     alert) are also compacted as Kafka compacts them: once every group has read a record
-    (or, on a topic no group reads, once ``compact_every`` newer records came) it is dropped
+    (or, on a topic no group reads, once ``compact_every`` newer records came; in batches) it is dropped
     if a later record has the same key.  A grouped zone alert re-sent with its full list of
     vessels at every entry otherwise kept ``keep_read`` near-copies of itself in memory.
     """
 
     def __init__(self, retain: int = 2_000_000, keep_read: int = 10_000,
                  retain_by_topic: dict[str, int] | None = None,
-                 compacted: tuple[str, ...] = (), compact_every: int = 1_000) -> None:
+                 compacted: tuple[str, ...] = (), compact_every: int = 64) -> None:
         self._logs: dict[str, _Log] = {}
         self._compacted, self._compact_every = compacted, compact_every
         self._committed: dict[tuple[str, str], int] = {}
@@ -123,9 +123,10 @@ class EmbeddedBus:
 
     def _compact(self, log: _Log, read: int | None) -> None:
         """Compact what every group has read (``read``; None: no group, everything but the
-        last ``compact_every``), at most once per ``compact_every`` new records."""
+        last ``compact_every``) once at least ``compact_every`` new records and a quarter of
+        the records held have come since the last time (linear cost, amortised)."""
         upto = log.next - self._compact_every if read is None else read
-        if log.compacted and upto - log.compacted_to >= self._compact_every:
+        if log.compacted and upto - log.compacted_to >= max(self._compact_every, len(log.records) // 4):
             log.compact_before(upto)
 
     def publish(self, topic: str, key: str | None, value: dict[str, Any]) -> None:
