@@ -7,6 +7,7 @@ record again until its group commits past it.
 
 from __future__ import annotations
 
+import bisect
 import json
 import threading
 from dataclasses import dataclass
@@ -40,22 +41,50 @@ def encode(value: dict[str, Any]) -> bytes:
 
 
 class _Log:
-    def __init__(self, retain: int) -> None:
+    """One topic: its records in offset order.  ``offsets[i]`` is the offset of ``records[i]``;
+    they are consecutive until a compaction takes out superseded records."""
+
+    def __init__(self, retain: int, compacted: bool = False) -> None:
         self.records: list[tuple[str | None, dict[str, Any]]] = []
+        self.offsets: list[int] = []
         self.base = 0  # offset of records[0]
+        self.next = 0  # offset of the next record appended
         self.retain = retain
+        self.compacted = compacted  # a topic of states by key: only the latest per key matters once read
+        self.compacted_to = 0  # offsets below this are compacted already
         self.groups: set[str] = set()  # consumer groups that read this topic
 
     def append(self, key: str | None, value: dict[str, Any]) -> None:
         self.records.append((key, value))
+        self.offsets.append(self.next)
+        self.next += 1
         if len(self.records) > self.retain * 2:
-            self.drop_before(self.base + len(self.records) - self.retain)
+            self.drop_before(self.offsets[len(self.records) - self.retain])
+
+    def index(self, offset: int) -> int:
+        """Position in ``records`` of the first record at or after ``offset``."""
+        return bisect.bisect_left(self.offsets, offset)
 
     def drop_before(self, offset: int) -> None:
-        drop = offset - self.base
+        drop = self.index(offset)
         if drop > 0:
             del self.records[:drop]
-            self.base += drop
+            del self.offsets[:drop]
+        self.base = max(self.base, offset)
+
+    def compact_before(self, offset: int) -> None:
+        """Drop records below ``offset`` that a later record with the same key supersedes
+        (as Kafka's log compaction does); records without a key stay."""
+        end = self.index(offset)
+        latest: dict[str, int] = {}
+        for i, (key, _) in enumerate(self.records):
+            if key is not None:
+                latest[key] = i
+        keep = [i for i in range(end) if self.records[i][0] is None or latest[self.records[i][0]] == i]
+        if len(keep) < end:
+            self.records[:end] = [self.records[i] for i in keep]
+            self.offsets[:end] = [self.offsets[i] for i in keep]
+        self.compacted_to = offset
 
 
 class EmbeddedBus:
@@ -65,11 +94,20 @@ class EmbeddedBus:
     or its own number from ``retain_by_topic`` (e.g. the dead letters, which nothing in one
     process reads); records every group reading the topic has committed are dropped but for
     the last ``keep_read`` (a group that joins later reads those).
+
+    Topics of states by key (``compacted``: a topic name, or a prefix ending in ``.``, e.g.
+    track lines and alerts, where each record is the whole current state of its track or
+    alert) are also compacted as Kafka compacts them: once every group has read a record
+    (or, on a topic no group reads, once ``compact_every`` newer records came; in batches) it is dropped
+    if a later record has the same key.  A grouped zone alert re-sent with its full list of
+    vessels at every entry otherwise kept ``keep_read`` near-copies of itself in memory.
     """
 
     def __init__(self, retain: int = 2_000_000, keep_read: int = 10_000,
-                 retain_by_topic: dict[str, int] | None = None) -> None:
+                 retain_by_topic: dict[str, int] | None = None,
+                 compacted: tuple[str, ...] = (), compact_every: int = 64) -> None:
         self._logs: dict[str, _Log] = {}
+        self._compacted, self._compact_every = compacted, compact_every
         self._committed: dict[tuple[str, str], int] = {}
         self._cond = threading.Condition()
         self._retain, self._keep_read = retain, keep_read
@@ -79,12 +117,24 @@ class EmbeddedBus:
     def _log(self, topic: str) -> _Log:
         log = self._logs.get(topic)
         if log is None:
-            log = self._logs[topic] = _Log(self._retain_by_topic.get(topic, self._retain))
+            compacted = any(topic == c or (c.endswith(".") and topic.startswith(c)) for c in self._compacted)
+            log = self._logs[topic] = _Log(self._retain_by_topic.get(topic, self._retain), compacted)
         return log
+
+    def _compact(self, log: _Log, read: int | None) -> None:
+        """Compact what every group has read (``read``; None: no group, everything but the
+        last ``compact_every``) once at least ``compact_every`` new records and a quarter of
+        the records held have come since the last time (linear cost, amortised)."""
+        upto = log.next - self._compact_every if read is None else read
+        if log.compacted and upto - log.compacted_to >= max(self._compact_every, len(log.records) // 4):
+            log.compact_before(upto)
 
     def publish(self, topic: str, key: str | None, value: dict[str, Any]) -> None:
         with self._cond:
-            self._log(topic).append(key, value)
+            log = self._log(topic)
+            log.append(key, value)
+            if not log.groups:
+                self._compact(log, None)
             self._cond.notify_all()
 
     def publish_many(self, topic: str, items: list[tuple[str | None, dict[str, Any]]]) -> None:
@@ -92,6 +142,8 @@ class EmbeddedBus:
             log = self._log(topic)
             for key, value in items:
                 log.append(key, value)
+            if not log.groups:
+                self._compact(log, None)
             self._cond.notify_all()
 
     def flush(self) -> None:
@@ -100,7 +152,7 @@ class EmbeddedBus:
     def end_offset(self, topic: str) -> int:
         with self._cond:
             log = self._logs.get(topic)
-            return 0 if log is None else log.base + len(log.records)
+            return 0 if log is None else log.next
 
     def consumer(self, topic: str, group: str) -> "EmbeddedConsumer":
         with self._cond:
@@ -114,8 +166,10 @@ class EmbeddedBus:
         if log is None or not log.groups:
             return
         read = min(self._committed.get((topic, g), 0) for g in log.groups)
-        if read - self._keep_read - log.base >= self._keep_read:
-            log.drop_before(read - self._keep_read)
+        self._compact(log, read)
+        held = len(log.records) - (log.next - read)  # read records still held
+        if held >= 2 * self._keep_read:
+            log.drop_before(log.offsets[held - self._keep_read])
 
     def close(self) -> None:
         with self._cond:
@@ -125,14 +179,14 @@ class EmbeddedBus:
     def _read(self, topic: str, start: int, timeout_s: float, max_records: int) -> list[Record]:
         with self._cond:
             log = self._logs.get(topic)
-            if (log is None or log.base + len(log.records) <= start) and not self._closed:
+            if (log is None or log.next <= start) and not self._closed:
                 self._cond.wait(timeout_s)
                 log = self._logs.get(topic)
             if log is None:
                 return []
-            first = max(start, log.base)
-            chunk = log.records[first - log.base:first - log.base + max_records]
-            return [Record(topic, k, v, first + i) for i, (k, v) in enumerate(chunk)]
+            i = log.index(start)
+            return [Record(topic, k, v, o) for (k, v), o in
+                    zip(log.records[i:i + max_records], log.offsets[i:i + max_records])]
 
 
 class EmbeddedConsumer:
@@ -172,8 +226,17 @@ def make_bus(url: str, prefix: str = "") -> Bus:
     """The bus for ``MFC_BUS``; ``prefix`` (``MFC_KAFKA_PREFIX``) goes before Kafka topic and group names."""
     if url == "embedded":
         from . import topics
-        return EmbeddedBus(retain_by_topic={topics.DEADLETTER: DEADLETTER_RETAIN})
+        return EmbeddedBus(retain_by_topic={topics.DEADLETTER: DEADLETTER_RETAIN},
+                           compacted=COMPACTED_TOPICS)
     if url.startswith("kafka://"):
         from .kafka_bus import KafkaBus  # imported only when used
         return KafkaBus(url[len("kafka://"):], prefix=prefix)
     raise ValueError(f"unknown bus {url!r}")
+
+
+def _compacted_topics() -> tuple[str, ...]:
+    from . import topics
+    return (topics.TRACKS, topics.ALERTS, topics.SENSORS, topics.agency_alerts(""))
+
+
+COMPACTED_TOPICS = _compacted_topics()  # states by key: the latest record per key is the state

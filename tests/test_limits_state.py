@@ -125,3 +125,35 @@ def test_dead_letters_of_the_embedded_bus_are_bounded_newest_kept():
     kept = bus.consumer(topics.DEADLETTER, "check").poll(timeout_s=0, max_records=10**6)
     assert DEADLETTER_RETAIN <= len(kept) <= 2 * DEADLETTER_RETAIN
     assert kept[-1].value["line"] == f"junk {3 * DEADLETTER_RETAIN - 1}"
+
+
+def test_the_embedded_bus_keeps_one_read_state_per_key_of_a_compacted_topic():
+    """A grouped zone alert is re-sent, whole, at every vessel's entry: once read, only its
+    latest state is kept (as Kafka compacts a topic), not thousands of near-copies."""
+    from services.bus import EmbeddedBus, make_bus
+    bus = EmbeddedBus(keep_read=10_000, compacted=(topics.ALERTS,), compact_every=100)
+    store = bus.consumer(topics.ALERTS, "store")
+    for n in range(5000):
+        bus.publish(topics.ALERTS, "A1", {"alert_id": "A1", "track_ids": [f"T{k}" for k in range(n % 50)]})
+        if n % 7 == 0:
+            bus.publish(topics.ALERTS, f"A{n + 2}", {"alert_id": f"A{n + 2}", "state": "closed"})
+    seen = [r for r in iter(lambda: store.poll(timeout_s=0, max_records=1000), [])]
+    assert sum(map(len, seen)) == 5000 + 715  # every group reads every record it has not read
+    store.commit()
+    bus.publish(topics.ALERTS, "A1", {"alert_id": "A1", "track_ids": ["T1"]})
+    late = bus.consumer(topics.ALERTS, "late").poll(timeout_s=0, max_records=100_000)
+    by_key: dict = {}
+    for r in late:
+        by_key.setdefault(r.key, []).append(r)
+    assert len(by_key) == 716 and all(len(v) <= 2 for v in by_key.values())  # one read state per key
+    assert len(late) <= 716 + 101
+    assert late[-1].value == {"alert_id": "A1", "track_ids": ["T1"]} and late[-1].offset == 5715
+    assert [r.offset for r in late] == sorted(r.offset for r in late)
+    # unkeyed topics (observations) are never compacted
+    obs = make_bus("embedded")
+    fusion = obs.consumer(topics.OBS, "fusion")
+    for n in range(3000):
+        obs.publish(topics.OBS, "548000001", {"n": n})
+    assert len(fusion.poll(timeout_s=0, max_records=10_000)) == 3000
+    fusion.commit()
+    assert len(obs.consumer(topics.OBS, "late").poll(timeout_s=0, max_records=10_000)) == 3000
