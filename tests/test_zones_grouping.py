@@ -179,3 +179,26 @@ def test_a_lone_vessel_of_unknown_type_keeps_its_alert_when_its_type_arrives():
     final = latest(of_type(run(engine(), [], lines), "zone_entry"))
     (a,) = final.values()
     assert a.evidence["category"] == "cargo" and a.state == "open" and a.track_id == "C1"
+
+
+def test_a_fleet_of_hundreds_is_one_alert_re_sent_once_a_minute_not_once_per_vessel():
+    """300 fishing boats arriving at a feature within ten minutes: each copy of a group alert
+    lists every vessel, so one copy per arrival would grow with the square of the fleet. The
+    membership goes out at most once a minute and the last copy names all 300."""
+    lat, lon = 10.10, 115.10                      # the builders' watch zone
+    lines = []
+    for k in range(300):
+        t0 = T0 + 2.0 * k                         # one arrival every 2 s (10 min for the fleet)
+        lines += _approach(f"F{k}", 412_100_000 + k, lat + 0.0002 * (k % 20), lon + 0.0002 * (k // 20),
+                           t0, T0 + 6000)
+    lines.sort(key=lambda ln: ln.time_s)
+    alerts = of_type(run(engine(), [], lines), "zone_entry")
+    (a,) = latest(alerts).values()
+    copies = [x for x in alerts if x.alert_id == a.alert_id]
+    sent = [x.evidence.get("updated_s", x.time_s) for x in copies]
+    span_min = (max(sent) - min(sent)) / 60.0
+    assert span_min >= 5   # arrivals keep coming for minutes ...
+    assert len(copies) <= span_min + 3, (len(copies), span_min)   # not 300
+    assert a.evidence["vessels"] == 300 and len(a.evidence["track_ids"]) == 300
+    assert len(a.evidence["members"]) == 50 and a.evidence["members_truncated"] is True
+    assert a.summary.startswith("300 fishing vessels inside")

@@ -98,6 +98,10 @@ class AlertBook:
         self._emitted_s[alert.alert_id] = time_s
         self._out.append(copy.deepcopy(alert))
 
+    def emitted_at(self, alert: Alert) -> float:
+        """The feed time ``alert`` last went out (-inf: never)."""
+        return self._emitted_s.get(alert.alert_id, -math.inf)
+
     def amend(self, alert: Alert) -> None:
         """``alert`` changed in a way that needs no delivery of its own (a link filled in): a
         copy still waiting to go out in this batch is replaced; otherwise the change goes out

@@ -109,3 +109,4 @@ class RulesConfig:
     zone_policies: dict[str, dict] = field(default_factory=dict)
     zone_policy_overrides: dict[str, dict] = field(default_factory=dict)
     zone_group: bool = True                # one alert per zone and vessel category
+    zone_group_update_s: float = 60.0      # a group alert's membership re-sent at most this often

@@ -26,6 +26,7 @@ vessel that left was shown in it).  With ``group: False`` each vessel has its ow
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from ..model import Alert, TrackLine
@@ -92,11 +93,16 @@ class _Visit:
     alert: Alert | None = None             # legacy checkpoints only (one alert per visit)
 
 
+# a group alert details this many of its vessels (``members``); ``track_ids`` and ``mmsis`` list all
+MEMBERS_LISTED = 50
+
+
 @dataclass(slots=True)
 class _Group:
     alert: Alert
     since_s: float
     members: dict[str, dict[str, Any]] = field(default_factory=dict)  # track id -> who, in join order
+    armed: bool = False                    # a re-send of the membership is scheduled
 
 
 class ZoneEntry:
@@ -170,8 +176,8 @@ class ZoneEntry:
         g = self.groups.get(key)
         if g is not None and g.alert.state == "open":
             g.members[line.track_id] = who
-            self.ctx.book.update(g.alert, t, force=True, summary=self._summary(g.members, name, cat), sensors=line.sensors,
-                                 **self._evidence(g))
+            self._changed(g, t, summary=self._summary(g.members, name, cat), sensors=line.sensors,
+                          **self._evidence(g))
             return
         alert = self.ctx.book.open(
             "zone_entry", pol["severity"], t, self._summary({line.track_id: who}, name, cat), track_id=line.track_id, mmsi=line.mmsi,
@@ -229,8 +235,31 @@ class ZoneEntry:
             self.ctx.book.close(g.alert, t, why, exit_s=out_s, duration_s=round(out_s - v.entered_s),
                                 vessels=0, track_ids=[], mmsis=[], members=[], **evidence)
             return
-        self.ctx.book.update(g.alert, t, force=True, summary=self._summary(g.members, name, key[1]),
-                             **self._evidence(g), last_left={"track_id": tid, "time_s": t})
+        self._changed(g, t, summary=self._summary(g.members, name, key[1]),
+                      **self._evidence(g), last_left={"track_id": tid, "time_s": t})
+
+    def _changed(self, g: _Group, t: float, **changes: Any) -> None:
+        """A group's membership changed: the alert goes out at once unless it went out less than
+        ``zone_group_update_s`` ago; then the latest membership goes out when that time is up.
+        A fleet of hundreds at a reef is one alert re-sent once a minute, not once per vessel
+        (each copy lists every vessel: per-vessel re-sends grow with the square of the fleet)."""
+        book, every = self.ctx.book, self.cfg.zone_group_update_s
+        last = book.emitted_at(g.alert)
+        if t - last >= every:
+            book.update(g.alert, t, force=True, **changes)
+            return
+        book.update(g.alert, t, force=False, **changes)  # a narrowed releasability still goes out now
+        if book.emitted_at(g.alert) != t and not getattr(g, "armed", False):
+            g.armed = True
+            self.ctx.timers.at(last + every, partial(self._resend, g.alert.alert_id))
+
+    def _resend(self, alert_id: str, due_s: float) -> None:
+        for g in self.groups.values():
+            if g.alert.alert_id == alert_id:
+                g.armed = False
+                if g.alert.state == "open" and self.ctx.book.emitted_at(g.alert) < g.alert.evidence.get("updated_s", due_s):
+                    self.ctx.book.update(g.alert, due_s, force=True)
+                return
 
     @staticmethod
     def _evidence(g: _Group) -> dict[str, Any]:
@@ -238,7 +267,8 @@ class ZoneEntry:
         peak = max(len(members), g.alert.evidence.get("peak_vessels", 1))
         return {"track_ids": [m["track_id"] for m in members],
                 "mmsis": [m["mmsi"] for m in members if m["mmsi"] is not None],
-                "vessels": len(members), "peak_vessels": peak, "members": members}
+                "vessels": len(members), "peak_vessels": peak, "members": members[:MEMBERS_LISTED],
+                "members_truncated": len(members) > MEMBERS_LISTED}
 
     @staticmethod
     def _summary(members: dict[str, dict[str, Any]], zone: str, cat: str) -> str:
