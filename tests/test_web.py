@@ -105,6 +105,9 @@ def test_officer_replays_the_picture_of_eight_minutes_ago(live_server, page):
     page.wait_for_selector("#replay-slider", state="visible")
     page.evaluate(f"window.mfc.replay('{then}')")
     page.wait_for_function("document.querySelector('#status').textContent.includes('replay')", timeout=10000)
+    # entering replay first shows the middle of the span (which may hold the same vessel): wait
+    # for the picture of the asked time, then check it holds only the early vessel
+    page.wait_for_function(f"document.querySelector('#picture-time').textContent === '{then}'", timeout=10000)
     page.wait_for_function("window.mfc.tracks.length === 1 && window.mfc.tracks[0].mmsi === 548200001", timeout=10000)
     assert page.evaluate("document.querySelector('#picture-time').textContent") == then
     page.click("#replay-live")
