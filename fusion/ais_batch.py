@@ -26,6 +26,7 @@ from .ais_path import _remember
 from .association import IVL, LAT, LON, NIS, PA, PB, PC, QS, TIME, VE, VN
 from .geodesy import DEG, KN_TO_MS, m_per_deg
 from .imm import MU
+from .kalman import predict_cov
 from .model import Observation, TrackLine
 from .reporting import reporting_interval_s
 from .track import AIS, BOTH, Track
@@ -48,11 +49,8 @@ def _ais_forward(prior: tuple[np.ndarray, ...], meas: tuple[np.ndarray, ...], dt
     if raised is not None:
         qs = qs0.copy()
         qs[np.flatnonzero(raised)] = _raised_noise(qs0, raised, dtf, tau)
-    dt2 = dtf * dtf
     qq = q * qs
-    pa = a + 2.0 * b * dtf + c * dt2 + qq * dt2 * dtf / 3.0
-    pb = b + c * dtf + qq * dt2 / 2.0
-    pc = c + qq * dtf
+    pa, pb, pc = predict_cov((a, b, c), dtf, qq)
     ye, yn = e0 - ve * dtf, n0 - vn * dtf
     s = pa + r
     k0, k1 = pa / s, pb / s

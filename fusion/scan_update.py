@@ -20,6 +20,7 @@ import numpy as np
 from .association import IVL, KX, KY, LAT, LON, NIS, PA, PB, PC, QS, TIME, VE, VN
 from .geodesy import KN_TO_MS, m_per_deg_array
 from .imm import MU, imm_update
+from .kalman import predict_cov
 from .model import Observation, TrackLine
 from .track import BOTH, RADAR
 
@@ -31,11 +32,8 @@ def _single_forward(prior: tuple[np.ndarray, ...], meas: tuple[np.ndarray, ...],
     e0, n0, r = meas
     q, tau, mem = cfg.accel_psd_m2_s3, cfg.manoeuvre_tau_s, cfg.manoeuvre_memory
     qs = np.where(qs0 > 1.0, 1.0 + (qs0 - 1.0) * np.exp(-dtf / tau), qs0)
-    dt2 = dtf * dtf
     qq = q * qs
-    pa = a + 2.0 * b * dtf + c * dt2 + qq * dt2 * dtf / 3.0
-    pb = b + c * dtf + qq * dt2 / 2.0
-    pc = c + qq * dtf
+    pa, pb, pc = predict_cov((a, b, c), dtf, qq)
     ye, yn = e0 - ve * dtf, n0 - vn * dtf
     s = pa + r
     nis = (ye * ye + yn * yn) / s
@@ -45,9 +43,7 @@ def _single_forward(prior: tuple[np.ndarray, ...], meas: tuple[np.ndarray, ...],
     if up.any():
         qs = np.where(up, np.minimum(qs * cfg.manoeuvre_boost, cfg.manoeuvre_q_max), qs)
         qq = q * qs
-        pa = a + 2.0 * b * dtf + c * dt2 + qq * dt2 * dtf / 3.0
-        pb = b + c * dtf + qq * dt2 / 2.0
-        pc = c + qq * dtf
+        pa, pb, pc = predict_cov((a, b, c), dtf, qq)
         s = pa + r
     k0, k1 = pa / s, pb / s
     e, n = ve * dtf + k0 * ye, vn * dtf + k0 * yn
