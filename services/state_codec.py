@@ -8,6 +8,7 @@
   container seen twice is one container again: ``{"l": [...]}`` list, ``{"d": [[k, v]...]}``
   dict, ``{"od": [[k, v], ...]}`` OrderedDict, ``{"s": [...]}`` set, ``{"dq": [...], "maxlen": n}`` deque;
 * ``{"a": i, "id": n}``: array ``i`` of the container (NumPy, never pickled);
+  ``{"aa": i, "id": n}``: a standard-library ``array.array``, stored as NumPy array ``i``;
   ``{"n": i}``: a NumPy scalar, kept as a 0-d array;
 * ``{"o": "module.Class", "id": n, "v": {attribute: value}}``: an object of a class on the
   allow-list (``state_classes.ALLOWED``), rebuilt with ``object.__new__`` and attribute
@@ -27,6 +28,7 @@ import dataclasses
 import functools
 import math
 import types
+from array import array
 from collections import OrderedDict, deque
 from collections.abc import Mapping
 from typing import Any
@@ -35,6 +37,7 @@ import numpy as np
 
 from .state_classes import ALLOWED, qualified_name
 
+_ARRAY_CODES = frozenset("bBhHiIlLqQfd")
 _FLOATS = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
 
 
@@ -112,6 +115,8 @@ class _Encoder:
             return {"dq": [self.enc(x) for x in v], "maxlen": v.maxlen, "id": n}
         if t is np.ndarray:
             return {"a": self._array(v), "id": n}
+        if t is array:
+            return {"aa": self._array(np.frombuffer(v, dtype=v.typecode).copy()), "id": n}
         name = qualified_name(t)
         if ALLOWED.get(name) is not t:
             raise StateFormatError(f"cannot store an object of class {name}: not on the allow-list")
@@ -185,6 +190,11 @@ class _Decoder:
             out.extend(self.dec(x) for x in v["dq"])
         elif "a" in v:
             out = self.objs[n] = self.arrays[v["a"]]
+        elif "aa" in v:
+            a = self.arrays[v["aa"]]
+            if a.dtype.char not in _ARRAY_CODES or a.ndim != 1:
+                raise StateFormatError(f"array of {a.dtype} (ndim {a.ndim}) cannot be an array.array")
+            out = self.objs[n] = array(a.dtype.char, a.tobytes())
         elif "o" in v:
             out = self._object(n, v["o"], v["v"])
         else:

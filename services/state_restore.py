@@ -9,6 +9,7 @@ geometry itself is rebuilt at start (``services.geography.build_geography``).
 from __future__ import annotations
 
 import math
+from array import array
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import numpy as np
 from fusion.model import Sensor
 from fusion.pipeline import Fusion
 from fusion.rules.geography import Geography
+from fusion.rules.loitering import Loitering
 from fusion.rules.traffic import TrafficMap
 from fusion.rules.zones import ZoneEntry
 
@@ -69,7 +71,8 @@ def restore(doc: Any, arrays: list[np.ndarray], fresh: Fusion, path: Path) -> Fu
 
 def _upgrade_rules(fusion: Fusion) -> None:
     """A state written before places were learned from traffic and zone entries grouped: the
-    learned places start empty, zone entry groups too (visits then opened keep their own alert)."""
+    learned places start empty, zone entry groups too (visits then opened keep their own alert);
+    loitering windows kept as deques of tuples become flat arrays."""
     engine = fusion.rules
     if not hasattr(engine.ctx, "traffic"):
         engine.ctx.traffic = TrafficMap(engine.cfg)
@@ -78,6 +81,11 @@ def _upgrade_rules(fusion: Fusion) -> None:
             rule.groups = {}
     if not hasattr(engine, "_water_rules"):
         engine._bind()
+    for rule in engine.rules:
+        if isinstance(rule, Loitering):
+            for st in rule.tracks.values():
+                if not isinstance(st.segs, array):  # a deque of (t0, t1, sog) before 2026-12
+                    st.segs, st.head = array("d", [x for seg in st.segs for x in seg]), 0
 
 
 def _checked_geography(doc: Any) -> tuple[dict[str, tuple[str, ...]], list[tuple], list[str]]:

@@ -11,11 +11,13 @@ import stat
 import subprocess
 import sys
 import zipfile
+from collections import deque
 from pathlib import Path
 
 import pytest
 
 from fusion.pipeline import Fusion
+from fusion.rules.loitering import _Loiter
 from ingest.sensors import load_sensors
 from services.checkpoint import Checkpoint, CheckpointError
 from services.cli import main as mfc
@@ -228,6 +230,13 @@ def test_convert_turns_an_old_pickle_into_a_checkpoint_that_continues_the_run(fe
     half = len(observations) // 4000 * 1000  # a quarter in, on a batch boundary of ``run``
     first = fresh(sensors)
     before = run(first, observations[:half])
+    for rule in first.rules.rules:  # loitering windows as the earlier version held them
+        for st in getattr(rule, "tracks", {}).values():
+            if isinstance(st, _Loiter):
+                flat = st.segs[st.head:]
+                st.segs, st.head = deque(tuple(flat[i:i + 3]) for i in range(0, len(flat), 3)), 0
+    assert any(isinstance(st, _Loiter) and len(st.segs) > 3 for r in first.rules.rules
+               for st in getattr(r, "tracks", {}).values())
     old = tmp_path / "old.ckpt"
     with open(old, "wb") as fh:  # what the earlier version's Checkpoint.save wrote
         pickle.dump({"format": 1, "fusion": first, "covered": {0: half}, "generation": 4}, fh,

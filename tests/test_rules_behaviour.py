@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import math
+import sys
+from collections import deque
 
 from pyproj import Geod
 
 from fusion.geodesy import KN_TO_MS, M_PER_DEG_LAT
+from services.state_codec import decode, encode
 from tests.rules_builders import (
     PORT, T0, ZONE_NAME, east_of, engine, first_open, latest, line, of_type, run, voyage,
 )
@@ -33,6 +37,38 @@ def test_loitering_closes_when_under_way_again():
     _, fast = voyage("T3", None, last.lat, last.lon, 12.0, 30.0, T0 + 7860, T0 + 8700, 60.0, sources=("radar",))
     final = latest(of_type(run(engine(), [], slow + fast), "loitering"))
     assert [a.state for a in final.values()] == ["closed"]
+
+
+def test_a_loitering_window_survives_a_checkpoint_and_stays_small():
+    """Stopped 90 minutes into a slow drift and restored from checkpoint data, the rule fires at
+    the same moment with the same mean as without the stop; and two hours of window on a
+    track keep to a few kilobytes (thousands of tracks hold one)."""
+    speeds = [0.4, 1.1, 0.7, 1.6]  # a drift of varying speed: the mean must come out the same
+    lines = []
+    for k, t in enumerate(range(0, 9001, 45)):  # reports 45 s apart (samples every 90 s)
+        sog = speeds[(k // 7) % 4]
+        lines += voyage("T3", None, 10.8, 115.5, sog, 30.0, T0 + t, T0 + t, 60.0, sources=("radar",))[1]
+    whole = first_open(of_type(run(engine(), [], lines), "loitering"), "loitering")
+
+    eng = engine()
+    cut = T0 + 5400
+    run(eng, [], [ln for ln in lines if ln.time_s < cut])
+    rule = next(r for r in eng.rules if "loitering" in r.types)
+    held = _deep_size(rule.tracks["T3"].segs)
+    assert 0 < held < 200 + 40 * (5400 // 90)  # at most 40 bytes a segment (one per 90 s sample)
+    tree, arrays = encode(eng, {"geo": eng.ctx.geo})
+    back = decode(json.loads(json.dumps(tree)), arrays, {"geo": eng.ctx.geo})
+    resumed = first_open(of_type(run(back, [], [ln for ln in lines if ln.time_s >= cut]), "loitering"), "loitering")
+    assert (resumed.time_s, resumed.evidence) == (whole.time_s, whole.evidence)
+    assert T0 + 7200 <= whole.time_s <= T0 + 7200 + 90
+    assert 0.4 < whole.evidence["mean_speed_kn"] < 1.6
+
+
+def _deep_size(obj: object) -> int:
+    size = sys.getsizeof(obj)
+    if isinstance(obj, (tuple, list, deque)):
+        size += sum(_deep_size(x) for x in obj)
+    return size
 
 
 def test_no_loitering_near_a_port_in_an_anchorage_or_under_way():

@@ -2,7 +2,10 @@
 and anchorages, inside the AOI.
 
 Per track: speed samples at most every loiter_sample_s (so a track costs O(1) per
-line) as step segments with running sums over the window.  Fires on the first sample
+line) as step segments with running sums over the window.  The segments sit in one flat
+``array('d')`` (t0, t1, sog per segment, the live ones from ``head``): 24 bytes a segment
+where a deque of tuples took about 140, which over a two-hour window and thousands of
+tracks was the service's slow memory growth.  Fires on the first sample
 where the full window is covered and its mean is slow; closes when the vessel holds
 ≥ loiter_exit_speed_kn for loiter_exit_s, enters a port/anchorage, or is lost.
 Fishing vessels inside their own flag state's EEZ are exempt (drifting and light-luring
@@ -15,7 +18,7 @@ moored do not count in the window (it restarts), so a ship casting off is not lo
 
 from __future__ import annotations
 
-from collections import deque
+from array import array
 from dataclasses import dataclass, field
 
 from ..model import Alert, TrackLine
@@ -25,13 +28,14 @@ from .identity import not_a_vessel
 
 @dataclass(slots=True)
 class _Loiter:
-    segs: deque = field(default_factory=deque)  # (t0, t1, sog)
+    segs: array = field(default_factory=lambda: array("d"))  # flat (t0, t1, sog) per segment
     sum_w: float = 0.0
     sum_ws: float = 0.0
     last_t: float = 0.0
     last_sog: float = 0.0
     fast_since: float | None = None
     alert: Alert | None = None
+    head: int = 0  # index in segs of the oldest live segment's t0 (last: old pickles hold one field less)
 
 
 class Loitering:
@@ -62,7 +66,7 @@ class Loitering:
             # between samples: the window may fill now, so judge it with the open segment
             # (the alert must not wait for the next sample; reports may come just under
             # loiter_sample_s apart, which would halve the sampling rate)
-            if st.alert is None and st.segs and st.segs[0][0] <= t - cfg.loiter_s:
+            if st.alert is None and _start(st) <= t - cfg.loiter_s:
                 w = t - st.last_t
                 sum_w, sum_ws = st.sum_w + w, st.sum_ws + w * st.last_sog
                 mean = sum_ws / sum_w if sum_w > 0 else 0.0
@@ -72,23 +76,29 @@ class Loitering:
         if t - st.last_t > cfg.loiter_max_gap_s or (st.alert is None and self._moored_now(line)):
             # too long unseen, or at anchor / moored now: restart the window (time spent at
             # anchor is not loitering, so a ship casting off does not loiter on its berth's hours)
-            st.segs.clear()
-            st.sum_w = st.sum_ws = 0.0
+            _clear(st)
         else:
             w = t - st.last_t
-            st.segs.append((st.last_t, t, st.last_sog))
+            segs = st.segs
+            segs.extend((st.last_t, t, st.last_sog))
             st.sum_w += w
             st.sum_ws += w * st.last_sog
-            while st.segs and st.segs[0][1] <= t - cfg.loiter_s:
-                a, b, s = st.segs.popleft()
+            h, n = st.head, len(segs)
+            while h < n and segs[h + 1] <= t - cfg.loiter_s:
+                a, b, s = segs[h], segs[h + 1], segs[h + 2]
                 st.sum_w -= b - a
                 st.sum_ws -= (b - a) * s
+                h += 3
+            if h >= 96 and 2 * h >= n:  # drop the dead prefix now and then: amortised O(1)
+                del segs[:h]
+                h = 0
+            st.head = h
         st.last_t, st.last_sog = t, line.sog_kn
         if st.alert is not None:
             since = st.alert.evidence["since_s"]
             self.ctx.book.update(st.alert, t, force=False, lat=line.lat, lon=line.lon, sensors=line.sensors,
                                  duration_s=round(t - since))
-        elif st.segs and st.segs[0][0] <= t - cfg.loiter_s:
+        elif _start(st) <= t - cfg.loiter_s:
             mean = st.sum_ws / st.sum_w if st.sum_w > 0 else 0.0
             if mean < cfg.loiter_speed_kn:
                 self._fire(line, st, mean)
@@ -102,13 +112,14 @@ class Loitering:
         if cfg.loiter_exempt_own_eez_fishing and line.ship_type in cfg.fishing_ship_types and line.flag \
                 and cfg.flag_equivalents.get(line.flag, line.flag) in geo.eez_states_at(line.lat, line.lon):
             return  # a fishing vessel drifting or jigging on its own state's grounds
-        span = line.time_s - st.segs[0][0]
+        since = _start(st)
+        span = line.time_s - since
         who = f"MMSI {line.mmsi}" if line.mmsi is not None else "Radar contact"
         st.alert = self.ctx.book.open(
             "loitering", cfg.severity["loitering"], line.time_s,
             f"{who} loitering at mean {mean:.1f} kn for {minutes(span)} away from ports",
             track_id=line.track_id, mmsi=line.mmsi, lat=line.lat, lon=line.lon, sensors=line.sensors,
-            evidence={"mean_speed_kn": round(mean, 2), "duration_s": round(span), "since_s": st.segs[0][0],
+            evidence={"mean_speed_kn": round(mean, 2), "duration_s": round(span), "since_s": since,
                       "name": line.name, "flag": line.flag, "sources": list(line.sources)})
 
     def _moored_now(self, line: TrackLine) -> bool:
@@ -142,6 +153,16 @@ class Loitering:
         else:
             return
         st.alert = None
-        st.segs.clear()
-        st.sum_w = st.sum_ws = 0.0
+        _clear(st)
         st.fast_since = None
+
+
+def _start(st: _Loiter) -> float:
+    """Start time of the oldest segment in the window; +inf when there is none."""
+    return st.segs[st.head] if st.head < len(st.segs) else float("inf")
+
+
+def _clear(st: _Loiter) -> None:
+    del st.segs[:]
+    st.head = 0
+    st.sum_w = st.sum_ws = 0.0
