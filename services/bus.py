@@ -236,7 +236,7 @@ def make_bus(url: str, prefix: str = "") -> Bus:
 
 def _compacted_topics() -> tuple[str, ...]:
     from . import topics
-    return (topics.TRACKS, topics.ALERTS, topics.SENSORS, topics.agency_alerts(""))
+    return (topics.TRACKS, topics.ALERTS, topics.SENSORS, topics.ZONES, topics.agency_alerts(""))
 
 
 COMPACTED_TOPICS = _compacted_topics()  # states by key: the latest record per key is the state

@@ -87,16 +87,48 @@ class FollowSensors(Worker):
             self.follower.close()
 
 
+class FollowZones(Worker):
+    """User zones and zone policies set through the API (``mfc.zones``) reach the fusion engine."""
+
+    def __init__(self, follower, worker: FusionWorker) -> None:
+        super().__init__("zone-follower")
+        self.follower, self.worker = follower, worker
+
+    def run(self) -> None:
+        try:
+            while not self.stopping.is_set():
+                changed = self.follower.poll(timeout_s=0.5)
+                if changed:
+                    state = self.follower.changes(changed)
+                    self.worker.control(lambda f: self.follower.apply(f, state), wait_s=0.0)
+                    self.handled += len(changed)
+        finally:
+            self.follower.close()
+
+
+def fusion_following_zones(bus: Bus, sensors: dict[str, Sensor], within_s: float = 30.0):
+    """The fusion engine ``mfc fusion`` starts from: the geography with the user zones on
+    ``mfc.zones`` (read to its end first), their policies set; and the follower that goes on."""
+    from .zone_follower import ZoneFollower
+    zones = ZoneFollower(bus)
+    if not zones.catch_up(within_s=within_s):
+        log.warning("mfc.zones could not be read to its end: user zones and zone policies are applied as they arrive")
+    fusion = Fusion(sensors, build_geography(sensors, zones.user_zones()))
+    fusion.rules.cfg.zone_policy_overrides.update({n: dict(p) for n, p in zones.policies.items()})
+    return fusion, zones
+
+
 def cmd_fusion(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     sensors = load_sensor_file(settings)
     bus = connect(settings)
-    fusion = Fusion(sensors, build_geography(sensors))
+    fusion, zones = fusion_following_zones(bus, sensors)
     clock = time.time if settings.fusion_clock == "wall" else None
     try:
         worker = FusionWorker(bus, fusion, clock, checkpoint=Checkpoint(Path(settings.checkpoint)),
                               checkpoint_every_s=args.checkpoint_every)
     except CheckpointError as exc:  # never started from a state it cannot trust
+        zones.close()
         bus.close()
         print(f"mfc fusion: {exc}", file=sys.stderr)
         return 2
@@ -109,11 +141,15 @@ def cmd_fusion(args: argparse.Namespace) -> int:
         def apply(f: Fusion) -> None:
             f.tracker.sensors[sensor_id] = sensor
             f.rules.ctx.geo.add_sensor(sensor.id, sensor.kind, sensor.lat, sensor.lon, sensor.range_m,
-                                       sensor.releasability)
+                                       sensor.releasability,
+                                       sensor.revisit_s if sensor.platform == "satellite" else None)
 
         worker.control(apply, wait_s=0.0)
 
-    return run_until_signalled([worker, FollowSensors(bus, sensors, learn)], bus)
+    # the restored state keeps the policies it was saved with: the followed ones win
+    followed = zones.changes(set(zones.zones) | set(zones.policies))
+    worker.control(lambda f: zones.apply(f, followed), wait_s=0.0)
+    return run_until_signalled([worker, FollowSensors(bus, sensors, learn), FollowZones(zones, worker)], bus)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:

@@ -57,6 +57,7 @@ CONTRACT_TOPICS: dict[str, TopicSpec] = {
     topics.ALERTS: TopicSpec(3),
     topics.DEADLETTER: TopicSpec(1),
     topics.SENSORS: TopicSpec(1, {"cleanup.policy": "compact"}),
+    topics.ZONES: TopicSpec(1, {"cleanup.policy": "compact"}),
 }
 AGENCY_TOPIC = TopicSpec(3)
 

@@ -20,6 +20,8 @@ from .limits import Limits
 from .settings import Settings
 from .store import Store
 from .sensor_registry import SENSORS_TOPIC, SensorRegistry, sensor_message
+from .topics import ZONES as ZONES_TOPIC
+from .zone_follower import zone_message
 from .subscriptions import SubscriptionStore
 from .webhook_net import deployment_policy
 from .workflow import SuppressionCache
@@ -147,6 +149,14 @@ class Runtime:
                 overrides.pop(name, None)
 
         self.fusion_worker.control(apply, wait_s=wait_s)
+
+    def announce_zone(self, name: str) -> None:
+        """Publish zone ``name``'s stored state (user zone feature, policy override) on
+        ``mfc.zones`` for a separate ``mfc fusion`` (``services.zone_follower``)."""
+        feature = next((f for f in self.store.zones() if f.get("properties", {}).get("name") == name), None)
+        stored = self.store.zone_policies().get(name)
+        self.bus.publish(ZONES_TOPIC, name, zone_message(name, feature, stored["policy"] if stored else {}))
+        self.bus.flush()
 
     def zone_removed(self, name: str) -> None:
         if self.fusion_worker is not None:

@@ -10,6 +10,7 @@ ALERTS = "mfc.alerts"            # key: alert id; value: alert line
 DEADLETTER = "mfc.deadletter"    # key: source; value: rejected input and reason
 INCIDENTS = "mfc.incidents"      # key: incident id; value: incident line (each change)
 SENSORS = "mfc.sensors"          # key: sensor id; value: sensor registered via the API (compacted)
+ZONES = "mfc.zones"              # key: zone name; value: {"name", "feature", "policy"} set via the API (compacted)
 
 
 def agency_alerts(agency: str) -> str:

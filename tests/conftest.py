@@ -67,12 +67,14 @@ class LiveServer:
         self.runtime.stop()
 
 
-def make_runtime(tmp_path: Path, sensors: dict[str, Sensor] | None = None, **settings: object) -> Runtime:
+def make_runtime(tmp_path: Path, sensors: dict[str, Sensor] | None = None, fusion: bool = True,
+                 **settings: object) -> Runtime:
     base = dict(db=f"sqlite:///{tmp_path / 'mfc.db'}", demo_key=OFFICER_KEY,
                 api_keys=(ApiKey(INTEGRATOR_KEY, "integrator", "test-integrator"),
                           ApiKey(ADMIN_KEY, "admin", "test-admin")))
     base.update(settings)
-    return Runtime(Settings(**base), dict(SENSORS if sensors is None else sensors))  # type: ignore[arg-type]
+    return Runtime(Settings(**base), dict(SENSORS if sensors is None else sensors),  # type: ignore[arg-type]
+                   fusion=fusion)
 
 
 @pytest.fixture

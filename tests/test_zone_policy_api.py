@@ -10,7 +10,7 @@ from fusion.rules import RulesConfig
 from tests.rules_builders import T0, latest, of_type, run
 from tests.test_zones_grouping import _approach
 
-from .conftest import ADMIN_KEY, OFFICER_KEY, LiveServer, make_runtime, wait_for
+from .conftest import ADMIN_KEY, OFFICER_KEY, SENSORS, LiveServer, make_runtime, wait_for
 
 OFFICER = {"Authorization": f"Bearer {OFFICER_KEY}"}
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -84,3 +84,42 @@ def test_an_unknown_zone_is_404_and_a_user_zones_policy_goes_with_it(live_server
     assert httpx.delete(f"{live_server.url}/v1/zones/Exercise Box", headers=ADMIN).status_code == 200
     assert live_server.runtime.store.zone_policies() == {}
     assert "Exercise Box" not in live_server.runtime.fusion_worker.fusion.rules.cfg.zone_policy_overrides
+
+
+def test_a_separate_fusion_process_follows_the_zones_and_policies_set_through_the_api(tmp_path):
+    """``mfc api`` (no fusion in its process) publishes each zone change on ``mfc.zones``; the
+    fusion service starts from them and follows the changes while it runs."""
+    from shapely.geometry import box, mapping
+
+    from services.deploy import fusion_following_zones
+    from services.topics import ZONES
+    area = box(116.20, 11.40, 116.40, 11.60)  # open sea west of Palawan, no built-in zone
+    feature = {"type": "Feature", "properties": {"name": "Exercise Box", "kind": "closed_area"},
+               "geometry": mapping(area)}
+    with LiveServer(make_runtime(tmp_path, fusion=False)) as server:
+        assert server.runtime.fusion_worker is None  # as in `mfc api`
+        assert httpx.post(f"{server.url}/v1/zones", json=feature, headers=ADMIN).status_code == 201
+        assert httpx.put(url(server), json={"categories": ["cargo"]}, headers=ADMIN).status_code == 200
+        assert httpx.put(url(server, "Exercise Box"), json={"min_inside_s": 600}, headers=ADMIN).status_code == 200
+
+        fusion, follower = fusion_following_zones(server.runtime.bus, dict(SENSORS), within_s=10.0)
+        lines = _approach("F1", 412_440_001, 10.00, 114.70, T0, T0 + 7200)                 # fishing, Whitsun
+        lines += _approach("C1", 412_440_002, 10.01, 114.70, T0, T0 + 7200, ship_type=70)  # cargo, Whitsun
+        lines += _approach("U1", 412_440_003, 11.50, 116.30, T0, T0 + 7200)                # into the box
+        final = [a for a in latest(of_type(run(fusion.rules, [], lines), "zone_entry")).values()]
+        assert sorted((a.zone, a.track_id) for a in final) == [("Exercise Box", "U1"), (ZONE, "C1")]
+
+        # while it runs: the zone deleted and the built-in zone's policy removed through the API
+        assert httpx.delete(f"{server.url}/v1/zones/Exercise Box", headers=ADMIN).status_code == 200
+        assert httpx.put(url(server), json={}, headers=ADMIN).status_code == 200
+        changed = wait_for(lambda: follower.poll(0.2), timeout_s=5.0)
+        follower.apply(fusion, follower.changes(changed | follower.poll(0.5)))
+        geo = fusion.rules.ctx.geo
+        assert "Exercise Box" not in [n for n, _, _ in geo.zones] and not geo.watch_zones_at(11.50, 116.30)
+        assert fusion.rules.cfg.zone_policy_overrides == {}
+        assert [n for n, _, _ in geo.zones].count(ZONE) == 1  # a built-in zone is never removed
+
+        # a malformed record is refused with its reason, the zone keeps its state
+        server.runtime.bus.publish(ZONES, ZONE, {"name": ZONE, "feature": None, "policy": {"categories": ["trawler"]}})
+        assert follower.poll(1.0) == set() and follower.refused == 1 and ZONE not in follower.policies
+        follower.close()

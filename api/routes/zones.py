@@ -54,6 +54,7 @@ async def add_zone(request: Request, runtime: RuntimeDep, who: Admin) -> dict[st
              "geometry": feature["geometry"]}
     runtime.store.put_zone(name, kind, clean, who.name, runtime.clock())
     runtime.zone_added(name, kind, geometry)
+    runtime.announce_zone(name)
     return clean
 
 
@@ -64,6 +65,7 @@ def delete_zone(name: str, runtime: RuntimeDep, who: Admin) -> dict[str, Any]:
     runtime.zone_removed(name)
     if runtime.store.delete_zone_policy(name):  # a zone added again under this name starts afresh
         runtime.zone_policy_changed(name, {})
+    runtime.announce_zone(name)
     return {"deleted": name}
 
 
@@ -125,4 +127,5 @@ async def put_policy(name: str, request: Request, runtime: RuntimeDep, who: Admi
     override = policy.model_dump(exclude_unset=True)
     runtime.store.put_zone_policy(name, override, who.name, runtime.clock())
     runtime.zone_policy_changed(name, override)
+    runtime.announce_zone(name)
     return _policy_doc(runtime, name, kind)
