@@ -34,6 +34,9 @@ BITS: dict[int, tuple[int, int]] = {
     1: (168, 168), 2: (168, 168), 3: (168, 168), 5: (420, 424), 18: (168, 168),
     19: (312, 312), 24: (160, 168), 27: (96, 96),
 }
+# AIS-SART (970), man overboard (972) and EPIRB-AIS (974) devices: navigational status 14 when
+# active, 15 in test mode (IEC 61097-14); for them 15 is a value, not "not defined"
+SURVIVAL_DEVICE_PREFIXES = (970, 972, 974)
 SIGMA_ACCURATE_M = 10.0  # position accuracy flag 1 (DGNSS, < 10 m)
 SIGMA_DEFAULT_M = 30.0  # flag 0: plain GNSS
 
@@ -110,6 +113,7 @@ def clean_text(value: Any) -> str | None:
 def to_observation(msg_type: int, fields: dict[str, Any], sensor_id: str) -> Observation | None:
     """Observation (time still 0) from decoded fields; None when nothing usable."""
     f = normalise(msg_type, fields)
+    f["_raw_status"] = fields.get("status")
     if not f.get("mmsi"):
         raise IngestError("MMSI 0 is not a valid identity")
     if msg_type in POSITION_CLASS:
@@ -124,11 +128,14 @@ def _position(msg_type: int, f: dict[str, Any], sensor_id: str) -> Observation |
     if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
         raise IngestError(f"impossible coordinates lat={lat:g}, lon={lon:g} "
                           "(lat must be in [-90, 90] or 91, lon in [-180, 180] or 181)")
+    status = f.get("status")
+    if status is None and f.get("_raw_status") == 15 and f["mmsi"] // 1_000_000 in SURVIVAL_DEVICE_PREFIXES:
+        status = 15  # a survival device in test mode
     return Observation(
         kind="ais_position", sensor_id=sensor_id, time_s=0.0, lat=lat, lon=lon,
         sigma_m=SIGMA_ACCURATE_M if f.get("accuracy") else SIGMA_DEFAULT_M,
         mmsi=f["mmsi"], sog_kn=_float(f.get("speed")), cog_deg=_float(f.get("course")),
-        heading_deg=_float(f.get("heading")), nav_status=f.get("status"),
+        heading_deg=_float(f.get("heading")), nav_status=status,
         ais_class=POSITION_CLASS[msg_type], name=f.get("shipname"),
         ship_type=f.get("ship_type"), msg_type=msg_type)
 

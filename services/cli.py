@@ -139,6 +139,16 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from .scenario.simulate import main_simulate
+    return main_simulate(args)
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from .scenario.score import main_score
+    return main_score(args)
+
+
 def cmd_checkpoint_convert(args: argparse.Namespace) -> int:
     from .checkpoint import CheckpointError, convert_pickle
     try:
@@ -197,6 +207,27 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--key", help="integrator key (or MFC_REPLAY_KEY)")
     r.add_argument("--sensor-id", default="ais", help="sensor id for AIS lines without a tag-block station")
     r.set_defaults(func=cmd_replay)
+    sim = sub.add_parser("simulate", help="write a scenario's feeds, truth and labels (seeded)",
+                         description="Write a scenario's feeds (contract formats), sensors.json, zones.geojson, "
+                                     "truth.jsonl and labels.jsonl into --out.  The same seed gives the same bytes.")
+    sim.add_argument("scenario", nargs="?", help="a built-in scenario's name (see --list) or a .toml file")
+    sim.add_argument("--out", help="output directory")
+    sim.add_argument("--list", action="store_true", help="list the built-in scenarios")
+    sim.add_argument("--seed", type=int, help="override the scenario's seed")
+    sim.add_argument("--hours", type=float, help="override the scenario's length")
+    sim.add_argument("--vessels", type=int, help="override the scenario's background vessels")
+    sim.add_argument("--quiet", action="store_true", help="no progress line")
+    sim.set_defaults(func=cmd_simulate)
+    sc = sub.add_parser("score", help="score a run against a scenario's truth and labels",
+                        description="Score mfc fuse output (tracks sampled with --sample-every, alerts) against the "
+                                    "truth.jsonl and labels.jsonl of a scenario directory.")
+    sc.add_argument("dir", help="the scenario directory (truth.jsonl, labels.jsonl)")
+    sc.add_argument("--tracks", required=True, help="track lines (mfc fuse --tracks-out, with --sample-every)")
+    sc.add_argument("--alerts", required=True, help="alert lines (mfc fuse --alerts-out)")
+    sc.add_argument("--json", help="write the scores here (JSON)")
+    sc.add_argument("--plot", help="write a self-contained HTML page of truth, tracks and alerts here")
+    sc.add_argument("--cutoff-m", type=float, default=500.0, help="GOSPA cut-off c in metres (p = 1, alpha = 2)")
+    sc.set_defaults(func=cmd_score)
     from .deploy import add_commands
     add_commands(sub)
     from . import keys_cli

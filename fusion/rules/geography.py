@@ -211,6 +211,14 @@ class Geography:
         coast = min(metric_distance_m(self._land_parts[i], lat, lon) for i in idx)
         return min(coast, self.inland_water_m(lat, lon, coast))
 
+    def on_land(self, lat: float, lon: float) -> bool:
+        """``inland_m(lat, lon) > 0`` without measuring the distance (off navigable water)."""
+        if self.land is None or not shapely.contains_xy(self.land, lon, lat):
+            return False
+        if len(self._land_tree.query(Point(lon, lat), predicate="intersects")) == 0:
+            return False
+        return not (self.water is not None and shapely.contains_xy(self.water, lon, lat))
+
     def inland_water_m(self, lat: float, lon: float, within_m: float) -> float:
         """Distance in metres to the inland water layer, or ``within_m`` when none is that close."""
         if self.water is None or within_m <= 0:

@@ -1,0 +1,572 @@
+"""The simulated world of the scenarios: the product's geography, sensors, vessels on paths,
+and the AIS reports and radar plots they make (``mfc simulate``, ``bench/alerts.py``).
+
+Seeded: every draw comes from the ``numpy.random.Generator`` handed in, so the same seed gives
+the same vessels and observations.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+import shapely
+from shapely.geometry import shape
+
+from fusion.geodesy import KN_TO_MS, distance_m, distance_m_array, from_local, m_per_deg, m_per_deg_array
+from fusion.model import Observation, Sensor
+from services.geo import layer
+from services.geography import build_geography
+
+NM = 1852.0
+T0 = 1_795_000_000.0        # 2026-11-18T06:13:20Z: the reference of local_hour()
+FLAG_MIDS = {"CN": [412, 413], "VN": [574], "PH": [548], "MY": [533], "ID": [525], "TH": [567],
+             "SG": [563], "TW": [416], "KH": [514], "BN": [508], "HK": [477], "PA": [351, 352, 353],
+             "LR": [636], "MH": [538], "JP": [431], "KR": [440], "GR": [240], "MT": [215]}
+MERCHANT_FLAGS = (["PA"] * 6 + ["LR"] * 5 + ["MH"] * 4 + ["SG"] * 4 + ["HK"] * 3 + ["CN"] * 4 + ["MT"] * 2
+                  + ["GR"] * 2 + ["JP", "KR", "VN", "PH", "MY", "ID", "TH"])
+FISHING_STATES = ["VN", "CN", "PH", "MY", "ID", "TH"]
+
+
+# ------------------------------------------------------------------ paths
+@dataclass
+class Path:
+    """Piecewise-linear motion: times (s) and positions; position at any t by interpolation."""
+    t: np.ndarray
+    lat: np.ndarray
+    lon: np.ndarray
+
+    def at(self, times: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        lat = np.interp(times, self.t, self.lat)
+        lon = np.interp(times, self.t, self.lon)
+        k = np.clip(np.searchsorted(self.t, times, side="right") - 1, 0, len(self.t) - 2)
+        dt = np.maximum(self.t[k + 1] - self.t[k], 1e-9)
+        kx, ky = m_per_deg_array(self.lat[k])
+        dn = (self.lat[k + 1] - self.lat[k]) * ky
+        de = (self.lon[k + 1] - self.lon[k]) * kx
+        sog = np.hypot(dn, de) / dt / KN_TO_MS
+        cog = np.degrees(np.arctan2(de, dn)) % 360.0
+        return lat, lon, sog, cog
+
+
+def path_from_waypoints(t0: float, pts: list[tuple[float, float]], speeds_kn: list[float] | float) -> Path:
+    ts, la, lo = [t0], [pts[0][0]], [pts[0][1]]
+    for k, (a, b) in enumerate(zip(pts, pts[1:])):
+        v = speeds_kn if isinstance(speeds_kn, (int, float)) else speeds_kn[k]
+        d = distance_m(a[0], a[1], b[0], b[1])
+        ts.append(ts[-1] + (d / (v * KN_TO_MS) if v > 0 else 0.0))
+        la.append(b[0])
+        lo.append(b[1])
+    return Path(np.array(ts), np.array(la), np.array(lo))
+
+
+def offset(lat: float, lon: float, east_m: float, north_m: float) -> tuple[float, float]:
+    return from_local(lat, lon, east_m, north_m)
+
+
+def stay(t0: float, t1: float, lat: float, lon: float) -> Path:
+    return Path(np.array([t0, t1]), np.array([lat, lat]), np.array([lon, lon]))
+
+
+def concat(*paths: Path) -> Path:
+    t = np.concatenate([p.t for p in paths])
+    keep = np.concatenate([[True], np.diff(t) > 0])
+    return Path(t[keep], np.concatenate([p.lat for p in paths])[keep], np.concatenate([p.lon for p in paths])[keep])
+
+
+# ------------------------------------------------------------------ the world
+class World:
+    """Product geography plus the sensors of the scenario and the lane graph."""
+
+    def __init__(self, rng: np.random.Generator, extra_sensors: list[Sensor] = ()) -> None:
+        self.rng = rng
+        ports = [(f["properties"].get("name") or "", f["geometry"]["coordinates"][1], f["geometry"]["coordinates"][0])
+                 for f in layer("ports_scs")["features"]]
+        self.ports = ports
+        base = build_geography({})
+        self.base_geo = base
+        # harbour anchor points: sea points 1–3 km off each port
+        self.anchor_spots: list[tuple[str, float, float]] = []
+        for name, la, lo in ports:
+            for _ in range(12):
+                r, b = rng.uniform(800, 3500), rng.uniform(0, 2 * math.pi)
+                p = offset(la, lo, r * math.sin(b), r * math.cos(b))
+                if not base.on_land(*p) and self._sea_clear(p[0], p[1], 300.0):
+                    self.anchor_spots.append((name, p[0], p[1]))
+                    break
+        # AIS receivers: a coastal station at every port at least 120 km from the previous ones
+        rx: list[Sensor] = []
+        for name, la, lo in sorted(ports, key=lambda p: (round(p[1]), p[2])):
+            if all(distance_m(la, lo, s.lat, s.lon) > 120_000 for s in rx):
+                rx.append(Sensor(f"AIS-{len(rx) + 1:02d}", "ais", la, lo, range_m=90_000.0))
+        self.sensors = {s.id: s for s in rx + list(extra_sensors)}
+        self.geo = build_geography(self.sensors)
+        self.rx = np.array([(s.lat, s.lon, s.range_m) for s in self.sensors.values() if s.kind == "ais"])
+        self.radars = [s for s in self.sensors.values() if s.kind == "radar"]
+        self.watch = shapely.union_all([g for _, _, g in self.geo.watch]).buffer(0.1)
+        shapely.prepare(self.watch)
+        self._lane_graph()
+
+    def _sea_clear(self, lat: float, lon: float, metres: float) -> bool:
+        """At sea and at least ``metres`` from land (checked on a ring of points)."""
+        if self.base_geo.on_land(lat, lon):
+            return False
+        for k in range(8):
+            a = k * math.pi / 4
+            if self.base_geo.on_land(*offset(lat, lon, metres * math.sin(a), metres * math.cos(a))):
+                return False
+        return True
+
+    def _lane_graph(self) -> None:
+        """Lane features that stay at sea (> 300 m inland nowhere) and outside watch zones."""
+        self.adj: dict[tuple[float, float], list[list[tuple[float, float]]]] = defaultdict(list)
+        for f in layer("lanes_scs")["features"]:
+            g = shape(f["geometry"])
+            for part in shapely.get_parts(g):
+                seg = shapely.segmentize(part, 0.02)
+                pts = [(round(y, 4), round(x, 4)) for x, y in shapely.get_coordinates(seg)]
+                if len(pts) < 2 or self.watch.intersects(part):
+                    continue
+                if any(self.base_geo.inland_m(la, lo) > 300 for la, lo in pts):
+                    continue
+                self.adj[pts[0]].append(pts)
+                self.adj[pts[-1]].append(pts[::-1])
+        self.nodes = list(self.adj)
+
+    def in_coverage(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+        d = distance_m_array(np.asarray(lat)[:, None], np.asarray(lon)[:, None],
+                             self.rx[:, 0][None, :], self.rx[:, 1][None, :])
+        return np.any(d <= self.rx[:, 2][None, :], axis=1)
+
+    def lane_route(self, length_m: float) -> list[tuple[float, float]]:
+        """A random walk on the lane graph, no immediate U-turn, about ``length_m`` long."""
+        rng = self.rng
+        node = self.nodes[rng.integers(len(self.nodes))]
+        pts, total, prev = [node], 0.0, None
+        while total < length_m:
+            options = [e for e in self.adj[node] if prev is None or e[-1] != prev] or self.adj[node]
+            edge = options[rng.integers(len(options))]
+            for a, b in zip(edge, edge[1:]):
+                total += distance_m(a[0], a[1], b[0], b[1])
+            pts += edge[1:]
+            prev, node = node, edge[-1]
+        return pts
+
+    def sea_point_near(self, lat: float, lon: float, radius_m: float, clear_m: float = 3000.0,
+                       state: str | None = None, tries: int = 200) -> tuple[float, float] | None:
+        rng = self.rng
+        for _ in range(tries):
+            r, b = radius_m * math.sqrt(rng.random()), rng.uniform(0, 2 * math.pi)
+            p = offset(lat, lon, r * math.sin(b), r * math.cos(b))
+            if self.geo.watch_zones_at(*p) or shapely.contains_xy(self.watch, p[1], p[0]):
+                continue
+            if state is not None and self.geo.eez_states_at(*p) != [state]:
+                continue
+            if self._sea_clear(p[0], p[1], clear_m):
+                return p
+        return None
+
+
+# ------------------------------------------------------------------ vessels and observations
+@dataclass
+class Vessel:
+    mmsi: int | None
+    path: Path
+    every_s: float = 30.0             # AIS reporting interval (as delivered by the network)
+    ship_type: int | None = 70
+    name: str | None = None
+    nav_status: int | None = None
+    t_on: float = -math.inf           # AIS transmitting from/until (a silence is a gap)
+    t_off: float = math.inf
+    silent: list[tuple[float, float]] = field(default_factory=list)
+    radar_only: bool = False
+    noise_m: float = 8.0
+    glitches: list[tuple[float, float, float]] = field(default_factory=list)  # (t, dlat, dlon) one bad fix
+    bias: list[tuple[float, float, float, float]] = field(default_factory=list)  # (t0, t1, dlat, dlon) faulty fixes
+    twin: tuple[Path, float] | None = None   # another vessel using the same MMSI (path, phase)
+    coverage_free: bool = False       # heard everywhere (a labelled case placed with its own receiver)
+    nav_at: list[tuple[float, int]] = field(default_factory=list)  # (from time, status): overrides nav_status
+
+
+class MmsiBook:
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng, self.used = rng, set()
+
+    def new(self, flag: str) -> int:
+        while True:
+            mid = FLAG_MIDS[flag][self.rng.integers(len(FLAG_MIDS[flag]))]
+            m = mid * 1_000_000 + int(self.rng.integers(100_000, 999_999))
+            if m not in self.used:
+                self.used.add(m)
+                return m
+
+
+def ais_observations(world: World, v: Vessel, t0: float, t1: float, rng: np.random.Generator) -> list[Observation]:
+    if v.mmsi is None or v.radar_only:
+        return []
+    start = max(t0, v.path.t[0], v.t_on)
+    end = min(t1, v.path.t[-1], v.t_off)
+    if end <= start:
+        return []
+    times = np.arange(start + rng.uniform(0, v.every_s), end, v.every_s)
+    times = times + rng.normal(0, 1.0, len(times)).clip(-3, 3)
+    times = times[(times >= start) & (times <= end)]
+    for a, b in v.silent:
+        times = times[(times < a) | (times > b)]
+    if not len(times):
+        return []
+    lat, lon, sog, cog = v.path.at(times)
+    heard = np.ones(len(times), bool) if v.coverage_free else world.in_coverage(lat, lon)
+    heard &= rng.random(len(times)) < 0.93          # slot collisions, fading
+    kx, ky = m_per_deg_array(lat)
+    lat = lat + rng.normal(0, v.noise_m, len(times)) / ky
+    lon = lon + rng.normal(0, v.noise_m, len(times)) / kx
+    for t0b, t1b, dla, dlo in v.bias:
+        m = (times >= t0b) & (times <= t1b)
+        lat[m] += dla
+        lon[m] += dlo
+    for tg, dla, dlo in v.glitches:
+        k = int(np.argmin(np.abs(times - tg)))
+        lat[k] += dla
+        lon[k] += dlo
+        heard[k] = True
+    out = []
+    rx_ids = [s.id for s in world.sensors.values() if s.kind == "ais"] or ["AIS-X"]
+    status = [v.nav_status] * len(times)
+    if v.nav_at:
+        starts = np.array([a for a, _ in v.nav_at])
+        k_at = np.searchsorted(starts, times, side="right") - 1
+        status = [v.nav_status if k < 0 else v.nav_at[k][1] for k in k_at]
+    for k in np.nonzero(heard)[0]:
+        out.append(Observation("ais_position", rx_ids[0], float(times[k]), float(lat[k]), float(lon[k]),
+                               sigma_m=10.0, mmsi=v.mmsi, sog_kn=round(float(sog[k]), 1),
+                               cog_deg=round(float(cog[k]), 1), nav_status=status[k], ais_class="A",
+                               ship_type=v.ship_type, name=v.name))
+    if v.twin is not None:
+        tp, every = v.twin
+        tt = np.arange(max(t0, tp.t[0]) + every / 2, min(t1, tp.t[-1]), every)
+        la2, lo2, s2, c2 = tp.at(tt)
+        out += [Observation("ais_position", rx_ids[0], float(t), float(a), float(b), sigma_m=10.0, mmsi=v.mmsi,
+                            sog_kn=round(float(s), 1), cog_deg=round(float(c), 1), ais_class="A",
+                            ship_type=v.ship_type, name=v.name) for t, a, b, s, c in zip(tt, la2, lo2, s2, c2)]
+    # static data once an hour (name, ship type) as AIS message 5 would bring
+    for t in np.arange(start + 5.0, end, 3600.0):
+        out.append(Observation("ais_static", rx_ids[0], float(t), mmsi=v.mmsi, name=v.name, ship_type=v.ship_type))
+    return out
+
+
+def radar_observations(world: World, vessels: list[Vessel], t0: float, t1: float,
+                       rng: np.random.Generator) -> list[Observation]:
+    out = []
+    for r in world.radars:
+        scans = np.arange(t0, t1, r.scan_period_s)
+        for v in vessels:
+            a, b = max(t0, v.path.t[0]), min(t1, v.path.t[-1])
+            ts = scans[(scans >= a) & (scans <= b)]
+            if not len(ts):
+                continue
+            lat, lon, _, _ = v.path.at(ts)
+            d = _dist_vec(r.lat, r.lon, lat, lon)
+            m = (d <= r.range_m) & (rng.random(len(ts)) < 0.9)
+            kx, ky = m_per_deg_array(lat[m])
+            la = lat[m] + rng.normal(0, r.accuracy_m, m.sum()) / ky
+            lo = lon[m] + rng.normal(0, r.accuracy_m, m.sum()) / kx
+            out += [Observation("radar_plot", r.id, float(t), float(x), float(y), sigma_m=r.accuracy_m)
+                    for t, x, y in zip(ts[m], la, lo)]
+        # clutter: one false plot per scan, uniformly in range
+        for t in scans:
+            rr, bb = r.range_m * math.sqrt(rng.random()), rng.uniform(0, 2 * math.pi)
+            la, lo = offset(r.lat, r.lon, rr * math.sin(bb), rr * math.cos(bb))
+            out.append(Observation("radar_plot", r.id, float(t), la, lo, sigma_m=r.accuracy_m))
+    return out
+
+
+def _dist_vec(lat0: float, lon0: float, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    return distance_m_array(lat0, lon0, lat, lon)
+
+
+# ------------------------------------------------------------------ normal traffic
+def normal_traffic(world: World, n: int, t0: float, t1: float, book: MmsiBook) -> list[Vessel]:
+    """Merchant ships on lanes (55 %), fishing vessels on grounds in their own EEZ (30 %),
+    ships at anchor off ports (15 %)."""
+    rng, out = world.rng, []
+    dur = t1 - t0
+    grounds: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for _ in range(n):
+        u = rng.random()
+        if u < 0.55:
+            flag = MERCHANT_FLAGS[rng.integers(len(MERCHANT_FLAGS))]
+            speed = rng.uniform(10.0, 17.0)
+            route = world.lane_route(speed * KN_TO_MS * dur + 10_000)
+            p = path_from_waypoints(t0 - rng.uniform(0, 3600), route, speed)
+            out.append(Vessel(book.new(flag), p, every_s=float(rng.choice([10.0, 30.0, 60.0])),
+                              ship_type=int(rng.choice([70, 71, 79, 80, 60])), name=f"MV {len(out)}"))
+        elif u < 0.85:
+            flag = FISHING_STATES[rng.integers(len(FISHING_STATES))]
+            out.append(fishing_vessel(world, flag, t0, t1, book, grounds))
+        else:
+            name, la, lo = world.anchor_spots[rng.integers(len(world.anchor_spots))]
+            r, b = rng.uniform(0, 600), rng.uniform(0, 2 * math.pi)
+            la, lo = offset(la, lo, r * math.sin(b), r * math.cos(b))
+            # swinging at anchor: a slow circle of ~60 m
+            ts = np.arange(t0, t1 + 600, 600.0)
+            ang = np.linspace(0, 2 * math.pi * dur / 43_200, len(ts))
+            kx, ky = m_per_deg(la)
+            lat = la + 60 * np.cos(ang) / ky
+            lon = lo + 60 * np.sin(ang) / kx
+            flag = MERCHANT_FLAGS[rng.integers(len(MERCHANT_FLAGS))]
+            out.append(Vessel(book.new(flag), Path(ts, lat, lon), every_s=180.0, ship_type=80, nav_status=1,
+                              name=f"ANCHOR {len(out)}"))
+    return [v for v in out if v is not None]
+
+
+def fishing_vessel(world: World, flag: str, t0: float, t1: float, book: MmsiBook,
+                   grounds: dict[str, list[tuple[float, float]]]) -> Vessel | None:
+    """Trawls (2.5–4.5 kn, random legs) by day within ~15 km of a ground centre inside its own
+    EEZ and in receiver coverage; drifts (0.2–1 kn) at night like light-luring boats."""
+    rng = world.rng
+    if len(grounds[flag]) < 6:
+        for _ in range(50):
+            s = world.sensors[list(world.sensors)[rng.integers(len(world.sensors))]]
+            if s.kind != "ais":
+                continue
+            p = world.sea_point_near(s.lat, s.lon, 60_000, clear_m=8000, state=flag)
+            ring = [offset(*p, 18_000 * math.sin(k * math.pi / 4), 18_000 * math.cos(k * math.pi / 4))
+                    for k in range(8)] if p else []
+            if p and world.geo.nearest_port(p[0], p[1], 12_000) is None \
+                    and all(world.geo.eez_states_at(*q) in ([flag], []) for q in ring):
+                grounds[flag].append(p)
+                break
+        if not grounds[flag]:
+            return None
+    clat, clon = grounds[flag][rng.integers(len(grounds[flag]))]
+    pts, speeds, t = [world.sea_point_near(clat, clon, 12_000, clear_m=2000, state=flag) or (clat, clon)], [], t0
+    while t < t1 + 3600:
+        hour = ((t - T0) / 3600.0 + 14) % 24          # local hour (UTC+8-ish)
+        night = hour >= 19 or hour < 5
+        v = rng.uniform(0.2, 1.0) if night else rng.uniform(2.5, 4.5)
+        leg = rng.uniform(2000, 6000) if not night else v * KN_TO_MS * rng.uniform(3600, 3 * 3600)
+        b = rng.uniform(0, 2 * math.pi)
+        nxt = offset(*pts[-1], leg * math.sin(b), leg * math.cos(b))
+        if distance_m(clat, clon, *nxt) > 15_000 or not world._sea_clear(nxt[0], nxt[1], 1500) \
+                or world.geo.eez_states_at(*nxt) != [flag]:
+            nxt = world.sea_point_near(clat, clon, 12_000, clear_m=2000, state=flag) or (clat, clon)
+            leg = distance_m(*pts[-1], *nxt)
+        pts.append(nxt)
+        speeds.append(v)
+        t += leg / (v * KN_TO_MS)
+    p = path_from_waypoints(t0, pts, speeds)
+    return Vessel(book.new(flag), p, every_s=float(rng.choice([30.0, 60.0, 180.0])), ship_type=30,
+                  name=f"FV {flag} {rng.integers(1000)}")
+
+
+# ------------------------------------------------------------------ clean day: what issue 14 names
+# Positions below are published ones (charts, port guides, gazetteers; rounded to about 0.01°),
+# typed in here, not taken from the product's layers, so that the clean day tests the layers
+# rather than agrees with them by construction.
+OUTER_ANCHORAGES = [                 # anchorages 7–16 km from the shipped port points
+    ("Manila Bay outer anchorage", 14.57, 120.90),
+    ("Honda Bay anchorage (Puerto Princesa)", 9.82, 118.80),
+    ("Vung Tau outer anchorage", 10.27, 107.03),
+    ("Muara outer anchorage", 5.10, 115.10),
+    ("Kota Kinabalu outer anchorage (west of Gaya)", 5.99, 115.98),
+]
+# River routes from the open sea to an up-river port: (offshore legs at sea), (river waypoints).
+RIVER_ROUTES = {
+    "Pearl River to Huangpu (Guangzhou)": (
+        [(17.00, 114.80), (19.50, 114.30), (21.50, 113.95), (22.15, 113.80)],
+        [(22.35, 113.82), (22.50, 113.76), (22.62, 113.70), (22.72, 113.65), (22.79, 113.625),
+         (22.87, 113.605), (22.95, 113.585), (23.03, 113.55), (23.07, 113.50), (23.09, 113.45)]),
+    "Saigon River to Ho Chi Minh City (Cat Lai)": (
+        [(6.00, 110.00), (8.00, 109.00), (9.60, 107.80), (10.25, 107.05)],
+        [(10.35, 106.98), (10.42, 106.96), (10.47, 106.92), (10.53, 106.88), (10.58, 106.84),
+         (10.62, 106.80), (10.66, 106.77), (10.69, 106.76), (10.72, 106.77), (10.75, 106.785),
+         (10.76, 106.79)]),
+    "Chao Phraya to Bangkok (Khlong Toei)": (
+        [(7.50, 102.50), (9.50, 101.50), (11.50, 100.90), (13.00, 100.70)],
+        [(13.40, 100.60), (13.50, 100.59), (13.54, 100.585), (13.58, 100.59), (13.61, 100.585),
+         (13.64, 100.565), (13.66, 100.545), (13.685, 100.535), (13.70, 100.545), (13.705, 100.565)]),
+}
+# Island stations of the Spratlys (as in sample_feeds/scs) and two long-range radars whose
+# outer range no AIS receiver reaches (Woody Island, Swallow Reef / Layang-Layang).
+ISLAND_AIS = [("AIS-PAG", 11.053, 114.284), ("AIS-NMY", 10.180, 114.361), ("AIS-LAW", 10.73, 115.80)]
+ISLAND_RADARS = [("R-PAG", 11.053, 114.284, 50_000.0)]
+LONG_RANGE_RADARS = [("R-LR-WOODY", 16.834, 112.338, 100_000.0), ("R-LR-SWALLOW", 7.372, 113.843, 100_000.0)]
+
+
+def clean_day_sensors() -> list[Sensor]:
+    out = [Sensor(f"R-{i}", "radar", la, lo, range_m=45_000, accuracy_m=40, scan_period_s=10.0)
+           for i, (la, lo) in enumerate([(1.25, 104.05), (10.35, 107.15), (14.55, 120.75)])]
+    out += [Sensor(i, "ais", la, lo, range_m=74_000.0) for i, la, lo in ISLAND_AIS]
+    out += [Sensor(i, "radar", la, lo, range_m=r, accuracy_m=50, scan_period_s=10.0) for i, la, lo, r in ISLAND_RADARS]
+    out += [Sensor(i, "radar", la, lo, range_m=r, accuracy_m=80, scan_period_s=10.0)
+            for i, la, lo, r in LONG_RANGE_RADARS]
+    return out
+
+
+def _nearest_port_m(world: World, lat: float, lon: float) -> float:
+    return min(distance_m(lat, lon, la, lo) for _, la, lo in world.ports)
+
+
+def outer_anchorage_traffic(world: World, t0: float, t1: float, book: MmsiBook, per_site: int = 6) -> list[Vessel]:
+    """Ships at anchor (status 1, swinging on a ~60 m circle, reporting every 3 min) in
+    anchorages 7–16 km from every port point; half are there all day, half arrive at 10 kn."""
+    rng, out = world.rng, []
+    for name, la0, lo0 in OUTER_ANCHORAGES:
+        d = _nearest_port_m(world, la0, lo0)
+        if not (7_000 <= d <= 16_000) or not world._sea_clear(la0, lo0, 500):
+            print(f"  (anchorage {name} skipped: {d / 1000:.1f} km from a port point, at sea "
+                  f"{world._sea_clear(la0, lo0, 500)})")
+            continue
+        for k in range(per_site):
+            for _ in range(50):
+                r, b = 1500 * math.sqrt(rng.random()), rng.uniform(0, 2 * math.pi)
+                la, lo = offset(la0, lo0, r * math.sin(b), r * math.cos(b))
+                if world._sea_clear(la, lo, 300):
+                    break
+            else:
+                continue
+            t_arr = t0 - 3600 if k % 2 == 0 else rng.uniform(t0, t0 + 0.6 * (t1 - t0))
+            ts = np.arange(t_arr, t1 + 600, 600.0)
+            ang = np.linspace(0, 2 * math.pi * (t1 - t_arr) / 43_200, len(ts))
+            kx, ky = m_per_deg(la)
+            swing = Path(ts, la + 60 * np.cos(ang) / ky, lo + 60 * np.sin(ang) / kx)
+            nav_at: list[tuple[float, int]] = [(t_arr, 1)]
+            if t_arr > t0:              # the approach: under way from ~25 km out, at sea
+                b = rng.uniform(0, 2 * math.pi)
+                for _ in range(30):
+                    start = offset(la, lo, 25_000 * math.sin(b), 25_000 * math.cos(b))
+                    seg = [(start[0] + (la - start[0]) * f, start[1] + (lo - start[1]) * f) for f in np.linspace(0, 1, 26)]
+                    if all(not world.base_geo.on_land(*q) for q in seg):
+                        break
+                    b = rng.uniform(0, 2 * math.pi)
+                else:
+                    start = None
+                if start is not None:
+                    appr = path_from_waypoints(0.0, [start, (la, lo)], 10.0)
+                    appr = Path(appr.t + t_arr - appr.t[-1], appr.lat, appr.lon)
+                    swing = concat(appr, swing)
+                    nav_at = [(float(appr.t[0]), 0), (t_arr, 1)]
+            flag = MERCHANT_FLAGS[rng.integers(len(MERCHANT_FLAGS))]
+            out.append(Vessel(book.new(flag), swing, every_s=180.0, ship_type=int(rng.choice([70, 80])),
+                              nav_status=1, nav_at=nav_at, name=f"OUTER ANCHOR {len(out)}"))
+    return out
+
+
+def river_traffic(world: World, t0: float, t1: float, book: MmsiBook, per_river: int = 8) -> list[Vessel]:
+    """Ships to and from up-river ports along the published river routes: 8 kn in the river,
+    12 kn at sea; inbound ships then lie moored (status 5) at the berth, outbound ones were
+    moored there until they sail."""
+    rng, out = world.rng, []
+    for name, (sea, river) in RIVER_ROUTES.items():
+        route = sea + river
+        speeds = [12.0] * (len(sea) - 1) + [10.0] + [8.0] * (len(river) - 1)
+        for k in range(per_river):
+            jit = [offset(la, lo, *rng.normal(0, 80, 2)) if i >= len(sea) else (la, lo)
+                   for i, (la, lo) in enumerate(route)]
+            berth = jit[-1]
+            if k % 2 == 0:          # inbound: reaches the berth during the day
+                p = path_from_waypoints(0.0, jit, speeds)
+                t_arr = rng.uniform(t0 + 0.1 * (t1 - t0), t0 + 0.8 * (t1 - t0))
+                p = Path(p.t + t_arr - p.t[-1], p.lat, p.lon)
+                p = concat(p, stay(t_arr + 1.0, t1 + 3600, *berth))
+                nav_at = [(float(p.t[0]), 0), (t_arr + 600, 5)]
+            else:                   # outbound: moored since before the day, sails during it
+                p = path_from_waypoints(0.0, jit[::-1], speeds[::-1])
+                t_dep = rng.uniform(t0 + 0.1 * (t1 - t0), t0 + 0.7 * (t1 - t0))
+                p = concat(stay(t0 - 3600, t_dep, *berth), Path(p.t + t_dep + 1.0, p.lat, p.lon))
+                nav_at = [(t0 - 3600, 5), (t_dep - 300, 0)]
+            flag = MERCHANT_FLAGS[rng.integers(len(MERCHANT_FLAGS))]
+            out.append(Vessel(book.new(flag), p, every_s=10.0, ship_type=int(rng.choice([70, 79, 80])),
+                              nav_status=0, nav_at=nav_at, name=f"RIVER {name.split()[0]} {k}"))
+    return out
+
+
+def beyond_cover_traffic(world: World, t0: float, t1: float, book: MmsiBook, per_radar: int = 8) -> list[Vessel]:
+    """Large ships with AIS on crossing a long-range radar's picture where no AIS receiver is in
+    range (half at 80–95 km from the radar, half at 40–80 km): the radar holds them, nobody hears AIS."""
+    rng, out = world.rng, []
+    for rid, rla, rlo, rng_m in LONG_RANGE_RADARS:
+        made = 0
+        for _ in range(400):
+            if made >= per_radar:
+                break
+            r = rng.uniform(80_000, 95_000) if made % 2 == 0 else rng.uniform(40_000, 80_000)
+            b = rng.uniform(0, 2 * math.pi)
+            mid = offset(rla, rlo, r * math.sin(b), r * math.cos(b))
+            half = math.sqrt(max(rng_m ** 2 * 0.95 - r ** 2, 0.0)) if r > 80_000 else 40_000.0
+            c = b + math.pi / 2
+            a_ = offset(*mid, -half * math.sin(c), -half * math.cos(c))
+            z_ = offset(*mid, half * math.sin(c), half * math.cos(c))
+            pts = [(a_[0] + (z_[0] - a_[0]) * f, a_[1] + (z_[1] - a_[1]) * f) for f in np.linspace(0, 1, 21)]
+            la_, lo_ = np.array([q[0] for q in pts]), np.array([q[1] for q in pts])
+            if world.in_coverage(la_, lo_).any() or any(world.base_geo.on_land(*q) for q in pts) \
+                    or any(shapely.contains_xy(world.watch, q[1], q[0]) for q in pts):
+                continue
+            speed = rng.uniform(11.0, 16.0)
+            p = path_from_waypoints(0.0, [a_, z_] if rng.random() < 0.5 else [z_, a_], speed)
+            ts = rng.uniform(t0 - 0.5 * p.t[-1], t1 - 0.5 * p.t[-1])
+            flag = MERCHANT_FLAGS[rng.integers(len(MERCHANT_FLAGS))]
+            out.append(Vessel(book.new(flag), Path(p.t + ts, p.lat, p.lon), every_s=10.0,
+                              ship_type=int(rng.choice([70, 80])), name=f"BEYOND {rid} {made}"))
+            made += 1
+    return out
+
+
+def feature_fishing(world: World, t0: float, t1: float, book: MmsiBook, per_feature: int = 4) -> list[Vessel]:
+    """Ordinary fishing near the features watched by the island stations: grounds 15–30 km from
+    a feature (so boats cross its 12 nm circle), trawling by day, drifting at night, as
+    ``fishing_vessel``; the flag is the EEZ state there, else one of the fishing nations around."""
+    rng, out = world.rng, []
+    rx = [(la, lo) for _, la, lo in ISLAND_AIS]
+    for zname, _kind, g in world.geo.watch:
+        fc = g.centroid
+        if min(distance_m(fc.y, fc.x, la, lo) for la, lo in rx) > 60_000:
+            continue
+        for _ in range(per_feature):
+            centre = None
+            for _ in range(100):
+                r, b = rng.uniform(15_000, 30_000), rng.uniform(0, 2 * math.pi)
+                q = offset(fc.y, fc.x, r * math.sin(b), r * math.cos(b))
+                if world._sea_clear(q[0], q[1], 3000):
+                    centre = q
+                    break
+            if centre is None:
+                continue
+            states = world.geo.eez_states_at(*centre)
+            flag = states[0] if len(states) == 1 and states[0] in FISHING_STATES else ["VN", "PH", "CN"][rng.integers(3)]
+            pts, speeds, t = [centre], [], t0
+            while t < t1 + 3600:
+                hour = ((t - T0) / 3600.0 + 14) % 24
+                night = hour >= 19 or hour < 5
+                v = rng.uniform(0.2, 1.0) if night else rng.uniform(2.5, 4.5)
+                leg = rng.uniform(2000, 6000) if not night else v * KN_TO_MS * rng.uniform(3600, 3 * 3600)
+                b = rng.uniform(0, 2 * math.pi)
+                nxt = offset(*pts[-1], leg * math.sin(b), leg * math.cos(b))
+                if distance_m(*centre, *nxt) > 12_000 or not world._sea_clear(nxt[0], nxt[1], 1500):
+                    nxt = centre
+                    leg = max(distance_m(*pts[-1], *nxt), 1.0)
+                pts.append(nxt)
+                speeds.append(v)
+                t += leg / (v * KN_TO_MS)
+            out.append(Vessel(book.new(flag), path_from_waypoints(t0, pts, speeds),
+                              every_s=float(rng.choice([30.0, 60.0, 180.0])), ship_type=30,
+                              name=f"FV {flag} near {zname}"))
+    return out
+
+
+def clean_day_groups(vs: list[Vessel]) -> dict[int, str]:
+    """MMSI -> which kind of traffic the vessel is (for the breakdown of false alarms)."""
+    out = {}
+    for v in vs:
+        n = v.name or ""
+        out[v.mmsi] = ("lane transit" if n.startswith("MV ") else "harbour anchorage" if n.startswith("ANCHOR ")
+                       else "outer anchorage" if n.startswith("OUTER ANCHOR") else "river" if n.startswith("RIVER")
+                       else "beyond AIS cover" if n.startswith("BEYOND") else "fishing near a feature"
+                       if " near " in n else "fishing on grounds")
+    return out
+
+
+# ------------------------------------------------------------------ labelled cases
