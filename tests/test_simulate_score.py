@@ -206,3 +206,21 @@ def _epoch(text: str) -> float:
     import datetime as dt
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
+
+
+def test_position_payloads_decode_with_pyais_to_the_values_encoded():
+    from services.scenario.simulate import position_payload
+    rng = np.random.default_rng(5)
+    for _ in range(500):
+        mmsi = int(rng.integers(200_000_000, 775_999_999))
+        status, second = int(rng.integers(0, 16)), int(rng.integers(0, 60))
+        sog, cog = float(rng.uniform(0, 102.2)), float(rng.uniform(0, 359.9))
+        lat, lon = float(rng.uniform(-90, 90)), float(rng.uniform(-180, 180))
+        m = pyais.decode(f"!AIVDM,1,1,,A,{position_payload(mmsi, status, sog, lon, lat, cog, second)},0*00",
+                         error_if_checksum_invalid=False).asdict()
+        assert m["msg_type"] == 1 and m["mmsi"] == mmsi and int(m["status"]) == status and m["second"] == second
+        assert m["speed"] == pytest.approx(sog, abs=0.051) and m["course"] == pytest.approx(cog, abs=0.051)
+        # resolution 1/10,000 minute; pyais rounds what it decodes to 6 decimals
+        assert m["lat"] == pytest.approx(lat, abs=1 / 1_200_000 + 5e-7)
+        assert m["lon"] == pytest.approx(lon, abs=1 / 1_200_000 + 5e-7)
+        assert m["heading"] == 511 and m["accuracy"] is True

@@ -253,13 +253,12 @@ def _tick(progress, what: str) -> None:
 def write(g: Generated, out: FsPath, *, progress=None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     s, world = g.scenario, g.world
-    ais_rx = [x for x in world.sensors.values() if x.kind == "ais"]
     _tick(progress, "sensors.json")
     sensors = {"sensors": [_sensor_json(x) for x in world.sensors.values()]}
     (out / "sensors.json").write_text(json.dumps(sensors, indent=1) + "\n", encoding="utf-8")
     (out / "zones.geojson").write_text('{"type": "FeatureCollection", "features": []}\n', encoding="utf-8")
     _tick(progress, "ais.nmea")
-    n_ais = _write_ais(g.observations, ais_rx, out / "ais.nmea", progress)
+    n_ais = _write_ais(g, out / "ais.nmea", progress)
     _tick(progress, "radar.jsonl")
     n_radar = 0
     with (out / "radar.jsonl").open("w", encoding="utf-8") as f:
@@ -299,55 +298,72 @@ def _checksum(body: str) -> str:
     return f"{c:02X}"
 
 
-def _write_ais(obs: list[Observation], rx: list[Sensor], path: FsPath, progress) -> int:
-    """Messages 1 (position) and 5 (static, two fragments) as pyais encodes them, each line with a
-    tag block naming the station that heard it (the nearest receiver in range, else the nearest)."""
+_ARMOUR = [chr(v + 48 if v < 40 else v + 56) for v in range(64)]
+
+
+def position_payload(mmsi: int, status: int, sog_kn: float, lon: float, lat: float, cog_deg: float,
+                     second: int, accuracy: int = 1) -> str:
+    """The 168-bit payload of an ITU-R M.1371 message 1 (6-bit armoured, 28 characters): rate of
+    turn and heading not available, no manoeuvre indicator, SOTDMA radio state 0."""
+    sog = min(int(round(sog_kn * 10.0)), 1022)
+    cog = int(round((cog_deg % 360.0) * 10.0)) % 3600
+    x = int(round(lon * 600_000.0)) & ((1 << 28) - 1)
+    y = int(round(lat * 600_000.0)) & ((1 << 27) - 1)
+    bits = 1
+    for value, width in ((0, 2), (mmsi, 30), (status, 4), (0x80, 8), (sog, 10), (accuracy, 1), (x, 28), (y, 27),
+                         (cog, 12), (511, 9), (second % 64, 6), (0, 2), (0, 3), (0, 1), (0, 19)):
+        bits = (bits << width) | value
+    return "".join(_ARMOUR[(bits >> (162 - 6 * k)) & 63] for k in range(28))
+
+
+def _write_ais(g: Generated, path: FsPath, progress) -> int:
+    """Messages 1 (position; :func:`position_payload`) and 5 (static, two fragments, as pyais
+    encodes them), each line with a tag block naming the station that heard it (the nearest
+    receiver whose range holds the vessel, else the nearest) and the time in milliseconds."""
     from pyais.encode import encode_dict
-    rx_pos = np.array([(r.lat, r.lon, r.range_m) for r in rx]) if rx else np.zeros((0, 3))
-    last_pos: dict[int, tuple[float, float]] = {}
+    obs, world = g.observations, g.world
+    rx_ids = world.rx_ids
+    pos = [o for o in obs if o.kind == "ais_position"]
+    station_of: dict[int, str] = {}
+    if rx_ids and pos:
+        near = world.nearest_receiver(np.array([o.lat for o in pos]), np.array([o.lon for o in pos]))
+        station_of = {id(o): rx_ids[k] for o, k in zip(pos, near)}
+    last_station: dict[int, str] = {}
     n = 0
     group = 0
+    next_tick = 200_000
     with path.open("w", encoding="ascii") as f:
         for o in obs:
+            c = str(int(math.floor(o.time_s * 1000.0)))
             if o.kind == "ais_position":
-                last_pos[o.mmsi] = (o.lat, o.lon)
-                station = _station(rx, rx_pos, o.lat, o.lon)
+                station = station_of.get(id(o), "AIS")
+                last_station[o.mmsi] = station
                 status = 15 if o.nav_status is None else int(o.nav_status)
-                msg = {"type": 1, "mmsi": int(o.mmsi), "status": status, "turn": -128,
-                       "speed": min(float(o.sog_kn or 0.0), 102.2), "accuracy": 1,
-                       "lon": float(o.lon), "lat": float(o.lat), "course": float(o.cog_deg or 0.0) % 360.0,
-                       "heading": 511, "second": int(o.time_s) % 60}
+                payload = position_payload(int(o.mmsi), status, float(o.sog_kn or 0.0), float(o.lon), float(o.lat),
+                                           float(o.cog_deg or 0.0), int(o.time_s) % 60)
+                sentence = f"AIVDM,1,1,,A,{payload},0"
+                body = f"s:{station},c:{c}"
+                f.write(f"\\{body}*{_checksum(body)}\\!{sentence}*{_checksum(sentence)}\n")
+                n += 1
             elif o.kind == "ais_static":
-                la, lo = last_pos.get(o.mmsi, (None, None))
-                station = _station(rx, rx_pos, la, lo) if la is not None else (rx[0].id if rx else "AIS")
+                station = last_station.get(o.mmsi) or (rx_ids[0] if rx_ids else "AIS")
+                group += 1
                 msg = {"type": 5, "mmsi": int(o.mmsi), "ais_version": 2, "imo": 0, "callsign": "",
                        "shipname": (o.name or "")[:20].upper(), "shiptype": int(o.ship_type or 0),
                        "to_bow": 60, "to_stern": 40, "to_port": 10, "to_starboard": 10, "epfd": 1,
                        "draught": 6.0, "destination": ""}
+                sentences = encode_dict(msg, talker_id="AI", sentence_type="VDM", radio_channel="A",
+                                        seq_id=group % 10)
+                for k, sentence in enumerate(sentences):
+                    body = f"g:{k + 1}-{len(sentences)}-{group % 10000},s:{station},c:{c}"
+                    f.write(f"\\{body}*{_checksum(body)}\\{sentence}\n")
+                    n += 1
             else:
                 continue
-            if msg["type"] == 5:
-                group += 1
-            sentences = encode_dict(msg, talker_id="AI", sentence_type="VDM", radio_channel="A", seq_id=group % 10 if msg["type"] == 5 else None)
-            c = str(int(math.floor(o.time_s * 1000.0)))
-            for k, sentence in enumerate(sentences):
-                body = f"s:{station},c:{c}"
-                if len(sentences) > 1:
-                    body = f"g:{k + 1}-{len(sentences)}-{group % 10000},{body}"
-                f.write(f"\\{body}*{_checksum(body)}\\{sentence}\n")
-                n += 1
-            if progress is not None and n % 200_000 < len(sentences):
+            if progress is not None and n >= next_tick:
                 progress(f"ais.nmea {n:,} lines")
+                next_tick += 200_000
     return n
-
-
-def _station(rx: list[Sensor], rx_pos: np.ndarray, lat: float, lon: float) -> str:
-    if not rx:
-        return "AIS"
-    d = np.array([distance_m(lat, lon, a, b) for a, b, _ in rx_pos])
-    inside = d <= rx_pos[:, 2]
-    k = int(np.argmin(np.where(inside, d, d + 1e9)))
-    return rx[k].id
 
 
 def _write_truth(g: Generated, path: FsPath) -> int:

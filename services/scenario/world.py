@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
+from pyproj import Transformer
+from scipy.spatial import cKDTree
 from shapely.geometry import shape
 
 from fusion.geodesy import KN_TO_MS, distance_m, distance_m_array, from_local, m_per_deg, m_per_deg_array
@@ -104,6 +106,10 @@ class World:
         self.sensors = {s.id: s for s in rx + list(extra_sensors)}
         self.geo = build_geography(self.sensors)
         self.rx = np.array([(s.lat, s.lon, s.range_m) for s in self.sensors.values() if s.kind == "ais"])
+        self.rx_ids = [s.id for s in self.sensors.values() if s.kind == "ais"]
+        if len(self.rx):
+            self._rx_tree = cKDTree(_ecef(self.rx[:, 0], self.rx[:, 1]))
+            self._rx_reach = float(self.rx[:, 2].max()) + 1.0
         self.radars = [s for s in self.sensors.values() if s.kind == "radar"]
         self.watch = shapely.union_all([g for _, _, g in self.geo.watch]).buffer(0.1)
         shapely.prepare(self.watch)
@@ -136,9 +142,32 @@ class World:
         self.nodes = list(self.adj)
 
     def in_coverage(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-        d = distance_m_array(np.asarray(lat)[:, None], np.asarray(lon)[:, None],
-                             self.rx[:, 0][None, :], self.rx[:, 1][None, :])
-        return np.any(d <= self.rx[:, 2][None, :], axis=1)
+        """Inside some AIS receiver's range (WGS 84 geodesic).  Receivers farther than their range
+        by straight line through the earth (never longer than the geodesic) are ruled out first."""
+        lat, lon = np.atleast_1d(np.asarray(lat, float)), np.atleast_1d(np.asarray(lon, float))
+        out = np.zeros(len(lat), bool)
+        if not len(lat) or not len(self.rx):
+            return out
+        balls = self._rx_tree.query_ball_point(_ecef(lat, lon), self._rx_reach)
+        counts = np.fromiter((len(b) for b in balls), int, len(balls))
+        if not counts.sum():
+            return out
+        pi = np.repeat(np.arange(len(lat)), counts)
+        ri = np.fromiter((j for b in balls for j in b), int, int(counts.sum()))
+        d = distance_m_array(lat[pi], lon[pi], self.rx[ri, 0], self.rx[ri, 1])
+        np.logical_or.at(out, pi, d <= self.rx[ri, 2])
+        return out
+
+    def nearest_receiver(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+        """Index (into the AIS receivers) of the nearest receiver whose range holds each point, else
+        of the nearest receiver (straight-line distance, within a metre of the geodesic's order)."""
+        pts = _ecef(np.asarray(lat, float), np.asarray(lon, float))
+        k = min(8, len(self.rx))
+        d, i = self._rx_tree.query(pts, k=k)
+        d, i = d.reshape(len(pts), k), i.reshape(len(pts), k)
+        inside = d <= self.rx[i, 2]
+        first = np.argmax(inside, axis=1)
+        return np.where(inside.any(axis=1), i[np.arange(len(pts)), first], i[:, 0])
 
     def lane_route(self, length_m: float) -> list[tuple[float, float]]:
         """A random walk on the lane graph, no immediate U-turn, about ``length_m`` long."""
@@ -167,6 +196,19 @@ class World:
             if self._sea_clear(p[0], p[1], clear_m):
                 return p
         return None
+
+
+def _ecef(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """WGS 84 earth-centred coordinates (metres) at sea level."""
+    tr = _ECEF.get("t")
+    if tr is None:
+        tr = _ECEF["t"] = Transformer.from_crs("EPSG:4326", "EPSG:4978", always_xy=True)
+    lat, lon = np.atleast_1d(np.asarray(lat, float)), np.atleast_1d(np.asarray(lon, float))
+    x, y, z = tr.transform(lon, lat, np.zeros_like(lat))
+    return np.column_stack([x, y, z])
+
+
+_ECEF: dict = {}
 
 
 # ------------------------------------------------------------------ vessels and observations
@@ -262,13 +304,18 @@ def radar_observations(world: World, vessels: list[Vessel], t0: float, t1: float
     out = []
     for r in world.radars:
         scans = np.arange(t0, t1, r.scan_period_s)
+        site = _ecef(np.array([r.lat]), np.array([r.lon]))[0]
         for v in vessels:
             a, b = max(t0, v.path.t[0]), min(t1, v.path.t[-1])
             ts = scans[(scans >= a) & (scans <= b)]
             if not len(ts):
                 continue
             lat, lon, _, _ = v.path.at(ts)
-            d = _dist_vec(r.lat, r.lon, lat, lon)
+            # the geodesic only where the straight line (never longer) is within range
+            d = np.full(len(ts), np.inf)
+            near = np.linalg.norm(_ecef(lat, lon) - site, axis=1) <= r.range_m
+            if near.any():
+                d[near] = _dist_vec(r.lat, r.lon, lat[near], lon[near])
             m = (d <= r.range_m) & (rng.random(len(ts)) < 0.9)
             kx, ky = m_per_deg_array(lat[m])
             la = lat[m] + rng.normal(0, r.accuracy_m, m.sum()) / ky
