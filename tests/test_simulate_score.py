@@ -59,14 +59,17 @@ def test_the_ais_feed_decodes_with_pyais_and_agrees_with_the_truth(distress_run)
     """Every AIS line is valid NMEA that pyais decodes; the position reports of a vessel lie on
     its true path (measured with pyproj) within the scenario's GNSS noise."""
     truth: dict[int, list[tuple[float, float, float]]] = {}
+    ship_type: dict[int, int] = {}
     for line in (distress_run / "truth.jsonl").read_text().splitlines():
         d = json.loads(line)
         if d["mmsi"] is not None:
+            ship_type[d["mmsi"]] = d["ship_type"] or 0
             t = _epoch(d["time"])
             truth.setdefault(d["mmsi"], []).append((t, d["lat"], d["lon"]))
     lines = (distress_run / "ais.nmea").read_text().splitlines()
     assert len(lines) > 1000
     errors = []
+    statics = 0
     pending: list[str] = []
     for line in lines:
         tag, sentence = line[1:].split("\\", 1)
@@ -79,6 +82,9 @@ def test_the_ais_feed_decodes_with_pyais_and_agrees_with_the_truth(distress_run)
             continue
         msg = pyais.decode(*pending).asdict()
         pending = []
+        if msg["msg_type"] == 5:
+            statics += 1
+            assert int(msg["ship_type"]) == ship_type[msg["mmsi"]], msg
         if msg["msg_type"] != 1 or msg["mmsi"] not in truth:
             continue
         ts = truth[msg["mmsi"]]
@@ -88,7 +94,7 @@ def test_the_ais_feed_decodes_with_pyais_and_agrees_with_the_truth(distress_run)
         lat = np.interp(c, t_arr, [x[1] for x in ts])
         lon = np.interp(c, t_arr, [x[2] for x in ts])
         errors.append(GEOD.inv(lon, lat, msg["lon"], msg["lat"])[2])
-    assert len(errors) > 1000
+    assert len(errors) > 1000 and statics > 20
     # 8 m GNSS noise per axis, ~1 s of time jitter at up to ~20 kn, truth interpolated over 60 s
     assert np.median(errors) < 25.0, np.median(errors)
 

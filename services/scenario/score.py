@@ -6,6 +6,8 @@ tracks (``confirmed`` or ``coasting``) against the truth vessels at that time (t
 between its samples, a vessel counted from its first to its last truth line); distances are
 straight-line distances between WGS 84 earth-centred coordinates (pyproj), exact to well under a
 metre at the cut-off.  GOSPA with p = 1, α = 2 and cut-off ``c`` (500 m by default) and its parts,
+missed vessels split by whether the truth says a sensor could see them (``covered``: in a radar's
+range, or transmitting in an AIS receiver's range; truth without the field counts as covered),
 the assigned pairs' errors per vessel, identity (an assigned track's MMSI against the vessel's while
 it transmits) and dark vessels (vessels with no AIS at that time: how often a track holds them).
 
@@ -82,12 +84,13 @@ class Truth:
     lat: list[np.ndarray]
     lon: list[np.ndarray]
     ais: list[np.ndarray]
+    covered: list[np.ndarray]
     mmsi: list[int | None]
     step_s: float
 
-    def at(self, t: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Indices, lat, lon and transmitting flag of the vessels present at t."""
-        idx, la, lo, on = [], [], [], []
+    def at(self, t: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Indices, lat, lon, transmitting and covered flags of the vessels present at t."""
+        idx, la, lo, on, cov = [], [], [], [], []
         for i, ts in enumerate(self.t):
             if ts[0] <= t <= ts[-1]:
                 idx.append(i)
@@ -95,7 +98,8 @@ class Truth:
                 lo.append(np.interp(t, ts, self.lon[i]))
                 k = min(int(np.searchsorted(ts, t, side="right")) - 1, len(ts) - 1)
                 on.append(bool(self.ais[i][max(k, 0)]))
-        return np.array(idx, int), np.array(la), np.array(lo), np.array(on, bool)
+                cov.append(bool(self.covered[i][max(k, 0)]))
+        return np.array(idx, int), np.array(la), np.array(lo), np.array(on, bool), np.array(cov, bool)
 
     def vessel_hours(self) -> float:
         return sum(float(ts[-1] - ts[0]) + self.step_s for ts in self.t) / 3600.0
@@ -108,14 +112,14 @@ def load_truth(path: Path) -> Truth:
         try:
             vid = str(d["vessel"])
             rows[vid].append((_time(d["time"], f"{path}:{n}"), float(d["lat"]), float(d["lon"]),
-                              bool(d.get("ais", d.get("mmsi") is not None))))
+                              bool(d.get("ais", d.get("mmsi") is not None)), bool(d.get("covered", True))))
         except (KeyError, TypeError, ValueError) as exc:
             raise ScoreError(f"{path}:{n}: a truth line needs vessel, time, lat, lon ({exc})") from None
         mmsi[vid] = d.get("mmsi")
     if not rows:
         raise ScoreError(f"{path}: no truth lines")
     vs = sorted(rows)
-    out = Truth(vs, [], [], [], [], [], 0.0)
+    out = Truth(vs, [], [], [], [], [], [], 0.0)
     steps = []
     for v in vs:
         a = np.array(sorted(rows[v]), dtype=float)
@@ -123,6 +127,7 @@ def load_truth(path: Path) -> Truth:
         out.lat.append(a[:, 1])
         out.lon.append(a[:, 2])
         out.ais.append(a[:, 3] > 0.5)
+        out.covered.append(a[:, 4] > 0.5)
         out.mmsi.append(mmsi[v])
         if len(a) > 1:
             steps.append(float(np.median(np.diff(a[:, 0]))))
@@ -207,16 +212,22 @@ def score_tracking(truth: Truth, frames: dict[float, list[dict]], c: float = 500
     present = defaultdict(int)
     id_ok = id_wrong = id_none = 0
     dark_frames = dark_held = 0
+    missed_cov = missed_out = 0
     dark_vessels: set[int] = set()
     dark_vessels_held: set[int] = set()
     for t in times:
-        idx, la, lo, on = truth.at(t)
+        idx, la, lo, on, cov = truth.at(t)
         tr = frames.get(t, [])
         est = ecef(np.array([d["lat"] for d in tr], float), np.array([d["lon"] for d in tr], float))
         g, pairs = gospa_pairs(ecef(la, lo), est, c=c, p=1.0)
         per.append(g)
         for k in idx:
             present[int(k)] += 1
+        assigned = np.zeros(len(idx), bool)
+        for i, _, _ in pairs:
+            assigned[i] = True
+        missed_cov += int((~assigned & cov).sum())
+        missed_out += int((~assigned & ~cov).sum())
         dark = ~on
         dark_frames += int(dark.sum())
         for k in idx[dark]:
@@ -251,6 +262,8 @@ def score_tracking(truth: Truth, frames: dict[float, list[dict]], c: float = 500
         "gospa_missed": mean([g.missed for g in per]),
         "gospa_false": mean([g.false for g in per]),
         "missed_per_frame": mean([g.n_missed for g in per]),
+        "missed_in_cover_per_frame": missed_cov / n if n else float("nan"),
+        "missed_out_of_cover_per_frame": missed_out / n if n else float("nan"),
         "false_per_frame": mean([g.n_false for g in per]),
         "truth_per_frame": mean([sum(present.values()) / max(n, 1)]) if n else float("nan"),
         "rms_error_m": math.sqrt(np.mean(all_err)) if all_err else float("nan"),
@@ -331,11 +344,12 @@ def report(result: dict) -> str:
     tr = result["tracking"]
     if tr:
         out.append(f"## Tracking ({tr['frames']} samples, GOSPA p = 1, c = {tr['cutoff_m']:g} m)\n")
-        out.append("| GOSPA | localisation | missed part | false part | missed/sample | false/sample | "
+        out.append("| GOSPA | localisation | missed part | false part | missed/sample (in cover) | false/sample | "
                    "RMS error | truth held |")
         out.append("|---:|---:|---:|---:|---:|---:|---:|---:|")
         out.append(f"| {_num(tr['gospa'])} | {_num(tr['gospa_localisation'])} | {_num(tr['gospa_missed'])} | "
-                   f"{_num(tr['gospa_false'])} | {_num(tr['missed_per_frame'], '{:.2f}')} | "
+                   f"{_num(tr['gospa_false'])} | {_num(tr['missed_per_frame'], '{:.2f}')} "
+                   f"({_num(tr['missed_in_cover_per_frame'], '{:.2f}')}) | "
                    f"{_num(tr['false_per_frame'], '{:.2f}')} | {_num(tr['rms_error_m'], '{:.0f} m')} | "
                    f"{_pct(tr['held_fraction'])} |")
         idn, dk = tr["identity"], tr["dark"]

@@ -23,7 +23,8 @@ Written into the output directory: ``ais.nmea`` (NMEA 0183 with NMEA 4.10 tag bl
 receiving station and the time in milliseconds; messages 1 and 5), ``radar.jsonl`` (geographic
 plots, contract format), ``sensors.json``, ``zones.geojson`` (the scenario's extra zones: none yet),
 ``truth.jsonl`` (one line per vessel per step: ``time``, ``vessel``, ``lat``, ``lon``, ``sog_kn``,
-``cog_deg``, ``mmsi``, ``ais`` = transmitting, ``ship_type``), ``labels.jsonl`` (one line per
+``cog_deg``, ``mmsi``, ``ais`` = transmitting, ``ship_type``, ``covered`` = within some radar's range,
+or transmitting within some AIS receiver's range), ``labels.jsonl`` (one line per
 scripted case: ``type``, ``positive``, ``label``, ``from``, ``to``, ``lat``, ``lon``,
 ``radius_m``, ``mmsi``) and ``scenario.json`` (the settings used and counts).
 """
@@ -42,7 +43,7 @@ from pathlib import Path as FsPath
 
 import numpy as np
 
-from fusion.geodesy import distance_m
+from fusion.geodesy import distance_m, distance_m_array
 from fusion.model import Observation, Sensor
 
 from .events import GROUPS, Case, inject
@@ -349,7 +350,7 @@ def _write_ais(g: Generated, path: FsPath, progress) -> int:
                 station = last_station.get(o.mmsi) or (rx_ids[0] if rx_ids else "AIS")
                 group += 1
                 msg = {"type": 5, "mmsi": int(o.mmsi), "ais_version": 2, "imo": 0, "callsign": "",
-                       "shipname": (o.name or "")[:20].upper(), "shiptype": int(o.ship_type or 0),
+                       "shipname": (o.name or "")[:20].upper(), "ship_type": int(o.ship_type or 0),
                        "to_bow": 60, "to_stern": 40, "to_port": 10, "to_starboard": 10, "epfd": 1,
                        "draught": 6.0, "destination": ""}
                 sentences = encode_dict(msg, talker_id="AI", sentence_type="VDM", radio_channel="A",
@@ -385,18 +386,29 @@ def _write_truth(g: Generated, path: FsPath) -> int:
         if not len(ts):
             continue
         lat, lon, sog, cog = p.at(ts)
+        on = np.array([_transmitting(v, float(t)) for t in ts], bool)
+        seen = _radar_cover(g.world, lat, lon)
+        seen |= on & (True if v.coverage_free else g.world.in_coverage(lat, lon))
         for k, t in enumerate(ts):
-            on = _transmitting(v, float(t))
             rows.append((float(t), vid, json.dumps(
                 {"time": iso(float(t)), "vessel": vid, "lat": round(float(lat[k]), 6),
                  "lon": round(float(lon[k]), 6), "sog_kn": round(float(sog[k]), 2), "cog_deg": round(float(cog[k]), 1),
-                 "mmsi": v.mmsi, "ais": on, "ship_type": v.ship_type}, separators=(",", ":"))))
+                 "mmsi": v.mmsi, "ais": bool(on[k]), "ship_type": v.ship_type, "covered": bool(seen[k])},
+                separators=(",", ":"))))
     rows.sort(key=lambda r: (r[0], r[1]))
     with path.open("w", encoding="utf-8") as f:
         for _, _, line in rows:
             f.write(line + "\n")
             n += 1
     return n
+
+
+def _radar_cover(world: World, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """Within some radar's range (geodesic)."""
+    out = np.zeros(len(lat), bool)
+    for r in world.radars:
+        out |= distance_m_array(r.lat, r.lon, lat, lon) <= r.range_m
+    return out
 
 
 def _transmitting(v: Vessel, t: float) -> bool:
