@@ -19,6 +19,8 @@ Suites (``--suite``, default ``all``):
 - ``picture``: ``/v1/picture`` of ~2,000 live tracks polled by 1, 10 and 50 clients from
   ``mfc serve`` in its own process, with the rendering cache off and on
   (``bench/picture_load.py``, about 1.5 minutes).
+- ``exercises``: every built-in scenario through ``mfc simulate`` → ``mfc fuse`` → ``mfc score``
+  (``bench/exercises.py``; ``--quick``: distress, STS transfer and GNSS interference only).
 ``--quick`` runs small sizes only (about a minute).
 """
 
@@ -124,7 +126,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     ap.add_argument("--suite", choices=("all", "ingest", "pyais", "tracking", "scale", "textbook", "alerts", "kafka",
-                                        "picture"),
+                                        "picture", "exercises"),
                     default="all",
                     help="all = every suite (kafka starts its own broker via scripts/kafka-dev)")
     ap.add_argument("--quick", action="store_true", help="small sizes only (about a minute)")
@@ -162,6 +164,11 @@ def main(argv: list[str] | None = None) -> None:
         from . import kafka_latency
         print("\nkafka: latency and throughput on a real broker (python -m bench.kafka_latency)", flush=True)
         kafka_latency.main(["--seconds", "3", "--throughput-count", "10000"] if args.quick else [])
+    if args.suite in ("all", "exercises"):
+        from . import exercises
+        print("\nexercises: built-in scenarios through mfc simulate, fuse and score (python -m bench.exercises)",
+              flush=True)
+        exercises.main(["--only", "distress,sts-transfer,gnss-interference"] if args.quick else [])
     if args.suite in ("all", "picture"):
         from . import picture_load
         print("\npicture: /v1/picture under polling clients (python -m bench.picture_load)", flush=True)
