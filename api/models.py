@@ -439,6 +439,10 @@ class SubscriptionList(Exact):
 class Health(Exact):
     status: str
     bus: str
+    clock: Literal["wall", "feed"] = Field(
+        "wall", description="`wall`: feed times must follow this server's clock (a report more than 300 s "
+                            "ahead of its receipt is refused); `feed`: a replay or exercise system, which "
+                            "runs on the feed's own time (any replay speed)")
 
 
 # --- OGC API – Features ----------------------------------------------------------------------

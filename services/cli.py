@@ -132,7 +132,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if missing:
         print(f"mfc replay: no such file: {', '.join(missing)}", file=sys.stderr)
         return 2
-    totals = replay(paths, args.to, key, speed=args.speed, default_sensor=args.sensor_id)
+    from .replay_http import ReplayRefused
+    try:
+        totals = replay(paths, args.to, key, speed=args.speed, default_sensor=args.sensor_id)
+    except ReplayRefused as exc:
+        print(f"mfc replay: {exc}", file=sys.stderr)
+        return 2
     late = f" ({totals['late']} too late for the live picture)" if totals.get("late") else ""
     print(f"mfc replay: sent {totals['sent']} lines, {totals['accepted']} accepted{late}, "
           f"{totals['rejected']} rejected", file=sys.stderr)

@@ -21,7 +21,7 @@ from fusion.pipeline import Fusion
 from .bus import Bus, make_bus
 from .checkpoint import Checkpoint, CheckpointError
 from .geography import build_geography
-from .ingest_service import IngestService
+from .ingest_service import MAX_FUTURE_S, IngestService
 from .limits import Limits, LimitsError
 from .keyring import KeyRing, KeyWatcher
 from .keys import KeyStore
@@ -169,7 +169,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     limits = Limits.from_env()
     ingest = IngestService(bus, sensors, time.time, max_lines=limits.ingest_max_lines,
                            max_line_bytes=limits.ingest_max_line_bytes,
-                           max_echoed_rejects=limits.ingest_max_echoed_rejects)
+                           max_echoed_rejects=limits.ingest_max_echoed_rejects,
+                           max_future_s=None if settings.fusion_clock == "feed" else MAX_FUTURE_S)
     servers = nmea_listeners(ingest, args.sensor_id, settings.host, args.tcp, args.udp, limits) \
         if args.sensor_id else []
     if args.asterix_udp:

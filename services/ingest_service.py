@@ -84,8 +84,10 @@ class IngestService:
     def __init__(self, bus: Bus, sensors: dict[str, Sensor], clock: Callable[[], float],
                  max_lines: int = MAX_LINES, max_line_bytes: int = MAX_LINE_BYTES,
                  max_echoed_rejects: int = MAX_ECHOED_REJECTS,
-                 late_window_s: float = TrackerConfig().late_window_s) -> None:
+                 late_window_s: float = TrackerConfig().late_window_s,
+                 max_future_s: float | None = MAX_FUTURE_S) -> None:
         self.bus = bus
+        self.max_future_s = max_future_s  # None: the feed's time is trusted (a feed-clock system)
         self.sensors = sensors
         self.clock = clock
         self.max_lines, self.max_line_bytes = max_lines, max_line_bytes
@@ -297,7 +299,7 @@ class IngestService:
     def _accept(self, verdict: Verdict, observations: list[Observation], no: int, line: str,
                 now: float, source: str) -> None:
         for obs in observations:
-            if obs.time_s > now + MAX_FUTURE_S:
+            if self.max_future_s is not None and obs.time_s > now + self.max_future_s:
                 self._reject(verdict, no, line, f"time is {obs.time_s - now:.0f} s ahead of receipt "
                              f"(clock fault?)", source)
                 continue

@@ -102,6 +102,7 @@ def replay(paths: list[Path], url: str, key: str, speed: float = 1.0, default_se
         if i.time_s is None:
             i.time_s = t0
     items.sort(key=lambda i: i.time_s)  # type: ignore[arg-type, return-value]
+    check_speed(url, speed, float(items[-1].time_s - t0))  # type: ignore[operator]
     totals = {"sent": 0, "accepted": 0, "rejected": 0, "late": 0}
     wall0 = time.time()
     shift = wall0 - t0
@@ -117,6 +118,37 @@ def replay(paths: list[Path], url: str, key: str, speed: float = 1.0, default_se
                 k = j
             time.sleep(batch_s)
     return totals
+
+
+class ReplayRefused(Exception):
+    """A replay that cannot work as asked; the message says why and what to do instead."""
+
+
+def check_speed(url: str, speed: float, span_s: float) -> str:
+    """The server's clock (``/healthz``), after checking that the replay can work on it.  On the
+    wall clock the feed is stamped from now on and runs ``speed`` times faster than the clock, so
+    its last line would be ``span_s · (1 − 1/speed)`` ahead of the server's time: more than the
+    300 s the ingest allows and the lines are refused as clock faults."""
+    from .ingest_service import MAX_FUTURE_S
+    if speed <= 0:
+        raise ReplayRefused(f"--speed must be positive, not {speed:g}")
+    try:
+        r = httpx.get(url.rstrip("/") + "/healthz", timeout=10)
+        clock = r.json().get("clock", "wall") if r.status_code == 200 else None
+    except (httpx.HTTPError, ValueError, AttributeError):
+        clock = None
+    if clock is None:
+        raise ReplayRefused(f"no mfc system answers at {url} (GET /healthz)")
+    ahead = span_s * (1.0 - 1.0 / speed) if speed > 1 else 0.0
+    if clock != "feed" and ahead > MAX_FUTURE_S - 30.0:
+        fastest = 1.0 / max(1.0 - (MAX_FUTURE_S - 30.0) / span_s, 1e-9) if span_s > MAX_FUTURE_S - 30.0 else float("inf")
+        raise ReplayRefused(
+            f"--speed {speed:g} cannot work into this system: it runs on the wall clock, and this "
+            f"{span_s / 3600:.1f} h feed would run up to {ahead / 60:.0f} min ahead of it (the ingest refuses "
+            f"reports more than {MAX_FUTURE_S / 60:.0f} min ahead of their receipt as clock faults). Replay at "
+            f"--speed {min(fastest, 1e9):.3g} or slower, use `mfc fuse` for a batch run at full speed, or replay "
+            f"into a system started with MFC_FUSION_CLOCK=feed (a replay or exercise system: any speed)")
+    return clock
 
 
 def _post(client: httpx.Client, batch: list[Item], shift: float, totals: dict[str, int], out) -> None:

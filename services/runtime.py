@@ -13,7 +13,7 @@ from .alert_router import AlertRouter
 from .broadcast import Broadcaster
 from .bus import Bus, make_bus
 from .geography import build_geography, usable_zones
-from .ingest_service import IngestService
+from .ingest_service import MAX_FUTURE_S, IngestService
 from .keyring import KeyRing, KeyWatcher
 from .keys import KeyStore
 from .limits import Limits
@@ -75,7 +75,8 @@ class Runtime:
         lim = self.limits
         self.ingest = IngestService(self.bus, self.sensors, clock, max_lines=lim.ingest_max_lines,
                                     max_line_bytes=lim.ingest_max_line_bytes,
-                                    max_echoed_rejects=lim.ingest_max_echoed_rejects)
+                                    max_echoed_rejects=lim.ingest_max_echoed_rejects,
+                                    max_future_s=None if settings.fusion_clock == "feed" else MAX_FUTURE_S)
         self.broadcaster = Broadcaster(max_per_key=lim.streams_per_key, max_total=lim.streams_total)
         self.workers: list[Worker] = [StoreWorker(self.bus, self.store, keep_history_s=settings.history_keep_s,
                                                   clock=clock, broadcaster=self.broadcaster,
@@ -92,7 +93,8 @@ class Runtime:
             for reason in refused:  # e.g. stored before zones were validated: skipped, not fatal
                 log.warning("zone not watched: %s", reason)
             engine = Fusion(self.sensors, build_geography(self.sensors, user_zones))
-            self.fusion_worker = FusionWorker(self.bus, engine, clock)
+            # on the feed clock (replays, exercises) fusion's time is the feed's alone
+            self.fusion_worker = FusionWorker(self.bus, engine, None if settings.fusion_clock == "feed" else clock)
             self.workers.insert(0, self.fusion_worker)
             for name, stored in self.store.zone_policies().items():  # the admins' zone policies
                 self.zone_policy_changed(name, stored["policy"], wait_s=0.0)

@@ -123,7 +123,7 @@ def test_an_agency_subscribes_a_webhook_and_gets_signed_alerts_and_its_own_topic
         agency_topic = agency_server.runtime.bus.consumer(topics.agency_alerts("VN-MSA"), "test-vn")
         # an AIS-SART (distress, shared with ASEAN) and a vessel with an unallocated MID heard
         # only by the PH-restricted receiver (invalid_identity, releasable to PH agencies only)
-        httpx.post(f"{url}/v1/ingest/ais?sensor_id=AIS-T1", content=position_sentence(970012345, 10.3, 114.3, 0, 0),
+        httpx.post(f"{url}/v1/ingest/ais?sensor_id=AIS-T1", content=position_sentence(970012345, 10.3, 114.3, 0, 0, status=14),
                    headers=INTEGRATOR)
         httpx.post(f"{url}/v1/ingest/ais?sensor_id=AIS-PH", content=position_sentence(100000001, 10.2, 114.2),
                    headers=INTEGRATOR)
@@ -144,7 +144,7 @@ def test_an_agency_subscribes_a_webhook_and_gets_signed_alerts_and_its_own_topic
 
         # a sentinel sent after the PH-only alert exists: a second beacon on the shared receiver.
         # Whatever VN's topic and webhook were to get about the PH-only vessel arrives before it.
-        httpx.post(f"{url}/v1/ingest/ais?sensor_id=AIS-T1", content=position_sentence(970012346, 10.31, 114.3, 0, 0),
+        httpx.post(f"{url}/v1/ingest/ais?sensor_id=AIS-T1", content=position_sentence(970012346, 10.31, 114.3, 0, 0, status=14),
                    headers=INTEGRATOR)
         got: list[dict] = []
         assert wait_for(lambda: got.extend(rec.value for rec in agency_topic.poll(0.2)) or

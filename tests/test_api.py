@@ -14,9 +14,12 @@ OFFICER = {"Authorization": f"Bearer {OFFICER_KEY}"}
 INTEGRATOR = {"Authorization": f"Bearer {INTEGRATOR_KEY}"}
 
 
-def position_sentence(mmsi: int, lat: float, lon: float, sog: float = 10.0, cog: float = 45.0) -> str:
+def position_sentence(mmsi: int, lat: float, lon: float, sog: float = 10.0, cog: float = 45.0,
+                      status: int = 15) -> str:
+    """Message 1 as pyais encodes it; navigational status 15 (not defined) unless given (an
+    AIS-SART transmits 14 when active, 15 in test mode)."""
     return encode_dict({"type": 1, "mmsi": mmsi, "lat": lat, "lon": lon, "speed": sog, "course": cog,
-                        "heading": int(cog)}, talker_id="AI")[0]
+                        "heading": int(cog), "status": status}, talker_id="AI")[0]
 
 
 def static_sentences(mmsi: int, name: str, ship_type: int) -> list[str]:
@@ -156,7 +159,7 @@ def test_health_and_land_for_the_map(live_server):
 
 
 def test_distress_beacon_reaches_the_alert_queue_and_an_officer_acknowledges_it(live_server):
-    sart = position_sentence(970012345, 10.3, 114.3, sog=0.0, cog=0.0)
+    sart = position_sentence(970012345, 10.3, 114.3, sog=0.0, cog=0.0, status=14)
     r = httpx.post(f"{live_server.url}/v1/ingest/ais?sensor_id=AIS-T1", content=sart, headers=INTEGRATOR)
     assert r.json()["accepted"] == 1
 
@@ -199,8 +202,8 @@ def test_live_stream_carries_track_and_alert_events(live_server):
     thread = threading.Thread(target=listen, daemon=True)
     thread.start()
     assert connected.wait(10), "the stream did not connect"
-    body = "\n".join([position_sentence(970099999, 10.4, 114.4, 0.0, 0.0),
-                      position_sentence(970099999, 10.4001, 114.4, 0.0, 0.0)])
+    body = "\n".join([position_sentence(970099999, 10.4, 114.4, 0.0, 0.0, status=14),
+                      position_sentence(970099999, 10.4001, 114.4, 0.0, 0.0, status=14)])
     httpx.post(f"{live_server.url}/v1/ingest/ais?sensor_id=AIS-T1", content=body, headers=INTEGRATOR)
     thread.join(timeout=15)
     kinds = {k for k, _ in events}

@@ -123,7 +123,7 @@ def test_labels_of_a_crowded_fleet_do_not_pile_up_and_the_alerted_vessel_keeps_i
         for k in range(40):
             lat, lon = 10.30 + 0.0012 * (k // 8), 114.30 + 0.0018 * (k % 8)
             lines.append(position_sentence(548200000 + k, lat + 0.00001 * step, lon, sog=1.0))
-        lines.append(position_sentence(970548777, 10.3030, 114.3060, sog=0.0, cog=0.0))
+        lines.append(position_sentence(970548777, 10.3030, 114.3060, sog=0.0, cog=0.0, status=14))
     r = httpx.post(f"{live_server.url}/v1/ingest/ais?sensor_id=AIS-T1", content="\n".join(lines),
                    headers={"Authorization": f"Bearer {INTEGRATOR_KEY}"})
     assert r.json()["accepted"] == len(lines)
