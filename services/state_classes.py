@@ -22,6 +22,7 @@ from fusion.rules.engine import RuleEngine
 from fusion.rules.foreign_fishing import ForeignFishing, _Fishing
 from fusion.rules.gnss import Gnss, _Area
 from fusion.rules.identity import Distress, InvalidIdentity
+from fusion.rules.integrity import SensorIntegrity, _Receiver
 from fusion.rules.jumps import Jumps, _Mmsi, _Place
 from fusion.rules.loitering import Loitering, _Loiter
 from fusion.rules.on_land import OnLand, _Land
@@ -43,7 +44,7 @@ _CLASSES: tuple[type, ...] = (
     AisGap, _Vessel, DarkVessel, _Dark, ForeignFishing, _Fishing, Gnss, _Area,
     Distress, InvalidIdentity, Jumps, _Mmsi, _Place, Loitering, _Loiter, OnLand, _Land,
     RadarContradiction, _Episode, Rendezvous, _Pair, Swarm, _Swarm, ZoneEntry, _Visit,
-    TrafficMap, _Stop, _Group,
+    TrafficMap, _Stop, _Group, SensorIntegrity, _Receiver,
 )
 
 

@@ -110,3 +110,11 @@ class RulesConfig:
     zone_policy_overrides: dict[str, dict] = field(default_factory=dict)
     zone_group: bool = True                # one alert per zone and vessel category
     zone_group_update_s: float = 60.0      # a group alert's membership re-sent at most this often
+    # sensor_integrity (integrity.py): receivers' timestamps against their peers on the same reports
+    integrity_clock_offset_s: float = 30.0  # a receiver this far off its peers (median) has a wrong clock
+    integrity_replay_s: float = 600.0      # ... this far: it sends old reports (replayed or duplicated traffic)
+    integrity_min_shared: int = 20         # shared reports (per pair of receivers) before judging
+    integrity_min_sog_kn: float = 1.0      # only moving vessels' reports (a vessel at rest repeats them)
+    integrity_keep_s: float = 3600.0       # reports remembered this long (feed time) ...
+    integrity_max_reports: int = 200_000   # ... and at most this many
+    integrity_quiet_s: float = 1800.0      # an episode closes after its receiver agrees again this long

@@ -20,6 +20,7 @@ from .foreign_fishing import ForeignFishing
 from .geography import Geography
 from .gnss import Gnss
 from .identity import Distress, InvalidIdentity
+from .integrity import SensorIntegrity
 from .jumps import Jumps
 from .loitering import Loitering
 from .on_land import OnLand
@@ -30,7 +31,7 @@ from .traffic import TrafficMap
 from .zones import ZoneEntry
 
 RULES = (AisGap, DarkVessel, Jumps, OnLand, InvalidIdentity, Distress, Loitering, Rendezvous,
-         ZoneEntry, ForeignFishing, Swarm, Gnss, RadarContradiction)
+         ZoneEntry, ForeignFishing, Swarm, Gnss, RadarContradiction, SensorIntegrity)
 ALERT_TYPES = tuple(dict.fromkeys(t for r in RULES for t in r.types))
 
 

@@ -43,7 +43,7 @@ def score(cases: list[Case], alerts: list[Alert], exits: dict[int, float] | None
         if c.positive:
             row["cases"] += 1
             row["found"] += any(matches(c, f, l) for f, l in versions.values())
-        elif c.mmsi is not None or c.type in ("swarm", "gnss_interference", "dark_vessel"):
+        elif c.mmsi is not None or c.type in ("swarm", "gnss_interference", "dark_vessel", "sensor_integrity"):
             row["near_miss"] += 1
             row["near_miss_fired"] += any(f.type == c.type and (c.mmsi is None or f.mmsi == c.mmsi)
                                           and c.t_from <= f.time_s <= c.t_to and f.lat is not None

@@ -17,6 +17,9 @@ edit it).  Its keys:
                                  raise its alert and near-misses that must not, labelled
     near = [lat, lon]            optional: build the events at open water within
     near_radius_km = 60          this distance of a place (outside its watch zones)
+    receivers = [{id = "X", lat = 1.2, lon = 103.8, range_m = 60000}]   more AIS receivers
+    duplicates = false           true: a report is heard by every receiver in range (93 % each), not
+                                 only the nearest, as merged real feeds carry it
     truth_every_s = 60           truth sampling step
 
 Written into the output directory: ``ais.nmea`` (NMEA 0183 with NMEA 4.10 tag blocks naming the
@@ -51,7 +54,12 @@ from .world import (MmsiBook, Vessel, World, ais_observations, beyond_cover_traf
                     feature_fishing, normal_traffic, outer_anchorage_traffic, radar_observations, river_traffic)
 
 H = 3600.0
-KEYS = {"name", "description", "seed", "start", "hours", "vessels", "island_sensors", "clean_day", "events", "near",
+# attacks on the centre's own feeds (written into the AIS feed; labelled sensor_integrity)
+ATTACKS = {"receiver_clock": "one receiver's clock runs 2 min behind from 30 min in; another's 5 s ahead "
+                             "(a near-miss: network jitter)",
+           "receiver_replay": "one receiver re-sends, from 1 h in and for 30 min, what it heard an hour before"}
+KEYS = {"name", "description", "seed", "start", "hours", "vessels", "island_sensors", "clean_day", "duplicates",
+        "receivers", "events", "near",
         "near_radius_km", "truth_every_s"}
 
 
@@ -69,6 +77,8 @@ class Scenario:
     vessels: int = 60
     island_sensors: bool = False
     clean_day: bool = False
+    duplicates: bool = False
+    receivers: list[dict] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
     near: list[float] | None = None
     near_radius_km: float = 60.0
@@ -126,7 +136,7 @@ def from_dict(raw: dict, where: str = "scenario") -> Scenario:
         raise ScenarioError(f"{where}: `name` (a string) is required")
     s = Scenario(name=raw["name"])
     for key, kind in (("description", str), ("seed", int), ("start", str), ("hours", (int, float)),
-                      ("vessels", int), ("island_sensors", bool), ("clean_day", bool), ("near_radius_km", (int, float)),
+                      ("vessels", int), ("island_sensors", bool), ("clean_day", bool), ("duplicates", bool), ("near_radius_km", (int, float)),
                       ("truth_every_s", (int, float))):
         if key in raw:
             v = raw[key]
@@ -137,10 +147,21 @@ def from_dict(raw: dict, where: str = "scenario") -> Scenario:
         ev = raw["events"]
         if not isinstance(ev, list) or not all(isinstance(e, str) for e in ev):
             raise ScenarioError(f"{where}: `events` must be a list of event names")
-        bad = [e for e in ev if e not in GROUPS]
+        bad = [e for e in ev if e not in GROUPS and e not in ATTACKS]
         if bad:
-            raise ScenarioError(f"{where}: unknown event(s) {', '.join(bad)}; known: {', '.join(GROUPS)}")
+            raise ScenarioError(f"{where}: unknown event(s) {', '.join(bad)}; known: {', '.join([*GROUPS, *ATTACKS])}")
         s.events = list(dict.fromkeys(ev))
+    if "receivers" in raw:
+        rs = raw["receivers"]
+        if not isinstance(rs, list):
+            raise ScenarioError(f"{where}: `receivers` must be a list of {{id, lat, lon, range_m}} tables")
+        for r in rs:
+            ok = isinstance(r, dict) and set(r) == {"id", "lat", "lon", "range_m"} and isinstance(r["id"], str) \
+                and all(isinstance(r[k], (int, float)) and not isinstance(r[k], bool) for k in ("lat", "lon", "range_m"))
+            if not ok or not (-90 <= r["lat"] <= 90 and -180 <= r["lon"] <= 180 and 0 < r["range_m"] <= 1_000_000):
+                raise ScenarioError(f"{where}: a receiver must be {{id, lat, lon, range_m}} with lat/lon in degrees "
+                                    f"and 0 < range_m ≤ 1000000, not {r!r}")
+        s.receivers = [dict(r) for r in rs]
     if "near" in raw:
         nr = raw["near"]
         if not (isinstance(nr, list) and len(nr) == 2 and all(isinstance(x, (int, float)) for x in nr)
@@ -187,6 +208,7 @@ class Generated:
     observations: list[Observation]
     t_start: float
     t_end: float
+    receptions: list = field(default_factory=list)
 
 
 def generate(s: Scenario, *, progress=None) -> Generated:
@@ -199,15 +221,17 @@ def generate(s: Scenario, *, progress=None) -> Generated:
     cases: list[Case] = []
     radars: list[Sensor] = []
     _tick(progress, "events")
-    extra = clean_day_sensors() if s.island_sensors else []
-    if s.events:
+    extra = (clean_day_sensors() if s.island_sensors else []) + [
+        Sensor(r["id"], "ais", float(r["lat"]), float(r["lon"]), range_m=float(r["range_m"])) for r in s.receivers]
+    groups = [e for e in s.events if e in GROUPS]
+    if groups:
         probe = World(rng, extra)
         # the groups keep their relative times; the first starts half an hour into the scenario
-        t0 = t_start - (min(GROUPS[e] for e in s.events) - 0.5) * H
+        t0 = t_start - (min(GROUPS[e] for e in groups) - 0.5) * H
         sites = _sites_near(probe, s) if s.near else None
-        vs, cases, radars = inject(probe, t0, book, only=set(s.events), sites=sites)
+        vs, cases, radars = inject(probe, t0, book, only=set(groups), sites=sites)
         made = {c.type for c in cases if c.positive}
-        missing = [e for e in s.events if {"radar_contradiction": "identity_clash"}.get(e, e) not in made]
+        missing = [e for e in groups if {"radar_contradiction": "identity_clash"}.get(e, e) not in made]
         if missing:
             raise ScenarioError(f"{s.name}: no open-water site found for {', '.join(missing)}"
                                 + (" near the given place (try a larger near_radius_km)" if s.near else ""))
@@ -227,7 +251,84 @@ def generate(s: Scenario, *, progress=None) -> Generated:
     obs += radar_observations(world, vs, t_start, t_end, rng)
     obs = [o for o in obs if t_start <= o.time_s < t_end]
     obs.sort(key=lambda o: (o.time_s, o.sensor_id, o.kind))
-    return Generated(s, world, vs, cases, obs, t_start, t_end)
+    _tick(progress, "receptions")
+    g = Generated(s, world, vs, cases, obs, t_start, t_end)
+    g.receptions = _receptions(g, np.random.default_rng(s.seed + 2))
+    return g
+
+
+def _receptions(g: Generated, rng: np.random.Generator) -> list[tuple[float, Observation, str, float]]:
+    """Every AIS report as the feed carries it: (true time, report, station, time stamped).  Each
+    report is heard by the nearest receiver whose range holds it (else the nearest); with
+    ``duplicates`` (or an attack on a receiver) also by every other receiver in range, each with
+    93 % probability, as real merged feeds carry it.  Attacks change the stamps or add lines, and
+    add their labels to ``g.cases``."""
+    world, s = g.world, g.scenario
+    pos = [o for o in g.observations if o.kind == "ais_position"]
+    rx_ids = world.rx_ids
+    if not rx_ids:
+        return [(o.time_s, o, "AIS", o.time_s) for o in g.observations if o.kind in ("ais_position", "ais_static")]
+    lat = np.array([o.lat for o in pos])
+    lon = np.array([o.lon for o in pos])
+    primary = world.nearest_receiver(lat, lon) if pos else np.zeros(0, int)
+    attacks = [e for e in s.events if e in ATTACKS]
+    heard: list[list[int]] = [[int(k)] for k in primary]
+    if (s.duplicates or attacks) and pos:
+        for i, others in enumerate(world.receivers_in_range(lat, lon)):
+            for k in others:
+                if k != primary[i] and rng.random() < 0.93:
+                    heard[i].append(int(k))
+    out: list[tuple[float, Observation, str, float]] = []
+    last: dict[int, str] = {}
+    it = iter(zip(pos, heard))
+    for o in g.observations:
+        if o.kind == "ais_position":
+            _, ks = next(it)
+            for k in ks:
+                out.append((o.time_s, o, rx_ids[k], o.time_s))
+            last[o.mmsi] = rx_ids[ks[0]]
+        elif o.kind == "ais_static":
+            out.append((o.time_s, o, last.get(o.mmsi, rx_ids[0]), o.time_s))
+    if not attacks:
+        return out
+    # the target: a receiver sharing many reports with at least two others (so that its peers,
+    # agreeing among themselves, single it out); ranked by its second-best peer's shared reports
+    pair: dict[str, dict[str, int]] = {}
+    for ks in heard:
+        for k in ks:
+            for j in ks:
+                if j != k:
+                    row = pair.setdefault(rx_ids[k], {})
+                    row[rx_ids[j]] = row.get(rx_ids[j], 0) + 1
+
+    def rank(r: str) -> tuple:
+        counts = sorted(pair[r].values(), reverse=True) + [0, 0]
+        return (-counts[1], -counts[0], r)
+    ranked = sorted(pair, key=rank)
+    if not ranked:
+        raise ScenarioError(f"{s.name}: no two receivers hear the same vessels; an attack on a receiver needs "
+                            "overlapping coverage (more vessels or hours)")
+    target = ranked[0]
+    rx = world.sensors[target]
+    if "receiver_clock" in attacks:
+        a = g.t_start + 0.5 * H
+        out = [(t, o, st, stamp - 120.0 if st == target and t >= a else stamp) for t, o, st, stamp in out]
+        g.cases.append(Case("sensor_integrity", True, f"{target}'s clock 120 s behind", a, a + 45 * 60,
+                            rx.lat, rx.lon, 20_000.0))
+        peers = sorted(pair[target], key=lambda p: (-pair[target][p], p))
+        if peers:   # network jitter on the target's closest peer: not a fault
+            other = world.sensors[peers[0]]
+            out = [(t, o, st, stamp + 5.0 if st == other.id and t >= a else stamp) for t, o, st, stamp in out]
+            g.cases.append(Case("sensor_integrity", False, f"{other.id}'s clock 5 s ahead", g.t_start, g.t_end,
+                                other.lat, other.lon, 20_000.0))
+    if "receiver_replay" in attacks:
+        a, b = g.t_start + H, g.t_start + 1.5 * H
+        again = [(t + H, o, st, stamp + H) for t, o, st, stamp in out
+                 if st == target and a - H <= t < b - H and o.kind == "ais_position"]
+        out = sorted(out + again, key=lambda r: r[0])
+        g.cases.append(Case("sensor_integrity", True, f"{target} replays what it heard an hour before", a,
+                            a + 30 * 60, rx.lat, rx.lon, 20_000.0))
+    return out
 
 
 def _sites_near(world: World, s: Scenario) -> list[tuple[float, float]]:
@@ -319,26 +420,16 @@ def position_payload(mmsi: int, status: int, sog_kn: float, lon: float, lat: flo
 
 def _write_ais(g: Generated, path: FsPath, progress) -> int:
     """Messages 1 (position; :func:`position_payload`) and 5 (static, two fragments, as pyais
-    encodes them), each line with a tag block naming the station that heard it (the nearest
-    receiver whose range holds the vessel, else the nearest) and the time in milliseconds."""
+    encodes them), one line per reception (``_receptions``), in the order they were heard, each
+    with a tag block naming the station and the time it stamped, in milliseconds."""
     from pyais.encode import encode_dict
-    obs, world = g.observations, g.world
-    rx_ids = world.rx_ids
-    pos = [o for o in obs if o.kind == "ais_position"]
-    station_of: dict[int, str] = {}
-    if rx_ids and pos:
-        near = world.nearest_receiver(np.array([o.lat for o in pos]), np.array([o.lon for o in pos]))
-        station_of = {id(o): rx_ids[k] for o, k in zip(pos, near)}
-    last_station: dict[int, str] = {}
     n = 0
     group = 0
     next_tick = 200_000
     with path.open("w", encoding="ascii") as f:
-        for o in obs:
-            c = str(int(math.floor(o.time_s * 1000.0)))
+        for _, o, station, stamp in g.receptions:
+            c = str(int(math.floor(stamp * 1000.0)))
             if o.kind == "ais_position":
-                station = station_of.get(id(o), "AIS")
-                last_station[o.mmsi] = station
                 status = 15 if o.nav_status is None else int(o.nav_status)
                 payload = position_payload(int(o.mmsi), status, float(o.sog_kn or 0.0), float(o.lon), float(o.lat),
                                            float(o.cog_deg or 0.0), int(o.time_s) % 60)
@@ -346,8 +437,7 @@ def _write_ais(g: Generated, path: FsPath, progress) -> int:
                 body = f"s:{station},c:{c}"
                 f.write(f"\\{body}*{_checksum(body)}\\!{sentence}*{_checksum(sentence)}\n")
                 n += 1
-            elif o.kind == "ais_static":
-                station = last_station.get(o.mmsi) or (rx_ids[0] if rx_ids else "AIS")
+            else:
                 group += 1
                 msg = {"type": 5, "mmsi": int(o.mmsi), "ais_version": 2, "imo": 0, "callsign": "",
                        "shipname": (o.name or "")[:20].upper(), "ship_type": int(o.ship_type or 0),
@@ -359,8 +449,6 @@ def _write_ais(g: Generated, path: FsPath, progress) -> int:
                     body = f"g:{k + 1}-{len(sentences)}-{group % 10000},s:{station},c:{c}"
                     f.write(f"\\{body}*{_checksum(body)}\\{sentence}\n")
                     n += 1
-            else:
-                continue
             if progress is not None and n >= next_tick:
                 progress(f"ais.nmea {n:,} lines")
                 next_tick += 200_000

@@ -158,6 +158,22 @@ class World:
         np.logical_or.at(out, pi, d <= self.rx[ri, 2])
         return out
 
+    def receivers_in_range(self, lat: np.ndarray, lon: np.ndarray) -> list[list[int]]:
+        """Per point, the AIS receivers (indices) whose range holds it (WGS 84 geodesic)."""
+        lat, lon = np.atleast_1d(np.asarray(lat, float)), np.atleast_1d(np.asarray(lon, float))
+        out: list[list[int]] = [[] for _ in range(len(lat))]
+        if not len(lat) or not len(self.rx):
+            return out
+        balls = self._rx_tree.query_ball_point(_ecef(lat, lon), self._rx_reach)
+        counts = np.fromiter((len(b) for b in balls), int, len(balls))
+        pi = np.repeat(np.arange(len(lat)), counts)
+        ri = np.fromiter((j for b in balls for j in b), int, int(counts.sum()))
+        if len(pi):
+            d = distance_m_array(lat[pi], lon[pi], self.rx[ri, 0], self.rx[ri, 1])
+            for i, r in zip(pi[d <= self.rx[ri, 2]], ri[d <= self.rx[ri, 2]]):
+                out[int(i)].append(int(r))
+        return out
+
     def nearest_receiver(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
         """Index (into the AIS receivers) of the nearest receiver whose range holds each point, else
         of the nearest receiver (straight-line distance, within a metre of the geodesic's order)."""

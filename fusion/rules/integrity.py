@@ -1,0 +1,195 @@
+"""``sensor_integrity``: an AIS receiver whose timestamps cannot be trusted.
+
+One transmission is heard by every receiver in range, and each stamps it with its own clock: the
+same position report (same MMSI, position, speed and course: a moving vessel never repeats them)
+from two receivers gives the offset between their clocks.  Per pair of receivers the rule keeps
+the latest offsets and their median; a receiver whose median offset against every peer it shares
+traffic with (at least two peers that agree among themselves, or its only peer) is beyond
+``integrity_clock_offset_s`` raises an alert:
+
+- a **clock offset** (tens of seconds to minutes): the receiver's clock is wrong, and its reports
+  are placed at the wrong time (the picture lags or leads, and speed jumps follow);
+- **replayed traffic** (beyond ``integrity_replay_s``): the receiver sends reports that were
+  transmitted long before (a recording played back, a looped or duplicated feed).
+
+A receiver that repeats its own reports long after (no peer needed) is replayed traffic too.
+With a single peer the rule cannot tell which of the two clocks is wrong and says so, naming
+both.  Receivers are the tag-block station, else the feed's sensor.  Memory is bounded: reports
+are remembered for ``integrity_keep_s`` of feed time, at most ``integrity_max_reports``.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from statistics import median
+
+from ..model import Alert, Observation
+from .base import Context
+
+_PAIR_SAMPLES = 64
+
+
+class _Receiver:
+    """One receiver's open episode."""
+
+    def __init__(self, alert: Alert, kind: str) -> None:
+        self.alert, self.kind = alert, kind
+        self.last_bad_s = alert.time_s
+
+
+class SensorIntegrity:
+    types = ("sensor_integrity",)
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx, self.cfg = ctx, ctx.cfg
+        # report content -> (time heard first, receiver)
+        self.reports: OrderedDict[tuple, tuple[float, str]] = OrderedDict()
+        # (a, b) with a < b -> offsets t_b - t_a of shared reports
+        self.pairs: dict[tuple[str, str], deque] = {}
+        # receiver -> its own reports repeated long after (time, delay)
+        self.repeats: dict[str, deque] = {}
+        self.peers: dict[str, set[str]] = {}
+        # episode key (a receiver, or "a|b" for two receivers that disagree) -> its episode
+        self.open: dict[str, _Receiver] = {}
+
+    def on_obs(self, obs: Observation) -> None:
+        cfg = self.cfg
+        if obs.kind != "ais_position" or obs.mmsi is None or obs.lat is None or obs.sog_kn is None \
+                or obs.sog_kn < cfg.integrity_min_sog_kn:
+            return
+        if obs.sensor_id in self.ctx.geo.satellites:
+            return  # satellite AIS reaches the ground minutes to hours after transmission
+        rx = obs.station or obs.sensor_id
+        key = (obs.mmsi, obs.lat, obs.lon, obs.sog_kn, obs.cog_deg)
+        first = self.reports.get(key)
+        if first is None:
+            self.reports[key] = (obs.time_s, rx)
+            self._trim(obs.time_s)
+            return
+        t0, rx0 = first
+        dt = obs.time_s - t0
+        if rx0 == rx:
+            if abs(dt) >= cfg.integrity_replay_s:
+                self.repeats.setdefault(rx, deque(maxlen=_PAIR_SAMPLES)).append((obs.time_s, dt))
+                self._judge(rx, obs.time_s)
+            return
+        a, b, d = (rx0, rx, dt) if rx0 < rx else (rx, rx0, -dt)
+        ds = self.pairs.get((a, b))
+        if ds is None:
+            ds = self.pairs[(a, b)] = deque(maxlen=_PAIR_SAMPLES)
+            self.peers.setdefault(a, set()).add(b)
+            self.peers.setdefault(b, set()).add(a)
+        ds.append(d)
+        self._judge(rx, obs.time_s)
+        self._judge(rx0, obs.time_s)
+
+    def _trim(self, now_s: float) -> None:
+        keep_s, cap = self.cfg.integrity_keep_s, self.cfg.integrity_max_reports
+        reports = self.reports
+        while reports:
+            k, (t, _) = next(iter(reports.items()))
+            if len(reports) > cap or t < now_s - keep_s:
+                reports.popitem(last=False)
+            else:
+                break
+
+    def offsets(self, rx: str) -> dict[str, tuple[float, int]]:
+        """Peer -> (median offset of ``rx``'s clock against the peer's, shared reports), for
+        peers with at least ``integrity_min_shared`` shared reports."""
+        out = {}
+        for peer in self.peers.get(rx, ()):
+            a, b = (rx, peer) if rx < peer else (peer, rx)
+            ds = self.pairs[(a, b)]
+            if len(ds) >= self.cfg.integrity_min_shared:
+                m = median(ds)
+                out[peer] = (m if rx == b else -m, len(ds))
+        return out
+
+    def _judge(self, rx: str, now_s: float) -> None:
+        cfg = self.cfg
+        limit = cfg.integrity_clock_offset_s
+        peers = self.offsets(rx)
+        verdict, offset, shared, with_ = None, 0.0, 0, []
+        if peers:
+            bad = {p: v for p, v in peers.items() if abs(v[0]) > limit}
+            if len(bad) == len(peers):
+                # every peer disagrees with rx: rx is wrong when those peers agree among themselves
+                others = list(bad)
+                agree = all(abs(self._offset_between(p, q)) <= limit for i, p in enumerate(others)
+                            for q in others[i + 1:] if self._offset_between(p, q) is not None)
+                if len(bad) == 1 and self._singled_out(others[0]):
+                    agree = False  # the one peer is the receiver whose clock is wrong (its other peers say so)
+                if agree:
+                    offset = median(v[0] for v in bad.values())
+                    shared = sum(v[1] for v in bad.values())
+                    with_ = sorted(bad)
+                    verdict = "replayed_traffic" if abs(offset) >= cfg.integrity_replay_s else "clock_offset"
+        rep = self.repeats.get(rx)
+        if verdict is None and rep is not None and len(rep) >= cfg.integrity_min_shared:
+            recent = [d for t, d in rep if t >= now_s - cfg.integrity_keep_s]
+            if len(recent) >= cfg.integrity_min_shared:
+                verdict, offset, shared, with_ = "replayed_traffic", median(recent), len(recent), [rx]
+        ep_key = rx if verdict != "clock_offset" or len(with_) > 1 else "|".join(sorted((rx, *with_)))
+        if verdict is None:
+            for key in [k for k in self.open if k == rx or rx in k.split("|")]:
+                ep = self.open[key]
+                if peers and all(abs(v[0]) <= limit / 2 for v in peers.values()) \
+                        and now_s - ep.last_bad_s >= cfg.integrity_quiet_s:
+                    self.ctx.book.close(ep.alert, now_s, summary=f"Receiver {rx}: timestamps agree with its peers again")
+                    del self.open[key]
+            return
+        if "|" not in ep_key:   # singled out: a disagreement of two it was part of is explained
+            for key in [k for k in self.open if "|" in k and rx in k.split("|")]:
+                self.ctx.book.retract(self.open.pop(key).alert, now_s,
+                                      f"receiver {rx} is the one whose timestamps are wrong (its other peers agree)")
+        ep = self.open.get(ep_key)
+        summary = self._summary(rx, verdict, offset, shared, with_)
+        evidence = {"receiver": rx, "cause": verdict, "offset_s": round(offset, 1), "shared_reports": shared,
+                    "peers": with_}
+        if ep is None:
+            lat, lon = self._where(rx)
+            alert = self.ctx.book.open(
+                "sensor_integrity", self.cfg.severity.get("sensor_integrity", "high"), now_s, summary,
+                lat=lat, lon=lon, evidence=evidence, sensors=[rx, *[p for p in with_ if p != rx]])
+            self.open[ep_key] = _Receiver(alert, verdict)
+        else:
+            ep.last_bad_s = now_s
+            self.ctx.book.update(ep.alert, now_s, force=verdict != ep.kind, summary=summary, **evidence)
+            ep.kind = verdict
+
+    def _singled_out(self, rx: str) -> bool:
+        """At least two peers, all far from ``rx`` and agreeing among themselves."""
+        limit = self.cfg.integrity_clock_offset_s
+        peers = self.offsets(rx)
+        if len(peers) < 2 or any(abs(v[0]) <= limit for v in peers.values()):
+            return False
+        names = list(peers)
+        return all(abs(d) <= limit for i, p in enumerate(names) for q in names[i + 1:]
+                   if (d := self._offset_between(p, q)) is not None)
+
+    def _offset_between(self, p: str, q: str) -> float | None:
+        a, b = (p, q) if p < q else (q, p)
+        ds = self.pairs.get((a, b))
+        if ds is None or len(ds) < self.cfg.integrity_min_shared:
+            return None
+        return median(ds)
+
+    def _summary(self, rx: str, verdict: str, offset: float, shared: int, peers: list[str]) -> str:
+        if verdict == "replayed_traffic":
+            ago = abs(offset)
+            span = f"{ago / 3600:.1f} h" if ago >= 5400 else f"{ago / 60:.0f} min"
+            src = "itself" if peers == [rx] else ", ".join(peers)
+            return (f"Receiver {rx} sends reports first heard {span} earlier (by {src}): replayed or "
+                    f"duplicated traffic ({shared} reports)")
+        way = "behind" if offset < 0 else "ahead of"
+        who = ", ".join(peers)
+        if len(peers) == 1:
+            return (f"Receivers {rx} and {who} disagree by {abs(offset):.0f} s on the same reports "
+                    f"({shared}): one of their clocks is wrong")
+        return f"Receiver {rx}'s clock runs {abs(offset):.0f} s {way} {who} on the same reports ({shared})"
+
+    def _where(self, rx: str) -> tuple[float | None, float | None]:
+        for sid, lat, lon, _ in self.ctx.geo.receivers:
+            if sid == rx:
+                return lat, lon
+        return None, None
