@@ -314,8 +314,19 @@ class SensorHealth(Exact):
     datagrams_rejected: int = 0       # of those, datagrams none of whose reports was accepted
 
 
+class SensorIntegrity(Exact):
+    status: Literal["ok", "suspect"]
+    cause: Literal["clock_offset", "replayed_traffic"] | None = None
+    offset_s: float | None = None
+    alert_id: str | None = None
+    summary: str | None = None
+
+
 class SensorWithHealth(Sensor):
     health: SensorHealth
+    integrity: SensorIntegrity = Field(description="`suspect` while an open sensor_integrity alert the key "
+                                                   "may see names this sensor (an integrator: its own "
+                                                   "sensors, without the alert's text); `ok` otherwise")
 
 
 class SensorHealthList(Exact):

@@ -230,3 +230,24 @@ def test_position_payloads_decode_with_pyais_to_the_values_encoded():
         assert m["lat"] == pytest.approx(lat, abs=1 / 1_200_000 + 5e-7)
         assert m["lon"] == pytest.approx(lon, abs=1 / 1_200_000 + 5e-7)
         assert m["heading"] == 511 and m["accuracy"] is True
+
+
+@pytest.mark.parametrize("name, cause", [("receiver-clock", "clock_offset"), ("receiver-replay", "replayed_traffic")])
+def test_each_built_in_attack_on_a_receiver_is_detected_by_the_centre(tmp_path, name, cause):
+    d = tmp_path / name
+    assert mfc("simulate", name, "--out", d, "--quiet").returncode == 0
+    r = mfc("fuse", d / "ais.nmea", "--sensors", d / "sensors.json", "--tracks-out", d / "t.jsonl",
+            "--alerts-out", d / "a.jsonl", "--sample-every", "300")
+    assert r.returncode == 0, r.stderr
+    r = mfc("score", d, "--tracks", d / "t.jsonl", "--alerts", d / "a.jsonl", "--json", d / "s.json")
+    assert r.returncode == 0, r.stderr
+    row = json.loads((d / "s.json").read_text())["alerts"]["types"]["sensor_integrity"]
+    assert row["found"] == row["positive_cases"] == 1 and row["precision"] == 1.0
+    assert row["near_misses_fired"] == 0
+    assert row["median_delay_s"] < 600
+    # the alert names the receiver the scenario attacked, with the right cause
+    target = next(json.loads(x) for x in (d / "labels.jsonl").read_text().splitlines() if json.loads(x)["positive"])
+    alerts = [json.loads(x) for x in (d / "a.jsonl").read_text().splitlines()]
+    mine = [a for a in alerts if a["type"] == "sensor_integrity"]
+    assert {a["evidence"]["receiver"] for a in mine} == {target["label"].split("'")[0].split(" ")[0]}
+    assert {a["evidence"]["cause"] for a in mine} == {cause}

@@ -11,7 +11,7 @@ from fusion.model import iso_time
 from ingest.errors import IngestError
 from ingest.sensors import sensor_to_dict
 from services.sensor_registry import parse_sensors
-from services.visibility import visible_sensors
+from services.visibility import visible_alerts, visible_sensors
 
 from ..deps import AUTH, Ingester, RuntimeDep, SensorReader, errors, json_schema, raw_body
 from ..models import Deleted, SensorHealthList, SensorIn, SensorList, SensorsIn
@@ -29,6 +29,7 @@ def sensors(runtime: RuntimeDep, who: SensorReader) -> dict[str, Any]:
     status (``live``: heard in the last 5 minutes, ``silent``, or ``never``).  An agency key
     sees the sensors whose data is releasable to it, an integrator key its own sensors."""
     now = runtime.clock()
+    suspect = _integrity(runtime, who)
     out = []
     for s in visible_sensors(list(runtime.sensors.values()), who.role, who.name):
         h = dict(runtime.ingest.health.get(s.id) or {"accepted": 0, "rejected": 0, "late": 0,
@@ -41,8 +42,33 @@ def sensors(runtime: RuntimeDep, who: SensorReader) -> dict[str, Any]:
         h["last_receipt"] = None if last is None else iso_time(last)
         h["last_observation"] = None if seen is None else iso_time(seen)
         h["status"] = "never" if last is None else ("live" if now - last <= 300 else "silent")
-        out.append({**sensor_to_dict(s), "health": h})
+        out.append({**sensor_to_dict(s), "health": h,
+                    "integrity": suspect.get(s.id, {"status": "ok"})})
     return {"sensors": out}
+
+
+def _integrity(runtime: Any, who: Any) -> dict[str, dict[str, Any]]:
+    """Sensor id -> what the open ``sensor_integrity`` alerts say about it (a disagreement of two
+    receivers makes both suspect): for staff and agencies the alerts the key may see; for an
+    integrator (who sees its own sensors only) the verdict on them without the alert's text,
+    which may name other owners' sensors."""
+    rows = [a for state in ("open", "acknowledged")
+            for a in runtime.store.alerts(type_="sensor_integrity", state=state, limit=1000)]
+    integrator = who.role == "integrator"
+    out: dict[str, dict[str, Any]] = {}
+    for a in (rows if integrator else visible_alerts(rows, who.role, who.name)):
+        ev = a.get("evidence") or {}
+        rx = ev.get("receiver")
+        if not isinstance(rx, str):
+            continue
+        peers = ev.get("peers") or []
+        who_ = [rx] + (list(peers) if ev.get("cause") == "clock_offset" and len(peers) == 1 else [])
+        for sid in who_:
+            verdict = {"status": "suspect", "cause": ev.get("cause"), "offset_s": ev.get("offset_s")}
+            if not integrator:
+                verdict.update(alert_id=a.get("alert_id"), summary=a.get("summary"))
+            out.setdefault(sid, verdict)
+    return out
 
 
 def _check_sensor_cap(runtime: Any, new: list[Any]) -> None:

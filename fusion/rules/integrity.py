@@ -42,8 +42,8 @@ class SensorIntegrity:
 
     def __init__(self, ctx: Context) -> None:
         self.ctx, self.cfg = ctx, ctx.cfg
-        # report content -> (time heard first, receiver)
-        self.reports: OrderedDict[tuple, tuple[float, str]] = OrderedDict()
+        # report content -> (feed time it was first taken, [(time stamped, receiver)...])
+        self.reports: OrderedDict[tuple, tuple[float, list]] = OrderedDict()
         # (a, b) with a < b -> offsets t_b - t_a of shared reports
         self.pairs: dict[tuple[str, str], deque] = {}
         # receiver -> its own reports repeated long after (time, delay)
@@ -61,34 +61,41 @@ class SensorIntegrity:
             return  # satellite AIS reaches the ground minutes to hours after transmission
         rx = obs.station or obs.sensor_id
         key = (obs.mmsi, obs.lat, obs.lon, obs.sog_kn, obs.cog_deg)
-        first = self.reports.get(key)
-        if first is None:
-            self.reports[key] = (obs.time_s, rx)
-            self._trim(obs.time_s)
+        now = self.ctx.now_s
+        seen = self.reports.get(key)
+        if seen is None:
+            self.reports[key] = (now, [(obs.time_s, rx)])
+            self._trim(now)
             return
-        t0, rx0 = first
-        dt = obs.time_s - t0
-        if rx0 == rx:
-            if abs(dt) >= cfg.integrity_replay_s:
-                self.repeats.setdefault(rx, deque(maxlen=_PAIR_SAMPLES)).append((obs.time_s, dt))
-                self._judge(rx, obs.time_s)
+        now0, heard = seen
+        if now - now0 >= cfg.integrity_replay_s:
+            # the same report again, long after it was first taken: sent again, not heard again
+            self.repeats.setdefault(rx, deque(maxlen=_PAIR_SAMPLES)).append((now, now - now0, heard[0][1]))
+            self._judge(rx, now)
             return
-        a, b, d = (rx0, rx, dt) if rx0 < rx else (rx, rx0, -dt)
-        ds = self.pairs.get((a, b))
-        if ds is None:
-            ds = self.pairs[(a, b)] = deque(maxlen=_PAIR_SAMPLES)
-            self.peers.setdefault(a, set()).add(b)
-            self.peers.setdefault(b, set()).add(a)
-        ds.append(d)
-        self._judge(rx, obs.time_s)
-        self._judge(rx0, obs.time_s)
+        if any(r == rx for _, r in heard):
+            return
+        judged = []
+        for t0, rx0 in heard:   # one transmission, stamped by each receiver that heard it
+            a, b, d = (rx0, rx, obs.time_s - t0) if rx0 < rx else (rx, rx0, t0 - obs.time_s)
+            ds = self.pairs.get((a, b))
+            if ds is None:
+                ds = self.pairs[(a, b)] = deque(maxlen=_PAIR_SAMPLES)
+                self.peers.setdefault(a, set()).add(b)
+                self.peers.setdefault(b, set()).add(a)
+            ds.append(d)
+            judged.append(rx0)
+        heard.append((obs.time_s, rx))
+        self._judge(rx, now)
+        for rx0 in judged:
+            self._judge(rx0, now)
 
     def _trim(self, now_s: float) -> None:
         keep_s, cap = self.cfg.integrity_keep_s, self.cfg.integrity_max_reports
         reports = self.reports
         while reports:
-            k, (t, _) = next(iter(reports.items()))
-            if len(reports) > cap or t < now_s - keep_s:
+            k, (seen, _) = next(iter(reports.items()))
+            if len(reports) > cap or seen < now_s - keep_s:
                 reports.popitem(last=False)
             else:
                 break
@@ -101,7 +108,7 @@ class SensorIntegrity:
             a, b = (rx, peer) if rx < peer else (peer, rx)
             ds = self.pairs[(a, b)]
             if len(ds) >= self.cfg.integrity_min_shared:
-                m = median(ds)
+                m = self._recent_median(ds)
                 out[peer] = (m if rx == b else -m, len(ds))
         return out
 
@@ -123,17 +130,18 @@ class SensorIntegrity:
                     offset = median(v[0] for v in bad.values())
                     shared = sum(v[1] for v in bad.values())
                     with_ = sorted(bad)
-                    verdict = "replayed_traffic" if abs(offset) >= cfg.integrity_replay_s else "clock_offset"
+                    verdict = "clock_offset"
         rep = self.repeats.get(rx)
-        if verdict is None and rep is not None and len(rep) >= cfg.integrity_min_shared:
-            recent = [d for t, d in rep if t >= now_s - cfg.integrity_keep_s]
+        if rep is not None and len(rep) >= cfg.integrity_min_shared:
+            recent = [(d, src) for t, d, src in rep if t >= now_s - cfg.integrity_quiet_s]
             if len(recent) >= cfg.integrity_min_shared:
-                verdict, offset, shared, with_ = "replayed_traffic", median(recent), len(recent), [rx]
+                verdict, offset, shared = "replayed_traffic", median(d for d, _ in recent), len(recent)
+                with_ = sorted({src for _, src in recent})
         ep_key = rx if verdict != "clock_offset" or len(with_) > 1 else "|".join(sorted((rx, *with_)))
         if verdict is None:
             for key in [k for k in self.open if k == rx or rx in k.split("|")]:
                 ep = self.open[key]
-                if peers and all(abs(v[0]) <= limit / 2 for v in peers.values()) \
+                if all(abs(v[0]) <= limit / 2 for v in peers.values()) \
                         and now_s - ep.last_bad_s >= cfg.integrity_quiet_s:
                     self.ctx.book.close(ep.alert, now_s, summary=f"Receiver {rx}: timestamps agree with its peers again")
                     del self.open[key]
@@ -154,7 +162,9 @@ class SensorIntegrity:
             self.open[ep_key] = _Receiver(alert, verdict)
         else:
             ep.last_bad_s = now_s
-            self.ctx.book.update(ep.alert, now_s, force=verdict != ep.kind, summary=summary, **evidence)
+            # peers joining narrow who may see it (never widen it)
+            self.ctx.book.update(ep.alert, now_s, force=verdict != ep.kind, summary=summary,
+                                 sensors=[rx, *[p for p in with_ if p != rx]], **evidence)
             ep.kind = verdict
 
     def _singled_out(self, rx: str) -> bool:
@@ -172,7 +182,13 @@ class SensorIntegrity:
         ds = self.pairs.get((a, b))
         if ds is None or len(ds) < self.cfg.integrity_min_shared:
             return None
-        return median(ds)
+        return self._recent_median(ds)
+
+    def _recent_median(self, ds: deque) -> float:
+        """Median of the latest ``integrity_min_shared`` offsets: robust to a few odd reports, and
+        the current offset once a fault has lasted that many shared reports."""
+        n = self.cfg.integrity_min_shared
+        return median(list(ds)[-n:])
 
     def _summary(self, rx: str, verdict: str, offset: float, shared: int, peers: list[str]) -> str:
         if verdict == "replayed_traffic":
@@ -180,7 +196,7 @@ class SensorIntegrity:
             span = f"{ago / 3600:.1f} h" if ago >= 5400 else f"{ago / 60:.0f} min"
             src = "itself" if peers == [rx] else ", ".join(peers)
             return (f"Receiver {rx} sends reports first heard {span} earlier (by {src}): replayed or "
-                    f"duplicated traffic ({shared} reports)")
+                    f"duplicated traffic ({shared} reports in the last {self.cfg.integrity_quiet_s / 60:.0f} min)")
         way = "behind" if offset < 0 else "ahead of"
         who = ", ".join(peers)
         if len(peers) == 1:

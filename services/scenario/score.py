@@ -445,6 +445,9 @@ def main_score(args) -> int:
         cases = load_labels(d / "labels.jsonl")
         alerts = load_alerts(Path(args.alerts))
         frames = load_tracks(Path(args.tracks))
+        if len(frames) > 5000:
+            print(f"mfc score: the track file has {len(frames):,} distinct times: it was not sampled "
+                  "(mfc fuse --sample-every S); scoring every one of them is slow", file=sys.stderr)
         result = score_run(truth, cases, alerts, frames, c=args.cutoff_m)
     except ScoreError as exc:
         print(f"mfc score: {exc}", file=sys.stderr)

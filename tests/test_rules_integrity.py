@@ -1,0 +1,116 @@
+"""sensor_integrity: receivers whose timestamps cannot be trusted, judged from the reports they share."""
+
+from __future__ import annotations
+
+from fusion.model import Observation
+from tests.rules_builders import T0, engine, geography, move
+from fusion.rules import RuleEngine, RulesConfig
+
+RX = [("RX-A", 10.0, 114.0, 80_000.0), ("RX-B", 10.2, 114.4, 80_000.0), ("RX-C", 10.4, 114.1, 80_000.0),
+      ("RX-D", 10.1, 114.6, 80_000.0)]
+
+
+def integrity_engine(receivers=RX, **cfg) -> RuleEngine:
+    rel = {r[0]: ["ASEAN"] for r in receivers}
+    return RuleEngine(geography(receivers=receivers, releasability=rel), RulesConfig(**cfg))
+
+
+def reports(minutes: int, vessels: int = 12, sog: float = 12.0, every_s: float = 10.0):
+    """Each vessel's position reports (time, mmsi, lat, lon, sog, cog), moving on its own course."""
+    out = []
+    for v in range(vessels):
+        lat, lon, cog = 10.1 + 0.01 * v, 114.2 + 0.01 * v, (37.0 * v) % 360
+        t = T0 + v
+        while t < T0 + 60 * minutes:
+            out.append((t, 548_000_000 + v, round(lat, 6), round(lon, 6), sog, cog))
+            lat, lon = move(lat, lon, sog, cog, every_s)
+            t += every_s
+    return out
+
+
+def heard(reps, receivers: dict[str, float], start_s: float = 0.0):
+    """Each report as each receiver stamps it: ``receivers`` maps a receiver to its clock offset,
+    applied to reports from ``start_s`` seconds in."""
+    obs = []
+    for t, mmsi, lat, lon, sog, cog in reps:
+        for rx, off in receivers.items():
+            stamp = t + (off if t >= T0 + start_s else 0.0)
+            obs.append(Observation("ais_position", rx, stamp, lat, lon, sigma_m=10.0, mmsi=mmsi, sog_kn=sog,
+                                   cog_deg=cog, station=rx))
+    return obs
+
+
+def run(eng: RuleEngine, obs):
+    out = []
+    for k in range(0, len(obs), 500):
+        out += eng.process(obs[k:k + 500], [])
+    return [a for a in out if a.type == "sensor_integrity"]
+
+
+def final(alerts):
+    by = {}
+    for a in alerts:
+        by[a.alert_id] = a
+    return list(by.values())
+
+
+def test_a_receiver_two_minutes_behind_its_peers_is_named_and_they_are_not():
+    obs = heard(reports(40), {"RX-A": 0.0, "RX-B": 0.0, "RX-C": -120.0, "RX-D": 0.0}, start_s=600)
+    alerts = final(run(integrity_engine(), obs))
+    assert len(alerts) == 1, [a.summary for a in alerts]
+    a = alerts[0]
+    assert a.evidence["receiver"] == "RX-C" and a.evidence["cause"] == "clock_offset"
+    assert abs(a.evidence["offset_s"] + 120.0) < 1.0
+    assert set(a.evidence["peers"]) == {"RX-A", "RX-B", "RX-D"}
+    assert "behind" in a.summary and (a.lat, a.lon) == (10.4, 114.1)
+    assert a.evidence["releasability"] == ["ASEAN"]
+    # raised soon after the fault began: once most of the latest shared reports carry it
+    assert a.time_s < T0 + 600 + 15 * 60
+
+
+def test_network_jitter_of_a_few_seconds_is_not_a_fault():
+    obs = heard(reports(40), {"RX-A": 0.0, "RX-B": 5.0, "RX-C": -3.0, "RX-D": 0.0})
+    assert run(integrity_engine(), obs) == []
+
+
+def test_with_one_peer_the_two_receivers_are_named_together():
+    obs = heard(reports(30), {"RX-A": 0.0, "RX-B": 90.0})
+    alerts = final(run(integrity_engine(), obs))
+    assert len(alerts) == 1
+    s = alerts[0].summary
+    assert "disagree by 90 s" in s and "RX-A" in s and "RX-B" in s and "one of their clocks is wrong" in s
+
+
+def test_a_receiver_replaying_an_hour_old_recording_is_replayed_traffic():
+    reps = reports(100)
+    live = heard(reps, {"RX-A": 0.0, "RX-B": 0.0, "RX-C": 0.0})
+    # from 60 min in, RX-C also sends what it heard an hour before, stamped as new
+    again = [Observation("ais_position", "RX-C", o.time_s + 3600, o.lat, o.lon, sigma_m=10.0, mmsi=o.mmsi,
+                         sog_kn=o.sog_kn, cog_deg=o.cog_deg, station="RX-C")
+             for o in live if o.station == "RX-C" and T0 <= o.time_s < T0 + 1800]
+    obs = sorted(live + again, key=lambda o: o.time_s)
+    alerts = final(run(integrity_engine(), obs))
+    assert [a.evidence["receiver"] for a in alerts] == ["RX-C"]
+    assert alerts[0].evidence["cause"] == "replayed_traffic" and "60 min earlier" in alerts[0].summary
+
+
+def test_vessels_at_rest_repeat_their_reports_without_alerting():
+    reps = [(t, m, la, lo, 0.0, c) for t, m, la, lo, _, c in reports(90, sog=0.0)]
+    # a moored vessel sends the same content every few minutes; one receiver lags a little
+    obs = heard([(t, m, 10.1, 114.2, 0.0, 0.0) for t, m, *_ in reps], {"RX-A": 0.0, "RX-B": 2.0})
+    assert run(integrity_engine(), obs) == []
+
+
+def test_satellite_ais_arriving_late_is_not_a_clock_fault():
+    geo_rx = RX[:2]
+    rel = {"RX-A": ["ASEAN"], "RX-B": ["ASEAN"], "SAT-1": ["ASEAN"]}
+    eng = RuleEngine(geography(receivers=geo_rx, releasability=rel, satellites={"SAT-1": 5400.0}), RulesConfig())
+    obs = heard(reports(60), {"RX-A": 0.0, "RX-B": 0.0})
+    sat = heard(reports(60), {"SAT-1": 1800.0})  # the satellite's reports stamped on the ground, 30 min late
+    assert run(eng, sorted(obs + sat, key=lambda o: o.time_s)) == []
+
+
+def test_the_default_engine_knows_the_type():
+    from fusion.rules import ALERT_TYPES
+    assert "sensor_integrity" in ALERT_TYPES
+    assert any(type(r).__name__ == "SensorIntegrity" for r in engine().rules)
