@@ -99,6 +99,7 @@ class Picture(Exact):
     type: Literal["FeatureCollection"]
     time: str | None
     features: list[TrackFeature]
+    exercise: str | None = Field(None, description="present on an exercise system (MFC_EXERCISE): its name")
 
 
 class HistoryRange(Exact):
@@ -450,6 +451,8 @@ class SubscriptionList(Exact):
 class Health(Exact):
     status: str
     bus: str
+    exercise: str | None = Field(None, description="the exercise's name on an exercise system (MFC_EXERCISE); "
+                                                   "null on a live system")
     clock: Literal["wall", "feed"] = Field(
         "wall", description="`wall`: feed times must follow this server's clock (a report more than 300 s "
                             "ahead of its receipt is refused); `feed`: a replay or exercise system, which "

@@ -82,9 +82,10 @@ def _in_bbox(lat: float | None, lon: float | None, bbox: tuple[float, float, flo
     return s <= lat <= n and (w <= lon <= e if w <= e else (lon >= w or lon <= e))
 
 
-def cot_event(track: dict[str, Any], stale_s: float = 300.0) -> str:
+def cot_event(track: dict[str, Any], stale_s: float = 300.0, exercise: str = "") -> str:
     """One track as a CoT 2.0 event: ``a-n-S`` (neutral surface) with an AIS identity,
-    ``a-u-S`` (unknown surface) for a radar-only (dark) contact."""
+    ``a-u-S`` (unknown surface) for a radar-only (dark) contact.  On an exercise system the
+    event carries CoT's ``opex="e-<name>"`` (exercise), as TAK clients expect."""
     t = parse_iso(track["time"])
     kind = "a-n-S" if track.get("mmsi") is not None else "a-u-S"
     callsign = track.get("name") or (f"MMSI {track['mmsi']}" if track.get("mmsi") is not None
@@ -93,7 +94,8 @@ def cot_event(track: dict[str, Any], stale_s: float = 300.0) -> str:
     speed = (track.get("sog_kn") or 0.0) * KN
     remarks = ", ".join(f"{k}={track[k]}" for k in ("mmsi", "flag", "ship_type", "status") if track.get(k) is not None)
     remarks += f", sources={'+'.join(track.get('sources') or [])}"
-    return (f'<event version="2.0" uid={quoteattr("MFC-" + track["track_id"])} type="{kind}" how="m-f" '
+    opex = f" opex={quoteattr('e-' + exercise)}" if exercise else ""
+    return (f'<event version="2.0" uid={quoteattr("MFC-" + track["track_id"])} type="{kind}" how="m-f"{opex} '
             f'time="{_cot_time(t)}" start="{_cot_time(t)}" stale="{_cot_time(t + stale_s)}">'
             f'<point lat="{track["lat"]:.6f}" lon="{track["lon"]:.6f}" hae="0.0" ce="{ce:.1f}" le="9999999.0"/>'
             f'<detail><contact callsign={quoteattr(callsign)}/>'

@@ -149,6 +149,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return main_simulate(args)
 
 
+def cmd_exercise(args: argparse.Namespace) -> int:
+    from .scenario.exercise import main_exercise
+    if args.action in ("start", "debrief") and not args.key:
+        print(f"mfc exercise {args.action}: give a key with --key or MFC_EXERCISE_KEY", file=sys.stderr)
+        return 2
+    return main_exercise(args)
+
+
 def cmd_score(args: argparse.Namespace) -> int:
     from .scenario.score import main_score
     return main_score(args)
@@ -233,6 +241,25 @@ def parser() -> argparse.ArgumentParser:
     sc.add_argument("--plot", help="write a self-contained HTML page of truth, tracks and alerts here")
     sc.add_argument("--cutoff-m", type=float, default=500.0, help="GOSPA cut-off c in metres (p = 1, alpha = 2)")
     sc.set_defaults(func=cmd_score)
+    ex = sub.add_parser("exercise", help="a scenario played into an exercise system, and the debrief",
+                        description="Exercises run on an exercise system (MFC_EXERCISE=NAME; MFC_FUSION_CLOCK=feed "
+                                    "for speeds above 1), never in the live picture.")
+    exsub = ex.add_subparsers(dest="action", required=True)
+    st = exsub.add_parser("start", help="write the scenario (truth kept here), register its sensors, play its feeds")
+    st.add_argument("scenario", help="a built-in scenario's name (mfc simulate --list) or a .toml file")
+    st.add_argument("--to", required=True, help="base URL of the exercise system")
+    st.add_argument("--key", default=os.environ.get("MFC_EXERCISE_KEY"), help="admin key (or MFC_EXERCISE_KEY)")
+    st.add_argument("--speed", type=float, default=1.0, help="times real time (above 1: a feed-clock system)")
+    st.add_argument("--dir", help="where the scenario and the exercise record go")
+    st.add_argument("--seed", type=int, help="override the scenario's seed")
+    st.add_argument("--hours", type=float, help="override the scenario's length")
+    sp = exsub.add_parser("stop", help="end a running exercise")
+    sp.add_argument("dir")
+    db = exsub.add_parser("debrief", help="what the trainees did against the truth")
+    db.add_argument("dir")
+    db.add_argument("--key", default=os.environ.get("MFC_EXERCISE_KEY"), help="officer or admin key")
+    db.add_argument("--json", help="write the debrief here (JSON)")
+    ex.set_defaults(func=cmd_exercise)
     from .deploy import add_commands
     add_commands(sub)
     from . import keys_cli

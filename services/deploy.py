@@ -37,7 +37,7 @@ def load_sensor_file(settings: Settings) -> dict[str, Sensor]:
 
 
 def connect(settings: Settings) -> Bus:
-    bus = make_bus(settings.bus, settings.kafka_prefix)
+    bus = make_bus(settings.bus, settings.bus_prefix)
     if settings.bus.startswith("kafka://"):
         from .kafka_bus import ensure_topics
         ensure_topics(bus)

@@ -90,7 +90,9 @@ def read_radar(path: Path) -> list[Item]:
 
 
 def replay(paths: list[Path], url: str, key: str, speed: float = 1.0, default_sensor: str = "ais",
-           batch_s: float = 0.5, out=sys.stderr) -> dict[str, int]:
+           batch_s: float = 0.5, out=sys.stderr, on_start=None) -> dict[str, int]:
+    """``on_start(wall0, t0)``: called once the clock starts, with the wall time the feed's first
+    time ``t0`` is mapped to (lines are stamped ``t + wall0 - t0``)."""
     items: list[Item] = []
     for path in paths:
         items += read_radar(path) if is_radar_file(path) else read_ais(path, default_sensor)
@@ -106,6 +108,8 @@ def replay(paths: list[Path], url: str, key: str, speed: float = 1.0, default_se
     totals = {"sent": 0, "accepted": 0, "rejected": 0, "late": 0}
     wall0 = time.time()
     shift = wall0 - t0
+    if on_start is not None:
+        on_start(wall0, t0)
     with httpx.Client(base_url=url.rstrip("/"), headers={"Authorization": f"Bearer {key}"}, timeout=60) as client:
         k = 0
         while k < len(items):

@@ -69,7 +69,7 @@ class Runtime:
                                           lambda: (self.registry.all(), self.registry.tombstones()))
         self.key_store = KeyStore(settings.db)
         self.keys = KeyRing(settings.all_keys(), self.key_store)  # bootstrap keys, hashed, and the store's
-        self.bus = bus or make_bus(settings.bus, settings.kafka_prefix)
+        self.bus = bus or make_bus(settings.bus, settings.bus_prefix)
         self.store = Store(settings.db)
         self.suppressions = SuppressionCache(self.store, clock)
         lim = self.limits

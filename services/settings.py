@@ -14,6 +14,7 @@
 | MFC_FUSION_CLOCK | wall | ``wall``: live time passes without data; ``feed``: only feed time (replays) |
 | MFC_KAFKA_PREFIX | (none) | put before every Kafka topic and group name (several deployments on one cluster) |
 | MFC_WEBHOOK_ALLOW_LOOPBACK_HTTP | false | allow plain-HTTP webhooks to loopback addresses (tests) |
+| MFC_EXERCISE | (none) | this system is an exercise system: the name shown on every view (banner, API, CoT, Kafka prefix) |
 | MFC_PICTURE_CACHE_S | 1 | how long a rendered live picture, CoT or track list is served per viewer (0: off) |
 
 Secrets are ``SecretStr``; a placeholder secret (``changeme``, ``password``…) is refused
@@ -42,7 +43,7 @@ ENV_VARS = {  # field → environment variable
     "api_keys": "MFC_API_KEYS", "max_body_bytes": "MFC_MAX_BODY_BYTES", "history_keep_s": "MFC_HISTORY_KEEP_S",
     "sensors_file": "MFC_SENSORS", "checkpoint": "MFC_CHECKPOINT", "fusion_clock": "MFC_FUSION_CLOCK",
     "kafka_prefix": "MFC_KAFKA_PREFIX", "webhook_allow_loopback_http": "MFC_WEBHOOK_ALLOW_LOOPBACK_HTTP",
-    "picture_cache_s": "MFC_PICTURE_CACHE_S",
+    "picture_cache_s": "MFC_PICTURE_CACHE_S", "exercise": "MFC_EXERCISE",
 }
 
 
@@ -100,6 +101,21 @@ class Settings(BaseSettings):
     webhook_allow_loopback_http: bool = False
     picture_cache_s: float = Field(1.0, ge=0, le=60)  # polled reads served from a rendering at most this old
     demo: bool = False  # this process is ``mfc demo``: placeholder secrets allowed
+    exercise: str = ""  # an exercise system: everything it serves is marked with this name
+
+    @field_validator("exercise")
+    @classmethod
+    def _exercise(cls, name: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}|", name):
+            raise ValueError(f"MFC_EXERCISE must be 1-64 letters, digits, spaces, '.', '_' or '-', not {name!r}")
+        return name
+
+    @property
+    def bus_prefix(self) -> str:
+        """Kafka topic and group prefix: an exercise system's topics never mix with live ones."""
+        if not self.exercise:
+            return self.kafka_prefix
+        return f"exercise-{re.sub(r'[^A-Za-z0-9._-]', '_', self.exercise)}.{self.kafka_prefix}"
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,

@@ -270,7 +270,7 @@ def test_sensors_and_metrics_show_an_agency_only_what_it_may_see(scene):
     assert tracked == len(tracks(url, VN))
     assert "mfc_worker" not in metrics and "mfc_ingest" not in metrics
     health = httpx.get(f"{url}/healthz").json()
-    assert set(health) == {"status", "bus", "clock"}  # how the server treats time: no counts
+    assert set(health) == {"status", "bus", "clock", "exercise"}  # how the server treats time: no counts
 
 
 def test_deleting_a_restricted_sensor_does_not_make_its_tracks_public(scene):

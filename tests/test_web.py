@@ -146,3 +146,17 @@ def test_labels_of_a_crowded_fleet_do_not_pile_up_and_the_alerted_vessel_keeps_i
     sart = page.evaluate("window.mfc.tracks.find(t => t.mmsi === 970548777).track_id")
     alerted = page.evaluate("window.mfc.alerts.map(a => [a.type, a.track_id, a.mmsi, a.state])")
     assert str(sart) in {lb["track_id"] for lb in labels}, (alerted, labels, sart)
+
+
+def test_an_exercise_system_says_so_on_the_page_and_a_live_one_does_not(tmp_path, page, live_server):
+    from .conftest import LiveServer, make_runtime
+    page.goto(f"{live_server.url}/?key={OFFICER_KEY}")
+    page.wait_for_function("document.querySelector('#status').textContent.includes('live')", timeout=15000)
+    assert page.is_hidden("#exercise-banner")
+    (tmp_path / "ex").mkdir()
+    with LiveServer(make_runtime(tmp_path / "ex", exercise="Drill 1", fusion_clock="feed")) as server:
+        page.goto(f"{server.url}/?key={OFFICER_KEY}")
+        page.wait_for_selector("#exercise-banner", state="visible", timeout=15000)
+        assert "EXERCISE" in page.inner_text("#exercise-banner").upper()
+        assert "Drill 1" in page.text_content("#exercise-banner")
+        assert page.title().startswith("EXERCISE Drill 1")

@@ -22,7 +22,8 @@ _PROMETHEUS = {200: {"content": {"text/plain; version=0.0.4": {"schema": {"type"
 @router.get("/healthz", response_model=Health)
 def healthz(runtime: RuntimeDep) -> dict[str, Any]:
     """Liveness, for load balancers: no key, so no counts of anything (they would say what exists)."""
-    return {"status": "ok", "bus": runtime.settings.bus.split("://")[0], "clock": runtime.settings.fusion_clock}
+    return {"status": "ok", "bus": runtime.settings.bus.split("://")[0], "clock": runtime.settings.fusion_clock,
+            "exercise": runtime.settings.exercise or None}
 
 
 @router.get("/metrics", response_class=Response, responses={**_PROMETHEUS, **errors(*AUTH)})

@@ -47,10 +47,13 @@ def picture(request: Request, runtime: RuntimeDep, who: Reader, bbox: str | None
 
 def _collection(runtime: Any, who: Any, rows: list[dict[str, Any]], latest: str | None) -> dict[str, Any]:
     rows = visible(runtime, who, rows)
-    return {"type": "FeatureCollection", "time": latest, "features": [  # polled: not validated per item
+    out = {"type": "FeatureCollection", "time": latest, "features": [  # polled: not validated per item
         {"type": "Feature", "id": r["track_id"],
          "geometry": {"type": "Point", "coordinates": [r["lon"], r["lat"]]}, "properties": r}
         for r in rows]}
+    if runtime.settings.exercise:   # an exercise system's picture says so
+        out["exercise"] = runtime.settings.exercise
+    return out
 
 
 def _json(content: Any) -> bytes:
@@ -76,6 +79,6 @@ def picture_cot(request: Request, runtime: RuntimeDep, who: Reader, bbox: str | 
     def render() -> bytes:
         rows = visible_tracks(runtime.store.tracks(box, None, None, 50_000), who.role, who.name, runtime.sensor_lookup)
         return ("<?xml version='1.0' encoding='UTF-8'?>\n<events>" + "".join(
-            cot_event(r, stale_s) for r in rows) + "</events>\n").encode()
+            cot_event(r, stale_s, runtime.settings.exercise) for r in rows) + "</events>\n").encode()
 
     return cached(request, runtime, who, ("picture.cot", box, stale_s), render, "application/xml")

@@ -1321,6 +1321,15 @@
   };
 
   // ---------------------------------------------------------------- boot
+  // an exercise system says so on every view: a banner that cannot be mistaken for the live picture
+  fetch('/healthz').then(r => r.json()).then(h => {
+    if (!h.exercise) return;
+    const b = $('exercise-banner');
+    b.textContent = `EXERCISE · ${h.exercise} · not real-world data`;
+    b.hidden = false;
+    document.title = `EXERCISE ${h.exercise} · MFC`;
+    if (window.mfc) window.mfc.exercise = h.exercise;
+  }).catch(() => {});
   initKey();
   resize();
   fitHome();

@@ -1,0 +1,265 @@
+"""``mfc exercise``: a scenario played into a running exercise system, with the truth kept by the
+instructor, and the debrief of what the trainees did with it.
+
+    mfc exercise start NAME|FILE --to URL --key ADMIN [--speed X] [--dir DIR] [--seed N] [--hours H]
+    mfc exercise stop DIR
+    mfc exercise debrief DIR --key OFFICER_OR_ADMIN [--json OUT]
+
+An exercise runs on an **exercise system**: ``mfc serve`` started with ``MFC_EXERCISE=<name>``
+(everything it serves is marked with the name: page banner, ``/healthz``, the picture, CoT
+``opex``, Kafka topics under their own prefix) and, for speeds above 1, ``MFC_FUSION_CLOCK=feed``.
+A live system is refused: an exercise never mixes with the live picture.
+
+``start`` writes the scenario into DIR (feeds, sensors, truth and labels: the truth never goes
+to the system), registers its sensors, records ``DIR/exercise.json`` and plays the feeds through
+the normal ingest (``mfc replay``), paced at ``--speed``; ``stop`` (or Ctrl-C) ends the play.
+``debrief`` reads every alert with its workflow from the system and sets it against the labels:
+per scripted case, whether it was alerted, who acknowledged, assigned and closed it, with which
+disposition, and how fast; per trainee, what they did and how many dispositions were right.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from statistics import median
+
+import httpx
+
+from .alert_score import final_versions, matches
+from .score import AlertLine, ScoreError, load_labels
+from .simulate import ScenarioError, from_dict, generate, load, write
+
+RIGHT = {True: {"true_positive", "duplicate"}, False: {"false_positive", "benign", "duplicate"}}
+
+
+class ExerciseError(Exception):
+    pass
+
+
+def _iso(t: float) -> str:
+    return dt.datetime.fromtimestamp(t, dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _epoch(text: str) -> float:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def _health(url: str) -> dict:
+    try:
+        r = httpx.get(url.rstrip("/") + "/healthz", timeout=10)
+        return r.json() if r.status_code == 200 else {}
+    except (httpx.HTTPError, ValueError):
+        return {}
+
+
+# ------------------------------------------------------------------ start / stop
+def start(args) -> int:
+    from ..replay_http import ReplayRefused, check_speed, replay
+    url = args.to.rstrip("/")
+    health = _health(url)
+    if not health:
+        raise ExerciseError(f"no mfc system answers at {url} (GET /healthz)")
+    if not health.get("exercise"):
+        raise ExerciseError(
+            f"the system at {url} is a live system: an exercise never plays into the live picture. Start an "
+            "exercise system for it, e.g. MFC_EXERCISE='Drill 1' MFC_FUSION_CLOCK=feed MFC_DB=sqlite:///drill.db "
+            "mfc serve --port 8100")
+    try:
+        s = load(args.scenario)
+        over = {k: v for k, v in (("seed", args.seed), ("hours", args.hours)) if v is not None}
+        if over:
+            from dataclasses import asdict
+            s = from_dict({**{k: v for k, v in asdict(s).items() if v is not None}, **over}, s.name)
+    except ScenarioError as exc:
+        raise ExerciseError(str(exc)) from None
+    d = Path(args.dir or f"exercise-{s.name}-{time.strftime('%Y%m%dT%H%M%S')}")
+    try:
+        check_speed(url, args.speed, s.hours * 3600.0)
+    except ReplayRefused as exc:
+        raise ExerciseError(str(exc)) from None
+    print(f"mfc exercise: writing {s.name} (seed {s.seed}) into {d}; its truth stays there", file=sys.stderr)
+    summary = write(generate(s), d)
+    sensors = json.loads((d / "sensors.json").read_text())
+    headers = {"Authorization": f"Bearer {args.key}"}
+    r = httpx.post(url + "/v1/sensors", json=sensors, headers=headers, timeout=60)
+    if r.status_code not in (200, 201):
+        raise ExerciseError(f"registering the scenario's sensors: HTTP {r.status_code} {r.text[:300]}")
+    record = {"url": url, "exercise": health["exercise"], "scenario": s.name, "seed": s.seed,
+              "speed": args.speed, "pid": os.getpid(), "state": "starting", "summary": summary}
+    path = d / "exercise.json"
+
+    def save() -> None:
+        path.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+
+    def started(wall0: float, t0: float) -> None:
+        record.update(state="running", wall0=wall0, feed_t0=t0, started=_iso(wall0))
+        save()
+        print(f"mfc exercise: {health['exercise']}: {s.name} running at {args.speed:g}x from {_iso(wall0)} "
+              f"({s.hours:g} h of feed time); `mfc exercise stop {d}` or Ctrl-C ends it", file=sys.stderr)
+    save()
+    try:
+        totals = replay([d / "ais.nmea", d / "radar.jsonl"], url, args.key, speed=args.speed, on_start=started)
+        record.update(state="finished", totals=totals)
+    except KeyboardInterrupt:
+        record.update(state="stopped")
+    except ReplayRefused as exc:
+        record.update(state="refused")
+        save()
+        raise ExerciseError(str(exc)) from None
+    record["ended"] = _iso(time.time())
+    save()
+    print(f"mfc exercise: {record['state']}; debrief with `mfc exercise debrief {d} --key KEY`", file=sys.stderr)
+    return 0
+
+
+def stop(args) -> int:
+    path = Path(args.dir) / "exercise.json"
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        raise ExerciseError(f"{path}: no exercise recorded there") from None
+    if record.get("state") not in ("starting", "running"):
+        raise ExerciseError(f"the exercise in {args.dir} is not running ({record.get('state')})")
+    try:
+        os.kill(int(record["pid"]), signal.SIGINT)
+    except (ProcessLookupError, PermissionError, KeyError, ValueError):
+        raise ExerciseError(f"the exercise's process ({record.get('pid')}) is not running here") from None
+    print(f"mfc exercise: stopping {record.get('scenario')} (process {record['pid']})", file=sys.stderr)
+    return 0
+
+
+# ------------------------------------------------------------------ debrief
+def debrief_data(d: Path, key: str) -> dict:
+    try:
+        record = json.loads((d / "exercise.json").read_text())
+    except (OSError, ValueError):
+        raise ExerciseError(f"{d / 'exercise.json'}: no exercise recorded there") from None
+    if "wall0" not in record:
+        raise ExerciseError(f"the exercise in {d} never started playing")
+    try:
+        cases = load_labels(d / "labels.jsonl")
+    except ScoreError as exc:
+        raise ExerciseError(str(exc)) from None
+    url, wall0, t0, speed = record["url"], record["wall0"], record["feed_t0"], record["speed"]
+    rows = []
+    for held in ("false", "true"):
+        r = httpx.get(url + "/v1/alerts", params={"limit": 10000, "suppressed": held},
+                      headers={"Authorization": f"Bearer {key}"}, timeout=60)
+        if r.status_code != 200:
+            raise ExerciseError(f"GET /v1/alerts: HTTP {r.status_code} {r.text[:200]} (an officer or admin key)")
+        rows += r.json()["alerts"]
+    shift = wall0 - t0
+
+    def wall(alert_time_s: float) -> float:     # the alert's stamp (feed time + shift) as wall time
+        return wall0 + (alert_time_s - wall0) / speed
+
+    alerts, by_id = [], {}
+    for a in rows:
+        t = _epoch(a["time"])
+        alerts.append(AlertLine(a["alert_id"], a["type"], t - shift, a.get("mmsi"), a.get("lat"), a.get("lon"),
+                                a.get("state", "open"), a.get("evidence") or {}, a.get("summary", "")))
+        by_id[a["alert_id"]] = a
+    versions = final_versions(alerts)
+    matched_ids: dict[str, bool] = {}
+    out_cases = []
+    for c in cases:
+        hits = sorted((f for f, last in versions.values() if matches(c, f, last)), key=lambda f: f.time_s)
+        entry = {"type": c.type, "label": c.label, "positive": c.positive, "alerted": bool(hits)}
+        if hits:
+            f = hits[0]
+            matched_ids.setdefault(f.alert_id, c.positive)
+            entry.update(alert_id=f.alert_id, alert_delay_s=round(f.time_s - c.t_from, 1),
+                         **_work(by_id[f.alert_id], wall(f.time_s + shift), c.positive))
+        out_cases.append(entry)
+    other = []
+    for f, last in versions.values():
+        if f.alert_id in matched_ids or last.state == "retracted":
+            continue
+        other.append({"alert_id": f.alert_id, "type": f.type, "summary": f.summary,
+                      **_work(by_id[f.alert_id], wall(f.time_s + shift), False)})
+    trainees: dict[str, dict] = {}
+    for a in rows:
+        positive = matched_ids.get(a["alert_id"], False)
+        for h in (a.get("workflow") or {}).get("history", []):
+            who = h.get("by") or "?"
+            t = trainees.setdefault(who, {"acknowledged": 0, "assigned": 0, "closed": 0, "commented": 0,
+                                          "dispositions_right": 0, "dispositions_wrong": 0, "_ack": []})
+            act = h.get("action")
+            if act == "acknowledge":
+                t["acknowledged"] += 1
+                t["_ack"].append(_epoch(h["at"]) - wall(_epoch(a["time"])))
+            elif act == "assign":
+                t["assigned"] += 1
+            elif act == "comment":
+                t["commented"] += 1
+            elif act == "close":
+                t["closed"] += 1
+                ok = h.get("disposition") in RIGHT[positive]
+                t["dispositions_right" if ok else "dispositions_wrong"] += 1
+    for t in trainees.values():
+        acks = t.pop("_ack")
+        t["median_time_to_acknowledge_s"] = round(median(acks), 1) if acks else None
+    return {"exercise": record.get("exercise"), "scenario": record.get("scenario"), "seed": record.get("seed"),
+            "speed": speed, "started": record.get("started"), "state": record.get("state"),
+            "cases": out_cases, "other_alerts": other, "trainees": trainees,
+            "found": sum(1 for c in out_cases if c["positive"] and c["alerted"]),
+            "positive_cases": sum(1 for c in out_cases if c["positive"])}
+
+
+def _work(alert: dict, raised_wall_s: float, positive: bool) -> dict:
+    """What the watch did with one alert: who acknowledged, assigned and closed it, when (seconds of
+    wall clock after it was raised), and whether the disposition is right for the truth."""
+    wf = alert.get("workflow") or {}
+    out: dict = {"state": alert.get("state"), "assignee": wf.get("assignee"), "disposition": wf.get("disposition")}
+    for h in wf.get("history", []):
+        act = h.get("action")
+        key = {"acknowledge": "acknowledged", "close": "closed", "assign": "assigned"}.get(act)
+        if key and f"{key}_by" not in out:
+            out[f"{key}_by"] = h.get("by")
+            out[f"{key}_after_s"] = round(_epoch(h["at"]) - raised_wall_s, 1)
+    if out["disposition"] is not None:
+        out["disposition_right"] = out["disposition"] in RIGHT[positive]
+    return out
+
+
+def debrief(args) -> int:
+    data = debrief_data(Path(args.dir), args.key)
+    print(f"## Debrief: {data['exercise']} — {data['scenario']} (seed {data['seed']}, {data['speed']:g}x, "
+          f"{data['state']})\n")
+    print(f"scripted cases alerted: {data['found']} of {data['positive_cases']}\n")
+    print("| case | must alert | alerted | alert | acknowledged by (after) | closed by (after) | disposition | right |")
+    print("|---|---|---|---|---|---|---|---|")
+    for c in data["cases"]:
+        def who(k: str) -> str:
+            return f"{c[k + '_by']} ({c[k + '_after_s']:.0f} s)" if c.get(k + "_by") else "—"
+        right = {True: "yes", False: "**no**", None: "—"}[c.get("disposition_right")]
+        print(f"| {c['type']}: {c['label']} | {'yes' if c['positive'] else 'no (near-miss)'} | "
+              f"{'yes' if c['alerted'] else 'no'} | {c.get('alert_id', '—')} | {who('acknowledged')} | "
+              f"{who('closed')} | {c.get('disposition') or '—'} | {right} |")
+    if data["other_alerts"]:
+        print(f"\nalerts matching no scripted case (false alarms of the centre): {len(data['other_alerts'])}; "
+              f"closed as false_positive/benign: "
+              f"{sum(1 for a in data['other_alerts'] if a.get('disposition_right'))}")
+    print("\n| trainee | acknowledged | assigned | closed | right | wrong | median time to acknowledge |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, t in sorted(data["trainees"].items()):
+        m = t["median_time_to_acknowledge_s"]
+        print(f"| {name} | {t['acknowledged']} | {t['assigned']} | {t['closed']} | {t['dispositions_right']} | "
+              f"{t['dispositions_wrong']} | {'—' if m is None else f'{m:.0f} s'} |")
+    if args.json:
+        Path(args.json).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+def main_exercise(args) -> int:
+    try:
+        return {"start": start, "stop": stop, "debrief": debrief}[args.action](args)
+    except ExerciseError as exc:
+        print(f"mfc exercise {args.action}: {exc}", file=sys.stderr)
+        return 2
