@@ -114,3 +114,24 @@ def test_the_default_engine_knows_the_type():
     from fusion.rules import ALERT_TYPES
     assert "sensor_integrity" in ALERT_TYPES
     assert any(type(r).__name__ == "SensorIntegrity" for r in engine().rules)
+
+
+def test_memory_stays_bounded_under_heavy_traffic_and_replays_are_still_caught():
+    eng = integrity_engine(integrity_max_reports=5000)
+    rule = next(r for r in eng.rules if type(r).__name__ == "SensorIntegrity")
+    reps = reports(50, vessels=100, every_s=2.0)       # 50 reports a second
+    live = heard(reps, {"RX-A": 0.0, "RX-B": 0.0})
+    # RX-B sends again what it heard 12 minutes before (the rule remembers at least 2 x 10 min)
+    again = [Observation("ais_position", "RX-B", o.time_s + 720, o.lat, o.lon, sigma_m=10.0, mmsi=o.mmsi,
+                         sog_kn=o.sog_kn, cog_deg=o.cog_deg, station="RX-B")
+             for o in live if o.station == "RX-B" and T0 + 900 <= o.time_s < T0 + 1500]
+    obs = sorted(live + again, key=lambda o: o.time_s)
+    biggest = 0
+    out = []
+    for k in range(0, len(obs), 2000):
+        out += eng.process(obs[k:k + 2000], [])
+        biggest = max(biggest, len(rule.reports))
+    assert biggest <= 5001 and rule.stride > 1
+    alerts = final([a for a in out if a.type == "sensor_integrity"])
+    assert [a.evidence["receiver"] for a in alerts] == ["RX-B"]
+    assert alerts[0].evidence["cause"] == "replayed_traffic"

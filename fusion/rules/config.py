@@ -116,5 +116,5 @@ class RulesConfig:
     integrity_min_shared: int = 20         # shared reports (per pair of receivers) before judging
     integrity_min_sog_kn: float = 1.0      # only moving vessels' reports (a vessel at rest repeats them)
     integrity_keep_s: float = 3600.0       # reports remembered this long (feed time) ...
-    integrity_max_reports: int = 200_000   # ... and at most this many
+    integrity_max_reports: int = 100_000   # ... and at most this many (then one MMSI in 2, 4, ...)
     integrity_quiet_s: float = 1800.0      # an episode closes after its receiver agrees again this long

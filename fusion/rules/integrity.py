@@ -13,9 +13,13 @@ traffic with (at least two peers that agree among themselves, or its only peer) 
   transmitted long before (a recording played back, a looped or duplicated feed).
 
 A receiver that repeats its own reports long after (no peer needed) is replayed traffic too.
+A receiver is judged again after ``_JUDGE_EVERY_S`` of feed time or ``_JUDGE_EVERY_N`` new samples.
 With a single peer the rule cannot tell which of the two clocks is wrong and says so, naming
 both.  Receivers are the tag-block station, else the feed's sensor.  Memory is bounded: reports
-are remembered for ``integrity_keep_s`` of feed time, at most ``integrity_max_reports``.
+are remembered for ``integrity_keep_s`` of feed time, at most ``integrity_max_reports``; when
+that many cover less than twice ``integrity_replay_s`` (heavy traffic), only the reports of one
+MMSI in 2, 4, … are remembered from then on (the same MMSIs at every receiver), so that replays
+stay detectable and memory stays bounded.
 """
 
 from __future__ import annotations
@@ -27,6 +31,15 @@ from ..model import Alert, Observation
 from .base import Context
 
 _PAIR_SAMPLES = 64
+_JUDGE_EVERY_S = 10.0     # a receiver is judged again after this much feed time ...
+_JUDGE_EVERY_N = 8        # ... or this many new samples
+_MAX_STRIDE = 1024
+
+
+def _spread(mmsi: int) -> int:
+    """MMSIs mixed (Knuth's multiplicative hash, its high bits), so that one in 2, 4, … is a fair
+    sample whatever the MMSIs' last digits."""
+    return ((mmsi * 2_654_435_761) & 0xFFFFFFFF) >> 16
 
 
 class _Receiver:
@@ -49,6 +62,8 @@ class SensorIntegrity:
         # receiver -> its own reports repeated long after (time, delay)
         self.repeats: dict[str, deque] = {}
         self.peers: dict[str, set[str]] = {}
+        self.stride = 1                        # only MMSIs divisible by it are remembered
+        self.judged: dict[str, tuple[float, int]] = {}  # receiver -> (feed time last judged, samples since)
         # episode key (a receiver, or "a|b" for two receivers that disagree) -> its episode
         self.open: dict[str, _Receiver] = {}
 
@@ -59,8 +74,10 @@ class SensorIntegrity:
             return
         if obs.sensor_id in self.ctx.geo.satellites:
             return  # satellite AIS reaches the ground minutes to hours after transmission
+        if self.stride > 1 and _spread(obs.mmsi) % self.stride:
+            return
         rx = obs.station or obs.sensor_id
-        key = (obs.mmsi, obs.lat, obs.lon, obs.sog_kn, obs.cog_deg)
+        key = (obs.mmsi, obs.lat, obs.lon)  # a moving vessel is never twice at the same point
         now = self.ctx.now_s
         seen = self.reports.get(key)
         if seen is None:
@@ -95,8 +112,14 @@ class SensorIntegrity:
         reports = self.reports
         while reports:
             k, (seen, _) = next(iter(reports.items()))
-            if len(reports) > cap or seen < now_s - keep_s:
+            if seen < now_s - keep_s:
                 reports.popitem(last=False)
+            elif len(reports) > cap:
+                reports.popitem(last=False)
+                if seen > now_s - 2 * self.cfg.integrity_replay_s and self.stride < _MAX_STRIDE:
+                    self.stride *= 2   # too much traffic to remember it all for long enough: sample MMSIs
+                    for key in [key for key in reports if _spread(key[0]) % self.stride]:
+                        del reports[key]
             else:
                 break
 
@@ -113,6 +136,11 @@ class SensorIntegrity:
         return out
 
     def _judge(self, rx: str, now_s: float) -> None:
+        last_s, waiting = self.judged.get(rx, (-1e18, 0))
+        if now_s - last_s < _JUDGE_EVERY_S and waiting < _JUDGE_EVERY_N:
+            self.judged[rx] = (last_s, waiting + 1)
+            return
+        self.judged[rx] = (now_s, 0)
         cfg = self.cfg
         limit = cfg.integrity_clock_offset_s
         peers = self.offsets(rx)
