@@ -116,3 +116,11 @@ def test_mfc_serve_refuses_a_placeholder_key_with_the_reason():
     done = run_mfc({"MFC_API_KEYS": "changeme:admin:ops", "MFC_DB": "sqlite:///:memory:"}, "serve")
     assert done.returncode == 2
     assert "API key 'ops' is a placeholder" in done.stderr and "changeme" not in done.stderr
+
+
+def test_an_exercise_system_is_named_and_its_kafka_topics_are_apart_from_live_ones():
+    s = Settings.from_env({"MFC_EXERCISE": "Drill 1", "MFC_KAFKA_PREFIX": "ci"})
+    assert s.exercise == "Drill 1" and s.bus_prefix == "exercise-Drill_1.ci"
+    assert Settings.from_env({"MFC_KAFKA_PREFIX": "ci"}).bus_prefix == "ci"
+    with pytest.raises(SettingsError, match="MFC_EXERCISE"):
+        Settings.from_env({"MFC_EXERCISE": "<script>"})
