@@ -26,7 +26,10 @@ class Fusion:
         self.rules = RuleEngine(geography or Geography(), rules_config)
 
     def update(self, observations: Sequence[Observation]) -> tuple[list[TrackLine], list[Alert]]:
-        lines = self.tracker.update(observations)
+        # a report sent again long after it was taken, stamped as new (replayed traffic), is
+        # evidence for sensor_integrity, never a position: the tracker does not take it
+        replayed = self.rules.replayed(observations)
+        lines = self.tracker.update([o for o in observations if id(o) not in replayed] if replayed else observations)
         return lines, self.rules.process(observations, _by_time(lines)) + self._conflicts()
 
     def advance(self, time_s: float) -> tuple[list[TrackLine], list[Alert]]:

@@ -50,6 +50,7 @@ class RuleEngine:
         self._conflict_rules = [r.on_conflict for r in self.rules if hasattr(r, "on_conflict")]
         self._forget_rules = [r.forget_mmsi for r in self.rules if hasattr(r, "forget_mmsi")]
         self._water_rules = [r.on_water_learned for r in self.rules if hasattr(r, "on_water_learned")]
+        self._integrity = next((r for r in self.rules if isinstance(r, SensorIntegrity)), None)
 
     def __setstate__(self, state: dict) -> None:
         """An engine checkpointed by an earlier version: settings added since take their
@@ -98,6 +99,14 @@ class RuleEngine:
                 self._line(line)
         return self.ctx.book.drain()
 
+    def replayed(self, observations: Sequence[Observation]) -> set[int]:
+        """``id()`` of the observations that repeat a report taken long before under a new time
+        (``SensorIntegrity.is_replay``): ``process`` gives them to sensor_integrity only."""
+        rule = self._integrity
+        if rule is None:
+            return set()
+        return {id(o) for o in observations if rule.is_replay(o)}
+
     def conflicts(self, items: Sequence[AisRadarConflict]) -> list[Alert]:
         """Take the AIS fixes the radar contradicted (``Tracker.take_conflicts``), after the
         batch that recorded them."""
@@ -138,6 +147,9 @@ class RuleEngine:
                 self.ctx.heard(mmsi, now_s)
 
     def _obs(self, obs: Observation) -> None:
+        if self._integrity is not None and self._integrity.is_replay(obs):
+            self._integrity.on_obs(obs)  # a replayed report: evidence against its receiver, nothing else
+            return
         if obs.mmsi is not None:
             self.ctx.heard(obs.mmsi, obs.time_s)
             if obs.mmsi not in self.ctx.mmsi_first_s and obs.kind == "ais_position":

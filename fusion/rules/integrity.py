@@ -67,6 +67,18 @@ class SensorIntegrity:
         # episode key (a receiver, or "a|b" for two receivers that disagree) -> its episode
         self.open: dict[str, _Receiver] = {}
 
+    def is_replay(self, obs: Observation) -> bool:
+        """A report taken long before (``integrity_replay_s`` of feed time) arriving again with a
+        time that much later: sent again and stamped as new.  (A late copy that keeps its old
+        time is a backlog, not a replay.)"""
+        if obs.kind != "ais_position" or obs.mmsi is None or obs.lat is None:
+            return False
+        seen = self.reports.get((obs.mmsi, obs.lat, obs.lon))
+        if seen is None:
+            return False
+        limit = self.cfg.integrity_replay_s
+        return max(self.ctx.now_s, obs.time_s) - seen[0] >= limit and obs.time_s - seen[1][0][0] >= limit
+
     def on_obs(self, obs: Observation) -> None:
         cfg = self.cfg
         if obs.kind != "ais_position" or obs.mmsi is None or obs.lat is None or obs.sog_kn is None \
@@ -86,10 +98,11 @@ class SensorIntegrity:
             return
         now0, heard = seen
         if now - now0 >= cfg.integrity_replay_s:
-            # the same report again, long after it was first taken: sent again, not heard again
-            self.repeats.setdefault(rx, deque(maxlen=_PAIR_SAMPLES)).append((now, now - now0, heard[0][1]))
-            self._judge(rx, now)
-            return
+            if obs.time_s - heard[0][0] >= cfg.integrity_replay_s:
+                # the same report again, long after it was first taken, stamped as new: sent again
+                self.repeats.setdefault(rx, deque(maxlen=_PAIR_SAMPLES)).append((now, now - now0, heard[0][1]))
+                self._judge(rx, now)
+            return  # else a late copy keeping its time (a backlog): nothing to judge
         if any(r == rx for _, r in heard):
             return
         judged = []
