@@ -135,3 +135,18 @@ def test_memory_stays_bounded_under_heavy_traffic_and_replays_are_still_caught()
     alerts = final([a for a in out if a.type == "sensor_integrity"])
     assert [a.evidence["receiver"] for a in alerts] == ["RX-B"]
     assert alerts[0].evidence["cause"] == "replayed_traffic"
+
+
+def test_a_stuck_gnss_position_is_neither_a_replay_nor_hidden():
+    """A faulty GNSS repeats one position while the log still gives speed: every report is the
+    same, for an hour; none is a replay, and every one still reaches the tracker and the rules."""
+    eng = integrity_engine()
+    obs = [Observation("ais_position", rx, T0 + 10 * k, 10.3, 114.3, sigma_m=10.0, mmsi=548_222_333, sog_kn=6.0,
+                       cog_deg=90.0, station=rx) for k in range(360) for rx in ("RX-A", "RX-B")]
+    assert eng.replayed(obs) == set()
+    alerts = []
+    for k in range(0, len(obs), 100):
+        batch = obs[k:k + 100]
+        assert eng.replayed(batch) == set()
+        alerts += eng.process(batch, [])
+    assert [a for a in alerts if a.type == "sensor_integrity"] == []

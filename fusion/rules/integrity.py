@@ -63,21 +63,25 @@ class SensorIntegrity:
         self.repeats: dict[str, deque] = {}
         self.peers: dict[str, set[str]] = {}
         self.stride = 1                        # only MMSIs divisible by it are remembered
+        self.latest: dict[int, tuple] = {}     # MMSI -> its latest report taken (not a replay)
         self.judged: dict[str, tuple[float, int]] = {}  # receiver -> (feed time last judged, samples since)
         # episode key (a receiver, or "a|b" for two receivers that disagree) -> its episode
         self.open: dict[str, _Receiver] = {}
 
     def is_replay(self, obs: Observation) -> bool:
         """A report taken long before (``integrity_replay_s`` of feed time) arriving again with a
-        time that much later: sent again and stamped as new.  (A late copy that keeps its old
-        time is a backlog, not a replay.)"""
+        time that much later, after the vessel had moved on: sent again and stamped as new.  (A
+        late copy that keeps its old time is a backlog; a vessel whose position has not changed
+        since, a stuck GNSS, is not replayed.)"""
         if obs.kind != "ais_position" or obs.mmsi is None or obs.lat is None:
             return False
-        seen = self.reports.get((obs.mmsi, obs.lat, obs.lon))
-        if seen is None:
-            return False
+        key = (obs.mmsi, obs.lat, obs.lon)
+        seen = self.reports.get(key)
+        if seen is None or self.latest.get(obs.mmsi, key) == key:
+            return False  # new; or not known to have moved on since (a stuck position is no replay)
         limit = self.cfg.integrity_replay_s
-        return max(self.ctx.now_s, obs.time_s) - seen[0] >= limit and obs.time_s - seen[1][0][0] >= limit
+        age = max(self.ctx.now_s, obs.time_s) - seen[0]
+        return limit <= age <= self.cfg.integrity_keep_s and obs.time_s - seen[1][0][0] >= limit
 
     def on_obs(self, obs: Observation) -> None:
         cfg = self.cfg
@@ -92,17 +96,21 @@ class SensorIntegrity:
         key = (obs.mmsi, obs.lat, obs.lon)  # a moving vessel is never twice at the same point
         now = self.ctx.now_s
         seen = self.reports.get(key)
+        replay = self.is_replay(obs)
+        if not replay:
+            self.latest[obs.mmsi] = key
         if seen is None:
             self.reports[key] = (now, [(obs.time_s, rx)])
             self._trim(now)
             return
         now0, heard = seen
+        if replay:
+            # the same report again, long after it was first taken, stamped as new: sent again
+            self.repeats.setdefault(rx, deque(maxlen=_PAIR_SAMPLES)).append((now, now - now0, heard[0][1]))
+            self._judge(rx, now)
+            return
         if now - now0 >= cfg.integrity_replay_s:
-            if obs.time_s - heard[0][0] >= cfg.integrity_replay_s:
-                # the same report again, long after it was first taken, stamped as new: sent again
-                self.repeats.setdefault(rx, deque(maxlen=_PAIR_SAMPLES)).append((now, now - now0, heard[0][1]))
-                self._judge(rx, now)
-            return  # else a late copy keeping its time (a backlog): nothing to judge
+            return  # a late copy keeping its time (a backlog), or a position stuck for long: nothing to judge
         if any(r == rx for _, r in heard):
             return
         judged = []
@@ -119,6 +127,11 @@ class SensorIntegrity:
         self._judge(rx, now)
         for rx0 in judged:
             self._judge(rx0, now)
+
+    def forget_mmsi(self, mmsi: int) -> bool:
+        """An MMSI silent for ``mmsi_keep_s``."""
+        self.latest.pop(mmsi, None)
+        return True
 
     def _trim(self, now_s: float) -> None:
         keep_s, cap = self.cfg.integrity_keep_s, self.cfg.integrity_max_reports
