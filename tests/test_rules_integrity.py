@@ -37,7 +37,9 @@ def heard(reps, receivers: dict[str, float], start_s: float = 0.0):
             stamp = t + (off if t >= T0 + start_s else 0.0)
             obs.append(Observation("ais_position", rx, stamp, lat, lon, sigma_m=10.0, mmsi=mmsi, sog_kn=sog,
                                    cog_deg=cog, station=rx))
-    return obs
+    # in the order they arrive: by true time (a lagging clock changes the stamp, not the arrival)
+    order = sorted(range(len(obs)), key=lambda i: reps[i // len(receivers)][0])
+    return [obs[i] for i in order]
 
 
 def run(eng: RuleEngine, obs):
@@ -150,3 +152,33 @@ def test_a_stuck_gnss_position_is_neither_a_replay_nor_hidden():
         assert eng.replayed(batch) == set()
         alerts += eng.process(batch, [])
     assert [a for a in alerts if a.type == "sensor_integrity"] == []
+
+
+def test_the_rule_state_survives_a_checkpoint_and_keeps_judging(tmp_path):
+    """The fusion checkpoint (plain data, allow-listed classes) holds the rule's memory: after a
+    restart the lagging receiver's episode goes on (same alert, updated), no other is named."""
+    from fusion.pipeline import Fusion
+    from services.checkpoint import Checkpoint
+
+    def fresh() -> Fusion:
+        return Fusion({}, geography(receivers=RX, releasability={r[0]: ["ASEAN"] for r in RX}))
+    fusion = fresh()
+    obs = sorted(heard(reports(60), {"RX-A": 0.0, "RX-B": 0.0, "RX-C": -120.0, "RX-D": 0.0}, start_s=600),
+                 key=lambda o: o.time_s)
+    half = next(i for i, o in enumerate(obs) if o.time_s >= T0 + 1800)
+    before = []
+    for k in range(0, half, 500):
+        before += fusion.update(obs[k:min(k + 500, half)])[1]
+    first = [a for a in before if a.type == "sensor_integrity"]
+    assert first and {a.evidence["receiver"] for a in first} == {"RX-C"} and first[-1].state == "open"
+    ck = Checkpoint(tmp_path / "state.ckpt")
+    ck.save(fusion, {0: 1})
+    restored, _ = ck.load(fresh())
+    rule = next(r for r in restored.rules.rules if type(r).__name__ == "SensorIntegrity")
+    assert set(rule.open) == {"RX-C"} and len(rule.reports) > 0
+    after = []
+    for k in range(half, len(obs), 500):
+        after += restored.update(obs[k:k + 500])[1]
+    later = [a for a in after if a.type == "sensor_integrity"]
+    assert later and {a.alert_id for a in later} == {first[0].alert_id}   # the same episode, updated
+    assert all(a.state == "open" for a in later)
