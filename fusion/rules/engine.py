@@ -45,7 +45,7 @@ class RuleEngine:
 
     def _bind(self) -> None:
         """The rules' handlers, by what they take."""
-        self._obs_rules = [r.on_obs for r in self.rules if hasattr(r, "on_obs")]
+        self._obs_rules = [r.on_obs for r in self.rules if hasattr(r, "on_obs") and not isinstance(r, SensorIntegrity)]
         self._line_rules = [r.on_line for r in self.rules if hasattr(r, "on_line")]
         self._conflict_rules = [r.on_conflict for r in self.rules if hasattr(r, "on_conflict")]
         self._forget_rules = [r.forget_mmsi for r in self.rules if hasattr(r, "forget_mmsi")]
@@ -147,8 +147,10 @@ class RuleEngine:
                 self.ctx.heard(mmsi, now_s)
 
     def _obs(self, obs: Observation) -> None:
-        if self._integrity is not None and self._integrity.is_replay(obs):
-            self._integrity.on_obs(obs)  # a replayed report: evidence against its receiver, nothing else
+        integrity = self._integrity
+        replay = integrity is not None and integrity.is_replay(obs)
+        if replay:
+            integrity.on_obs(obs, True)  # a replayed report: evidence against its receiver, nothing else
             return
         if obs.mmsi is not None:
             self.ctx.heard(obs.mmsi, obs.time_s)
@@ -159,6 +161,8 @@ class RuleEngine:
         self.ctx.traffic.on_obs(obs)
         for fn in self._obs_rules:
             fn(obs)
+        if integrity is not None:
+            integrity.on_obs(obs, False)
 
     def _line(self, line: TrackLine) -> None:
         if line.late:

@@ -83,7 +83,8 @@ class SensorIntegrity:
         age = max(self.ctx.now_s, obs.time_s) - seen[0]
         return limit <= age <= self.cfg.integrity_keep_s and obs.time_s - seen[1][0][0] >= limit
 
-    def on_obs(self, obs: Observation) -> None:
+    def on_obs(self, obs: Observation, replay: bool | None = None) -> None:
+        """``replay``: ``is_replay(obs)`` when the caller knows it already."""
         cfg = self.cfg
         if obs.kind != "ais_position" or obs.mmsi is None or obs.lat is None or obs.sog_kn is None \
                 or obs.sog_kn < cfg.integrity_min_sog_kn:
@@ -96,7 +97,8 @@ class SensorIntegrity:
         key = (obs.mmsi, obs.lat, obs.lon)  # a moving vessel is never twice at the same point
         now = self.ctx.now_s
         seen = self.reports.get(key)
-        replay = self.is_replay(obs)
+        if replay is None:
+            replay = self.is_replay(obs)
         if not replay:
             self.latest[obs.mmsi] = key
         if seen is None:
