@@ -55,8 +55,8 @@ class SensorIntegrity:
 
     def __init__(self, ctx: Context) -> None:
         self.ctx, self.cfg = ctx, ctx.cfg
-        # report content -> (feed time it was first taken, [(time stamped, receiver)...])
-        self.reports: OrderedDict[tuple, tuple[float, list]] = OrderedDict()
+        # report content -> (feed time it was first taken, ((time stamped, receiver), ...))
+        self.reports: OrderedDict[tuple, tuple[float, tuple]] = OrderedDict()
         # (a, b) with a < b -> offsets t_b - t_a of shared reports
         self.pairs: dict[tuple[str, str], deque] = {}
         # receiver -> its own reports repeated long after (time, delay)
@@ -102,7 +102,8 @@ class SensorIntegrity:
         if not replay:
             self.latest[obs.mmsi] = key
         if seen is None:
-            self.reports[key] = (now, [(obs.time_s, rx)])
+            # tuples of numbers and strings only: the garbage collector stops tracking them
+            self.reports[key] = (now, ((obs.time_s, rx),))
             self._trim(now)
             return
         now0, heard = seen
@@ -125,7 +126,7 @@ class SensorIntegrity:
                 self.peers.setdefault(b, set()).add(a)
             ds.append(d)
             judged.append(rx0)
-        heard.append((obs.time_s, rx))
+        self.reports[key] = (now0, heard + ((obs.time_s, rx),))
         self._judge(rx, now)
         for rx0 in judged:
             self._judge(rx0, now)
