@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import bisect
 import json
+import logging
 import threading
+import time as _time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -240,3 +242,20 @@ def _compacted_topics() -> tuple[str, ...]:
 
 
 COMPACTED_TOPICS = _compacted_topics()  # states by key: the latest record per key is the state
+
+
+def consumer_waiting_for_broker(bus: Bus, topic: str, group: str, max_wait_s: float = 30.0):
+    """``bus.consumer(topic, group)``, waiting for the broker while it cannot be reached (a service
+    started during a broker outage waits for it instead of dying): retried with backoff up to
+    ``max_wait_s`` between tries, each failure logged."""
+    wait = 1.0
+    while True:
+        try:
+            return bus.consumer(topic, group)
+        except Exception as exc:  # noqa: BLE001 - only the broker's own errors are waited out
+            if not type(exc).__module__.startswith("kafka"):
+                raise
+            logging.getLogger("mfc.bus").warning("%s: the broker cannot be reached (%s); trying again in %.0f s",
+                                                 topic, exc, wait)
+            _time.sleep(wait)
+            wait = min(wait * 2.0, max_wait_s)

@@ -36,12 +36,30 @@ def load_sensor_file(settings: Settings) -> dict[str, Sensor]:
     return load_sensors(Path(settings.sensors_file)) if settings.sensors_file else {}
 
 
-def connect(settings: Settings) -> Bus:
-    bus = make_bus(settings.bus, settings.bus_prefix)
-    if settings.bus.startswith("kafka://"):
-        from .kafka_bus import ensure_topics
-        ensure_topics(bus)
-    return bus
+def connect(settings: Settings, max_wait_s: float = 30.0) -> Bus:
+    """The bus, with the contract topics made.  A Kafka broker that cannot be reached is waited
+    for (retried with backoff, each failure logged): a service started during a broker outage
+    comes up when the broker does, instead of dying."""
+    wait = 1.0
+    while True:
+        bus = None
+        try:
+            bus = make_bus(settings.bus, settings.bus_prefix)
+            if settings.bus.startswith("kafka://"):
+                from .kafka_bus import ensure_topics
+                ensure_topics(bus)
+            return bus
+        except Exception as exc:  # noqa: BLE001 - only the broker's own errors are waited out
+            if not type(exc).__module__.startswith("kafka"):
+                raise
+            if bus is not None:
+                try:
+                    bus.close()
+                except Exception:  # noqa: BLE001 - closing a client that never connected
+                    pass
+            log.warning("the broker at %s cannot be reached (%s); trying again in %.0f s", settings.bus, exc, wait)
+            time.sleep(wait)
+            wait = min(wait * 2.0, max_wait_s)
 
 
 def run_until_signalled(workers: list[Worker], bus: Bus, on_stop=None) -> int:

@@ -109,7 +109,8 @@ class SensorFollower:
     def __init__(self, bus: Any, sensors: dict[str, Sensor], on_change: Any = None, name: str = "sensors") -> None:
         import uuid
         self.sensors, self.on_change = sensors, on_change
-        self.consumer = bus.consumer(SENSORS_TOPIC, f"{name}-{uuid.uuid4().hex[:12]}")
+        from .bus import consumer_waiting_for_broker
+        self.consumer = consumer_waiting_for_broker(bus, SENSORS_TOPIC, f"{name}-{uuid.uuid4().hex[:12]}")
         self.applied = 0
 
     def poll(self, timeout_s: float = 0.0) -> int:

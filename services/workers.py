@@ -20,13 +20,14 @@ from fusion.pipeline import Fusion
 
 from . import topics
 from .broadcast import Broadcaster
-from .bus import Bus
+from .bus import Bus, consumer_waiting_for_broker
 from .checkpoint import Checkpoint
 from .feed_order import FeedOrder
 from .store import Store
 from .workflow import SuppressionCache
 
 log = logging.getLogger("mfc.workers")
+
 _BATCH = 5000  # records per poll of mfc.obs
 
 
@@ -126,7 +127,7 @@ class FusionWorker(Worker):
                 self.fusion, self.covered = saved
             self._journal = checkpoint.journal()
         self.every_s = checkpoint_every_s
-        self.consumer = bus.consumer(topics.OBS, group)
+        self.consumer = consumer_waiting_for_broker(bus, topics.OBS, group)
         self._controls: queue.SimpleQueue[Callable[[Fusion], object]] = queue.SimpleQueue()
         self._held: dict[int, collections.deque] = {}  # polled, not yet handled (journal replay)
         self.replayed = 0  # batches replayed from the journal at start

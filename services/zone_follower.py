@@ -22,6 +22,7 @@ import shapely
 
 from fusion.pipeline import Fusion
 
+from .bus import consumer_waiting_for_broker
 from .geography import usable_zones
 from .topics import ZONES as ZONES_TOPIC
 
@@ -47,7 +48,7 @@ class ZoneFollower:
     """The user zones and policy overrides on ``mfc.zones``, applied to a ``Fusion``."""
 
     def __init__(self, bus: Any, name: str = "zones") -> None:
-        self.consumer = bus.consumer(ZONES_TOPIC, f"{name}-{uuid.uuid4().hex[:12]}")
+        self.consumer = consumer_waiting_for_broker(bus, ZONES_TOPIC, f"{name}-{uuid.uuid4().hex[:12]}")
         self.zones: dict[str, tuple[str, shapely.Geometry]] = {}  # user zones: name → (kind, geometry)
         self.policies: dict[str, dict[str, Any]] = {}
         self.applied: set[str] = set()  # user zones this follower put into the fusion's geography

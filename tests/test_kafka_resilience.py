@@ -478,3 +478,28 @@ def _healthy(client: httpx.Client) -> bool:
         return client.get("/healthz").status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_fusion_started_during_a_broker_outage_waits_for_the_broker(own_broker, feed, tmp_path, services):
+    """A fusion service (re)started while the broker is down waits for it, then fuses: it does not
+    die with a bootstrap timeout and leave the feed unfused until someone notices."""
+    out, sensors, observations = feed
+    own_broker.stop()
+    env = service_env(own_broker.bootstrap, tmp_path, out / "sensors.json")
+    fusion = services(["fusion", "--checkpoint-every", "1"], env, tmp_path / "fusion.log").start()
+    time.sleep(45)   # past the client's bootstrap timeout (30 s), which used to end the process
+    assert fusion.alive(), fusion.output()
+    own_broker.start()
+    bus = KafkaBus(own_broker.bootstrap)
+    try:
+        ensure_topics(bus)
+        publish_paced(bus, chunked(observations[:2000], 4), pause_s=0.2)
+    finally:
+        bus.close()
+    ckpt = tmp_path / "fusion.ckpt"
+    ends = end_offsets(own_broker.bootstrap, topics.OBS)
+    assert sum(ends.values()) == 2000
+    assert wait_for(lambda: ckpt.exists() and {p: o for p, o in covered_of(ckpt).items() if o}
+                    == {p: o for p, o in ends.items() if o}, timeout_s=180, every_s=0.5), fusion.output()
+    assert "cannot be reached" in fusion.output()
+    assert fusion.stop() == 0, fusion.output()
