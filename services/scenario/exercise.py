@@ -20,7 +20,6 @@ disposition, and how fast; per trainee, what they did and how many dispositions 
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import signal
@@ -31,6 +30,9 @@ from statistics import median
 
 import httpx
 
+from fusion.model import iso_time
+from ingest.timeparse import parse_iso
+
 from .alert_score import final_versions, matches
 from .score import AlertLine, ScoreError, load_labels
 from .simulate import ScenarioError, from_dict, generate, load, write
@@ -40,14 +42,6 @@ RIGHT = {True: {"true_positive", "duplicate"}, False: {"false_positive", "benign
 
 class ExerciseError(Exception):
     pass
-
-
-def _iso(t: float) -> str:
-    return dt.datetime.fromtimestamp(t, dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def _epoch(text: str) -> float:
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 def _health(url: str) -> dict:
@@ -98,9 +92,9 @@ def start(args) -> int:
         path.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
 
     def started(wall0: float, t0: float) -> None:
-        record.update(state="running", wall0=wall0, feed_t0=t0, started=_iso(wall0))
+        record.update(state="running", wall0=wall0, feed_t0=t0, started=iso_time(wall0))
         save()
-        print(f"mfc exercise: {health['exercise']}: {s.name} running at {args.speed:g}x from {_iso(wall0)} "
+        print(f"mfc exercise: {health['exercise']}: {s.name} running at {args.speed:g}x from {iso_time(wall0)} "
               f"({s.hours:g} h of feed time); `mfc exercise stop {d}` or Ctrl-C ends it", file=sys.stderr)
     save()
     try:
@@ -112,7 +106,7 @@ def start(args) -> int:
         record.update(state="refused")
         save()
         raise ExerciseError(str(exc)) from None
-    record["ended"] = _iso(time.time())
+    record["ended"] = iso_time(time.time())
     save()
     print(f"mfc exercise: {record['state']}; debrief with `mfc exercise debrief {d} --key KEY`", file=sys.stderr)
     return 0
@@ -161,7 +155,7 @@ def debrief_data(d: Path, key: str) -> dict:
 
     alerts, by_id = [], {}
     for a in rows:
-        t = _epoch(a["time"])
+        t = parse_iso(a["time"])
         alerts.append(AlertLine(a["alert_id"], a["type"], t - shift, a.get("mmsi"), a.get("lat"), a.get("lon"),
                                 a.get("state", "open"), a.get("evidence") or {}, a.get("summary", "")))
         by_id[a["alert_id"]] = a
@@ -193,7 +187,7 @@ def debrief_data(d: Path, key: str) -> dict:
             act = h.get("action")
             if act == "acknowledge":
                 t["acknowledged"] += 1
-                t["_ack"].append(_epoch(h["at"]) - wall(_epoch(a["time"])))
+                t["_ack"].append(parse_iso(h["at"]) - wall(parse_iso(a["time"])))
             elif act == "assign":
                 t["assigned"] += 1
             elif act == "comment":
@@ -222,7 +216,7 @@ def _work(alert: dict, raised_wall_s: float, positive: bool) -> dict:
         key = {"acknowledge": "acknowledged", "close": "closed", "assign": "assigned"}.get(act)
         if key and f"{key}_by" not in out:
             out[f"{key}_by"] = h.get("by")
-            out[f"{key}_after_s"] = round(_epoch(h["at"]) - raised_wall_s, 1)
+            out[f"{key}_after_s"] = round(parse_iso(h["at"]) - raised_wall_s, 1)
     if out["disposition"] is not None:
         out["disposition_right"] = out["disposition"] in RIGHT[positive]
     return out

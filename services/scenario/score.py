@@ -20,7 +20,6 @@ scripted vessel more than 25 minutes after it left the scenario are not scored.
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 import json
 import math
@@ -32,10 +31,12 @@ from pathlib import Path
 import numpy as np
 
 from fusion.rules import ALERT_TYPES
+from ingest.timeparse import TimeParseError, parse_time
 
 from .alert_score import final_versions, matches, score as score_alerts
 from .events import Case
 from .gospa import gospa_pairs
+from .world import ecef
 
 PUBLISHED = ("confirmed", "coasting")
 
@@ -45,17 +46,10 @@ class ScoreError(ValueError):
 
 
 def _time(v, where: str) -> float:
-    if isinstance(v, (int, float)) and not isinstance(v, bool):
-        return float(v)
-    if isinstance(v, str):
-        try:
-            t = dt.datetime.fromisoformat(v.replace("Z", "+00:00"))
-            if t.tzinfo is None:
-                t = t.replace(tzinfo=dt.timezone.utc)
-            return t.timestamp()
-        except ValueError:
-            pass
-    raise ScoreError(f"{where}: time {v!r} is neither ISO 8601 nor epoch seconds")
+    try:
+        return parse_time(v)
+    except TimeParseError as exc:
+        raise ScoreError(f"{where}: {exc}") from None
 
 
 def _lines(path: Path):
@@ -183,21 +177,6 @@ def load_tracks(path: Path) -> dict[float, list[dict]]:
             continue
         frames[_time(d["time"], f"{path}:{n}")].append(d)
     return frames
-
-
-# ------------------------------------------------------------------ geometry
-def ecef(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-    """WGS 84 earth-centred coordinates (metres) of points at sea level."""
-    from pyproj import Transformer
-    tr = _ECEF.get("t")
-    if tr is None:
-        tr = _ECEF["t"] = Transformer.from_crs("EPSG:4326", "EPSG:4978", always_xy=True)
-    lat, lon = np.asarray(lat, float), np.asarray(lon, float)
-    x, y, z = tr.transform(lon, lat, np.zeros_like(lat))
-    return np.column_stack([x, y, z]) if lat.size else np.zeros((0, 3))
-
-
-_ECEF: dict = {}
 
 
 # ------------------------------------------------------------------ scoring

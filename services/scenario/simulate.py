@@ -48,6 +48,7 @@ import numpy as np
 
 from fusion.geodesy import distance_m, distance_m_array
 from fusion.model import Observation, Sensor
+from ingest.nmea import nmea_checksum
 
 from .events import GROUPS, Case, inject
 from .world import (MmsiBook, Vessel, World, ais_observations, beyond_cover_traffic, clean_day_sensors,
@@ -416,13 +417,6 @@ def _sensor_json(x: Sensor) -> dict:
     return d
 
 
-def _checksum(body: str) -> str:
-    c = 0
-    for ch in body:
-        c ^= ord(ch)
-    return f"{c:02X}"
-
-
 _ARMOUR = [chr(v + 48 if v < 40 else v + 56) for v in range(64)]
 
 
@@ -458,7 +452,7 @@ def _write_ais(g: Generated, path: FsPath, progress) -> int:
                                            float(o.cog_deg or 0.0), int(o.time_s) % 60)
                 sentence = f"AIVDM,1,1,,A,{payload},0"
                 body = f"s:{station},c:{c}"
-                f.write(f"\\{body}*{_checksum(body)}\\!{sentence}*{_checksum(sentence)}\n")
+                f.write(f"\\{body}*{nmea_checksum(body)}\\!{sentence}*{nmea_checksum(sentence)}\n")
                 n += 1
             else:
                 group += 1
@@ -470,7 +464,7 @@ def _write_ais(g: Generated, path: FsPath, progress) -> int:
                                         seq_id=group % 10)
                 for k, sentence in enumerate(sentences):
                     body = f"g:{k + 1}-{len(sentences)}-{group % 10000},s:{station},c:{c}"
-                    f.write(f"\\{body}*{_checksum(body)}\\{sentence}\n")
+                    f.write(f"\\{body}*{nmea_checksum(body)}\\{sentence}\n")
                     n += 1
             if progress is not None and n >= next_tick:
                 progress(f"ais.nmea {n:,} lines")

@@ -108,7 +108,7 @@ class World:
         self.rx = np.array([(s.lat, s.lon, s.range_m) for s in self.sensors.values() if s.kind == "ais"])
         self.rx_ids = [s.id for s in self.sensors.values() if s.kind == "ais"]
         if len(self.rx):
-            self._rx_tree = cKDTree(_ecef(self.rx[:, 0], self.rx[:, 1]))
+            self._rx_tree = cKDTree(ecef(self.rx[:, 0], self.rx[:, 1]))
             self._rx_reach = float(self.rx[:, 2].max()) + 1.0
         self.radars = [s for s in self.sensors.values() if s.kind == "radar"]
         self.watch = shapely.union_all([g for _, _, g in self.geo.watch]).buffer(0.1)
@@ -148,7 +148,7 @@ class World:
         out = np.zeros(len(lat), bool)
         if not len(lat) or not len(self.rx):
             return out
-        balls = self._rx_tree.query_ball_point(_ecef(lat, lon), self._rx_reach)
+        balls = self._rx_tree.query_ball_point(ecef(lat, lon), self._rx_reach)
         counts = np.fromiter((len(b) for b in balls), int, len(balls))
         if not counts.sum():
             return out
@@ -164,7 +164,7 @@ class World:
         out: list[list[int]] = [[] for _ in range(len(lat))]
         if not len(lat) or not len(self.rx):
             return out
-        balls = self._rx_tree.query_ball_point(_ecef(lat, lon), self._rx_reach)
+        balls = self._rx_tree.query_ball_point(ecef(lat, lon), self._rx_reach)
         counts = np.fromiter((len(b) for b in balls), int, len(balls))
         pi = np.repeat(np.arange(len(lat)), counts)
         ri = np.fromiter((j for b in balls for j in b), int, int(counts.sum()))
@@ -177,7 +177,7 @@ class World:
     def nearest_receiver(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
         """Index (into the AIS receivers) of the nearest receiver whose range holds each point, else
         of the nearest receiver (straight-line distance, within a metre of the geodesic's order)."""
-        pts = _ecef(np.asarray(lat, float), np.asarray(lon, float))
+        pts = ecef(np.asarray(lat, float), np.asarray(lon, float))
         k = min(8, len(self.rx))
         d, i = self._rx_tree.query(pts, k=k)
         d, i = d.reshape(len(pts), k), i.reshape(len(pts), k)
@@ -214,8 +214,8 @@ class World:
         return None
 
 
-def _ecef(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-    """WGS 84 earth-centred coordinates (metres) at sea level."""
+def ecef(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """WGS 84 earth-centred coordinates (metres) at sea level (pyproj), n×3."""
     tr = _ECEF.get("t")
     if tr is None:
         tr = _ECEF["t"] = Transformer.from_crs("EPSG:4326", "EPSG:4978", always_xy=True)
@@ -320,7 +320,7 @@ def radar_observations(world: World, vessels: list[Vessel], t0: float, t1: float
     out = []
     for r in world.radars:
         scans = np.arange(t0, t1, r.scan_period_s)
-        site = _ecef(np.array([r.lat]), np.array([r.lon]))[0]
+        site = ecef(np.array([r.lat]), np.array([r.lon]))[0]
         for v in vessels:
             a, b = max(t0, v.path.t[0]), min(t1, v.path.t[-1])
             ts = scans[(scans >= a) & (scans <= b)]
@@ -329,7 +329,7 @@ def radar_observations(world: World, vessels: list[Vessel], t0: float, t1: float
             lat, lon, _, _ = v.path.at(ts)
             # the geodesic only where the straight line (never longer) is within range
             d = np.full(len(ts), np.inf)
-            near = np.linalg.norm(_ecef(lat, lon) - site, axis=1) <= r.range_m
+            near = np.linalg.norm(ecef(lat, lon) - site, axis=1) <= r.range_m
             if near.any():
                 d[near] = _dist_vec(r.lat, r.lon, lat[near], lon[near])
             m = (d <= r.range_m) & (rng.random(len(ts)) < 0.9)
