@@ -3,6 +3,7 @@ anchorages learned from where many distinct vessels stop (fusion.rules.traffic).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -152,3 +153,65 @@ def test_a_ship_casting_off_after_hours_moored_is_not_loitering():
         obs.append(ais(548_000_003, t + 60 * k, SPOT[0], lon, sog=sog, cog=90.0, nav_status=0))
         lines.append(line("T3", t + 60 * k, SPOT[0], lon, sog, 90.0, 548_000_003))
     assert not of_type(run(engine(), obs, lines), "loitering")
+
+
+def _pair(statuses: tuple[int | None, int | None], apart_m: float, lat: float = SPOT[0], lon: float = SPOT[1]):
+    """Two ships at rest ``apart_m`` apart (east-west) for two hours, reporting ``statuses``."""
+    lon_b, _, _ = GEOD.fwd(lon, lat, 90.0, apart_m)
+    oa, la = _anchored("A", 548_000_011, lat, lon, T0, 2.0, statuses[0])
+    ob, lb = _anchored("B", 533_000_012, lat, lon_b, T0, 2.0, statuses[1])
+    return of_type(run(engine(), oa + ob, la + lb), "rendezvous")
+
+
+@pytest.mark.parametrize("statuses, apart_m, meets", [
+    ((5, 5), 100.0, False),    # moored at neighbouring berths (or rafted alongside) near the coast
+    ((1, 1), 350.0, False),    # neighbours in one anchorage, clear of each other's swing circle
+    ((1, 5), 100.0, False),
+    ((1, 1), 60.0, True),      # both "at anchor" and alongside: a transfer at anchor
+    ((0, 0), 350.0, True),     # the same pair not reporting at anchor: a meeting at sea
+    ((None, 1), 350.0, True),  # only one says it is at anchor
+])
+def test_ships_at_anchor_or_moored_as_neighbours_are_no_rendezvous_alongside_still_is(statuses, apart_m, meets):
+    assert bool(_pair(statuses, apart_m)) is meets
+
+
+def test_moored_neighbours_far_out_at_sea_still_meet():
+    """'Moored' 100 km from any land is not a berth: the status does not excuse the meeting."""
+    assert _pair((5, 5), 100.0, 10.10, 114.2 + 0.915)
+
+
+def test_fishing_vessels_drift_where_no_eez_applies_but_loiter_in_another_states_eez():
+    """A fishing vessel working slowly for three hours where the layer has no EEZ (the high seas,
+    a disputed feature) is fishing; a cargo ship there loiters; a Chinese fishing vessel drifting
+    in the Philippine EEZ loiters; a Philippine one there is at home."""
+    geo = geography()
+    no_eez, ph_eez = (10.8, 115.5), (10.8, 117.5)
+    assert geo.eez_states_at(*no_eez) == [] and geo.eez_states_at(*ph_eez) == ["PH"]
+
+    def loiters(mmsi, spot, ship_type):
+        obs, lines = _anchored("F", mmsi, *spot, T0, 3.0, status=0)
+        lines = [dataclasses.replace(ln, ship_type=ship_type) for ln in lines]   # flag from the MID: 412 CN, 548 PH
+        return bool(of_type(run(engine(), obs, lines), "loitering"))
+
+    assert not loiters(412_000_021, no_eez, 30)
+    assert loiters(412_000_022, no_eez, 70)
+    assert loiters(412_000_023, ph_eez, 30)
+    assert not loiters(548_000_024, ph_eez, 30)
+
+
+def test_two_fishing_boats_together_are_no_encounter_a_fishing_boat_and_a_carrier_are():
+    """As Global Fishing Watch's encounters: two fishing vessels drifting side by side (a fleet,
+    pair trawlers) are not reported; a fishing vessel with a reefer (a transshipment) is."""
+    lat, lon = 10.8, 115.5                              # at sea, no EEZ, far from ports
+    lon_b, _, _ = GEOD.fwd(lon, lat, 90.0, 200.0)
+
+    def meets(type_a, type_b):
+        oa, la = _anchored("A", 412_000_031, lat, lon, T0, 2.0, 0)
+        ob, lb = _anchored("B", 412_000_032, lat, lon_b, T0, 2.0, 0)
+        la = [dataclasses.replace(x, ship_type=type_a) for x in la]
+        lb = [dataclasses.replace(x, ship_type=type_b) for x in lb]
+        return bool(of_type(run(engine(), oa + ob, la + lb), "rendezvous"))
+
+    assert not meets(30, 30)
+    assert meets(30, 79)          # 79: cargo, no additional information (refrigerated cargo carriers)
+    assert meets(70, 80)

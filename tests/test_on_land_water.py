@@ -1,6 +1,6 @@
 """Rivers are water: on_land and gnss_interference on the real layers (services/data/geo), with the
 shipped inland water layer and water learned from traffic.  Positions are real places on the
-Pearl River (Huangpu port, Dongguan/Humen), the Saigon River at Ho Chi Minh City, and inland
+Pearl River (Huangpu port, Dongguan/Humen), the Saigon (Long Tau) River below Ho Chi Minh City, and inland
 Guangdong and central Luzon far from any river."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from services.geography import build_geography
 from tests.rules_builders import T0, ais, latest, line, of_type, run
 
 RIVER = {"Huangpu, Pearl River": (23.09, 113.45), "Dongguan, Pearl River": (22.95, 113.60)}
-SAIGON = (10.77, 106.71)
+SAIGON = (10.62, 106.80)   # Long Tau channel, 17 km from the nearest listed port (Tan Cang)
 INTERIOR = {"inland Guangdong": (23.60, 113.60), "central Luzon": (15.50, 120.90)}
 GEOD = Geod(ellps="WGS84")
 
@@ -61,7 +61,7 @@ def test_a_fix_far_inland_is_on_land_and_says_how_far_from_navigable_water(geo, 
 
 
 def _river_transit(tid: str, mmsi: int, t0: float) -> tuple[list, list]:
-    """Up the Saigon River past 10.77N 106.71E at 6 kn (heading north), fixes every 20 s."""
+    """Up the Saigon River past 10.62N 106.80E at 6 kn (heading north), fixes every 20 s."""
     lat0, lon = SAIGON[0] - 0.02, SAIGON[1]
     obs, lines = [], []
     for k in range(120):
@@ -143,3 +143,37 @@ def test_gnss_interference_keeps_the_vessels_learned_water_does_not_explain():
     out = eng.ctx.book.drain()
     (b,) = [x for x in out if x.alert_id == a.alert_id and x.type == "gnss_interference"]
     assert b.state == "open" and b.evidence["vessels"] == 3 and 412_000_403 not in b.evidence["mmsis"]
+
+
+# Cat Lai container terminal, on the Dong Nai river at Ho Chi Minh City (published position), and
+# District 4 on the Saigon river, 2.3 km from the listed port of Tan Cang; neither river is in
+# the shipped layers.
+CAT_LAI = (10.759, 106.790)
+DISTRICT_4 = (10.770, 106.710)
+
+
+def test_a_ship_moored_at_an_up_river_berth_is_not_on_land_one_under_way_there_is(geo):
+    lat, lon = CAT_LAI
+    assert geo.inland_m(lat, lon) > 30_000                       # the layers put it deep inland ...
+    port = geo.nearest_port(lat, lon, 10_000)
+    assert port is not None and port[1] > RulesConfig().port_clear_m   # ... and outside every port's area
+    moored = [ais(574_000_050, T0 + 180 * k, lat, lon, sog=0.0, cog=0.0, nav_status=5) for k in range(20)]
+    assert not of_type(run(RuleEngine(geo, RulesConfig()), moored, []), "on_land")
+    under_way = [ais(574_000_051, T0 + 60 * k, lat, lon, sog=6.0, cog=0.0, nav_status=0) for k in range(10)]
+    (a,) = latest(of_type(run(RuleEngine(geo, RulesConfig()), under_way, []), "on_land")).values()
+    assert a.evidence["inland_m"] > 30_000
+    # "moored" far inland is no berth: a spoofed position 54 km from water, no port within 60 km, alerts
+    lat, lon = INTERIOR["central Luzon"]
+    assert geo.nearest_port(lat, lon, 60_000) is None
+    fake = [ais(412_000_052, T0 + 180 * k, lat, lon, sog=0.0, cog=0.0, nav_status=5) for k in range(10)]
+    assert of_type(run(RuleEngine(geo, RulesConfig()), fake, []), "on_land")
+
+
+def test_a_fix_in_a_listed_ports_area_is_not_on_land(geo):
+    lat, lon = DISTRICT_4
+    assert geo.inland_m(lat, lon) > 1000
+    port = geo.nearest_port(lat, lon, RulesConfig().port_clear_m)
+    assert port is not None and port[0] == "Tan Cang"
+    fixes = [ais(574_000_060 + k, T0 + 60 * j, lat + 0.002 * k, lon, sog=6.0, cog=0.0) for k in range(4) for j in range(10)]
+    alerts = run(RuleEngine(geo, RulesConfig()), fixes, [])
+    assert not of_type(alerts, "on_land") and not of_type(alerts, "gnss_interference")

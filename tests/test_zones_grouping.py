@@ -1,5 +1,8 @@
 """zone_entry policies and grouping: one alert per zone and vessel category that lists the
-vessels and follows them in and out; releasability the meet of every member's sensors."""
+vessels and follows them in and out; releasability the meet of every member's sensors.
+
+The grouping tests watch every vessel category (``EVERY``); the shipped policy of disputed
+features, which leaves ordinary fishing out, is tested at the end."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from fusion.rules import Geography, RuleEngine, RulesConfig
 from tests.rules_builders import T0, ZONE_NAME, engine, geography, latest, of_type, run
 
 GEOD = Geod(ellps="WGS84")
+EVERY: dict = {}   # no per-kind policy: every category counts
 ZONES = Path(__file__).resolve().parents[1] / "services" / "data" / "geo" / "zones_12nm.geojson"
 
 
@@ -63,7 +67,7 @@ def test_seven_fishing_vessels_at_whitsun_reef_are_one_alert_that_follows_them(r
     for k, (la, lo) in enumerate(spots):
         leave = T0 + 4 * 3600 if k == 6 else None
         lines += _approach(f"F{k}", 412_440_000 + k, la, lo, T0 + 300 * k, t_end, leave_at=leave)
-    eng = RuleEngine(Geography(zones=real_zones), RulesConfig())
+    eng = RuleEngine(Geography(zones=real_zones), RulesConfig(zone_policies=EVERY))
     alerts = of_type(run(eng, [], lines), "zone_entry")
     final = latest(alerts)
     assert len(final) == 1                       # one alert, not seven
@@ -84,7 +88,7 @@ def test_categories_are_grouped_apart_and_the_last_to_leave_closes_the_alert():
     lat, lon = 10.10, 115.10                      # the builders' watch zone
     lines = _approach("F1", 412_000_001, lat, lon, T0, T0 + 7200, leave_at=T0 + 5000)
     lines += _approach("C1", 412_000_002, lat + 0.01, lon, T0, T0 + 7200, ship_type=70, leave_at=T0 + 5000)
-    final = latest(of_type(run(engine(), [], lines), "zone_entry"))
+    final = latest(of_type(run(engine(zone_policies=EVERY), [], lines), "zone_entry"))
     assert sorted(a.evidence["category"] for a in final.values()) == ["cargo", "fishing"]
     assert all(a.state == "closed" and a.evidence["vessels"] == 0 for a in final.values())
 
@@ -111,7 +115,7 @@ def test_zone_policy_per_kind_and_per_zone():
 
 def test_one_alert_per_vessel_when_grouping_is_off():
     lines = [ln for k in range(3) for ln in _approach(f"F{k}", 412_000_010 + k, 10.1 + 0.01 * k, 115.1, T0, T0 + 7200)]
-    assert len(latest(of_type(run(engine(zone_group=False), [], lines), "zone_entry"))) == 3
+    assert len(latest(of_type(run(engine(zone_policies=EVERY, zone_group=False), [], lines), "zone_entry"))) == 3
 
 
 def test_a_group_alert_never_reaches_an_agency_not_entitled_to_every_vessel_in_it():
@@ -122,7 +126,7 @@ def test_a_group_alert_never_reaches_an_agency_not_entitled_to_every_vessel_in_i
     lines += _approach("F2", 412_000_002, 10.11, 115.10, T0 + 600, T0 + 9000)
     lines += _approach("R1", 412_000_003, 10.12, 115.10, T0 + 2400, T0 + 9000, sensors=("AIS-PH",),
                        leave_at=T0 + 7000)
-    alerts = of_type(run(RuleEngine(geo, RulesConfig()), [], lines), "zone_entry")
+    alerts = of_type(run(RuleEngine(geo, RulesConfig(zone_policies=EVERY)), [], lines), "zone_entry")
     assert len({a.alert_id for a in alerts}) == 1
     before = [a for a in alerts if "R1" not in a.evidence["track_ids"] and a.evidence.get("peak_vessels", 1) < 3]
     assert before and all(a.evidence["releasability"] == ["ASEAN"] for a in before)
@@ -132,7 +136,7 @@ def test_a_group_alert_never_reaches_an_agency_not_entitled_to_every_vessel_in_i
     assert "R1" not in last.evidence["track_ids"] and last.evidence["releasability"] == ["PH"]
     # an unknown sensor behind a member: no agency at all (fails closed)
     lines += _approach("U1", 412_000_004, 10.13, 115.10, T0 + 3000, T0 + 9000, sensors=("AIS-NOBODY",))
-    alerts = of_type(run(RuleEngine(geo, RulesConfig()), [], lines), "zone_entry")
+    alerts = of_type(run(RuleEngine(geo, RulesConfig(zone_policies=EVERY)), [], lines), "zone_entry")
     assert all(a.evidence["releasability"] == [] for a in alerts if "U1" in a.evidence["track_ids"])
 
 
@@ -145,7 +149,7 @@ def test_a_vessel_whose_type_arrives_later_moves_to_its_category():
               TrackLine(*[getattr(ln, f) for f in ("track_id", "time_s", "lat", "lon", "sog_kn", "cog_deg",
                                                       "sigma_m", "mmsi", "name", "flag")], None, ln.sources,
                         ln.status, ln.sensors) for ln in early]
-    alerts = of_type(run(engine(), [], lines), "zone_entry")
+    alerts = of_type(run(engine(zone_policies=EVERY), [], lines), "zone_entry")
     final = latest(alerts)
     by_cat = {a.evidence["category"]: a for a in final.values()}
     assert by_cat["unknown"].state == "closed" and "type now known" in by_cat["unknown"].summary
@@ -158,7 +162,7 @@ def test_groups_follow_their_zone_when_a_restart_lists_the_zones_differently():
     from fusion.rules.zones import ZoneEntry
 
     lines = [ln for k in range(2) for ln in _approach(f"F{k}", 412_000_020 + k, 10.1 + 0.01 * k, 115.1, T0, T0 + 7200)]
-    eng = engine()
+    eng = engine(zone_policies=EVERY)
     run(eng, [], lines)
     fusion = Fusion.__new__(Fusion)
     fusion.rules = eng
@@ -176,7 +180,7 @@ def test_a_lone_vessel_of_unknown_type_keeps_its_alert_when_its_type_arrives():
              TrackLine(*[getattr(ln, f) for f in ("track_id", "time_s", "lat", "lon", "sog_kn", "cog_deg",
                                                      "sigma_m", "mmsi", "name", "flag")], None, ln.sources,
                        ln.status, ln.sensors) for ln in early]
-    final = latest(of_type(run(engine(), [], lines), "zone_entry"))
+    final = latest(of_type(run(engine(zone_policies=EVERY), [], lines), "zone_entry"))
     (a,) = final.values()
     assert a.evidence["category"] == "cargo" and a.state == "open" and a.track_id == "C1"
 
@@ -192,7 +196,7 @@ def test_a_fleet_of_hundreds_is_one_alert_re_sent_once_a_minute_not_once_per_ves
         lines += _approach(f"F{k}", 412_100_000 + k, lat + 0.0002 * (k % 20), lon + 0.0002 * (k // 20),
                            t0, T0 + 6000)
     lines.sort(key=lambda ln: ln.time_s)
-    alerts = of_type(run(engine(), [], lines), "zone_entry")
+    alerts = of_type(run(engine(zone_policies=EVERY), [], lines), "zone_entry")
     (a,) = latest(alerts).values()
     copies = [x for x in alerts if x.alert_id == a.alert_id]
     sent = [x.evidence.get("updated_s", x.time_s) for x in copies]
@@ -202,3 +206,49 @@ def test_a_fleet_of_hundreds_is_one_alert_re_sent_once_a_minute_not_once_per_ves
     assert a.evidence["vessels"] == 300 and len(a.evidence["track_ids"]) == 300
     assert len(a.evidence["members"]) == 50 and a.evidence["members_truncated"] is True
     assert a.summary.startswith("300 fishing vessels inside")
+
+
+def test_shipped_policy_ordinary_fishing_at_a_disputed_feature_raises_nothing_a_cargo_ship_does():
+    """Default settings (what `mfc fuse` and the services run): five fishing boats and a pleasure
+    craft working at the feature raise no zone alert; a cargo ship entering does; an admin who
+    wants the fishing boats at this feature (a standoff) adds them back for the zone alone."""
+    lat, lon = 10.10, 115.10                      # the builders' watch zone (a disputed feature)
+    lines = [ln for k in range(5) for ln in _approach(f"F{k}", 412_000_100 + k, lat + 0.005 * k, lon, T0 + 300 * k,
+                                                      T0 + 9000)]
+    lines += _approach("Y1", 412_000_200, lat - 0.01, lon, T0, T0 + 9000, ship_type=37)
+    final = latest(of_type(run(engine(), [], lines), "zone_entry"))
+    assert final == {}
+    lines += _approach("C1", 412_000_300, lat + 0.03, lon, T0, T0 + 9000, ship_type=70)
+    final = latest(of_type(run(engine(), [], lines), "zone_entry"))
+    assert [(a.evidence["category"], a.track_id) for a in final.values()] == [("cargo", "C1")]
+    over = {ZONE_NAME: {"categories": ["fishing", "cargo"]}}
+    final = latest(of_type(run(engine(zone_policy_overrides=over), [], lines), "zone_entry"))
+    assert sorted((a.evidence["category"], a.evidence["vessels"]) for a in final.values()) == [("cargo", 1), ("fishing", 5)]
+
+
+def test_a_radar_contact_counts_as_dark_in_a_zone_only_once_it_stays_without_ais():
+    """Radar plots of a vessel may come before its AIS is heard: a radar-only track first seen
+    inside the zone that gets its identity four minutes later raises no dark alert; one that
+    stays radar-only is reported after ten minutes (zone_dark_s), named as a radar contact."""
+    lat, lon = 10.10, 115.10
+    def radar_then_ais(tid, mmsi_from_s, t_end):
+        out = []
+        for ln in _approach(tid, 412_000_400, lat, lon, T0, t_end, sources=("radar",), sensors=("R-A",)):
+            if ln.time_s >= T0 + mmsi_from_s:
+                ln = TrackLine(ln.track_id, ln.time_s, ln.lat, ln.lon, ln.sog_kn, ln.cog_deg, ln.sigma_m,
+                               412_000_400, None, "CN", 70, ("ais", "radar"), ln.status, ("AIS-A", "R-A"))
+            else:
+                ln = TrackLine(ln.track_id, ln.time_s, ln.lat, ln.lon, ln.sog_kn, ln.cog_deg, ln.sigma_m,
+                               None, None, None, None, ln.sources, ln.status, ln.sensors)
+            out.append(ln)
+        return out
+    inside = [ln for ln in _approach("X", 1, lat, lon, T0, T0 + 9000)]
+    t_in = next(ln.time_s for ln in inside if engine().ctx.geo.watch_zones_at(ln.lat, ln.lon)) - T0
+    late_ais = radar_then_ais("D1", t_in + 240, T0 + 9000)
+    final = latest(of_type(run(engine(), [], late_ais), "zone_entry"))
+    assert [a.evidence["category"] for a in final.values()] == ["cargo"]   # never a dark alert
+    dark = radar_then_ais("D2", 10 ** 9, T0 + 9000)
+    alerts = of_type(run(engine(), [], dark), "zone_entry")
+    first = alerts[0]
+    assert first.evidence["category"] == "dark" and first.summary.startswith("Radar contact D2")
+    assert 600 <= first.time_s - (T0 + t_in) <= 660

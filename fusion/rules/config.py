@@ -106,7 +106,11 @@ class RulesConfig:
     nav_status_fresh_s: float = 1800.0     # a reported navigational status counts this long
     anchor_status_coast_m: float = 40_000.0  # "at anchor"/"moored" exempts from loitering within this of land
     # zone_entry policies and grouping (zones.py): per zone kind, then per zone name (admin)
-    zone_policies: dict[str, dict] = field(default_factory=dict)
+    # by default ordinary fishing and leisure craft at a disputed feature raise nothing: massing is
+    # ``swarm``, fishing in another state's EEZ is ``foreign_fishing``; an admin adds them back per zone
+    zone_policies: dict[str, dict] = field(default_factory=lambda: {
+        "disputed_feature_12nm": {"categories": ("cargo", "tanker", "passenger", "government", "service",
+                                                 "high_speed", "other", "unknown", "dark")}})
     zone_policy_overrides: dict[str, dict] = field(default_factory=dict)
     zone_group: bool = True                # one alert per zone and vessel category
     zone_group_update_s: float = 60.0      # a group alert's membership re-sent at most this often
@@ -118,3 +122,11 @@ class RulesConfig:
     integrity_keep_s: float = 3600.0       # reports remembered this long (feed time) ...
     integrity_max_reports: int = 100_000   # ... and at most this many (then one MMSI in 2, 4, ...)
     integrity_quiet_s: float = 1800.0      # an episode closes after its receiver agrees again this long
+    # clean-day precision (docs/alerts.md "What does not alert"); new fields go last: checkpoints
+    rendezvous_alongside_m: float = 150.0  # two ships both at anchor this close are alongside (a transfer);
+    #                                        farther apart, or either moored, they are neighbours in port
+    on_land_berth_m: float = 10_000.0      # a vessel reporting at anchor / moored: on land only this far
+    #                                        from navigable water and from every listed port (berths, basins)
+    loiter_exempt_fishing_outside_eez: bool = True  # fishing vessels where no state's EEZ applies: fishing
+    zone_dark_s: float = 600.0             # a radar-only track counts as dark in a zone after this long
+    rendezvous_fishing_pairs: bool = False  # two fishing vessels together (a fleet, pair trawlers) meet?

@@ -9,7 +9,10 @@ tracks was the service's slow memory growth.  Fires on the first sample
 where the full window is covered and its mean is slow; closes when the vessel holds
 ≥ loiter_exit_speed_kn for loiter_exit_s, enters a port/anchorage, or is lost.
 Fishing vessels inside their own flag state's EEZ are exempt (drifting and light-luring
-at night are their trade; ``loiter_exempt_own_eez_fishing``); foreign ones are not.
+at night are their trade; ``loiter_exempt_own_eez_fishing``), and so are fishing vessels where
+no state's EEZ applies (the high seas and the disputed features of the shipped layer:
+``loiter_exempt_fishing_outside_eez``), as Global Fishing Watch reserves loitering for
+non-fishing vessels; a fishing vessel slow in another state's EEZ still loiters.
 A vessel at anchor is not loitering: one reporting navigational status 1 (at anchor) or 5
 (moored) within ``anchor_status_coast_m`` of land, or stopped inside an anchorage learned
 from traffic (``TrafficMap``), does not raise it; and the hours it spent reporting at anchor or
@@ -109,9 +112,13 @@ class Loitering:
             return
         if self._at_anchor(line):
             return
-        if cfg.loiter_exempt_own_eez_fishing and line.ship_type in cfg.fishing_ship_types and line.flag \
-                and cfg.flag_equivalents.get(line.flag, line.flag) in geo.eez_states_at(line.lat, line.lon):
-            return  # a fishing vessel drifting or jigging on its own state's grounds
+        if line.ship_type in cfg.fishing_ship_types:
+            states = geo.eez_states_at(line.lat, line.lon)
+            if cfg.loiter_exempt_fishing_outside_eez and not states:
+                return  # fishing where no state's EEZ applies (high seas, disputed features): fishing
+            if cfg.loiter_exempt_own_eez_fishing and line.flag \
+                    and cfg.flag_equivalents.get(line.flag, line.flag) in states:
+                return  # a fishing vessel drifting or jigging on its own state's grounds
         since = _start(st)
         span = line.time_s - since
         who = f"MMSI {line.mmsi}" if line.mmsi is not None else "Radar contact"

@@ -2,7 +2,11 @@
 
 Navigable water is the sea, the shipped inland water layer (rivers, estuaries, lakes:
 ``Geography.water``) and the water learned from traffic (``TrafficMap``: cells where several
-distinct vessels moved consistently).  Point-in-land is a prepared contains_xy
+distinct vessels moved consistently).  Not on land either: a fix within ``port_clear_m`` of a
+listed port (basins, docks and berths are below the layers' resolution), nor one of a vessel
+reporting at anchor or moored (status 1 / 5) within ``on_land_berth_m`` of navigable water or of
+a listed port (a berth up a river lies at the edge of water the layers may not draw).  A vessel
+under way keeps the strict ``on_land_m``: GNSS spoofing onto land shows there.  Point-in-land is a prepared contains_xy
 (microseconds); only fixes on land pay for the metric distance to water.  An open alert
 whose fixes turn out to lie on newly learned water is retracted.  Per MMSI one episode, updated (throttled) while
 inland fixes keep coming and closed after on_land_quiet_s without one.
@@ -16,6 +20,7 @@ from dataclasses import dataclass
 
 from ..model import Alert, Observation
 from .base import Context, minutes
+from .traffic import ANCHORED_STATUSES
 
 
 @dataclass(slots=True)
@@ -41,6 +46,13 @@ class OnLand:
         inland = self.ctx.traffic.water_distance_m(obs.lat, obs.lon, inland)
         if inland <= self.cfg.on_land_m:
             return
+        if self.ctx.geo.nearest_port(obs.lat, obs.lon, self.cfg.port_clear_m) is not None:
+            return  # in a listed port: basins and berths the 1:10m coastline does not draw
+        if self._at_berth(obs):
+            port = self.ctx.geo.nearest_port(obs.lat, obs.lon, self.cfg.on_land_berth_m)
+            inland = min(inland, port[1] if port else inland)
+            if inland <= self.cfg.on_land_berth_m:
+                return
         self.ctx.fault("on_land", obs, obs.lat, obs.lon)
         st = self.open.get(obs.mmsi)
         if st is not None:
@@ -59,6 +71,10 @@ class OnLand:
                       "releasability": self.ctx.releasability([obs.sensor_id])})
         self.open[obs.mmsi] = _Land(alert, obs.time_s)
         self._arm(obs.mmsi, obs.time_s)
+
+    def _at_berth(self, obs: Observation) -> bool:
+        """The vessel reports at anchor or moored (in this report, or freshly before it)."""
+        return obs.nav_status in ANCHORED_STATUSES or self.ctx.traffic.anchored(obs.mmsi, obs.time_s)
 
     def on_water_learned(self, cell: tuple[int, int], time_s: float) -> None:
         """Traffic has just shown ``cell`` to be navigable water: an open alert whose latest fix

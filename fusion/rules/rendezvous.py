@@ -1,5 +1,8 @@
 """rendezvous: two vessels within rendezvous_m, both < rendezvous_speed_kn, for ≥ rendezvous_s,
-away from ports and anchorages, inside the AOI.
+away from ports and anchorages, inside the AOI; not two ships that both report at anchor or
+moored near the coast (berth or anchorage neighbours), unless both at anchor and alongside; not
+two fishing vessels (fleets and pair trawlers work together; as Global Fishing Watch's encounters,
+a meeting needs a non-fishing vessel: a carrier, tanker or other ship).
 
 Slow tracks sit in a fine grid (cells ≈ rendezvous_m), so each evaluation (at most
 every eval_every_s per track) only looks at its 3×3 neighbourhood.  A pair starts when
@@ -18,6 +21,7 @@ from ..geodesy import distance_m
 from ..model import Alert, TrackLine
 from .base import Context, PointGrid, minutes
 from .identity import not_a_vessel
+from .traffic import ANCHORED_STATUSES
 
 
 @dataclass(slots=True)
@@ -79,13 +83,16 @@ class Rendezvous:
             key = (tid, other) if tid < other else (other, tid)
             pair = self.pairs.get(key)
             if pair is None:
-                if d > cfg.rendezvous_m:
+                if d > cfg.rendezvous_m or self._not_a_meeting(line, ol, d):
                     continue
                 pair = self.pairs[key] = _Pair(t, t, d)
                 self.of_track.setdefault(tid, set()).add(key)
                 self.of_track.setdefault(other, set()).add(key)
                 self._arm(key, pair, t + cfg.rendezvous_s)
             elif d > cfg.rendezvous_m * cfg.rendezvous_break_factor:
+                continue
+            elif self._not_a_meeting(line, ol, d):
+                self._break(key, t, "not a meeting at sea: fishing vessels together, or neighbours at anchor or moored")
                 continue
             seen.add(key)
             pair.last_s, pair.distance_m, pair.min_m = t, d, min(pair.min_m, d)
@@ -95,6 +102,23 @@ class Rendezvous:
         for key in list(self.of_track.get(tid, ())):
             if key not in seen:
                 self._break(key, t, "the vessels separated")
+
+    def _not_a_meeting(self, a: TrackLine, b: TrackLine, d: float) -> bool:
+        """Not a meeting: two fishing vessels (unless ``rendezvous_fishing_pairs``), or both vessels report at anchor or moored (ITU-R M.1371 status 1 / 5) near the coast:
+        ships moored at neighbouring berths, or anchored in one anchorage, are not a meeting at
+        sea.  Two ships both at anchor within ``rendezvous_alongside_m`` are alongside each other
+        (swinging at anchor, neighbours keep several hundred metres apart): that stays a
+        rendezvous, a transfer at anchor being one of the things the rule is for."""
+        fishing = self.cfg.fishing_ship_types
+        if not self.cfg.rendezvous_fishing_pairs and a.ship_type in fishing and b.ship_type in fishing:
+            return True   # fleets and pair trawlers work together: an encounter needs a non-fishing ship
+        traffic, t = self.ctx.traffic, a.time_s
+        sa, sb = traffic.status(a.mmsi, t), traffic.status(b.mmsi, t)
+        if sa not in ANCHORED_STATUSES or sb not in ANCHORED_STATUSES:
+            return False
+        if sa == sb == 1 and d <= self.cfg.rendezvous_alongside_m:
+            return False
+        return self.ctx.geo.near_land(a.lat, a.lon, self.cfg.anchor_status_coast_m)
 
     def _due(self, key: tuple[str, str], due_s: float) -> None:
         pair = self.pairs.get(key)

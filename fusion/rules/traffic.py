@@ -114,6 +114,11 @@ class TrafficMap:
         st = self.nav.get(mmsi)
         return st is not None and st[0] in ANCHORED_STATUSES and now_s - st[1] <= self.cfg.nav_status_fresh_s
 
+    def status(self, mmsi: int | None, now_s: float) -> int | None:
+        """The navigational status the vessel reported within ``nav_status_fresh_s``, else None."""
+        st = self.nav.get(mmsi) if mmsi is not None else None
+        return st[0] if st is not None and now_s - st[1] <= self.cfg.nav_status_fresh_s else None
+
     def forget_mmsi(self, mmsi: int) -> bool:
         self.nav.pop(mmsi, None)
         return True

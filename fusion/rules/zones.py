@@ -12,6 +12,9 @@ Keys: ``categories`` (vessel categories that matter, see ``category``; None = al
 (flag states that matter; None = all), ``exclude_flags``, ``dark`` (True: only vessels without
 AIS identity; False: only identified ones; None: both), ``min_inside_s`` (a visit counts
 once this long inside), ``severity``, ``group``.  A visit that does not match raises nothing.
+A radar-only (``dark``) visit counts only once it has stayed without AIS for ``zone_dark_s``
+(its plots may come before its AIS is heard and associated).  The shipped policy of
+``disputed_feature_12nm`` leaves out fishing and leisure craft (``RulesConfig.zone_policies``).
 
 **Grouping.** The visits that count are grouped per (zone, vessel category): one alert
 "7 fishing vessels inside Whitsun Reef" opens with the first, is updated (re-emitted at once)
@@ -168,6 +171,8 @@ class ZoneEntry:
         t = line.time_s
         if t - v.entered_s < float(pol["min_inside_s"]) or not matches(pol, line, cat):
             return
+        if cat == "dark" and t - v.entered_s < self.cfg.zone_dark_s:
+            return  # radar plots may come before the vessel's AIS is heard and associated
         key = (zi, cat) if pol["group"] else (zi, f"{cat}:{line.track_id}")
         v.key = key
         who = {"track_id": line.track_id, "mmsi": line.mmsi, "name": line.name, "flag": line.flag,

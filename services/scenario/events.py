@@ -297,20 +297,18 @@ def inject(world: World, t0: float, book: MmsiBook, only: set[str] | frozenset[s
                 # no pair near the 500 m threshold, so the label (a rendezvous or not) is clear-cut
                 if all(not 420 < distance_m(*p, *q) < 580 for q in starts):
                     starts.append(p)
-            close_pair = any(distance_m(*p, *q) <= 420 for i, p in enumerate(starts) for q in starts[:i])
             for k in range(n):
                 p0 = starts[k]
                 # fishing boats of the state whose approximate EEZ they are in (not foreign fishing)
                 states = world.geo.eez_states_at(*p0)
                 flag = states[0] if states and states[0] in FLAG_MIDS else "CN"
-                exempt &= flag in states
+                exempt &= flag in states or not states   # own EEZ, or no state's EEZ: fishing
                 out_v.append(Vessel(book.new(flag), path_from_waypoints(a, [p0, offset(*p0, 0, 2.5 * NM)], 1.0),
                                     every_s=60.0, ship_type=30))
             out_c = [Case("swarm", positive, label, a + H - 60, a + H + 180, la, lo, 5000)]
-            if close_pair:   # boats closer than 500 m to one another for an hour: a rendezvous, right for the rule
-                out_c.append(Case("rendezvous", True, f"{label} (boats closer than 500 m)", a + H - 60, a + 2.5 * H,
-                                  la, lo, spread + 5000))
-            if not exempt:   # slow boats at sea loiter unless fishing in their own EEZ
+            # boats closer than 500 m to one another are fishing vessels together, not an
+            # encounter (rendezvous needs a non-fishing vessel): a rendezvous fired here is a false alarm
+            if not exempt:   # slow boats loiter unless fishing in their own EEZ or outside every EEZ
                 out_c.append(Case("loitering", True, f"{label} (each loiters)", a + 2 * H - 60, a + 2 * H + 240,
                                   la, lo, spread + 5000))
             return out_v, out_c, []

@@ -469,6 +469,9 @@ def clean_day_sensors() -> list[Sensor]:
     return out
 
 
+ANCHOR_SPACING_M = 400.0
+
+
 def _nearest_port_m(world: World, lat: float, lon: float) -> float:
     return min(distance_m(lat, lon, la, lo) for _, la, lo in world.ports)
 
@@ -483,14 +486,18 @@ def outer_anchorage_traffic(world: World, t0: float, t1: float, book: MmsiBook, 
             print(f"  (anchorage {name} skipped: {d / 1000:.1f} km from a port point, at sea "
                   f"{world._sea_clear(la0, lo0, 500)})")
             continue
+        placed: list[tuple[float, float]] = []
         for k in range(per_site):
             for _ in range(50):
                 r, b = 1500 * math.sqrt(rng.random()), rng.uniform(0, 2 * math.pi)
                 la, lo = offset(la0, lo0, r * math.sin(b), r * math.cos(b))
-                if world._sea_clear(la, lo, 300):
+                # ships at anchor keep clear of each other's swing circle (scope plus length,
+                # a few hundred metres): anchored neighbours are 400 m apart or more
+                if world._sea_clear(la, lo, 300) and all(distance_m(la, lo, *q) >= ANCHOR_SPACING_M for q in placed):
                     break
             else:
                 continue
+            placed.append((la, lo))
             t_arr = t0 - 3600 if k % 2 == 0 else rng.uniform(t0, t0 + 0.6 * (t1 - t0))
             ts = np.arange(t_arr, t1 + 600, 600.0)
             ang = np.linspace(0, 2 * math.pi * (t1 - t_arr) / 43_200, len(ts))
