@@ -37,7 +37,8 @@ def cmd_fuse(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     stats = fuse(paths, Path(args.tracks_out), Path(args.alerts_out), sensors,
                  sample_every_s=args.sample_every, rejects_out=Path(args.rejects_out) if args.rejects_out else None,
-                 extra_zones=extra_zones, sample_closed=args.sample_closed)
+                 extra_zones=extra_zones, sample_closed=args.sample_closed, reorder_s=args.reorder_s,
+                 progress=False if args.quiet else None)
     dt = time.perf_counter() - t0
     print(f"mfc fuse: {stats.observations} observations, {stats.rejects} rejected lines, "
           f"{stats.warnings} lines accepted with a warning, "
@@ -212,6 +213,10 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--sensors", help="sensors file (default: sensors.json beside the first feed)")
     f.add_argument("--zones", help="extra zones (GeoJSON)")
     f.add_argument("--rejects-out", help="write rejected lines and reasons here (JSON Lines)")
+    f.add_argument("--reorder-s", type=float, default=600.0,
+                   help="seconds of feed time within which each file's lines are put in time order; "
+                        "a line older than that behind its file's newest is fused as a late report (default 600)")
+    f.add_argument("--quiet", action="store_true", help="no progress line on a terminal")
     f.set_defaults(func=cmd_fuse)
     r = sub.add_parser("replay", help="push recorded feeds into a running system, paced")
     r.add_argument("files", nargs="+")
