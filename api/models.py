@@ -319,6 +319,7 @@ class SensorIntegrity(Exact):
     status: Literal["ok", "suspect"]
     cause: Literal["clock_offset", "replayed_traffic"] | None = None
     offset_s: float | None = None
+    correcting: bool | None = None   # clock_offset: its reports are re-timed by offset_s before fusion
     alert_id: str | None = None
     summary: str | None = None
 

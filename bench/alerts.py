@@ -57,7 +57,7 @@ def run_fusion(world: World, obs: list[Observation], t_end: float, step_s: float
         alerts += fusion.update(obs[i:j])[1]
         alerts += fusion.advance(t)[1]
         i = j
-    alerts += fusion.flush()[1]
+    alerts += fusion.flush(end=True)[1]
     return alerts, time.perf_counter() - t_start, fusion
 
 

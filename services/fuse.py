@@ -372,7 +372,7 @@ def _stream(fusion: Fusion, observations: Iterable[Observation], sink: _Sink) ->
         lines, alerts = fusion.update(batch)
         sink.lines(lines)
         sink.alert(alerts)
-    lines, alerts = fusion.flush()
+    lines, alerts = fusion.flush(end=True)
     sink.lines(lines)
     sink.alert(alerts)
 

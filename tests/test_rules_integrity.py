@@ -182,3 +182,47 @@ def test_the_rule_state_survives_a_checkpoint_and_keeps_judging(tmp_path):
     later = [a for a in after if a.type == "sensor_integrity"]
     assert later and {a.alert_id for a in later} == {first[0].alert_id}   # the same episode, updated
     assert all(a.state == "open" for a in later)
+
+
+def _placement_error_m(correct: bool) -> list[float]:
+    """Fusion with four receivers, RX-C's clock 120 s behind from 10 min in; a vessel only RX-C
+    hears (12 kn): its track's distance from where the vessel truly was, at report times after
+    the receiver was named (the reference: the vessel's own reports at their true times)."""
+    from pyproj import Geod
+
+    from fusion.model import Sensor
+    from fusion.pipeline import Fusion
+
+    geod = Geod(ellps="WGS84")
+    rel = {r[0]: ["ASEAN"] for r in RX}
+    sensors = {rx: Sensor(rx, "ais", la, lo, range_m=r, releasability=("ASEAN",)) for rx, la, lo, r in RX}
+    fusion = Fusion(sensors, geography(receivers=RX, releasability=rel),
+                    rules_config=RulesConfig(integrity_correct_clock=correct))
+    shared = heard(reports(40), {"RX-A": 0.0, "RX-B": 0.0, "RX-C": -120.0, "RX-D": 0.0}, start_s=600)
+    lone_truth = [(t, lat, lon) for t, mmsi, lat, lon, _, _ in
+                  [(t, 533_000_777, *rest[1:]) for t, *rest in reports(40, vessels=1)]]
+    lone = [Observation("ais_position", "RX-C", t - (120.0 if t >= T0 + 600 else 0.0), lat, lon, sigma_m=10.0,
+                        mmsi=533_000_777, sog_kn=12.0, cog_deg=0.0, station="RX-C") for t, lat, lon in lone_truth]
+    arrivals = sorted([(o.time_s, o) for o in shared] + [(t, o) for (t, _, _), o in zip(lone_truth, lone)],
+                      key=lambda x: x[0])     # received as transmitted: the stamp is what is wrong
+    errors, named = [], None
+    for k in range(0, len(arrivals), 200):
+        batch = sorted((o for _, o in arrivals[k:k + 200]), key=lambda o: o.time_s)
+        _, alerts = fusion.update(batch)
+        named = named or next((a.time_s for a in alerts if a.type == "sensor_integrity"), None)
+        now = arrivals[min(k + 199, len(arrivals) - 1)][0]
+        if named is not None and now > named + 300:
+            truth = max(x for x in lone_truth if x[0] <= now)   # its latest transmission so far
+            line = next(ln for ln in fusion.snapshot(truth[0]) if ln.mmsi == 533_000_777)
+            errors.append(geod.inv(line.lon, line.lat, truth[2], truth[1])[2])
+    return errors
+
+
+def test_a_receiver_found_two_minutes_behind_is_corrected_before_fusion():
+    """Without correction its lone vessel is drawn where it was two minutes earlier (~740 m back
+    at 12 kn); corrected, where it truly was."""
+    off = _placement_error_m(False)
+    on = _placement_error_m(True)
+    assert off and on
+    assert min(off) > 500, off[:5]
+    assert max(on) < 100, on[:5]

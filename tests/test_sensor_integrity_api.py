@@ -47,6 +47,7 @@ def test_a_receiver_with_a_wrong_clock_is_alerted_and_marked_suspect(tmp_path):
         assert wait_for(lambda: integrity(OFFICER_KEY).get("RX-C", {}).get("status") == "suspect", 20)
         seen = integrity(OFFICER_KEY)
         assert seen["RX-C"]["cause"] == "clock_offset" and abs(seen["RX-C"]["offset_s"] + 150) < 1
+        assert seen["RX-C"]["correcting"] is True   # singled out by three peers: its reports are re-timed
         assert "RX-C" in seen["RX-C"]["summary"] and seen["RX-C"]["alert_id"].startswith("A")
         assert {sid for sid, v in seen.items() if v["status"] == "suspect"} == {"RX-C"}
         # the integrator sees the verdict on its own receiver, not the alert's text

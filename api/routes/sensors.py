@@ -65,6 +65,8 @@ def _integrity(runtime: Any, who: Any) -> dict[str, dict[str, Any]]:
         who_ = [rx] + (list(peers) if ev.get("cause") == "clock_offset" and len(peers) == 1 else [])
         for sid in who_:
             verdict = {"status": "suspect", "cause": ev.get("cause"), "offset_s": ev.get("offset_s")}
+            if ev.get("cause") == "clock_offset":
+                verdict["correcting"] = bool(ev.get("correcting")) and sid == rx
             if not integrator:
                 verdict.update(alert_id=a.get("alert_id"), summary=a.get("summary"))
             out.setdefault(sid, verdict)

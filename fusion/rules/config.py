@@ -130,3 +130,4 @@ class RulesConfig:
     loiter_exempt_fishing_outside_eez: bool = True  # fishing vessels where no state's EEZ applies: fishing
     zone_dark_s: float = 600.0             # a radar-only track counts as dark in a zone after this long
     rendezvous_fishing_pairs: bool = False  # two fishing vessels together (a fleet, pair trawlers) meet?
+    integrity_correct_clock: bool = True   # a receiver singled out with a wrong clock: its reports re-timed

@@ -107,6 +107,19 @@ class RuleEngine:
             return set()
         return {id(o) for o in observations if rule.is_replay(o)}
 
+    def retimed(self, observations: Sequence[Observation]) -> dict[int, float]:
+        """``id()`` -> corrected time of the observations from a receiver whose clock was found
+        wrong (``SensorIntegrity.corrected_time``); the rules see the raw stamps."""
+        rule = self._integrity
+        if rule is None or not getattr(rule, "clock_fix", None):
+            return {}
+        out = {}
+        for o in observations:
+            t = rule.corrected_time(o)
+            if t is not None:
+                out[id(o)] = t
+        return out
+
     def conflicts(self, items: Sequence[AisRadarConflict]) -> list[Alert]:
         """Take the AIS fixes the radar contradicted (``Tracker.take_conflicts``), after the
         batch that recorded them."""

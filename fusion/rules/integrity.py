@@ -13,7 +13,12 @@ traffic with (at least two peers that agree among themselves, or its only peer) 
   transmitted long before (a recording played back, a looped or duplicated feed).
 
 A receiver that repeats its own reports long after (no peer needed) is replayed traffic too.
-A receiver is judged again after ``_JUDGE_EVERY_S`` of feed time or ``_JUDGE_EVERY_N`` new samples.
+A receiver singled out with a wrong clock (its peers agree among themselves) is **corrected**
+(``integrity_correct_clock``): its reports reach the tracker at their time minus the measured
+offset, so its vessels are placed where they were when they transmitted; the rule keeps measuring
+the raw stamps, and the correction follows the offset as it drifts and ends with the episode.
+Two receivers that only disagree with each other are not corrected (which one is wrong is
+unknown).  A receiver is judged again after ``_JUDGE_EVERY_S`` of feed time or ``_JUDGE_EVERY_N`` new samples.
 With a single peer the rule cannot tell which of the two clocks is wrong and says so, naming
 both.  Receivers are the tag-block station, else the feed's sensor.  Memory is bounded: reports
 are remembered for ``integrity_keep_s`` of feed time, at most ``integrity_max_reports``; when
@@ -67,6 +72,18 @@ class SensorIntegrity:
         self.judged: dict[str, tuple[float, int]] = {}  # receiver -> (feed time last judged, samples since)
         # episode key (a receiver, or "a|b" for two receivers that disagree) -> its episode
         self.open: dict[str, _Receiver] = {}
+        # receiver singled out with a wrong clock -> its offset (s): its reports reach the tracker
+        # at their corrected time (the rule itself keeps measuring the raw stamps)
+        self.clock_fix: dict[str, float] = {}
+
+    def corrected_time(self, obs: Observation) -> float | None:
+        """The time of ``obs`` with its receiver's measured clock offset removed, when that
+        receiver has been singled out (its peers agree among themselves) and correcting is on."""
+        fix = getattr(self, "clock_fix", None)   # (a checkpoint from before clock correction)
+        if not fix or obs.kind != "ais_position":
+            return None
+        off = fix.get(obs.station or obs.sensor_id)
+        return None if off is None else obs.time_s - off
 
     def is_replay(self, obs: Observation) -> bool:
         """A report taken long before (``integrity_replay_s`` of feed time) arriving again with a
@@ -202,15 +219,20 @@ class SensorIntegrity:
                         and now_s - ep.last_bad_s >= cfg.integrity_quiet_s:
                     self.ctx.book.close(ep.alert, now_s, summary=f"Receiver {rx}: timestamps agree with its peers again")
                     del self.open[key]
+                    self._set_fix(key, None)
             return
         if "|" not in ep_key:   # singled out: a disagreement of two it was part of is explained
             for key in [k for k in self.open if "|" in k and rx in k.split("|")]:
                 self.ctx.book.retract(self.open.pop(key).alert, now_s,
                                       f"receiver {rx} is the one whose timestamps are wrong (its other peers agree)")
         ep = self.open.get(ep_key)
+        correcting = verdict == "clock_offset" and "|" not in ep_key and cfg.integrity_correct_clock
+        self._set_fix(ep_key, offset if correcting else None)
         summary = self._summary(rx, verdict, offset, shared, with_)
+        if correcting:
+            summary += f"; its reports are placed {abs(offset):.0f} s {'earlier' if offset > 0 else 'later'}, at the peers' time"
         evidence = {"receiver": rx, "cause": verdict, "offset_s": round(offset, 1), "shared_reports": shared,
-                    "peers": with_}
+                    "peers": with_, "correcting": bool(correcting)}
         if ep is None:
             lat, lon = self._where(rx)
             alert = self.ctx.book.open(
@@ -223,6 +245,14 @@ class SensorIntegrity:
             self.ctx.book.update(ep.alert, now_s, force=verdict != ep.kind, summary=summary,
                                  sensors=[rx, *[p for p in with_ if p != rx]], **evidence)
             ep.kind = verdict
+
+    def _set_fix(self, key: str, offset: float | None) -> None:
+        if not hasattr(self, "clock_fix"):
+            self.clock_fix = {}
+        if offset is None or "|" in key:
+            self.clock_fix.pop(key, None)
+        else:
+            self.clock_fix[key] = offset
 
     def _singled_out(self, rx: str) -> bool:
         """At least two peers, all far from ``rx`` and agreeing among themselves."""
