@@ -177,3 +177,46 @@ def test_a_fix_in_a_listed_ports_area_is_not_on_land(geo):
     fixes = [ais(574_000_060 + k, T0 + 60 * j, lat + 0.002 * k, lon, sog=6.0, cog=0.0) for k in range(4) for j in range(10)]
     alerts = run(RuleEngine(geo, RulesConfig()), fixes, [])
     assert not of_type(alerts, "on_land") and not of_type(alerts, "gnss_interference")
+
+
+# The Soai Rap / Long Tau approach to Ho Chi Minh City from the sea off Vung Tau (published
+# chart positions, rounded): the 1:10m layers draw none of it past the estuary.
+LONG_TAU = [(10.25, 107.05), (10.35, 106.98), (10.42, 106.96), (10.47, 106.92), (10.53, 106.88),
+            (10.58, 106.84), (10.62, 106.80)]
+
+
+def _sail(mmsi: int, waypoints, kn: float = 8.0, every_s: float = 10.0, t0: float = T0) -> list:
+    out, t = [], t0
+    for (la0, lo0), (la1, lo1) in zip(waypoints, waypoints[1:]):
+        az, _, dist = GEOD.inv(lo0, la0, lo1, la1)
+        step = kn * KN_TO_MS * every_s
+        for k in range(int(dist // step)):
+            lo, la, _ = GEOD.fwd(lo0, la0, az, step * k)
+            out.append(ais(mmsi, t, la, lo, sog=kn, cog=az % 360))
+            t += every_s
+    return out
+
+
+def test_a_ship_followed_from_the_sea_up_an_unmapped_river_is_not_on_land(geo):
+    assert geo.inland_m(*LONG_TAU[0]) == 0 and geo.inland_m(*LONG_TAU[-1]) > 10_000
+    path = _sail(574_000_070, LONG_TAU)
+    assert not of_type(run(RuleEngine(geo, RulesConfig()), path, []), "on_land")
+    # the same fixes judged one by one, without following the ship from the sea: on land
+    assert of_type(run(RuleEngine(geo, RulesConfig(on_land_follow=False)), path, []), "on_land")
+
+
+def test_a_leap_inland_or_fixes_that_belie_the_reported_speed_are_on_land(geo):
+    path = _sail(574_000_071, LONG_TAU)
+    at_sea = [o for o in path if geo.inland_m(o.lat, o.lon) == 0]
+    last = at_sea[-1]
+    leap = at_sea + [ais(574_000_071, last.time_s + 10 * k, *LONG_TAU[-1], sog=8.0, cog=320.0) for k in range(1, 10)]
+    assert of_type(run(RuleEngine(geo, RulesConfig()), leap, []), "on_land")
+    # from the last fix at sea on up the river, fixes 500 m apart every 10 s while the ship reports
+    # 2 kn (10 m in 10 s): the positions are not its own motion
+    az = GEOD.inv(last.lon, last.lat, LONG_TAU[-1][1], LONG_TAU[-1][0])[0]
+    drag = [ais(574_000_072, o.time_s, o.lat, o.lon, sog=o.sog_kn, cog=o.cog_deg) for o in at_sea]
+    for k in range(1, 40):
+        lo, la, _ = GEOD.fwd(last.lon, last.lat, az, 500.0 * k)
+        drag.append(ais(574_000_072, last.time_s + 10 * k, la, lo, sog=2.0, cog=az % 360))
+    assert any(geo.inland_m(o.lat, o.lon) > 1000 for o in drag)
+    assert of_type(run(RuleEngine(geo, RulesConfig()), drag, []), "on_land")

@@ -131,3 +131,5 @@ class RulesConfig:
     zone_dark_s: float = 600.0             # a radar-only track counts as dark in a zone after this long
     rendezvous_fishing_pairs: bool = False  # two fishing vessels together (a fleet, pair trawlers) meet?
     integrity_correct_clock: bool = True   # a receiver singled out with a wrong clock: its reports re-timed
+    on_land_follow: bool = True            # a path followed from navigable water, fix by fix, is a waterway
+    on_land_gap_s: float = 600.0           # ... with fixes at most this far apart

@@ -6,7 +6,11 @@ distinct vessels moved consistently).  Not on land either: a fix within ``port_c
 listed port (basins, docks and berths are below the layers' resolution), nor one of a vessel
 reporting at anchor or moored (status 1 / 5) within ``on_land_berth_m`` of navigable water or of
 a listed port (a berth up a river lies at the edge of water the layers may not draw).  A vessel
-under way keeps the strict ``on_land_m``: GNSS spoofing onto land shows there.  Point-in-land is a prepared contains_xy
+under way keeps the strict ``on_land_m``: GNSS spoofing onto land shows there.  Nor, finally,
+a fix of a vessel that came there from navigable water by a path its own reports vouch for (each
+fix within ``on_land_gap_s`` of the previous one and as far from it as its reported speed says):
+a waterway the layers do not draw; GNSS faults and spoofing jump (a leap inland, a position
+circling or frozen while the speed says otherwise, a vessel first heard inland).  Point-in-land is a prepared contains_xy
 (microseconds); only fixes on land pay for the metric distance to water.  An open alert
 whose fixes turn out to lie on newly learned water is retracted.  Per MMSI one episode, updated (throttled) while
 inland fixes keep coming and closed after on_land_quiet_s without one.
@@ -18,6 +22,7 @@ from functools import partial
 
 from dataclasses import dataclass
 
+from ..geodesy import KN_TO_MS, distance_m
 from ..model import Alert, Observation
 from .base import Context, minutes
 from .traffic import ANCHORED_STATUSES
@@ -36,15 +41,24 @@ class OnLand:
     def __init__(self, ctx: Context) -> None:
         self.ctx, self.cfg = ctx, ctx.cfg
         self.open: dict[int, _Land] = {}
+        # MMSI -> its latest fix (time, lat, lon) while its path is connected to navigable water
+        self.afloat: dict[int, tuple[float, float, float]] = {}
 
     def on_obs(self, obs: Observation) -> None:
         if obs.kind != "ais_position" or obs.mmsi is None or obs.lat is None or obs.lon is None:
             return
+        afloat = getattr(self, "afloat", None)   # (a checkpoint from before)
+        if afloat is None:
+            afloat = self.afloat = {}
         inland = self.ctx.geo.inland_m(obs.lat, obs.lon)
         if inland <= self.cfg.on_land_m:
+            afloat[obs.mmsi] = (obs.time_s, obs.lat, obs.lon)
             return
         inland = self.ctx.traffic.water_distance_m(obs.lat, obs.lon, inland)
         if inland <= self.cfg.on_land_m:
+            afloat[obs.mmsi] = (obs.time_s, obs.lat, obs.lon)
+            return
+        if self._followed_from_water(obs, afloat):
             return
         if self.ctx.geo.nearest_port(obs.lat, obs.lon, self.cfg.port_clear_m) is not None:
             return  # in a listed port: basins and berths the 1:10m coastline does not draw
@@ -71,6 +85,34 @@ class OnLand:
                       "releasability": self.ctx.releasability([obs.sensor_id])})
         self.open[obs.mmsi] = _Land(alert, obs.time_s)
         self._arm(obs.mmsi, obs.time_s)
+
+    def _followed_from_water(self, obs: Observation, afloat: dict[int, tuple[float, float, float]]) -> bool:
+        """The vessel came here from navigable water by a path its own reports vouch for: each
+        fix since the last one on water within ``on_land_gap_s`` of the one before and as far
+        from it as the reported speed says (half to twice, 200 m slack).  That is a waterway the
+        layers do not draw (an unmapped river, a new basin), not a GNSS fault: faults jump."""
+        if not self.cfg.on_land_follow:
+            return False
+        prev = afloat.get(obs.mmsi)  # type: ignore[arg-type]
+        if prev is None or obs.sog_kn is None:
+            return False
+        t0, la0, lo0 = prev
+        dt = obs.time_s - t0
+        if dt < 0 or dt > self.cfg.on_land_gap_s:
+            afloat.pop(obs.mmsi, None)  # type: ignore[arg-type]
+            return False
+        moved = distance_m(la0, lo0, obs.lat, obs.lon)  # type: ignore[arg-type]
+        expected = obs.sog_kn * KN_TO_MS * dt
+        if not 0.5 * expected - 200.0 <= moved <= 2.0 * expected + 200.0:
+            afloat.pop(obs.mmsi, None)  # type: ignore[arg-type]
+            return False
+        afloat[obs.mmsi] = (obs.time_s, obs.lat, obs.lon)  # type: ignore[index]
+        return True
+
+    def forget_mmsi(self, mmsi: int) -> bool:
+        """An MMSI silent for ``mmsi_keep_s``."""
+        getattr(self, "afloat", {}).pop(mmsi, None)
+        return True
 
     def _at_berth(self, obs: Observation) -> bool:
         """The vessel reports at anchor or moored (in this report, or freshly before it)."""
