@@ -61,11 +61,13 @@ class OnLand:
         if self._followed_from_water(obs, afloat):
             return
         if self.ctx.geo.nearest_port(obs.lat, obs.lon, self.cfg.port_clear_m) is not None:
+            afloat[obs.mmsi] = (obs.time_s, obs.lat, obs.lon)
             return  # in a listed port: basins and berths the 1:10m coastline does not draw
         if self._at_berth(obs):
             port = self.ctx.geo.nearest_port(obs.lat, obs.lon, self.cfg.on_land_berth_m)
             inland = min(inland, port[1] if port else inland)
             if inland <= self.cfg.on_land_berth_m:
+                afloat[obs.mmsi] = (obs.time_s, obs.lat, obs.lon)   # a berth: sailing from it is afloat
                 return
         self.ctx.fault("on_land", obs, obs.lat, obs.lon)
         st = self.open.get(obs.mmsi)
