@@ -317,9 +317,11 @@ class SensorHealth(Exact):
 
 class SensorIntegrity(Exact):
     status: Literal["ok", "suspect"]
-    cause: Literal["clock_offset", "replayed_traffic"] | None = None
+    cause: Literal["clock_offset", "replayed_traffic", "registration_bias"] | None = None
     offset_s: float | None = None
-    correcting: bool | None = None   # clock_offset: its reports are re-timed by offset_s before fusion
+    correcting: bool | None = None   # corrected before fusion: re-timed by offset_s, or plots moved back by the bias
+    bearing_bias_deg: float | None = None   # registration_bias: plots' bearing minus AIS truth (median)
+    range_bias_m: float | None = None       # registration_bias: plots' range minus AIS truth (median)
     alert_id: str | None = None
     summary: str | None = None
 

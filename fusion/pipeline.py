@@ -33,6 +33,11 @@ class Fusion:
         replayed = self.rules.replayed(observations)
         to_track: Sequence[Observation] = [o for o in observations if id(o) not in replayed] if replayed else observations
         to_track = self._retime(to_track)
+        # a radar found misregistered against AIS: its plots reach the tracker corrected
+        moved = self.rules.registered(to_track)
+        if moved:
+            to_track = [replace(o, lat=moved[id(o)][0], lon=moved[id(o)][1]) if id(o) in moved else o
+                        for o in to_track]
         lines = self.tracker.update(to_track)
         return lines, self.rules.process(observations, _by_time(lines)) + self._conflicts()
 

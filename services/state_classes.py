@@ -27,6 +27,7 @@ from fusion.rules.jumps import Jumps, _Mmsi, _Place
 from fusion.rules.loitering import Loitering, _Loiter
 from fusion.rules.on_land import OnLand, _Land
 from fusion.rules.radar_contradiction import RadarContradiction, _Episode
+from fusion.rules.registration import RadarRegistration, _Bias
 from fusion.rules.rendezvous import Rendezvous, _Pair
 from fusion.rules.swarm import Swarm, _Swarm
 from fusion.rules.traffic import TrafficMap, _Stop
@@ -44,7 +45,7 @@ _CLASSES: tuple[type, ...] = (
     AisGap, _Vessel, DarkVessel, _Dark, ForeignFishing, _Fishing, Gnss, _Area,
     Distress, InvalidIdentity, Jumps, _Mmsi, _Place, Loitering, _Loiter, OnLand, _Land,
     RadarContradiction, _Episode, Rendezvous, _Pair, Swarm, _Swarm, ZoneEntry, _Visit,
-    TrafficMap, _Stop, _Group, SensorIntegrity, _Receiver,
+    TrafficMap, _Stop, _Group, SensorIntegrity, _Receiver, RadarRegistration, _Bias,
 )
 
 

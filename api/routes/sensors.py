@@ -67,6 +67,9 @@ def _integrity(runtime: Any, who: Any) -> dict[str, dict[str, Any]]:
             verdict = {"status": "suspect", "cause": ev.get("cause"), "offset_s": ev.get("offset_s")}
             if ev.get("cause") == "clock_offset":
                 verdict["correcting"] = bool(ev.get("correcting")) and sid == rx
+            elif ev.get("cause") == "registration_bias":
+                verdict.update(correcting=bool(ev.get("correcting")), bearing_bias_deg=ev.get("bearing_bias_deg"),
+                               range_bias_m=ev.get("range_bias_m"))
             if not integrator:
                 verdict.update(alert_id=a.get("alert_id"), summary=a.get("summary"))
             out.setdefault(sid, verdict)

@@ -133,3 +133,12 @@ class RulesConfig:
     integrity_correct_clock: bool = True   # a receiver singled out with a wrong clock: its reports re-timed
     on_land_follow: bool = True            # a path followed from navigable water, fix by fix, is a waterway
     on_land_gap_s: float = 600.0           # ... with fixes at most this far apart
+    # radar registration against AIS (registration.py)
+    registration_gate_m: float = 1500.0    # a plot pairs with the one AIS vessel this near (none other in twice it)
+    registration_ais_fresh_s: float = 30.0  # ... whose latest report is this recent (dead-reckoned to the plot)
+    registration_min_range_m: float = 5000.0  # pairs nearer the radar than this are not used
+    registration_min_pairs: int = 60       # the medians are judged from this many pairs ...
+    registration_min_vessels: int = 5      # ... of at least this many distinct AIS vessels
+    registration_bearing_deg: float = 0.5  # a median bearing residual beyond this is a bias ...
+    registration_range_m: float = 150.0    # ... and so is a median range residual beyond this
+    registration_correct: bool = True      # a misregistered radar's plots are corrected before fusion

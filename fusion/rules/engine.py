@@ -25,13 +25,14 @@ from .jumps import Jumps
 from .loitering import Loitering
 from .on_land import OnLand
 from .radar_contradiction import RadarContradiction
+from .registration import RadarRegistration
 from .rendezvous import Rendezvous
 from .swarm import Swarm
 from .traffic import TrafficMap
 from .zones import ZoneEntry
 
 RULES = (AisGap, DarkVessel, Jumps, OnLand, InvalidIdentity, Distress, Loitering, Rendezvous,
-         ZoneEntry, ForeignFishing, Swarm, Gnss, RadarContradiction, SensorIntegrity)
+         ZoneEntry, ForeignFishing, Swarm, Gnss, RadarContradiction, SensorIntegrity, RadarRegistration)
 ALERT_TYPES = tuple(dict.fromkeys(t for r in RULES for t in r.types))
 
 
@@ -51,6 +52,7 @@ class RuleEngine:
         self._forget_rules = [r.forget_mmsi for r in self.rules if hasattr(r, "forget_mmsi")]
         self._water_rules = [r.on_water_learned for r in self.rules if hasattr(r, "on_water_learned")]
         self._integrity = next((r for r in self.rules if isinstance(r, SensorIntegrity)), None)
+        self._registration = next((r for r in self.rules if isinstance(r, RadarRegistration)), None)
 
     def __setstate__(self, state: dict) -> None:
         """An engine checkpointed by an earlier version: settings added since take their
@@ -106,6 +108,19 @@ class RuleEngine:
         if rule is None:
             return set()
         return {id(o) for o in observations if rule.is_replay(o)}
+
+    def registered(self, observations: Sequence[Observation]) -> dict[int, tuple[float, float]]:
+        """``id()`` -> corrected (lat, lon) of plots from a radar found misregistered against AIS
+        (``RadarRegistration.corrected_position``); the rules see the raw plots."""
+        rule = getattr(self, "_registration", None)
+        if rule is None or not rule.bias:
+            return {}
+        out = {}
+        for o in observations:
+            p = rule.corrected_position(o)
+            if p is not None:
+                out[id(o)] = p
+        return out
 
     def retimed(self, observations: Sequence[Observation]) -> dict[int, float]:
         """``id()`` -> corrected time of the observations from a receiver whose clock was found

@@ -126,7 +126,8 @@ class Geography:
                  receivers: Iterable[tuple[str, float, float, float]] = (),
                  *, releasability: Mapping[str, Sequence[str]] | None = None,
                  satellites: Mapping[str, float] | None = None,
-                 water: shapely.Geometry | None = None) -> None:
+                 water: shapely.Geometry | None = None,
+                 radars: Mapping[str, tuple[float, float]] | None = None) -> None:
         # land: parts in an STRtree (to find the polygon holding a point) plus the prepared whole
         self.land = land if land is not None and not land.is_empty else None
         if self.land is not None:
@@ -171,12 +172,18 @@ class Geography:
         self.releasability = {k: tuple(v) for k, v in (releasability or {}).items()}
         # satellite AIS sensors (sensor_id -> revisit_s): they hear everywhere, once a revisit
         self.satellites: dict[str, float] = dict(satellites or {})
+        # radars (sensor_id -> lat, lon): registration against AIS (rules/registration.py)
+        self.radars: dict[str, tuple[float, float]] = {k: (float(v[0]), float(v[1])) for k, v in (radars or {}).items()}
 
     def add_sensor(self, sensor_id: str, kind: str, lat: float, lon: float, range_m: float,
                    releasability: Sequence[str], revisit_s: float | None = None) -> None:
         """A sensor registered at run time: its releasability, and for AIS its coverage
         (a satellite, with ``revisit_s``, hears everywhere and is not a receiver with a range)."""
         self.releasability[sensor_id] = tuple(releasability)
+        if kind == "radar":
+            if not hasattr(self, "radars"):
+                self.radars = {}
+            self.radars[sensor_id] = (float(lat), float(lon))
         if kind != "ais":
             return
         if revisit_s is not None:
