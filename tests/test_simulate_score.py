@@ -255,3 +255,24 @@ def test_each_built_in_attack_on_a_receiver_is_detected_by_the_centre(tmp_path, 
         # the replayed reports are evidence against the receiver, not positions: no vessel is put in
         # two places by them (before, 13 identity_clash and 2 gnss_interference alerts followed)
         assert not [a for a in alerts if a["type"] in ("identity_clash", "speed_jump", "gnss_interference")]
+
+
+def test_the_built_in_radar_registration_attack_is_detected_and_measured(tmp_path):
+    d = tmp_path / "radar-bias"
+    assert mfc("simulate", "radar-bias", "--out", d, "--quiet").returncode == 0
+    r = mfc("fuse", d / "ais.nmea", d / "radar.jsonl", "--sensors", d / "sensors.json", "--tracks-out", d / "t.jsonl",
+            "--alerts-out", d / "a.jsonl", "--sample-every", "300")
+    assert r.returncode == 0, r.stderr
+    r = mfc("score", d, "--tracks", d / "t.jsonl", "--alerts", d / "a.jsonl", "--json", d / "s.json")
+    assert r.returncode == 0, r.stderr
+    row = json.loads((d / "s.json").read_text())["alerts"]["types"]["sensor_integrity"]
+    assert row["found"] == row["positive_cases"] == 1 and row["precision"] == 1.0
+    assert row["median_delay_s"] < 900
+    label = next(json.loads(x) for x in (d / "labels.jsonl").read_text().splitlines() if json.loads(x)["positive"])
+    radar = label["label"].split(" ")[1]                 # "radar R-0 1° off north, range 250 m long"
+    mine = [json.loads(x) for x in (d / "a.jsonl").read_text().splitlines()]
+    mine = [a for a in mine if a["type"] == "sensor_integrity"]
+    assert {a["evidence"]["receiver"] for a in mine} == {radar}
+    last = mine[-1]["evidence"]
+    assert last["cause"] == "registration_bias" and last["correcting"] is True
+    assert abs(last["bearing_bias_deg"] - 1.0) < 0.15 and abs(last["range_bias_m"] - 250.0) < 60, last

@@ -6,8 +6,8 @@ GNSS position it transmits.  For each radar plot, the one AIS vessel near it (it
 within ``registration_ais_fresh_s``, dead-reckoned to the plot's time, within
 ``registration_gate_m`` of the plot and no other AIS vessel within twice that) gives a residual
 in the radar's own polar frame: range (plot − AIS) and bearing (plot − AIS).  Per radar the latest
-``_SAMPLES`` residuals are kept; once at least ``registration_min_pairs`` pairs from
-``registration_min_vessels`` distinct vessels are there, their medians are the bias (robust to
+residuals are kept; the medians of the latest ``registration_min_pairs``, once they come from
+``registration_min_vessels`` distinct vessels, are the bias (robust to
 clutter, dark vessels and mispairings, and AIS antenna offsets average out over many ships).  A
 bias beyond ``registration_bearing_deg`` or ``registration_range_m`` raises ``sensor_integrity``
 with cause ``registration_bias``; while it is open the radar's plots reach the tracker corrected
@@ -116,8 +116,10 @@ class RadarRegistration:
     def estimate(self, radar_id: str) -> tuple[float, float, int, int, float] | None:
         """(range bias m, bearing bias deg, pairs, vessels, median range m) once enough pairs."""
         res = self.residuals.get(radar_id)
-        if not res or len(res) < self.cfg.registration_min_pairs:
+        n = self.cfg.registration_min_pairs
+        if not res or len(res) < n:
             return None
+        res = list(res)[-n:]   # the latest: the current bias once a fault has lasted that many pairs
         vessels = len({m for _, _, m, _ in res})
         if vessels < self.cfg.registration_min_vessels:
             return None

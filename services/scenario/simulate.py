@@ -46,7 +46,7 @@ from pathlib import Path as FsPath
 
 import numpy as np
 
-from fusion.geodesy import distance_m, distance_m_array
+from fusion.geodesy import destination, distance_m, distance_m_array, inverse
 from fusion.model import Observation, Sensor
 from ingest.nmea import nmea_checksum
 
@@ -59,6 +59,9 @@ H = 3600.0
 ATTACKS = {"receiver_clock": "one receiver's clock runs 2 min behind from 30 min in; another's 5 s ahead "
                              "(a near-miss: network jitter)",
            "receiver_replay": "one receiver re-sends, from 1 h in and for 30 min, what it heard an hour before"}
+# attacks on a radar (written into the radar feed; labelled sensor_integrity)
+RADAR_ATTACKS = {"radar_bias": "the busiest radar's antenna turns 1.0° off north and its range reads 250 m long "
+                               "from 30 min in (a registration fault)"}
 KEYS = {"name", "description", "seed", "start", "hours", "vessels", "island_sensors", "clean_day", "duplicates",
         "receivers", "events", "near",
         "near_radius_km", "truth_every_s"}
@@ -148,9 +151,10 @@ def from_dict(raw: dict, where: str = "scenario") -> Scenario:
         ev = raw["events"]
         if not isinstance(ev, list) or not all(isinstance(e, str) for e in ev):
             raise ScenarioError(f"{where}: `events` must be a list of event names")
-        bad = [e for e in ev if e not in GROUPS and e not in ATTACKS]
+        bad = [e for e in ev if e not in GROUPS and e not in ATTACKS and e not in RADAR_ATTACKS]
         if bad:
-            raise ScenarioError(f"{where}: unknown event(s) {', '.join(bad)}; known: {', '.join([*GROUPS, *ATTACKS])}")
+            raise ScenarioError(f"{where}: unknown event(s) {', '.join(bad)}; "
+                                f"known: {', '.join([*GROUPS, *ATTACKS, *RADAR_ATTACKS])}")
         s.events = list(dict.fromkeys(ev))
     if "receivers" in raw:
         rs = raw["receivers"]
@@ -251,6 +255,8 @@ def generate(s: Scenario, *, progress=None) -> Generated:
     _tick(progress, "radar plots")
     obs += radar_observations(world, vs, t_start, t_end, rng)
     obs = [o for o in obs if t_start <= o.time_s < t_end]
+    if "radar_bias" in s.events:
+        _radar_bias(s, world, obs, cases, t_start)
     obs.sort(key=lambda o: (o.time_s, o.sensor_id, o.kind))
     _tick(progress, "receptions")
     g = Generated(s, world, vs, cases, obs, t_start, t_end)
@@ -353,6 +359,27 @@ def _receptions(g: Generated, rng: np.random.Generator) -> list[tuple[float, Obs
         g.cases.append(Case("sensor_integrity", True, f"{target} replays what it heard an hour before", a,
                             a + 30 * 60, rx.lat, rx.lon, 20_000.0))
     return out
+
+
+def _radar_bias(s: Scenario, world: World, obs: list[Observation], cases: list[Case], t_start: float,
+                bearing_deg: float = 1.0, range_m: float = 250.0) -> None:
+    """The radar with the most plots turns ``bearing_deg`` off north and reads ``range_m`` long
+    from 30 min in: each of its plots from then on rotated and pushed out about it (WGS 84)."""
+    counts: dict[str, int] = {}
+    for o in obs:
+        if o.kind == "radar_plot":
+            counts[o.sensor_id] = counts.get(o.sensor_id, 0) + 1
+    if not counts:
+        raise ScenarioError(f"{s.name}: radar_bias needs a radar (island_sensors = true gives several)")
+    target = max(sorted(counts), key=lambda k: counts[k])
+    r = world.sensors[target]
+    a = t_start + 0.5 * H
+    for o in obs:
+        if o.kind == "radar_plot" and o.sensor_id == target and o.time_s >= a:
+            d, b, _ = inverse(r.lat, r.lon, o.lat, o.lon)
+            o.lat, o.lon = destination(r.lat, r.lon, b + bearing_deg, d + range_m)
+    cases.append(Case("sensor_integrity", True, f"radar {target} {bearing_deg:g}° off north, range {range_m:g} m long",
+                      a, a + 45 * 60, r.lat, r.lon, 20_000.0))
 
 
 def _sites_near(world: World, s: Scenario) -> list[tuple[float, float]]:
