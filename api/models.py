@@ -317,7 +317,7 @@ class SensorHealth(Exact):
 
 class SensorIntegrity(Exact):
     status: Literal["ok", "suspect"]
-    cause: Literal["clock_offset", "replayed_traffic", "registration_bias"] | None = None
+    cause: Literal["clock_offset", "replayed_traffic", "registration_bias", "single_station"] | None = None
     offset_s: float | None = None
     correcting: bool | None = None   # corrected before fusion: re-timed by offset_s, or plots moved back by the bias
     bearing_bias_deg: float | None = None   # registration_bias: plots' bearing minus AIS truth (median)

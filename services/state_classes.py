@@ -29,6 +29,7 @@ from fusion.rules.on_land import OnLand, _Land
 from fusion.rules.radar_contradiction import RadarContradiction, _Episode
 from fusion.rules.registration import RadarRegistration, _Bias
 from fusion.rules.rendezvous import Rendezvous, _Pair
+from fusion.rules.single_station import SingleStation, _Heard
 from fusion.rules.swarm import Swarm, _Swarm
 from fusion.rules.traffic import TrafficMap, _Stop
 from fusion.rules.zones import ZoneEntry, _Group, _Visit
@@ -46,6 +47,7 @@ _CLASSES: tuple[type, ...] = (
     Distress, InvalidIdentity, Jumps, _Mmsi, _Place, Loitering, _Loiter, OnLand, _Land,
     RadarContradiction, _Episode, Rendezvous, _Pair, Swarm, _Swarm, ZoneEntry, _Visit,
     TrafficMap, _Stop, _Group, SensorIntegrity, _Receiver, RadarRegistration, _Bias,
+    SingleStation, _Heard,
 )
 
 

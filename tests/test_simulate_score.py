@@ -232,7 +232,8 @@ def test_position_payloads_decode_with_pyais_to_the_values_encoded():
         assert m["heading"] == 511 and m["accuracy"] is True
 
 
-@pytest.mark.parametrize("name, cause", [("receiver-clock", "clock_offset"), ("receiver-replay", "replayed_traffic")])
+@pytest.mark.parametrize("name, cause", [("receiver-clock", "clock_offset"), ("receiver-replay", "replayed_traffic"),
+                                         ("receiver-forgery", "single_station")])
 def test_each_built_in_attack_on_a_receiver_is_detected_by_the_centre(tmp_path, name, cause):
     d = tmp_path / name
     assert mfc("simulate", name, "--out", d, "--quiet").returncode == 0
@@ -251,6 +252,8 @@ def test_each_built_in_attack_on_a_receiver_is_detected_by_the_centre(tmp_path, 
     mine = [a for a in alerts if a["type"] == "sensor_integrity"]
     assert {a["evidence"]["receiver"] for a in mine} == {target["label"].split("'")[0].split(" ")[0]}
     assert {a["evidence"]["cause"] for a in mine} == {cause}
+    if name == "receiver-forgery":   # the forged vessel is named, as the label says
+        assert {a["mmsi"] for a in mine} == {target["mmsi"]}
     if name == "receiver-replay":
         # the replayed reports are evidence against the receiver, not positions: no vessel is put in
         # two places by them (before, 13 identity_clash and 2 gnss_interference alerts followed)

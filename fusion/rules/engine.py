@@ -27,12 +27,13 @@ from .on_land import OnLand
 from .radar_contradiction import RadarContradiction
 from .registration import RadarRegistration
 from .rendezvous import Rendezvous
+from .single_station import SingleStation
 from .swarm import Swarm
 from .traffic import TrafficMap
 from .zones import ZoneEntry
 
 RULES = (AisGap, DarkVessel, Jumps, OnLand, InvalidIdentity, Distress, Loitering, Rendezvous,
-         ZoneEntry, ForeignFishing, Swarm, Gnss, RadarContradiction, SensorIntegrity, RadarRegistration)
+         ZoneEntry, ForeignFishing, Swarm, Gnss, RadarContradiction, SensorIntegrity, RadarRegistration, SingleStation)
 ALERT_TYPES = tuple(dict.fromkeys(t for r in RULES for t in r.types))
 
 

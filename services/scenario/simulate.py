@@ -40,7 +40,7 @@ import math
 import sys
 import time
 import tomllib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from importlib import resources
 from pathlib import Path as FsPath
 
@@ -58,7 +58,9 @@ H = 3600.0
 # attacks on the centre's own feeds (written into the AIS feed; labelled sensor_integrity)
 ATTACKS = {"receiver_clock": "one receiver's clock runs 2 min behind from 30 min in; another's 5 s ahead "
                              "(a near-miss: network jitter)",
-           "receiver_replay": "one receiver re-sends, from 1 h in and for 30 min, what it heard an hour before"}
+           "receiver_replay": "one receiver re-sends, from 1 h in and for 30 min, what it heard an hour before",
+           "receiver_forgery": "one receiver injects a forged vessel from 30 min in, for an hour: a copy of a "
+                               "real ship's track 10 min behind it under another MMSI, heard by no other station"}
 # attacks on a radar (written into the radar feed; labelled sensor_integrity)
 RADAR_ATTACKS = {"radar_bias": "the busiest radar's antenna turns 1.0° off north and its range reads 250 m long "
                                "from 30 min in (a registration fault)"}
@@ -351,6 +353,24 @@ def _receptions(g: Generated, rng: np.random.Generator) -> list[tuple[float, Obs
             out = [(t, o, st, stamp + 5.0 if st == other.id and t >= a else stamp) for t, o, st, stamp in out]
             g.cases.append(Case("sensor_integrity", False, f"{other.id}'s clock 5 s ahead", g.t_start, g.t_end,
                                 other.lat, other.lon, 20_000.0))
+    if "receiver_forgery" in attacks:
+        a = g.t_start + 0.5 * H
+        # the ship to copy: under way, heard by the target and at least two other receivers at a
+        shared = [(o, ks) for o, ks in zip(pos, heard) if o.time_s >= a and len(ks) >= 3
+                  and target in (rx_ids[k] for k in ks) and (o.sog_kn or 0) >= 5]
+        if not shared:
+            raise ScenarioError(f"{s.name}: no ship under way that {target} and two other receivers hear")
+        model = shared[0][0]
+        ghost = 412_000_000 + int(rng.integers(100_000, 999_999))
+        t_end = model.time_s + H
+        copies = [o for o in pos if o.mmsi == model.mmsi and model.time_s <= o.time_s <= t_end]
+        fake = [replace(o, mmsi=ghost, time_s=o.time_s + 600.0, name=None) for o in copies
+                if o.time_s + 600.0 < g.t_end]
+        out = sorted(out + [(o.time_s, o, target, o.time_s) for o in fake], key=lambda r: r[0])
+        when = min(len(fake) - 1, 90)   # where the vessel is some 15 minutes of reports in
+        g.cases.append(Case("sensor_integrity", True, f"{target} injects a forged vessel (MMSI {ghost})",
+                            fake[0].time_s + 600, fake[0].time_s + 45 * 60, fake[when].lat, fake[when].lon,
+                            60_000.0, ghost))
     if "receiver_replay" in attacks:
         a, b = g.t_start + H, g.t_start + 1.5 * H
         again = [(t + H, o, st, stamp + H) for t, o, st, stamp in out

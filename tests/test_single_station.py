@@ -1,0 +1,64 @@
+"""sensor_integrity cause single_station: a vessel only one AIS station hears where the others
+hear the traffic around it (a forged vessel, a compromised receiver's feed)."""
+
+from __future__ import annotations
+
+from fusion.model import Observation, TrackLine
+from tests.rules_builders import T0
+from tests.test_rules_integrity import RX, heard, integrity_engine, reports
+
+GHOST = 533_999_001
+
+
+def _ghost(station: str = "RX-C", minutes: int = 40, ais_class: str = "A"):
+    """A vessel among the others' traffic, reported every 10 s, heard only through ``station``."""
+    out = []
+    for t, _, lat, lon, sog, cog in reports(minutes, vessels=1):
+        out.append(Observation("ais_position", station, t + 3, lat + 0.004, lon + 0.004, sigma_m=10.0, mmsi=GHOST,
+                               sog_kn=sog, cog_deg=cog, station=station, ais_class=ais_class))
+    return out
+
+
+def _alerts(obs, lines=(), **cfg):
+    eng = integrity_engine(**cfg)
+    obs = sorted(obs, key=lambda o: o.time_s)
+    out = []
+    for k in range(0, len(obs), 500):
+        chunk = obs[k:k + 500]
+        ls = [ln for ln in lines if chunk[0].time_s <= ln.time_s <= chunk[-1].time_s]
+        out += eng.process(chunk, ls)
+    return [a for a in out if a.type == "sensor_integrity" and a.evidence.get("cause") == "single_station"]
+
+
+def _everyone():
+    return heard(reports(40), {rx[0]: 0.0 for rx in RX})
+
+
+def test_a_vessel_only_one_station_hears_amid_traffic_the_others_hear_is_named():
+    alerts = _alerts(_everyone() + _ghost())
+    assert alerts, "not named"
+    a = alerts[-1]
+    assert a.evidence["receiver"] == "RX-C" and a.mmsi == GHOST and a.state == "open"
+    assert len(a.evidence["witnesses"]) >= 2 and "RX-C" not in a.evidence["witnesses"]
+    assert a.time_s >= T0 + 900                       # after 15 minutes of its reports, not before
+    assert len({x.alert_id for x in alerts}) == 1
+
+
+def test_heard_by_a_second_station_radar_held_or_class_b_it_is_not():
+    # a second station hears it too, later: the alert is retracted (it was real)
+    late = [Observation("ais_position", "RX-A", o.time_s + 0.2, o.lat, o.lon, sigma_m=10.0, mmsi=GHOST,
+                        sog_kn=o.sog_kn, cog_deg=o.cog_deg, station="RX-A") for o in _ghost() if o.time_s > T0 + 1500]
+    got = _alerts(_everyone() + _ghost() + late)
+    assert got and got[-1].state == "retracted"
+    # a radar feeds its track: real
+    lines = [TrackLine("T9", o.time_s, o.lat, o.lon, 12.0, 0.0, 30.0, GHOST, None, None, None, ("ais", "radar"),
+                       "confirmed", ("RX-C", "R-1")) for o in _ghost()[::6]]
+    assert _alerts(_everyone() + _ghost(), lines) == []
+    # class B (2 W): heard over a shorter range, not judged
+    assert _alerts(_everyone() + _ghost(ais_class="B")) == []
+
+
+def test_a_station_alone_in_its_area_raises_nothing():
+    """Vessels only RX-C hears because no other station covers them (their reports alone): nothing."""
+    only_c = heard(reports(40), {"RX-C": 0.0})
+    assert _alerts(only_c + _ghost()) == []
