@@ -60,7 +60,8 @@ class Fusion:
             else:
                 self._seq = getattr(self, "_seq", 0) + 1
                 heapq.heappush(held, (t, self._seq, replace(o, time_s=t)))
-        out += self._release(now)
+        if now is not None:   # (a batch of held reports only: they wait for the feed)
+            out += self._release(now)
         out.sort(key=lambda o: o.time_s)
         return out
 

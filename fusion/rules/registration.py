@@ -29,6 +29,7 @@ from .base import Context, PointGrid
 _SAMPLES = 200
 _JUDGE_EVERY = 20   # new pairs between two judgements of a radar
 _THIN = 4           # with a full window, one plot in this many is paired
+_KNOWN_S = 600.0    # an AIS vessel reported this recently is known to be near (isolation)
 
 
 class _Bias:
@@ -83,6 +84,11 @@ class RadarRegistration:
             t, la, lo, sog, cog = self.ais[mmsi]
             dt = plot.time_s - t
             if abs(dt) > cfg.registration_ais_fresh_s:
+                # not fresh enough to pair with, but a ship known near (one at anchor reports
+                # every 3 min) makes the pairing unsure: the plot may be that ship
+                if abs(dt) <= _KNOWN_S and distance_m(plot.lat, plot.lon, la, lo) \
+                        <= 2 * gate + sog * KN_TO_MS * abs(dt):  # type: ignore[arg-type]
+                    return
                 continue
             if dt:
                 la, lo = destination(la, lo, cog, sog * KN_TO_MS * dt)
@@ -126,13 +132,35 @@ class RadarRegistration:
         return (median(r for r, _, _, _ in res), median(b for _, b, _, _ in res), len(res), vessels,
                 median(r for _, _, _, r in res))
 
+    def consistent(self, radar_id: str, dr: float, db: float) -> bool:
+        """A registration fault moves every vessel's plots alike; a few mispaired vessels (a ship
+        at anchor beside a passing one, a dark boat) do not.  At least three quarters of the
+        vessels with three pairs or more must show, in their own median, at least half of the
+        bias found, in its direction."""
+        res = list(self.residuals.get(radar_id, ()))[-self.cfg.registration_min_pairs:]
+        per: dict[int, list[tuple[float, float]]] = {}
+        for r, b, m, _ in res:
+            per.setdefault(m, []).append((r, b))
+        cfg = self.cfg
+        agree = total = 0
+        for rows in per.values():
+            if len(rows) < 3:
+                continue
+            total += 1
+            mr, mb = median(r for r, _ in rows), median(b for _, b in rows)
+            ok_r = abs(dr) <= cfg.registration_range_m or mr * dr > 0 and abs(mr) >= abs(dr) / 2
+            ok_b = abs(db) <= cfg.registration_bearing_deg or mb * db > 0 and abs(mb) >= abs(db) / 2
+            agree += ok_r and ok_b
+        return total >= 3 and agree >= 0.75 * total
+
     def _judge(self, radar_id: str, now_s: float) -> None:
         est = self.estimate(radar_id)
         if est is None:
             return
         cfg = self.cfg
         dr, db, pairs, vessels, at_m = est
-        bad = abs(dr) > cfg.registration_range_m or abs(db) > cfg.registration_bearing_deg
+        bad = (abs(dr) > cfg.registration_range_m or abs(db) > cfg.registration_bearing_deg) \
+            and self.consistent(radar_id, dr, db)
         good = abs(dr) <= cfg.registration_range_m / 2 and abs(db) <= cfg.registration_bearing_deg / 2
         ep = self.open.get(radar_id)
         evidence = {"receiver": radar_id, "cause": "registration_bias", "range_bias_m": round(dr, 1),
