@@ -52,8 +52,8 @@ class RadarRegistration:
 
     # ------------------------------------------------------------------ input
     def on_obs(self, obs: Observation) -> None:
-        if obs.lat is None or obs.lon is None:
-            return
+        if obs.lat is None or obs.lon is None or not getattr(self.ctx.geo, "radars", None):
+            return   # (no radar registered: nothing to register against AIS)
         if obs.kind == "ais_position":
             if obs.mmsi is None or obs.sog_kn is None or obs.cog_deg is None \
                     or obs.sensor_id in self.ctx.geo.satellites:

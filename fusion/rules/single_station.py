@@ -26,6 +26,9 @@ from ..model import Alert, Observation, TrackLine
 from .base import Context
 
 
+_REJUDGE_S = 300.0   # an MMSI not named is judged again after this long (the question costs a coverage lookup)
+
+
 @dataclass(slots=True)
 class _Heard:
     first_s: float
@@ -71,7 +74,7 @@ class SingleStation:
             return
         cfg = self.cfg
         if len(h.stations) != 1 or h.radar or h.reports < cfg.single_min_reports \
-                or obs.time_s - h.first_s < cfg.single_min_span_s or obs.time_s - h.judged_s < 60.0:
+                or obs.time_s - h.first_s < cfg.single_min_span_s or obs.time_s - h.judged_s < _REJUDGE_S:
             return
         h.judged_s = obs.time_s
         (station,) = h.stations
