@@ -232,17 +232,23 @@ def test_position_payloads_decode_with_pyais_to_the_values_encoded():
         assert m["heading"] == 511 and m["accuracy"] is True
 
 
-@pytest.mark.parametrize("name, cause", [("receiver-clock", "clock_offset"), ("receiver-replay", "replayed_traffic"),
-                                         ("receiver-forgery", "single_station")])
-def test_each_built_in_attack_on_a_receiver_is_detected_by_the_centre(tmp_path, name, cause):
+def _attack_run(tmp_path, name: str, *feeds: str) -> tuple:
+    """``mfc simulate NAME`` → ``mfc fuse`` (its feeds) → ``mfc score``: the scenario's directory and
+    its sensor_integrity row of the score."""
     d = tmp_path / name
     assert mfc("simulate", name, "--out", d, "--quiet").returncode == 0
-    r = mfc("fuse", d / "ais.nmea", "--sensors", d / "sensors.json", "--tracks-out", d / "t.jsonl",
+    r = mfc("fuse", *[d / f for f in feeds], "--sensors", d / "sensors.json", "--tracks-out", d / "t.jsonl",
             "--alerts-out", d / "a.jsonl", "--sample-every", "300")
     assert r.returncode == 0, r.stderr
     r = mfc("score", d, "--tracks", d / "t.jsonl", "--alerts", d / "a.jsonl", "--json", d / "s.json")
     assert r.returncode == 0, r.stderr
-    row = json.loads((d / "s.json").read_text())["alerts"]["types"]["sensor_integrity"]
+    return d, json.loads((d / "s.json").read_text())["alerts"]["types"]["sensor_integrity"]
+
+
+@pytest.mark.parametrize("name, cause", [("receiver-clock", "clock_offset"), ("receiver-replay", "replayed_traffic"),
+                                         ("receiver-forgery", "single_station")])
+def test_each_built_in_attack_on_a_receiver_is_detected_by_the_centre(tmp_path, name, cause):
+    d, row = _attack_run(tmp_path, name, "ais.nmea")
     assert row["found"] == row["positive_cases"] == 1 and row["precision"] == 1.0
     assert row["near_misses_fired"] == 0
     assert row["median_delay_s"] < 600
@@ -261,14 +267,7 @@ def test_each_built_in_attack_on_a_receiver_is_detected_by_the_centre(tmp_path, 
 
 
 def test_the_built_in_radar_registration_attack_is_detected_and_measured(tmp_path):
-    d = tmp_path / "radar-bias"
-    assert mfc("simulate", "radar-bias", "--out", d, "--quiet").returncode == 0
-    r = mfc("fuse", d / "ais.nmea", d / "radar.jsonl", "--sensors", d / "sensors.json", "--tracks-out", d / "t.jsonl",
-            "--alerts-out", d / "a.jsonl", "--sample-every", "300")
-    assert r.returncode == 0, r.stderr
-    r = mfc("score", d, "--tracks", d / "t.jsonl", "--alerts", d / "a.jsonl", "--json", d / "s.json")
-    assert r.returncode == 0, r.stderr
-    row = json.loads((d / "s.json").read_text())["alerts"]["types"]["sensor_integrity"]
+    d, row = _attack_run(tmp_path, "radar-bias", "ais.nmea", "radar.jsonl")
     assert row["found"] == row["positive_cases"] == 1 and row["precision"] == 1.0
     assert row["median_delay_s"] < 900
     label = next(json.loads(x) for x in (d / "labels.jsonl").read_text().splitlines() if json.loads(x)["positive"])

@@ -8,8 +8,9 @@ items in it plus the timers due, never a pass over every track.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import fields
+from typing import TypeVar
 
 from ..model import AisRadarConflict, Alert, Observation, TrackLine
 from .ais_gap import AisGap
@@ -35,6 +36,7 @@ from .zones import ZoneEntry
 RULES = (AisGap, DarkVessel, Jumps, OnLand, InvalidIdentity, Distress, Loitering, Rendezvous,
          ZoneEntry, ForeignFishing, Swarm, Gnss, RadarContradiction, SensorIntegrity, RadarRegistration, SingleStation)
 ALERT_TYPES = tuple(dict.fromkeys(t for r in RULES for t in r.types))
+T = TypeVar("T")
 
 
 class RuleEngine:
@@ -114,27 +116,14 @@ class RuleEngine:
         """``id()`` -> corrected (lat, lon) of plots from a radar found misregistered against AIS
         (``RadarRegistration.corrected_position``); the rules see the raw plots."""
         rule = getattr(self, "_registration", None)
-        if rule is None or not rule.bias:
-            return {}
-        out = {}
-        for o in observations:
-            p = rule.corrected_position(o)
-            if p is not None:
-                out[id(o)] = p
-        return out
+        return _corrected(observations, rule.corrected_position) if rule is not None and rule.bias else {}
 
     def retimed(self, observations: Sequence[Observation]) -> dict[int, float]:
         """``id()`` -> corrected time of the observations from a receiver whose clock was found
         wrong (``SensorIntegrity.corrected_time``); the rules see the raw stamps."""
         rule = self._integrity
-        if rule is None or not getattr(rule, "clock_fix", None):
-            return {}
-        out = {}
-        for o in observations:
-            t = rule.corrected_time(o)
-            if t is not None:
-                out[id(o)] = t
-        return out
+        return _corrected(observations, rule.corrected_time) \
+            if rule is not None and getattr(rule, "clock_fix", None) else {}
 
     def conflicts(self, items: Sequence[AisRadarConflict]) -> list[Alert]:
         """Take the AIS fixes the radar contradicted (``Tracker.take_conflicts``), after the
@@ -223,3 +212,13 @@ class RuleEngine:
                     tracks.pop(tid, None)
                     if not tracks:
                         del ctx.mmsi_tracks[mmsi]  # type: ignore[arg-type]
+
+
+def _corrected(observations: Sequence[Observation], correct: Callable[[Observation], T | None]) -> dict[int, T]:
+    """``id()`` -> ``correct(o)`` for the observations it corrects (not None)."""
+    out: dict[int, T] = {}
+    for o in observations:
+        v = correct(o)
+        if v is not None:
+            out[id(o)] = v
+    return out
