@@ -153,3 +153,21 @@ def test_a_misregistered_radar_is_marked_in_v1_sensors_through_the_live_ingest(t
         got = radar_integrity()
         assert got["cause"] == "registration_bias" and got["correcting"] is True
         assert abs(got["bearing_bias_deg"] - 1.0) < 0.15 and abs(got["range_bias_m"] - 200) < 60, got
+        # the radar's owner (an integrator) learns that its radar is suspect and corrected, not the
+        # figures measured from the AIS behind the alert
+        rows = httpx.get(f"{server.url}/v1/sensors", headers=auth).json()
+        mine = next(s["integrity"] for s in rows["sensors"] if s["id"] == RADAR[0])
+        assert mine == {"status": "suspect", "cause": "registration_bias", "offset_s": None, "correcting": True}
+
+
+def test_the_bias_alert_goes_only_where_the_ais_behind_it_may_go():
+    """The bias is measured from AIS reports: with the radar ASEAN's and the AIS receiver VN's
+    only, the alert is VN's only (fails closed), never every ASEAN agency's."""
+    geo = geography(radars={RADAR[0]: (RADAR[1], RADAR[2])}, releasability={"AIS-A": ["VN"], RADAR[0]: ["ASEAN"]})
+    eng = RuleEngine(geo, RulesConfig())
+    obs = _observations(_truth(20), bearing_bias=1.0, range_bias=200.0)
+    got = []
+    for k in range(0, len(obs), 500):
+        got += [a for a in eng.process(obs[k:k + 500], []) if a.type == "sensor_integrity"]
+    assert got and all(a.evidence["releasability"] == ["VN"] for a in got)
+

@@ -62,3 +62,18 @@ def test_a_station_alone_in_its_area_raises_nothing():
     """Vessels only RX-C hears because no other station covers them (their reports alone): nothing."""
     only_c = heard(reports(40), {"RX-C": 0.0})
     assert _alerts(only_c + _ghost()) == []
+
+
+def test_the_alert_goes_only_where_the_witnesses_data_may_go():
+    """RX-C's data is ASEAN's, but the witnesses' (RX-A, RX-B, RX-D) are PH's only: the alert says
+    what they hear, so it is PH's only, not every ASEAN agency's (fails closed)."""
+    from fusion.rules import RuleEngine, RulesConfig
+    from tests.rules_builders import geography
+
+    rel = {"RX-A": ["PH"], "RX-B": ["PH"], "RX-C": ["ASEAN"], "RX-D": ["PH"]}
+    eng = RuleEngine(geography(receivers=RX, releasability=rel), RulesConfig())
+    obs = sorted(_everyone() + _ghost(), key=lambda o: o.time_s)
+    got = []
+    for k in range(0, len(obs), 500):
+        got += [a for a in eng.process(obs[k:k + 500], []) if a.evidence.get("cause") == "single_station"]
+    assert got and all(a.evidence["releasability"] == ["PH"] for a in got)

@@ -68,8 +68,9 @@ def _integrity(runtime: Any, who: Any) -> dict[str, dict[str, Any]]:
             if ev.get("cause") == "clock_offset":
                 verdict["correcting"] = bool(ev.get("correcting")) and sid == rx
             elif ev.get("cause") == "registration_bias":
-                verdict.update(correcting=bool(ev.get("correcting")), bearing_bias_deg=ev.get("bearing_bias_deg"),
-                               range_bias_m=ev.get("range_bias_m"))
+                verdict["correcting"] = bool(ev.get("correcting"))
+                if not integrator:   # the bias is measured from other sensors' AIS: the alert's readers only
+                    verdict.update(bearing_bias_deg=ev.get("bearing_bias_deg"), range_bias_m=ev.get("range_bias_m"))
             if not integrator:
                 verdict.update(alert_id=a.get("alert_id"), summary=a.get("summary"))
             out.setdefault(sid, verdict)

@@ -33,7 +33,7 @@ _KNOWN_S = 600.0    # an AIS vessel reported this recently is known to be near (
 
 
 class _Bias:
-    def __init__(self, alert, since_s: float) -> None:
+    def __init__(self, alert) -> None:
         self.alert = alert
         self.good_since: float | None = None
 
@@ -43,7 +43,8 @@ class RadarRegistration:
 
     def __init__(self, ctx: Context) -> None:
         self.ctx, self.cfg = ctx, ctx.cfg
-        self.ais: dict[int, tuple[float, float, float, float, float]] = {}  # MMSI -> t, lat, lon, sog, cog
+        self.ais: dict[int, tuple] = {}            # MMSI -> t, lat, lon, sog, cog, AIS sensor
+        self.skip = 0                              # plots seen with a full window (one in _THIN paired)
         self.grid = PointGrid(ctx.cfg.registration_gate_m * 2)
         self.residuals: dict[str, deque] = {}      # radar -> (range m, bearing deg, MMSI)
         self.fresh: dict[str, int] = {}            # radar -> pairs since last judged
@@ -58,7 +59,7 @@ class RadarRegistration:
             if obs.mmsi is None or obs.sog_kn is None or obs.cog_deg is None \
                     or obs.sensor_id in self.ctx.geo.satellites:
                 return
-            self.ais[obs.mmsi] = (obs.time_s, obs.lat, obs.lon, obs.sog_kn, obs.cog_deg)
+            self.ais[obs.mmsi] = (obs.time_s, obs.lat, obs.lon, obs.sog_kn, obs.cog_deg, obs.sensor_id)
             self.grid.place(obs.mmsi, obs.lat, obs.lon)
         elif obs.kind == "radar_plot":
             radar = self.ctx.geo.radars.get(obs.sensor_id) if hasattr(self.ctx.geo, "radars") else None
@@ -75,13 +76,13 @@ class RadarRegistration:
         res = self.residuals.get(plot.sensor_id)
         if res is not None and len(res) == _SAMPLES:
             # a full window: one plot in _THIN keeps it current at a fraction of the cost
-            self.skip = getattr(self, "skip", 0) + 1
+            self.skip += 1
             if self.skip % _THIN:
                 return
         gate = cfg.registration_gate_m
         found = None
         for mmsi, _, _ in self.grid.near(plot.lat, plot.lon):
-            t, la, lo, sog, cog = self.ais[mmsi]
+            t, la, lo, sog, cog, sid = self.ais[mmsi]
             dt = plot.time_s - t
             if abs(dt) > cfg.registration_ais_fresh_s:
                 # not fresh enough to pair with, but a ship known near (one at anchor reports
@@ -99,10 +100,10 @@ class RadarRegistration:
                 return      # two AIS vessels near the plot: which one it shows is not sure
             if d > gate:
                 return      # the only one is in the ring: too far to pair, too near to be sure
-            found = (mmsi, la, lo)
+            found = (mmsi, la, lo, sid)
         if found is None:
             return
-        mmsi, la, lo = found
+        mmsi, la, lo, sid = found
         rlat, rlon = radar
         r_ais, b_ais, _ = inverse(rlat, rlon, la, lo)
         r_plot, b_plot, _ = inverse(rlat, rlon, plot.lat, plot.lon)  # type: ignore[arg-type]
@@ -111,7 +112,7 @@ class RadarRegistration:
         db = (b_plot - b_ais + 180.0) % 360.0 - 180.0
         if res is None:
             res = self.residuals[plot.sensor_id] = deque(maxlen=_SAMPLES)
-        res.append((r_plot - r_ais, db, mmsi, r_ais))
+        res.append((r_plot - r_ais, db, mmsi, r_ais, sid))   # sid: the AIS sensor the truth came from
         n = self.fresh.get(plot.sensor_id, 0) + 1
         if n >= _JUDGE_EVERY:
             n = 0
@@ -126,11 +127,10 @@ class RadarRegistration:
         if not res or len(res) < n:
             return None
         res = list(res)[-n:]   # the latest: the current bias once a fault has lasted that many pairs
-        vessels = len({m for _, _, m, _ in res})
+        vessels = len({m for _, _, m, _, _ in res})
         if vessels < self.cfg.registration_min_vessels:
             return None
-        return (median(r for r, _, _, _ in res), median(b for _, b, _, _ in res), len(res), vessels,
-                median(r for _, _, _, r in res))
+        return (median(x[0] for x in res), median(x[1] for x in res), len(res), vessels, median(x[3] for x in res))
 
     def consistent(self, radar_id: str, dr: float, db: float) -> bool:
         """A registration fault moves every vessel's plots alike; a few mispaired vessels (a ship
@@ -139,7 +139,7 @@ class RadarRegistration:
         bias found, in its direction."""
         res = list(self.residuals.get(radar_id, ()))[-self.cfg.registration_min_pairs:]
         per: dict[int, list[tuple[float, float]]] = {}
-        for r, b, m, _ in res:
+        for r, b, m, _, _ in res:
             per.setdefault(m, []).append((r, b))
         cfg = self.cfg
         agree = total = 0
@@ -178,11 +178,13 @@ class RadarRegistration:
             if ep is None:
                 lat, lon = self.ctx.geo.radars[radar_id]
                 alert = self.ctx.book.open("sensor_integrity", cfg.severity.get("sensor_integrity", "high"), now_s,
-                                           summary, lat=lat, lon=lon, evidence=evidence, sensors=[radar_id])
-                self.open[radar_id] = _Bias(alert, now_s)
+                                           summary, lat=lat, lon=lon, evidence=evidence,
+                                           sensors=self._behind(radar_id))
+                self.open[radar_id] = _Bias(alert)
             else:
                 ep.good_since = None
-                self.ctx.book.update(ep.alert, now_s, force=False, summary=summary, **evidence)
+                self.ctx.book.update(ep.alert, now_s, force=False, summary=summary, sensors=self._behind(radar_id),
+                                     **evidence)
         elif ep is not None:
             if good:
                 ep.good_since = ep.good_since if ep.good_since is not None else now_s
@@ -195,6 +197,12 @@ class RadarRegistration:
                 ep.good_since = None
             if radar_id in self.bias and cfg.registration_correct:
                 self.bias[radar_id] = (dr, db)   # follow the bias while the episode lasts
+
+    def _behind(self, radar_id: str) -> list[str]:
+        """The radar and every AIS sensor whose reports gave the residuals judged: the bias is
+        made of their data, so the alert goes only where all of them may go (fails closed)."""
+        res = list(self.residuals.get(radar_id, ()))[-self.cfg.registration_min_pairs:]
+        return [radar_id, *sorted({x[4] for x in res})]
 
     # ------------------------------------------------------------------ correction
     def corrected_position(self, obs: Observation) -> tuple[float, float] | None:

@@ -47,6 +47,7 @@ class SingleStation:
     def __init__(self, ctx: Context) -> None:
         self.ctx, self.cfg = ctx, ctx.cfg
         self.mmsis: dict[int, _Heard] = {}
+        self._rx_of, self._rx = -1, set()   # id() of the receiver list, and its station ids
 
     def on_obs(self, obs: Observation) -> None:
         if obs.kind != "ais_position" or obs.mmsi is None or obs.lat is None or obs.lon is None \
@@ -105,7 +106,9 @@ class SingleStation:
             f"{(obs.time_s - h.first_s) / 60:.0f} min) where {', '.join(witnesses)} hear the traffic around it "
             "and never heard it, and no radar sees it: a vessel injected into one station's feed, or a forged one",
             track_id=next(reversed(tracks)) if tracks else None, mmsi=obs.mmsi, lat=lat, lon=lon,
-            sensors=[station], evidence={"receiver": station, "cause": "single_station", "mmsi": obs.mmsi,
+            # the witnesses' data says they hear the traffic there: the alert goes only where every
+            # one of their data may go, as the vessel's own station's (fails closed)
+            sensors=[station, *witnesses], evidence={"receiver": station, "cause": "single_station", "mmsi": obs.mmsi,
                                          "reports": h.reports, "since_s": h.first_s, "witnesses": witnesses})
         self.ctx.timers.at(obs.time_s + cfg.integrity_quiet_s, partial(self._due, obs.mmsi))
 
@@ -113,7 +116,7 @@ class SingleStation:
         """The registered terrestrial station that heard the report (tag-block station, else the
         feed's sensor), None otherwise (a satellite, an aggregator's feed)."""
         rx = self.ctx.geo.receivers
-        if getattr(self, "_rx_of", None) != id(rx):
+        if self._rx_of != id(rx):
             self._rx_of, self._rx = id(rx), {r[0] for r in rx}
         for key in (obs.station, obs.sensor_id):
             if key is not None and key in self._rx:
