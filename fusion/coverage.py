@@ -84,7 +84,10 @@ class Coverage:
     def station_key(self, sensor_id: str, station: str | None) -> str | None:
         """The registered station that heard a report (tag-block station, else the feed's sensor),
         ``feed:<sensor>`` when neither is a registered terrestrial AIS sensor, None for a satellite."""
-        known = {r[0] for r in self.geo.receivers}
+        rx = self.geo.receivers
+        if getattr(self, "_known_of", None) != id(rx):   # (rebuilt when the receiver list changes)
+            self._known_of, self._known = id(rx), {r[0] for r in rx}
+        known = self._known
         sats = getattr(self.geo, "satellites", {})
         for key in (station, sensor_id):
             if key is None:

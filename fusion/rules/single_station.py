@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import partial
 
+from ..coverage import ANON_PREFIX
 from ..model import Alert, Observation, TrackLine
 from .base import Context
 
@@ -47,7 +48,6 @@ class SingleStation:
     def __init__(self, ctx: Context) -> None:
         self.ctx, self.cfg = ctx, ctx.cfg
         self.mmsis: dict[int, _Heard] = {}
-        self._rx_of, self._rx = -1, set()   # id() of the receiver list, and its station ids
 
     def on_obs(self, obs: Observation) -> None:
         if obs.kind != "ais_position" or obs.mmsi is None or obs.lat is None or obs.lon is None \
@@ -113,15 +113,10 @@ class SingleStation:
         self.ctx.timers.at(obs.time_s + cfg.integrity_quiet_s, partial(self._due, obs.mmsi))
 
     def _station(self, obs: Observation) -> str | None:
-        """The registered terrestrial station that heard the report (tag-block station, else the
-        feed's sensor), None otherwise (a satellite, an aggregator's feed)."""
-        rx = self.ctx.geo.receivers
-        if self._rx_of != id(rx):
-            self._rx_of, self._rx = id(rx), {r[0] for r in rx}
-        for key in (obs.station, obs.sensor_id):
-            if key is not None and key in self._rx:
-                return key
-        return None
+        """The registered terrestrial station that heard the report (``Coverage.station_key``),
+        None for a satellite or a feed without a registered station (an aggregator)."""
+        key = self.ctx.coverage.station_key(obs.sensor_id, obs.station)
+        return None if key is None or key.startswith(ANON_PREFIX) else key
 
     def _due(self, mmsi: int, due_s: float) -> None:
         h = self.mmsis.get(mmsi)
