@@ -156,7 +156,9 @@ class EmbeddedBus:
             log = self._logs.get(topic)
             return 0 if log is None else log.next
 
-    def consumer(self, topic: str, group: str) -> "EmbeddedConsumer":
+    def consumer(self, topic: str, group: str, single_owner: bool = False) -> "EmbeddedConsumer":
+        """A consumer of ``topic`` in ``group``; ``single_owner`` changes nothing here: the embedded
+        bus lives in one process, whose one consumer of a group owns the whole topic."""
         with self._cond:
             self._log(topic).groups.add(group)
         return EmbeddedConsumer(self, topic, group)
@@ -244,14 +246,14 @@ def _compacted_topics() -> tuple[str, ...]:
 COMPACTED_TOPICS = _compacted_topics()  # states by key: the latest record per key is the state
 
 
-def consumer_waiting_for_broker(bus: Bus, topic: str, group: str, max_wait_s: float = 30.0):
+def consumer_waiting_for_broker(bus: Bus, topic: str, group: str, max_wait_s: float = 30.0, **kw: Any):
     """``bus.consumer(topic, group)``, waiting for the broker while it cannot be reached (a service
     started during a broker outage waits for it instead of dying): retried with backoff up to
     ``max_wait_s`` between tries, each failure logged."""
     wait = 1.0
     while True:
         try:
-            return bus.consumer(topic, group)
+            return bus.consumer(topic, group, **kw)
         except Exception as exc:  # noqa: BLE001 - only the broker's own errors are waited out
             if not type(exc).__module__.startswith("kafka"):
                 raise

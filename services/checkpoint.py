@@ -77,6 +77,18 @@ class Checkpoint:
         self.generation = header["generation"]
         return header
 
+    def stamp(self) -> tuple:
+        """What identifies the files on disk now (size and modification time of the checkpoint and
+        its journal): it changes when another process saves or journals."""
+        out = []
+        for path in (self.path, self.journal_path):
+            try:
+                st = path.stat()
+                out.append((st.st_size, st.st_mtime_ns))
+            except FileNotFoundError:
+                out.append(None)
+        return tuple(out)
+
     def append_journal(self, entry: dict[str, Any]) -> None:
         """Add one batch to the journal, durably (returns after fsync)."""
         entry = {"generation": self.generation, **entry}

@@ -136,6 +136,15 @@ def fusion_following_zones(bus: Bus, sensors: dict[str, Sensor], within_s: float
     return fusion, zones
 
 
+def fresh_fusion(sensors: dict[str, Sensor], zones) -> Fusion:  # type: ignore[no-untyped-def]
+    """An empty engine on the geography and zones known now, for a standby that takes the
+    group's state over from the shared checkpoint (the zone changes it followed meanwhile are
+    applied after, as queued controls)."""
+    fusion = Fusion(sensors, build_geography(sensors, zones.user_zones()))
+    fusion.rules.cfg.zone_policy_overrides.update({n: dict(p) for n, p in list(zones.policies.items())})
+    return fusion
+
+
 def cmd_fusion(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     sensors = load_sensor_file(settings)
@@ -144,7 +153,7 @@ def cmd_fusion(args: argparse.Namespace) -> int:
     clock = time.time if settings.fusion_clock == "wall" else None
     try:
         worker = FusionWorker(bus, fusion, clock, checkpoint=Checkpoint(Path(settings.checkpoint)),
-                              checkpoint_every_s=args.checkpoint_every)
+                              checkpoint_every_s=args.checkpoint_every, fresh=lambda: fresh_fusion(sensors, zones))
     except CheckpointError as exc:  # never started from a state it cannot trust
         zones.close()
         bus.close()

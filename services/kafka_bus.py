@@ -21,13 +21,16 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient
+from kafka.coordinator.assignors.abstract import AbstractPartitionAssignor
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import CommitFailedError, KafkaConfigurationError, KafkaError, TopicAlreadyExistsError
+from kafka.protocol.consumer.metadata import ConsumerProtocolAssignment, ConsumerProtocolSubscription
 from kafka.structs import OffsetAndMetadata
 
 from . import topics
@@ -94,17 +97,93 @@ def decode_key(raw: bytes | None) -> str | None:
 
 
 class _Positions(ConsumerRebalanceListener):
-    """Forget what was polled from partitions this consumer loses: their new owner sees them again."""
+    """Forget what was polled from partitions this consumer loses: their new owner sees them again.
 
-    def __init__(self, positions: dict[TopicPartition, int]) -> None:
-        self.positions = positions
+    A rebalance (kafka-python's eager protocol) revokes every partition and then assigns the
+    new set, and a partition kept across it is fetched again from its committed offset: the
+    records this member already polled after that offset would come back a second time.
+    ``seen`` (per partition, the offset after the last record ``poll`` returned) survives for
+    the partitions kept, so ``poll`` skips them; for a partition lost, it is forgotten."""
+
+    def __init__(self, positions: dict[TopicPartition, int], seen: dict[TopicPartition, int]) -> None:
+        self.positions, self.seen = positions, seen
+        self.assigned: set[int] | None = None  # the partitions of the last completed assignment
 
     def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
         for tp in revoked:
             self.positions.pop(tp, None)
 
     def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
-        pass
+        kept = set(assigned)
+        self.assigned = {tp.partition for tp in kept}
+        for tp in list(self.seen):
+            if tp not in kept:
+                del self.seen[tp]
+
+
+class SingleOwnerAssignor(AbstractPartitionAssignor):
+    """Every partition of the group's topics to one member; the others own nothing.
+
+    For a consumer whose state must not be split (``mfc fusion``: one picture, one numbering
+    of tracks and alerts).  Each member announces (``user_data``) when it started and, once it
+    owns the partitions, the group generation at which it took them.  The owner is the member
+    that took them last (a member that took over did so because the previous owner had left
+    the group: one that comes back after a pause beyond the session timeout, a zombie, finds
+    its claim older and gets nothing); with no claim, the member that started first.  Members
+    that joined later are hot standbys that take over when the owner leaves the group (a
+    graceful stop, or a crash noticed after the session timeout).  Ties go to the smaller
+    member id, so every leader picks the same owner.
+    """
+
+    name = "mfc-single-owner"
+    version = 0
+
+    def __init__(self, started_ns: int) -> None:
+        self.started_ns = started_ns
+        self.owner_since = 0  # the group generation at which this member took the partitions (0: it does not own them)
+
+    @staticmethod
+    def _claim(member: Any) -> tuple[int, int]:
+        """(generation at which it took ownership, 0 if none; when it started)."""
+        try:
+            started, since = bytes(member.metadata.user_data or b"").decode("ascii").split(",")
+            return int(since), int(started)
+        except (TypeError, ValueError):
+            return 0, 2 ** 63  # unreadable: never preferred over a member that says when it started
+
+    def assign(self, cluster: Any, members: list[Any]) -> dict[str, Any]:
+        topics_: set[str] = set()
+        for member in members:
+            topics_.update(member.metadata.topics)
+        claims = {m.member_id: self._claim(m) for m in members}
+        owners = [m for m in claims if claims[m][0] > 0]
+        if owners:
+            owner = min(owners, key=lambda m: (-claims[m][0], m))
+        else:
+            owner = min(claims, key=lambda m: (claims[m][1], m)) if claims else None
+        out = {}
+        for member in members:
+            owned = []
+            if member.member_id == owner:
+                for topic in sorted(topics_):
+                    parts = cluster.partitions_for_topic(topic)
+                    if parts is None:
+                        log.warning("no partition metadata for topic %s", topic)
+                        continue
+                    owned.append((topic, sorted(parts)))
+            out[member.member_id] = ConsumerProtocolAssignment(self.version, owned, b"")
+        return out
+
+    def metadata(self, topics_: Iterable[str]) -> Any:
+        return ConsumerProtocolSubscription(self.version, list(topics_),
+                                            f"{self.started_ns},{self.owner_since}".encode("ascii"))
+
+    def on_assignment(self, assignment: Any, generation: Any = None) -> None:
+        owns = bool(assignment.partitions())
+        if not owns:
+            self.owner_since = 0
+        elif not self.owner_since:
+            self.owner_since = int(getattr(generation, "generation_id", generation) or 1)
 
 
 class KafkaBusConsumer:
@@ -114,7 +193,8 @@ class KafkaBusConsumer:
     ``prefix + group``; records come back with the topic name without the prefix.
     """
 
-    def __init__(self, bootstrap: list[str], topic: str, group: str, prefix: str = "", **overrides: Any) -> None:
+    def __init__(self, bootstrap: list[str], topic: str, group: str, prefix: str = "",
+                 single_owner: bool = False, **overrides: Any) -> None:
         self.topic, self.group, self.prefix = topic, group, prefix
         topic, group = prefix + topic, prefix + group
         config: dict[str, Any] = dict(
@@ -129,13 +209,17 @@ class KafkaBusConsumer:
             session_timeout_ms=10_000,
             heartbeat_interval_ms=3_000,
         )
+        if single_owner:  # one member owns every partition, the others stand by (``SingleOwnerAssignor``)
+            config["partition_assignment_strategy"] = [SingleOwnerAssignor(time.time_ns())]
         config.update(overrides)
         self._consumer = KafkaConsumer(**config)
         # Learn the topic's partitions before joining the group: a member that joins with no
         # metadata for its topic is assigned nothing and (kafka-python 3.0) may never rejoin.
         self._consumer.partitions_for_topic(topic)
         self._positions: dict[TopicPartition, int] = {}
-        self._consumer.subscribe([topic], listener=_Positions(self._positions))
+        self._seen: dict[TopicPartition, int] = {}
+        self._listener = _Positions(self._positions, self._seen)
+        self._consumer.subscribe([topic], listener=self._listener)
         self._last: dict[int, int] = {}  # id(record) → partition, for the last poll's records
         self._last_batch: list[Record] = []
         self._next: dict[TopicPartition, int] = {}  # per partition: the offset after the last record polled
@@ -156,6 +240,9 @@ class KafkaBusConsumer:
         records: list[Record] = []
         partitions: dict[int, int] = {}
         for tp, messages in sorted(batches.items(), key=lambda item: item[0].partition):
+            seen = self._seen.get(tp)
+            if seen is not None and messages and messages[0].offset < seen:
+                messages = [m for m in messages if m.offset >= seen]  # fetched again after a rebalance
             for msg in messages:
                 rec = Record(self.topic, decode_key(msg.key), decode_value(msg.value), msg.offset, tp.partition)
                 if REASON in rec.value:
@@ -164,9 +251,25 @@ class KafkaBusConsumer:
                 records.append(rec)
                 partitions[id(rec)] = tp.partition
             if messages:
-                self._positions[tp] = self._next[tp] = messages[-1].offset + 1
+                self._positions[tp] = self._next[tp] = self._seen[tp] = messages[-1].offset + 1
         self._last_batch, self._last = records, partitions
         return records
+
+    def partitions(self) -> set[int] | None:
+        """The partitions the group's last completed assignment gave this member (empty: none, a
+        standby; None: no assignment yet).  A rebalance in progress does not change it; it
+        changes only inside ``poll()``."""
+        assigned = self._listener.assigned
+        return None if assigned is None else set(assigned)
+
+    def committed_offsets(self) -> dict[int, int]:
+        """Per owned partition, the group's committed offset (partitions never committed left out)."""
+        out = {}
+        for tp in self._consumer.assignment():
+            offset = self._consumer.committed(tp)
+            if offset is not None:
+                out[tp.partition] = offset
+        return out
 
     def lag(self) -> int | None:
         """Records on the assigned partitions not polled yet; None while that is unknown."""
@@ -293,8 +396,8 @@ class KafkaBus:
         if errors:
             raise errors[0] if isinstance(errors[0], Exception) else KafkaError(str(errors[0]))
 
-    def consumer(self, topic: str, group: str) -> KafkaBusConsumer:
-        return KafkaBusConsumer(self.bootstrap, topic, group, prefix=self.prefix)
+    def consumer(self, topic: str, group: str, single_owner: bool = False) -> KafkaBusConsumer:
+        return KafkaBusConsumer(self.bootstrap, topic, group, prefix=self.prefix, single_owner=single_owner)
 
     def admin(self) -> KafkaAdminClient:
         """A new admin client for this cluster; close it after use."""

@@ -89,6 +89,10 @@ def observation_from_value(value: dict) -> Observation:
     return Observation.from_dict(value)
 
 
+class FusionOwnershipError(RuntimeError):
+    """This fusion member must not fuse: it lost its partitions, or its state is not the group's."""
+
+
 class FusionWorker(Worker):
     """Runs tracker and rules over ``mfc.obs``, publishing ``mfc.tracks`` and ``mfc.alerts``.
 
@@ -115,19 +119,28 @@ class FusionWorker(Worker):
 
     def __init__(self, bus: Bus, fusion: Fusion, clock: Callable[[], float] | None = None,
                  group: str = "fusion", checkpoint: Checkpoint | None = None,
-                 checkpoint_every_s: float = 10.0) -> None:
+                 checkpoint_every_s: float = 10.0, fresh: Callable[[], Fusion] | None = None) -> None:
         super().__init__("fusion")
         self.bus, self.clock, self.checkpoint = bus, clock, checkpoint
         self.fusion = fusion
         self.covered: dict[int, int] = {}  # partition → next offset the state holds
         self._journal: list[dict] = []
+        self._fresh = fresh  # a Fusion to restore a checkpoint into, for a standby taking over
+        self._loaded = None  # the checkpoint files as they were when the state was loaded
         if checkpoint is not None:
             saved = checkpoint.load(fusion)
             if saved is not None:
                 self.fusion, self.covered = saved
             self._journal = checkpoint.journal()
+            self._loaded = checkpoint.stamp()
         self.every_s = checkpoint_every_s
-        self.consumer = consumer_waiting_for_broker(bus, topics.OBS, group)
+        # With a checkpoint (``mfc fusion``) one member of the group owns every partition and
+        # the others stand by (``SingleOwnerAssignor``): the picture is one state, never split.
+        self.single_owner = checkpoint is not None
+        self.role = "starting"  # "standby" while another member owns mfc.obs, then "active"
+        self._owned: set[int] = set()
+        self.consumer = consumer_waiting_for_broker(bus, topics.OBS, group, single_owner=True) \
+            if self.single_owner else consumer_waiting_for_broker(bus, topics.OBS, group)
         self._controls: queue.SimpleQueue[Callable[[Fusion], object]] = queue.SimpleQueue()
         self._held: dict[int, collections.deque] = {}  # polled, not yet handled (journal replay)
         self.replayed = 0  # batches replayed from the journal at start
@@ -159,12 +172,16 @@ class FusionWorker(Worker):
         last_tick = last_save = time.monotonic()
         clean = False
         try:
+            if self.single_owner and not self._wait_to_own():
+                return  # stopped while standing by: it never touched the state or the offsets
             if not self._replay_journal():
                 return  # stopped during the replay: the journal stays for the next start
             while not self.stopping.is_set():
                 while not self._controls.empty():
                     self._controls.get()(self.fusion)
                 records = self._poll()
+                if self.single_owner:
+                    self._still_owner()
                 advance = None
                 if self.clock is not None and time.monotonic() - last_tick >= 1.0 and self._caught_up(records):
                     last_tick = time.monotonic()
@@ -177,6 +194,8 @@ class FusionWorker(Worker):
                     self._save()
                     last_save = time.monotonic()
             clean = True
+        except FusionOwnershipError as exc:
+            log.error("fusion: %s", exc)  # the thread ends: the process exits 1 (``run_until_signalled``)
         finally:
             # Save only after a clean stop: after a failure (e.g. the bus did not take a batch's
             # lines) the state may hold work whose outputs were never delivered; the journal
@@ -187,6 +206,77 @@ class FusionWorker(Worker):
                 self.checkpoint.close()
             self.consumer.close()
 
+    # ------------------------------------------------------------ one owner, standbys
+    def _wait_to_own(self) -> bool:
+        """Poll until this member owns partitions of ``mfc.obs`` (at once when it is the only or
+        the oldest member; a standby when another owns them, until that one leaves the group);
+        then take the state over.  False if stopped first."""
+        while not self.stopping.is_set():
+            polled = self.consumer.poll(timeout_s=0.5, max_records=_BATCH)
+            owned = self.consumer.partitions() if hasattr(self.consumer, "partitions") else {0}
+            if owned:
+                self._take_over(polled, owned)
+                return True
+            if owned is not None and self.role != "standby":  # in the group, given nothing
+                self.role = "standby"
+                log.warning("fusion: standby: another member of the group owns mfc.obs; this one takes over "
+                            "when it leaves (it must share this member's checkpoint, %s)", self.checkpoint.path)
+        return False
+
+    def _take_over(self, polled: list, owned: set[int]) -> None:
+        """Become the owner: the state the previous owner left (its checkpoint and journal, when
+        they changed since this member loaded them), which must cover what the group committed."""
+        assert self.checkpoint is not None
+        was_standby = self.role == "standby"
+        if self.checkpoint.stamp() != self._loaded:
+            if self._fresh is None:
+                raise FusionOwnershipError("the checkpoint changed since it was loaded and there is no "
+                                           "fresh state to restore it into")
+            saved = self.checkpoint.load(self._fresh())
+            if saved is not None:
+                self.fusion, self.covered = saved
+            self._journal = self.checkpoint.journal()
+            self._loaded = self.checkpoint.stamp()
+            log.warning("fusion: taking over: state of generation %d reloaded from %s, %d journal batches to "
+                        "redo", self.checkpoint.generation, self.checkpoint.path, len(self._journal))
+        committed = getattr(self.consumer, "committed_offsets", dict)()
+        gap = {p: (self.covered.get(p, 0), c) for p, c in sorted(committed.items()) if c > self.covered.get(p, 0)}
+        if gap:
+            raise FusionOwnershipError(
+                "the state in " + str(self.checkpoint.path) + " does not cover what the group already fused "
+                "(partition: state's offset < committed offset: "
+                + ", ".join(f"{p}: {a} < {b}" for p, (a, b) in gap.items()) + "). Every member of a fusion "
+                "group must share one checkpoint (MFC_CHECKPOINT on a shared volume); fusing on from this "
+                "state would number tracks and alerts anew over the published ones. To start an empty "
+                "picture, use a new MFC_KAFKA_PREFIX or reset the group's offsets.")
+        for r in polled:  # from the committed offsets: the journal replay takes them first
+            self._held.setdefault(r.partition, collections.deque()).append(r)
+        self._owned = set(owned)
+        self.role = "active"
+        (log.warning if was_standby else log.info)("fusion: %s partitions %s of mfc.obs", "took over" if was_standby
+                                                   else "owns", ",".join(map(str, sorted(owned))))
+
+    def _still_owner(self) -> None:
+        """Stop at once (no checkpoint, no commit) if a rebalance took partitions away: another
+        member owns them now (this one was presumed dead, e.g. paused beyond the session
+        timeout), and two owners would publish two pictures."""
+        owned = self.consumer.partitions()  # type: ignore[attr-defined]
+        if owned is None or owned >= self._owned:
+            if owned:
+                self._owned = set(owned)  # partitions added to the topic
+            return
+        raise FusionOwnershipError(f"partitions {sorted(self._owned - owned)} of mfc.obs were given to another "
+                                   "member of the group: stopping without saving (it continues from the "
+                                   "checkpoint and journal); started again, this member stands by")
+
+    def _fence(self) -> None:
+        """Before writing the checkpoint or its journal: stop if another member wrote them since
+        this one did (it took the partitions over while this one was paused beyond the session
+        timeout, and this one has not polled since to learn it): its state is the picture now."""
+        if self.single_owner and self.checkpoint is not None and self.checkpoint.stamp() != self._loaded:
+            raise FusionOwnershipError(f"another member of the group wrote {self.checkpoint.path} since this one "
+                                       "did: it owns mfc.obs now; stopping without saving or publishing")
+
     def _batch(self, records: list, advance: float | None, journal: bool = True) -> None:
         """Handle one batch: records (already in partition, offset order) then the clock."""
         fresh = [r for r in records if r.offset >= self.covered.get(r.partition, 0)]
@@ -195,8 +285,10 @@ class FusionWorker(Worker):
             for r in fresh:
                 span = ranges.setdefault(r.partition, [r.offset, r.offset + 1])
                 span[1] = r.offset + 1
+            self._fence()
             self.checkpoint.append_journal({"ranges": [[p, a, b] for p, (a, b) in sorted(ranges.items())],
                                             "advance": advance})
+            self._loaded = self.checkpoint.stamp()
         lines, alerts = self.fusion.update(self._observations(fresh))
         if advance is not None:
             more_lines, more_alerts = self.fusion.advance(advance)
@@ -279,7 +371,9 @@ class FusionWorker(Worker):
     def _save(self) -> None:
         assert self.checkpoint is not None
         self.bus.flush()
+        self._fence()
         self.checkpoint.save(self.fusion, self.covered)
+        self._loaded = self.checkpoint.stamp()
         self._commit()
 
 
