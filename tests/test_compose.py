@@ -155,6 +155,23 @@ def test_state_lives_on_volumes(config):
     assert mounts("kafka").get(kafka_dirs) in volumes
 
 
+def test_fusion_scales_to_standbys_sharing_one_checkpoint(config):
+    """``docker-compose up --scale fusion=2``: replicas need no fixed name or host port, and
+    they share the checkpoint through a named volume (a standby takes the owner's state over
+    from it; docs/deployment.md, "Scaling out"): a bind-less anonymous volume would give each
+    replica its own, and the second would refuse to fuse."""
+    fusion = config["services"]["fusion"]
+    assert "container_name" not in fusion and not fusion.get("ports")
+    checkpoint_dir = str(Path(environment(fusion)["MFC_CHECKPOINT"]).parent)
+    sources = []
+    for v in fusion.get("volumes", []):
+        source, target = (v.split(":")[:2] if isinstance(v, str) else (v.get("source"), v["target"]))
+        if target == checkpoint_dir:
+            sources.append(source)
+    assert sources and sources[0] in set(config.get("volumes") or {})
+    assert fusion.get("restart") in ("unless-stopped", "always", "on-failure")  # a fenced member comes back as a standby
+
+
 def test_every_mfc_variable_is_one_the_settings_read(config):
     read = variables_settings_reads()
     assert {"MFC_BUS", "MFC_DB", "MFC_CHECKPOINT", "MFC_KAFKA_PREFIX"} <= read
