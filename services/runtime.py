@@ -70,7 +70,7 @@ class Runtime:
         self.key_store = KeyStore(settings.db)
         self.keys = KeyRing(settings.all_keys(), self.key_store)  # bootstrap keys, hashed, and the store's
         self.bus = bus or make_bus(settings.bus, settings.bus_prefix)
-        self.store = Store(settings.db)
+        self.store = Store(settings.db, history_every_s=settings.history_every_s)
         self.suppressions = SuppressionCache(self.store, clock)
         lim = self.limits
         self.ingest = IngestService(self.bus, self.sensors, clock, max_lines=lim.ingest_max_lines,

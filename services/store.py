@@ -121,9 +121,49 @@ def _sqlite_pragmas(dbapi_conn: Any, _: Any) -> None:
     cur.close()
 
 
+class HistoryThinning:
+    """Which track lines become history points (what the replay and the track's trail need).
+
+    Per track and per set of sensors that made the point (each point is as releasable as what
+    made it, so an agency entitled to some of a track's sensors keeps a trail of its own): the
+    first line, then one at most every ``every_s`` seconds of feed time, plus every line whose
+    course (from ``min_sog_kn`` up: a slow vessel's course is noise) or speed changed by
+    ``turn_deg`` or ``speed_kn`` since the last point kept, or whose identity (MMSI) changed;
+    and every late or out-of-order point (a report older than the newest kept).  ``every_s`` 0
+    keeps every line.  What is remembered is forgotten with the history (``forget``)."""
+
+    def __init__(self, every_s: float = 5.0, turn_deg: float = 5.0, speed_kn: float = 1.0,
+                 min_sog_kn: float = 2.0) -> None:
+        self.every_s, self.turn_deg, self.speed_kn, self.min_sog_kn = every_s, turn_deg, speed_kn, min_sog_kn
+        self.last: dict[tuple[str, str], tuple[float, float | None, float | None, int | None]] = {}
+
+    def keep(self, row: dict[str, Any], late: bool) -> bool:
+        if self.every_s <= 0 or late:
+            return True
+        key = (row["track_id"], row["sensors"])
+        t, sog, cog, mmsi = row["time_s"], row["sog_kn"], row["cog_deg"], row["mmsi"]
+        prev = self.last.get(key)
+        if prev is not None:
+            p_t, p_sog, p_cog, p_mmsi = prev
+            if t < p_t:
+                return True  # out of order: kept; the thinning goes on from the newest
+            if (t < p_t + self.every_s and p_mmsi == mmsi
+                    and (sog is None or p_sog is None or abs(sog - p_sog) < self.speed_kn)
+                    and (cog is None or p_cog is None or sog is None or p_sog is None
+                         or min(sog, p_sog) < self.min_sog_kn
+                         or abs((cog - p_cog + 180.0) % 360.0 - 180.0) < self.turn_deg)):
+                return False
+        self.last[key] = (t, sog, cog, mmsi)
+        return True
+
+    def forget(self, older_than_s: float) -> None:
+        self.last = {k: v for k, v in self.last.items() if v[0] >= older_than_s}
+
+
 class Store:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, history_every_s: float = 5.0) -> None:
         self.url = url
+        self.thinning = HistoryThinning(history_every_s)
         self.engine: Engine = create_engine(url, future=True, pool_pre_ping=True)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
@@ -159,7 +199,8 @@ class Store:
             prev = latest.get(row["track_id"])
             if prev is None or row["time_s"] >= prev["time_s"]:
                 latest[row["track_id"]] = row
-            points.append({k: row[k] for k in HISTORY_FIELDS})
+            if self.thinning.keep(row, bool(line.get("late"))):
+                points.append({k: row[k] for k in HISTORY_FIELDS})
         if not latest:
             return
         with self.engine.begin() as conn:
@@ -168,7 +209,8 @@ class Store:
             stmt = stmt.on_conflict_do_update(index_elements=["track_id"], set_=cols,
                                               where=tracks.c.time_s <= stmt.excluded.time_s)
             conn.execute(stmt, list(latest.values()))
-            conn.execute(self._insert(history).on_conflict_do_nothing(), _unique(points))
+            if points:  # every line of the batch may have been thinned out
+                conn.execute(self._insert(history).on_conflict_do_nothing(), _unique(points))
 
     def write_alerts(self, lines: Iterable[dict[str, Any]],
                      held: dict[str, tuple[str, float]] | None = None) -> None:
@@ -399,6 +441,7 @@ class Store:
             return [json.loads(r["feature"]) for r in conn.execute(select(zones).order_by(zones.c.name)).mappings()]
 
     def prune_history(self, older_than_s: float) -> int:
+        self.thinning.forget(older_than_s)
         with self.engine.begin() as conn:
             return conn.execute(delete(history).where(history.c.time_s < older_than_s)).rowcount
 

@@ -7,6 +7,8 @@ import uuid
 import pytest
 from sqlalchemy import text
 
+from fusion.model import iso_time
+from ingest.timeparse import parse_iso
 from services.store import Store
 
 from .pg_fixture import postgres_url  # noqa: F401
@@ -152,3 +154,44 @@ def test_workflow_suppressions_and_incidents_persist(store, tmp_path):
         assert reopened.delete_suppression(s["id"]) and reopened.suppressed_count(1795508000.0) == 0
     finally:
         reopened.close()
+
+
+def _moving(t_s: float, sog: float, cog: float, sensors=("AIS-1",)) -> dict:
+    return {**line(time=iso_time(1795507200.0 + t_s), lon=114.0 + t_s * 1e-4), "sog_kn": sog, "cog_deg": cog,
+            "sensors": list(sensors)}
+
+
+def test_history_keeps_a_point_every_few_seconds_and_every_change(tmp_path):
+    """A vessel reporting every second: its trail keeps a point every 5 s while it holds course
+    and speed, one at least every 2 s through a 3 °/s turn (5° of course), the first one made
+    by a new set of sensors and one when it slows down; the latest state is the last line."""
+    store = Store(f"sqlite:///{tmp_path / 'thin.db'}", history_every_s=5.0)
+    lines = [_moving(t, 12.0, 90.0) for t in range(60)]                     # 0..59 s: straight
+    lines += [_moving(60 + t, 12.0, 90.0 + 3.0 * (t + 1)) for t in range(30)]  # 60..89 s: turning to 180°
+    lines += [_moving(90 + t, 12.0, 180.0) for t in range(10)]             # 90..99 s: straight
+    lines.append(_moving(100, 12.0, 180.0, sensors=("AIS-1", "R1")))        # 100 s: a radar joins
+    lines.append(_moving(101, 9.0, 180.0, sensors=("AIS-1", "R1")))         # 101 s: slows by 3 kn
+    for i in range(0, len(lines), 7):  # as the store worker writes them: in batches
+        store.write_tracks(lines[i:i + 7])
+    times = sorted(round(parse_iso(p["time"]) - 1795507200.0) for p in store.history("T1"))
+    assert [t for t in times if t < 60] == [0, 5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55]
+    in_turn = [t for t in times if 60 <= t < 90]
+    assert all(b - a <= 2 for a, b in zip(in_turn, in_turn[1:])) and len(in_turn) >= 14
+    assert 100 in times and 101 in times
+    assert len(times) < len(lines) / 2.5
+    (track,) = store.tracks()
+    assert track["time"].startswith("2026-11-24T08:01:41") and track["sog_kn"] == 9.0
+    store.close()
+
+    every = Store(f"sqlite:///{tmp_path / 'every.db'}", history_every_s=0.0)
+    every.write_tracks(lines)
+    assert len(every.history("T1", limit=10_000)) == len(lines)
+    every.close()
+
+
+def test_a_batch_whose_lines_are_all_thinned_updates_the_latest_state(store):
+    store.write_tracks([_moving(0, 12.0, 90.0)])
+    store.write_tracks([_moving(1, 12.0, 90.0), _moving(2, 12.0, 90.0)])  # no history point: within 5 s
+    (track,) = store.tracks()
+    assert track["time"] == "2026-11-24T08:00:02Z"
+    assert len(store.history("T1")) == 1
