@@ -28,13 +28,15 @@ class Record:
 class Consumer(Protocol):
     def poll(self, timeout_s: float = 0.5, max_records: int = 1000) -> list[Record]: ...
     def commit(self, upto: dict[int, int] | None = None) -> None: ...
+    def partitions(self) -> set[int] | None: ...  # owned now (None: not assigned yet)
+    def committed_offsets(self) -> dict[int, int]: ...
     def close(self) -> None: ...
 
 
 class Bus(Protocol):
     def publish(self, topic: str, key: str | None, value: dict[str, Any]) -> None: ...
     def flush(self) -> None: ...
-    def consumer(self, topic: str, group: str) -> Consumer: ...
+    def consumer(self, topic: str, group: str, single_owner: bool = False) -> Consumer: ...
     def close(self) -> None: ...
 
 
@@ -218,6 +220,16 @@ class EmbeddedConsumer:
     def lags(self) -> dict[int, int]:
         """``lag`` per partition (the embedded bus has one)."""
         return {0: self.lag()}
+
+    def partitions(self) -> set[int]:
+        """The partitions this consumer owns: the one partition (one consumer per group here)."""
+        return {0}
+
+    def committed_offsets(self) -> dict[int, int]:
+        """The group's committed offset of the one partition, if it committed."""
+        with self._bus._cond:
+            committed = self._bus._committed.get((self._topic, self._group))
+        return {} if committed is None else {0: committed}
 
     def close(self) -> None:
         pass

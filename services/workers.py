@@ -213,7 +213,7 @@ class FusionWorker(Worker):
         then take the state over.  False if stopped first."""
         while not self.stopping.is_set():
             polled = self.consumer.poll(timeout_s=0.5, max_records=_BATCH)
-            owned = self.consumer.partitions() if hasattr(self.consumer, "partitions") else {0}
+            owned = self.consumer.partitions()
             if owned:
                 self._take_over(polled, owned)
                 return True
@@ -239,7 +239,7 @@ class FusionWorker(Worker):
             self._loaded = self.checkpoint.stamp()
             log.warning("fusion: taking over: state of generation %d reloaded from %s, %d journal batches to "
                         "redo", self.checkpoint.generation, self.checkpoint.path, len(self._journal))
-        committed = getattr(self.consumer, "committed_offsets", dict)()
+        committed = self.consumer.committed_offsets()
         gap = {p: (self.covered.get(p, 0), c) for p, c in sorted(committed.items()) if c > self.covered.get(p, 0)}
         if gap:
             raise FusionOwnershipError(

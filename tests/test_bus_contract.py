@@ -218,3 +218,20 @@ def test_a_consumer_knows_how_many_records_it_has_not_polled_yet(bus):
     assert consumer.lag() == 30 - len(got)  # the rest is waiting
     got += drain(consumer, 30 - len(got))
     assert len(got) == 30 and consumer.lag() == 0  # caught up
+
+
+def test_a_lone_single_owner_consumer_owns_every_partition_and_sees_the_group_commits(bus):
+    topic, group = new_topic(bus), unique_name("g")
+    publish_numbered(bus, topic, KEYS, 0, 20)
+    first = bus.consumer(topic, group, single_owner=True)
+    bus.test_consumers.append(first)
+    got = drain(first, 20)
+    assert len(got) == 20
+    parts = {r.partition for r in got}
+    assert first.partitions() >= parts and first.partitions()  # the only member owns what it read
+    assert first.committed_offsets() == {}  # nothing committed yet
+    upto = {}
+    for r in got:
+        upto[r.partition] = max(upto.get(r.partition, 0), r.offset + 1)
+    first.commit(upto=upto)
+    assert first.committed_offsets() == upto
