@@ -11,8 +11,13 @@ producer; p50 and p99 over every update (the first report of a vessel makes no l
 tracks confirm on the second).  The synthetic feed: vessels on straight courses in the South
 China Sea reporting every 2 s (so 1,000 obs/s is 2,000 vessels), feed time = wall time.
 
+With conflation (``--conflate``, the values of ``MFC_TRACKS_CONFLATE_S`` to run, default 0 and
+5), a steady vessel's line is held up to 5 s and then shows every report before it: the
+latency of a report is then until the first line that shows it.
+
 Throughput: the same observations, published beforehand, fused as fast as possible by
-``FusionWorker`` reading from Kafka, and from the embedded bus, in the same run.
+``FusionWorker`` reading from Kafka, and from the embedded bus, in the same run, for each
+conflation setting.
 
 The broker: ``--bootstrap host:port`` (or ``MFC_TEST_KAFKA``), else ``scripts/kafka-dev`` starts
 one on free loopback ports with a fresh data directory and stops it afterwards.  Each run
@@ -113,7 +118,7 @@ def _offer(bootstrap: str, prefix: str, rate: int, seconds: float, t0: float, ou
     Path(out).write_text(json.dumps({"offered_s": offered_s, "sent": sent}))
 
 
-def latency_run(bootstrap: str, rate: int, seconds: float, workdir: Path) -> dict:
+def latency_run(bootstrap: str, rate: int, seconds: float, workdir: Path, conflate_s: float = 5.0) -> dict:
     """Three processes, as deployed: the load generator, ``mfc fusion`` (the service itself,
     with the product's geography and rules, checkpoint and journal) and this one reading
     ``mfc.tracks``; the broker is a fourth."""
@@ -123,12 +128,14 @@ def latency_run(bootstrap: str, rate: int, seconds: float, workdir: Path) -> dic
     bus.close()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MFC_")}
     env.update(MFC_BUS=f"kafka://{bootstrap}", MFC_KAFKA_PREFIX=prefix, MFC_FUSION_CLOCK="feed",
-               MFC_CHECKPOINT=str(workdir / f"{prefix}ckpt"), PYTHONUNBUFFERED="1")
+               MFC_CHECKPOINT=str(workdir / f"{prefix}ckpt"), PYTHONUNBUFFERED="1",
+               MFC_TRACKS_CONFLATE_S=f"{conflate_s:g}")
     log = open(workdir / f"{prefix}fusion.log", "wb")
     fusion = subprocess.Popen([sys.executable, "-m", "services.cli", "fusion", "--checkpoint-every", "10"],
                               env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
         got: dict[tuple[int, int], float] = {}
+        newest: dict[int, int] = {}  # per MMSI, the newest report shown (a conflated line shows the ones before)
         from kafka import KafkaConsumer, TopicPartition
 
         from ingest.timeparse import parse_iso
@@ -149,7 +156,10 @@ def latency_run(bootstrap: str, rate: int, seconds: float, workdir: Path) -> dic
                             continue
                         k = round((parse_iso(line["time"]) - t0 - (line["mmsi"] - 548_000_000) % 1000
                                    * REPORT_EVERY_S / 1000) / REPORT_EVERY_S)
-                        got.setdefault((line["mmsi"], k), now)
+                        mmsi = line["mmsi"]
+                        for j in range(newest.get(mmsi, k - 1) + 1, k + 1):
+                            got.setdefault((mmsi, j), now)
+                        newest[mmsi] = max(k, newest.get(mmsi, k))
         reader_thread = threading.Thread(target=read, daemon=True)
         reader_thread.start()
         time.sleep(8.0)  # mfc fusion loads its geography and its consumer joins the group
@@ -175,16 +185,16 @@ def latency_run(bootstrap: str, rate: int, seconds: float, workdir: Path) -> dic
     reader_thread.join(timeout=5)
     reader.close()
     lat = sorted((got[key] - sent[key]) * 1000 for key in want if key in got)
-    return {"rate": rate, "achieved": len(sent) / result["offered_s"], "n": len(lat),
+    return {"rate": rate, "conflate_s": conflate_s, "achieved": len(sent) / result["offered_s"], "n": len(lat),
             "missing": len(want) - len(lat), "p50": _pct(lat, 50), "p99": _pct(lat, 99),
             "max": lat[-1] if lat else float("nan")}
 
 
-def throughput_run(bootstrap: str, count: int, workdir: Path) -> dict:
+def throughput_run(bootstrap: str, count: int, workdir: Path, conflate: tuple[float, ...] = (0.0, 5.0)) -> dict:
     t0 = time.time()
     observations = [observation(i % 5000, i // 5000, t0) for i in range(count)]
     results = {}
-    for name in ("embedded", "kafka"):
+    for name, conflate_s in [(name, c) for c in conflate for name in ("embedded", "kafka")]:
         if name == "embedded":
             bus = EmbeddedBus()
         else:
@@ -194,7 +204,8 @@ def throughput_run(bootstrap: str, count: int, workdir: Path) -> dict:
             bus.publish(topics.OBS, str(obs.mmsi), obs.to_dict())
         bus.flush()
         worker = FusionWorker(bus, Fusion({}, Geography()), clock=None,
-                              checkpoint=Checkpoint(workdir / f"{name}-{uuid.uuid4().hex[:6]}.ckpt"))
+                              checkpoint=Checkpoint(workdir / f"{name}-{uuid.uuid4().hex[:6]}.ckpt"),
+                              conflate_s=conflate_s)
         start = time.perf_counter()
         worker.start()
         first = None
@@ -206,7 +217,7 @@ def throughput_run(bootstrap: str, count: int, workdir: Path) -> dict:
         worker.stop()
         worker.join(timeout=60)
         bus.close()
-        results[name] = count / elapsed
+        results[(name, conflate_s)] = count / elapsed
     return results
 
 
@@ -224,19 +235,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rates", default="1000,10000", help="offered loads, observations a second")
     ap.add_argument("--seconds", type=float, default=10.0, help="how long each load is offered")
     ap.add_argument("--throughput-count", type=int, default=50_000)
+    ap.add_argument("--conflate", default="0,5", help="MFC_TRACKS_CONFLATE_S values to run (0: every update)")
     args = ap.parse_args(argv)
     with Broker(args.bootstrap) as bootstrap, tempfile.TemporaryDirectory() as tmp:
         print(f"broker {bootstrap}; observations published to mfc.obs; track lines read from mfc.tracks")
-        rows = [latency_run(bootstrap, int(r), args.seconds, Path(tmp)) for r in args.rates.split(",")]
-        print(f"\n{'offered obs/s':>14} {'achieved':>9} {'updates':>8} {'missing':>8} "
+        conflate = tuple(float(c) for c in args.conflate.split(","))
+        rows = [latency_run(bootstrap, int(r), args.seconds, Path(tmp), c) for c in conflate
+                for r in args.rates.split(",")]
+        print(f"\n{'conflate s':>10} {'offered obs/s':>14} {'achieved':>9} {'updates':>8} {'missing':>8} "
               f"{'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
         for r in rows:
-            print(f"{r['rate']:>14,} {r['achieved']:>9,.0f} {r['n']:>8,} {r['missing']:>8,} "
+            print(f"{r['conflate_s']:>10g} {r['rate']:>14,} {r['achieved']:>9,.0f} {r['n']:>8,} {r['missing']:>8,} "
                   f"{r['p50']:>8.1f} {r['p99']:>8.1f} {r['max']:>8.1f}")
-        tp = throughput_run(bootstrap, args.throughput_count, Path(tmp))
+        tp = throughput_run(bootstrap, args.throughput_count, Path(tmp), conflate)
         print(f"\nfusion throughput, {args.throughput_count:,} observations published beforehand:")
-        print(f"  embedded bus {tp['embedded']:>10,.0f} obs/s")
-        print(f"  Kafka        {tp['kafka']:>10,.0f} obs/s  ({tp['kafka'] / tp['embedded']:.0%} of embedded)")
+        for c in conflate:
+            emb, kaf = tp[("embedded", c)], tp[("kafka", c)]
+            print(f"  conflate {c:g} s: embedded bus {emb:>9,.0f} obs/s, Kafka {kaf:>9,.0f} obs/s "
+                  f"({kaf / emb:.0%} of embedded)")
+        if len(conflate) > 1:
+            base = tp[("embedded", conflate[0])]
+            print(f"  Kafka conflated {conflate[-1]:g} s over the embedded bus unconflated: "
+                  f"{tp[('kafka', conflate[-1])] / base:.0%}")
     return 0
 
 

@@ -153,7 +153,8 @@ def cmd_fusion(args: argparse.Namespace) -> int:
     clock = time.time if settings.fusion_clock == "wall" else None
     try:
         worker = FusionWorker(bus, fusion, clock, checkpoint=Checkpoint(Path(settings.checkpoint)),
-                              checkpoint_every_s=args.checkpoint_every, fresh=lambda: fresh_fusion(sensors, zones))
+                              checkpoint_every_s=args.checkpoint_every, fresh=lambda: fresh_fusion(sensors, zones),
+                              conflate_s=settings.tracks_conflate_s)
     except CheckpointError as exc:  # never started from a state it cannot trust
         zones.close()
         bus.close()

@@ -9,6 +9,7 @@
 | MFC_API_KEYS | (none) | bootstrap keys, ``key:role[:name],...`` with role officer/agency/integrator/admin |
 | MFC_MAX_BODY_BYTES | 5000000 | largest ingest request body |
 | MFC_HISTORY_KEEP_S | 86400 | how long track history is kept |
+| MFC_TRACKS_CONFLATE_S | 5 | ``mfc fusion`` republishes a steady track on ``mfc.tracks`` at most this often (seconds); material changes go at once (0: every update; ``services.conflation``) |
 | MFC_HISTORY_EVERY_S | 5 | a track's history keeps a point at most this often (seconds of feed time), plus every change of course, speed, sensors or identity (0: every update) |
 | MFC_SENSORS | (none) | sensors file (JSON) loaded at start |
 | MFC_CHECKPOINT | mfc-fusion.ckpt | where ``mfc fusion`` keeps its state |
@@ -42,7 +43,7 @@ ROLES = ("officer", "agency", "integrator", "admin")
 ENV_VARS = {  # field → environment variable
     "bus": "MFC_BUS", "db": "MFC_DB", "host": "MFC_HOST", "port": "MFC_PORT", "demo_key": "MFC_DEMO_KEY",
     "api_keys": "MFC_API_KEYS", "max_body_bytes": "MFC_MAX_BODY_BYTES", "history_keep_s": "MFC_HISTORY_KEEP_S",
-    "history_every_s": "MFC_HISTORY_EVERY_S",
+    "history_every_s": "MFC_HISTORY_EVERY_S", "tracks_conflate_s": "MFC_TRACKS_CONFLATE_S",
     "sensors_file": "MFC_SENSORS", "checkpoint": "MFC_CHECKPOINT", "fusion_clock": "MFC_FUSION_CLOCK",
     "kafka_prefix": "MFC_KAFKA_PREFIX", "webhook_allow_loopback_http": "MFC_WEBHOOK_ALLOW_LOOPBACK_HTTP",
     "picture_cache_s": "MFC_PICTURE_CACHE_S", "exercise": "MFC_EXERCISE",
@@ -97,6 +98,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(5_000_000, gt=0)
     history_keep_s: float = Field(86_400.0, ge=0)
     history_every_s: float = Field(5.0, ge=0)
+    tracks_conflate_s: float = Field(5.0, ge=0)
     sensors_file: str = ""
     checkpoint: str = "mfc-fusion.ckpt"
     fusion_clock: Literal["wall", "feed"] = "wall"

@@ -22,6 +22,7 @@ from . import topics
 from .broadcast import Broadcaster
 from .bus import Bus, consumer_waiting_for_broker
 from .checkpoint import Checkpoint
+from .conflation import Conflator
 from .feed_order import FeedOrder
 from .store import Store
 from .workflow import SuppressionCache
@@ -119,8 +120,10 @@ class FusionWorker(Worker):
 
     def __init__(self, bus: Bus, fusion: Fusion, clock: Callable[[], float] | None = None,
                  group: str = "fusion", checkpoint: Checkpoint | None = None,
-                 checkpoint_every_s: float = 10.0, fresh: Callable[[], Fusion] | None = None) -> None:
+                 checkpoint_every_s: float = 10.0, fresh: Callable[[], Fusion] | None = None,
+                 conflate_s: float = 0.0) -> None:
         super().__init__("fusion")
+        self.conflator = Conflator(conflate_s)  # 0: every track line is published (``services.conflation``)
         self.bus, self.clock, self.checkpoint = bus, clock, checkpoint
         self.fusion = fusion
         self.covered: dict[int, int] = {}  # partition → next offset the state holds
@@ -202,6 +205,9 @@ class FusionWorker(Worker):
             # and the last checkpoint recover it on the next start.
             if clean and self.checkpoint is not None:
                 self._save()
+            elif clean:
+                for track_id, value in self.conflator.flush():
+                    self.bus.publish(topics.TRACKS, track_id, value)
             if self.checkpoint is not None:
                 self.checkpoint.close()
             self.consumer.close()
@@ -362,16 +368,23 @@ class FusionWorker(Worker):
         return observations
 
     def _publish(self, lines: list, alerts: list) -> None:
+        offer, wall = self.conflator.offer, time.monotonic()
         for line in lines:
-            self.bus.publish(topics.TRACKS, line.track_id, line.to_dict())
+            value = line.to_dict()
+            if offer(line.track_id, value, line.time_s, wall):
+                self.bus.publish(topics.TRACKS, line.track_id, value)
+        for track_id, value in self.conflator.due(wall):
+            self.bus.publish(topics.TRACKS, track_id, value)
         for alert in alerts:
             self.bus.publish(topics.ALERTS, alert.alert_id, alert.to_dict())
         self.bus.flush()
 
     def _save(self) -> None:
         assert self.checkpoint is not None
-        self.bus.flush()
         self._fence()
+        for track_id, value in self.conflator.flush():  # the published picture is the state saved
+            self.bus.publish(topics.TRACKS, track_id, value)
+        self.bus.flush()
         self.checkpoint.save(self.fusion, self.covered)
         self._loaded = self.checkpoint.stamp()
         self._commit()

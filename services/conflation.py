@@ -1,0 +1,92 @@
+"""Conflation of the published picture: a steady track is republished at most every few seconds.
+
+``mfc fusion`` publishes one line per track update on ``mfc.tracks``; with AIS every 2–10 s and
+several radars, most lines of a vessel holding its course say nothing new, and each costs a
+Kafka record to produce and one to consume in every reader (store, router, agencies).  The
+conflator passes at once every line that changes the picture materially and holds the others
+back, keeping only a track's newest held line:
+
+- at once: a track's first line, a change of status, identity (MMSI, name, type, flag), sources
+  or sensors (each line is as releasable as what made it), or radar-only contact class; a
+  change of course of ``turn_deg`` or more (from ``min_sog_kn``: a slow vessel's course is
+  noise) or of speed of ``speed_kn`` or more since the last line published; a late line (a
+  history point); a line ``every_s`` or more of feed time after the track's last published one;
+- a held line goes out when ``every_s`` of feed time has passed since the track's last
+  published line, or ``every_s`` of wall-clock time since it was first held (a quiet feed), or
+  at a checkpoint and at a stop (``flush``), so the latest state is always published.
+
+``every_s`` 0 passes every line (``MFC_TRACKS_CONFLATE_S``; docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_LIVE = ("tentative", "confirmed", "coasting")
+_IDENTITY = ("status", "mmsi", "name", "ship_type", "flag", "contact")
+
+
+class Conflator:
+    def __init__(self, every_s: float = 5.0, turn_deg: float = 5.0, speed_kn: float = 1.0,
+                 min_sog_kn: float = 2.0) -> None:
+        self.every_s, self.turn_deg, self.speed_kn, self.min_sog_kn = every_s, turn_deg, speed_kn, min_sog_kn
+        self.sent: dict[str, tuple[float, Any, Any, tuple]] = {}  # track id → (time, sog, cog, identity) last published
+        self.held: dict[str, tuple[dict[str, Any], float, float]] = {}  # track id → (line, its time, wall time first held)
+        self.feed_now = float("-inf")
+        self.passed = self.conflated = 0
+
+    def offer(self, track_id: str, line: dict[str, Any], time_s: float, wall_s: float) -> bool:
+        """True: publish ``line`` now; False: held (a newer line or ``due``/``flush`` sends it)."""
+        if time_s > self.feed_now:
+            self.feed_now = time_s
+        if self.every_s <= 0 or line.get("late"):
+            self.passed += 1
+            return True
+        ident = (tuple(line.get(k) for k in _IDENTITY), tuple(line.get("sources") or ()),
+                 tuple(line.get("sensors") or ()))
+        sog, cog = line.get("sog_kn"), line.get("cog_deg")
+        prev = self.sent.get(track_id)
+        if prev is not None and prev[3] == ident and prev[0] <= time_s < prev[0] + self.every_s:
+            p_sog, p_cog = prev[1], prev[2]
+            if ((sog is None or p_sog is None or abs(sog - p_sog) < self.speed_kn)
+                    and (cog is None or p_cog is None or sog is None or p_sog is None
+                         or min(sog, p_sog) < self.min_sog_kn
+                         or abs((cog - p_cog + 180.0) % 360.0 - 180.0) < self.turn_deg)):
+                first_held = self.held[track_id][2] if track_id in self.held else wall_s
+                self.held[track_id] = (line, time_s, first_held)
+                self.conflated += 1
+                return False
+        self._sent(track_id, line, time_s, sog, cog, ident)
+        self.passed += 1
+        return True
+
+    def _sent(self, track_id: str, line: dict[str, Any], time_s: float, sog: Any, cog: Any, ident: tuple) -> None:
+        self.held.pop(track_id, None)
+        if line.get("status", "confirmed") in _LIVE:
+            self.sent[track_id] = (time_s, sog, cog, ident)
+        else:  # lost or closed: nothing more will come for it
+            self.sent.pop(track_id, None)
+
+    def due(self, wall_s: float) -> list[tuple[str, dict[str, Any]]]:
+        """Held lines whose time has come (feed time or wall-clock time), now published."""
+        if not self.held:
+            return []
+        out = []
+        for track_id, (line, time_s, first_held) in list(self.held.items()):
+            last = self.sent[track_id][0]
+            if self.feed_now >= last + self.every_s or wall_s - first_held >= self.every_s:
+                out.append((track_id, line))
+                self._mark(track_id, line, time_s)
+        return out
+
+    def flush(self) -> list[tuple[str, dict[str, Any]]]:
+        """Every held line (a checkpoint or a stop: the published picture is the state)."""
+        out = [(track_id, line) for track_id, (line, _, _) in self.held.items()]
+        for track_id, (line, time_s, _) in list(self.held.items()):
+            self._mark(track_id, line, time_s)
+        return out
+
+    def _mark(self, track_id: str, line: dict[str, Any], time_s: float) -> None:
+        ident = (tuple(line.get(k) for k in _IDENTITY), tuple(line.get("sources") or ()),
+                 tuple(line.get("sensors") or ()))
+        self._sent(track_id, line, time_s, line.get("sog_kn"), line.get("cog_deg"), ident)
