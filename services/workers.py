@@ -304,7 +304,7 @@ class FusionWorker(Worker):
 
     def _poll(self) -> list:
         """The next records to handle: polled, then released in feed-time order across partitions."""
-        polled = self.consumer.poll(timeout_s=0.0 if self._order else 0.2, max_records=_BATCH)
+        polled = self.consumer.poll(timeout_s=0.05 if self._order else 0.2, max_records=_BATCH)
         self._order.add(polled)
         self._full = len(polled) >= _BATCH
         lags = getattr(self.consumer, "lags", None)

@@ -58,3 +58,35 @@ def test_a_backfilled_hour_on_kafka_is_fused_in_feed_time_then_live(kafka_bootst
         worker.join(timeout=30)
         tracks.close()
         bus.close()
+
+
+def test_a_backlog_on_six_partitions_is_fused_to_its_end_by_each_worker_in_turn(kafka_bootstrap, tmp_path):  # noqa: F811
+    """A backlog of 20,000 reports of 5,000 vessels, spread over the six partitions: the worker
+    holds what it polled from one partition until the others' catch up in feed time, and must keep
+    fetching them meanwhile.  (Polling with no wait while holding records starved the fetches:
+    the second worker of a process stalled with 5,000 records held and none handled.)"""
+    from fusion.model import Observation
+    from fusion.rules import Geography
+    from services.checkpoint import Checkpoint
+    t0 = time.time() - 3600
+    observations = [Observation("ais_position", "AIS1", t0 + (i // 5000) * 2.0 + (i % 5000) * 0.0004,
+                                lat=8.0 + (i % 5000) * 0.0016, lon=110.0 + (i % 5000) * 0.0016 + (i // 5000) * 0.0002,
+                                sigma_m=30.0, mmsi=548_000_000 + i % 5000, sog_kn=12.0, cog_deg=90.0,
+                                ais_class="A", msg_type=1) for i in range(20_000)]
+    for attempt in range(2):
+        bus = KafkaBus(kafka_bootstrap, prefix=unique_name("backlog") + ".")
+        try:
+            ensure_topics(bus)
+            bus.publish_many(topics.OBS, [(str(o.mmsi), o.to_dict()) for o in observations])
+            bus.flush()
+            worker = FusionWorker(bus, Fusion({}, Geography()), None,
+                                  checkpoint=Checkpoint(tmp_path / f"fusion-{attempt}.ckpt"))
+            worker.start()
+            try:
+                assert wait_for(lambda: worker.handled == len(observations), timeout_s=120), \
+                    f"worker {attempt + 1}: handled {worker.handled} of {len(observations)}"
+            finally:
+                worker.stop()
+                worker.join(timeout=60)
+        finally:
+            bus.close()
