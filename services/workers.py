@@ -142,8 +142,7 @@ class FusionWorker(Worker):
         self.single_owner = checkpoint is not None
         self.role = "starting"  # "standby" while another member owns mfc.obs, then "active"
         self._owned: set[int] = set()
-        self.consumer = consumer_waiting_for_broker(bus, topics.OBS, group, single_owner=True) \
-            if self.single_owner else consumer_waiting_for_broker(bus, topics.OBS, group)
+        self.consumer = consumer_waiting_for_broker(bus, topics.OBS, group, single_owner=self.single_owner)
         self._controls: queue.SimpleQueue[Callable[[Fusion], object]] = queue.SimpleQueue()
         self._held: dict[int, collections.deque] = {}  # polled, not yet handled (journal replay)
         self.replayed = 0  # batches replayed from the journal at start
@@ -214,9 +213,9 @@ class FusionWorker(Worker):
 
     # ------------------------------------------------------------ one owner, standbys
     def _wait_to_own(self) -> bool:
-        """Poll until this member owns partitions of ``mfc.obs`` (at once when it is the only or
-        the oldest member; a standby when another owns them, until that one leaves the group);
-        then take the state over.  False if stopped first."""
+        """Poll until this member owns partitions of ``mfc.obs`` (at once when it is the group's
+        only member; a standby while another owns them, until that one leaves the group); then
+        take the state over.  False if stopped first."""
         while not self.stopping.is_set():
             polled = self.consumer.poll(timeout_s=0.5, max_records=_BATCH)
             owned = self.consumer.partitions()
@@ -266,7 +265,7 @@ class FusionWorker(Worker):
         """Stop at once (no checkpoint, no commit) if a rebalance took partitions away: another
         member owns them now (this one was presumed dead, e.g. paused beyond the session
         timeout), and two owners would publish two pictures."""
-        owned = self.consumer.partitions()  # type: ignore[attr-defined]
+        owned = self.consumer.partitions()
         if owned is None or owned >= self._owned:
             if owned:
                 self._owned = set(owned)  # partitions added to the topic
