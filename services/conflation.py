@@ -11,9 +11,10 @@ back, keeping only a track's newest held line:
   change of course of ``turn_deg`` or more (from ``min_sog_kn``: a slow vessel's course is
   noise) or of speed of ``speed_kn`` or more since the last line published; a late line (a
   history point); a line ``every_s`` or more of feed time after the track's last published one;
-- a held line goes out when ``every_s`` of feed time has passed since the track's last
-  published line, or ``every_s`` of wall-clock time since it was first held (a quiet feed), or
-  at a checkpoint and at a stop (``flush``), so the latest state is always published.
+- a held line goes out when ``every_s`` of feed time has passed since its own time with no
+  newer line of its track (the track went quiet), or ``every_s`` of wall-clock time since the
+  track's first held line (a quiet feed), or at a checkpoint and at a stop (``flush``), so the
+  latest state is always published.
 
 ``every_s`` 0 passes every line (``MFC_TRACKS_CONFLATE_S``; docs/architecture.md).
 """
@@ -34,6 +35,7 @@ class Conflator:
         self.held: dict[str, tuple[dict[str, Any], float, float]] = {}  # track id → (line, its time, wall time first held)
         self.feed_now = float("-inf")
         self.passed = self.conflated = 0
+        self._scan_at = (float("-inf"), float("-inf"))  # (feed, wall) time after which ``due`` looks again
 
     def offer(self, track_id: str, line: dict[str, Any], time_s: float, wall_s: float) -> bool:
         """True: publish ``line`` now; False: held (a newer line or ``due``/``flush`` sends it)."""
@@ -68,13 +70,15 @@ class Conflator:
             self.sent.pop(track_id, None)
 
     def due(self, wall_s: float) -> list[tuple[str, dict[str, Any]]]:
-        """Held lines whose time has come (feed time or wall-clock time), now published."""
-        if not self.held:
+        """Held lines whose time has come (feed time or wall-clock time), now published.  The
+        held lines are looked over at most once a second of feed time or half a second of wall
+        time (each look costs one pass over them)."""
+        if not self.held or (self.feed_now < self._scan_at[0] and wall_s < self._scan_at[1]):
             return []
+        self._scan_at = (self.feed_now + 1.0, wall_s + 0.5)
         out = []
         for track_id, (line, time_s, first_held) in list(self.held.items()):
-            last = self.sent[track_id][0]
-            if self.feed_now >= last + self.every_s or wall_s - first_held >= self.every_s:
+            if self.feed_now >= time_s + self.every_s or wall_s - first_held >= self.every_s:
                 out.append((track_id, line))
                 self._mark(track_id, line, time_s)
         return out

@@ -46,8 +46,10 @@ def test_a_held_line_goes_out_when_the_feed_or_the_clock_moves_on_and_at_a_flush
     assert c.offer("T1", _line(T0), T0, 100.0)
     assert not c.offer("T1", _line(T0 + 2), T0 + 2, 100.0)
     assert c.due(101.0) == []
-    # another vessel's report moves the feed time on: the held line is due
-    assert c.offer("T2", _line(T0 + 5, mmsi=1), T0 + 5, 101.0)
+    # other vessels' reports move the feed time on: 5 s after it, with no newer line, it is due
+    assert c.offer("T2", _line(T0 + 6, mmsi=1), T0 + 6, 101.0)
+    assert c.due(101.0) == []
+    assert c.offer("T3", _line(T0 + 7, mmsi=2), T0 + 7, 101.0)
     assert [line["time_s"] for _, line in c.due(101.0)] == [T0 + 2]
     # a quiet feed: the wall clock sends it
     assert not c.offer("T1", _line(T0 + 3), T0 + 3, 200.0)
