@@ -37,6 +37,16 @@ def _setup(bootstrap, feed, tmp_path):
     return prefix, bus, service_env(bootstrap, tmp_path, out / "sensors.json", prefix)
 
 
+def _owner_and_standby(env, tmp_path, services):
+    """Two ``mfc fusion`` with one environment (one checkpoint): the first owns, the second stands by."""
+    ckpt = tmp_path / "fusion.ckpt"
+    first = services(["fusion", "--checkpoint-every", "1"], env, tmp_path / "first.log").start()
+    assert wait_for(lambda: ckpt.exists(), timeout_s=90), first.output()
+    second = services(["fusion", "--checkpoint-every", "1"], env, tmp_path / "second.log").start()
+    assert wait_for(lambda: "standby" in second.output(), timeout_s=90), second.output()
+    return ckpt, first, second
+
+
 def _picture(bootstrap, prefix):
     return (latest(read_topic(bootstrap, prefix + topics.TRACKS), "track_id"),
             latest(read_topic(bootstrap, prefix + topics.ALERTS), "alert_id"))
@@ -54,11 +64,7 @@ def test_a_standby_takes_over_from_a_killed_owner_with_the_same_picture(kafka_bo
     _, sensors, observations = feed
     want_tracks, want_alerts = reference(sensors, observations)
     prefix, bus, env = _setup(kafka_bootstrap, feed, tmp_path)
-    ckpt = tmp_path / "fusion.ckpt"
-    first = services(["fusion", "--checkpoint-every", "1"], env, tmp_path / "first.log").start()
-    assert wait_for(lambda: ckpt.exists(), timeout_s=90), first.output()
-    second = services(["fusion", "--checkpoint-every", "1"], env, tmp_path / "second.log").start()
-    assert wait_for(lambda: "standby" in second.output(), timeout_s=90), second.output()
+    ckpt, first, second = _owner_and_standby(env, tmp_path, services)
 
     def kill_the_owner(chunk: int) -> None:
         if chunk == 10:
@@ -84,11 +90,7 @@ def test_a_paused_owner_does_not_come_back_over_the_member_that_took_over(kafka_
     _, sensors, observations = feed
     want_tracks, want_alerts = reference(sensors, observations)
     prefix, bus, env = _setup(kafka_bootstrap, feed, tmp_path)
-    ckpt = tmp_path / "fusion.ckpt"
-    first = services(["fusion", "--checkpoint-every", "1"], env, tmp_path / "first.log").start()
-    assert wait_for(lambda: ckpt.exists(), timeout_s=90), first.output()
-    second = services(["fusion", "--checkpoint-every", "1"], env, tmp_path / "second.log").start()
-    assert wait_for(lambda: "standby" in second.output(), timeout_s=90), second.output()
+    ckpt, first, second = _owner_and_standby(env, tmp_path, services)
     chunks = chunked(observations, 20)
     try:
         publish_paced(bus, chunks[:10], pause_s=0.3)

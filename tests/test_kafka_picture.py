@@ -16,16 +16,15 @@ import subprocess
 import pytest
 from pyproj import Geod
 
-from ingest.sensors import load_sensors
 from ingest.timeparse import parse_iso
-from sample_feeds.generate import generate
-from services.fuse import load_observations
 from services import topics
 from services.kafka_bus import KafkaBus, TopicSpec, ensure_topics
 
 from .conftest import wait_for
 from .kafka_fixture import kafka_bootstrap, unique_name  # noqa: F401
-from .test_kafka_resilience import MFC, ROOT, covered_of, end_offsets, latest, read_topic, service_env, services  # noqa: F401
+from .test_kafka_resilience import (  # noqa: F401  (services: a fixture)
+    MFC, ROOT, covered_of, end_offsets, latest, make_feed, read_topic, service_env, services,
+)
 
 pytestmark = pytest.mark.slow
 LIVE = ("confirmed", "coasting")
@@ -35,11 +34,7 @@ WGS84 = Geod(ellps="WGS84")
 @pytest.fixture(scope="module")
 def feed(tmp_path_factory):
     """An hour of 60 vessels: several polls' worth of records (a poll takes at most 5,000)."""
-    out = tmp_path_factory.mktemp("feed")
-    generate(out, vessels=60, minutes=60, seed=5, start="2026-11-24T08:00:00Z")
-    sensors = load_sensors(out / "sensors.json")
-    observations, _ = load_observations([out / "ais.nmea", out / "radar.jsonl"], sensors)
-    return out, sensors, observations
+    return make_feed(tmp_path_factory.mktemp("feed"), vessels=60, minutes=60, seed=5)
 
 
 def _summary(tracks: dict) -> tuple[dict[int, dict], list[dict]]:

@@ -49,13 +49,17 @@ MFC = [sys.executable, "-m", "services.cli"]
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def feed(tmp_path_factory):
-    out = tmp_path_factory.mktemp("feed")
-    generate(out, vessels=30, minutes=15, seed=11, start="2026-11-24T08:00:00Z")
+def make_feed(out: Path, vessels: int, minutes: int, seed: int):
+    """A generated feed in ``out``: (folder, sensors, observations decoded from its files)."""
+    generate(out, vessels=vessels, minutes=minutes, seed=seed, start="2026-11-24T08:00:00Z")
     sensors = load_sensors(out / "sensors.json")
     observations, _ = load_observations([out / "ais.nmea", out / "radar.jsonl"], sensors)
     return out, sensors, observations
+
+
+@pytest.fixture(scope="module")
+def feed(tmp_path_factory):
+    return make_feed(tmp_path_factory.mktemp("feed"), vessels=30, minutes=15, seed=11)
 
 
 def reference(sensors, observations) -> tuple[dict, dict]:
