@@ -27,6 +27,15 @@ _LIVE = ("tentative", "confirmed", "coasting")
 _IDENTITY = ("status", "mmsi", "name", "ship_type", "flag", "contact")
 
 
+def steady(sog: Any, p_sog: Any, cog: Any, p_cog: Any, speed_kn: float, turn_deg: float, min_sog_kn: float) -> bool:
+    """Whether speed and course are the same as before, within ``speed_kn`` and ``turn_deg`` (a
+    course below ``min_sog_kn`` is noise; an unknown value changes nothing)."""
+    if sog is not None and p_sog is not None and abs(sog - p_sog) >= speed_kn:
+        return False
+    return (cog is None or p_cog is None or sog is None or p_sog is None or min(sog, p_sog) < min_sog_kn
+            or abs((cog - p_cog + 180.0) % 360.0 - 180.0) < turn_deg)
+
+
 class Conflator:
     def __init__(self, every_s: float = 5.0, turn_deg: float = 5.0, speed_kn: float = 1.0,
                  min_sog_kn: float = 2.0) -> None:
@@ -36,6 +45,7 @@ class Conflator:
         self.feed_now = float("-inf")
         self.passed = self.conflated = 0
         self._scan_at = (float("-inf"), float("-inf"))  # (feed, wall) time after which ``due`` looks again
+        self._prune_at = float("-inf")  # feed time of the next forgetting of tracks silent for an hour
 
     def offer(self, track_id: str, line: dict[str, Any], time_s: float, wall_s: float) -> bool:
         """True: publish ``line`` now; False: held (a newer line or ``due``/``flush`` sends it)."""
@@ -49,11 +59,7 @@ class Conflator:
         sog, cog = line.get("sog_kn"), line.get("cog_deg")
         prev = self.sent.get(track_id)
         if prev is not None and prev[3] == ident and prev[0] <= time_s < prev[0] + self.every_s:
-            p_sog, p_cog = prev[1], prev[2]
-            if ((sog is None or p_sog is None or abs(sog - p_sog) < self.speed_kn)
-                    and (cog is None or p_cog is None or sog is None or p_sog is None
-                         or min(sog, p_sog) < self.min_sog_kn
-                         or abs((cog - p_cog + 180.0) % 360.0 - 180.0) < self.turn_deg)):
+            if steady(sog, prev[1], cog, prev[2], self.speed_kn, self.turn_deg, self.min_sog_kn):
                 first_held = self.held[track_id][2] if track_id in self.held else wall_s
                 self.held[track_id] = (line, time_s, first_held)
                 self.conflated += 1
@@ -72,7 +78,12 @@ class Conflator:
     def due(self, wall_s: float) -> list[tuple[str, dict[str, Any]]]:
         """Held lines whose time has come (feed time or wall-clock time), now published.  The
         held lines are looked over at most once a second of feed time or half a second of wall
-        time (each look costs one pass over them)."""
+        time (each look costs one pass over them).  Tracks silent for an hour of feed time are
+        forgotten (a track dropped with no last line would otherwise be remembered for ever)."""
+        if self.feed_now >= self._prune_at:
+            self._prune_at = self.feed_now + 600.0
+            horizon = self.feed_now - 3600.0
+            self.sent = {k: v for k, v in self.sent.items() if v[0] >= horizon or k in self.held}
         if not self.held or (self.feed_now < self._scan_at[0] and wall_s < self._scan_at[1]):
             return []
         self._scan_at = (self.feed_now + 1.0, wall_s + 0.5)

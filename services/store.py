@@ -19,6 +19,7 @@ from fusion.model import iso_time
 
 from ingest.timeparse import parse_iso
 
+from .conflation import steady
 from .workflow import SEVERITIES, TERMINAL, apply_change
 
 metadata = MetaData()
@@ -148,10 +149,7 @@ class HistoryThinning:
             if t < p_t:
                 return True  # out of order: kept; the thinning goes on from the newest
             if (t < p_t + self.every_s and p_mmsi == mmsi
-                    and (sog is None or p_sog is None or abs(sog - p_sog) < self.speed_kn)
-                    and (cog is None or p_cog is None or sog is None or p_sog is None
-                         or min(sog, p_sog) < self.min_sog_kn
-                         or abs((cog - p_cog + 180.0) % 360.0 - 180.0) < self.turn_deg)):
+                    and steady(sog, p_sog, cog, p_cog, self.speed_kn, self.turn_deg, self.min_sog_kn)):
                 return False
         self.last[key] = (t, sog, cog, mmsi)
         return True

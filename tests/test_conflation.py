@@ -89,3 +89,12 @@ def test_conflated_the_service_publishes_a_third_of_the_lines_and_ends_with_the_
     conflated, conflated_picture = _run(observations, 5.0)
     assert conflated_picture == picture  # every track's last line is the same
     assert conflated < every / 2, (conflated, every)  # 0.375 when measured
+
+
+def test_a_track_silent_for_an_hour_is_forgotten():
+    c = Conflator(5.0)
+    assert c.offer("T1", _line(T0), T0, 0.0)
+    assert c.offer("T2", _line(T0 + 3700, mmsi=2), T0 + 3700, 0.0)
+    c.due(0.0)
+    assert "T1" not in c.sent and "T2" in c.sent  # its memory is let go (no last line came)
+    assert c.offer("T1", _line(T0 + 3701), T0 + 3701, 0.0)  # if it comes back, its line goes at once
