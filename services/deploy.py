@@ -131,9 +131,7 @@ def fusion_following_zones(bus: Bus, sensors: dict[str, Sensor], within_s: float
     zones = ZoneFollower(bus)
     if not zones.catch_up(within_s=within_s):
         log.warning("mfc.zones could not be read to its end: user zones and zone policies are applied as they arrive")
-    fusion = Fusion(sensors, build_geography(sensors, zones.user_zones()))
-    fusion.rules.cfg.zone_policy_overrides.update({n: dict(p) for n, p in zones.policies.items()})
-    return fusion, zones
+    return fresh_fusion(sensors, zones), zones
 
 
 def fresh_fusion(sensors: dict[str, Sensor], zones) -> Fusion:  # type: ignore[no-untyped-def]
