@@ -36,6 +36,12 @@ def steady(sog: Any, p_sog: Any, cog: Any, p_cog: Any, speed_kn: float, turn_deg
             or abs((cog - p_cog + 180.0) % 360.0 - 180.0) < turn_deg)
 
 
+def _identity(line: dict[str, Any]) -> tuple:
+    """What must not change for a line to be held: status, identity, sources, sensors."""
+    return (tuple(line.get(k) for k in _IDENTITY), tuple(line.get("sources") or ()),
+            tuple(line.get("sensors") or ()))
+
+
 class Conflator:
     def __init__(self, every_s: float = 5.0, turn_deg: float = 5.0, speed_kn: float = 1.0,
                  min_sog_kn: float = 2.0) -> None:
@@ -54,8 +60,7 @@ class Conflator:
         if self.every_s <= 0 or line.get("late"):
             self.passed += 1
             return True
-        ident = (tuple(line.get(k) for k in _IDENTITY), tuple(line.get("sources") or ()),
-                 tuple(line.get("sensors") or ()))
+        ident = _identity(line)
         sog, cog = line.get("sog_kn"), line.get("cog_deg")
         prev = self.sent.get(track_id)
         if prev is not None and prev[3] == ident and prev[0] <= time_s < prev[0] + self.every_s:
@@ -102,6 +107,4 @@ class Conflator:
         return out
 
     def _mark(self, track_id: str, line: dict[str, Any], time_s: float) -> None:
-        ident = (tuple(line.get(k) for k in _IDENTITY), tuple(line.get("sources") or ()),
-                 tuple(line.get("sensors") or ()))
-        self._sent(track_id, line, time_s, line.get("sog_kn"), line.get("cog_deg"), ident)
+        self._sent(track_id, line, time_s, line.get("sog_kn"), line.get("cog_deg"), _identity(line))
