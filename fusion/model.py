@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any, Literal
 
 ObsKind = Literal["ais_position", "ais_static", "radar_plot", "radar_track"]
@@ -201,8 +202,10 @@ class Alert:
         }
 
 
+@lru_cache(maxsize=4096)
 def iso_time(time_s: float) -> str:
-    """Epoch seconds to ISO 8601 UTC with a ``Z`` (milliseconds kept when present)."""
+    """Epoch seconds to ISO 8601 UTC with a ``Z`` (milliseconds kept when present).  Cached:
+    the lines of one snapshot or scan share their times."""
     dt = datetime.fromtimestamp(time_s, tz=timezone.utc)
     if dt.microsecond:
         return dt.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

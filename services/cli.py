@@ -189,6 +189,34 @@ def _checkpoint_commands(sub: argparse._SubParsersAction) -> None:
     conv.set_defaults(func=cmd_checkpoint_convert)
 
 
+def _service(name: str):
+    """``services.deploy``'s command ``name``, imported when it runs: the services' modules
+    (Kafka, SQLAlchemy, pydantic) stay out of the batch commands' start-up."""
+    def run(args: argparse.Namespace) -> int:
+        from . import deploy
+        return getattr(deploy, name)(args)
+    return run
+
+
+def _service_commands(sub: argparse._SubParsersAction) -> None:
+    f = sub.add_parser("fusion", help="service: mfc.obs → tracker and rules → mfc.tracks, mfc.alerts")
+    f.add_argument("--checkpoint-every", type=float, default=10.0, help="seconds between state checkpoints")
+    f.set_defaults(func=_service("cmd_fusion"))
+    i = sub.add_parser("ingest", help="service: raw topics and NMEA sockets → mfc.obs")
+    i.add_argument("--sensor-id", help="sensor id for lines arriving on the NMEA sockets")
+    i.add_argument("--tcp", type=int, help="TCP port for NMEA lines")
+    i.add_argument("--udp", type=int, help="UDP port for NMEA datagrams")
+    i.add_argument("--asterix-udp", type=int, metavar="PORT", help="UDP port for ASTERIX CAT048/CAT010 datagrams")
+    i.add_argument("--asterix-source", action="append", metavar="ADDRESS=SENSOR_ID",
+                   help="a radar's source address and its registered sensor id (repeat for each radar); "
+                        "datagrams from other addresses are refused")
+    i.set_defaults(func=_service("cmd_ingest"))
+    a = sub.add_parser("api", help="service: HTTP API, web page and store writer")
+    a.set_defaults(func=_service("cmd_api"))
+    r = sub.add_parser("router", help="service: mfc.alerts → agency topics and signed webhooks")
+    r.set_defaults(func=_service("cmd_router"))
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mfc", description="ASEAN Maritime Fusion Centre")
     sub = p.add_subparsers(dest="command", required=True)
@@ -265,8 +293,7 @@ def parser() -> argparse.ArgumentParser:
     db.add_argument("--key", default=os.environ.get("MFC_EXERCISE_KEY"), help="officer or admin key")
     db.add_argument("--json", help="write the debrief here (JSON)")
     ex.set_defaults(func=cmd_exercise)
-    from .deploy import add_commands
-    add_commands(sub)
+    _service_commands(sub)
     from . import keys_cli
     keys_cli.add_commands(sub)
     _checkpoint_commands(sub)
@@ -275,7 +302,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    from .settings import SettingsError
+    from .settings_core import SettingsError
     args = parser().parse_args(argv)
     try:
         return args.func(args)

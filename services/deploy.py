@@ -276,22 +276,3 @@ def cmd_router(args: argparse.Namespace) -> int:
         subscriptions.close()
         store.close()
         ring.store.close()
-
-
-def add_commands(sub: argparse._SubParsersAction) -> None:
-    f = sub.add_parser("fusion", help="service: mfc.obs → tracker and rules → mfc.tracks, mfc.alerts")
-    f.add_argument("--checkpoint-every", type=float, default=10.0, help="seconds between state checkpoints")
-    f.set_defaults(func=cmd_fusion)
-    i = sub.add_parser("ingest", help="service: raw topics and NMEA sockets → mfc.obs")
-    i.add_argument("--sensor-id", help="sensor id for lines arriving on the NMEA sockets")
-    i.add_argument("--tcp", type=int, help="TCP port for NMEA lines")
-    i.add_argument("--udp", type=int, help="UDP port for NMEA datagrams")
-    i.add_argument("--asterix-udp", type=int, metavar="PORT", help="UDP port for ASTERIX CAT048/CAT010 datagrams")
-    i.add_argument("--asterix-source", action="append", metavar="ADDRESS=SENSOR_ID",
-                   help="a radar's source address and its registered sensor id (repeat for each radar); "
-                        "datagrams from other addresses are refused")
-    i.set_defaults(func=cmd_ingest)
-    a = sub.add_parser("api", help="service: HTTP API, web page and store writer")
-    a.set_defaults(func=cmd_api)
-    r = sub.add_parser("router", help="service: mfc.alerts → agency topics and signed webhooks")
-    r.set_defaults(func=cmd_router)

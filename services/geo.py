@@ -7,6 +7,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+import orjson
+
 LAYERS = ("land_osm", "land_ne10m", "features", "zones_12nm", "ports_scs", "lanes_scs", "inland_water_ne10m")
 
 
@@ -15,8 +17,7 @@ def layer(name: str) -> dict[str, Any]:
     """A GeoJSON FeatureCollection from services/data/geo."""
     if name not in LAYERS:
         raise KeyError(name)
-    text = resources.files("services").joinpath(f"data/geo/{name}.geojson").read_text("utf-8")
-    return json.loads(text)
+    return orjson.loads(resources.files("services").joinpath(f"data/geo/{name}.geojson").read_bytes())
 
 
 @lru_cache(maxsize=1)

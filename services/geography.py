@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 import shapely
 from pyproj import Geod
 from shapely.geometry import shape
@@ -24,19 +25,24 @@ class ZonesFileError(ValueError):
     pass
 
 
+def _geometries(features: Iterable[Mapping[str, Any]]) -> np.ndarray:
+    """The features' geometries, read by GEOS's GeoJSON reader in one call (half the time of
+    ``shape`` feature by feature, the same coordinates)."""
+    doc = {"type": "GeometryCollection", "geometries": [f["geometry"] for f in features]}
+    return shapely.get_parts(shapely.from_geojson(orjson.dumps(doc)))
+
+
 @lru_cache(maxsize=1)
 def _land() -> shapely.Geometry:
-    parts = [shape(f["geometry"]) for f in layer("land_osm")["features"]]
-    parts += [shape(f["geometry"]) for f in layer("land_ne10m")["features"]
-              if f["properties"].get("kind") == "ne_admin0_shape"]
-    polygons = [p for g in parts for p in shapely.get_parts(g)]
-    return shapely.MultiPolygon(polygons)
+    features = layer("land_osm")["features"] + [f for f in layer("land_ne10m")["features"]
+                                                if f["properties"].get("kind") == "ne_admin0_shape"]
+    return shapely.MultiPolygon(list(shapely.get_parts(_geometries(features))))
 
 
 @lru_cache(maxsize=1)
 def _inland_water() -> shapely.Geometry:
     """Rivers, estuaries and lakes as water polygons (docs/geo-provenance.md)."""
-    parts = [shape(f["geometry"]) for f in layer("inland_water_ne10m")["features"]]
+    parts = _geometries(layer("inland_water_ne10m")["features"])
     return shapely.union_all(parts)  # one valid geometry: overlapping corridors must not cancel out
 
 

@@ -38,8 +38,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from .secrets_check import placeholder_reason
+from .settings_core import ROLES, SettingsError  # noqa: F401  (re-exported: the names users import from here)
 
-ROLES = ("officer", "agency", "integrator", "admin")
 ENV_VARS = {  # field → environment variable
     "bus": "MFC_BUS", "db": "MFC_DB", "host": "MFC_HOST", "port": "MFC_PORT", "demo_key": "MFC_DEMO_KEY",
     "api_keys": "MFC_API_KEYS", "max_body_bytes": "MFC_MAX_BODY_BYTES", "history_keep_s": "MFC_HISTORY_KEEP_S",
@@ -48,10 +48,6 @@ ENV_VARS = {  # field → environment variable
     "kafka_prefix": "MFC_KAFKA_PREFIX", "webhook_allow_loopback_http": "MFC_WEBHOOK_ALLOW_LOOPBACK_HTTP",
     "picture_cache_s": "MFC_PICTURE_CACHE_S", "exercise": "MFC_EXERCISE",
 }
-
-
-class SettingsError(ValueError):
-    pass
 
 
 @dataclass(frozen=True)

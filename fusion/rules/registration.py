@@ -72,6 +72,8 @@ class RadarRegistration:
         return True
 
     def _pair(self, plot: Observation, radar: tuple[float, float]) -> None:
+        if not self.ais:
+            return      # no AIS vessel heard yet: nothing to pair with
         cfg = self.cfg
         res = self.residuals.get(plot.sensor_id)
         if res is not None and len(res) == _SAMPLES:
