@@ -65,8 +65,14 @@ class TrackerConfig:
     # probability ``radar_detection_probability`` per scan makes in a row with probability at most
     # ``radar_false_loss_probability``: ln(1e-6)/ln(1 - 0.9) = 6 scans (18 s on a 3 s radar).  1e-6
     # per track and scan: among 1,000 held vessels on a 3 s radar, one lost by chance every ~50 min.
+    # A young track (fewer than ``lifecycle.RADAR_YOUNG_HITS`` = 10 plots) is far likelier than an
+    # established one to be clutter or a neighbour's duplicate, so less contrary evidence drops it:
+    # ``radar_young_false_loss_probability`` 1e-5, ln(1e-5)/ln(0.1) = 5 scans (the textbook deletion,
+    # Stone Soup's 5 steps).  A real vessel new to the picture is dropped by chance in its first ~10
+    # scans with probability ~1e-4, and started again within 3 scans.
     radar_detection_probability: float = 0.9
     radar_false_loss_probability: float = 1e-6
+    radar_young_false_loss_probability: float = 1e-5
     held_gate_chi2: float = 0.0            # > 0: a plot no track took within this gate (d², 2 dof; 5.99 is
                                            #   95 %) of a live track that took a plot of the same scan starts
                                            #   no track (a second echo or a neighbour's); 0: off (measured:
@@ -78,8 +84,10 @@ class TrackerConfig:
     def __post_init__(self) -> None:
         if self.motion_model not in ("imm", "adaptive"):
             raise ValueError(f"motion_model must be 'imm' or 'adaptive', not {self.motion_model!r}")
-        if not 0.0 < self.radar_detection_probability < 1.0 or not 0.0 < self.radar_false_loss_probability < 1.0:
-            raise ValueError("radar_detection_probability and radar_false_loss_probability must lie in (0, 1)")
+        if not all(0.0 < p < 1.0 for p in (self.radar_detection_probability, self.radar_false_loss_probability,
+                                           self.radar_young_false_loss_probability)):
+            raise ValueError("radar_detection_probability, radar_false_loss_probability and "
+                             "radar_young_false_loss_probability must lie in (0, 1)")
 
     @property
     def radar_lost_after_scans(self) -> int:
@@ -87,9 +95,14 @@ class TrackerConfig:
         with the nominal ``radar_detection_probability`` is lost."""
         return self.lost_after_scans(self.radar_detection_probability)
 
-    def lost_after_scans(self, p_detect: float) -> int:
+    @property
+    def radar_young_lost_after_scans(self) -> int:
+        """The same for a young radar-only track (``radar_young_false_loss_probability``)."""
+        return self.lost_after_scans(self.radar_detection_probability, self.radar_young_false_loss_probability)
+
+    def lost_after_scans(self, p_detect: float, p_false_loss: float | None = None) -> int:
         """The fewest consecutive misses a vessel detected with ``p_detect`` per scan makes with
-        probability at most ``radar_false_loss_probability``."""
+        probability at most ``p_false_loss`` (default ``radar_false_loss_probability``)."""
         p = min(max(p_detect, 0.05), 0.99)
-        n = math.log(self.radar_false_loss_probability) / math.log(1.0 - p)
+        n = math.log(p_false_loss or self.radar_false_loss_probability) / math.log(1.0 - p)
         return max(1, math.ceil(n - 1e-9))

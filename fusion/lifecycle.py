@@ -36,6 +36,10 @@ from .track import Track
 
 # a radar-only track's own detection probability decides its loss once it has this many plots
 RADAR_PD_MIN_HITS = 20
+# below this many plots a radar-only track is young: the accepted chance of losing it by missed
+# scans is ``radar_young_false_loss_probability`` (clutter-made tracks and a neighbour's duplicates
+# rarely gather ten plots on one course; measured at 6, 8, 10 and 20 in docs/benchmarks.md)
+RADAR_YOUNG_HITS = 10
 
 
 class Lifecycle:
@@ -224,10 +228,14 @@ class Lifecycle:
     def _lost_after_scans(self, track: Track, period: float) -> int:
         """``radar_lost_after_scans`` for this track's own detection probability once it has
         ``RADAR_PD_MIN_HITS`` plots (its plots over the scans since its first one); before that,
-        the nominal ``radar_detection_probability``.  A small boat at long range that a radar
-        has held for minutes seeing it one scan in two is kept for ~20 misses, not 6; a young
-        track, which is where clutter and duplicates live, gets the nominal 6."""
+        the nominal ``radar_detection_probability``, and below ``RADAR_YOUNG_HITS`` plots the
+        young track's accepted loss (``radar_young_lost_after_scans``).  A small boat at long
+        range that a radar has held for minutes seeing it one scan in two is kept for ~20
+        misses, not 6; a young track, which is where clutter and duplicates live, is dropped
+        after 5."""
         cfg = self.config
+        if track.hits < RADAR_YOUNG_HITS:
+            return cfg.radar_young_lost_after_scans
         if track.hits < RADAR_PD_MIN_HITS:
             return cfg.radar_lost_after_scans
         scans = max(1.0, (max(track.last_radar_s, track.late_fed_s) - track.created_s) / period + 1.0)
