@@ -19,8 +19,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-import pyais
-
 from fusion.model import Observation, Sensor
 from ingest.ais_fields import check_payload, message_type, to_observation
 from ingest.aiscatcher import parse_catcher_line
@@ -264,6 +262,7 @@ class AisDecoder:
         handled, warning = check_payload(msg_type, payload, fill)
         if not handled:
             return None  # a valid message type this system does not use
+        import pyais  # here, not at the top: a radar-only run never loads it (a tenth of a second)
         try:
             message = pyais.decode(*(p.sentence for p in parts))
         except Exception as exc:
