@@ -36,14 +36,21 @@ def cmd_fuse(args: argparse.Namespace) -> int:
     sensors = _sensors(args.sensors, paths)
     extra_zones = load_zones_file(Path(args.zones)) if args.zones else []
     # a batch run allocates millions of short-lived objects and makes few reference cycles:
-    # the cyclic collector runs a fiftieth as often (5 % of the run's time on the textbook scene)
+    # the cyclic collector runs a fiftieth as often (5 % of the run's time on the textbook scene);
+    # as it was afterwards, for a caller in the same process
+    thresholds = gc.get_threshold()
     gc.freeze()
     gc.set_threshold(100_000, 50, 100)
     t0 = time.perf_counter()
-    stats = fuse(paths, Path(args.tracks_out), Path(args.alerts_out), sensors,
-                 sample_every_s=args.sample_every, rejects_out=Path(args.rejects_out) if args.rejects_out else None,
-                 extra_zones=extra_zones, sample_closed=args.sample_closed, reorder_s=args.reorder_s,
-                 progress=False if args.quiet else None)
+    try:
+        stats = fuse(paths, Path(args.tracks_out), Path(args.alerts_out), sensors,
+                     sample_every_s=args.sample_every,
+                     rejects_out=Path(args.rejects_out) if args.rejects_out else None,
+                     extra_zones=extra_zones, sample_closed=args.sample_closed, reorder_s=args.reorder_s,
+                     progress=False if args.quiet else None)
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
     dt = time.perf_counter() - t0
     print(f"mfc fuse: {stats.observations} observations, {stats.rejects} rejected lines, "
           f"{stats.warnings} lines accepted with a warning, "
