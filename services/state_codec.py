@@ -90,18 +90,15 @@ def _plain(items: Any) -> bool:
         return False
 
 
-_SCALARS = _PLAIN_F
-
-
 def _scalars(items: Any) -> bool:
     """A stored list of JSON scalars only (no entry to decode): taken as it is."""
-    return type(items) is list and set(map(type, items)) <= _SCALARS
+    return type(items) is list and set(map(type, items)) <= _PLAIN_F
 
 
 def _scalar_pairs(pairs: Any) -> bool:
     """A stored dict's ``[[key, value], ...]`` of JSON scalars only."""
     return (type(pairs) is list and set(map(type, pairs)) <= {list} and set(map(len, pairs)) <= {2}
-            and set(map(type, itertools.chain.from_iterable(pairs))) <= _SCALARS)
+            and set(map(type, itertools.chain.from_iterable(pairs))) <= _PLAIN_F)
 
 
 class _Encoder:
