@@ -17,16 +17,23 @@ import math
 from collections.abc import Iterable, Mapping
 
 
-def feed_time(record: object) -> float:
-    """An ``mfc.obs`` record's observation time (minus infinity if it has none: handled first)."""
-    value = getattr(record, "value", None)
+def _time(value: object) -> float:
     t = value.get("time_s") if isinstance(value, dict) else None
     return float(t) if isinstance(t, (int, float)) and not isinstance(t, bool) and math.isfinite(t) else -math.inf
 
 
+def feed_time(record: object) -> float:
+    """An ``mfc.obs`` record's feed time: its observation's time, a batch's latest (minus
+    infinity if it has none: handled first)."""
+    value = getattr(record, "value", None)
+    if isinstance(value, dict) and isinstance(value.get("observations"), list):
+        return max(map(_time, value["observations"]), default=-math.inf)
+    return _time(value)
+
+
 class FeedOrder:
     def __init__(self) -> None:
-        self.held: dict[int, collections.deque] = {}
+        self.held: dict[int, collections.deque] = {}  # per partition: (feed time, record)
         self.newest_s: dict[int, float] = {}  # per partition: the latest feed time polled from it
 
     def __bool__(self) -> bool:
@@ -37,8 +44,8 @@ class FeedOrder:
 
     def add(self, records: Iterable) -> None:
         for r in records:
-            self.held.setdefault(r.partition, collections.deque()).append(r)
             t = feed_time(r)
+            self.held.setdefault(r.partition, collections.deque()).append((t, r))
             if t > self.newest_s.get(r.partition, -math.inf):
                 self.newest_s[r.partition] = t
 
@@ -56,11 +63,11 @@ class FeedOrder:
         watermark = min(bounds)
         out = []
         for q in self.held.values():
-            while q and feed_time(q[0]) <= watermark:
-                out.append(q.popleft())
+            while q and q[0][0] <= watermark:
+                out.append(q.popleft()[1])
         return sorted(out, key=lambda r: (r.partition, r.offset))
 
     def take_all(self) -> list:
-        out = sorted((r for q in self.held.values() for r in q), key=lambda r: (r.partition, r.offset))
+        out = sorted((r for q in self.held.values() for _, r in q), key=lambda r: (r.partition, r.offset))
         self.held.clear()
         return out

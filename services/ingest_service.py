@@ -12,11 +12,13 @@ is echoed and dead-lettered cut to that length; a verdict lists at most
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import threading
 import time
 from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import Any, Callable
 
 from fusion.config import TrackerConfig
@@ -61,6 +63,7 @@ class Verdict:
     rejected_earlier: int = 0  # of those, fragments held by an earlier line or request, then given up
     extra_sentences: int = 0  # sentences beyond the first on lines carrying several (each has an outcome)
     max_echoed: int = MAX_ECHOED_REJECTS
+    outgoing: list[dict[str, Any]] = field(default_factory=list, repr=False)  # accepted, published in batches at the end
 
     @property
     def decided(self) -> int:
@@ -213,7 +216,7 @@ class IngestService:
                 verdict.extra_sentences += sentences - 1  # several sentences on the line: one outcome each
                 if verdict.decided - decided < sentences:  # blank, comment, unused type, or a fragment held
                     verdict.ignored += sentences - (verdict.decided - decided)
-        return verdict
+            return self._sent(verdict)  # under the lock: a sensor's batches go in the order its lines came
 
     def ingest_radar(self, text: str, allowed: Callable[[str], bool] | None = None,
                      receipt_time_s: float | None = None) -> Verdict:
@@ -241,7 +244,7 @@ class IngestService:
                 self._warn(verdict, no, line, note, obs.sensor_id)
                 self._range_exceeded(obs.sensor_id, line)
             self._accept(verdict, [obs], no, line, now, obs.sensor_id)
-        return verdict
+        return self._sent(verdict)
 
     def ingest_asterix(self, data: bytes, sensor_id: str, receipt_time_s: float | None = None) -> Verdict:
         """ASTERIX datablocks (CAT010/CAT048) from one radar: each target report an observation,
@@ -260,7 +263,7 @@ class IngestService:
         self._accept(verdict, observations, 0, head, now, sensor_id)
         if not observations and not problems:
             verdict.ignored += 1  # service messages only (CAT034 north marker, sector crossing)
-        return verdict
+        return self._sent(verdict)
 
     def ingest_datagram(self, data: bytes, sensor_id: str, max_bytes: int,
                         receipt_time_s: float | None = None) -> Verdict:
@@ -292,9 +295,39 @@ class IngestService:
 
     def publish(self, observations: list[Observation]) -> None:
         """Publish already-decoded observations (the demo's replayer)."""
-        for obs in observations:
-            value = obs.to_dict()
-            self._publish(topics.OBS, topics.obs_key(value), value)
+        self._publish_observations([obs.to_dict() for obs in observations])
+
+    def _publish_observations(self, values: list[dict[str, Any]]) -> None:
+        """Observations to ``mfc.obs`` in batches (``topics.obs_batches``): one record per sensor
+        and at most ``topics.OBS_BATCH`` observations, so the bus's cost is paid per batch."""
+        for key, value in topics.obs_batches(values):
+            self._publish(topics.OBS, key, value)
+
+    def _sent(self, verdict: Verdict) -> Verdict:
+        """The verdict, once its accepted observations are handed to the bus (inside
+        :meth:`batching`: to the batch it publishes at its end)."""
+        values, verdict.outgoing = verdict.outgoing, []
+        gathering = getattr(self._local, "gathering", None)
+        if gathering is not None:
+            gathering.extend(values)
+        elif values:
+            self._publish_observations(values)
+        return verdict
+
+    @contextlib.contextmanager
+    def batching(self) -> Iterator[None]:
+        """Calls in this thread within the block publish their observations together at its
+        end (a poll of the raw topics: one ``mfc.obs`` batch per sensor, not one per line)."""
+        if getattr(self._local, "gathering", None) is not None:
+            yield  # nested: the outer block publishes
+            return
+        self._local.gathering = gathered = []
+        try:
+            yield
+        finally:
+            self._local.gathering = None
+        if gathered:
+            self._publish_observations(gathered)
 
     def _accept(self, verdict: Verdict, observations: list[Observation], no: int, line: str,
                 now: float, source: str) -> None:
@@ -303,8 +336,7 @@ class IngestService:
                 self._reject(verdict, no, line, f"time is {obs.time_s - now:.0f} s ahead of receipt "
                              f"(clock fault?)", source)
                 continue
-            value = obs.to_dict()
-            self._publish(topics.OBS, topics.obs_key(value), value)
+            verdict.outgoing.append(obs.to_dict())
             verdict.accepted += 1
             h = self._health(obs.sensor_id)
             h["accepted"] += 1

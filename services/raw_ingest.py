@@ -39,10 +39,11 @@ class RawIngestWorker(Worker):
             while not self.stopping.is_set():
                 ais = self.ais.poll(timeout_s=0.1, max_records=5000)
                 radar = self.radar.poll(timeout_s=0.1, max_records=5000)
-                for rec in ais:
-                    self._ais(rec)
-                for rec in radar:
-                    self._radar(rec)
+                with self.ingest.batching():  # the poll's observations go to mfc.obs in batches
+                    for rec in ais:
+                        self._ais(rec)
+                    for rec in radar:
+                        self._radar(rec)
                 self.bus.flush()
                 if ais:
                     self.ais.commit()

@@ -29,7 +29,7 @@ from .workflow import SuppressionCache
 
 log = logging.getLogger("mfc.workers")
 
-_BATCH = 5000  # records per poll of mfc.obs
+_BATCH = 5000  # observations per poll of mfc.obs (records of one, or a poll's worth of batches)
 
 
 class Worker(threading.Thread):
@@ -150,6 +150,7 @@ class FusionWorker(Worker):
         self._order = FeedOrder()  # polled, waiting for the other partitions to catch up in feed time
         self._waiting: dict[int, int] | None = {}  # per partition: records not polled yet
         self._full = False  # the last poll brought a full batch
+        self._per_record = 1.0  # observations per record of mfc.obs, lately
 
     def control(self, action: Callable[[Fusion], object], wait_s: float = 5.0) -> bool:
         """Run ``action(fusion)`` on the fusion thread between two batches (e.g. add a zone).
@@ -294,18 +295,24 @@ class FusionWorker(Worker):
             self.checkpoint.append_journal({"ranges": [[p, a, b] for p, (a, b) in sorted(ranges.items())],
                                             "advance": advance})
             self._loaded = self.checkpoint.stamp()
-        lines, alerts = self.fusion.update(self._observations(fresh))
+        observations = self._observations(fresh)
+        lines, alerts = self.fusion.update(observations)
         if advance is not None:
             more_lines, more_alerts = self.fusion.advance(advance)
             lines, alerts = lines + more_lines, alerts + more_alerts
         self._publish(lines, alerts)
-        self.handled += len(fresh)
+        self.handled += len(observations)
 
     def _poll(self) -> list:
         """The next records to handle: polled, then released in feed-time order across partitions."""
-        polled = self.consumer.poll(timeout_s=0.05 if self._order else 0.2, max_records=_BATCH)
+        wanted = max(1, round(_BATCH / self._per_record))
+        polled = self.consumer.poll(timeout_s=0.05 if self._order else 0.2, max_records=wanted)
+        if polled:  # records hold one observation or a batch: a poll takes about _BATCH observations
+            held = sum(len(v["observations"]) if isinstance(v.get("observations"), list) else 1
+                       for v in (r.value for r in polled))
+            self._per_record = max(1.0, 0.5 * self._per_record + 0.5 * held / len(polled))
         self._order.add(polled)
-        self._full = len(polled) >= _BATCH
+        self._full = len(polled) >= wanted
         lags = getattr(self.consumer, "lags", None)
         self._waiting = lags() if lags is not None else {}  # None: not known yet (a Kafka group joining)
         return self._order.release(self._waiting)
@@ -358,11 +365,24 @@ class FusionWorker(Worker):
         for rec in records:
             self.covered[rec.partition] = rec.offset + 1
             try:
-                observations.append(observation_from_value(rec.value))
-            except (TypeError, ValueError) as exc:
+                items = topics.observations_in(rec.value)
+            except ValueError as exc:
                 self.bus.publish(topics.DEADLETTER, "fusion", {
                     "topic": rec.topic, "partition": rec.partition, "offset": rec.offset,
-                    "value": rec.value, "reason": f"not an observation: {exc}"})
+                    "value": rec.value, "reason": f"not an observation batch: {exc}"})
+                continue
+            batch = items is not rec.value  # one bad item of a batch costs that item only
+            for i, value in enumerate(items):
+                try:
+                    if not isinstance(value, dict):
+                        raise TypeError(f"an observation is a JSON object, not {type(value).__name__}")
+                    observations.append(observation_from_value(value))
+                except (TypeError, ValueError) as exc:
+                    dead = {"topic": rec.topic, "partition": rec.partition, "offset": rec.offset,
+                            "value": value, "reason": f"not an observation: {exc}"}
+                    if batch:
+                        dead["item"] = i
+                    self.bus.publish(topics.DEADLETTER, "fusion", dead)
         observations.sort(key=lambda o: o.time_s)
         return observations
 

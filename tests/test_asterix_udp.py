@@ -53,7 +53,8 @@ def send(port: int, data: bytes, source: str = "127.0.0.3") -> None:
 
 
 def obs(bus: EmbeddedBus) -> list[dict]:
-    return [r.value for r in bus.consumer(topics.OBS, "t").poll(timeout_s=0.1, max_records=1000)]
+    return [o for r in bus.consumer(topics.OBS, "t").poll(timeout_s=0.1, max_records=1000)
+            for o in topics.observations_in(r.value)]
 
 
 def deadletters(bus: EmbeddedBus) -> list[dict]:
@@ -71,7 +72,7 @@ def test_target_reports_from_the_radar_address_land_where_the_ellipsoid_puts_the
     send(port, block(48, cat048(tod, 20.0, 60.0, track=7, gsp_nm_s=48 / 2 ** 14, hdg_deg=90.0),
                      cat048(tod, 12.5, 200.0)))
     send(port, block(10, cat010_wgs84(tod, 10.05, 114.02)))
-    assert wait_for(lambda: bus.end_offset(topics.OBS) == 3)
+    assert wait_for(lambda: len(obs(bus)) == 3)
     track, plot, vts = obs(bus)
     for o, (rho_nm, theta) in ((track, (20.0, 60.0)), (plot, (12.5, 200.0))):
         lon, lat, _ = WGS84.fwd(RADAR.lon, RADAR.lat, round(theta / 360 * 65536) * 360 / 65536,
@@ -99,7 +100,7 @@ def test_malformed_datagrams_get_their_reasons_and_the_listener_goes_on(listen):
     send(port, good, source="127.0.0.2")  # nobody's radar
     send(port, good, source="127.0.0.4")  # mapped, but the sensor is not registered
     send(port, good)  # still listening
-    assert wait_for(lambda: bus.end_offset(topics.OBS) == 2 and server.refused == 1 and server.datagrams == 7)
+    assert wait_for(lambda: len(obs(bus)) == 2 and server.refused == 1 and server.datagrams == 7)
     reasons = [d["reason"] for d in deadletters(bus)]
     assert len(reasons) == 5, reasons
     truncated, cat062, overlong, unknown_source, unregistered = reasons

@@ -112,5 +112,5 @@ def test_sources_outside_the_allow_list_are_refused_and_counted(listen):
             s.sendto(position(mmsi), ("127.0.0.1", udp))
     assert wait_for(lambda: bus.end_offset(topics.OBS) == 2 and udp_server.refused == 1)
     assert tcp_server.refused == 1
-    obs = [r.value["mmsi"] for r in bus.consumer(topics.OBS, "t").poll(timeout_s=0.1)]
+    obs = [o["mmsi"] for r in bus.consumer(topics.OBS, "t").poll(timeout_s=0.1) for o in topics.observations_in(r.value)]
     assert obs == [548000001, 548000003]

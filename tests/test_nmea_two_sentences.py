@@ -98,7 +98,7 @@ def test_the_ingest_verdict_gives_each_sentence_one_outcome():
     assert (v["accepted"], v["rejected"], v["ignored"], v["extra_sentences"], v["warned"]) == (4, 1, 1, 2, 2)
     assert v["accepted"] + v["rejected"] - v["rejected_earlier"] + v["ignored"] == len(lines) + v["extra_sentences"]
     assert v["rejects"][0]["line_no"] == 4 and v["rejects"][0]["reason"].startswith("sentence 2 of 2: bad checksum")
-    published = [r.value["mmsi"] for r in bus.consumer(topics.OBS, "t").poll(timeout_s=0.1)]
+    published = [o["mmsi"] for r in bus.consumer(topics.OBS, "t").poll(timeout_s=0.1) for o in topics.observations_in(r.value)]
     assert published == [pyais_fix(s)[0] for s in (A, B, C, A)]
     assert ingest.health["AIS-T1"]["warnings"] == 2
 
