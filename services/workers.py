@@ -21,7 +21,7 @@ from fusion.pipeline import Fusion
 from . import topics
 from .broadcast import Broadcaster
 from .bus import Bus, consumer_waiting_for_broker
-from .checkpoint import Checkpoint
+from .checkpoint import Checkpoint, CheckpointSuperseded
 from .conflation import Conflator
 from .feed_order import FeedOrder
 from .store import Store
@@ -193,9 +193,11 @@ class FusionWorker(Worker):
                 if self.checkpoint is None:
                     if records:
                         self._commit()
-                elif time.monotonic() - last_save >= self.every_s:
-                    self._save()
-                    last_save = time.monotonic()
+                else:
+                    self._saved()
+                    if time.monotonic() - last_save >= self.every_s and not self.checkpoint.saving:
+                        self._save(background=True)
+                        last_save = time.monotonic()
             clean = True
         except FusionOwnershipError as exc:
             log.error("fusion: %s", exc)  # the thread ends: the process exits 1 (``run_until_signalled``)
@@ -279,9 +281,17 @@ class FusionWorker(Worker):
         """Before writing the checkpoint or its journal: stop if another member wrote them since
         this one did (it took the partitions over while this one was paused beyond the session
         timeout, and this one has not polled since to learn it): its state is the picture now."""
-        if self.single_owner and self.checkpoint is not None and self.checkpoint.stamp() != self._loaded:
+        if self.single_owner and self.checkpoint is not None and self._changed():
             raise FusionOwnershipError(f"another member of the group wrote {self.checkpoint.path} since this one "
                                        "did: it owns mfc.obs now; stopping without saving or publishing")
+
+    def _changed(self) -> bool:
+        """Whether the checkpoint or journal changed since this member wrote or loaded them (while
+        its own background save runs, the checkpoint is its child's to change: the journal tells)."""
+        stamp = self.checkpoint.stamp()
+        if self.checkpoint.saving:
+            return stamp[1] != self._loaded[1]
+        return stamp != self._loaded
 
     def _batch(self, records: list, advance: float | None, journal: bool = True) -> None:
         """Handle one batch: records (already in partition, offset order) then the clock."""
@@ -398,15 +408,35 @@ class FusionWorker(Worker):
             self.bus.publish(topics.ALERTS, alert.alert_id, alert.to_dict())
         self.bus.flush()
 
-    def _save(self) -> None:
+    def _save(self, background: bool = False) -> None:
+        """Save the state and the offsets it covers, then commit them.  ``background``: from a
+        forked child while fusion goes on (``Checkpoint.save_in_background``: the pause was 2.6 s
+        at 5,000 vessels), the offsets committed when it has finished (``_saved``)."""
         assert self.checkpoint is not None
         self._fence()
         for track_id, value in self.conflator.flush():  # the published picture is the state saved
             self.bus.publish(topics.TRACKS, track_id, value)
         self.bus.flush()
+        if background and self.checkpoint.save_in_background(self.fusion, self.covered):
+            return
+        self._saved(wait=True)
         self.checkpoint.save(self.fusion, self.covered)
         self._loaded = self.checkpoint.stamp()
         self._commit()
+
+    def _saved(self, wait: bool = False) -> None:
+        """A background save that has finished: its files are this member's, its offsets committed."""
+        if self.checkpoint is None or not self.checkpoint.saving:
+            return
+        try:
+            covered = self.checkpoint.finished(wait=wait)
+        except CheckpointSuperseded as exc:
+            raise FusionOwnershipError(f"{exc}: another member owns mfc.obs now; stopping without saving "
+                                       "or publishing") from exc
+        if not self.checkpoint.saving:
+            self._loaded = self.checkpoint.stamp()
+            if covered is not None:
+                self.consumer.commit(upto=covered)
 
 
 class StoreWorker(Worker):

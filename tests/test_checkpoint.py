@@ -19,8 +19,10 @@ import pytest
 from fusion.pipeline import Fusion
 from fusion.rules.loitering import _Loiter
 from ingest.sensors import load_sensors
-from services.checkpoint import Checkpoint, CheckpointError
+from services.checkpoint import Checkpoint, CheckpointError, CheckpointSuperseded
 from services.cli import main as mfc
+from services.state_file import write_state
+from services.state_restore import state_of
 from services.fuse import load_observations
 from services.geography import build_geography
 
@@ -252,3 +254,91 @@ def test_convert_turns_an_old_pickle_into_a_checkpoint_that_continues_the_run(fe
     assert before[1] + after[1] == uninterrupted[1]
     assert converted.journal() == [{"generation": 4, "ranges": [[0, 1, 2]], "clock": None}]
     assert stat.S_IMODE((tmp_path / "new.ckpt").stat().st_mode) == 0o600
+
+
+def _journaled(fusion: Fusion, checkpoint: Checkpoint, observations, start: int, end: int,
+               step: int = 1000) -> tuple[list, list]:
+    """``run`` over observations[start:end], each batch journaled first, as ``mfc fusion`` does."""
+    lines, alerts = [], []
+    for i in range(start, end, step):
+        batch = observations[i:min(i + step, end)]
+        advance = batch[-1].time_s + 5.0
+        checkpoint.append_journal({"ranges": [[0, i, i + len(batch)]], "advance": advance})
+        for got_lines, got_alerts in (fusion.update(batch), fusion.advance(advance)):
+            lines += [x.to_dict() for x in got_lines]
+            alerts += [a.to_dict() for a in got_alerts]
+    return lines, alerts
+
+
+def _recovered(path: Path, sensors, observations) -> tuple[list, list]:
+    """What a fusion restarted after a crash publishes: the journal's batches redone on the state
+    on disk, then the rest of the feed."""
+    checkpoint = Checkpoint(path)
+    fusion, covered = checkpoint.load(fresh(sensors))
+    lines, alerts = [], []
+    end = covered[0]
+    for entry in checkpoint.journal():
+        (_, a, b), = entry["ranges"]
+        assert a == end, "the journal goes on from where the state on disk stops"
+        for got_lines, got_alerts in (fusion.update(observations[a:b]), fusion.advance(entry["advance"])):
+            lines += [x.to_dict() for x in got_lines]
+            alerts += [a_.to_dict() for a_ in got_alerts]
+        end = b
+    rest = run(fusion, observations[end:], step=700)  # polled anew: not the batches the crashed run made
+    return lines + rest[0], alerts + rest[1]
+
+
+@pytest.mark.parametrize("crash", ["child failed", "child done, not reaped", "reaped"])
+def test_a_background_save_recovers_exactly_whenever_the_crash_comes(feed, uninterrupted, tmp_path, monkeypatch,
+                                                                    crash):
+    """``save_in_background`` writes the state from a forked child while fusion goes on: a crash
+    while the child writes (the previous checkpoint stays), after it wrote but before the fusion
+    noticed, or after, must all come back to the uninterrupted run's outputs."""
+    sensors, observations = feed
+    q1, q2, q3 = (len(observations) // 4000 * 1000 * k for k in (1, 2, 3))
+    fusion, path = fresh(sensors), tmp_path / "fusion.ckpt"
+    checkpoint = Checkpoint(path)
+    before = run(fusion, observations[:q1])
+    checkpoint.save(fusion, {0: q1})
+    between = _journaled(fusion, checkpoint, observations, q1, q2)
+    if crash == "child failed":
+        def broken(*args, **kwargs):
+            raise OSError("disk full")
+        monkeypatch.setattr("services.checkpoint.write_state", broken)
+    assert checkpoint.save_in_background(fusion, {0: q2})
+    after = _journaled(fusion, checkpoint, observations, q2, q3)  # fused on while the child writes
+    if crash == "reaped":
+        assert checkpoint.finished(wait=True) == {0: q2}
+        assert len(checkpoint.journal()) == len(range(q2, q3, 1000))  # only what followed the fork
+    else:
+        pid = checkpoint._child[0]
+        _, status = os.waitpid(pid, 0)
+        assert (os.WEXITSTATUS(status) != 0) == (crash == "child failed")
+    head = Checkpoint(path).peek()
+    assert head["covered"] == ({0: q1} if crash == "child failed" else {0: q2})
+    recovered = _recovered(path, sensors, observations)
+    # from the state on disk up to the crash, the restarted fusion redoes the crashed run's
+    # batches and publishes the very lines and alerts it had published, under the same ids
+    redone = [b + c for b, c in zip(between, after)] if crash == "child failed" else list(after)
+    assert len(redone[0]) > 500
+    assert recovered[0][:len(redone[0])] == redone[0]
+    assert recovered[1][:len(redone[1])] == redone[1]
+    assert before[0] + between[0] + after[0] == uninterrupted[0][:len(before[0] + between[0] + after[0])]
+
+
+def test_a_background_save_never_writes_over_a_member_that_took_over(halfway, tmp_path):
+    """A member paused past its session (a VM freeze) while its child writes: the member that
+    took over saves meanwhile, and the child's stale state must not land over it."""
+    first, _, half = halfway
+    path = tmp_path / "fusion.ckpt"
+    paused = Checkpoint(path)
+    paused.save(first, {0: 1})
+    assert paused.save_in_background(first, {0: 2})
+    took_over = Checkpoint(path)
+    took_over.peek()
+    with took_over._locked():  # the other member writes its state, the child waits for the lock
+        tree, arrays = state_of(first)
+        write_state(path, {"covered": [[0, half]], "generation": 2}, tree, arrays)
+    with pytest.raises(CheckpointSuperseded):
+        paused.finished(wait=True)
+    assert Checkpoint(path).peek()["covered"] == {0: half}
