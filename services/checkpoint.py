@@ -32,9 +32,13 @@ holds and gives the offsets it covers (only then may they be committed).
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import fcntl
 import json
 import logging
 import os
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -103,8 +107,6 @@ class Checkpoint:
 
     def _locked(self) -> Any:
         """An exclusive lock on ``<checkpoint>.lock`` (every write of the checkpoint file holds it)."""
-        import contextlib
-        import fcntl
 
         @contextlib.contextmanager
         def held() -> Any:
@@ -235,6 +237,8 @@ class Checkpoint:
 
 
 _SUPERSEDED = 3  # a background save's exit status when another process saved since its fork
+# resolved before any fork: the child takes no import or loader lock another thread may hold
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
 
 
 def _stamp(path: Path) -> tuple[int, int] | None:
@@ -248,10 +252,8 @@ def _stamp(path: Path) -> tuple[int, int] | None:
 def _die_with(parent: int) -> None:
     """In a background save's child: be killed when the fusion process dies (Linux), so that a
     fusion restarted after a crash never sees a stale state renamed over its own later."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-        import signal
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if _PRCTL is not None:
+        _PRCTL(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     if os.getppid() != parent:  # it died before that took effect
         os._exit(1)
 
