@@ -15,6 +15,8 @@ import time as _time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import orjson
+
 
 @dataclass(frozen=True, slots=True)
 class Record:
@@ -41,7 +43,13 @@ class Bus(Protocol):
 
 
 def encode(value: dict[str, Any]) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    """Compact JSON in UTF-8: orjson (a tenth of the standard library's time, paid on every record
+    through Kafka), the standard library for what orjson refuses (an integer beyond 64 bits).
+    A non-finite float, which JSON cannot carry, is written as null."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:  # orjson.JSONEncodeError is one
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 class _Log:

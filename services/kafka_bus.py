@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
+import orjson
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient
 from kafka.coordinator.assignors.abstract import AbstractPartitionAssignor
@@ -79,6 +80,13 @@ def decode_value(raw: bytes | None) -> dict[str, Any]:
     """A record value as the dict the bus promises; never raises."""
     if raw is None:
         return {TOMBSTONE: True}
+    try:  # the fast path (an integer beyond 64 bits comes back a float: no field of ours holds one);
+        # what orjson refuses (NaN, bad bytes, not JSON) is read or judged by the standard library below
+        value = orjson.loads(raw)
+        if isinstance(value, dict):
+            return value
+    except orjson.JSONDecodeError:
+        pass
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
