@@ -1,7 +1,7 @@
 """``python -m bench.kafka_latency``: end-to-end latency and throughput of fusion through Kafka.
 
 Latency: observations are *published to ``mfc.obs``* (as ``mfc ingest`` and HTTP ingest do
-after decoding) at a steady offered load (1,000 and 10,000 observations a second by default)
+after decoding: each 10 ms tick's observations in batches, ``topics.obs_batches``) at a steady offered load (1,000 and 10,000 observations a second by default)
 by a load generator in its own process, ``mfc fusion`` (the deployed service in its own process,
 with the product's geography and rules, its checkpoint and journal) fuses them on a real
 broker, and a reader of ``mfc.tracks`` in the bench's process notes when each observation's
@@ -17,7 +17,8 @@ latency of a report is then until the first line that shows it.
 
 Throughput: the same observations, published beforehand, fused as fast as possible by
 ``FusionWorker`` reading from Kafka, and from the embedded bus, in the same run, for each
-conflation setting.
+conflation setting, published in batches (requests of 2,000) and, as the baseline, one record
+per observation.
 
 The broker: ``--bootstrap host:port`` (or ``MFC_TEST_KAFKA``), else ``scripts/kafka-dev`` starts
 one on free loopback ports with a fresh data directory and stops it afterwards.  Each run
