@@ -252,6 +252,8 @@ def _stamp(path: Path) -> tuple[int, int] | None:
 def _die_with(parent: int) -> None:
     """In a background save's child: be killed when the fusion process dies (Linux), so that a
     fusion restarted after a crash never sees a stale state renamed over its own later."""
+    for sig in (signal.SIGINT, signal.SIGTERM):  # a Ctrl-C or a stop is the parent's to handle
+        signal.signal(sig, signal.SIG_IGN)
     if _PRCTL is not None:
         _PRCTL(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     if os.getppid() != parent:  # it died before that took effect
