@@ -65,7 +65,7 @@ class Checkpoint:
         self.journal_path = self.path.with_name(self.path.name + ".journal")
         self._journal_fh: Any = None
         self.generation = 0  # of the checkpoint on disk; journal entries carry the one they follow
-        self._child: tuple[int, dict[int, int]] | None = None  # a background save: pid, offsets it covers
+        self._child: tuple[int, dict[int, int], int] | None = None  # a background save: pid, offsets, pipe
         self._since: list[str] = []  # journal lines written since that save's fork
         self._journal_stamp: tuple | None = None  # the journal as this process last wrote it
 
@@ -85,22 +85,26 @@ class Checkpoint:
         self._journal_stamp = _stamp(self.journal_path)
         sys.stderr.flush()
         parent = os.getpid()
+        told, tell = os.pipe()  # the child tells the stamp of the file it wrote
         pid = os.fork()
         if pid == 0:  # the child: encode, write, leave at once (no atexit, no buffers of the parent)
             status = 1
             try:
+                os.close(told)
                 _die_with(parent)
                 tree, arrays = state_of(fusion)
                 with self._locked():
                     if _stamp(self.path) != at_fork:  # another member saved since the fork: its state rules
                         os._exit(_SUPERSEDED)
                     write_state(self.path, header, tree, arrays)
+                    os.write(tell, json.dumps(_stamp(self.path)).encode())
                 status = 0
             except BaseException:
                 traceback.print_exc()
                 sys.stderr.flush()
             os._exit(status)
-        self._child = (pid, dict(covered))
+        os.close(tell)
+        self._child = (pid, dict(covered), told)
         self.generation += 1  # entries journaled from now on follow the new checkpoint
         self._since = []
         return True
@@ -112,7 +116,7 @@ class Checkpoint:
         def held() -> Any:
             fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
+                fcntl.lockf(fd, fcntl.LOCK_EX)  # a POSIX lock: never inherited by a forked child
                 yield
             finally:
                 os.close(fd)
@@ -124,13 +128,18 @@ class Checkpoint:
         (logged) if it failed: the previous checkpoint and the whole journal still hold the state."""
         if self._child is None:
             return None
-        pid, covered = self._child
+        pid, covered, told = self._child
         done, status = os.waitpid(pid, 0 if wait else os.WNOHANG)
         if done == 0:
             return None
         self._child = None
+        with os.fdopen(told, "rb") as fh:
+            written = fh.read()
         if os.WIFEXITED(status) and os.WEXITSTATUS(status) == _SUPERSEDED:
             raise CheckpointSuperseded(f"another process saved {self.path} while this one's background save ran")
+        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 and list(_stamp(self.path) or ()) != \
+                json.loads(written or b"[]"):
+            raise CheckpointSuperseded(f"another process saved {self.path} after this one's background save")
         if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
             log.error("fusion: the background checkpoint save failed (status %d): the previous checkpoint "
                       "and the journal still hold the state; the next save tries again", status)

@@ -10,6 +10,7 @@ import pickle
 import stat
 import subprocess
 import sys
+import time
 import zipfile
 from collections import deque
 from pathlib import Path
@@ -21,10 +22,12 @@ from fusion.rules.loitering import _Loiter
 from ingest.sensors import load_sensors
 from services.checkpoint import Checkpoint, CheckpointError, CheckpointSuperseded
 from services.cli import main as mfc
-from services.state_file import write_state
-from services.state_restore import state_of
 from services.fuse import load_observations
 from services.geography import build_geography
+from services.state_file import write_state
+from services.state_restore import state_of
+
+from .conftest import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 SCS = ROOT / "sample_feeds" / "scs"
@@ -326,19 +329,30 @@ def test_a_background_save_recovers_exactly_whenever_the_crash_comes(feed, unint
     assert before[0] + between[0] + after[0] == uninterrupted[0][:len(before[0] + between[0] + after[0])]
 
 
-def test_a_background_save_never_writes_over_a_member_that_took_over(halfway, tmp_path):
+@pytest.mark.parametrize("order", ["the other member writes first", "the child writes first"])
+def test_a_background_save_never_writes_over_a_member_that_took_over(halfway, tmp_path, order):
     """A member paused past its session (a VM freeze) while its child writes: the member that
-    took over saves meanwhile, and the child's stale state must not land over it."""
+    took over saves too.  Its state must be the one on disk, and the paused member must learn
+    that it lost the picture, whichever write came first."""
     first, _, half = halfway
     path = tmp_path / "fusion.ckpt"
     paused = Checkpoint(path)
     paused.save(first, {0: 1})
-    assert paused.save_in_background(first, {0: 2})
+    before = paused.stamp()[0]
     took_over = Checkpoint(path)
     took_over.peek()
-    with took_over._locked():  # the other member writes its state, the child waits for the lock
-        tree, arrays = state_of(first)
-        write_state(path, {"covered": [[0, half]], "generation": 2}, tree, arrays)
+    tree, arrays = state_of(first)
+    if order == "the other member writes first":
+        with took_over._locked():  # the child, forked meanwhile, waits for the lock
+            assert paused.save_in_background(first, {0: 2})
+            time.sleep(0.2)
+            write_state(path, {"covered": [[0, half]], "generation": 2}, tree, arrays)
+    else:
+        assert paused.save_in_background(first, {0: 2})
+        assert wait_for(lambda: paused.stamp()[0] != before, timeout_s=30)
+        time.sleep(0.05)  # the child's rename is done; let it tell its stamp
+        with took_over._locked():
+            write_state(path, {"covered": [[0, half]], "generation": 2}, tree, arrays)
     with pytest.raises(CheckpointSuperseded):
         paused.finished(wait=True)
     assert Checkpoint(path).peek()["covered"] == {0: half}
