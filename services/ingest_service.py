@@ -17,8 +17,8 @@ import inspect
 import json
 import threading
 import time
-from dataclasses import dataclass, field
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from fusion.config import TrackerConfig
