@@ -41,6 +41,7 @@ import os
 import signal
 import sys
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -109,18 +110,15 @@ class Checkpoint:
         self._since = []
         return True
 
-    def _locked(self) -> Any:
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
         """An exclusive lock on ``<checkpoint>.lock`` (every write of the checkpoint file holds it)."""
-
-        @contextlib.contextmanager
-        def held() -> Any:
-            fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
-            try:
-                fcntl.lockf(fd, fcntl.LOCK_EX)  # a POSIX lock: never inherited by a forked child
-                yield
-            finally:
-                os.close(fd)
-        return held()
+        fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX)  # a POSIX lock: never inherited by a forked child
+            yield
+        finally:
+            os.close(fd)
 
     def finished(self, wait: bool = False) -> dict[int, int] | None:
         """The offsets the background save covers once it is on disk (its journal entries
