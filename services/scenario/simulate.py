@@ -21,9 +21,29 @@ edit it).  Its keys:
     duplicates = false           true: a report is heard by every receiver in range (93 % each), not
                                  only the nearest, as merged real feeds carry it
     truth_every_s = 60           truth sampling step
+    ais_schedule = "network"     "network": one position per vessel every 10–180 s (by kind of vessel)
+                                 and static data hourly, as a shore network thinning its feed delivers;
+                                 "itu": every transmission as ITU-R M.1371-5 schedules it (class A
+                                 180 s at anchor or moored, 10 / 6 / 2 s under way by speed; class B
+                                 30 s, 180 s at ≤ 2 kn; static data every 6 minutes)
+    class_b = 0                  small craft with class B "CS" sets (fishing boats, pleasure craft)
+                                 near the coasts: messages 18 and 24 (parts A and B)
+    patrols = 0                  law-enforcement craft (ship type 55) patrolling 10–25 km legs at
+                                 12–20 kn near the coastal receivers, stopping now and then
+    radar_detection = "fixed"    "fixed": every vessel in range detected 90 % of scans; "range":
+                                 by range and size (Swerling I, Pfa 1e-6, Pd 0.5 for a 100 m²
+                                 target at the radar's range; ships 10,000 m², fishing 30, small
+                                 craft 5)
+    satellite = {revisit_s = 5400, pass_s = 600, latency_s = 300, detection = 0.5}
+                                 optional satellite AIS ("SAT-AIS-1", platform satellite): a pass of
+                                 pass_s every revisit_s hears each transmission anywhere with
+                                 probability `detection`; a pass's reports are delivered together
+                                 latency_s × U(0.2, 1.8) after it ends (store and forward), so they
+                                 are written later in ais.nmea than the terrestrial lines of their
+                                 time, stamped with the time the satellite heard them
 
 Written into the output directory: ``ais.nmea`` (NMEA 0183 with NMEA 4.10 tag blocks naming the
-receiving station and the time in milliseconds; messages 1 and 5), ``radar.jsonl`` (geographic
+receiving station and the time in milliseconds; messages 1 and 5, 18 and 24 for class B), ``radar.jsonl`` (geographic
 plots, contract format), ``sensors.json``, ``zones.geojson`` (the scenario's extra zones: none yet),
 ``truth.jsonl`` (one line per vessel per step: ``time``, ``vessel``, ``lat``, ``lon``, ``sog_kn``,
 ``cog_deg``, ``mmsi``, ``ais`` = transmitting, ``ship_type``, ``covered`` = within some radar's range,
@@ -36,6 +56,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import heapq
 import math
 import sys
 import time
@@ -46,13 +67,14 @@ from pathlib import Path as FsPath
 
 import numpy as np
 
-from fusion.geodesy import destination, distance_m, distance_m_array, inverse
+from fusion.geodesy import destination, distance_m, distance_m_array, inverse, m_per_deg_array
 from fusion.model import Observation, Sensor
 from ingest.nmea import nmea_checksum
 
 from .events import GROUPS, Case, inject
-from .world import (MmsiBook, Vessel, World, ais_observations, beyond_cover_traffic, clean_day_sensors,
-                    feature_fishing, normal_traffic, outer_anchorage_traffic, radar_observations, river_traffic)
+from .world import (MmsiBook, Vessel, World, ais_observations, beyond_cover_traffic, class_b_craft, clean_day_sensors,
+                    feature_fishing, itu_report_times, normal_traffic, outer_anchorage_traffic, patrol_craft,
+                    radar_observations, river_traffic)
 
 H = 3600.0
 # attacks on the centre's own feeds (written into the AIS feed; labelled sensor_integrity)
@@ -66,7 +88,9 @@ RADAR_ATTACKS = {"radar_bias": "the busiest radar's antenna turns 1.0° off nort
                                "from 30 min in (a registration fault)"}
 KEYS = {"name", "description", "seed", "start", "hours", "vessels", "island_sensors", "clean_day", "duplicates",
         "receivers", "events", "near",
-        "near_radius_km", "truth_every_s"}
+        "near_radius_km", "truth_every_s", "ais_schedule", "class_b", "patrols", "radar_detection", "satellite"}
+CHOICES = {"ais_schedule": ("network", "itu"), "radar_detection": ("fixed", "range")}
+SATELLITE = {"revisit_s": 5400.0, "pass_s": 600.0, "latency_s": 300.0, "detection": 0.5}
 
 
 class ScenarioError(ValueError):
@@ -89,6 +113,11 @@ class Scenario:
     near: list[float] | None = None
     near_radius_km: float = 60.0
     truth_every_s: float = 60.0
+    ais_schedule: str = "network"
+    class_b: int = 0
+    patrols: int = 0
+    radar_detection: str = "fixed"
+    satellite: dict | None = None
 
     @property
     def start_s(self) -> float:
@@ -143,7 +172,8 @@ def from_dict(raw: dict, where: str = "scenario") -> Scenario:
     s = Scenario(name=raw["name"])
     for key, kind in (("description", str), ("seed", int), ("start", str), ("hours", (int, float)),
                       ("vessels", int), ("island_sensors", bool), ("clean_day", bool), ("duplicates", bool), ("near_radius_km", (int, float)),
-                      ("truth_every_s", (int, float))):
+                      ("truth_every_s", (int, float)), ("ais_schedule", str), ("class_b", int), ("patrols", int),
+                      ("radar_detection", str)):
         if key in raw:
             v = raw[key]
             if not isinstance(v, kind) or (kind is int and isinstance(v, bool)):
@@ -169,6 +199,22 @@ def from_dict(raw: dict, where: str = "scenario") -> Scenario:
                 raise ScenarioError(f"{where}: a receiver must be {{id, lat, lon, range_m}} with lat/lon in degrees "
                                     f"and 0 < range_m ≤ 1000000, not {r!r}")
         s.receivers = [dict(r) for r in rs]
+    for key, allowed in CHOICES.items():
+        if getattr(s, key) not in allowed:
+            raise ScenarioError(f"{where}: `{key}` must be one of {', '.join(map(repr, allowed))}, "
+                                f"not {getattr(s, key)!r}")
+    if raw.get("satellite") is not None:
+        sat = raw["satellite"]
+        if not isinstance(sat, dict) or set(sat) - set(SATELLITE) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in sat.values()):
+            raise ScenarioError(f"{where}: `satellite` must be a table with some of {', '.join(SATELLITE)} "
+                                f"(numbers), not {sat!r}")
+        sat = {**SATELLITE, **{k: float(v) for k, v in sat.items()}}
+        if not (600 <= sat["revisit_s"] <= 86_400 and 60 <= sat["pass_s"] <= sat["revisit_s"]
+                and 0 <= sat["latency_s"] <= 6 * 3600 and 0 < sat["detection"] <= 1):
+            raise ScenarioError(f"{where}: `satellite` needs 600 ≤ revisit_s ≤ 86400, 60 ≤ pass_s ≤ revisit_s, "
+                                f"0 ≤ latency_s ≤ 21600 and 0 < detection ≤ 1, not {sat}")
+        s.satellite = sat
     if "near" in raw:
         nr = raw["near"]
         if not (isinstance(nr, list) and len(nr) == 2 and all(isinstance(x, (int, float)) for x in nr)
@@ -179,6 +225,9 @@ def from_dict(raw: dict, where: str = "scenario") -> Scenario:
         raise ScenarioError(f"{where}: `hours` must be in (0, 72], not {s.hours}")
     if not 0 <= s.vessels <= 20_000:
         raise ScenarioError(f"{where}: `vessels` must be in [0, 20000], not {s.vessels}")
+    for key in ("class_b", "patrols"):
+        if not 0 <= getattr(s, key) <= 5_000:
+            raise ScenarioError(f"{where}: `{key}` must be in [0, 5000], not {getattr(s, key)}")
     if not 1 <= s.truth_every_s <= 3600:
         raise ScenarioError(f"{where}: `truth_every_s` must be in [1, 3600], not {s.truth_every_s}")
     if not 5 <= s.near_radius_km <= 500:
@@ -216,6 +265,7 @@ class Generated:
     t_start: float
     t_end: float
     receptions: list = field(default_factory=list)
+    passes: list[tuple[float, float]] = field(default_factory=list)   # satellite passes (from, to)
 
 
 def generate(s: Scenario, *, progress=None) -> Generated:
@@ -252,10 +302,14 @@ def generate(s: Scenario, *, progress=None) -> Generated:
         vs += river_traffic(world, t_start, t_end, book, per_river=max(2, round(8 * scale)))
         vs += beyond_cover_traffic(world, t_start, t_end, book, per_radar=max(2, round(8 * scale)))
         vs += feature_fishing(world, t_start, t_end, book, per_feature=max(1, round(4 * scale)))
+    if s.class_b:
+        vs += class_b_craft(world, s.class_b, t_start, t_end, book)
+    if s.patrols:
+        vs += patrol_craft(world, s.patrols, t_start, t_end, book)
     _tick(progress, "AIS reports")
-    obs = [o for v in vs for o in ais_observations(world, v, t_start, t_end, rng)]
+    obs = [o for v in vs for o in ais_observations(world, v, t_start, t_end, rng, s.ais_schedule)]
     _tick(progress, "radar plots")
-    obs += radar_observations(world, vs, t_start, t_end, rng)
+    obs += radar_observations(world, vs, t_start, t_end, rng, s.radar_detection)
     obs = [o for o in obs if t_start <= o.time_s < t_end]
     if "radar_bias" in s.events:
         _radar_bias(s, world, obs, cases, t_start)
@@ -263,6 +317,9 @@ def generate(s: Scenario, *, progress=None) -> Generated:
     _tick(progress, "receptions")
     g = Generated(s, world, vs, cases, obs, t_start, t_end)
     g.receptions = _receptions(g, np.random.default_rng(s.seed + 2))
+    if s.satellite:
+        _tick(progress, "satellite AIS")
+        g.receptions = _with_satellite(g, np.random.default_rng(s.seed + 3))
     return g
 
 
@@ -381,6 +438,66 @@ def _receptions(g: Generated, rng: np.random.Generator) -> list[tuple[float, Obs
     return out
 
 
+SAT_ID = "SAT-AIS-1"
+
+
+def satellite_passes(t_start: float, t_end: float, sat: dict, rng: np.random.Generator) -> list[tuple[float, float]]:
+    """Passes over the area: one of ``pass_s`` every ``revisit_s`` (± 10 %), the first within one
+    revisit of the start."""
+    out, t = [], t_start + rng.uniform(0.0, sat["revisit_s"])
+    while t < t_end:
+        out.append((t, t + sat["pass_s"]))
+        t += sat["revisit_s"] * rng.uniform(0.9, 1.1)
+    return out
+
+
+def _with_satellite(g: Generated, rng: np.random.Generator) -> list[tuple[float, Observation, str, float]]:
+    """The terrestrial receptions merged, in the order they are delivered, with what the satellite
+    hears: every transmission during a pass (wherever the vessel is) with probability
+    ``detection``, delivered with its pass ``latency_s × U(0.2, 1.8)`` after the pass ends.  A
+    reception's first field is then its delivery time; its stamp stays the time it was heard."""
+    sat = g.scenario.satellite
+    g.passes = satellite_passes(g.t_start, g.t_end, sat, rng)
+    g.world.sensors[SAT_ID] = Sensor(SAT_ID, "ais", 0.0, 0.0, range_m=0.0, owner="MFC-EXERCISE",
+                                     platform="satellite", revisit_s=sat["revisit_s"])
+    heard: list[tuple[float, Observation, str, float]] = []
+    for a, b in g.passes:
+        deliver = min(b, g.t_end) + sat["latency_s"] * rng.uniform(0.2, 1.8)
+        for v in g.vessels:
+            if v.mmsi is None or v.radar_only:
+                continue
+            lo_, hi_ = max(a, v.path.t[0], v.t_on, g.t_start), min(b, v.path.t[-1], v.t_off, g.t_end)
+            if hi_ <= lo_:
+                continue
+            times = itu_report_times(v, lo_, hi_, rng)
+            for x, y in v.silent:
+                times = times[(times < x) | (times > y)]
+            times = times[rng.random(len(times)) < sat["detection"]]
+            if not len(times):
+                continue
+            lat, lon, sog, cog = v.path.at(times)
+            kx, ky = m_per_deg_array(lat)
+            lat = lat + rng.normal(0, v.noise_m, len(times)) / ky
+            lon = lon + rng.normal(0, v.noise_m, len(times)) / kx
+            for t, la, lo, sg, cg in zip(times.tolist(), lat.tolist(), lon.tolist(), sog.tolist(), cog.tolist()):
+                o = Observation("ais_position", SAT_ID, t, la, lo, sigma_m=10.0, mmsi=v.mmsi,
+                                sog_kn=round(sg, 1), cog_deg=round(cg, 1), nav_status=v.nav_status,
+                                ais_class=v.ais_class, ship_type=v.ship_type, name=v.name)
+                heard.append((deliver, o, SAT_ID, t))
+    heard.sort(key=lambda r: (r[0], r[3]))
+    return _merged(g.receptions, heard)
+
+
+class _merged:
+    """Two time-ordered reception sequences as one, produced as it is written."""
+
+    def __init__(self, a, b) -> None:
+        self.a, self.b = a, b
+
+    def __iter__(self):
+        return heapq.merge(self.a, self.b, key=lambda r: r[0])
+
+
 def _radar_bias(s: Scenario, world: World, obs: list[Observation], cases: list[Case], t_start: float,
                 bearing_deg: float = 1.0, range_m: float = 250.0) -> None:
     """The radar with the most plots turns ``bearing_deg`` off north and reads ``range_m`` long
@@ -461,6 +578,9 @@ def _sensor_json(x: Sensor) -> dict:
          "owner": x.owner or "MFC-EXERCISE", "releasability": list(x.releasability) or ["ASEAN"]}
     if x.kind == "radar":
         d.update(accuracy_m=x.accuracy_m, scan_period_s=x.scan_period_s)
+    if x.platform == "satellite":   # heard everywhere: no range (the contract ignores lat/lon)
+        del d["range_m"]
+        d.update(platform="satellite", revisit_s=x.revisit_s)
     return d
 
 
@@ -493,7 +613,9 @@ def _write_ais(g: Generated, path: FsPath, progress) -> int:
     with path.open("w", encoding="ascii") as f:
         for _, o, station, stamp in g.receptions:
             c = str(int(math.floor(stamp * 1000.0)))
-            if o.kind == "ais_position":
+            if o.ais_class == "B":
+                n += _write_class_b(f, o, station, c)
+            elif o.kind == "ais_position":
                 status = 15 if o.nav_status is None else int(o.nav_status)
                 payload = position_payload(int(o.mmsi), status, float(o.sog_kn or 0.0), float(o.lon), float(o.lat),
                                            float(o.cog_deg or 0.0), int(o.time_s) % 60)
@@ -519,6 +641,25 @@ def _write_ais(g: Generated, path: FsPath, progress) -> int:
     return n
 
 
+def _write_class_b(f, o: Observation, station: str, c: str) -> int:
+    """A class B "CS" report: message 18 (position) or message 24 parts A (name) and B (ship type,
+    dimensions), as pyais encodes them, each one sentence with its tag block."""
+    from pyais.encode import encode_dict
+    if o.kind == "ais_position":
+        msgs = [{"type": 18, "mmsi": int(o.mmsi), "speed": float(o.sog_kn or 0.0), "accuracy": 1,
+                 "lon": float(o.lon), "lat": float(o.lat), "course": float(o.cog_deg or 0.0), "heading": 511,
+                 "second": int(o.time_s) % 60, "cs": 1}]
+    else:
+        msgs = [{"type": 24, "mmsi": int(o.mmsi), "partno": 0, "shipname": (o.name or "")[:20].upper()},
+                {"type": 24, "mmsi": int(o.mmsi), "partno": 1, "ship_type": int(o.ship_type or 0),
+                 "callsign": "", "to_bow": 6, "to_stern": 6, "to_port": 2, "to_starboard": 2}]
+    body = f"s:{station},c:{c}"
+    for msg in msgs:
+        sentence, = encode_dict(msg, talker_id="AI", sentence_type="VDM", radio_channel="B")
+        f.write(f"\\{body}*{nmea_checksum(body)}\\{sentence}\n")
+    return len(msgs)
+
+
 def _write_truth(g: Generated, path: FsPath) -> int:
     step = g.scenario.truth_every_s
     t_first = math.ceil(g.t_start / step) * step
@@ -541,6 +682,8 @@ def _write_truth(g: Generated, path: FsPath) -> int:
         on = np.array([_transmitting(v, float(t)) for t in ts], bool)
         seen = _radar_cover(g.world, lat, lon)
         seen |= on & (True if v.coverage_free else g.world.in_coverage(lat, lon))
+        for x, y in g.passes:   # a satellite overhead hears it anywhere
+            seen |= on & (ts >= x) & (ts <= y)
         for k, t in enumerate(ts):
             rows.append((float(t), vid, json.dumps(
                 {"time": iso(float(t)), "vessel": vid, "lat": round(float(lat[k]), 6),

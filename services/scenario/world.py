@@ -246,6 +246,8 @@ class Vessel:
     twin: tuple[Path, float] | None = None   # another vessel using the same MMSI (path, phase)
     coverage_free: bool = False       # heard everywhere (a labelled case placed with its own receiver)
     nav_at: list[tuple[float, int]] = field(default_factory=list)  # (from time, status): overrides nav_status
+    ais_class: str = "A"              # "A" (SOLAS ships, messages 1 and 5) or "B" ("CS" sets: 18 and 24)
+    rcs_m2: float | None = None       # radar cross-section; None: by ship type (``radar_cross_section``)
 
 
 class MmsiBook:
@@ -261,15 +263,70 @@ class MmsiBook:
                 return m
 
 
-def ais_observations(world: World, v: Vessel, t0: float, t1: float, rng: np.random.Generator) -> list[Observation]:
+# ------------------------------------------------------------------ AIS reporting (ITU-R M.1371-5)
+AT_REST = (1, 5)           # navigational status: at anchor, moored
+STATIC_EVERY_S = 360.0     # class A message 5 and class B message 24 (parts A and B): every 6 minutes
+
+
+def itu_interval_s(ais_class: str, sog_kn: np.ndarray, status: np.ndarray) -> np.ndarray:
+    """The autonomous reporting interval of ITU-R M.1371-5, Annex 1, Table 1 (class A) and
+    Table 2 (class B "CS"), by speed over ground and navigational status (course changes, which
+    shorten class A's interval to 3⅓ s or 2 s, are not modelled)."""
+    sog = np.asarray(sog_kn, float)
+    if ais_class == "B":
+        return np.where(sog > 2.0, 30.0, 180.0)
+    at_rest = np.isin(np.asarray(status), AT_REST)
+    return np.select([at_rest & (sog <= 3.0), sog <= 14.0, sog <= 23.0], [180.0, 10.0, 6.0], 2.0)
+
+
+def itu_report_times(v: Vessel, start: float, end: float, rng: np.random.Generator) -> np.ndarray:
+    """A vessel's position report times in [start, end] as its transponder schedules them: the
+    interval of :func:`itu_interval_s` on each leg of its path (speed constant on a leg) and
+    each span of its navigational status; the next report after a change of interval comes no
+    later than one new interval after it.  Slot selection jitters each report by a few percent."""
+    cuts = [start, end, *(float(x) for x in v.path.t if start < x < end),
+            *(a for a, _ in v.nav_at if start < a < end)]
+    cuts = np.unique(np.array(cuts))
+    mid = 0.5 * (cuts[:-1] + cuts[1:])
+    _, _, sog, _ = v.path.at(mid)
+    status = np.full(len(mid), -1 if v.nav_status is None else v.nav_status)
+    if v.nav_at:
+        starts = np.array([a for a, _ in v.nav_at])
+        k_at = np.searchsorted(starts, mid, side="right") - 1
+        status = np.array([v.nav_status if k < 0 else v.nav_at[k][1] for k in k_at], dtype=object)
+        status = np.array([-1 if x is None else int(x) for x in status])
+    ivl = itu_interval_s(v.ais_class, sog, status)
+    parts, steps, nxt = [], [], start + rng.uniform(0.0, ivl[0])
+    for a, b, dt_ in zip(cuts[:-1], cuts[1:], ivl):
+        nxt = min(nxt, a + dt_)
+        if nxt < b:
+            ts = np.arange(nxt, b, dt_)
+            parts.append(ts)
+            steps.append(np.full(len(ts), dt_))
+            nxt = float(ts[-1]) + dt_
+    if not parts:
+        return np.zeros(0)
+    times, step = np.concatenate(parts), np.concatenate(steps)
+    return times + rng.uniform(-0.05, 0.05, len(times)) * step
+
+
+def ais_observations(world: World, v: Vessel, t0: float, t1: float, rng: np.random.Generator,
+                     schedule: str = "network") -> list[Observation]:
+    """A vessel's AIS reports.  ``schedule``: ``"network"`` gives one position every
+    ``v.every_s`` and static data hourly, as a shore network that thins its feed delivers them;
+    ``"itu"`` every transmission as ITU-R M.1371 schedules it (:func:`itu_report_times`) and
+    static data every 6 minutes."""
     if v.mmsi is None or v.radar_only:
         return []
     start = max(t0, v.path.t[0], v.t_on)
     end = min(t1, v.path.t[-1], v.t_off)
     if end <= start:
         return []
-    times = np.arange(start + rng.uniform(0, v.every_s), end, v.every_s)
-    times = times + rng.normal(0, 1.0, len(times)).clip(-3, 3)
+    if schedule == "itu":
+        times = itu_report_times(v, start, end, rng)
+    else:
+        times = np.arange(start + rng.uniform(0, v.every_s), end, v.every_s)
+        times = times + rng.normal(0, 1.0, len(times)).clip(-3, 3)
     times = times[(times >= start) & (times <= end)]
     for a, b in v.silent:
         times = times[(times < a) | (times > b)]
@@ -300,7 +357,7 @@ def ais_observations(world: World, v: Vessel, t0: float, t1: float, rng: np.rand
     for k in np.nonzero(heard)[0]:
         out.append(Observation("ais_position", rx_ids[0], float(times[k]), float(lat[k]), float(lon[k]),
                                sigma_m=10.0, mmsi=v.mmsi, sog_kn=round(float(sog[k]), 1),
-                               cog_deg=round(float(cog[k]), 1), nav_status=status[k], ais_class="A",
+                               cog_deg=round(float(cog[k]), 1), nav_status=status[k], ais_class=v.ais_class,
                                ship_type=v.ship_type, name=v.name))
     if v.twin is not None:
         tp, every = v.twin
@@ -309,14 +366,65 @@ def ais_observations(world: World, v: Vessel, t0: float, t1: float, rng: np.rand
         out += [Observation("ais_position", rx_ids[0], float(t), float(a), float(b), sigma_m=10.0, mmsi=v.mmsi,
                             sog_kn=round(float(s), 1), cog_deg=round(float(c), 1), ais_class="A",
                             ship_type=v.ship_type, name=v.name) for t, a, b, s, c in zip(tt, la2, lo2, s2, c2)]
-    # static data once an hour (name, ship type) as AIS message 5 would bring
-    for t in np.arange(start + 5.0, end, 3600.0):
-        out.append(Observation("ais_static", rx_ids[0], float(t), mmsi=v.mmsi, name=v.name, ship_type=v.ship_type))
+    # static data (name, ship type) as message 5 (class A) or 24 (class B) brings it
+    if schedule == "itu":
+        ts = np.arange(start + rng.uniform(0.0, STATIC_EVERY_S), end, STATIC_EVERY_S)
+        for a, b in v.silent:
+            ts = ts[(ts < a) | (ts > b)]
+        if len(ts):
+            la_s, lo_s, _, _ = v.path.at(ts)
+            keep = np.ones(len(ts), bool) if v.coverage_free else world.in_coverage(la_s, lo_s)
+            ts = ts[keep & (rng.random(len(ts)) < 0.93)]
+    else:
+        ts = np.arange(start + 5.0, end, 3600.0)
+    for t in ts:
+        out.append(Observation("ais_static", rx_ids[0], float(t), mmsi=v.mmsi, name=v.name,
+                               ship_type=v.ship_type, ais_class=v.ais_class))
     return out
 
 
+# ------------------------------------------------------------------ radar detection
+PFA = 1e-6                 # false-alarm probability per resolution cell the detection threshold is set for
+REFERENCE_RCS_M2 = 100.0   # a radar's registered range: where this target is detected half the time
+FIXED_PD = 0.9             # detection probability within range when it does not depend on range
+
+
+def radar_cross_section(v: Vessel) -> float:
+    """A vessel's mean radar cross-section (m², X band), by ITU ship type where not set: a
+    cargo ship or tanker ~10,000 m², a passenger ship 3,000, a tug, law-enforcement or SAR
+    craft 100, a fishing vessel 30, a pleasure craft or sailing boat 5 (orders of magnitude as
+    in Skolnik, *Radar Handbook*, ch. 15; unknown: 100)."""
+    if v.rcs_m2 is not None:
+        return v.rcs_m2
+    t = v.ship_type or 0
+    if 70 <= t <= 89:
+        return 10_000.0
+    if 60 <= t <= 69:
+        return 3_000.0
+    if 50 <= t <= 59 or 31 <= t <= 33:
+        return 100.0
+    if t == 30:
+        return 30.0
+    if t in (36, 37):
+        return 5.0
+    return REFERENCE_RCS_M2
+
+
+def detection_probability(range_m: np.ndarray, rcs_m2: float, radar_range_m: float) -> np.ndarray:
+    """Swerling I target, square-law detector: ``Pd = Pfa ** (1 / (1 + SNR))``, with the SNR
+    from the radar equation (``∝ σ / R⁴``) scaled so that a ``REFERENCE_RCS_M2`` target has
+    Pd = 0.5 at the radar's registered range; no detection beyond it (instrumented range)."""
+    snr_half = math.log(PFA) / math.log(0.5) - 1.0
+    r = np.maximum(np.asarray(range_m, float), 1.0)
+    snr = snr_half * (rcs_m2 / REFERENCE_RCS_M2) * (radar_range_m / r) ** 4
+    return np.where(r <= radar_range_m, PFA ** (1.0 / (1.0 + snr)), 0.0)
+
+
 def radar_observations(world: World, vessels: list[Vessel], t0: float, t1: float,
-                       rng: np.random.Generator) -> list[Observation]:
+                       rng: np.random.Generator, detection: str = "fixed") -> list[Observation]:
+    """Plots of every radar: each vessel in range detected with probability ``FIXED_PD``
+    (``detection="fixed"``) or by range and size (``"range"``: :func:`detection_probability`),
+    Gaussian position noise of the radar's accuracy, one clutter plot a scan."""
     out = []
     for r in world.radars:
         scans = np.arange(t0, t1, r.scan_period_s)
@@ -332,7 +440,10 @@ def radar_observations(world: World, vessels: list[Vessel], t0: float, t1: float
             near = np.linalg.norm(ecef(lat, lon) - site, axis=1) <= r.range_m
             if near.any():
                 d[near] = _dist_vec(r.lat, r.lon, lat[near], lon[near])
-            m = (d <= r.range_m) & (rng.random(len(ts)) < 0.9)
+            if detection == "range":
+                m = rng.random(len(ts)) < detection_probability(d, radar_cross_section(v), r.range_m)
+            else:
+                m = (d <= r.range_m) & (rng.random(len(ts)) < FIXED_PD)
             kx, ky = m_per_deg_array(lat[m])
             la = lat[m] + rng.normal(0, r.accuracy_m, m.sum()) / ky
             lo = lon[m] + rng.normal(0, r.accuracy_m, m.sum()) / kx
@@ -423,6 +534,89 @@ def fishing_vessel(world: World, flag: str, t0: float, t1: float, book: MmsiBook
     p = path_from_waypoints(t0, pts, speeds)
     return Vessel(book.new(flag), p, every_s=float(rng.choice([30.0, 60.0, 180.0])), ship_type=30,
                   name=f"FV {flag} {rng.integers(1000)}")
+
+
+def _wander(world: World, centre: tuple[float, float], t0: float, t1: float, radius_m: float,
+            leg_m: tuple[float, float], speed_kn, clear_m: float, slow: tuple[float, float, float],
+            state: str | None = None) -> Path:
+    """Legs of random bearing and length from ``centre``, kept within ``radius_m`` of it,
+    ``clear_m`` off land (and in ``state``'s EEZ when given), each at ``speed_kn()``, until ``t1``
+    (plus an hour).  A leg slower than ``slow[0]`` knots lasts ``slow[1]``–``slow[2]`` seconds
+    (a stop or a drift), whatever its length would have been."""
+    rng = world.rng
+    pts, speeds, t = [centre], [], t0
+    while t < t1 + 3600:
+        v = speed_kn()
+        leg, b = rng.uniform(*leg_m), rng.uniform(0, 2 * math.pi)
+        if v < slow[0]:
+            leg = v * KN_TO_MS * rng.uniform(slow[1], slow[2])
+        nxt = offset(*pts[-1], leg * math.sin(b), leg * math.cos(b))
+        if distance_m(*centre, *nxt) > radius_m or not world._sea_clear(nxt[0], nxt[1], clear_m) \
+                or (state is not None and world.geo.eez_states_at(*nxt) != [state]):
+            nxt = centre
+            leg = max(distance_m(*pts[-1], *nxt), 1.0)
+        pts.append(nxt)
+        speeds.append(v)
+        t += leg / (v * KN_TO_MS)
+    return path_from_waypoints(t0, pts, speeds)
+
+
+def _coastal_state(world: World, lat: float, lon: float) -> str | None:
+    """The one state whose EEZ holds the place and that flags vessels here, else None."""
+    states = world.geo.eez_states_at(lat, lon)
+    return states[0] if len(states) == 1 and states[0] in FLAG_MIDS else None
+
+
+def class_b_craft(world: World, n: int, t0: float, t1: float, book: MmsiBook) -> list[Vessel]:
+    """Small craft of the coastal state with class B "CS" sets within 25 km of its receivers, in its
+    own EEZ: day-boat fishing (ship type 30, 3–8 kn, stopping at 0.2–1 kn for 10–60 min) and
+    pleasure craft (type 37, 4–15 kn)."""
+    rng, out = world.rng, []
+    stations = [x for x in world.sensors.values() if x.kind == "ais" and x.platform == "terrestrial"]
+    for k in range(n):
+        st = stations[rng.integers(len(stations))]
+        flag, centre = None, None
+        for _ in range(20):
+            centre = world.sea_point_near(st.lat, st.lon, 25_000, clear_m=1000, tries=20)
+            flag = _coastal_state(world, *centre) if centre else None
+            if flag:
+                break
+        if flag is None:
+            continue
+        fishing = rng.random() < 0.6
+        if fishing:
+            speed = (lambda: rng.uniform(3.0, 8.0) if rng.random() < 0.6 else rng.uniform(0.2, 1.0))
+        else:
+            speed = (lambda: rng.uniform(4.0, 15.0))
+        p = _wander(world, centre, t0, t1, 12_000, (1000, 5000), speed, 500, (2.0, 600.0, 3600.0), flag)
+        out.append(Vessel(book.new(flag), p, ship_type=30 if fishing else 37, ais_class="B",
+                          name=f"{'FB' if fishing else 'PC'} {flag} {k}", noise_m=10.0))
+    return out
+
+
+def patrol_craft(world: World, n: int, t0: float, t1: float, book: MmsiBook) -> list[Vessel]:
+    """Law-enforcement craft (ship type 55, class A, AIS on) of the coastal state patrolling its
+    own EEZ: 10–25 km legs at 12–20 kn within 40 km of a point 20–50 km off a coastal receiver,
+    drifting at 0.5–1.5 kn for 30–60 min one leg in five."""
+    rng, out = world.rng, []
+    stations = [x for x in world.sensors.values() if x.kind == "ais" and x.platform == "terrestrial"]
+    for k in range(n):
+        st = stations[rng.integers(len(stations))]
+        flag, centre = None, None
+        for _ in range(50):
+            r, b = rng.uniform(20_000, 50_000), rng.uniform(0, 2 * math.pi)
+            q = offset(st.lat, st.lon, r * math.sin(b), r * math.cos(b))
+            flag = _coastal_state(world, *q)
+            if flag and world._sea_clear(q[0], q[1], 5000):
+                centre = q
+                break
+        if centre is None:
+            continue
+        p = _wander(world, centre, t0, t1, 40_000, (10_000, 25_000),
+                    lambda: rng.uniform(12.0, 20.0) if rng.random() < 0.8 else rng.uniform(0.5, 1.5), 3000,
+                    (2.0, 1800.0, 3600.0), flag)
+        out.append(Vessel(book.new(flag), p, ship_type=55, name=f"PATROL {flag} {k}"))
+    return out
 
 
 # ------------------------------------------------------------------ clean day: what issue 14 names
