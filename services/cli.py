@@ -283,7 +283,7 @@ def parser() -> argparse.ArgumentParser:
     sc.add_argument("--tracks", required=True, help="track lines (mfc fuse --tracks-out, with --sample-every)")
     sc.add_argument("--alerts", required=True, help="alert lines (mfc fuse --alerts-out)")
     sc.add_argument("--json", help="write the scores here (JSON)")
-    sc.add_argument("--plot", help="write a self-contained HTML page of truth, tracks and alerts here")
+    sc.add_argument("--plot", help="plot truth, tracks and alerts: a self-contained HTML page (.html, .htm) or an image (.png)")
     sc.add_argument("--cutoff-m", type=float, default=500.0, help="GOSPA cut-off c in metres (p = 1, alpha = 2)")
     sc.set_defaults(func=cmd_score)
     ex = sub.add_parser("exercise", help="a scenario played into an exercise system, and the debrief",

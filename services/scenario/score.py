@@ -257,13 +257,19 @@ def score_tracking(truth: Truth, frames: dict[float, list[dict]], c: float = 500
     }
 
 
-def score_run(truth: Truth, cases: list[Case], alerts: list[AlertLine], frames: dict[float, list[dict]],
-              c: float = 500.0) -> dict:
+def _exits(truth: Truth) -> dict[int, float]:
+    """MMSI -> the time its vessel left the scenario before the end (alerts long after are not scored)."""
     t_end = max(ts[-1] for ts in truth.t)
     exits: dict[int, float] = {}
     for ts, m in zip(truth.t, truth.mmsi):
         if m is not None and ts[-1] < t_end - max(truth.step_s, 1.0):
             exits[m] = max(exits.get(m, -math.inf), float(ts[-1]))
+    return exits
+
+
+def score_run(truth: Truth, cases: list[Case], alerts: list[AlertLine], frames: dict[float, list[dict]],
+              c: float = 500.0) -> dict:
+    exits = _exits(truth)
     table = score_alerts(cases, alerts, exits)
     versions = final_versions(alerts)
     delays: dict[str, list[float]] = defaultdict(list)
@@ -417,8 +423,174 @@ def plot_html(truth: Truth, frames: dict[float, list[dict]], alerts: list[AlertL
             + f"<h2>Scores</h2><pre>{body}</pre></body></html>\n")
 
 
+def _alert_outcome(f: AlertLine, last: AlertLine, positives: list[Case], exits: dict[int, float]) -> str:
+    """How ``score_alerts`` counted an alert: matched, false, retracted or not scored."""
+    if f.mmsi in exits and f.time_s >= exits[f.mmsi] + 25 * 60:
+        return "not scored"
+    if last.state == "retracted":
+        return "retracted"
+    return "matched" if any(matches(c, f, last) for c in positives) else "false"
+
+
+def scenario_name(d: Path) -> str:
+    """The scenario's name from ``scenario.json`` (``mfc simulate`` writes it), else the directory's."""
+    try:
+        name = json.loads((d / "scenario.json").read_text(encoding="utf-8"))["scenario"]["name"]
+        if isinstance(name, str) and name:
+            return name
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return d.resolve().name
+
+
+# alert outcome -> (colour, map marker, legend text); distinct shapes as well as colours
+_OUTCOME_STYLE = {
+    "matched": ("#1b7837", "*", "alert matching a labelled case"),
+    "false": ("#d6004c", "X", "alert matching no case (false alarm)"),
+    "retracted": ("#8c8c8c", "o", "alert retracted"),
+    "not scored": ("#b8a000", "D", "alert not scored (vessel had left)"),
+}
+
+
+def plot_png(truth: Truth, frames: dict[float, list[dict]], alerts: list[AlertLine], cases: list[Case],
+             result: dict, title: str, path: Path) -> None:
+    """One PNG (matplotlib, Agg, no display): the map of truth paths, published track positions and
+    alerts (lon/lat, x stretched by 1/cos(latitude)), and the alert timeline: labelled windows per
+    alert type as bars, alerts fired as ticks coloured by how they scored.  The same inputs give the
+    same bytes (no time or software version in the file)."""
+    from datetime import datetime, timezone
+
+    import matplotlib.dates as mdates
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    lats = np.concatenate(truth.lat)
+    lons = np.concatenate(truth.lon)
+    la0, la1, lo0, lo1 = float(lats.min()), float(lats.max()), float(lons.min()), float(lons.max())
+    pad = 0.05 * max(la1 - la0, lo1 - lo0, 0.01)
+    la0, la1, lo0, lo1 = la0 - pad, la1 + pad, lo0 - pad, lo1 + pad
+    kx = max(math.cos(math.radians((la0 + la1) / 2)), 0.05)
+    versions = final_versions(alerts)
+    positives = [c for c in cases if c.positive]
+    exits = _exits(truth)
+    outcome = {k: _alert_outcome(f, last, positives, exits) for k, (f, last) in versions.items()}
+    types = sorted({c.type for c in cases} | {f.type for f, _ in versions.values()},
+                   key=lambda t: (ALERT_TYPES.index(t) if t in ALERT_TYPES else 99, t))
+
+    width = 11.0
+    map_h = min(max((width - 1.2) * (la1 - la0) / ((lo1 - lo0) * kx), 4.0), 10.0)
+    tl_h = 1.8 + 0.45 * max(len(types), 1)
+    fig = Figure(figsize=(width, map_h + tl_h + 1.2), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    gs = fig.add_gridspec(2, 1, height_ratios=[map_h, tl_h])
+
+    # --- map
+    ax = fig.add_subplot(gs[0])
+    for la, lo in zip(truth.lat, truth.lon):
+        ax.plot(lo, la, color="#9a9a9a", lw=0.8, zorder=1)
+    ident = [(d["lon"], d["lat"]) for t in sorted(frames) for d in frames[t] if d.get("mmsi") is not None]
+    radar = [(d["lon"], d["lat"]) for t in sorted(frames) for d in frames[t] if d.get("mmsi") is None]
+    if ident:
+        a = np.array(ident, float)
+        ax.scatter(a[:, 0], a[:, 1], s=2, color="#2166ac", linewidths=0, zorder=2)
+    if radar:
+        a = np.array(radar, float)
+        ax.scatter(a[:, 0], a[:, 1], s=2, color="#e08214", linewidths=0, zorder=2)
+    for kind, (col, mk, _) in _OUTCOME_STYLE.items():
+        pts = [(f.lon, f.lat) for k, (f, _) in versions.items()
+               if outcome[k] == kind and f.lat is not None and f.lon is not None]
+        if pts:
+            a = np.array(pts, float)
+            hollow = kind == "retracted"
+            ax.scatter(a[:, 0], a[:, 1], s=90 if mk == "*" else 45, marker=mk, facecolor="none" if hollow else col,
+                       edgecolor=col if hollow else "black", linewidths=1.4 if hollow else 0.6, zorder=4)
+    ax.set_xlim(lo0, lo1)
+    ax.set_ylim(la0, la1)
+    ax.set_aspect(1.0 / kx, adjustable="box")
+    ax.set_xlabel("longitude (°E)")
+    ax.set_ylabel("latitude (°N)")
+    ax.grid(True, color="#dddddd", lw=0.5, zorder=0)
+    ax.set_facecolor("#eef4f8")
+    ax.set_title("truth paths, published tracks and alerts", fontsize=10)
+    handles = [Line2D([], [], color="#9a9a9a", lw=1.2, label="truth path"),
+               Line2D([], [], ls="", marker="o", ms=4, color="#2166ac", label="track position (identified, AIS)"),
+               Line2D([], [], ls="", marker="o", ms=4, color="#e08214", label="track position (radar only)")]
+    for kind, (col, mk, text) in _OUTCOME_STYLE.items():
+        if kind in outcome.values():
+            handles.append(Line2D([], [], ls="", marker=mk, ms=9 if mk == "*" else 7,
+                                  markerfacecolor=col if kind != "retracted" else "none",
+                                  markeredgecolor="black" if kind != "retracted" else col, label=text))
+    ax.legend(handles=handles, loc="upper left", fontsize=8, framealpha=0.9)
+
+    # --- timeline
+    tx = fig.add_subplot(gs[1])
+    t_lo = min(float(ts[0]) for ts in truth.t)
+    t_hi = max(float(ts[-1]) for ts in truth.t)
+    if t_hi <= t_lo:
+        t_hi = t_lo + 60.0
+
+    def dn(t: float) -> float:
+        return mdates.date2num(datetime.fromtimestamp(t, tz=timezone.utc))
+    for k, t in enumerate(types):
+        y = len(types) - 1 - k
+        for c in cases:
+            if c.type == t:
+                a, b = max(c.t_from, t_lo), min(c.t_to, t_hi)
+                if b < a:
+                    continue
+                # must-alert windows in the row's upper half, near-misses in its lower half
+                tx.broken_barh([(dn(a), max(dn(b) - dn(a), (dn(t_hi) - dn(t_lo)) / 400))],
+                               (y + 0.03, 0.34) if c.positive else (y - 0.37, 0.34),
+                               facecolors="#a6dba0" if c.positive else "#e0e0e0",
+                               edgecolors="#5aae61" if c.positive else "#a0a0a0", linewidth=0.8,
+                               hatch=None if c.positive else "///", zorder=1)
+        for kind, (col, _, _) in _OUTCOME_STYLE.items():
+            xs = [dn(f.time_s) for kk, (f, _) in versions.items() if f.type == t and outcome[kk] == kind]
+            if xs:
+                tx.vlines(xs, y - 0.42, y + 0.42, colors=col, linewidth=1.8, zorder=3)
+    tx.set_xlim(dn(t_lo), dn(t_hi))
+    tx.set_ylim(-0.6, max(len(types), 1) - 0.4)
+    tx.set_yticks(range(len(types)), list(reversed(types)))
+    loc = mdates.AutoDateLocator(tz=timezone.utc)
+    tx.xaxis.set_major_locator(loc)
+    tx.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc, tz=timezone.utc))
+    tx.set_xlabel("time (UTC)")
+    tx.set_ylabel("alert type")
+    tx.grid(True, axis="x", color="#dddddd", lw=0.5, zorder=0)
+    tx.set_title("alert timeline: labelled windows and alerts fired", fontsize=10)
+    if not types:
+        tx.text(0.5, 0.5, "no labelled cases and no alerts", transform=tx.transAxes, ha="center", va="center")
+    th = [Patch(facecolor="#a6dba0", edgecolor="#5aae61", label="window: must alert"),
+          Patch(facecolor="#e0e0e0", edgecolor="#a0a0a0", hatch="///", label="window: near-miss, must not")]
+    for kind, (col, _, text) in _OUTCOME_STYLE.items():
+        if kind in outcome.values():
+            th.append(Line2D([], [], color=col, lw=2, label=text))
+    fig.legend(handles=th, loc="outside lower center", ncols=3, fontsize=8)
+
+    al, tr = result["alerts"], result["tracking"]
+    sub = [f"recall {_pct(al['recall'])}", f"precision {_pct(al['precision'])}",
+           f"false alarms {al['false_alarms']}"]
+    if tr:
+        sub.insert(0, f"GOSPA {_num(tr['gospa'])} m (c = {tr['cutoff_m']:g} m)")
+    fig.suptitle(f"mfc score: scenario {title}\n" + " · ".join(sub), fontsize=12)
+    fig.savefig(path, format="png", metadata={"Software": None, "Title": f"mfc score: {title}"},
+                bbox_inches="tight", pad_inches=0.2)
+
+
+PLOT_SUFFIXES = {".html": "html", ".htm": "html", ".png": "png"}
+
+
 def main_score(args) -> int:
     d = Path(args.dir)
+    plot_kind = None
+    if args.plot:
+        plot_kind = PLOT_SUFFIXES.get(Path(args.plot).suffix.lower())
+        if plot_kind is None:
+            print(f"mfc score: --plot {args.plot}: the file's extension chooses the plot: .html or .htm "
+                  "(a self-contained page) or .png (an image)", file=sys.stderr)
+            return 2
     try:
         truth = load_truth(d / "truth.jsonl")
         cases = load_labels(d / "labels.jsonl")
@@ -434,6 +606,8 @@ def main_score(args) -> int:
     print(report(result))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1, default=float) + "\n", encoding="utf-8")
-    if args.plot:
+    if plot_kind == "html":
         Path(args.plot).write_text(plot_html(truth, frames, alerts, cases, result), encoding="utf-8")
+    elif plot_kind == "png":
+        plot_png(truth, frames, alerts, cases, result, scenario_name(d), Path(args.plot))
     return 0
