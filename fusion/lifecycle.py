@@ -245,7 +245,7 @@ class Lifecycle:
         """A radar-only track that ``radar_lost_after_scans`` consecutive scans of a radar that
         fed it and covers it brought no plot: the radar scanned all through the silence (its
         last scan is at least N − ½ periods after the track's last plot) and the track's last
-        position lies within the radar's registered ``range_m``.  A track out of every such
+        position lies within the (fixed) radar's registered ``range_m``.  A track out of every such
         radar's reach, or whose radar stopped scanning, keeps the time floors."""
         deadline = self._radar_deadline(track)
         if deadline is None or self.now_s <= deadline[0]:
@@ -254,8 +254,8 @@ class Lifecycle:
         heard = max(track.last_radar_s, track.late_fed_s)
         for sid in track.feeders:  # type: ignore[union-attr]
             sensor = self.sensors.get(sid)
-            if sensor is None or sensor.kind != "radar":
-                continue
+            if sensor is None or sensor.kind != "radar" or sensor.platform != "terrestrial":
+                continue  # (a moving radar's reach is not known here: the time floors apply)
             if self._radar_scan_s.get(sid, -math.inf) < heard + (n - 0.5) * sensor.scan_period_s:
                 continue
             dy = (track.lat - sensor.lat) * M_PER_DEG_LAT

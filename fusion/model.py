@@ -76,9 +76,11 @@ class Sensor:
     releasability: tuple[str, ...] = ()  # who may see its data; none declared: no agency
     range_sigma_m: float | None = None
     bearing_sigma_deg: float | None = None
-    # AIS only: "terrestrial" (a shore or ship station: position and range_m) or "satellite"
-    # (hears everywhere, but passes over a place only every revisit_s)
-    platform: Literal["terrestrial", "satellite"] = "terrestrial"
+    # AIS: "terrestrial" (a shore or ship station: position and range_m) or "satellite"
+    # (hears everywhere, but passes over a place only every revisit_s); radar: "terrestrial"
+    # (fixed: polar plots from its registered position) or a moving "ship" or "aircraft" radar
+    # (its lat/lon is a home position only: polar plots must carry where it was)
+    platform: Literal["terrestrial", "satellite", "ship", "aircraft"] = "terrestrial"
     revisit_s: float | None = None
 
 

@@ -16,6 +16,7 @@ from fusion.geodesy import destination
 from fusion.model import Observation, Sensor
 from ingest.errors import IngestError
 from ingest.radar import polar_sigma_m
+from ingest.sensors import MOVING
 
 ARPA_TYPES = frozenset({"TTM", "TLL"})
 DEFAULT_SIGMA_M = 50.0
@@ -49,6 +50,9 @@ def _ttm(f: Sequence[str], sensor_id: str, sensor: Sensor | None, ref: float | N
     bearing = _number(f[2], "TTM bearing")
     if range_m < 0 or not 0.0 <= bearing < 360.0:
         raise IngestError(f"TTM distance {f[1]} / bearing {f[2]} out of range")
+    if sensor.platform in MOVING:
+        raise IngestError(f"TTM gives range and bearing from own ship, and '{sensor_id}' is a moving "
+                          f"({sensor.platform}) radar whose position a TTM does not carry: send TLL (lat/lon)")
     lat, lon = destination(sensor.lat, sensor.lon, bearing, range_m)
     time_s = _time(f[13] if len(f) > 13 else "", ref)
     obs = Observation(kind="radar_track", sensor_id=sensor_id, time_s=time_s, lat=lat, lon=lon,

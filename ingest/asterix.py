@@ -27,6 +27,7 @@ from fusion.geodesy import destination, distance_m
 from fusion.model import Observation, Sensor
 from ingest.errors import IngestError
 from ingest.radar import polar_sigma_m
+from ingest.sensors import MOVING
 
 NM_M = 1852.0
 # monoradar service messages (CAT034, and CAT002 from older radars) interleave the target
@@ -114,7 +115,8 @@ def _position(cat: int, rec: Any, sensor: Sensor) -> tuple[float, float, float]:
     wgs = _item(rec, "041") if cat == 10 else None
     if wgs is not None:
         lat, lon = _q(wgs, "LAT", "°"), _q(wgs, "LON", "°")
-        return lat, lon, distance_m(sensor.lat, sensor.lon, lat, lon)
+        # (a moving radar's range to the plot is not known: its accuracy is the plot's sigma)
+        return lat, lon, 0.0 if sensor.platform in MOVING else distance_m(sensor.lat, sensor.lon, lat, lon)
     polar, cart = _item(rec, "040"), _item(rec, "042")
     unit = "NM" if cat == 48 else "m"
     scale = NM_M if cat == 48 else 1.0
@@ -125,6 +127,10 @@ def _position(cat: int, rec: Any, sensor: Sensor) -> tuple[float, float, float]:
         range_m, bearing = math.hypot(x, y), math.degrees(math.atan2(x, y)) % 360.0
     else:
         raise IngestError("no position (I040, I042" + (" or I041)" if cat == 10 else ")"))
+    if sensor.platform in MOVING:
+        raise IngestError(f"a polar or cartesian position from the moving ({sensor.platform}) radar "
+                          f"'{sensor.id}' cannot be placed: ASTERIX does not carry the radar's position; "
+                          "send WGS 84 positions (CAT010 I041) or JSON plots with lat/lon")
     lat, lon = destination(sensor.lat, sensor.lon, bearing, range_m)
     return lat, lon, range_m
 

@@ -24,7 +24,7 @@ import orjson
 from fusion.geodesy import destination
 from fusion.model import Observation, Sensor
 from ingest.errors import IngestError
-from ingest.sensors import as_number, as_text, check_lat_lon
+from ingest.sensors import MOVING, as_number, as_text, check_lat_lon
 from ingest.timeparse import TimeParseError, parse_time
 
 MAX_RANGE_FACTOR = 1.5
@@ -128,8 +128,25 @@ def _position(obj: Mapping[str, Any], sensor: Sensor) -> tuple[float, float, flo
         raise IngestError(f"range_m {range_m:g} is negative")
     if not 0.0 <= bearing < 360.0:
         raise IngestError(f"bearing_deg {bearing:g} outside [0, 360)")
-    lat, lon = destination_point(sensor.lat, sensor.lon, bearing, range_m)
+    lat, lon = destination_point(*_origin(obj, sensor), bearing, range_m)
     return lat, lon, polar_sigma_m(sensor, range_m)
+
+
+def _origin(obj: Mapping[str, Any], sensor: Sensor) -> tuple[float, float]:
+    """Where a polar plot is measured from: a fixed radar's registered position; a moving (ship
+    or aircraft) radar's position when it took the plot, which the plot must carry."""
+    if sensor.platform not in MOVING:
+        return sensor.lat, sensor.lon
+    if "platform_lat" not in obj or "platform_lon" not in obj:
+        raise IngestError(f"a polar plot from the moving ({sensor.platform}) radar '{sensor.id}' needs "
+                          "'platform_lat' and 'platform_lon' (where the radar was), or send lat/lon")
+    lat, lon = as_number(obj, "platform_lat"), as_number(obj, "platform_lon")
+    assert lat is not None and lon is not None
+    try:
+        check_lat_lon(lat, lon)
+    except IngestError as exc:
+        raise IngestError(f"platform position: {exc}") from None
+    return lat, lon
 
 
 def range_exceeded_m(obj: Mapping[str, Any], sensor: Sensor) -> float | None:

@@ -94,7 +94,9 @@ def sensor_to_dict(sensor: Sensor) -> dict[str, Any]:
         if getattr(sensor, key) is not None:
             out[key] = getattr(sensor, key)
     if sensor.platform != "terrestrial":
-        out["platform"], out["revisit_s"] = sensor.platform, sensor.revisit_s
+        out["platform"] = sensor.platform
+        if sensor.platform == "satellite":
+            out["revisit_s"] = sensor.revisit_s
     return out
 
 
@@ -160,19 +162,25 @@ def _sensor(item: Mapping[str, Any]) -> Sensor:
                   releasability=_releasability(item, owner), **extra)  # type: ignore[arg-type]
 
 
-PLATFORMS = ("terrestrial", "satellite")
+PLATFORMS = ("terrestrial", "satellite", "ship", "aircraft")
+MOVING = ("ship", "aircraft")    # radar platforms whose position changes: see ``Sensor.platform``
 
 
 def _platform(item: Mapping[str, Any], kind: str) -> dict[str, Any]:
-    """``platform`` (AIS only; default terrestrial) and, for a satellite, its ``revisit_s``
-    (required: how often it passes over a place, which says when its silence means something)."""
+    """``platform`` (default terrestrial): for AIS ``satellite`` with its ``revisit_s``
+    (required: how often it passes over a place, which says when its silence means something);
+    for radar ``ship`` or ``aircraft``, a moving radar."""
     platform = as_text(item, "platform", required=False)
     if platform is None:
         return {}
     if platform not in PLATFORMS:
-        raise IngestError(f"unknown platform {platform[:40]!r} (expected 'terrestrial' or 'satellite')")
+        raise IngestError(f"unknown platform {platform[:40]!r} (expected one of {', '.join(map(repr, PLATFORMS))})")
     if platform == "terrestrial":
         return {}
+    if platform in MOVING:
+        if kind != "radar":
+            raise IngestError(f"platform {platform!r} is for radars only (an AIS receiver on a ship is 'terrestrial')")
+        return {"platform": platform}
     if kind != "ais":
         raise IngestError("platform 'satellite' is for AIS sensors only")
     revisit = as_number(item, "revisit_s", required=False)

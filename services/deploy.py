@@ -168,7 +168,8 @@ def cmd_fusion(args: argparse.Namespace) -> int:
             f.tracker.sensors[sensor_id] = sensor
             f.rules.ctx.geo.add_sensor(sensor.id, sensor.kind, sensor.lat, sensor.lon, sensor.range_m,
                                        sensor.releasability,
-                                       sensor.revisit_s if sensor.platform == "satellite" else None)
+                                       sensor.revisit_s if sensor.platform == "satellite" else None,
+                                       platform=sensor.platform)
 
         worker.control(apply, wait_s=0.0)
 

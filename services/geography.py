@@ -148,5 +148,5 @@ def build_geography(sensors: Mapping[str, Sensor],
         receivers=receivers, releasability={s.id: list(s.releasability) for s in sensors.values()},
         satellites=satellites,
         water=_inland_water(),
-        radars={s.id: (s.lat, s.lon) for s in sensors.values() if s.kind == "radar"},
+        radars={s.id: (s.lat, s.lon) for s in sensors.values() if s.kind == "radar" and s.platform == "terrestrial"},
     )

@@ -113,7 +113,8 @@ class Runtime:
                 f.tracker.sensors[sensor.id] = sensor
                 f.rules.ctx.geo.add_sensor(sensor.id, sensor.kind, sensor.lat, sensor.lon, sensor.range_m,
                                            sensor.releasability,
-                                           sensor.revisit_s if sensor.platform == "satellite" else None)
+                                           sensor.revisit_s if sensor.platform == "satellite" else None,
+                                           platform=sensor.platform)
 
             self.fusion_worker.control(learn)
         self.bus.publish(SENSORS_TOPIC, sensor.id, sensor_message(sensor, sensor.id))

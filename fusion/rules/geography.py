@@ -176,14 +176,19 @@ class Geography:
         self.radars: dict[str, tuple[float, float]] = {k: (float(v[0]), float(v[1])) for k, v in (radars or {}).items()}
 
     def add_sensor(self, sensor_id: str, kind: str, lat: float, lon: float, range_m: float,
-                   releasability: Sequence[str], revisit_s: float | None = None) -> None:
+                   releasability: Sequence[str], revisit_s: float | None = None,
+                   platform: str = "terrestrial") -> None:
         """A sensor registered at run time: its releasability, and for AIS its coverage
-        (a satellite, with ``revisit_s``, hears everywhere and is not a receiver with a range)."""
+        (a satellite, with ``revisit_s``, hears everywhere and is not a receiver with a range);
+        a fixed radar's site (a moving one, ``platform`` ship or aircraft, has none)."""
         self.releasability[sensor_id] = tuple(releasability)
         if kind == "radar":
             if not hasattr(self, "radars"):
                 self.radars = {}
-            self.radars[sensor_id] = (float(lat), float(lon))
+            if platform in ("ship", "aircraft"):
+                self.radars.pop(sensor_id, None)
+            else:
+                self.radars[sensor_id] = (float(lat), float(lon))
         if kind != "ais":
             return
         if revisit_s is not None:

@@ -30,6 +30,10 @@ edit it).  Its keys:
                                  near the coasts: messages 18 and 24 (parts A and B)
     patrols = 0                  law-enforcement craft (ship type 55) patrolling 10–25 km legs at
                                  12–20 kn near the coastal receivers, stopping now and then
+    patrol_radars = false        true: each patrol craft's navigation radar reports (platform
+                                 "ship", 24 km, 2.5 s scans, polar plots carrying the ship's position)
+    aircraft = 0                 maritime patrol aircraft flights (platform "aircraft": a 120 km
+                                 search radar, 10 s scans, 150 m, lat/lon plots) from the ports
     radar_detection = "fixed"    "fixed": every vessel in range detected 90 % of scans; "range":
                                  by range and size (Swerling I, Pfa 1e-6, Pd 0.5 for a 100 m²
                                  target at the radar's range; ships 10,000 m², fishing 30, small
@@ -72,9 +76,10 @@ from fusion.model import Observation, Sensor
 from ingest.nmea import nmea_checksum
 
 from .events import GROUPS, Case, inject
-from .world import (MmsiBook, Vessel, World, ais_observations, beyond_cover_traffic, class_b_craft, clean_day_sensors,
-                    feature_fishing, itu_report_times, normal_traffic, outer_anchorage_traffic, patrol_craft,
-                    radar_observations, river_traffic)
+from .world import (MmsiBook, MovingRadar, Vessel, World, ais_observations, beyond_cover_traffic, class_b_craft,
+                    clean_day_sensors, feature_fishing, itu_report_times, moving_radar_plots, normal_traffic,
+                    outer_anchorage_traffic, patrol_aircraft, patrol_craft, patrol_radars, radar_observations,
+                    river_traffic)
 
 H = 3600.0
 # attacks on the centre's own feeds (written into the AIS feed; labelled sensor_integrity)
@@ -88,7 +93,8 @@ RADAR_ATTACKS = {"radar_bias": "the busiest radar's antenna turns 1.0° off nort
                                "from 30 min in (a registration fault)"}
 KEYS = {"name", "description", "seed", "start", "hours", "vessels", "island_sensors", "clean_day", "duplicates",
         "receivers", "events", "near",
-        "near_radius_km", "truth_every_s", "ais_schedule", "class_b", "patrols", "radar_detection", "satellite"}
+        "near_radius_km", "truth_every_s", "ais_schedule", "class_b", "patrols", "radar_detection", "satellite",
+        "patrol_radars", "aircraft"}
 CHOICES = {"ais_schedule": ("network", "itu"), "radar_detection": ("fixed", "range")}
 SATELLITE = {"revisit_s": 5400.0, "pass_s": 600.0, "latency_s": 300.0, "detection": 0.5}
 
@@ -118,6 +124,8 @@ class Scenario:
     patrols: int = 0
     radar_detection: str = "fixed"
     satellite: dict | None = None
+    patrol_radars: bool = False
+    aircraft: int = 0
 
     @property
     def start_s(self) -> float:
@@ -173,7 +181,7 @@ def from_dict(raw: dict, where: str = "scenario") -> Scenario:
     for key, kind in (("description", str), ("seed", int), ("start", str), ("hours", (int, float)),
                       ("vessels", int), ("island_sensors", bool), ("clean_day", bool), ("duplicates", bool), ("near_radius_km", (int, float)),
                       ("truth_every_s", (int, float)), ("ais_schedule", str), ("class_b", int), ("patrols", int),
-                      ("radar_detection", str)):
+                      ("radar_detection", str), ("patrol_radars", bool), ("aircraft", int)):
         if key in raw:
             v = raw[key]
             if not isinstance(v, kind) or (kind is int and isinstance(v, bool)):
@@ -225,9 +233,11 @@ def from_dict(raw: dict, where: str = "scenario") -> Scenario:
         raise ScenarioError(f"{where}: `hours` must be in (0, 72], not {s.hours}")
     if not 0 <= s.vessels <= 20_000:
         raise ScenarioError(f"{where}: `vessels` must be in [0, 20000], not {s.vessels}")
-    for key in ("class_b", "patrols"):
-        if not 0 <= getattr(s, key) <= 5_000:
-            raise ScenarioError(f"{where}: `{key}` must be in [0, 5000], not {getattr(s, key)}")
+    for key, most in (("class_b", 5_000), ("patrols", 5_000), ("aircraft", 50)):
+        if not 0 <= getattr(s, key) <= most:
+            raise ScenarioError(f"{where}: `{key}` must be in [0, {most}], not {getattr(s, key)}")
+    if s.patrol_radars and not s.patrols:
+        raise ScenarioError(f"{where}: `patrol_radars` needs patrol craft (`patrols` > 0)")
     if not 1 <= s.truth_every_s <= 3600:
         raise ScenarioError(f"{where}: `truth_every_s` must be in [1, 3600], not {s.truth_every_s}")
     if not 5 <= s.near_radius_km <= 500:
@@ -266,6 +276,8 @@ class Generated:
     t_end: float
     receptions: list = field(default_factory=list)
     passes: list[tuple[float, float]] = field(default_factory=list)   # satellite passes (from, to)
+    moving: list = field(default_factory=list)                          # ship and airborne radars
+    moving_plots: list[tuple[float, dict]] = field(default_factory=list)  # their lines (time, line)
 
 
 def generate(s: Scenario, *, progress=None) -> Generated:
@@ -304,8 +316,14 @@ def generate(s: Scenario, *, progress=None) -> Generated:
         vs += feature_fishing(world, t_start, t_end, book, per_feature=max(1, round(4 * scale)))
     if s.class_b:
         vs += class_b_craft(world, s.class_b, t_start, t_end, book)
+    moving: list[MovingRadar] = []
     if s.patrols:
-        vs += patrol_craft(world, s.patrols, t_start, t_end, book)
+        patrols = patrol_craft(world, s.patrols, t_start, t_end, book)
+        vs += patrols
+        if s.patrol_radars:
+            moving += patrol_radars(patrols)
+    if s.aircraft:
+        moving += patrol_aircraft(world, s.aircraft, t_start, t_end)
     _tick(progress, "AIS reports")
     obs = [o for v in vs for o in ais_observations(world, v, t_start, t_end, rng, s.ais_schedule)]
     _tick(progress, "radar plots")
@@ -316,6 +334,14 @@ def generate(s: Scenario, *, progress=None) -> Generated:
     obs.sort(key=lambda o: (o.time_s, o.sensor_id, o.kind))
     _tick(progress, "receptions")
     g = Generated(s, world, vs, cases, obs, t_start, t_end)
+    if moving:
+        _tick(progress, "ship and airborne radars")
+        mrng = np.random.default_rng(s.seed + 4)
+        g.moving = moving
+        g.moving_plots = list(heapq.merge(*(moving_radar_plots(m, vs, t_start, t_end, mrng, s.radar_detection)
+                                            for m in moving), key=lambda x: x[0]))
+        for m in moving:
+            world.sensors[m.sensor.id] = m.sensor
     g.receptions = _receptions(g, np.random.default_rng(s.seed + 2))
     if s.satellite:
         _tick(progress, "satellite AIS")
@@ -551,13 +577,14 @@ def write(g: Generated, out: FsPath, *, progress=None) -> dict:
     n_ais = _write_ais(g, out / "ais.nmea", progress)
     _tick(progress, "radar.jsonl")
     n_radar = 0
+    fixed = ((o.time_s, {"kind": "plot", "sensor_id": o.sensor_id, "time_s": o.time_s, "lat": round(o.lat, 6),
+                         "lon": round(o.lon, 6), "sigma_m": o.sigma_m})
+             for o in g.observations if o.kind == "radar_plot")
     with (out / "radar.jsonl").open("w", encoding="utf-8") as f:
-        for o in g.observations:
-            if o.kind != "radar_plot":
-                continue
-            f.write(json.dumps({"kind": "plot", "sensor_id": o.sensor_id, "time": iso(o.time_s),
-                                "lat": round(o.lat, 6), "lon": round(o.lon, 6), "sigma_m": o.sigma_m},
-                               separators=(",", ":")) + "\n")
+        for _, line in heapq.merge(fixed, g.moving_plots, key=lambda x: x[0]):
+            line = {"kind": line["kind"], "sensor_id": line["sensor_id"], "time": iso(line["time_s"]),
+                    **{k: v for k, v in line.items() if k not in ("kind", "sensor_id", "time_s")}}
+            f.write(json.dumps(line, separators=(",", ":")) + "\n")
             n_radar += 1
     _tick(progress, "truth.jsonl")
     n_truth = _write_truth(g, out / "truth.jsonl")
@@ -578,6 +605,10 @@ def _sensor_json(x: Sensor) -> dict:
          "owner": x.owner or "MFC-EXERCISE", "releasability": list(x.releasability) or ["ASEAN"]}
     if x.kind == "radar":
         d.update(accuracy_m=x.accuracy_m, scan_period_s=x.scan_period_s)
+        if x.range_sigma_m is not None:
+            d.update(range_sigma_m=x.range_sigma_m, bearing_sigma_deg=x.bearing_sigma_deg)
+        if x.platform != "terrestrial":
+            d.update(platform=x.platform)
     if x.platform == "satellite":   # heard everywhere: no range (the contract ignores lat/lon)
         del d["range_m"]
         d.update(platform="satellite", revisit_s=x.revisit_s)
@@ -684,6 +715,13 @@ def _write_truth(g: Generated, path: FsPath) -> int:
         seen |= on & (True if v.coverage_free else g.world.in_coverage(lat, lon))
         for x, y in g.passes:   # a satellite overhead hears it anywhere
             seen |= on & (ts >= x) & (ts <= y)
+        for m in g.moving:      # within a ship's or an aircraft's radar range where it is then
+            if m.carrier is v:
+                continue
+            inside = (ts >= m.path.t[0]) & (ts <= m.path.t[-1])
+            if inside.any():
+                pla, plo, _, _ = m.path.at(ts[inside])
+                seen[inside] |= distance_m_array(pla, plo, lat[inside], lon[inside]) <= m.sensor.range_m
         for k, t in enumerate(ts):
             rows.append((float(t), vid, json.dumps(
                 {"time": iso(float(t)), "vessel": vid, "lat": round(float(lat[k]), 6),

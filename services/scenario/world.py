@@ -17,7 +17,7 @@ from pyproj import Transformer
 from scipy.spatial import cKDTree
 from shapely.geometry import shape
 
-from fusion.geodesy import KN_TO_MS, distance_m, distance_m_array, from_local, m_per_deg, m_per_deg_array
+from fusion.geodesy import KN_TO_MS, distance_m, distance_m_array, from_local, inverse_array, m_per_deg, m_per_deg_array
 from fusion.model import Observation, Sensor
 from services.geo import layer
 from services.geography import build_geography
@@ -454,6 +454,104 @@ def radar_observations(world: World, vessels: list[Vessel], t0: float, t1: float
             rr, bb = r.range_m * math.sqrt(rng.random()), rng.uniform(0, 2 * math.pi)
             la, lo = offset(r.lat, r.lon, rr * math.sin(bb), rr * math.cos(bb))
             out.append(Observation("radar_plot", r.id, float(t), la, lo, sigma_m=r.accuracy_m))
+    return out
+
+
+@dataclass
+class MovingRadar:
+    """A radar on a ship or an aircraft: its sensor (``platform`` ship or aircraft; lat/lon its
+    home), the path it moves on, whether it reports polar plots (range and bearing from where it
+    was, which each plot carries) or geographic ones, and the vessel it rides (not a target)."""
+    sensor: Sensor
+    path: Path
+    polar: bool
+    carrier: Vessel | None = None
+
+
+def moving_radar_plots(radar: MovingRadar, vessels: list[Vessel], t0: float, t1: float,
+                       rng: np.random.Generator, detection: str = "range") -> list[tuple[float, dict]]:
+    """(time, radar line) of a moving radar: every vessel within its range at a scan detected as
+    ``radar_observations`` does, measured from where the platform is at that scan; polar plots
+    with Gaussian range (``range_sigma_m``) and bearing (``bearing_sigma_deg``) noise and the
+    platform's position, or geographic ones with the radar's accuracy; one clutter plot a scan."""
+    r = radar.sensor
+    a, b = max(t0, radar.path.t[0]), min(t1, radar.path.t[-1])
+    scans = np.arange(a + rng.uniform(0, r.scan_period_s), b, r.scan_period_s)
+    if not len(scans):
+        return []
+    plat, plon, _, _ = radar.path.at(scans)
+    out: list[tuple[float, dict]] = []
+    for v in vessels:
+        if v is radar.carrier:
+            continue
+        lo_, hi_ = max(a, v.path.t[0]), min(b, v.path.t[-1])
+        m = (scans >= lo_) & (scans <= hi_)
+        if not m.any():
+            continue
+        ts, pa, po = scans[m], plat[m], plon[m]
+        lat, lon, _, _ = v.path.at(ts)
+        d, az, _ = inverse_array(pa, po, lat, lon)
+        if detection == "range":
+            hit = rng.random(len(ts)) < detection_probability(d, radar_cross_section(v), r.range_m)
+        else:
+            hit = (d <= r.range_m) & (rng.random(len(ts)) < FIXED_PD)
+        for t, la0, lo0, dd, bb, la, lo in zip(ts[hit], pa[hit], po[hit], d[hit], az[hit], lat[hit], lon[hit]):
+            out.append((float(t), _moving_plot(radar, rng, float(t), float(la0), float(lo0), float(dd),
+                                               float(bb), float(la), float(lo))))
+    for t, la0, lo0 in zip(scans, plat, plon):   # clutter: one false plot a scan, uniformly in range
+        dd, bb = r.range_m * math.sqrt(rng.random()), rng.uniform(0, 360.0)
+        la, lo = offset(float(la0), float(lo0), dd * math.sin(math.radians(bb)), dd * math.cos(math.radians(bb)))
+        out.append((float(t), _moving_plot(radar, rng, float(t), float(la0), float(lo0), dd, bb, la, lo)))
+    out.sort(key=lambda x: x[0])
+    return out
+
+
+def _moving_plot(radar: MovingRadar, rng: np.random.Generator, t: float, plat: float, plon: float,
+                 range_m: float, bearing_deg: float, lat: float, lon: float) -> dict:
+    r = radar.sensor
+    line: dict = {"kind": "plot", "sensor_id": r.id, "time_s": t}
+    if radar.polar:
+        line.update(range_m=round(max(0.0, range_m + rng.normal(0, r.range_sigma_m or r.accuracy_m)), 1),
+                    bearing_deg=round((bearing_deg + rng.normal(0, r.bearing_sigma_deg or 0.0)) % 360.0, 3) % 360.0)
+    else:
+        kx, ky = m_per_deg(lat)
+        line.update(lat=round(lat + rng.normal(0, r.accuracy_m) / ky, 6),
+                    lon=round(lon + rng.normal(0, r.accuracy_m) / kx, 6), sigma_m=r.accuracy_m)
+    line.update(platform_lat=round(plat, 6), platform_lon=round(plon, 6))
+    return line
+
+
+def patrol_radars(patrols: list[Vessel]) -> list[MovingRadar]:
+    """A navigation radar on each patrol craft: X band, 24 km (the horizon of a 15 m mast for a
+    10 m target is about 29 km), 2.5 s scans, 30 m in range and 0.8° in bearing (IMO
+    MSC.192(79) allows 30 m or 1 % of range, and 1°), polar plots."""
+    return [MovingRadar(Sensor(f"R-{v.name.replace(' ', '-')}", "radar", float(v.path.lat[0]), float(v.path.lon[0]),
+                               range_m=24_000.0, accuracy_m=30.0, scan_period_s=2.5, range_sigma_m=30.0,
+                               bearing_sigma_deg=0.8, platform="ship"), v.path, True, v)
+            for v in patrols if v.name]
+
+
+def patrol_aircraft(world: World, n: int, t0: float, t1: float) -> list[MovingRadar]:
+    """Maritime patrol aircraft: from a coastal receiver's port, out at 250 kn to a point
+    150–300 km away, a racetrack of 60 km legs at 200 kn for up to 3 h, and back; a search
+    radar of 120 km (from 1,500 m the horizon is about 160 km), 10 s scans, 150 m, plots in
+    lat/lon.  The first flight takes off in the first hour, the others spread over the
+    scenario."""
+    rng, out = world.rng, []
+    bases = [x for x in world.sensors.values() if x.kind == "ais" and x.platform == "terrestrial"]
+    for k in range(n):
+        base = bases[rng.integers(len(bases))]
+        dist, brg = rng.uniform(150_000, 300_000), rng.uniform(0, 360.0)
+        far = offset(base.lat, base.lon, dist * math.sin(math.radians(brg)), dist * math.cos(math.radians(brg)))
+        side = offset(*far, 60_000 * math.sin(math.radians(brg + 90)), 60_000 * math.cos(math.radians(brg + 90)))
+        start = t0 + (rng.uniform(0, 3600) if k == 0 else rng.uniform(0, max(3600.0, (t1 - t0) - 4 * 3600)))
+        loops = max(1, int(3 * 3600 / (2 * 60_000 / (200 * KN_TO_MS))))
+        out_leg = path_from_waypoints(start, [(base.lat, base.lon), far], 250.0)
+        track = path_from_waypoints(float(out_leg.t[-1]), [far, side] * loops + [far], 200.0)
+        back = path_from_waypoints(float(track.t[-1]), [far, (base.lat, base.lon)], 250.0)
+        sensor = Sensor(f"MPA-{k + 1}", "radar", base.lat, base.lon, range_m=120_000.0, accuracy_m=150.0,
+                        scan_period_s=10.0, platform="aircraft")
+        out.append(MovingRadar(sensor, concat(out_leg, track, back), False))
     return out
 
 
