@@ -6,6 +6,10 @@ runtime's ingest service.  One router per resource (``api/routes/``); OpenAPI at
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
@@ -13,13 +17,14 @@ from fastapi.responses import JSONResponse
 from services import log_redact
 from services.ingest_service import BusUnavailable, TooManyLines
 from services.runtime import Runtime
+from services.scenario.exercise import ServerExercise
 
 from .render_cache import RenderCache
-from .routes import (alerts, anchorages, coverage, incidents, ingest, ogc, ops, picture, sensors, stream,
+from .routes import (alerts, anchorages, coverage, exercise, incidents, ingest, ogc, ops, picture, sensors, stream,
                      subscriptions, suppressions, tracks, web, zones)
 
 ROUTERS = (ops, tracks, picture, coverage, alerts, suppressions, incidents, stream, ingest, sensors, zones,
-           anchorages, subscriptions, web, ogc)
+           anchorages, subscriptions, exercise, web, ogc)
 
 
 async def bus_unavailable(_: Request, exc: BusUnavailable) -> JSONResponse:
@@ -34,10 +39,17 @@ async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
     return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
 
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    app.state.exercise.shutdown()  # an exercise started from the page stops with the server
+
+
 def create_app(runtime: Runtime) -> FastAPI:
     app = FastAPI(title="ASEAN Maritime Fusion Centre", version="0.1.0",
-                  description="Fused maritime picture, alerts and sensor ingest.")
+                  description="Fused maritime picture, alerts and sensor ingest.", lifespan=lifespan)
     app.state.runtime = runtime
+    app.state.exercise = ServerExercise(Path(runtime.settings.exercise_dir))  # /v1/exercise: one at a time
     log_redact.install()  # the stream's ?key= never reaches an access log
     app.state.ingest_counters = {}  # kind:verdict → lines, for /metrics
     app.state.render_cache = RenderCache(runtime.settings.picture_cache_s, max_entries=256,

@@ -275,7 +275,7 @@ class SensorIn(BaseModel):
     releasability: list[str] | None = None
     range_sigma_m: float | None = Field(None, gt=0)
     bearing_sigma_deg: float | None = Field(None, gt=0)
-    platform: Literal["terrestrial", "satellite"] | None = None  # AIS: satellite needs revisit_s
+    platform: Literal["terrestrial", "satellite", "ship", "aircraft"] | None = None  # AIS satellite needs revisit_s; radar ship|aircraft: moving
     revisit_s: float | None = Field(None, gt=0)
 
 
@@ -295,7 +295,7 @@ class Sensor(Exact):
     releasability: list[str]
     range_sigma_m: float | None = None
     bearing_sigma_deg: float | None = None
-    platform: Literal["terrestrial", "satellite"] | None = None
+    platform: Literal["terrestrial", "satellite", "ship", "aircraft"] | None = None
     revisit_s: float | None = None
 
 
@@ -547,3 +547,46 @@ class Coverage(Exact):
     time: str | None
     cell_m: float
     features: list[CoverageFeature]
+
+
+# --- exercises ----------------------------------------------------------------------------
+
+class ExerciseIn(Exact):
+    """What an instructor starts: a built-in scenario (``GET /v1/exercise`` lists them), its speed."""
+    scenario: str = Field(description="a built-in scenario's name")
+    speed: float = Field(1.0, gt=0, le=10_000, description="times real time (above 1: a feed-clock system, "
+                                                           "MFC_FUSION_CLOCK=feed, or a short enough scenario)")
+    seed: int | None = Field(None, description="override the scenario's seed")
+    hours: float | None = Field(None, gt=0, le=72, description="override the scenario's length (feed time)")
+
+
+class ScenarioInfo(Exact):
+    name: str
+    description: str
+    hours: float
+
+
+class ExerciseState(Exact):
+    """The exercise this server plays (at most one at a time), without its truth: no vessels,
+    labels or counts of what is scripted."""
+    exercise: str | None = Field(description="this system's MFC_EXERCISE name; null on a live system, "
+                                             "which never plays an exercise")
+    state: Literal["none", "starting", "running", "stopping", "finished", "stopped", "failed"] = Field(
+        description="`starting`: the scenario is being written and its sensors registered; `running`: "
+                    "its feeds play; `stopping`: asked to stop; `finished`: all played; `stopped`: "
+                    "ended early; `failed`: see `error`")
+    scenario: str | None = None
+    seed: int | None = None
+    speed: float | None = None
+    hours: float | None = Field(None, description="the scenario's feed time")
+    sent: int | None = Field(None, description="lines of the feeds sent into the ingest so far")
+    total: int | None = Field(None, description="lines of the feeds in all (known once written)")
+    requested: str | None = Field(None, description="when the instructor started it")
+    started: str | None = Field(None, description="when the feeds began to play (wall clock)")
+    ended: str | None = None
+    by: str | None = Field(None, description="the admin key's name that started it")
+    dir: str | None = Field(None, description="where the server wrote it, truth included (`mfc exercise "
+                                              "debrief DIR`); never served")
+    error: str | None = None
+    scenarios: list[ScenarioInfo] = Field(description="the built-in scenarios an exercise may play "
+                                                      "(empty on a live system)")

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import httpx
 
@@ -89,10 +91,9 @@ def read_radar(path: Path) -> list[Item]:
     return items
 
 
-def replay(paths: list[Path], url: str, key: str, speed: float = 1.0, default_sensor: str = "ais",
-           batch_s: float = 0.5, out=sys.stderr, on_start=None) -> dict[str, int]:
-    """``on_start(wall0, t0)``: called once the clock starts, with the wall time the feed's first
-    time ``t0`` is mapped to (lines are stamped ``t + wall0 - t0``)."""
+def read_items(paths: list[Path], default_sensor: str = "ais") -> tuple[list[Item], float]:
+    """The lines of the files ordered by their own times, and the feed's first time ``t0`` (a
+    line without a time of its own goes at the time of the line before it, or ``t0``)."""
     items: list[Item] = []
     for path in paths:
         items += read_radar(path) if is_radar_file(path) else read_ais(path, default_sensor)
@@ -104,24 +105,65 @@ def replay(paths: list[Path], url: str, key: str, speed: float = 1.0, default_se
         if i.time_s is None:
             i.time_s = t0
     items.sort(key=lambda i: i.time_s)  # type: ignore[arg-type, return-value]
-    check_speed(url, speed, float(items[-1].time_s - t0))  # type: ignore[operator]
+    return items, t0  # type: ignore[return-value]
+
+
+class SendFailed(Exception):
+    """A batch the ingest did not take at all (the reason in words); its lines count as rejected."""
+
+
+Send = Callable[[str, str, list[str]], dict]  # (kind "ais"|"radar", sensor id, lines) -> the ingest's verdict
+
+
+def http_sender(client: httpx.Client) -> Send:
+    """Batches POSTed to a system's ingest endpoints, as an integrator sends them."""
+    def send(kind: str, sensor_id: str, lines: list[str]) -> dict:
+        path = "/v1/ingest/ais" if kind == "ais" else "/v1/ingest/radar"
+        params = {"sensor_id": sensor_id} if kind == "ais" else {}
+        r = client.post(path, params=params, content="\n".join(lines))
+        if r.status_code != 202:
+            raise SendFailed(f"{path} {sensor_id}: HTTP {r.status_code} {r.text[:200]}")
+        return r.json()
+    return send
+
+
+def play(items: list[Item], t0: float, send: Send, speed: float = 1.0, batch_s: float = 0.5, out=sys.stderr,
+         on_start=None, stop: threading.Event | None = None, on_progress=None) -> dict[str, int]:
+    """Send ``items`` (``read_items``) paced at ``speed`` times real time, the feed shifted to
+    start now.  ``on_start(wall0, t0)`` once the clock starts; ``on_progress(sent, total)`` after
+    each batch (lines); ``stop`` set ends the play after the batch under way."""
     totals = {"sent": 0, "accepted": 0, "rejected": 0, "late": 0}
     wall0 = time.time()
     shift = wall0 - t0
     if on_start is not None:
         on_start(wall0, t0)
-    with httpx.Client(base_url=url.rstrip("/"), headers={"Authorization": f"Bearer {key}"}, timeout=60) as client:
-        k = 0
-        while k < len(items):
-            due = t0 + (time.time() - wall0) * speed + batch_s * speed
-            j = k
-            while j < len(items) and items[j].time_s <= due:  # type: ignore[operator]
-                j += 1
-            if j > k:
-                _post(client, items[k:j], shift, totals, out)
-                k = j
-            time.sleep(batch_s)
+    k = 0
+    while k < len(items) and not (stop is not None and stop.is_set()):
+        due = t0 + (time.time() - wall0) * speed + batch_s * speed
+        j = k
+        while j < len(items) and items[j].time_s <= due:  # type: ignore[operator]
+            j += 1
+        if j > k:
+            _post(send, items[k:j], shift, totals, out)
+            k = j
+            if on_progress is not None:
+                on_progress(k, len(items))
+        if k < len(items):
+            if stop is not None:
+                stop.wait(batch_s)
+            else:
+                time.sleep(batch_s)
     return totals
+
+
+def replay(paths: list[Path], url: str, key: str, speed: float = 1.0, default_sensor: str = "ais",
+           batch_s: float = 0.5, out=sys.stderr, on_start=None) -> dict[str, int]:
+    """``on_start(wall0, t0)``: called once the clock starts, with the wall time the feed's first
+    time ``t0`` is mapped to (lines are stamped ``t + wall0 - t0``)."""
+    items, t0 = read_items(paths, default_sensor)
+    check_speed(url, speed, float(items[-1].time_s - t0))  # type: ignore[operator]
+    with httpx.Client(base_url=url.rstrip("/"), headers={"Authorization": f"Bearer {key}"}, timeout=60) as client:
+        return play(items, t0, http_sender(client), speed, batch_s, out, on_start)
 
 
 class ReplayRefused(Exception):
@@ -129,11 +171,8 @@ class ReplayRefused(Exception):
 
 
 def check_speed(url: str, speed: float, span_s: float) -> str:
-    """The server's clock (``/healthz``), after checking that the replay can work on it.  On the
-    wall clock the feed is stamped from now on and runs ``speed`` times faster than the clock, so
-    its last line would be ``span_s · (1 − 1/speed)`` ahead of the server's time: more than the
-    300 s the ingest allows and the lines are refused as clock faults."""
-    from .ingest_service import MAX_FUTURE_S
+    """The server's clock (``/healthz``), after checking that the replay can work on it
+    (``refuse_speed``)."""
     if speed <= 0:
         raise ReplayRefused(f"--speed must be positive, not {speed:g}")
     try:
@@ -143,6 +182,19 @@ def check_speed(url: str, speed: float, span_s: float) -> str:
         clock = None
     if clock is None:
         raise ReplayRefused(f"no mfc system answers at {url} (GET /healthz)")
+    refuse_speed(clock, speed, span_s)
+    return clock
+
+
+def refuse_speed(clock: str, speed: float, span_s: float) -> None:
+    """ReplayRefused when a replay at ``speed`` of a feed spanning ``span_s`` cannot work into a
+    system on ``clock``.  On the wall clock the feed is stamped from now on and runs ``speed``
+    times faster than the clock, so its last line would be ``span_s · (1 − 1/speed)`` ahead of
+    the server's time: more than the 300 s the ingest allows and the lines are refused as clock
+    faults."""
+    from .ingest_service import MAX_FUTURE_S
+    if speed <= 0:
+        raise ReplayRefused(f"--speed must be positive, not {speed:g}")
     ahead = span_s * (1.0 - 1.0 / speed) if speed > 1 else 0.0
     if clock != "feed" and ahead > MAX_FUTURE_S - 30.0:
         fastest = 1.0 / max(1.0 - (MAX_FUTURE_S - 30.0) / span_s, 1e-9) if span_s > MAX_FUTURE_S - 30.0 else float("inf")
@@ -152,10 +204,9 @@ def check_speed(url: str, speed: float, span_s: float) -> str:
             f"reports more than {MAX_FUTURE_S / 60:.0f} min ahead of their receipt as clock faults). Replay at "
             f"--speed {min(fastest, 1e9):.3g} or slower, use `mfc fuse` for a batch run at full speed, or replay "
             f"into a system started with MFC_FUSION_CLOCK=feed (a replay or exercise system: any speed)")
-    return clock
 
 
-def _post(client: httpx.Client, batch: list[Item], shift: float, totals: dict[str, int], out) -> None:
+def _post(send: Send, batch: list[Item], shift: float, totals: dict[str, int], out) -> None:
     groups: dict[tuple[str, str], list[str]] = defaultdict(list)
     for item in batch:
         t = iso_time(item.time_s + shift)  # type: ignore[operator]
@@ -166,15 +217,13 @@ def _post(client: httpx.Client, batch: list[Item], shift: float, totals: dict[st
         else:
             groups[("radar", "")].append(item.sentence)
     for (kind, sensor_id), lines in groups.items():
-        path = "/v1/ingest/ais" if kind == "ais" else "/v1/ingest/radar"
-        params = {"sensor_id": sensor_id} if kind == "ais" else {}
-        r = client.post(path, params=params, content="\n".join(lines))
         totals["sent"] += len(lines)
-        if r.status_code != 202:
-            print(f"mfc replay: {path} {sensor_id}: HTTP {r.status_code} {r.text[:200]}", file=out)
+        try:
+            verdict = send(kind, sensor_id, lines)
+        except SendFailed as exc:
+            print(f"mfc replay: {exc}", file=out)
             totals["rejected"] += len(lines)
             continue
-        verdict = r.json()
         totals["accepted"] += verdict["accepted"]
         totals["rejected"] += verdict["rejected"]
         totals["late"] += verdict.get("late", 0)

@@ -17,6 +17,7 @@
 | MFC_KAFKA_PREFIX | (none) | put before every Kafka topic and group name (several deployments on one cluster) |
 | MFC_WEBHOOK_ALLOW_LOOPBACK_HTTP | false | allow plain-HTTP webhooks to loopback addresses (tests) |
 | MFC_EXERCISE | (none) | this system is an exercise system: the name shown on every view (banner, API, CoT, Kafka prefix) |
+| MFC_EXERCISE_DIR | exercises | where an exercise started from the page (``POST /v1/exercise``) is written, truth included (never served) |
 | MFC_PICTURE_CACHE_S | 1 | how long a rendered live picture, CoT or track list is served per viewer (0: off) |
 
 Secrets are ``SecretStr``; a placeholder secret (``changeme``, ``password``…) is refused
@@ -46,7 +47,7 @@ ENV_VARS = {  # field → environment variable
     "history_every_s": "MFC_HISTORY_EVERY_S", "tracks_conflate_s": "MFC_TRACKS_CONFLATE_S",
     "sensors_file": "MFC_SENSORS", "checkpoint": "MFC_CHECKPOINT", "fusion_clock": "MFC_FUSION_CLOCK",
     "kafka_prefix": "MFC_KAFKA_PREFIX", "webhook_allow_loopback_http": "MFC_WEBHOOK_ALLOW_LOOPBACK_HTTP",
-    "picture_cache_s": "MFC_PICTURE_CACHE_S", "exercise": "MFC_EXERCISE",
+    "picture_cache_s": "MFC_PICTURE_CACHE_S", "exercise": "MFC_EXERCISE", "exercise_dir": "MFC_EXERCISE_DIR",
 }
 
 
@@ -103,6 +104,7 @@ class Settings(BaseSettings):
     picture_cache_s: float = Field(1.0, ge=0, le=60)  # polled reads served from a rendering at most this old
     demo: bool = False  # this process is ``mfc demo``: placeholder secrets allowed
     exercise: str = ""  # an exercise system: everything it serves is marked with this name
+    exercise_dir: str = "exercises"  # exercises started through the API are written here (the truth stays)
 
     @field_validator("exercise")
     @classmethod

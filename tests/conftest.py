@@ -69,7 +69,7 @@ class LiveServer:
 
 def make_runtime(tmp_path: Path, sensors: dict[str, Sensor] | None = None, fusion: bool = True,
                  **settings: object) -> Runtime:
-    base = dict(db=f"sqlite:///{tmp_path / 'mfc.db'}", demo_key=OFFICER_KEY,
+    base = dict(db=f"sqlite:///{tmp_path / 'mfc.db'}", demo_key=OFFICER_KEY, exercise_dir=str(tmp_path / "exercises"),
                 api_keys=(ApiKey(INTEGRATOR_KEY, "integrator", "test-integrator"),
                           ApiKey(ADMIN_KEY, "admin", "test-admin")))
     base.update(settings)

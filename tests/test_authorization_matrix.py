@@ -50,6 +50,8 @@ POLICY: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/ogc/collections/{cid}"): READ, ("GET", "/ogc/collections/{cid}/items"): READ,
     ("GET", "/ogc/collections/{cid}/items/{fid}"): READ,
     ("GET", "/v1/picture.cot"): READ, ("GET", "/metrics"): READ,
+    # the instructor's: what an exercise scripts is not for the trainees (its truth is for no one)
+    ("GET", "/v1/exercise"): ADMIN, ("POST", "/v1/exercise"): ADMIN, ("DELETE", "/v1/exercise"): ADMIN,
 }
 AGENCY_KEY, OTHER_AGENCY_KEY = "agency-key-for-matrix", "other-agency-key-for-matrix"
 KEYS = {"officer": OFFICER_KEY, "agency": AGENCY_KEY, "integrator": INTEGRATOR_KEY, "admin": ADMIN_KEY}

@@ -90,7 +90,7 @@
   }
 
   class AuthError extends Error {}
-  class HttpError extends Error { constructor(status, msg) { super(msg); this.status = status; } }
+  class HttpError extends Error { constructor(status, msg, reason) { super(msg); this.status = status; this.reason = reason || msg; } }
 
   async function api(path, opts = {}, timeoutMs = 15000) {
     if (!key) throw new AuthError('no key');
@@ -108,7 +108,11 @@
       throw new Error(ac.signal.aborted ? 'timeout' : 'network error');
     } finally { clearTimeout(t); }
     if (res.status === 401) { onAuthFail(); throw new AuthError('key refused'); }
-    if (!res.ok) throw new HttpError(res.status, 'HTTP ' + res.status);
+    if (!res.ok) {  // the API's {"error": reason}, kept for the panels that show it
+      let reason = null;
+      try { const j = JSON.parse(await res.text()); reason = j && typeof j.error === 'string' ? j.error : null; } catch (e) { /* not JSON */ }
+      throw new HttpError(res.status, 'HTTP ' + res.status, reason ? `HTTP ${res.status}: ${reason}` : null);
+    }
     const txt = await res.text();
     return txt ? JSON.parse(txt) : null;
   }
@@ -1262,6 +1266,79 @@
     $('alert-view').addEventListener('change', () => { alerts = []; renderAlerts(); clearTimeout(alertTimer); pollAlerts(); });
   }
 
+  // ---------------------------------------------------------------- instructor (exercise system, admin key)
+  // GET /v1/exercise answers an admin key only: any other key gets 403 and never sees the panel
+  let exerciseName = null, exerciseState = null, exerciseTimer = null, exerciseBusy = false, exercisePolling = false;
+  const EXERCISE_ACTIVE = ['starting', 'running', 'stopping'];
+  function hideExercise() { clearTimeout(exerciseTimer); exerciseState = null; $('exercise-box').hidden = true; }
+  async function pollExercise() {
+    clearTimeout(exerciseTimer);
+    if (!exerciseName || !key || authFailed) { hideExercise(); return; }
+    if (exercisePolling) return;
+    exercisePolling = true;
+    try {
+      renderExercise(await api('/v1/exercise', {}, 10000));
+    } catch (e) {
+      if (e instanceof AuthError || (e instanceof HttpError && e.status === 403)) { hideExercise(); return; }
+    } finally { exercisePolling = false; }
+    const active = exerciseState && EXERCISE_ACTIVE.includes(exerciseState.state);
+    exerciseTimer = setTimeout(pollExercise, active ? 1000 : 10000);
+  }
+  function renderExercise(st) {
+    exerciseState = st;
+    $('exercise-box').hidden = false;
+    const sel = $('exercise-scenario');
+    if (!sel.options.length) {
+      for (const sc of st.scenarios || []) {
+        const o = document.createElement('option');
+        o.value = sc.name; o.textContent = `${sc.name} (${sc.hours} h)`; o.title = sc.description || '';
+        sel.appendChild(o);
+      }
+    }
+    const active = EXERCISE_ACTIVE.includes(st.state);
+    const badge = $('exercise-state');
+    badge.textContent = st.state; badge.className = 'badge ' + st.state;
+    for (const id of ['exercise-scenario', 'exercise-speed', 'exercise-hours', 'exercise-start']) $(id).disabled = active;
+    $('exercise-stop').disabled = !active || st.state === 'stopping';
+    const total = isNum(st.total) ? st.total : 0, sent = isNum(st.sent) ? st.sent : 0;
+    $('exercise-bar').value = total ? sent / total : 0;
+    const p = $('exercise-progress');
+    const what = st.scenario ? `${st.scenario} · ${st.speed}×` : '';
+    const lines = total ? ` · ${sent}/${total} lines (${Math.floor(100 * sent / total)} %)` : '';
+    if (st.state === 'none') p.textContent = 'no exercise yet';
+    else if (st.state === 'starting') p.textContent = `${what} · writing the scenario…`;
+    else if (st.state === 'running') p.textContent = `${what}${lines} · since ${st.started ? fmtTime(st.started) : '—'}`;
+    else p.textContent = `${what} · ${st.state}${lines}` + (st.ended ? ` · ${fmtTime(st.ended)}` : '');
+    p.dataset.sent = String(sent); p.dataset.total = String(total);
+    if (st.state === 'failed') $('exercise-error').textContent = st.error || 'failed';
+  }
+  $('exercise-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    if (exerciseBusy) return;
+    const body = { scenario: $('exercise-scenario').value, speed: Number($('exercise-speed').value) || 1 };
+    const hours = $('exercise-hours').value.trim();
+    if (hours) body.hours = Number(hours);
+    $('exercise-error').textContent = '';
+    exerciseBusy = true;
+    try {
+      renderExercise(await api('/v1/exercise', { method: 'POST', headers: { 'Content-Type': 'application/json' },
+                                                body: JSON.stringify(body) }, 30000));
+    } catch (e) {
+      $('exercise-error').textContent = 'not started: ' + (e.reason || e.message);
+    } finally { exerciseBusy = false; }
+    pollExercise();
+  });
+  $('exercise-stop').addEventListener('click', async () => {
+    $('exercise-error').textContent = '';
+    $('exercise-stop').disabled = true;
+    try {
+      renderExercise(await api('/v1/exercise', { method: 'DELETE' }, 30000));
+    } catch (e) {
+      $('exercise-error').textContent = 'not stopped: ' + (e.reason || e.message);
+    }
+    pollExercise();
+  });
+
   // ---------------------------------------------------------------- sign-in
   $('signin-form').addEventListener('submit', (ev) => {
     ev.preventDefault();
@@ -1278,6 +1355,7 @@
   $('anchorages-toggle').addEventListener('change', (ev) => showAnchorages(ev.target.checked));
   $('signout').onclick = () => {
     store.del(); key = null;
+    hideExercise();
     setStatus('no key', false);
     showSignin('Enter your API key.', false);
   };
@@ -1289,6 +1367,7 @@
     if ($('anchorages-toggle').checked) showAnchorages(true);
     pollPicture();
     pollAlerts();
+    pollExercise();
   }
 
   // ---------------------------------------------------------------- test hook
@@ -1298,6 +1377,7 @@
     get anchorages() { return anchorages; },
     get selected() { return selectedId; },
     get pictureTime() { return pictureTime; },
+    get instructor() { return exerciseState; },
     get replayAt() { return replayAt == null ? null : new Date(replayAt).toISOString(); },
     replay: (iso) => { if (!replaySpan) return enterReplay().then(() => { replayAt = Date.parse(iso); syncSlider(); refreshPicture(); });
                        replayAt = Date.parse(iso); syncSlider(); refreshPicture(); },
@@ -1329,6 +1409,8 @@
     b.hidden = false;
     document.title = `EXERCISE ${h.exercise} · MFC`;
     if (window.mfc) window.mfc.exercise = h.exercise;
+    exerciseName = h.exercise;
+    if (key) pollExercise();  // the instructor's panel, for an admin key
   }).catch(() => {});
   initKey();
   resize();

@@ -13,6 +13,9 @@ A live system is refused: an exercise never mixes with the live picture.
 ``start`` writes the scenario into DIR (feeds, sensors, truth and labels: the truth never goes
 to the system), registers its sensors, records ``DIR/exercise.json`` and plays the feeds through
 the normal ingest (``mfc replay``), paced at ``--speed``; ``stop`` (or Ctrl-C) ends the play.
+The same ``run`` serves ``POST /v1/exercise`` (the page's instructor panel, ``api/routes/exercise.py``):
+there the server writes the scenario under ``MFC_EXERCISE_DIR``, registers its sensors and feeds its
+own ingest in a background thread (``ServerExercise``); ``DELETE /v1/exercise`` stops it.
 ``debrief`` reads every alert with its workflow from the system and sets it against the labels:
 per scripted case, whether it was alerted, who acknowledged, assigned and closed it, with which
 disposition, and how fast; per trainee, what they did and how many dispositions were right.
@@ -21,12 +24,16 @@ disposition, and how fast; per trainee, what they did and how many dispositions 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import sys
+import threading
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from statistics import median
+from typing import Callable
 
 import httpx
 
@@ -35,7 +42,8 @@ from ingest.timeparse import parse_iso
 
 from .alert_score import final_versions, matches
 from .score import AlertLine, ScoreError, load_labels
-from .simulate import ScenarioError, from_dict, generate, load, write
+from ..replay_http import Send
+from .simulate import Scenario, ScenarioError, from_dict, generate, load, write
 
 RIGHT = {True: {"true_positive", "duplicate"}, False: {"false_positive", "benign", "duplicate"}}
 
@@ -53,61 +61,120 @@ def _health(url: str) -> dict:
 
 
 # ------------------------------------------------------------------ start / stop
-def start(args) -> int:
-    from ..replay_http import ReplayRefused, check_speed, replay
-    url = args.to.rstrip("/")
-    health = _health(url)
-    if not health:
-        raise ExerciseError(f"no mfc system answers at {url} (GET /healthz)")
-    if not health.get("exercise"):
+@dataclass
+class Target:
+    """Where an exercise plays.  ``mfc exercise start``: a system over HTTP (its sensors and ingest
+    endpoints, with an admin key); ``POST /v1/exercise``: the server's own sensor registry and
+    ingest, in process.  Either way the same code writes, registers, records and plays (``run``)."""
+    url: str                                # the system's base URL (the debrief reads its alerts there)
+    exercise: str                           # its MFC_EXERCISE name; "" on a live system
+    clock: str                              # "wall" or "feed" (GET /healthz)
+    register: Callable[[dict], None]        # the scenario's sensors.json registered (ExerciseError if refused)
+    send: Send                              # a batch of lines into the ingest → its verdict
+    runner: str = "cli"                     # "cli" (a process of its own: stopped by its pid) or "server"
+
+
+def refuse(target: Target, s: Scenario, speed: float, where: str = "") -> None:
+    """ExerciseError when ``s`` cannot play into ``target`` at ``speed``: a live system never takes
+    an exercise, and a wall-clock system only speeds its ingest accepts (``refuse_speed``)."""
+    from ..replay_http import ReplayRefused, refuse_speed
+    if not target.exercise:
         raise ExerciseError(
-            f"the system at {url} is a live system: an exercise never plays into the live picture. Start an "
-            "exercise system for it, e.g. MFC_EXERCISE='Drill 1' MFC_FUSION_CLOCK=feed MFC_DB=sqlite:///drill.db "
-            "mfc serve --port 8100")
+            f"{where or f'the system at {target.url}'} is a live system: an exercise never plays into the live "
+            "picture. Start an exercise system for it, e.g. MFC_EXERCISE='Drill 1' MFC_FUSION_CLOCK=feed "
+            "MFC_DB=sqlite:///drill.db mfc serve --port 8100")
     try:
-        s = load(args.scenario)
-        over = {k: v for k, v in (("seed", args.seed), ("hours", args.hours)) if v is not None}
+        refuse_speed(target.clock, speed, s.hours * 3600.0)
+    except ReplayRefused as exc:
+        raise ExerciseError(str(exc)) from None
+
+
+def scenario(source: str, seed: int | None = None, hours: float | None = None) -> Scenario:
+    """A scenario (built-in name or file) with its seed and length overridden when given."""
+    try:
+        s = load(source)
+        over = {k: v for k, v in (("seed", seed), ("hours", hours)) if v is not None}
         if over:
-            from dataclasses import asdict
             s = from_dict({**{k: v for k, v in asdict(s).items() if v is not None}, **over}, s.name)
     except ScenarioError as exc:
         raise ExerciseError(str(exc)) from None
-    d = Path(args.dir or f"exercise-{s.name}-{time.strftime('%Y%m%dT%H%M%S')}")
-    try:
-        check_speed(url, args.speed, s.hours * 3600.0)
-    except ReplayRefused as exc:
-        raise ExerciseError(str(exc)) from None
-    print(f"mfc exercise: writing {s.name} (seed {s.seed}) into {d}; its truth stays there", file=sys.stderr)
-    summary = write(generate(s), d)
-    sensors = json.loads((d / "sensors.json").read_text())
-    headers = {"Authorization": f"Bearer {args.key}"}
-    r = httpx.post(url + "/v1/sensors", json=sensors, headers=headers, timeout=60)
-    if r.status_code not in (200, 201):
-        raise ExerciseError(f"registering the scenario's sensors: HTTP {r.status_code} {r.text[:300]}")
-    record = {"url": url, "exercise": health["exercise"], "scenario": s.name, "seed": s.seed,
-              "speed": args.speed, "pid": os.getpid(), "state": "starting", "summary": summary}
+    return s
+
+
+def run(s: Scenario, d: Path, target: Target, speed: float, record: dict | None = None,
+        stop: threading.Event | None = None, out=sys.stderr) -> dict:
+    """Write ``s`` into ``d`` (feeds, sensors, truth and labels: the truth never goes to the
+    system), register its sensors, record ``d/exercise.json`` and play the feeds through the
+    target's ingest at ``speed`` until they end, ``stop`` is set or Ctrl-C.  ``record`` (updated
+    in place, so another thread may watch it) ends in state ``finished``, ``stopped`` or
+    ``failed``; it holds the progress as ``sent``/``total`` lines."""
+    from ..replay_http import play, read_items
+    record = {} if record is None else record
+    record.update(url=target.url, exercise=target.exercise, scenario=s.name, seed=s.seed, speed=speed,
+                  runner=target.runner, state="starting", dir=str(d))
+    if target.runner == "cli":
+        record["pid"] = os.getpid()
     path = d / "exercise.json"
 
     def save() -> None:
-        path.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+        saved = {k: v for k, v in record.items() if k not in ("sent", "total")}  # progress: in memory only
+        path.write_text(json.dumps(saved, indent=1) + "\n", encoding="utf-8")
+
+    def end(state: str, **more) -> dict:
+        record.update(state=state, ended=iso_time(time.time()), **more)
+        save()
+        return record
+
+    print(f"mfc exercise: writing {s.name} (seed {s.seed}) into {d}; its truth stays there", file=out)
+    record["summary"] = write(generate(s), d)
+    save()
+    if stop is not None and stop.is_set():
+        return end("stopped")
+    try:
+        target.register(json.loads((d / "sensors.json").read_text()))
+    except ExerciseError as exc:
+        end("failed", error=str(exc))
+        raise
+    items, t0 = read_items([d / "ais.nmea", d / "radar.jsonl"])
+    record.update(sent=0, total=len(items))
 
     def started(wall0: float, t0: float) -> None:
         record.update(state="running", wall0=wall0, feed_t0=t0, started=iso_time(wall0))
         save()
-        print(f"mfc exercise: {health['exercise']}: {s.name} running at {args.speed:g}x from {iso_time(wall0)} "
-              f"({s.hours:g} h of feed time); `mfc exercise stop {d}` or Ctrl-C ends it", file=sys.stderr)
-    save()
+        how = f"`mfc exercise stop {d}` or Ctrl-C" if target.runner == "cli" else "DELETE /v1/exercise (the page's Stop)"
+        print(f"mfc exercise: {target.exercise}: {s.name} running at {speed:g}x from {iso_time(wall0)} "
+              f"({s.hours:g} h of feed time); {how} ends it", file=out)
+
+    def progress(sent: int, total: int) -> None:
+        record.update(sent=sent, total=total)
+
     try:
-        totals = replay([d / "ais.nmea", d / "radar.jsonl"], url, args.key, speed=args.speed, on_start=started)
-        record.update(state="finished", totals=totals)
+        totals = play(items, t0, target.send, speed, out=out, on_start=started, stop=stop, on_progress=progress)
     except KeyboardInterrupt:
-        record.update(state="stopped")
-    except ReplayRefused as exc:
-        record.update(state="refused")
-        save()
-        raise ExerciseError(str(exc)) from None
-    record["ended"] = iso_time(time.time())
-    save()
+        return end("stopped")
+    return end("stopped" if stop is not None and stop.is_set() else "finished", totals=totals)
+
+
+def start(args) -> int:
+    from ..replay_http import http_sender
+    url = args.to.rstrip("/")
+    health = _health(url)
+    if not health:
+        raise ExerciseError(f"no mfc system answers at {url} (GET /healthz)")
+    s = scenario(args.scenario, args.seed, args.hours)
+    headers = {"Authorization": f"Bearer {args.key}"}
+
+    def register(sensors: dict) -> None:
+        r = httpx.post(url + "/v1/sensors", json=sensors, headers=headers, timeout=60)
+        if r.status_code not in (200, 201):
+            raise ExerciseError(f"registering the scenario's sensors: HTTP {r.status_code} {r.text[:300]}")
+
+    with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
+        target = Target(url, health.get("exercise") or "", health.get("clock", "wall"), register,
+                        http_sender(client))
+        refuse(target, s, args.speed)
+        d = Path(args.dir or f"exercise-{s.name}-{time.strftime('%Y%m%dT%H%M%S')}")
+        record = run(s, d, target, args.speed)
     print(f"mfc exercise: {record['state']}; debrief with `mfc exercise debrief {d} --key KEY`", file=sys.stderr)
     return 0
 
@@ -120,12 +187,98 @@ def stop(args) -> int:
         raise ExerciseError(f"{path}: no exercise recorded there") from None
     if record.get("state") not in ("starting", "running"):
         raise ExerciseError(f"the exercise in {args.dir} is not running ({record.get('state')})")
+    if record.get("runner") == "server":  # its pid would be the server's own
+        raise ExerciseError(f"the exercise in {args.dir} was started on the server (from the page or POST "
+                            f"/v1/exercise): stop it there (DELETE /v1/exercise with an admin key)")
     try:
         os.kill(int(record["pid"]), signal.SIGINT)
     except (ProcessLookupError, PermissionError, KeyError, ValueError):
         raise ExerciseError(f"the exercise's process ({record.get('pid')}) is not running here") from None
     print(f"mfc exercise: stopping {record.get('scenario')} (process {record['pid']})", file=sys.stderr)
     return 0
+
+
+class _LogLines:
+    """A text stream for ``print``: each line to the ``mfc.exercise`` log, nothing kept."""
+
+    def write(self, text: str) -> int:
+        if text.strip():
+            logging.getLogger("mfc.exercise").info("%s", text.strip())
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+class ExerciseBusy(ExerciseError):
+    """An exercise is already playing on this server."""
+
+
+class ServerExercise:
+    """The exercise a server plays for its instructor (``/v1/exercise``): at most one at a time, in
+    a background thread, written under ``base`` (the truth stays there and is never served)."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = Path(base)
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self.record: dict = {}
+
+    def state(self) -> dict:
+        return dict(self.record) if self.record else {"state": "none"}
+
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self, s: Scenario, speed: float, target: Target, by: str) -> dict:
+        with self._lock:
+            if self.running():
+                r = self.record
+                raise ExerciseBusy(f"an exercise is already {r.get('state')}: {r.get('scenario')} at "
+                                   f"{r.get('speed'):g}x; stop it first (DELETE /v1/exercise)")
+            stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+            d, n = self.base / f"{s.name}-{stamp}", 1
+            while d.exists():
+                n += 1
+                d = self.base / f"{s.name}-{stamp}-{n}"
+            self._stop = threading.Event()
+            self.record = {"scenario": s.name, "seed": s.seed, "speed": speed, "hours": s.hours,
+                           "state": "starting", "by": by, "dir": str(d), "requested": iso_time(time.time())}
+            self._thread = threading.Thread(target=self._run, args=(s, d, target, speed, self.record, self._stop),
+                                            name="mfc-exercise", daemon=True)
+            self._thread.start()
+            return dict(self.record)
+
+    def _run(self, s: Scenario, d: Path, target: Target, speed: float, record: dict,
+             stop: threading.Event) -> None:
+        try:
+            run(s, d, target, speed, record, stop, out=_LogLines())  # what the CLI prints: to the log
+        except ExerciseError as exc:
+            record.update(state="failed", error=str(exc))
+        except Exception as exc:  # noqa: BLE001  (a thread's failure must show in the state, not vanish)
+            logging.getLogger("mfc.exercise").exception("exercise %s failed", s.name)
+            record.update(state="failed", error=f"{type(exc).__name__}: {exc}", ended=iso_time(time.time()))
+            if d.is_dir():
+                (d / "exercise.json").write_text(json.dumps({k: v for k, v in record.items()
+                                                             if k not in ("sent", "total")}, indent=1) + "\n",
+                                                 encoding="utf-8")
+
+    def stop(self, wait_s: float = 10.0) -> dict:
+        with self._lock:
+            thread = self._thread
+            if thread is None or not thread.is_alive():
+                raise ExerciseError(f"no exercise is running here (state: {self.state()['state']})")
+            self._stop.set()
+            if self.record.get("state") in ("starting", "running"):
+                self.record["state"] = "stopping"
+        thread.join(timeout=wait_s)
+        return self.state()
+
+    def shutdown(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
 
 
 # ------------------------------------------------------------------ debrief
