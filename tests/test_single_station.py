@@ -77,3 +77,61 @@ def test_the_alert_goes_only_where_the_witnesses_data_may_go():
     for k in range(0, len(obs), 500):
         got += [a for a in eng.process(obs[k:k + 500], []) if a.evidence.get("cause") == "single_station"]
     assert got and all(a.evidence["releasability"] == ["PH"] for a in got)
+
+
+# --- where no other station overlaps: a satellite witnesses -------------------------------------
+
+def _satellite(passes: list[tuple[float, float]], p: float, seed: int = 1, ghost_too: bool = False):
+    """What the satellite SAT-1 hears of the traffic during ``passes`` (minutes from, to): each
+    report with probability ``p``; with ``ghost_too`` also one report of the ghost."""
+    import random
+    rnd = random.Random(seed)
+    out = []
+    for t, mmsi, lat, lon, sog, cog in reports(40):
+        if any(T0 + 60 * a <= t <= T0 + 60 * b for a, b in passes) and rnd.random() < p:
+            out.append(Observation("ais_position", "SAT-1", t, lat, lon, sigma_m=10.0, mmsi=mmsi, sog_kn=sog,
+                                   cog_deg=cog, station="SAT-1"))
+    if ghost_too:
+        g = [o for o in _ghost() if o.time_s > T0 + 60 * passes[-1][0]][0]
+        out.append(Observation("ais_position", "SAT-1", g.time_s, g.lat, g.lon, sigma_m=10.0, mmsi=GHOST,
+                               sog_kn=g.sog_kn, cog_deg=g.cog_deg, station="SAT-1"))
+    return out
+
+
+def _alone_with_satellite(sat_obs):
+    """Only RX-C covers the area (an island's receiver, or an integrator's only sensor): the
+    traffic and the ghost are heard through it alone; the satellite hears what it hears."""
+    from fusion.rules import RuleEngine, RulesConfig
+    from tests.rules_builders import geography
+
+    rx_c = [r for r in RX if r[0] == "RX-C"]
+    eng = RuleEngine(geography(receivers=rx_c, satellites={"SAT-1": 5400.0},
+                               releasability={"RX-C": ["ASEAN"], "SAT-1": ["ASEAN"]}), RulesConfig())
+    obs = sorted(heard(reports(40), {"RX-C": 0.0}) + _ghost() + sat_obs, key=lambda o: o.time_s)
+    got = []
+    for k in range(0, len(obs), 500):
+        got += [a for a in eng.process(obs[k:k + 500], []) if a.evidence.get("cause") == "single_station"]
+    return got
+
+
+def test_a_satellite_that_hears_the_traffic_around_but_never_the_vessel_names_the_lone_station():
+    got = _alone_with_satellite(_satellite([(5, 15), (25, 35)], p=0.5))
+    assert got, "not named"
+    a = got[-1]
+    assert a.state == "open" and a.mmsi == GHOST and a.evidence["receiver"] == "RX-C"
+    # one pass hearing each vessel around about 30 times is enough (a real one missed: e^-30)
+    assert a.evidence["witnesses"] == ["SAT-1"] and a.evidence["satellite_passes"]["SAT-1"] >= 1
+    assert "SAT-1 overhead" in a.summary
+    assert a.time_s > T0 + 60 * 5                      # not before the satellite came over
+
+
+def test_the_satellite_hearing_the_vessel_once_makes_it_real():
+    got = _alone_with_satellite(_satellite([(5, 15), (25, 35)], p=0.5, ghost_too=True))
+    assert not got or got[-1].state == "retracted"
+
+
+def test_a_satellite_that_hears_little_there_witnesses_nothing():
+    """One short pass hearing 3 % of the reports around: a real vessel's reports could all have
+    been missed (exp(-λ) with λ about 1), so the satellite's silence proves nothing."""
+    assert _alone_with_satellite(_satellite([(20, 25)], p=0.03)) == []
+    assert _alone_with_satellite([]) == []   # no satellite report at all: as before

@@ -147,3 +147,7 @@ class RulesConfig:
     single_min_span_s: float = 900.0       # ... over at least this long
     single_min_heard: int = 2              # a witness station has heard this many other vessels along its path ...
     single_min_witnesses: int = 2          # ... and at least this many such stations never heard it
+    single_sat_miss_p: float = 1e-3        # or a satellite overhead, which heard the vessels around it so often that
+                                           #   missing every report of a real one would have this probability
+    single_sat_within_s: float = 60.0      # ... "around it": within this long of one of its reports and a cell of it
+    single_sat_pass_gap_s: float = 1200.0  # ... satellite reports this far apart are two passes
