@@ -83,6 +83,31 @@ class Verdict:
                 "warned": self.warned, "warnings": self.warnings, "extra_sentences": self.extra_sentences}
 
 
+class Gathered:
+    """Observations accepted inside :meth:`IngestService.batching`, not yet handed to the bus.
+    Used by one thread (the one in the block)."""
+
+    def __init__(self, publish: Callable[[list[dict[str, Any]]], None]) -> None:
+        self._publish = publish
+        self.values: list[dict[str, Any]] = []
+        self.since: float | None = None  # time.monotonic() when the first of them was gathered
+
+    def extend(self, values: list[dict[str, Any]]) -> None:
+        if values and not self.values:
+            self.since = time.monotonic()
+        self.values.extend(values)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def publish(self) -> None:
+        """Hand what is gathered to the bus now, as ``mfc.obs`` batches; ``BusUnavailable`` if
+        the bus refuses them (they are then given up, not kept for another try)."""
+        values, self.values, self.since = self.values, [], None
+        if values:
+            self._publish(values)
+
+
 class IngestService:
     def __init__(self, bus: Bus, sensors: dict[str, Sensor], clock: Callable[[], float],
                  max_lines: int = MAX_LINES, max_line_bytes: int = MAX_LINE_BYTES,
@@ -315,19 +340,23 @@ class IngestService:
         return verdict
 
     @contextlib.contextmanager
-    def batching(self) -> Iterator[None]:
+    def batching(self) -> Iterator["Gathered"]:
         """Calls in this thread within the block publish their observations together at its
-        end (a poll of the raw topics: one ``mfc.obs`` batch per sensor, not one per line)."""
-        if getattr(self._local, "gathering", None) is not None:
-            yield  # nested: the outer block publishes
+        end (a poll of the raw topics: one ``mfc.obs`` batch per sensor, not one per line).
+
+        The block gets the :class:`Gathered` observations, which it may publish before the end
+        (``gathered.publish()``: an NMEA connection's batch when full or due).  If the block
+        raises, what is still gathered is not published (the caller decides)."""
+        outer = getattr(self._local, "gathering", None)
+        if outer is not None:
+            yield outer  # nested: the outer block publishes
             return
-        self._local.gathering = gathered = []
+        self._local.gathering = gathered = Gathered(self._publish_observations)
         try:
-            yield
+            yield gathered
         finally:
             self._local.gathering = None
-        if gathered:
-            self._publish_observations(gathered)
+        gathered.publish()
 
     def _accept(self, verdict: Verdict, observations: list[Observation], no: int, line: str,
                 now: float, source: str) -> None:

@@ -10,6 +10,8 @@
 | MFC_SENSORS_PER_INTEGRATOR | 1000 | sensors one owner may register through ``POST /v1/sensors`` |
 | MFC_NMEA_MAX_CONNECTIONS | 64 | concurrent TCP connections of the NMEA listener |
 | MFC_NMEA_IDLE_TIMEOUT_S | 300 | a TCP connection silent this long is closed |
+| MFC_NMEA_BATCH_OBSERVATIONS | 500 | observations an NMEA connection (or the UDP listener) gathers before it publishes them (1: one record per observation) |
+| MFC_NMEA_BATCH_WAIT_S | 0.05 | the longest an NMEA observation waits for its batch to fill: a batch is published this long after its first |
 | MFC_NMEA_ALLOW | 127.0.0.0/8,::1 | source networks the NMEA listeners accept (``10.0.0.0/8,192.0.2.7``); others are refused |
 | MFC_ASTERIX_MAX_DATAGRAM_BYTES | 8192 | one ASTERIX UDP datagram; a longer one is rejected undecoded |
 """
@@ -39,6 +41,8 @@ class Limits:
     sensors_per_integrator: int = 1000
     nmea_max_connections: int = 64
     nmea_idle_timeout_s: float = 300.0
+    nmea_batch_observations: int = 500  # an NMEA connection's batch is published when it holds this many
+    nmea_batch_wait_s: float = 0.05  # ... or this long after its first observation
     nmea_allow: tuple[Network, ...] = LOOPBACK  # sources the NMEA listeners accept
     asterix_max_datagram_bytes: int = 8192  # radars keep datagrams within a frame (1472 B) or a few KB
 
@@ -82,6 +86,8 @@ _VARIABLES = (
     ("sensors_per_integrator", "MFC_SENSORS_PER_INTEGRATOR", int),
     ("nmea_max_connections", "MFC_NMEA_MAX_CONNECTIONS", int),
     ("nmea_idle_timeout_s", "MFC_NMEA_IDLE_TIMEOUT_S", float),
+    ("nmea_batch_observations", "MFC_NMEA_BATCH_OBSERVATIONS", int),
+    ("nmea_batch_wait_s", "MFC_NMEA_BATCH_WAIT_S", float),
     ("asterix_max_datagram_bytes", "MFC_ASTERIX_MAX_DATAGRAM_BYTES", int),
 )
 

@@ -1,4 +1,5 @@
-"""Ingest from the raw topics, from NMEA sockets (TCP and UDP) and from ASTERIX UDP into ``mfc.obs``.
+"""Ingest from the raw topics, from NMEA sockets (TCP and UDP) and from ASTERIX UDP into ``mfc.obs``,
+in batches (a poll; what a connection read within ``nmea_batch_wait_s``; a datagram).
 
 ``mfc.raw.ais`` records are keyed by sensor id with value
 ``{"line": "<NMEA line>", "receipt_time": <epoch s, optional>}``;
@@ -11,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import selectors
 import socket
 import socketserver
 import threading
@@ -20,7 +22,7 @@ from typing import Any
 
 from . import topics
 from .bus import Bus, Record
-from .ingest_service import IngestService
+from .ingest_service import Gathered, IngestService
 from .limits import Limits, LimitsError
 from .workers import Worker
 
@@ -75,42 +77,100 @@ class RawIngestWorker(Worker):
             "value": rec.value, "reason": reason})
 
 
-class _TcpHandler(socketserver.StreamRequestHandler):
-    """One NMEA sentence per line; a line over the limit is dead-lettered (cut) and skipped,
-    the connection goes on; a connection silent for ``nmea_idle_timeout_s`` is closed."""
+STOP_WAIT_S = 10.0  # how long stopping an NMEA TCP listener waits for its connections' last batches
+RECV_BYTES = 65_536
 
-    def setup(self) -> None:
-        self.timeout = self.server.limits.nmea_idle_timeout_s  # type: ignore[attr-defined]
-        super().setup()
+
+class _TcpHandler(socketserver.BaseRequestHandler):
+    """One NMEA sentence per line; a line over the limit is dead-lettered (cut) and skipped,
+    the connection goes on; a connection silent for ``nmea_idle_timeout_s`` is closed.
+
+    The connection's accepted observations go to ``mfc.obs`` in batches, in line order
+    (:meth:`IngestService.batching`, in this connection's thread): a batch is published when
+    it holds ``nmea_batch_observations``, ``nmea_batch_wait_s`` after its first observation
+    (the socket is read with that deadline as its timeout), and when the connection ends for
+    any reason (closed or reset by the sender, idle, the listener stopping).  Rejects are
+    dead-lettered at once, as before.  The bus refusing a batch ends the connection (through
+    ``handle_error``, as a refused line did when each line was published alone)."""
 
     def handle(self) -> None:
         server: Any = self.server
-        cap = server.limits.ingest_max_line_bytes
+        done = server.opened(self.request)
         try:
-            while True:
-                raw = self.rfile.readline(cap + 2)  # room for the line and its CR LF
-                if not raw:
-                    return
-                if len(raw.rstrip(b"\r\n")) > cap:
-                    self._overlong(server, raw, cap)
-                    continue
-                server.ingest.ingest_ais(raw.decode("utf-8", errors="replace").rstrip("\r\n"), server.sensor_id)
-        except TimeoutError:
-            log.info("NMEA TCP connection from %s idle for %.0f s: closed", self.client_address[0],
-                     server.limits.nmea_idle_timeout_s)
-            _say(self.request, f"closed: idle for {server.limits.nmea_idle_timeout_s:.0f} s")
+            with server.ingest.batching() as batch:
+                try:
+                    self._serve(server, batch)
+                except ConnectionError as exc:  # reset by the sender: what it sent still goes out
+                    log.info("NMEA TCP connection from %s: %s", self.client_address[0], exc)
+                finally:
+                    batch.publish()  # what is pending, whatever ended the connection
+        finally:
+            server.closed(self.request, done)
 
-    def _overlong(self, server: Any, head: bytes, cap: int) -> None:
-        """Dead-letter the first ``cap`` bytes of an overlong line and skip to its end."""
-        first, size = head, len(head)
-        while not head.endswith(b"\n"):
-            head = self.rfile.readline(65_536)
-            if not head:
+    def _serve(self, server: Any, batch: Gathered) -> None:
+        sock: socket.socket = self.request
+        limits: Limits = server.limits
+        idle_s, wait_s = limits.nmea_idle_timeout_s, limits.nmea_batch_wait_s
+        rest = b""  # the start of a line whose end has not come yet
+        skipping: tuple[bytes, int] | None = None  # an overlong line's first bytes and size so far
+        heard = time.monotonic()
+        while not server.stopping.is_set():
+            now = time.monotonic()
+            if batch.since is not None and now - batch.since >= wait_s:
+                batch.publish()
+            timeout = heard + idle_s - now
+            if batch.since is not None:
+                timeout = min(timeout, batch.since + wait_s - now)
+            sock.settimeout(max(timeout, 0.001))
+            try:
+                chunk = sock.recv(RECV_BYTES)
+            except TimeoutError:
+                if batch.since is None and time.monotonic() - heard >= idle_s:
+                    log.info("NMEA TCP connection from %s idle for %.0f s: closed", self.client_address[0], idle_s)
+                    _say(sock, f"closed: idle for {idle_s:.0f} s")
+                    return
+                continue
+            if not chunk:  # the sender closed
                 break
-            size += len(head)
-        size -= len(head) - len(head.rstrip(b"\r\n"))  # without the line break
-        server.ingest.refuse(server.sensor_id, first[:cap].decode("utf-8", errors="ignore"),
-                             f"line of {size} bytes is over the {cap}-byte limit; not parsed")
+            heard = time.monotonic()
+            data = rest + chunk if rest else chunk
+            if skipping is not None:
+                end = data.find(b"\n")
+                if end < 0:
+                    skipping, rest = (skipping[0], skipping[1] + len(data)), b""
+                    continue
+                tail = data[:end]
+                _overlong(server, skipping[0], skipping[1] + len(tail.rstrip(b"\r")))
+                skipping, data = None, data[end + 1:]
+            lines = data.split(b"\n")
+            rest = lines.pop()
+            for raw in lines:
+                self._line(server, batch, raw)
+            if len(rest) > limits.ingest_max_line_bytes + 1:  # over the cap even if a CR ends it
+                skipping, rest = (rest[:limits.ingest_max_line_bytes], len(rest)), b""
+        # the end of what the sender sent, or the listener stopping: a last line without its
+        # line break is a line too (as ``readline`` gave it)
+        if skipping is not None:
+            _overlong(server, *skipping)
+        elif rest:
+            self._line(server, batch, rest)
+
+    @staticmethod
+    def _line(server: Any, batch: Gathered, raw: bytes) -> None:
+        line = raw.rstrip(b"\r\n")
+        if len(line) > server.limits.ingest_max_line_bytes:
+            _overlong(server, line, len(line))
+            return
+        server.ingest.ingest_ais(line.decode("utf-8", errors="replace"), server.sensor_id)
+        if len(batch) >= server.limits.nmea_batch_observations:
+            batch.publish()
+
+
+def _overlong(server: Any, head: bytes, size: int) -> None:
+    """Dead-letter the first ``cap`` bytes of an overlong line of ``size`` bytes (without its line break)."""
+    cap = server.limits.ingest_max_line_bytes
+    server.ingest.refuse(server.sensor_id, head[:cap].decode("utf-8", errors="ignore"),
+                         f"line of {size} bytes is over the {cap}-byte limit; not parsed")
 
 
 class _UdpHandler(socketserver.BaseRequestHandler):
@@ -142,6 +202,10 @@ class _Guarded:
 
 
 class _TcpServer(_Guarded, socketserver.ThreadingTCPServer):
+    """A thread per connection, each with its own batch (see :class:`_TcpHandler`).
+    ``shutdown()`` stops accepting, ends the open connections (what they had read is
+    published) and waits for them, at most ``STOP_WAIT_S``."""
+
     daemon_threads = True
     allow_reuse_address = True
     block_on_close = False
@@ -149,6 +213,9 @@ class _TcpServer(_Guarded, socketserver.ThreadingTCPServer):
     def __init__(self, address: tuple[str, int], limits: Limits) -> None:
         self.limits = limits
         self.slots = threading.BoundedSemaphore(limits.nmea_max_connections)
+        self.stopping = threading.Event()
+        self._open: dict[socket.socket, threading.Event] = {}
+        self._open_lock = threading.Lock()
         super().__init__(address, _TcpHandler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
@@ -165,15 +232,80 @@ class _TcpServer(_Guarded, socketserver.ThreadingTCPServer):
         finally:
             self.slots.release()
 
+    def opened(self, sock: socket.socket) -> threading.Event:
+        done = threading.Event()
+        with self._open_lock:
+            self._open[sock] = done
+        return done
+
+    def closed(self, sock: socket.socket, done: threading.Event) -> None:
+        with self._open_lock:  # before the socket is closed: shutdown() never touches a closed one
+            self._open.pop(sock, None)
+        done.set()
+
+    def shutdown(self) -> None:
+        super().shutdown()  # no new connections
+        self.stopping.set()
+        with self._open_lock:
+            connections = list(self._open.items())
+            for sock, _ in connections:
+                try:
+                    sock.shutdown(socket.SHUT_RD)  # wakes its reader: it publishes what it has and ends
+                except OSError:
+                    pass
+        deadline = time.monotonic() + STOP_WAIT_S
+        for _, done in connections:
+            if not done.wait(max(0.0, deadline - time.monotonic())):
+                log.error("NMEA TCP listener stopping: a connection did not end within %.0f s", STOP_WAIT_S)
+                break
+
 
 class _UdpServer(_Guarded, socketserver.UDPServer):
-    """Datagrams handled one at a time on the listener's thread: no thread per datagram."""
+    """Datagrams handled one at a time on the listener's thread: no thread per datagram.  Their
+    observations are gathered in one batch (:meth:`IngestService.batching` on that thread),
+    published when it holds ``nmea_batch_observations``, ``nmea_batch_wait_s`` after its first
+    and when the listener stops.  The bus refusing a batch is logged and the listener goes on
+    (as for a datagram when each was published alone)."""
 
     allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], limits: Limits) -> None:
         self.limits = limits
+        self._stop, self._stopped = threading.Event(), threading.Event()
         super().__init__(address, _UdpHandler)
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        ingest: IngestService = self.ingest  # type: ignore[attr-defined]
+        wait_s, most = self.limits.nmea_batch_wait_s, self.limits.nmea_batch_observations
+        try:
+            with ingest.batching() as batch, selectors.DefaultSelector() as selector:
+                selector.register(self, selectors.EVENT_READ)
+                try:
+                    while not self._stop.is_set():
+                        wait = poll_interval  # as long as shutdown() may wait to be seen
+                        if batch.since is not None:
+                            wait = min(wait, batch.since + wait_s - time.monotonic())
+                        if selector.select(max(wait, 0.0)):
+                            self._handle_request_noblock()
+                        if len(batch) >= most or (batch.since is not None
+                                                  and time.monotonic() - batch.since >= wait_s):
+                            self._publish(batch)
+                finally:
+                    self._publish(batch)
+        finally:
+            self._stopped.set()
+
+    def _publish(self, batch: Gathered) -> None:
+        count = len(batch)
+        try:
+            batch.publish()
+        except Exception as exc:  # the bus refused: logged, the listener goes on
+            log.error("NMEA UDP: %d observations not published: %s: %s", count, type(exc).__name__, exc)
+
+    def shutdown(self) -> None:
+        """Stop serving; returns once the pending batch is published."""
+        self._stop.set()
+        self._stopped.wait()
 
 
 def _say(sock: socket.socket, text: str) -> None:
@@ -190,7 +322,9 @@ def nmea_listeners(ingest: IngestService, sensor_id: str, host: str, tcp_port: i
     Bounded by ``limits`` (default: from the environment): sources outside ``nmea_allow``
     (default loopback only) and connections beyond ``nmea_max_connections`` are refused
     and counted (``server.refused``); lines over ``ingest_max_line_bytes`` are dead-lettered;
-    idle TCP connections close after ``nmea_idle_timeout_s``."""
+    idle TCP connections close after ``nmea_idle_timeout_s``.  Observations go to ``mfc.obs`` in
+    batches per TCP connection (and for the UDP listener): at ``nmea_batch_observations`` or
+    ``nmea_batch_wait_s`` after the first, and when the connection ends or ``shutdown()`` is called."""
     limits = limits or Limits.from_env()
     servers: list[socketserver.BaseServer] = []
     if tcp_port:

@@ -26,8 +26,9 @@ def obs_key(obs: dict) -> str:
     return str(mmsi) if mmsi is not None else str(obs.get("sensor_id", ""))
 
 
-# ``mfc.obs`` carries batches: what one request, poll, datagram or scan produced, one record per
-# sensor and at most ``OBS_BATCH`` observations, as ``{"v": 1, "observations": [...]}``, keyed by
+# ``mfc.obs`` carries batches: what one request, poll, datagram or scan produced (from an NMEA
+# socket: what one connection read within ``Limits.nmea_batch_wait_s``), one record per sensor
+# and at most ``OBS_BATCH`` observations, as ``{"v": 1, "observations": [...]}``, keyed by
 # the sensor id.  A record of one observation (the value is the observation itself, keyed by
 # MMSI or sensor id) is read as well: what other producers and earlier versions publish.
 OBS_BATCH = 500
