@@ -58,6 +58,7 @@ scripted case: ``type``, ``positive``, ``label``, ``from``, ``to``, ``lat``, ``l
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import heapq
@@ -66,6 +67,7 @@ import sys
 import time
 import tomllib
 from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path as FsPath
 
@@ -76,10 +78,10 @@ from fusion.model import Observation, Sensor
 from ingest.nmea import nmea_checksum
 
 from .events import GROUPS, Case, inject
-from .world import (MmsiBook, MovingRadar, Vessel, World, ais_observations, beyond_cover_traffic, class_b_craft,
-                    clean_day_sensors, feature_fishing, itu_report_times, moving_radar_plots, normal_traffic,
-                    outer_anchorage_traffic, patrol_aircraft, patrol_craft, patrol_radars, radar_observations,
-                    river_traffic)
+from .world import (AIS_DTYPE, STATIC, AisReports, MmsiBook, MovingRadar, RadarPlots, Vessel, World, ais_reports,
+                    ais_sensor_id, beyond_cover_traffic, class_b_craft, clean_day_sensors, feature_fishing,
+                    itu_report_times, moving_radar_plots, normal_traffic, outer_anchorage_traffic, patrol_aircraft,
+                    patrol_craft, patrol_radars, radar_plots, river_traffic)
 
 H = 3600.0
 # attacks on the centre's own feeds (written into the AIS feed; labelled sensor_integrity)
@@ -145,8 +147,12 @@ def parse_time(text: str) -> float:
 def iso(t: float) -> str:
     """UTC ISO 8601 with milliseconds."""
     ms = int(round(t * 1000.0))
-    return (dt.datetime.fromtimestamp(ms // 1000, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-            + f".{ms % 1000:03d}Z")
+    return _iso_second(ms // 1000) + f".{ms % 1000:03d}Z"
+
+
+@lru_cache(maxsize=1 << 14)
+def _iso_second(second: int) -> str:
+    return dt.datetime.fromtimestamp(second, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def load(source: str | FsPath) -> Scenario:
@@ -267,17 +273,49 @@ def builtin_list() -> list[Scenario]:
 # ------------------------------------------------------------------ generation
 @dataclass
 class Generated:
+    """What ``write`` writes.  ``ais`` and ``radar`` hold the reports and plots in time order as
+    compact arrays (``.rows``); iterating or indexing them gives :class:`Observation` objects, made
+    on demand (``observations``: both, the AIS reports first)."""
     scenario: Scenario
     world: World
     vessels: list[Vessel]
     cases: list[Case]
-    observations: list[Observation]
+    ais: AisReports
+    radar: RadarPlots
     t_start: float
     t_end: float
     receptions: list = field(default_factory=list)
     passes: list[tuple[float, float]] = field(default_factory=list)   # satellite passes (from, to)
     moving: list = field(default_factory=list)                          # ship and airborne radars
     moving_plots: list[tuple[float, dict]] = field(default_factory=list)  # their lines (time, line)
+
+    @property
+    def observations(self) -> "_Observations":
+        return _Observations(self.ais, self.radar)
+
+
+class _Observations:
+    """The AIS reports (in time order), then the radar plots (in time order), as Observations
+    made on demand."""
+
+    def __init__(self, *parts) -> None:
+        self.parts = parts
+
+    def __len__(self) -> int:
+        return sum(len(p) for p in self.parts)
+
+    def __iter__(self):
+        for p in self.parts:
+            yield from p
+
+    def __getitem__(self, i: int) -> Observation:
+        if i < 0:
+            i += len(self)
+        for p in self.parts:
+            if 0 <= i < len(p):
+                return p[i]
+            i -= len(p)
+        raise IndexError(i)
 
 
 def generate(s: Scenario, *, progress=None) -> Generated:
@@ -307,7 +345,9 @@ def generate(s: Scenario, *, progress=None) -> Generated:
     _tick(progress, "traffic")
     taken = {r.id for r in radars}
     world = World(np.random.default_rng(s.seed + 1), radars + [x for x in extra if x.id not in taken])
-    vs += normal_traffic(world, s.vessels, t_start, t_end, book)
+    vs += normal_traffic(world, s.vessels, t_start, t_end, book,
+                         progress=None if progress is None else
+                         lambda k, n: progress(f"traffic: {k:,} / {n:,} vessels"))
     if s.clean_day:
         scale = max(s.vessels / 400.0, 0.25)
         vs += outer_anchorage_traffic(world, t_start, t_end, book, per_site=max(2, round(6 * scale)))
@@ -324,16 +364,36 @@ def generate(s: Scenario, *, progress=None) -> Generated:
             moving += patrol_radars(patrols)
     if s.aircraft:
         moving += patrol_aircraft(world, s.aircraft, t_start, t_end)
+    # reports and plots as compact rows (``AIS_DTYPE``, ``RADAR_DTYPE``), not Observations: a
+    # 24-hour, 5,000-vessel day has ten million reports and two and a half million plots
     _tick(progress, "AIS reports")
-    obs = [o for v in vs for o in ais_observations(world, v, t_start, t_end, rng, s.ais_schedule)]
+    parts, every = [], max(1, len(vs) // 50)
+    for i, v in enumerate(vs):
+        parts.append(ais_reports(world, v, t_start, t_end, rng, s.ais_schedule, i))
+        if progress is not None and (i + 1) % every == 0:
+            progress(f"AIS reports: {i + 1:,} / {len(vs):,} vessels")
+    rows = np.concatenate(parts) if parts else np.zeros(0, AIS_DTYPE)
+    del parts
+    rows = rows[(rows["t"] >= t_start) & (rows["t"] < t_end)]
+    # in time order; at one time positions before static data (then as made: the sort is stable)
+    rows = rows[np.lexsort((rows["kind"] == STATIC, rows["t"]))]
+    ais = AisReports(rows, vs, ais_sensor_id(world))
+    del rows
     _tick(progress, "radar plots")
-    obs += radar_observations(world, vs, t_start, t_end, rng, s.radar_detection)
-    obs = [o for o in obs if t_start <= o.time_s < t_end]
+    plots = radar_plots(world, vs, t_start, t_end, rng, s.radar_detection,
+                        progress=None if progress is None else
+                        lambda k, n: progress(f"radar plots: {k} / {n} radars"))
+    plots = plots[(plots["t"] >= t_start) & (plots["t"] < t_end)]
     if "radar_bias" in s.events:
-        _radar_bias(s, world, obs, cases, t_start)
-    obs.sort(key=lambda o: (o.time_s, o.sensor_id, o.kind))
+        _radar_bias(s, world, plots, cases, t_start)
+    # in time order, then by radar id (as text)
+    by_id = np.argsort(np.argsort(np.array([r.id for r in world.radars], dtype=object))) \
+        if world.radars else np.zeros(0, int)
+    plots = plots[np.lexsort((by_id[plots["radar"]], plots["t"]))] if len(plots) else plots
+    radar = RadarPlots(plots, list(world.radars))
+    del plots
     _tick(progress, "receptions")
-    g = Generated(s, world, vs, cases, obs, t_start, t_end)
+    g = Generated(s, world, vs, cases, ais, radar, t_start, t_end)
     if moving:
         _tick(progress, "ship and airborne radars")
         mrng = np.random.default_rng(s.seed + 4)
@@ -353,7 +413,7 @@ class _single_receptions:
     """Each report heard by its nearest receiver only, produced as it is written (a 24-hour,
     5,000-vessel scenario has ten million of them)."""
 
-    def __init__(self, observations: list[Observation], primary: np.ndarray, rx_ids: list[str]) -> None:
+    def __init__(self, observations: AisReports, primary: np.ndarray, rx_ids: list[str]) -> None:
         self.obs, self.primary, self.rx_ids = observations, primary.astype(np.int32), rx_ids
 
     def __iter__(self):
@@ -377,16 +437,18 @@ def _receptions(g: Generated, rng: np.random.Generator) -> list[tuple[float, Obs
     93 % probability, as real merged feeds carry it.  Attacks change the stamps or add lines, and
     add their labels to ``g.cases``."""
     world, s = g.world, g.scenario
-    pos = [o for o in g.observations if o.kind == "ais_position"]
     rx_ids = world.rx_ids
     if not rx_ids:
-        return [(o.time_s, o, "AIS", o.time_s) for o in g.observations if o.kind in ("ais_position", "ais_static")]
-    lat = np.array([o.lat for o in pos])
-    lon = np.array([o.lon for o in pos])
-    primary = world.nearest_receiver(lat, lon) if pos else np.zeros(0, int)
+        return [(o.time_s, o, "AIS", o.time_s) for o in g.ais]
+    is_pos = g.ais.rows["kind"] != STATIC
+    lat, lon = g.ais.rows["lat"][is_pos], g.ais.rows["lon"][is_pos]
+    primary = world.nearest_receiver(lat, lon) if len(lat) else np.zeros(0, int)
     attacks = [e for e in s.events if e in ATTACKS]
-    if not (s.duplicates or attacks):
-        return _single_receptions(g.observations, primary, rx_ids)
+    if not (s.duplicates or attacks):   # made as they are written (g.ais holds compact rows)
+        return _single_receptions(g.ais, primary, rx_ids)
+    # duplicates and attacks: the reports as Observations
+    obs = list(g.ais)
+    pos = [o for o in obs if o.kind == "ais_position"]
     heard: list[list[int]] = [[int(k)] for k in primary]
     if (s.duplicates or attacks) and pos:
         for i, others in enumerate(world.receivers_in_range(lat, lon)):
@@ -396,7 +458,7 @@ def _receptions(g: Generated, rng: np.random.Generator) -> list[tuple[float, Obs
     out: list[tuple[float, Observation, str, float]] = []
     last: dict[int, str] = {}
     it = iter(zip(pos, heard))
-    for o in g.observations:
+    for o in obs:
         if o.kind == "ais_position":
             _, ks = next(it)
             for k in ks:
@@ -524,23 +586,22 @@ class _merged:
         return heapq.merge(self.a, self.b, key=lambda r: r[0])
 
 
-def _radar_bias(s: Scenario, world: World, obs: list[Observation], cases: list[Case], t_start: float,
+def _radar_bias(s: Scenario, world: World, plots: np.ndarray, cases: list[Case], t_start: float,
                 bearing_deg: float = 1.0, range_m: float = 250.0) -> None:
     """The radar with the most plots turns ``bearing_deg`` off north and reads ``range_m`` long
-    from 30 min in: each of its plots from then on rotated and pushed out about it (WGS 84)."""
-    counts: dict[str, int] = {}
-    for o in obs:
-        if o.kind == "radar_plot":
-            counts[o.sensor_id] = counts.get(o.sensor_id, 0) + 1
+    from 30 min in: each of its plots (rows of ``RADAR_DTYPE``, changed in place) from then on
+    rotated and pushed out about it (WGS 84)."""
+    n = np.bincount(plots["radar"], minlength=len(world.radars)) if len(plots) else np.zeros(0, int)
+    counts = {world.radars[k].id: int(c) for k, c in enumerate(n) if c}
     if not counts:
         raise ScenarioError(f"{s.name}: radar_bias needs a radar (island_sensors = true gives several)")
     target = max(sorted(counts), key=lambda k: counts[k])
     r = world.sensors[target]
     a = t_start + 0.5 * H
-    for o in obs:
-        if o.kind == "radar_plot" and o.sensor_id == target and o.time_s >= a:
-            d, b, _ = inverse(r.lat, r.lon, o.lat, o.lon)
-            o.lat, o.lon = destination(r.lat, r.lon, b + bearing_deg, d + range_m)
+    ri = next(k for k, x in enumerate(world.radars) if x.id == target)
+    for k in np.nonzero((plots["radar"] == ri) & (plots["t"] >= a))[0]:
+        d, b, _ = inverse(r.lat, r.lon, float(plots["lat"][k]), float(plots["lon"][k]))
+        plots["lat"][k], plots["lon"][k] = destination(r.lat, r.lon, b + bearing_deg, d + range_m)
     cases.append(Case("sensor_integrity", True, f"radar {target} {bearing_deg:g}° off north, range {range_m:g} m long",
                       a, a + 45 * 60, r.lat, r.lon, 20_000.0))
 
@@ -576,18 +637,9 @@ def write(g: Generated, out: FsPath, *, progress=None) -> dict:
     _tick(progress, "ais.nmea")
     n_ais = _write_ais(g, out / "ais.nmea", progress)
     _tick(progress, "radar.jsonl")
-    n_radar = 0
-    fixed = ((o.time_s, {"kind": "plot", "sensor_id": o.sensor_id, "time_s": o.time_s, "lat": round(o.lat, 6),
-                         "lon": round(o.lon, 6), "sigma_m": o.sigma_m})
-             for o in g.observations if o.kind == "radar_plot")
-    with (out / "radar.jsonl").open("w", encoding="utf-8") as f:
-        for _, line in heapq.merge(fixed, g.moving_plots, key=lambda x: x[0]):
-            line = {"kind": line["kind"], "sensor_id": line["sensor_id"], "time": iso(line["time_s"]),
-                    **{k: v for k, v in line.items() if k not in ("kind", "sensor_id", "time_s")}}
-            f.write(json.dumps(line, separators=(",", ":")) + "\n")
-            n_radar += 1
+    n_radar = _write_radar(g, out / "radar.jsonl", progress)
     _tick(progress, "truth.jsonl")
-    n_truth = _write_truth(g, out / "truth.jsonl")
+    n_truth = _write_truth(g, out / "truth.jsonl", progress)
     with (out / "labels.jsonl").open("w", encoding="utf-8") as f:
         for c in sorted(g.cases, key=lambda c: (c.t_from, c.type, c.label)):
             f.write(json.dumps({"type": c.type, "positive": c.positive, "label": c.label, "from": iso(c.t_from),
@@ -598,6 +650,38 @@ def write(g: Generated, out: FsPath, *, progress=None) -> dict:
                "labels": len(g.cases), "positive_labels": sum(c.positive for c in g.cases)}
     (out / "scenario.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
     return summary
+
+
+def _write_radar(g: Generated, path: FsPath, progress) -> int:
+    """The fixed radars' plots (``g.radar``) merged in time with the moving ones' lines, one JSON
+    line each: kind, sensor_id, time, then the rest (``json.dumps``'s bytes, formatted here)."""
+    n, total = 0, len(g.radar) + len(g.moving_plots)
+    with path.open("w", encoding="utf-8") as f:
+        for _, line in heapq.merge(_fixed_plot_lines(g.radar), g.moving_plots, key=lambda x: x[0]):
+            if not isinstance(line, str):
+                line = {"kind": line["kind"], "sensor_id": line["sensor_id"], "time": iso(line["time_s"]),
+                        **{k: v for k, v in line.items() if k not in ("kind", "sensor_id", "time_s")}}
+                line = json.dumps(line, separators=(",", ":"))
+            f.write(line + "\n")
+            n += 1
+            if progress is not None and n % 250_000 == 0:
+                progress(f"radar.jsonl {n:,} / {total:,} plots")
+    return n
+
+
+def _fixed_plot_lines(plots: RadarPlots):
+    """(time, line) of each plot: what ``json.dumps`` gives for {"kind": "plot", "sensor_id",
+    "time", "lat", "lon" (6 decimals), "sigma_m"} with separators (",", ":")."""
+    heads = [f'{{"kind":"plot","sensor_id":{json.dumps(r.id)},"time":"' for r in plots.radars]
+    tails = [f',"sigma_m":{json.dumps(r.accuracy_m)}}}' for r in plots.radars]
+    rows = plots.rows
+    for a in range(0, len(rows), 65_536):
+        c = rows[a:a + 65_536]
+        for t, la, lo, k in zip(c["t"].tolist(), c["lat"].tolist(), c["lon"].tolist(), c["radar"].tolist()):
+            yield t, f'{heads[k]}{iso(t)}","lat":{_jfloat(round(la, 6))},"lon":{_jfloat(round(lo, 6))}{tails[k]}'
+
+
+_jfloat = float.__repr__   # how json.dumps writes a (finite) float
 
 
 def _sensor_json(x: Sensor) -> dict:
@@ -626,11 +710,17 @@ def position_payload(mmsi: int, status: int, sog_kn: float, lon: float, lat: flo
     cog = int(round((cog_deg % 360.0) * 10.0)) % 3600
     x = int(round(lon * 600_000.0)) & ((1 << 28) - 1)
     y = int(round(lat * 600_000.0)) & ((1 << 27) - 1)
-    bits = 1
-    for value, width in ((0, 2), (mmsi, 30), (status, 4), (0x80, 8), (sog, 10), (accuracy, 1), (x, 28), (y, 27),
-                         (cog, 12), (511, 9), (second % 64, 6), (0, 2), (0, 3), (0, 1), (0, 19)):
-        bits = (bits << width) | value
-    return "".join(_ARMOUR[(bits >> (162 - 6 * k)) & 63] for k in range(28))
+    # type 1 (6 bits), repeat 0 (2), mmsi (30), status (4), rate of turn 0x80 (8), sog (10),
+    # accuracy (1), lon (28), lat (27), cog (12), heading 511 (9), second (6), then 2 + 3 + 1 + 19 zeros
+    bits = ((((((((((1 << 32 | mmsi) << 4 | status) << 8 | 0x80) << 10 | sog) << 1 | accuracy) << 28 | x) << 27 | y)
+              << 12 | cog) << 9 | 511) << 6 | second % 64) << 25
+    # 168 bits = 21 bytes = 28 base64 digits, each a 6-bit group: base64's alphabet → AIS armouring
+    return base64.b64encode((bits & _BITS_168).to_bytes(21, "big")).translate(_B64_TO_ARMOUR).decode("ascii")
+
+
+_BITS_168 = (1 << 168) - 1
+_B64_TO_ARMOUR = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+                                 "".join(_ARMOUR).encode("ascii"))
 
 
 def _write_ais(g: Generated, path: FsPath, progress) -> int:
@@ -641,6 +731,7 @@ def _write_ais(g: Generated, path: FsPath, progress) -> int:
     n = 0
     group = 0
     next_tick = 200_000
+    span = max(g.t_end - g.t_start, 1e-9)
     with path.open("w", encoding="ascii") as f:
         for _, o, station, stamp in g.receptions:
             c = str(int(math.floor(stamp * 1000.0)))
@@ -667,7 +758,8 @@ def _write_ais(g: Generated, path: FsPath, progress) -> int:
                     f.write(f"\\{body}*{nmea_checksum(body)}\\{sentence}\n")
                     n += 1
             if progress is not None and n >= next_tick:
-                progress(f"ais.nmea {n:,} lines")
+                done = min(max((stamp - g.t_start) / span, 0.0), 1.0)
+                progress(f"ais.nmea {n:,} lines, {done:.0%} of the feed time")
                 next_tick += 200_000
     return n
 
@@ -691,18 +783,23 @@ def _write_class_b(f, o: Observation, station: str, c: str) -> int:
     return len(msgs)
 
 
-def _write_truth(g: Generated, path: FsPath) -> int:
+def _write_truth(g: Generated, path: FsPath, progress=None) -> int:
+    """One line per vessel (and twin) per ``truth_every_s``, in (time, vessel id) order.  The
+    samples are held as columns (not as lines: a 5,000-vessel day has eight million) and each line
+    formatted as it is written, with the bytes ``json.dumps`` gives."""
     step = g.scenario.truth_every_s
     t_first = math.ceil(g.t_start / step) * step
-    n = 0
-    rows: list[tuple[float, str, str]] = []
     paths: list[tuple[str, Vessel, object]] = []
     for i, v in enumerate(g.vessels):
         vid = f"V{i + 1:04d}"
         paths.append((vid, v, v.path))
         if v.twin is not None:
             paths.append((vid + "b", v, v.twin[0]))
-    for vid, v, p in paths:
+    cols: dict[str, list[np.ndarray]] = {k: [] for k in ("t", "lat", "lon", "sog", "cog", "on", "seen", "path")}
+    every = max(1, len(paths) // 50)
+    for pi, (vid, v, p) in enumerate(paths):
+        if progress is not None and (pi + 1) % every == 0:
+            progress(f"truth.jsonl: {pi + 1:,} / {len(paths):,} vessels")
         a, b = max(t_first, float(p.t[0])), min(g.t_end, float(p.t[-1]))
         if b < a:
             continue
@@ -710,7 +807,7 @@ def _write_truth(g: Generated, path: FsPath) -> int:
         if not len(ts):
             continue
         lat, lon, sog, cog = p.at(ts)
-        on = np.array([_transmitting(v, float(t)) for t in ts], bool)
+        on = _transmitting_at(v, ts)
         seen = _radar_cover(g.world, lat, lon)
         seen |= on & (True if v.coverage_free else g.world.in_coverage(lat, lon))
         for x, y in g.passes:   # a satellite overhead hears it anywhere
@@ -722,18 +819,54 @@ def _write_truth(g: Generated, path: FsPath) -> int:
             if inside.any():
                 pla, plo, _, _ = m.path.at(ts[inside])
                 seen[inside] |= distance_m_array(pla, plo, lat[inside], lon[inside]) <= m.sensor.range_m
-        for k, t in enumerate(ts):
-            rows.append((float(t), vid, json.dumps(
-                {"time": iso(float(t)), "vessel": vid, "lat": round(float(lat[k]), 6),
-                 "lon": round(float(lon[k]), 6), "sog_kn": round(float(sog[k]), 2), "cog_deg": round(float(cog[k]), 1),
-                 "mmsi": v.mmsi, "ais": bool(on[k]), "ship_type": v.ship_type, "covered": bool(seen[k])},
-                separators=(",", ":"))))
-    rows.sort(key=lambda r: (r[0], r[1]))
+        for k, x in (("t", ts), ("lat", lat), ("lon", lon), ("sog", sog), ("cog", cog), ("on", on), ("seen", seen),
+                     ("path", np.full(len(ts), pi, np.int32))):
+            cols[k].append(x)
+    if not cols["t"]:
+        path.write_text("", encoding="utf-8")
+        return 0
+    col = {k: np.concatenate(x) for k, x in cols.items()}
+    del cols
+    rank = np.empty(len(paths), np.int32)      # vessel ids in text order
+    rank[sorted(range(len(paths)), key=lambda k: paths[k][0])] = np.arange(len(paths))
+    order = np.lexsort((rank[col["path"]], col["t"]))
+    heads = [f',"vessel":{json.dumps(vid)},"lat":' for vid, _, _ in paths]
+    mids = [f',"mmsi":{json.dumps(v.mmsi)},"ais":' for _, v, _ in paths]
+    types = [f',"ship_type":{json.dumps(v.ship_type)},"covered":' for _, v, _ in paths]
+    tf = ("false", "true")
+    n = len(order)
     with path.open("w", encoding="utf-8") as f:
-        for _, _, line in rows:
-            f.write(line + "\n")
-            n += 1
+        for c0 in range(0, n, 100_000):
+            idx = order[c0:c0 + 100_000]
+            t, lat, lon, sog, cog = (col[k][idx] for k in ("t", "lat", "lon", "sog", "cog"))
+            on, seen, pi = col["on"][idx].tolist(), col["seen"][idx].tolist(), col["path"][idx].tolist()
+            if not all(np.isfinite(x).all() for x in (lat, lon, sog, cog)):   # NaN, Infinity: as json writes them
+                for k in range(len(idx)):
+                    vid, v, _ = paths[pi[k]]
+                    f.write(json.dumps(
+                        {"time": iso(float(t[k])), "vessel": vid, "lat": round(float(lat[k]), 6),
+                         "lon": round(float(lon[k]), 6), "sog_kn": round(float(sog[k]), 2),
+                         "cog_deg": round(float(cog[k]), 1), "mmsi": v.mmsi, "ais": bool(on[k]),
+                         "ship_type": v.ship_type, "covered": bool(seen[k])}, separators=(",", ":")) + "\n")
+                continue
+            f.write("".join(
+                f'{{"time":"{iso(tk)}"{heads[p]}{_jfloat(round(la, 6))},"lon":{_jfloat(round(lo, 6))},'
+                f'"sog_kn":{_jfloat(round(sg, 2))},"cog_deg":{_jfloat(round(cg, 1))}{mids[p]}{tf[o]}{types[p]}{tf[s_]}}}\n'
+                for tk, la, lo, sg, cg, o, s_, p in zip(t.tolist(), lat.tolist(), lon.tolist(), sog.tolist(),
+                                                        cog.tolist(), on, seen, pi)))
+            if progress is not None:
+                progress(f"truth.jsonl {min(c0 + 100_000, n):,} / {n:,} lines")
     return n
+
+
+def _transmitting_at(v: Vessel, ts: np.ndarray) -> np.ndarray:
+    """:func:`_transmitting` at each of the times."""
+    if v.mmsi is None or v.radar_only:
+        return np.zeros(len(ts), bool)
+    on = (v.t_on <= ts) & (ts <= v.t_off)
+    for a, b in v.silent:
+        on &= ~((a <= ts) & (ts <= b))
+    return on
 
 
 def _radar_cover(world: World, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
@@ -775,10 +908,17 @@ def main_simulate(args) -> int:
     t0 = time.perf_counter()
     quiet = args.quiet
 
+    shown = ["", 0.0]   # the stage last shown, when
+
     def progress(what: str) -> None:
-        if not quiet:
-            print(f"\rmfc simulate: {time.perf_counter() - t0:6.1f} s  {what:<40}", end="", file=sys.stderr,
-                  flush=True)
+        """A stage (the first word of ``what``) when it starts, then its count at most 5 times a second."""
+        if quiet:
+            return
+        now, stage = time.perf_counter(), what.split(" ")[0].rstrip(":")
+        if stage == shown[0] and now - shown[1] < 0.2:
+            return
+        shown[:] = [stage, now]
+        print(f"\rmfc simulate: {now - t0:6.1f} s  {what:<56}", end="", file=sys.stderr, flush=True)
     try:
         g = generate(s, progress=progress)
     except ScenarioError as exc:

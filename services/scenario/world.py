@@ -177,13 +177,19 @@ class World:
     def nearest_receiver(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
         """Index (into the AIS receivers) of the nearest receiver whose range holds each point, else
         of the nearest receiver (straight-line distance, within a metre of the geodesic's order)."""
-        pts = ecef(np.asarray(lat, float), np.asarray(lon, float))
+        lat, lon = np.atleast_1d(np.asarray(lat, float)), np.atleast_1d(np.asarray(lon, float))
+        out = np.zeros(len(lat), int)
         k = min(8, len(self.rx))
-        d, i = self._rx_tree.query(pts, k=k)
-        d, i = d.reshape(len(pts), k), i.reshape(len(pts), k)
-        inside = d <= self.rx[i, 2]
-        first = np.argmax(inside, axis=1)
-        return np.where(inside.any(axis=1), i[np.arange(len(pts)), first], i[:, 0])
+        for a in range(0, len(lat), self.CHUNK):   # in chunks: ten million reports need no 2 GB of neighbours
+            pts = ecef(lat[a:a + self.CHUNK], lon[a:a + self.CHUNK])
+            d, i = self._rx_tree.query(pts, k=k)
+            d, i = d.reshape(len(pts), k), i.reshape(len(pts), k)
+            inside = d <= self.rx[i, 2]
+            first = np.argmax(inside, axis=1)
+            out[a:a + len(pts)] = np.where(inside.any(axis=1), i[np.arange(len(pts)), first], i[:, 0])
+        return out
+
+    CHUNK = 200_000
 
     def lane_route(self, length_m: float) -> list[tuple[float, float]]:
         """A random walk on the lane graph, no immediate U-turn, about ``length_m`` long."""
@@ -310,18 +316,29 @@ def itu_report_times(v: Vessel, start: float, end: float, rng: np.random.Generat
     return times + rng.uniform(-0.05, 0.05, len(times)) * step
 
 
-def ais_observations(world: World, v: Vessel, t0: float, t1: float, rng: np.random.Generator,
-                     schedule: str = "network") -> list[Observation]:
-    """A vessel's AIS reports.  ``schedule``: ``"network"`` gives one position every
-    ``v.every_s`` and static data hourly, as a shore network that thins its feed delivers them;
-    ``"itu"`` every transmission as ITU-R M.1371 schedules it (:func:`itu_report_times`) and
-    static data every 6 minutes."""
+# One row per AIS report (``ais_reports``): time, position, speed and course as computed (rounded
+# to 0.1 only when an Observation is made), the vessel (an index into the scenario's list), what it
+# is (``REPORT_KINDS``) and the navigational status (-1: none).  47 bytes a report instead of the
+# ~350 of an Observation: a 24-hour, 5,000-vessel day has ten million of them.
+AIS_DTYPE = np.dtype([("t", "f8"), ("lat", "f8"), ("lon", "f8"), ("sog", "f8"), ("cog", "f8"),
+                      ("vessel", "i4"), ("kind", "i1"), ("status", "i1")])
+POSITION, TWIN, STATIC = 0, 1, 2     # a vessel's position, its twin's (class A, no status), static data
+REPORT_KINDS = ("ais_position", "ais_position", "ais_static")
+
+
+def ais_reports(world: World, v: Vessel, t0: float, t1: float, rng: np.random.Generator,
+                schedule: str = "network", index: int = 0) -> np.ndarray:
+    """A vessel's AIS reports as rows of ``AIS_DTYPE`` (``vessel`` = ``index``), in the order
+    :func:`ais_observations` gives them, from the same draws.  ``schedule``: ``"network"`` gives
+    one position every ``v.every_s`` and static data hourly, as a shore network that thins its
+    feed delivers them; ``"itu"`` every transmission as ITU-R M.1371 schedules it
+    (:func:`itu_report_times`) and static data every 6 minutes."""
     if v.mmsi is None or v.radar_only:
-        return []
+        return np.zeros(0, AIS_DTYPE)
     start = max(t0, v.path.t[0], v.t_on)
     end = min(t1, v.path.t[-1], v.t_off)
     if end <= start:
-        return []
+        return np.zeros(0, AIS_DTYPE)
     if schedule == "itu":
         times = itu_report_times(v, start, end, rng)
     else:
@@ -331,7 +348,7 @@ def ais_observations(world: World, v: Vessel, t0: float, t1: float, rng: np.rand
     for a, b in v.silent:
         times = times[(times < a) | (times > b)]
     if not len(times):
-        return []
+        return np.zeros(0, AIS_DTYPE)
     lat, lon, sog, cog = v.path.at(times)
     heard = np.ones(len(times), bool) if v.coverage_free else world.in_coverage(lat, lon)
     heard &= rng.random(len(times)) < 0.93          # slot collisions, fading
@@ -347,25 +364,19 @@ def ais_observations(world: World, v: Vessel, t0: float, t1: float, rng: np.rand
         lat[k] += dla
         lon[k] += dlo
         heard[k] = True
-    out = []
-    rx_ids = [s.id for s in world.sensors.values() if s.kind == "ais"] or ["AIS-X"]
-    status = [v.nav_status] * len(times)
+    status = np.full(len(times), -1 if v.nav_status is None else int(v.nav_status), np.int8)
     if v.nav_at:
         starts = np.array([a for a, _ in v.nav_at])
         k_at = np.searchsorted(starts, times, side="right") - 1
-        status = [v.nav_status if k < 0 else v.nav_at[k][1] for k in k_at]
-    for k in np.nonzero(heard)[0]:
-        out.append(Observation("ais_position", rx_ids[0], float(times[k]), float(lat[k]), float(lon[k]),
-                               sigma_m=10.0, mmsi=v.mmsi, sog_kn=round(float(sog[k]), 1),
-                               cog_deg=round(float(cog[k]), 1), nav_status=status[k], ais_class=v.ais_class,
-                               ship_type=v.ship_type, name=v.name))
+        status = np.array([-1 if x is None else int(x) for x in
+                           (v.nav_status if k < 0 else v.nav_at[k][1] for k in k_at)], np.int8)
+    keep = np.nonzero(heard)[0]
+    parts = [_rows(POSITION, index, times[keep], lat[keep], lon[keep], sog[keep], cog[keep], status[keep])]
     if v.twin is not None:
         tp, every = v.twin
         tt = np.arange(max(t0, tp.t[0]) + every / 2, min(t1, tp.t[-1]), every)
         la2, lo2, s2, c2 = tp.at(tt)
-        out += [Observation("ais_position", rx_ids[0], float(t), float(a), float(b), sigma_m=10.0, mmsi=v.mmsi,
-                            sog_kn=round(float(s), 1), cog_deg=round(float(c), 1), ais_class="A",
-                            ship_type=v.ship_type, name=v.name) for t, a, b, s, c in zip(tt, la2, lo2, s2, c2)]
+        parts.append(_rows(TWIN, index, tt, la2, lo2, s2, c2, -1))
     # static data (name, ship type) as message 5 (class A) or 24 (class B) brings it
     if schedule == "itu":
         ts = np.arange(start + rng.uniform(0.0, STATIC_EVERY_S), end, STATIC_EVERY_S)
@@ -377,10 +388,63 @@ def ais_observations(world: World, v: Vessel, t0: float, t1: float, rng: np.rand
             ts = ts[keep & (rng.random(len(ts)) < 0.93)]
     else:
         ts = np.arange(start + 5.0, end, 3600.0)
-    for t in ts:
-        out.append(Observation("ais_static", rx_ids[0], float(t), mmsi=v.mmsi, name=v.name,
-                               ship_type=v.ship_type, ais_class=v.ais_class))
+    parts.append(_rows(STATIC, index, ts, np.nan, np.nan, np.nan, np.nan, -1))
+    return np.concatenate(parts)
+
+
+def _rows(kind: int, index: int, t, lat, lon, sog, cog, status) -> np.ndarray:
+    out = np.zeros(len(t), AIS_DTYPE)
+    out["t"], out["lat"], out["lon"], out["sog"], out["cog"] = t, lat, lon, sog, cog
+    out["vessel"], out["kind"], out["status"] = index, kind, status
     return out
+
+
+class AisReports:
+    """AIS reports held as ``AIS_DTYPE`` rows; each an :class:`Observation` when asked for
+    (indexing, iterating), the same one :func:`ais_observations` makes."""
+
+    def __init__(self, rows: np.ndarray, vessels: list[Vessel], sensor_id: str) -> None:
+        self.rows, self.vessels, self.sensor_id = rows, vessels, sensor_id
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> Observation:
+        r = self.rows[i]
+        return self._make(float(r["t"]), float(r["lat"]), float(r["lon"]), float(r["sog"]), float(r["cog"]),
+                          int(r["vessel"]), int(r["kind"]), int(r["status"]))
+
+    def __iter__(self):
+        rows, make = self.rows, self._make
+        for a in range(0, len(rows), 65_536):
+            c = rows[a:a + 65_536]
+            yield from map(make, c["t"].tolist(), c["lat"].tolist(), c["lon"].tolist(), c["sog"].tolist(),
+                           c["cog"].tolist(), c["vessel"].tolist(), c["kind"].tolist(), c["status"].tolist())
+
+    def _make(self, t: float, lat: float, lon: float, sog: float, cog: float, vessel: int, kind: int,
+              status: int) -> Observation:
+        v = self.vessels[vessel]
+        if kind == STATIC:
+            return Observation("ais_static", self.sensor_id, t, mmsi=v.mmsi, name=v.name, ship_type=v.ship_type,
+                               ais_class=v.ais_class)
+        if kind == TWIN:
+            return Observation("ais_position", self.sensor_id, t, lat, lon, sigma_m=10.0, mmsi=v.mmsi,
+                               sog_kn=round(sog, 1), cog_deg=round(cog, 1), ais_class="A", ship_type=v.ship_type,
+                               name=v.name)
+        return Observation("ais_position", self.sensor_id, t, lat, lon, sigma_m=10.0, mmsi=v.mmsi,
+                           sog_kn=round(sog, 1), cog_deg=round(cog, 1), nav_status=None if status < 0 else status,
+                           ais_class=v.ais_class, ship_type=v.ship_type, name=v.name)
+
+
+def ais_sensor_id(world: World) -> str:
+    """The sensor id the generated AIS reports carry (the first receiver's)."""
+    return ([s.id for s in world.sensors.values() if s.kind == "ais"] or ["AIS-X"])[0]
+
+
+def ais_observations(world: World, v: Vessel, t0: float, t1: float, rng: np.random.Generator,
+                     schedule: str = "network") -> list[Observation]:
+    """A vessel's AIS reports as Observations (:func:`ais_reports`)."""
+    return list(AisReports(ais_reports(world, v, t0, t1, rng, schedule), [v], ais_sensor_id(world)))
 
 
 # ------------------------------------------------------------------ radar detection
@@ -420,13 +484,18 @@ def detection_probability(range_m: np.ndarray, rcs_m2: float, radar_range_m: flo
     return np.where(r <= radar_range_m, PFA ** (1.0 / (1.0 + snr)), 0.0)
 
 
-def radar_observations(world: World, vessels: list[Vessel], t0: float, t1: float,
-                       rng: np.random.Generator, detection: str = "fixed") -> list[Observation]:
-    """Plots of every radar: each vessel in range detected with probability ``FIXED_PD``
+RADAR_DTYPE = np.dtype([("t", "f8"), ("lat", "f8"), ("lon", "f8"), ("radar", "i2")])  # radar: index in world.radars
+
+
+def radar_plots(world: World, vessels: list[Vessel], t0: float, t1: float, rng: np.random.Generator,
+                detection: str = "fixed", progress=None) -> np.ndarray:
+    """Plots of every radar as rows of ``RADAR_DTYPE``, in the order :func:`radar_observations`
+    gives them, from the same draws: each vessel in range detected with probability ``FIXED_PD``
     (``detection="fixed"``) or by range and size (``"range"``: :func:`detection_probability`),
-    Gaussian position noise of the radar's accuracy, one clutter plot a scan."""
+    Gaussian position noise of the radar's accuracy, one clutter plot a scan.  ``progress(done,
+    total)`` is called after each radar."""
     out = []
-    for r in world.radars:
+    for ri, r in enumerate(world.radars):
         scans = np.arange(t0, t1, r.scan_period_s)
         site = ecef(np.array([r.lat]), np.array([r.lon]))[0]
         for v in vessels:
@@ -447,14 +516,53 @@ def radar_observations(world: World, vessels: list[Vessel], t0: float, t1: float
             kx, ky = m_per_deg_array(lat[m])
             la = lat[m] + rng.normal(0, r.accuracy_m, m.sum()) / ky
             lo = lon[m] + rng.normal(0, r.accuracy_m, m.sum()) / kx
-            out += [Observation("radar_plot", r.id, float(t), float(x), float(y), sigma_m=r.accuracy_m)
-                    for t, x, y in zip(ts[m], la, lo)]
+            if len(la):
+                out.append(_plot_rows(ri, ts[m], la, lo))
         # clutter: one false plot per scan, uniformly in range
-        for t in scans:
+        cl = np.zeros((len(scans), 2))
+        for k in range(len(scans)):
             rr, bb = r.range_m * math.sqrt(rng.random()), rng.uniform(0, 2 * math.pi)
-            la, lo = offset(r.lat, r.lon, rr * math.sin(bb), rr * math.cos(bb))
-            out.append(Observation("radar_plot", r.id, float(t), la, lo, sigma_m=r.accuracy_m))
+            cl[k] = offset(r.lat, r.lon, rr * math.sin(bb), rr * math.cos(bb))
+        out.append(_plot_rows(ri, scans, cl[:, 0], cl[:, 1]))
+        if progress is not None:
+            progress(ri + 1, len(world.radars))
+    return np.concatenate(out) if out else np.zeros(0, RADAR_DTYPE)
+
+
+def _plot_rows(radar: int, t, lat, lon) -> np.ndarray:
+    out = np.zeros(len(t), RADAR_DTYPE)
+    out["t"], out["lat"], out["lon"], out["radar"] = t, lat, lon, radar
     return out
+
+
+class RadarPlots:
+    """Radar plots held as ``RADAR_DTYPE`` rows; each an :class:`Observation` when asked for."""
+
+    def __init__(self, rows: np.ndarray, radars: list[Sensor]) -> None:
+        self.rows, self.radars = rows, radars
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> Observation:
+        r = self.rows[i]
+        return self._make(float(r["t"]), float(r["lat"]), float(r["lon"]), int(r["radar"]))
+
+    def __iter__(self):
+        rows, make = self.rows, self._make
+        for a in range(0, len(rows), 65_536):
+            c = rows[a:a + 65_536]
+            yield from map(make, c["t"].tolist(), c["lat"].tolist(), c["lon"].tolist(), c["radar"].tolist())
+
+    def _make(self, t: float, lat: float, lon: float, radar: int) -> Observation:
+        r = self.radars[radar]
+        return Observation("radar_plot", r.id, t, lat, lon, sigma_m=r.accuracy_m)
+
+
+def radar_observations(world: World, vessels: list[Vessel], t0: float, t1: float,
+                       rng: np.random.Generator, detection: str = "fixed") -> list[Observation]:
+    """Plots of every radar as Observations (:func:`radar_plots`)."""
+    return list(RadarPlots(radar_plots(world, vessels, t0, t1, rng, detection), world.radars))
 
 
 @dataclass
@@ -560,13 +668,15 @@ def _dist_vec(lat0: float, lon0: float, lat: np.ndarray, lon: np.ndarray) -> np.
 
 
 # ------------------------------------------------------------------ normal traffic
-def normal_traffic(world: World, n: int, t0: float, t1: float, book: MmsiBook) -> list[Vessel]:
+def normal_traffic(world: World, n: int, t0: float, t1: float, book: MmsiBook, progress=None) -> list[Vessel]:
     """Merchant ships on lanes (55 %), fishing vessels on grounds in their own EEZ (30 %),
-    ships at anchor off ports (15 %)."""
+    ships at anchor off ports (15 %).  ``progress(done, n)`` is called now and then."""
     rng, out = world.rng, []
     dur = t1 - t0
     grounds: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    for _ in range(n):
+    for k in range(n):
+        if progress is not None and k % 50 == 0:
+            progress(k, n)
         u = rng.random()
         if u < 0.55:
             flag = MERCHANT_FLAGS[rng.integers(len(MERCHANT_FLAGS))]
