@@ -266,6 +266,23 @@ def test_each_built_in_attack_on_a_receiver_is_detected_by_the_centre(tmp_path, 
         assert not [a for a in alerts if a["type"] in ("identity_clash", "speed_jump", "gnss_interference")]
 
 
+def test_a_stolen_integrator_key_is_caught_by_the_satellite_where_no_station_overlaps(tmp_path):
+    """`stolen-key`: two forged vessels pushed through a receiver no other station overlaps; the
+    satellite passing over hears the real traffic around them and never them."""
+    d, row = _attack_run(tmp_path, "stolen-key", "ais.nmea")
+    assert row["found"] == row["positive_cases"] == 2 and row["precision"] == 1.0
+    assert row["near_misses_fired"] == 0      # the real vessel only that receiver and the satellite hear
+    labels = [json.loads(x) for x in (d / "labels.jsonl").read_text().splitlines()]
+    forged = {x["mmsi"] for x in labels if x["positive"]}
+    alerts = [json.loads(x) for x in (d / "a.jsonl").read_text().splitlines()]
+    mine = [a for a in alerts if a["type"] == "sensor_integrity"]
+    assert {a["mmsi"] for a in mine} == forged
+    assert {a["evidence"]["receiver"] for a in mine} == {"AIS-INTEGRATOR-1"}
+    assert all(a["evidence"]["witnesses"] == ["SAT-AIS-1"] for a in mine)
+    # a forged vessel that stops is not a vessel going dark
+    assert not [a for a in alerts if a["type"] == "ais_gap" and a["mmsi"] in forged]
+
+
 def test_the_built_in_radar_registration_attack_is_detected_and_measured(tmp_path):
     d, row = _attack_run(tmp_path, "radar-bias", "ais.nmea", "radar.jsonl")
     assert row["found"] == row["positive_cases"] == 1 and row["precision"] == 1.0

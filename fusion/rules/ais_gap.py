@@ -135,6 +135,8 @@ class AisGap:
         if n < cfg.ais_gap_min_reports or (v.times[-1] - v.times[0]) / (n - 1) > cfg.ais_gap_regular_interval_s:
             return
         radar = v.radar_s > v.last_s and now_s - v.radar_s <= cfg.ais_gap_radar_fresh_s
+        if not radar and mmsi in self.ctx.__dict__.get("forged_mmsis", ()):
+            return  # named as maybe forged (``single_station``): its silence is not a vessel going dark
         lat, lon = (v.radar_lat, v.radar_lon) if radar else (v.lat, v.lon)
         if not geo.in_aoi(lat, lon):
             return

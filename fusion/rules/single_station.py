@@ -17,9 +17,9 @@ Where no other station overlaps X (a remote island's receiver, an integrator's o
 a stolen key), a **satellite** can witness: it hears every transmission under its footprint
 while it passes, so a real vessel reporting every few seconds through a pass is heard unless
 the satellite misses every one of its reports.  For each pass during which the satellite heard
-other vessels within ``single_sat_within_s`` of one of the MMSI's reports and a cell of its path
-(or the eight around it), the mean number of their reports it heard per vessel, λ, says how
-well it hears there; missing all of a real vessel's is then about ``exp(−λ)`` a pass (Poisson).
+other vessels (one is enough) within ``single_sat_within_s`` of one of the MMSI's reports and a
+cell of its path (or the eight around it), the mean number of their reports it heard per vessel,
+λ, says how well it hears there; missing all of a real vessel's is then about ``exp(−λ)`` a pass (Poisson).
 When the product over the passes is below ``single_sat_miss_p`` and the satellite never heard the
 MMSI, the satellite is a witness.  The satellite hearing the MMSI at any time retracts the alert.
 
@@ -101,6 +101,7 @@ class SingleStation:
                 self.ctx.book.retract(h.alert, obs.time_s, f"MMSI {obs.mmsi} is heard by {', '.join(other)} too: "
                                       "a real transmission")
                 h.alert = None
+                self._real(obs.mmsi)
             return
         cfg = self.cfg
         if len(h.stations) != 1 or h.radar or h.sat_heard or h.reports < cfg.single_min_reports \
@@ -133,10 +134,12 @@ class SingleStation:
                     passes[sat] = n
             if not passes:
                 return
-            witnesses += sorted(passes)
+        named = [*witnesses, *(f"{s} (overhead {n} time{'s' if n > 1 else ''})" for s, n in passes.items())]
+        witnesses += sorted(passes)
         lat, lon = obs.lat, obs.lon
         tracks = self.ctx.mmsi_tracks.get(obs.mmsi)
-        overhead = "".join(f" ({s} overhead {n} times)" for s, n in passes.items())
+        # a vessel that may not exist: its silence later is not a vessel going dark (``ais_gap``)
+        self.ctx.__dict__.setdefault("forged_mmsis", set()).add(obs.mmsi)
         evidence = {"receiver": station, "cause": "single_station", "mmsi": obs.mmsi,
                     "reports": h.reports, "since_s": h.first_s, "witnesses": witnesses}
         if passes:
@@ -144,7 +147,7 @@ class SingleStation:
         h.alert = self.ctx.book.open(
             "sensor_integrity", cfg.severity.get("sensor_integrity", "high"), obs.time_s,
             f"MMSI {obs.mmsi} is heard only by {station} ({h.reports} reports in "
-            f"{(obs.time_s - h.first_s) / 60:.0f} min) where {', '.join(witnesses)}{overhead} hear the traffic "
+            f"{(obs.time_s - h.first_s) / 60:.0f} min) where {', '.join(named)} hear the traffic "
             "around it and never heard it, and no radar sees it: a vessel injected into one station's feed, "
             "or a forged one",
             track_id=next(reversed(tracks)) if tracks else None, mmsi=obs.mmsi, lat=lat, lon=lon,
@@ -165,6 +168,7 @@ class SingleStation:
         if h is None:
             return
         h.sat_heard = True
+        self._real(obs.mmsi)
         if h.alert is not None:
             self.ctx.book.retract(h.alert, obs.time_s, f"the satellite {sat} hears MMSI {obs.mmsi} too: a real "
                                   "transmission")
@@ -190,7 +194,7 @@ class SingleStation:
         log_miss, n, per_vessel, last = 0.0, 0, {}, None
         for ts, other in heard + [(math.inf, -1)]:
             if last is not None and ts - last > cfg.single_sat_pass_gap_s:
-                if len(per_vessel) >= cfg.single_min_heard:   # a pass: λ = reports heard per vessel around
+                if per_vessel:   # a pass: λ = reports heard per vessel around (one heard 30 times is evidence)
                     log_miss -= sum(per_vessel.values()) / len(per_vessel)
                     n += 1
                 per_vessel = {}
@@ -199,6 +203,12 @@ class SingleStation:
             per_vessel[other] = per_vessel.get(other, 0) + 1
             last = ts
         return n if n and log_miss < math.log(cfg.single_sat_miss_p) else 0
+
+    def _real(self, mmsi: int) -> None:
+        """Another witness heard or saw the MMSI: it is a vessel after all."""
+        forged = self.ctx.__dict__.get("forged_mmsis")
+        if forged:
+            forged.discard(mmsi)
 
     def _station(self, obs: Observation) -> str | None:
         """The registered terrestrial station that heard the report (``Coverage.station_key``),
@@ -226,6 +236,7 @@ class SingleStation:
             if h.alert is not None:
                 self.ctx.book.retract(h.alert, line.time_s, f"a radar sees MMSI {line.mmsi}: a real vessel")
                 h.alert = None
+                self._real(line.mmsi)
 
     def forget_mmsi(self, mmsi: int) -> bool:
         """An MMSI silent for ``mmsi_keep_s``: its episode ends."""

@@ -77,6 +77,7 @@ from fusion.geodesy import destination, distance_m, distance_m_array, inverse, m
 from fusion.model import Observation, Sensor
 from ingest.nmea import nmea_checksum
 
+from .attacks import stolen_key
 from .events import GROUPS, Case, inject
 from .world import (AIS_DTYPE, STATIC, AisReports, MmsiBook, MovingRadar, RadarPlots, Vessel, World, ais_reports,
                     ais_sensor_id, beyond_cover_traffic, class_b_craft, clean_day_sensors, feature_fishing,
@@ -90,6 +91,10 @@ ATTACKS = {"receiver_clock": "one receiver's clock runs 2 min behind from 30 min
            "receiver_replay": "one receiver re-sends, from 1 h in and for 30 min, what it heard an hour before",
            "receiver_forgery": "one receiver injects a forged vessel from 30 min in, for an hour: a copy of a "
                                "real ship's track 10 min behind it under another MMSI, heard by no other station"}
+# attacks that bring a sensor and traffic of their own (``attacks.py``; labelled sensor_integrity)
+SENSOR_ATTACKS = {"stolen_key": "an integrator's key is stolen: from 30 min in, for 90 min, two forged vessels are "
+                                "pushed through its only receiver, far out at sea where no other station hears; "
+                                "a satellite passing over can tell (the scenario needs `satellite`)"}
 # attacks on a radar (written into the radar feed; labelled sensor_integrity)
 RADAR_ATTACKS = {"radar_bias": "the busiest radar's antenna turns 1.0° off north and its range reads 250 m long "
                                "from 30 min in (a registration fault)"}
@@ -197,10 +202,11 @@ def from_dict(raw: dict, where: str = "scenario") -> Scenario:
         ev = raw["events"]
         if not isinstance(ev, list) or not all(isinstance(e, str) for e in ev):
             raise ScenarioError(f"{where}: `events` must be a list of event names")
-        bad = [e for e in ev if e not in GROUPS and e not in ATTACKS and e not in RADAR_ATTACKS]
+        bad = [e for e in ev if e not in GROUPS and e not in ATTACKS and e not in RADAR_ATTACKS
+               and e not in SENSOR_ATTACKS]
         if bad:
             raise ScenarioError(f"{where}: unknown event(s) {', '.join(bad)}; "
-                                f"known: {', '.join([*GROUPS, *ATTACKS, *RADAR_ATTACKS])}")
+                                f"known: {', '.join([*GROUPS, *ATTACKS, *RADAR_ATTACKS, *SENSOR_ATTACKS])}")
         s.events = list(dict.fromkeys(ev))
     if "receivers" in raw:
         rs = raw["receivers"]
@@ -244,6 +250,9 @@ def from_dict(raw: dict, where: str = "scenario") -> Scenario:
             raise ScenarioError(f"{where}: `{key}` must be in [0, {most}], not {getattr(s, key)}")
     if s.patrol_radars and not s.patrols:
         raise ScenarioError(f"{where}: `patrol_radars` needs patrol craft (`patrols` > 0)")
+    if "stolen_key" in s.events and not s.satellite:
+        raise ScenarioError(f"{where}: `stolen_key` needs a `satellite` (where no station overlaps the "
+                            "integrator's receiver, only a satellite can contradict it)")
     if not 1 <= s.truth_every_s <= 3600:
         raise ScenarioError(f"{where}: `truth_every_s` must be in [1, 3600], not {s.truth_every_s}")
     if not 5 <= s.near_radius_km <= 500:
@@ -364,20 +373,25 @@ def generate(s: Scenario, *, progress=None) -> Generated:
             moving += patrol_radars(patrols)
     if s.aircraft:
         moving += patrol_aircraft(world, s.aircraft, t_start, t_end)
+    forged: list[Vessel] = []   # AIS reports of vessels that do not exist: no truth, no radar, no satellite
+    if "stolen_key" in s.events:
+        local, forged, more = stolen_key(world, t_start, t_end, book, np.random.default_rng(s.seed + 5), s.name)
+        vs += local
+        cases += more
     # reports and plots as compact rows (``AIS_DTYPE``, ``RADAR_DTYPE``), not Observations: a
     # 24-hour, 5,000-vessel day has ten million reports and two and a half million plots
     _tick(progress, "AIS reports")
-    parts, every = [], max(1, len(vs) // 50)
-    for i, v in enumerate(vs):
+    parts, every, senders = [], max(1, len(vs) // 50), vs + forged
+    for i, v in enumerate(senders):
         parts.append(ais_reports(world, v, t_start, t_end, rng, s.ais_schedule, i))
         if progress is not None and (i + 1) % every == 0:
-            progress(f"AIS reports: {i + 1:,} / {len(vs):,} vessels")
+            progress(f"AIS reports: {i + 1:,} / {len(senders):,} vessels")
     rows = np.concatenate(parts) if parts else np.zeros(0, AIS_DTYPE)
     del parts
     rows = rows[(rows["t"] >= t_start) & (rows["t"] < t_end)]
     # in time order; at one time positions before static data (then as made: the sort is stable)
     rows = rows[np.lexsort((rows["kind"] == STATIC, rows["t"]))]
-    ais = AisReports(rows, vs, ais_sensor_id(world))
+    ais = AisReports(rows, senders, ais_sensor_id(world))
     del rows
     _tick(progress, "radar plots")
     plots = radar_plots(world, vs, t_start, t_end, rng, s.radar_detection,
