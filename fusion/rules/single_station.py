@@ -86,6 +86,8 @@ class SingleStation:
         if h is None:
             h = self.mmsis[obs.mmsi] = _Heard(obs.time_s)
         h.stations.add(key)
+        if len(h.stations) > 1:
+            self._real(obs.mmsi)   # (also long after an episode closed: a second station makes it real)
         h.reports += 1
         h.last = (obs.time_s, obs.lat, obs.lon)
         cell = self.ctx.coverage.cell(obs.lat, obs.lon)
@@ -101,7 +103,6 @@ class SingleStation:
                 self.ctx.book.retract(h.alert, obs.time_s, f"MMSI {obs.mmsi} is heard by {', '.join(other)} too: "
                                       "a real transmission")
                 h.alert = None
-                self._real(obs.mmsi)
             return
         cfg = self.cfg
         if len(h.stations) != 1 or h.radar or h.sat_heard or h.reports < cfg.single_min_reports \
@@ -233,14 +234,15 @@ class SingleStation:
         h = self.mmsis.get(line.mmsi)
         if h is not None and not h.radar:
             h.radar = True
+            self._real(line.mmsi)
             if h.alert is not None:
                 self.ctx.book.retract(h.alert, line.time_s, f"a radar sees MMSI {line.mmsi}: a real vessel")
                 h.alert = None
-                self._real(line.mmsi)
 
     def forget_mmsi(self, mmsi: int) -> bool:
         """An MMSI silent for ``mmsi_keep_s``: its episode ends."""
         h = self.mmsis.pop(mmsi, None)
+        self._real(mmsi)   # its episode is over: a later vessel with this MMSI is judged afresh
         if h is not None and h.alert is not None:
             self.ctx.book.close(h.alert, self.ctx.now_s, f"MMSI {mmsi} is no longer reported")
         return True
