@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from typing import TypeVar
+
 from fastapi import HTTPException, Request
+from pydantic import BaseModel, ValidationError
 
 from ingest.timeparse import parse_iso
 from services.settings import ApiKey
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def _bbox(text: str | None) -> tuple[float, float, float, float] | None:
@@ -27,6 +33,29 @@ def _since(text: str | None) -> float | None:
         return parse_iso(text)
     except ValueError:
         raise HTTPException(422, f"since must be an ISO 8601 time, not {text!r}") from None
+
+
+async def json_object(request: Request, model: type[M], not_object: str, limit: int = 65_536) -> M:
+    """A small JSON object body validated by ``model`` (pydantic, extra fields forbidden): 422 with
+    every reason (an unknown field names the known ones), ``not_object`` when it is no object;
+    400 / 413 for a body that is not UTF-8 or too large."""
+    try:
+        body = json.loads(await _body(request, limit))
+    except json.JSONDecodeError as exc:
+        raise HTTPException(422, f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    if not isinstance(body, dict):
+        raise HTTPException(422, not_object)
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        reasons = []
+        for e in exc.errors():
+            where = ".".join(str(p) for p in e["loc"]) or "body"
+            if e["type"] == "extra_forbidden":
+                reasons.append(f"unknown field {where!r} (known: {', '.join(model.model_fields)})")
+            else:
+                reasons.append(f"{where}: {e['msg']}")
+        raise HTTPException(422, "; ".join(reasons)) from None
 
 
 async def _body(request: Request, limit: int) -> str:

@@ -5,11 +5,9 @@ its truth, which no path of the API serves; its feeds play through this server's
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
-from pydantic import ValidationError
 
 from ingest.errors import IngestError
 from services.ingest_service import BusUnavailable, TooManyLines
@@ -19,7 +17,7 @@ from services.sensor_registry import parse_sensors
 
 from ..deps import AUTH, Admin, RuntimeDep, errors, json_schema, raw_body
 from ..models import ExerciseIn, ExerciseState
-from ..params import _body
+from ..params import json_object
 from .ingest import _delivered
 from .sensors import _check_sensor_cap
 
@@ -99,23 +97,7 @@ async def start_exercise(request: Request, runtime: RuntimeDep, who: Admin) -> d
     if not runtime.settings.exercise:
         raise HTTPException(409, f"{_LIVE}: an exercise never plays into the live picture. Start an exercise "
                                  "system for it (MFC_EXERCISE='Drill 1' MFC_FUSION_CLOCK=feed mfc serve)")
-    try:
-        body = json.loads(await _body(request, 65_536))
-    except json.JSONDecodeError as exc:
-        raise HTTPException(422, f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
-    if not isinstance(body, dict):
-        raise HTTPException(422, 'want a JSON object: {"scenario": NAME, "speed": X}')
-    try:
-        asked = ExerciseIn.model_validate(body)
-    except ValidationError as exc:
-        reasons = []
-        for e in exc.errors():
-            where = ".".join(str(p) for p in e["loc"]) or "body"
-            if e["type"] == "extra_forbidden":
-                reasons.append(f"unknown field {where!r} (known: {', '.join(ExerciseIn.model_fields)})")
-            else:
-                reasons.append(f"{where}: {e['msg']}")
-        raise HTTPException(422, "; ".join(reasons)) from None
+    asked = await json_object(request, ExerciseIn, 'want a JSON object: {"scenario": NAME, "speed": X}')
     names = [s["name"] for s in _scenarios(runtime)]
     if asked.scenario not in names:  # built-in names only: never a path on the server
         raise HTTPException(422, f"no built-in scenario named {asked.scenario!r}; built-in: {', '.join(names)}")

@@ -16,7 +16,7 @@ from fusion.rules.zones import zone_policy
 
 from ..deps import AUTH, Acker, Admin, Reader, RuntimeDep, errors, json_schema, raw_body
 from ..models import Deleted, ZoneFeature, ZonePolicy, ZonePolicyIn, Zones
-from ..params import _body
+from ..params import _body, json_object
 
 router = APIRouter(prefix="/v1/zones", tags=["geography"])
 _POLICY_BODY = raw_body("application/json", json_schema(ZonePolicyIn),
@@ -105,25 +105,9 @@ async def put_policy(name: str, request: Request, runtime: RuntimeDep, who: Admi
     ``exclude_flags``, ``dark``, ``min_inside_s``, ``severity``, ``group``; only the fields given
     override the kind's policy, ``{}`` removes the override.  Stored (a restart keeps it) and
     applied by the rules engine of this process to the vessels that join from the next batch on."""
-    from pydantic import ValidationError
     kind = _zone_kind(runtime, name)
-    try:
-        body = json.loads(await _body(request, 65_536))
-    except json.JSONDecodeError as exc:
-        raise HTTPException(422, f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
-    if not isinstance(body, dict):
-        raise HTTPException(422, "want a JSON object of policy fields: " + ", ".join(ZonePolicyIn.model_fields))
-    try:
-        policy = ZonePolicyIn.model_validate(body)
-    except ValidationError as exc:
-        reasons = []
-        for e in exc.errors():
-            where = ".".join(str(p) for p in e["loc"]) or "body"
-            if e["type"] == "extra_forbidden":
-                reasons.append(f"unknown field {where!r} (known: {', '.join(ZonePolicyIn.model_fields)})")
-            else:
-                reasons.append(f"{where}: {e['msg']}")
-        raise HTTPException(422, "; ".join(reasons)) from None
+    policy = await json_object(request, ZonePolicyIn,
+                               "want a JSON object of policy fields: " + ", ".join(ZonePolicyIn.model_fields))
     override = policy.model_dump(exclude_unset=True)
     runtime.store.put_zone_policy(name, override, who.name, runtime.clock())
     runtime.zone_policy_changed(name, override)
