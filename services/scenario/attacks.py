@@ -12,30 +12,17 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from fusion.geodesy import KN_TO_MS, distance_m
 from fusion.model import Sensor
-from services.geography import build_geography
 
 from .events import Case
-from .world import MmsiBook, Vessel, World, ecef, offset, path_from_waypoints
+from .world import MmsiBook, Vessel, World, offset, path_from_waypoints
 
 H = 3600.0
 INTEGRATOR = "AIS-INTEGRATOR-1"
 FORGED_S = 1.5 * H          # how long each forged vessel is pushed
 LOCAL_VESSELS = 6           # real vessels crossing the integrator's area
-
-
-def add_receiver(world: World, sensor: Sensor) -> None:
-    """A terrestrial AIS receiver added to a built world (its lookup tables and geography)."""
-    world.sensors[sensor.id] = sensor
-    terrestrial = [s for s in world.sensors.values() if s.kind == "ais" and s.platform == "terrestrial"]
-    world.rx = np.array([(s.lat, s.lon, s.range_m) for s in terrestrial])
-    world.rx_ids = [s.id for s in terrestrial]
-    world._rx_tree = cKDTree(ecef(world.rx[:, 0], world.rx[:, 1]))
-    world._rx_reach = float(world.rx[:, 2].max()) + 1.0
-    world.geo = build_geography(world.sensors)
 
 
 def isolated_site(world: World, rng: np.random.Generator, clear_m: float = 250_000.0) -> tuple[float, float] | None:
@@ -60,7 +47,7 @@ def stolen_key(world: World, t_start: float, t_end: float, book: MmsiBook, rng: 
     site = isolated_site(world, rng)
     if site is None:
         raise ScenarioError(f"{name}: stolen_key found no open water 250 km from every AIS receiver")
-    add_receiver(world, Sensor(INTEGRATOR, "ais", site[0], site[1], range_m=60_000.0))
+    world.add_receiver(Sensor(INTEGRATOR, "ais", site[0], site[1], range_m=60_000.0))
     local: list[Vessel] = []
     for k in range(LOCAL_VESSELS):   # straight crossings within 25 km of the site, 9–14 kn
         r, b = rng.uniform(0, 25_000), rng.uniform(0, 2 * math.pi)

@@ -104,16 +104,26 @@ class World:
             if all(distance_m(la, lo, s.lat, s.lon) > 120_000 for s in rx):
                 rx.append(Sensor(f"AIS-{len(rx) + 1:02d}", "ais", la, lo, range_m=90_000.0))
         self.sensors = {s.id: s for s in rx + list(extra_sensors)}
-        self.geo = build_geography(self.sensors)
-        self.rx = np.array([(s.lat, s.lon, s.range_m) for s in self.sensors.values() if s.kind == "ais"])
-        self.rx_ids = [s.id for s in self.sensors.values() if s.kind == "ais"]
-        if len(self.rx):
-            self._rx_tree = cKDTree(ecef(self.rx[:, 0], self.rx[:, 1]))
-            self._rx_reach = float(self.rx[:, 2].max()) + 1.0
+        self._index_receivers()
         self.radars = [s for s in self.sensors.values() if s.kind == "radar"]
         self.watch = shapely.union_all([g for _, _, g in self.geo.watch]).buffer(0.1)
         shapely.prepare(self.watch)
         self._lane_graph()
+
+    def add_receiver(self, sensor: Sensor) -> None:
+        """A terrestrial AIS receiver added to the built world (an attack's own station)."""
+        self.sensors[sensor.id] = sensor
+        self._index_receivers()
+
+    def _index_receivers(self) -> None:
+        """The geography and the lookup tables of the terrestrial AIS receivers."""
+        self.geo = build_geography(self.sensors)
+        rx = [s for s in self.sensors.values() if s.kind == "ais" and s.platform == "terrestrial"]
+        self.rx = np.array([(s.lat, s.lon, s.range_m) for s in rx])
+        self.rx_ids = [s.id for s in rx]
+        if len(self.rx):
+            self._rx_tree = cKDTree(ecef(self.rx[:, 0], self.rx[:, 1]))
+            self._rx_reach = float(self.rx[:, 2].max()) + 1.0
 
     def _sea_clear(self, lat: float, lon: float, metres: float) -> bool:
         """At sea and at least ``metres`` from land (checked on a ring of points)."""
