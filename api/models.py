@@ -319,6 +319,7 @@ class SensorIntegrity(Exact):
     status: Literal["ok", "suspect"]
     cause: Literal["clock_offset", "replayed_traffic", "registration_bias", "single_station"] | None = None
     offset_s: float | None = None
+    drift_s_per_h: float | None = None   # clock_offset: how fast the receiver's clock moves away from its peers'
     correcting: bool | None = None   # corrected before fusion: re-timed by offset_s, or plots moved back by the bias
     bearing_bias_deg: float | None = None   # registration_bias: plots' bearing minus AIS truth (median)
     range_bias_m: float | None = None       # registration_bias: plots' range minus AIS truth (median)

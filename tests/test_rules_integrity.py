@@ -226,3 +226,52 @@ def test_a_receiver_found_two_minutes_behind_is_corrected_before_fusion():
     assert off and on
     assert min(off) > 500, off[:5]
     assert max(on) < 100, on[:5]
+
+
+def heard_with(reps, clocks: dict, seed: int = 3):
+    """Each report as each receiver stamps it: ``clocks`` maps a receiver to a function of the
+    seconds since T0 giving its clock's error; stamps are whole seconds (as NMEA tag blocks carry
+    them) after a random network delay of 0–2 s, so that two receivers' offsets jitter."""
+    import random
+    rnd = random.Random(seed)
+    obs = []
+    for t, mmsi, lat, lon, sog, cog in reps:
+        for rx, err in clocks.items():
+            stamp = float(int(t + err(t - T0) + rnd.uniform(0.0, 2.0)))
+            obs.append((t, Observation("ais_position", rx, stamp, lat, lon, sigma_m=10.0, mmsi=mmsi, sog_kn=sog,
+                                       cog_deg=cog, station=rx)))
+    return [o for _, o in sorted(obs, key=lambda x: x[0])]
+
+
+def test_a_clock_drifting_a_second_a_minute_is_named_before_it_reaches_the_offset_limit():
+    """From 10 min in RX-C's clock falls 1 s further behind every minute: the level check alone
+    names it when it is 30 s behind (40 min in); the drift is named while it is 10–30 s behind, with
+    its rate, and its reports are corrected from then on."""
+    ok = lambda s: 0.0
+    drift = lambda s: -max(0.0, s - 600.0) / 60.0
+    obs = heard_with(reports(60), {"RX-A": ok, "RX-B": ok, "RX-C": drift, "RX-D": ok})
+    alerts = run(integrity_engine(), obs)
+    assert {a.evidence["receiver"] for a in alerts} == {"RX-C"}
+    first = alerts[0]
+    assert first.evidence["cause"] == "clock_offset" and first.evidence["correcting"] is True
+    assert -30.0 < first.evidence["offset_s"] <= -10.0, first.summary
+    assert first.time_s < T0 + 600 + 30 * 60          # before the clock is 30 s behind
+    assert first.evidence["drift_s_per_h"] < -15.0 and "drifting" in first.summary
+    last = alerts[-1].evidence                        # the rate converges to the truth: 60 s an hour
+    assert abs(last["drift_s_per_h"] + 60.0) < 6.0, last
+    assert abs(last["offset_s"] + (60 * 60 - 600 - 60) / 60.0) < 5.0, last
+
+
+def test_slow_drift_and_jitter_raise_nothing():
+    """A crystal without its time source (1 s an hour), a slow 3 s an hour, and a receiver 8 s
+    behind with network jitter: all within tolerance."""
+    obs = heard_with(reports(60), {"RX-A": lambda s: s / 3600.0, "RX-B": lambda s: 3.0 * s / 3600.0,
+                                   "RX-C": lambda s: -8.0, "RX-D": lambda s: 0.0})
+    assert run(integrity_engine(), obs) == []
+
+
+def test_a_steady_offset_of_twenty_seconds_is_not_a_drift():
+    """Not growing: 20 s behind from the start stays under the 30 s limit, whatever the trend fit says."""
+    obs = heard_with(reports(60), {"RX-A": lambda s: 0.0, "RX-B": lambda s: 0.0, "RX-C": lambda s: -20.0,
+                                   "RX-D": lambda s: 0.0})
+    assert run(integrity_engine(), obs) == []

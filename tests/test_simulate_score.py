@@ -266,6 +266,23 @@ def test_each_built_in_attack_on_a_receiver_is_detected_by_the_centre(tmp_path, 
         assert not [a for a in alerts if a["type"] in ("identity_clash", "speed_jump", "gnss_interference")]
 
 
+def test_a_receiver_clock_drifting_a_second_a_minute_is_named_while_still_under_the_offset_limit(tmp_path):
+    """`receiver-drift`: from 30 min in one receiver's clock falls 1 s further behind every minute
+    (the scenario's description); a peer drifting 3 s an hour is the near-miss.  The centre names
+    the drift before the clock is 30 s behind (the level check alone waits until then, 30 min in),
+    measures its rate and re-times the receiver's reports."""
+    d, row = _attack_run(tmp_path, "receiver-drift", "ais.nmea")
+    assert row["found"] == row["positive_cases"] == 1 and row["precision"] == 1.0
+    assert row["near_misses_fired"] == 0
+    assert row["median_delay_s"] < 25 * 60
+    target = next(json.loads(x) for x in (d / "labels.jsonl").read_text().splitlines() if json.loads(x)["positive"])
+    mine = [json.loads(x) for x in (d / "a.jsonl").read_text().splitlines()]
+    mine = [a for a in mine if a["type"] == "sensor_integrity"]
+    assert {a["evidence"]["receiver"] for a in mine} == {target["label"].split("'")[0]}
+    assert -30.0 < mine[0]["evidence"]["offset_s"] <= -10.0 and mine[0]["evidence"]["correcting"] is True
+    assert abs(mine[-1]["evidence"]["drift_s_per_h"] + 60.0) < 6.0
+
+
 def test_a_stolen_integrator_key_is_caught_by_the_satellite_where_no_station_overlaps(tmp_path):
     """`stolen-key`: two forged vessels pushed through a receiver no other station overlaps; the
     satellite passing over hears the real traffic around them and never them."""

@@ -67,6 +67,8 @@ def _integrity(runtime: Any, who: Any) -> dict[str, dict[str, Any]]:
             verdict = {"status": "suspect", "cause": ev.get("cause"), "offset_s": ev.get("offset_s")}
             if ev.get("cause") == "clock_offset":
                 verdict["correcting"] = bool(ev.get("correcting")) and sid == rx
+                if sid == rx and ev.get("drift_s_per_h") is not None:
+                    verdict["drift_s_per_h"] = ev["drift_s_per_h"]
             elif ev.get("cause") == "registration_bias":
                 verdict["correcting"] = bool(ev.get("correcting"))
                 if not integrator:   # the bias is measured from other sensors' AIS: the alert's readers only

@@ -151,3 +151,7 @@ class RulesConfig:
                                            #   missing every report of a real one would have this probability
     single_sat_within_s: float = 60.0      # ... "around it": within this long of one of its reports and a cell of it
     single_sat_pass_gap_s: float = 1200.0  # ... satellite reports this far apart are two passes
+    # a drifting receiver clock (integrity.py), named before its offset reaches integrity_clock_offset_s
+    integrity_drift_s_per_h: float = 20.0  # its offset against every peer grows this fast (a crystal: < 1 s/h) ...
+    integrity_drift_min_s: float = 10.0    # ... and is already this large (network jitter stays well under it) ...
+    integrity_drift_span_s: float = 600.0  # ... the trend fitted over at least this long of minute medians

@@ -19,6 +19,13 @@ offset, so its vessels are placed where they were when they transmitted; the rul
 the raw stamps, and the correction follows the offset as it drifts and ends with the episode.
 Two receivers that only disagree with each other are not corrected (which one is wrong is
 unknown).  A receiver is judged again after ``_JUDGE_EVERY_S`` of feed time or ``_JUDGE_EVERY_N`` new samples.
+A **drifting** clock is named before its offset reaches the limit: per pair of receivers the
+rule also keeps minute medians of the offsets (the last ``_TREND_BUCKETS``) and fits a line to
+them; a receiver whose offset against every peer (at least two, agreeing among themselves) is
+already ``integrity_drift_min_s`` and growing away at ``integrity_drift_s_per_h`` or faster, over
+at least ``integrity_drift_span_s``, has a wrong clock too (evidence ``drift_s_per_h``).  A
+crystal oscillator without its time source drifts well under a second an hour; a ramp of tens of
+seconds an hour is a broken clock or a clock being pushed slowly to stay under the limit.
 With a single peer the rule cannot tell which of the two clocks is wrong and says so, naming
 both.  Receivers are the tag-block station, else the feed's sensor.  Memory is bounded: reports
 are remembered for ``integrity_keep_s`` of feed time, at most ``integrity_max_reports``; when
@@ -39,6 +46,9 @@ _PAIR_SAMPLES = 64
 _JUDGE_EVERY_S = 10.0     # a receiver is judged again after this much feed time ...
 _JUDGE_EVERY_N = 8        # ... or this many new samples
 _MAX_STRIDE = 1024
+_TREND_BUCKET_S = 60.0    # a pair's offsets are also kept as one median a minute ...
+_TREND_BUCKETS = 30       # ... the last this many (half an hour)
+_TREND_MIN_POINTS = 5
 
 
 def _spread(mmsi: int) -> int:
@@ -75,6 +85,9 @@ class SensorIntegrity:
         # receiver singled out with a wrong clock -> its offset (s): its reports reach the tracker
         # at their corrected time (the rule itself keeps measuring the raw stamps)
         self.clock_fix: dict[str, float] = {}
+        # (a, b) -> minute medians (time, offset) of the pair's offsets, and the minute being filled
+        self.trend: dict[tuple[str, str], deque] = {}
+        self.minute: dict[tuple[str, str], tuple[float, list]] = {}
 
     def corrected_time(self, obs: Observation) -> float | None:
         """The time of ``obs`` with its receiver's measured clock offset removed, when that
@@ -142,6 +155,7 @@ class SensorIntegrity:
                 self.peers.setdefault(a, set()).add(b)
                 self.peers.setdefault(b, set()).add(a)
             ds.append(d)
+            self._to_trend((a, b), now, d)
             judged.append(rx0)
         self.reports[key] = (now0, heard + ((obs.time_s, rx),))
         self._judge(rx, now)
@@ -181,6 +195,57 @@ class SensorIntegrity:
                 out[peer] = (m if rx == b else -m, len(ds))
         return out
 
+    def _to_trend(self, pair: tuple[str, str], now_s: float, d: float) -> None:
+        if not hasattr(self, "trend"):   # (a checkpoint from before drift detection)
+            self.trend, self.minute = {}, {}
+        cur = self.minute.get(pair)
+        if cur is None or now_s - cur[0] >= _TREND_BUCKET_S:
+            if cur is not None:
+                self.trend.setdefault(pair, deque(maxlen=_TREND_BUCKETS)).append(
+                    (cur[0] + 0.5 * _TREND_BUCKET_S, median(cur[1])))
+            self.minute[pair] = (now_s, [d])
+        elif len(cur[1]) < 256:
+            cur[1].append(d)
+
+    def drift(self, rx: str, peer: str) -> float | None:
+        """The rate (s of offset per s of feed time) at which ``rx``'s clock moves away from
+        ``peer``'s: the slope of a line fitted to the pair's minute medians, when they span
+        ``integrity_drift_span_s`` and the slope is at least four standard errors from zero."""
+        a, b = (rx, peer) if rx < peer else (peer, rx)
+        pts = getattr(self, "trend", {}).get((a, b))
+        if not pts or len(pts) < _TREND_MIN_POINTS or pts[-1][0] - pts[0][0] < self.cfg.integrity_drift_span_s:
+            return None
+        n = len(pts)
+        tm = sum(t for t, _ in pts) / n
+        ym = sum(y for _, y in pts) / n
+        sxx = sum((t - tm) ** 2 for t, _ in pts)
+        slope = sum((t - tm) * (y - ym) for t, y in pts) / sxx
+        resid = sum((y - ym - slope * (t - tm)) ** 2 for t, y in pts)
+        se = (resid / (n - 2) / sxx) ** 0.5
+        if abs(slope) < 4 * se:
+            return None
+        return slope if rx == b else -slope
+
+    def _drifting(self, rx: str, peers: dict[str, tuple[float, int]]) -> float | None:
+        """``rx``'s drift rate (s/s, the median over its peers) when its offset against every peer
+        (at least two, agreeing among themselves) is ``integrity_drift_min_s`` or more and growing
+        away from them at ``integrity_drift_s_per_h`` or faster."""
+        cfg = self.cfg
+        if len(peers) < 2:
+            return None
+        rates = []
+        for p, (off, _) in peers.items():
+            r = self.drift(rx, p)
+            if r is None or abs(off) < cfg.integrity_drift_min_s or r * off <= 0 \
+                    or abs(r) * 3600.0 < cfg.integrity_drift_s_per_h:
+                return None
+            rates.append(r)
+        names = list(peers)
+        if not all(abs(d) <= cfg.integrity_clock_offset_s for i, p in enumerate(names) for q in names[i + 1:]
+                   if (d := self._offset_between(p, q)) is not None):
+            return None
+        return median(rates)
+
     def _judge(self, rx: str, now_s: float) -> None:
         last_s, waiting = self.judged.get(rx, (-1e18, 0))
         if now_s - last_s < _JUDGE_EVERY_S and waiting < _JUDGE_EVERY_N:
@@ -205,6 +270,11 @@ class SensorIntegrity:
                     shared = sum(v[1] for v in bad.values())
                     with_ = sorted(bad)
                     verdict = "clock_offset"
+            if verdict is None and (rate := self._drifting(rx, peers)) is not None:
+                offset = median(v[0] for v in peers.values())
+                shared = sum(v[1] for v in peers.values())
+                with_ = sorted(peers)
+                verdict = "clock_offset"
         rep = self.repeats.get(rx)
         if rep is not None and len(rep) >= cfg.integrity_min_shared:
             recent = [(d, src) for t, d, src in rep if t >= now_s - cfg.integrity_quiet_s]
@@ -228,11 +298,18 @@ class SensorIntegrity:
         ep = self.open.get(ep_key)
         correcting = verdict == "clock_offset" and "|" not in ep_key and cfg.integrity_correct_clock
         self._set_fix(ep_key, offset if correcting else None)
+        rate = None
+        if verdict == "clock_offset" and "|" not in ep_key:
+            rates = [r for p in with_ if (r := self.drift(rx, p)) is not None and r * offset > 0]
+            rate = median(rates) * 3600.0 if len(rates) == len(with_) else None
         summary = self._summary(rx, verdict, offset, shared, with_)
+        if rate is not None and abs(rate) >= cfg.integrity_drift_s_per_h:
+            summary += f", drifting {abs(rate):.0f} s an hour"
         if correcting:
             summary += f"; its reports are placed {abs(offset):.0f} s {'earlier' if offset > 0 else 'later'}, at the peers' time"
         evidence = {"receiver": rx, "cause": verdict, "offset_s": round(offset, 1), "shared_reports": shared,
-                    "peers": with_, "correcting": bool(correcting)}
+                    "peers": with_, "correcting": bool(correcting),
+                    "drift_s_per_h": None if rate is None else round(rate, 1)}
         if ep is None:
             lat, lon = self._where(rx)
             alert = self.ctx.book.open(

@@ -88,6 +88,8 @@ H = 3600.0
 # attacks on the centre's own feeds (written into the AIS feed; labelled sensor_integrity)
 ATTACKS = {"receiver_clock": "one receiver's clock runs 2 min behind from 30 min in; another's 5 s ahead "
                              "(a near-miss: network jitter)",
+           "receiver_drift": "one receiver's clock drifts from 30 min in, falling 1 s further behind every minute; "
+                             "another's drifts 3 s an hour (within tolerance: a near-miss)",
            "receiver_replay": "one receiver re-sends, from 1 h in and for 30 min, what it heard an hour before",
            "receiver_forgery": "one receiver injects a forged vessel from 30 min in, for an hour: a copy of a "
                                "real ship's track 10 min behind it under another MMSI, heard by no other station"}
@@ -512,6 +514,20 @@ def _receptions(g: Generated, rng: np.random.Generator) -> list[tuple[float, Obs
             out = [(t, o, st, stamp + 5.0 if st == other.id and t >= a else stamp) for t, o, st, stamp in out]
             g.cases.append(Case("sensor_integrity", False, f"{other.id}'s clock 5 s ahead", g.t_start, g.t_end,
                                 other.lat, other.lon, 20_000.0))
+    if "receiver_drift" in attacks:
+        a = g.t_start + 0.5 * H
+        rate = 1.0 / 60.0   # s of clock error per s: a free-running or tampered clock, not a crystal's ppm
+        out = [(t, o, st, stamp - rate * (t - a) if st == target and t >= a else stamp) for t, o, st, stamp in out]
+        g.cases.append(Case("sensor_integrity", True, f"{target}'s clock drifts 1 s a minute behind", a, g.t_end,
+                            rx.lat, rx.lon, 20_000.0))
+        peers = sorted(pair[target], key=lambda p: (-pair[target][p], p))
+        if peers:   # a slow drift on the target's closest peer, 3 s an hour: within tolerance
+            other = world.sensors[peers[0]]
+            slow = 3.0 / H
+            out = [(t, o, st, stamp + slow * (t - g.t_start) if st == other.id else stamp)
+                   for t, o, st, stamp in out]
+            g.cases.append(Case("sensor_integrity", False, f"{other.id}'s clock drifts 3 s an hour", g.t_start,
+                                g.t_end, other.lat, other.lon, 20_000.0))
     if "receiver_forgery" in attacks:
         a = g.t_start + 0.5 * H
         # the ship to copy: under way, heard by the target and at least two other receivers at a
