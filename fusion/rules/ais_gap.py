@@ -7,7 +7,10 @@ alert opens (high if radar still holds the vessel, else medium).  The episode cl
 when AIS resumes; a late report from inside the supposed silence shortens it or, if
 the silence was then shorter than the threshold, retracts it.  Coverage is judged where
 the vessel is believed to be: the radar position, else the last report dead-reckoned
-over the silence (a ship that steamed out of every receiver's range is not a gap).
+over the silence (a ship that steamed out of every receiver's range is not a gap).  A ship
+under way must also have spent ``ais_gap_s`` of its silence inside coverage on that dead-reckoned
+path: one crossing a hole between two receivers' ranges is silent because nobody can hear it, and
+is judged again once it could have been heard that long.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from ..geodesy import KN_TO_MS, from_local
 from ..model import Alert, Observation, TrackLine
 from .base import Context, minutes
 from .identity import not_a_vessel
+
+_PATH_STEP_S = 60.0   # the dead-reckoned path through a silence is sampled this often
 
 
 @dataclass(slots=True)
@@ -118,8 +123,11 @@ class AisGap:
             self._arm(mmsi, v.last_s + cfg.ais_gap_s)
             return
         if v.judged_s != v.last_s:
+            retry = self._judge(mmsi, v, due_s, silence)
+            if retry is not None and retry < v.last_s + cfg.ais_gap_close_after_s:
+                self._arm(mmsi, retry)   # not yet heard-able long enough: judged again then
+                return
             v.judged_s = v.last_s
-            self._judge(mmsi, v, due_s, silence)
         if v.alert is None and silence >= cfg.ais_gap_close_after_s:
             del self.vessels[mmsi]   # forget vessels long gone
         else:
@@ -129,7 +137,9 @@ class AisGap:
         self.vessels[mmsi].due_s = due_s
         self.ctx.timers.at(due_s, partial(self._due, mmsi))
 
-    def _judge(self, mmsi: int, v: _Vessel, now_s: float, silence: float) -> None:
+    def _judge(self, mmsi: int, v: _Vessel, now_s: float, silence: float) -> float | None:
+        """Open the alert when the silence counts; the feed time to judge again at when the
+        vessel has not yet been inside coverage for ``ais_gap_s`` of it (else None)."""
         cfg, geo = self.cfg, self.ctx.geo
         n = len(v.times)
         if n < cfg.ais_gap_min_reports or (v.times[-1] - v.times[0]) / (n - 1) > cfg.ais_gap_regular_interval_s:
@@ -146,6 +156,10 @@ class AisGap:
             # every receiver's range has not gone silent, it has gone out of earshot
             dlat, dlon = self._dead_reckoned(v, silence)
             covered = geo.in_coverage(dlat, dlon)
+            if covered:
+                heard_s = self._covered_s(v, silence)
+                if heard_s < cfg.ais_gap_s - _PATH_STEP_S:
+                    return now_s + max(_PATH_STEP_S, cfg.ais_gap_s - heard_s)
         if covered is None:
             covered = cfg.ais_gap_assume_coverage_without_receivers
         severity = cfg.severity["ais_gap_radar" if radar else "ais_gap"]
@@ -184,6 +198,14 @@ class AisGap:
                              last_ais_s=obs.time_s, silence_s=round(remaining),
                              last_ais_lat=obs.lat, last_ais_lon=obs.lon)
         return True
+
+    def _covered_s(self, v: _Vessel, silence: float) -> float:
+        """How long of the silence the vessel spent inside some receiver's range, dead-reckoned
+        from its last report (sampled every ``_PATH_STEP_S``)."""
+        n = max(1, math.ceil(silence / _PATH_STEP_S))
+        step = silence / n
+        inside = sum(1 for k in range(n) if self.ctx.geo.in_coverage(*self._dead_reckoned(v, (k + 0.5) * step)))
+        return inside * step
 
     @staticmethod
     def _dead_reckoned(v: _Vessel, silence: float) -> tuple[float, float]:
