@@ -21,6 +21,7 @@ Everything here works on arrays over the whole scan:
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -39,7 +40,8 @@ N_COLS = 13
 
 def gate_scan(plots: np.ndarray, state: np.ndarray, live: np.ndarray, q: float,
               gate_chi2: float, tau_s: float = 60.0,
-              extra_cost: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+              extra_cost: np.ndarray | None = None,
+              max_gate_m: float = math.inf) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gated (plot index, track column, cost) triples of one scan, sorted by plot then column.
 
     ``plots`` is an m×4 array (lat, lon, time_s, sigma_m); ``state`` the track
@@ -47,6 +49,9 @@ def gate_scan(plots: np.ndarray, state: np.ndarray, live: np.ndarray, q: float,
     degree) and ``live`` a boolean mask of the columns in use.  The process
     noise of a track is ``q · (1 + (QS - 1)·exp(-|dt| / tau_s))`` as in ``Track``;
     ``extra_cost`` (per column) is added to the cost of every pair with that track.
+    ``max_gate_m`` caps the gate's radius: a track's predicted spread is counted at most as
+    ``max_gate_m² / gate_chi2`` (a track coasting for minutes has a spread of kilometres, and
+    would otherwise take clutter, or another vessel's echo, kilometres from where it can be).
     """
     empty = (np.zeros(0, np.intp), np.zeros(0, np.intp), np.zeros(0))
     if len(plots) == 0:
@@ -85,6 +90,8 @@ def gate_scan(plots: np.ndarray, state: np.ndarray, live: np.ndarray, q: float,
     var += adt3
     var += r_max
     var *= gate_chi2 * 1.0202
+    if max_gate_m < math.inf:
+        np.minimum(var, max_gate_m * max_gate_m * 1.0202, out=var)
     reach = np.sqrt(var, out=var)
     reach += (np.abs(st[VE]) + np.abs(st[VN])) * half + 1.0
     y = st[LAT] - lat0
@@ -133,6 +140,8 @@ def gate_scan(plots: np.ndarray, state: np.ndarray, live: np.ndarray, q: float,
     qs = 1.0 + (t[QS] - 1.0) * np.exp(-adtp / tau_s)
     sv = (t[PA] + dtp * (2.0 * t[PB] + dtp * t[PC]) + (q / 3.0) * qs * adtp * adtp * adtp
           + psig[pi] ** 2)
+    if max_gate_m < math.inf:
+        np.minimum(sv, max_gate_m * max_gate_m / gate_chi2, out=sv)
     d2 = (east * east + north * north) / sv
     ok = d2 <= gate_chi2
     pi, cols, cost = pi[ok], cols[ok], d2[ok] + 2.0 * np.log(sv[ok])

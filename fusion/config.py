@@ -80,6 +80,9 @@ class TrackerConfig:
     merge_radar_twins: bool = True         # a radar-only track agreeing with an older radar-only one in
                                            #   position (gate_chi2) and velocity (merge_speed_diff_ms) for
                                            #   merge_checks checks, never fed by one scan with it, is merged
+    radar_gate_max_m: float = 3000.0       # a radar plot is never taken by a track predicted farther than this
+                                           #   (a track coasting for minutes spreads over kilometres: its gate
+                                           #   would take clutter, or another vessel's echo, far from the vessel)
 
     def __post_init__(self) -> None:
         if self.motion_model not in ("imm", "adaptive"):

@@ -122,7 +122,7 @@ class ScanAssociation:
             return set()
         free = [i for i in range(len(arr)) if i not in assigned]
         pi, _, _ = gate_scan(arr[free], self._state, mask, cfg.accel_psd_m2_s3, cfg.held_gate_chi2,
-                             cfg.manoeuvre_tau_s)
+                             cfg.manoeuvre_tau_s, max_gate_m=cfg.radar_gate_max_m)
         return {free[i] for i in set(pi.tolist())}
 
     # ------------------------------------------------------------- association
@@ -142,11 +142,11 @@ class ScanAssociation:
         cfg = self.config
         if cfg.two_stage_association:
             pi, rows, cost = gate_scan(arr, self._state, code >= 1, cfg.accel_psd_m2_s3, cfg.gate_chi2,
-                                       cfg.manoeuvre_tau_s)
+                                       cfg.manoeuvre_tau_s, max_gate_m=cfg.radar_gate_max_m)
         else:
             extra = (code == 0) * cfg.tentative_cost if cfg.tentative_cost else None
             pi, rows, cost = gate_scan(arr, self._state, code >= 0, cfg.accel_psd_m2_s3, cfg.gate_chi2,
-                                       cfg.manoeuvre_tau_s, extra)
+                                       cfg.manoeuvre_tau_s, extra, max_gate_m=cfg.radar_gate_max_m)
         return assign(len(arr), pi, rows, cost)
 
     def _second_chance(self, arr: np.ndarray, code: np.ndarray, assigned: dict[int, int], period: float) -> None:
@@ -165,14 +165,14 @@ class ScanAssociation:
             return
         if cfg.motion_model == "imm":
             pi, at, cost = gate_scan(left, self._manoeuvre_states(cols), np.ones(len(cols), bool),
-                                     cfg.accel_psd_m2_s3, cfg.gate_chi2, math.inf)
+                                     cfg.accel_psd_m2_s3, cfg.gate_chi2, math.inf, max_gate_m=cfg.radar_gate_max_m)
             rows = cols[at]
         else:
             mask = np.zeros(self._hi, bool)
             mask[cols] = True
             pi, rows, cost = gate_scan(left, self._state, mask,
                                        cfg.accel_psd_m2_s3 * cfg.manoeuvre_q_max, cfg.gate_chi2,
-                                       cfg.manoeuvre_tau_s)
+                                       cfg.manoeuvre_tau_s, max_gate_m=cfg.radar_gate_max_m)
         for i, row in assign(len(free), pi, rows, cost).items():
             assigned[free[i]] = row
 
@@ -202,7 +202,7 @@ class ScanAssociation:
             return
         free = [i for i in range(len(arr)) if i not in assigned]
         pi, rows, cost = gate_scan(arr[free], self._state, tentative, cfg.accel_psd_m2_s3,
-                                   cfg.gate_chi2, cfg.manoeuvre_tau_s)
+                                   cfg.gate_chi2, cfg.manoeuvre_tau_s, max_gate_m=cfg.radar_gate_max_m)
         for i, row in assign(len(free), pi, rows, cost).items():
             assigned[free[i]] = row
 
