@@ -7,10 +7,13 @@ alert opens (high if radar still holds the vessel, else medium).  The episode cl
 when AIS resumes; a late report from inside the supposed silence shortens it or, if
 the silence was then shorter than the threshold, retracts it.  Coverage is judged where
 the vessel is believed to be: the radar position, else the last report dead-reckoned
-over the silence (a ship that steamed out of every receiver's range is not a gap).  A ship
-under way must also have spent ``ais_gap_s`` of its silence inside coverage on that dead-reckoned
-path: one crossing a hole between two receivers' ranges is silent because nobody can hear it, and
-is judged again once it could have been heard that long.
+over the silence.  A ship under way must have spent ``ais_gap_s`` of its silence inside coverage
+on that dead-reckoned path: one that steamed out of every receiver's range has gone out of
+earshot, not silent; one crossing a hole between two receivers' ranges, or steaming in from
+outside them, is judged again once it could have been heard that long (for up to
+``_DR_HORIZON_S`` of silence).  "Inside coverage" means inside some
+receiver's registered range by ``ais_gap_edge_margin`` of it: reception fades out over the last
+kilometres of a nominal range, so a vessel falling silent at its edge has not gone dark.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from ..model import Alert, Observation, TrackLine
 from .base import Context, minutes
 from .identity import not_a_vessel
 
-_PATH_STEP_S = 60.0   # the dead-reckoned path through a silence is sampled this often
+_PATH_STEP_S = 60.0   # the dead-reckoned path through a silence is sampled this often ...
+_DR_HORIZON_S = 3 * 3600.0  # ... and followed this long (beyond, where the ship is is a guess)
 
 
 @dataclass(slots=True)
@@ -150,16 +154,17 @@ class AisGap:
         lat, lon = (v.radar_lat, v.radar_lon) if radar else (v.lat, v.lon)
         if not geo.in_aoi(lat, lon):
             return
-        covered = geo.in_coverage(lat, lon)
-        if covered and not radar and v.sog_kn > 0.5:
-            # where dead reckoning from the last report puts it now: a ship that steamed out of
-            # every receiver's range has not gone silent, it has gone out of earshot
-            dlat, dlon = self._dead_reckoned(v, silence)
-            covered = geo.in_coverage(dlat, dlon)
-            if covered:
-                heard_s = self._covered_s(v, silence)
-                if heard_s < cfg.ais_gap_s - _PATH_STEP_S:
-                    return now_s + max(_PATH_STEP_S, cfg.ais_gap_s - heard_s)
+        margin = cfg.ais_gap_edge_margin
+        if not radar and v.sog_kn > 0.5 and geo.receivers:
+            # where dead reckoning from the last report has taken it: a ship that steamed out of
+            # every receiver's range has not gone silent, it has gone out of earshot; one that
+            # crossed a hole between two ranges, or steamed in, counts from when it could be heard
+            heard_s = self._covered_s(v, silence)
+            covered = heard_s >= cfg.ais_gap_s - _PATH_STEP_S
+            if not covered and silence < _DR_HORIZON_S:
+                return now_s + max(_PATH_STEP_S, cfg.ais_gap_s - heard_s)
+        else:
+            covered = geo.in_coverage(lat, lon, margin)
         if covered is None:
             covered = cfg.ais_gap_assume_coverage_without_receivers
         severity = cfg.severity["ais_gap_radar" if radar else "ais_gap"]
@@ -204,7 +209,9 @@ class AisGap:
         from its last report (sampled every ``_PATH_STEP_S``)."""
         n = max(1, math.ceil(silence / _PATH_STEP_S))
         step = silence / n
-        inside = sum(1 for k in range(n) if self.ctx.geo.in_coverage(*self._dead_reckoned(v, (k + 0.5) * step)))
+        margin = self.cfg.ais_gap_edge_margin
+        inside = sum(1 for k in range(n)
+                     if self.ctx.geo.in_coverage(*self._dead_reckoned(v, (k + 0.5) * step), margin))
         return inside * step
 
     @staticmethod

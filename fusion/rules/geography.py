@@ -203,12 +203,13 @@ class Geography:
     def in_aoi(self, lat: float, lon: float) -> bool:
         return bool(shapely.contains_xy(self.aoi, lon, lat))
 
-    def in_coverage(self, lat: float, lon: float) -> bool | None:
-        """Inside some AIS receiver's range; None when no receivers are known."""
+    def in_coverage(self, lat: float, lon: float, margin: float = 0.0) -> bool | None:
+        """Inside some AIS receiver's range (with ``margin``: at least that fraction of the range
+        inside its edge); None when no receivers are known."""
         if not self.receivers:
             return None
         d = distance_m_array(lat, lon, self._rx_lat, self._rx_lon)
-        return bool(np.any(d <= self._rx_range))
+        return bool(np.any(d <= self._rx_range * (1.0 - margin)))
 
     def inland_m(self, lat: float, lon: float) -> float:
         """0 on navigable water (the sea, or the inland water layer: rivers, estuaries, canals,
