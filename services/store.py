@@ -216,23 +216,28 @@ class Store:
         """Upsert alerts; an officer's acknowledgement and workflow are not undone by a replayed
         line.  ``held``: alert id → (suppression id, until) for the lines a suppression holds back."""
         held = held or {}
-        rows = []
+        rules: list[dict[str, Any]] = []  # a rule's line: its closed or retracted state counts
+        echoes: list[dict[str, Any]] = []  # an officer's change echoed on mfc.alerts (it has a workflow)
         for a in lines:
             row = _alert_row(a)
             row["suppressed_by"], row["suppressed_until_s"] = held.get(row["alert_id"], (None, None))
-            rows.append(row)
-        if not rows:
+            (echoes if "workflow" in a else rules).append(row)
+        if not rules and not echoes:
             return
         with self.engine.begin() as conn:
             stmt = self._insert(alerts)
             keep = ("alert_id", "acked_by", "acked_at_s", "state", "assignee", "disposition", "history",
                     "suppressed_by", "suppressed_until_s")
             cols = {c.name: stmt.excluded[c.name] for c in alerts.columns if c.name not in keep}
-            cols["state"] = func.coalesce(
-                func.nullif(stmt.excluded.state, "open"), alerts.c.state)  # open never reopens an ack
             for name in ("suppressed_by", "suppressed_until_s"):  # a line not held keeps the mark (counted)
                 cols[name] = func.coalesce(stmt.excluded[name], alerts.c[name])
-            conn.execute(stmt.on_conflict_do_update(index_elements=["alert_id"], set_=cols), rows)
+            if echoes:  # the store made that change itself (change_alert): the state it holds now is
+                # newer than the echo, which may arrive after the officer's next change (a reopening)
+                conn.execute(stmt.on_conflict_do_update(index_elements=["alert_id"], set_=cols), echoes)
+            if rules:
+                cols["state"] = func.coalesce(
+                    func.nullif(stmt.excluded.state, "open"), alerts.c.state)  # open never reopens an ack
+                conn.execute(stmt.on_conflict_do_update(index_elements=["alert_id"], set_=cols), rules)
 
     def ack_alert(self, alert_id: str, who: str, at_s: float | None = None) -> dict[str, Any] | None:
         at_s = at_s or time.time()

@@ -88,6 +88,20 @@ def test_alert_lifecycle_survives_replays(store):
     assert store.ack_alert("A404", "x") is None
 
 
+def test_an_officers_change_echoed_late_on_the_bus_does_not_undo_the_next_one(store):
+    # the API writes a change and publishes the row on mfc.alerts; the store writer may take
+    # that echo after the officer's next change (here: closed, then reopened at once)
+    store.write_alerts([alert()])
+    closed = store.change_alert("A1", {"state": "closed", "disposition": "benign"}, "officer-ana", 1795507600.0)
+    reopened = store.change_alert("A1", {"state": "open"}, "officer-ana", 1795507610.0)
+    assert reopened["state"] == "open"
+    store.write_alerts([closed])  # the late echo of the close
+    assert store.alert("A1")["state"] == "open"
+    assert store.change_alert("A1", {"comment": "still open"}, "officer-ana", 1795507620.0) is not None
+    store.write_alerts([alert(state="closed")])  # the rule's own line still ends the episode
+    assert store.alert("A1")["state"] == "closed"
+
+
 def test_history_pruning(store):
     store.write_tracks([line(time="2026-11-24T08:00:00Z"), line(time="2026-11-24T10:00:00Z")])
     removed = store.prune_history(older_than_s=1795510800.0)  # 09:00
