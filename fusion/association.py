@@ -94,12 +94,13 @@ def gate_scan(plots: np.ndarray, state: np.ndarray, live: np.ndarray, q: float,
         np.minimum(var, max_gate_m * max_gate_m * 1.0202, out=var)
     reach = np.sqrt(var, out=var)
     reach += (np.abs(st[VE]) + np.abs(st[VN])) * half + 1.0
-    y = st[LAT] - lat0
-    y *= ky0
-    y += (st[VN] * dt) * (ky0 / st[KY])
-    x = st[LON] - lon0
-    x *= kx0
-    x += (st[VE] * dt) * (kx0 / st[KX])
+    with np.errstate(divide="ignore", invalid="ignore"):  # free columns (KX = KY = 0) fail ``live`` below
+        y = st[LAT] - lat0
+        y *= ky0
+        y += (st[VN] * dt) * (ky0 / st[KY])
+        x = st[LON] - lon0
+        x *= kx0
+        x += (st[VE] * dt) * (kx0 / st[KX])
     near = (x + reach >= px.min()) & (x - reach <= px.max()) & (y + reach >= py.min()) & (y - reach <= py.max())
     if cand is None:
         near &= live
