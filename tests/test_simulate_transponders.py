@@ -1,9 +1,9 @@
 """`mfc simulate` writes AIS as transponders transmit it and radar plots as radars detect them:
-ITU-R M.1371-5 reporting intervals for class A and class B, static data every 6 minutes,
-class B messages 18 and 24, satellite AIS delivered late, and radar detection that falls with
-range and target size.  Checked with pyais decoding the written feed against the published
-tables (the expected values are typed in from the standard and the radar literature, not taken
-from the generator), and with `mfc fuse` reading the feed as a user runs it."""
+ITU-R M.1371-5 reporting intervals for class A (faster while changing course) and class B,
+static data every 6 minutes, class B messages 18 and 24, satellite AIS delivered late, and radar
+detection that falls with range and target size.  Checked with pyais decoding the written feed
+against the published tables (the expected values are typed in from the standard and the radar
+literature, not taken from the generator), and with `mfc fuse` reading the feed as a user runs it."""
 
 from __future__ import annotations
 
@@ -91,37 +91,146 @@ def itu_class_a_s(sog_kn: float, status: int) -> float | None:
     return None
 
 
+def itu_class_a_changing_course_s(sog_kn: float, status: int) -> float | None:
+    """Table 1's "and changing course" column: 3⅓ s at 0–14 kn, 2 s at 14–23 kn and above; a ship
+    at anchor or moored keeps its rate (3 min, or 10 s above 3 kn)."""
+    if status in (1, 5):
+        return None
+    for lo, hi, ivl in ((0.0, 14.0, 10.0 / 3.0), (14.0, 23.0, 2.0), (23.0, 99.0, 2.0)):
+        if lo + 0.5 < sog_kn < hi - 0.5:
+            return ivl
+    return None
+
+
+# Changing course (ITU-R M.1371-5, Annex 2, as the generator's docstring recalls it): the present
+# heading differs from its mean over the last 30 s by more than 5°; the rate is kept until that has
+# been below 5° for more than 20 s.  After a turn of Δ from a straight leg: 30 (1 - 5/Δ) + 20 s.
+MEAN_S, CHANGE_DEG, HOLD_S = 30.0, 5.0, 20.0
+
+
 def itu_class_b_s(sog_kn: float) -> float | None:
     return 30.0 if sog_kn > 2.5 else 180.0 if sog_kn < 1.5 else None
 
 
-def _intervals(decoded, types: tuple[int, ...]):
-    """(message before, message after, gap s) for consecutive messages of one MMSI through one
-    terrestrial station."""
+def _timed_intervals(decoded, types: tuple[int, ...]):
+    """(stamp before, message before, stamp after, message after) for consecutive messages of one
+    MMSI through one terrestrial station."""
     last: dict[tuple[int, str], tuple[float, dict]] = {}
     for station, t, m in decoded:
         if m["msg_type"] not in types or station.startswith("SAT"):
             continue
         key = (m["mmsi"], station)
         if key in last:
-            yield last[key][1], m, t - last[key][0]
+            yield last[key][0], last[key][1], t, m
         last[key] = (t, m)
 
 
-def test_class_a_reports_at_the_itu_interval_for_its_speed_and_status(decoded):
+def _intervals(decoded, types: tuple[int, ...]):
+    """(message before, message after, gap s) for consecutive messages of one MMSI through one
+    terrestrial station."""
+    for t0, m, t1, after in _timed_intervals(decoded, types):
+        yield m, after, t1 - t0
+
+
+@pytest.fixture(scope="module")
+def class_a_tracks(decoded) -> dict[int, list[tuple[float, dict]]]:
+    """Per class A MMSI, its position reports (1–3) as any terrestrial station heard them, one per
+    transmission (stations hearing the same one agree on its stamp), in time order."""
+    seen: dict[int, dict[float, dict]] = defaultdict(dict)
+    for station, t, m in decoded:
+        if m["msg_type"] in (1, 2, 3) and not station.startswith("SAT"):
+            seen[m["mmsi"]].setdefault(round(t, 3), m)
+    return {k: sorted(v.items()) for k, v in seen.items()}
+
+
+def _turn_deg(a: dict, b: dict) -> float:
+    return abs((b["course"] - a["course"] + 180.0) % 360.0 - 180.0)
+
+
+def _course_changes(track: list[tuple[float, dict]], min_deg: float, min_kn: float = 0.0):
+    """(last stamp on the old course, first on the new, change °, report before, report after)
+    for consecutive reports whose course over ground differs by more than ``min_deg``: the turn
+    happened between the two stamps."""
+    for (ta, a), (tb, b) in zip(track, track[1:]):
+        if min(a["speed"], b["speed"]) >= min_kn and _turn_deg(a, b) > min_deg:
+            yield ta, tb, _turn_deg(a, b), a, b
+
+
+def test_class_a_reports_at_the_itu_interval_for_its_speed_and_status(decoded, class_a_tracks):
     """The gap between two receptions of a class A ship is its nominal interval (or a multiple of
-    it, when a report was lost to a collision): at least 80 % of the gaps are the interval."""
+    it, when a report was lost to a collision): at least 80 % of the gaps are the interval.  Under
+    way, on a straight leg: gaps from 50 s (30 s of mean and 20 s of hold) after the last course
+    change seen in the feed, up to the next one; at anchor or moored the 3 min holds turning or
+    not."""
+    changes = {k: [(ta, tb) for ta, tb, *_ in _course_changes(tr, 0.5)] for k, tr in class_a_tracks.items()}
     by_ivl: dict[float, list[float]] = defaultdict(list)
-    for m, after, gap in _intervals(decoded, (1, 2, 3)):
+    for t0, m, t1, after in _timed_intervals(decoded, (1, 2, 3)):
         want = itu_class_a_s(m["speed"], m["status"])
-        if want is not None and want == itu_class_a_s(after["speed"], after["status"]):
-            by_ivl[want].append(gap / want)
+        if want is None or want != itu_class_a_s(after["speed"], after["status"]):
+            continue
+        turning = (ta < t1 and t0 < tb + MEAN_S + HOLD_S + 0.5 for ta, tb in changes[m["mmsi"]])
+        if want != 180.0 and any(turning):
+            continue
+        by_ivl[want].append((t1 - t0) / want)
     assert {10.0, 6.0, 180.0} <= set(by_ivl), {k: len(v) for k, v in by_ivl.items()}
     for want, ratios in by_ivl.items():
         r = np.array(ratios)
         on_time = np.mean(np.abs(r - 1.0) < 0.12)
         assert on_time >= 0.8, (want, len(r), on_time)
         assert np.all(r > 0.85), (want, r.min())   # never faster than the standard asks
+
+
+def test_class_a_reports_faster_while_changing_course(class_a_tracks):
+    """Right after a class A ship under way changes course (its course over ground, as decoded,
+    differs by more than 5° between two reports; here more than 6°, clear of the 0.1° rounding),
+    it reports every 3⅓ s at 0–14 kn and every 2 s at 14–23 kn (Table 1).  The gaps checked start
+    at the first report on the new course and end within 20 s + 30 (1 - 5/6) s of the last
+    report on the old one: by the standard the ship is still changing course there."""
+    by_ivl: dict[float, list[float]] = defaultdict(list)
+    turns: dict[float, int] = defaultdict(int)
+    for track in class_a_tracks.values():
+        for ta, tb, _, _, b in _course_changes(track, 6.0, min_kn=1.0):
+            want = itu_class_a_changing_course_s(b["speed"], b["status"])
+            if want is None:
+                continue
+            turns[want] += 1
+            for (t0, m0), (t1, m1) in zip(track, track[1:]):
+                if tb <= t0 and t1 <= ta + HOLD_S + MEAN_S * (1 - CHANGE_DEG / 6.0) - 0.5 \
+                        and itu_class_a_changing_course_s(m0["speed"], m0["status"]) == want \
+                        == itu_class_a_changing_course_s(m1["speed"], m1["status"]):
+                    by_ivl[want].append((t1 - t0) / want)
+    assert turns[10.0 / 3.0] >= 20 and turns[2.0] >= 5, dict(turns)
+    assert len(by_ivl[10.0 / 3.0]) >= 80 and len(by_ivl[2.0]) >= 40, {k: len(v) for k, v in by_ivl.items()}
+    for want, ratios in by_ivl.items():
+        r = np.array(ratios)
+        on_time = np.mean(np.abs(r - 1.0) < 0.12)
+        assert on_time >= 0.8, (want, len(r), on_time)
+        assert np.all(r > 0.85), (want, r.min())
+
+
+def test_changing_course_rate_lasts_while_heading_is_off_its_30_s_mean_and_20_s_more(class_a_tracks):
+    """After a lone turn of Δ (no other course change within 2 min), the faster rate lasts until
+    the heading has been within 5° of its 30-s mean for 20 s: the first gap of the normal
+    interval (10 s or 6 s) starts 30 (1 - 5/Δ) + 20 s after the turn, give or take where the turn
+    fell between the two reports around it and one changing-course interval."""
+    checked, right = 0, []
+    for track in class_a_tracks.values():
+        every = list(_course_changes(track, 0.5))
+        for ta, tb, delta, _, b in _course_changes(track, 6.0, min_kn=1.0):
+            fast = itu_class_a_changing_course_s(b["speed"], b["status"])
+            normal = itu_class_a_s(b["speed"], b["status"])
+            if fast is None or normal is None or fast == normal \
+                    or any(x[0] != ta and ta - 120.0 < x[1] and x[0] < tb + 120.0 for x in every):
+                continue
+            after = [(t0, t1) for (t0, _), (t1, _) in zip(track, track[1:]) if t0 >= tb]
+            start = next((t0 for t0, t1 in after if t1 - t0 > 0.8 * normal), None)
+            if start is None:
+                continue
+            lasts = MEAN_S * (1 - CHANGE_DEG / delta) + HOLD_S
+            checked += 1
+            right.append(ta + lasts - 0.2 <= start <= tb + lasts + fast + 0.2)
+    assert checked >= 20, checked
+    assert np.mean(right) >= 0.85, (checked, np.mean(right))
 
 
 def test_class_b_sends_message_18_at_30_s_under_way_and_3_min_stopped(decoded):

@@ -284,24 +284,113 @@ AT_REST = (1, 5)           # navigational status: at anchor, moored
 STATIC_EVERY_S = 360.0     # class A message 5 and class B message 24 (parts A and B): every 6 minutes
 
 
-def itu_interval_s(ais_class: str, sog_kn: np.ndarray, status: np.ndarray) -> np.ndarray:
+def itu_interval_s(ais_class: str, sog_kn: np.ndarray, status: np.ndarray,
+                   changing_course: np.ndarray | None = None) -> np.ndarray:
     """The autonomous reporting interval of ITU-R M.1371-5, Annex 1, Table 1 (class A) and
-    Table 2 (class B "CS"), by speed over ground and navigational status (course changes, which
-    shorten class A's interval to 3⅓ s or 2 s, are not modelled)."""
+    Table 2 (class B "CS"), by speed over ground, navigational status and (class A) whether the
+    ship is changing course (:func:`course_change_spans`): 3⅓ s instead of 10 s at 0–14 kn,
+    2 s instead of 6 s at 14–23 kn, 2 s either way above; a ship at anchor or moored keeps 3 min
+    (≤ 3 kn) or 10 s (faster) while changing course.  Table 2 gives class B "CS" no
+    course-change rate."""
     sog = np.asarray(sog_kn, float)
     if ais_class == "B":
         return np.where(sog > 2.0, 30.0, 180.0)
     at_rest = np.isin(np.asarray(status), AT_REST)
-    return np.select([at_rest & (sog <= 3.0), sog <= 14.0, sog <= 23.0], [180.0, 10.0, 6.0], 2.0)
+    turning = np.zeros(sog.shape, bool) if changing_course is None else np.asarray(changing_course, bool)
+    turning = turning & ~at_rest
+    return np.select([at_rest & (sog <= 3.0), sog <= 14.0, sog <= 23.0],
+                     [180.0, np.where(turning, 10.0 / 3.0, 10.0), np.where(turning, 2.0, 6.0)], 2.0)
+
+
+COURSE_MEAN_S = 30.0       # changing course: present heading vs its mean over the last 30 s ...
+COURSE_CHANGE_DEG = 5.0    # ... differs by more than 5° ...
+COURSE_HOLD_S = 20.0       # ... and the higher rate is kept until it has been below 5° for 20 s
+_STOPPED_KN = 0.05         # slower legs keep the heading the ship had (no course of its own)
+
+
+def course_change_spans(path: Path, start: float = -math.inf, end: float = math.inf
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """The spans ``[t0, t1)`` (clipped to ``[start, end]``) in which a class A transponder on
+    ``path`` counts its ship as changing course.  Recollection of ITU-R M.1371-5, Annex 2 (the
+    course-change clause was not found in the reference texts searched; Table 1 itself was): the
+    mean of the heading over the last 30 s is compared with the present heading; while they
+    differ by more than 5° the changing-course rate applies, and it is kept until the difference
+    has been below 5° for more than 20 s.
+
+    Heading is taken as the course over ground of each leg (the simulator has no current or
+    leeway); a leg slower than 0.05 kn keeps the previous heading.  Headings are unwrapped
+    (each change taken the short way round), so the 30-s mean is the time-weighted mean of the
+    angle.  Heading is constant on a leg and its 30-s mean piecewise linear in time (kinks at the
+    waypoints and 30 s after them), so the difference is linear between those breakpoints and
+    the spans where it exceeds 5° are found exactly: a single turn of Δ > 5° after a straight leg
+    gives ``30 (1 - 5/Δ) + 20`` s."""
+    none = (np.zeros(0), np.zeros(0))
+    t, lat, lon = path.t, path.lat, path.lon
+    dt = np.diff(t)
+    if len(dt) < 2:
+        return none
+    kx, ky = m_per_deg_array(lat[:-1])
+    dn, de = np.diff(lat) * ky, np.diff(lon) * kx
+    moving = (dt > 0) & (np.hypot(dn, de) > _STOPPED_KN * KN_TO_MS * dt)
+    if not moving.any():
+        return none
+    leg = np.arange(len(dt))
+    src = np.maximum.accumulate(np.where(moving, leg, -1))
+    src[src < 0] = int(np.argmax(moving))
+    hdg = np.degrees(np.arctan2(de, dn))[src]
+    # unwrapped (each change the short way round), relative to the first leg
+    h = np.concatenate([[0.0], np.cumsum((np.diff(hdg) + 180.0) % 360.0 - 180.0)])
+    # the legs of positive duration that can matter in [start, end]: 30 s of mean and 20 s of hold before it
+    look = 2 * COURSE_MEAN_S + COURSE_HOLD_S
+    use = (dt > 0) & (t[1:] > start - look) & (t[:-1] < end)
+    if not use.any():
+        return none
+    h, a, b = h[use], t[:-1][use], t[1:][use]
+    if np.ptp(h) <= COURSE_CHANGE_DEG:
+        return none
+    knots = np.concatenate([a[:1], b])                    # legs are contiguous (zero-length ones dropped)
+    integral = np.concatenate([[0.0], np.cumsum(h * (b - a))])
+    xk = np.concatenate([[knots[0] - COURSE_MEAN_S], knots, [knots[-1] + COURSE_MEAN_S]])
+    ik = np.concatenate([[-COURSE_MEAN_S * h[0]], integral, [integral[-1] + COURSE_MEAN_S * h[-1]]])
+
+    def mean(x: np.ndarray) -> np.ndarray:               # heading mean over [x - 30 s, x]
+        return (np.interp(x, xk, ik) - np.interp(x - COURSE_MEAN_S, xk, ik)) / COURSE_MEAN_S
+
+    bp = np.unique(np.concatenate([knots, knots + COURSE_MEAN_S]))
+    bp = bp[bp <= knots[-1]]
+    x0, x1 = bp[:-1], bp[1:]
+    hk = h[np.clip(np.searchsorted(knots, x0, side="right") - 1, 0, len(h) - 1)]
+    d0, d1 = hk - mean(x0), hk - mean(x1)                  # difference, linear on [x0, x1]
+    lo, hi = [], []
+    for f0, f1 in ((d0, d1), (-d0, -d1)):
+        hit = (f0 > COURSE_CHANGE_DEG) | (f1 > COURSE_CHANGE_DEG)
+        f0, f1, y0, y1 = f0[hit], f1[hit], x0[hit], x1[hit]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cross = y0 + (COURSE_CHANGE_DEG - f0) / (f1 - f0) * (y1 - y0)
+        lo.append(np.where(f0 > COURSE_CHANGE_DEG, y0, cross))
+        hi.append(np.where(f1 > COURSE_CHANGE_DEG, y1, cross))
+    lo, hi = np.concatenate(lo), np.concatenate(hi) + COURSE_HOLD_S
+    if not len(lo):
+        return none
+    order = np.argsort(lo, kind="stable")
+    lo, hi = lo[order], np.maximum.accumulate(hi[order])
+    first = np.concatenate([[True], lo[1:] > hi[:-1]])    # merge overlapping spans
+    last = np.concatenate([first[1:], [True]])
+    s0, s1 = np.maximum(lo[first], start), np.minimum(hi[last], end)
+    keep = s1 > s0
+    return s0[keep], s1[keep]
 
 
 def itu_report_times(v: Vessel, start: float, end: float, rng: np.random.Generator) -> np.ndarray:
     """A vessel's position report times in [start, end] as its transponder schedules them: the
-    interval of :func:`itu_interval_s` on each leg of its path (speed constant on a leg) and
-    each span of its navigational status; the next report after a change of interval comes no
-    later than one new interval after it.  Slot selection jitters each report by a few percent."""
+    interval of :func:`itu_interval_s` on each leg of its path (speed constant on a leg), each
+    span of its navigational status and (class A) each span in which it is changing course
+    (:func:`course_change_spans`); the next report after a change of interval comes no later
+    than one new interval after it.  Slot selection jitters each report by a few percent."""
+    turns = course_change_spans(v.path, start, end) if v.ais_class == "A" else (np.zeros(0), np.zeros(0))
     cuts = [start, end, *(float(x) for x in v.path.t if start < x < end),
-            *(a for a, _ in v.nav_at if start < a < end)]
+            *(a for a, _ in v.nav_at if start < a < end),
+            *(float(x) for x in np.concatenate(turns) if start < x < end)]
     cuts = np.unique(np.array(cuts))
     mid = 0.5 * (cuts[:-1] + cuts[1:])
     _, _, sog, _ = v.path.at(mid)
@@ -311,7 +400,9 @@ def itu_report_times(v: Vessel, start: float, end: float, rng: np.random.Generat
         k_at = np.searchsorted(starts, mid, side="right") - 1
         status = np.array([v.nav_status if k < 0 else v.nav_at[k][1] for k in k_at], dtype=object)
         status = np.array([-1 if x is None else int(x) for x in status])
-    ivl = itu_interval_s(v.ais_class, sog, status)
+    k_turn = np.searchsorted(turns[0], mid, side="right") - 1
+    turning = (k_turn >= 0) & (mid < turns[1][np.maximum(k_turn, 0)]) if len(turns[0]) else None
+    ivl = itu_interval_s(v.ais_class, sog, status, turning)
     parts, steps, nxt = [], [], start + rng.uniform(0.0, ivl[0])
     for a, b, dt_ in zip(cuts[:-1], cuts[1:], ivl):
         nxt = min(nxt, a + dt_)
@@ -323,7 +414,12 @@ def itu_report_times(v: Vessel, start: float, end: float, rng: np.random.Generat
     if not parts:
         return np.zeros(0)
     times, step = np.concatenate(parts), np.concatenate(steps)
-    return times + rng.uniform(-0.05, 0.05, len(times)) * step
+    # the jitter is a few percent of the interval, and of the gaps either side where a change of
+    # interval made them shorter (a report scheduled 10 s after the last must not move by 5 % of
+    # the 3 min it starts), so the reports keep their order and no gap is much under its interval
+    gaps = np.diff(times)
+    scale = np.minimum(step, np.minimum(np.concatenate([step[:1], gaps]), np.concatenate([gaps, step[-1:]])))
+    return times + rng.uniform(-0.05, 0.05, len(times)) * scale
 
 
 # One row per AIS report (``ais_reports``): time, position, speed and course as computed (rounded
