@@ -20,11 +20,11 @@ from services.runtime import Runtime
 from services.scenario.exercise import ServerExercise
 
 from .render_cache import RenderCache
-from .routes import (alerts, anchorages, coverage, exercise, incidents, ingest, ogc, ops, picture, sensors, stream,
-                     subscriptions, suppressions, tracks, web, zones)
+from .routes import (alerts, anchorages, coverage, exercise, federation, incidents, ingest, ogc, ops, picture,
+                     sensors, stream, subscriptions, suppressions, tracks, web, zones)
 
 ROUTERS = (ops, tracks, picture, coverage, alerts, suppressions, incidents, stream, ingest, sensors, zones,
-           anchorages, subscriptions, exercise, web, ogc)
+           anchorages, subscriptions, exercise, federation, web, ogc)
 
 
 async def bus_unavailable(_: Request, exc: BusUnavailable) -> JSONResponse:

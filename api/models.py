@@ -591,3 +591,47 @@ class ExerciseState(Exact):
     error: str | None = None
     scenarios: list[ScenarioInfo] = Field(description="the built-in scenarios an exercise may play "
                                                       "(empty on a live system)")
+
+
+# --- federation between nodes (services.federation) -----------------------------------------
+
+class AgreementIn(Exact):
+    """A sharing agreement with one partner node."""
+    partner: str = Field(description="the partner node's id")
+    releasability: list[str] = Field(description="the releasability tokens that may go to the partner, "
+                                                 "matched exactly (e.g. [\"ASEAN\", \"SG\"])")
+    kinds: list[Literal["tracks", "alerts", "incidents"]] = Field(
+        ["tracks", "alerts", "incidents"], description="what kinds of record may go")
+    bbox: list[float] | None = Field(None, description="[west, south, east, north]: only records inside")
+    onward: bool = Field(False, description="may the partner pass this node's data on")
+    retention_s: int = Field(604_800, description="how long the partner may keep this node's data")
+
+
+class Agreement(Exact):
+    partner: str
+    releasability: list[str]
+    kinds: list[str]
+    bbox: list[float] | None
+    onward: bool
+    retention_s: int
+
+
+class AgreementList(Exact):
+    agreements: list[Agreement]
+
+
+class FederationLink(Exact):
+    partner: str
+    direction: Literal["out", "in"]
+    state: Literal["up", "down", "catching_up"]
+    shared: int = Field(description="records written for the partner")
+    withheld: int = Field(description="records the agreement did not let through")
+    refused: int = Field(description="records from the partner refused on arrival (inbound links)")
+    lag_s: float | None = Field(description="seconds since the link last had its input drained; null when down")
+    by_kind: dict[str, dict[str, int]] = Field(description="shared and withheld per kind")
+
+
+class FederationStatus(Exact):
+    node: str = Field(description="this node's id (MFC_NODE_ID)")
+    public_key: str = Field(description="this node's Ed25519 public key (PEM): partners verify its records with it")
+    links: list[FederationLink]

@@ -11,6 +11,7 @@ from fusion.pipeline import Fusion
 
 from .alert_router import AlertRouter
 from .broadcast import Broadcaster
+from .federation import AgreementStore, FederationExporter
 from .bus import Bus, make_bus
 from .geography import build_geography, usable_zones
 from .ingest_service import MAX_FUTURE_S, IngestService
@@ -87,6 +88,11 @@ class Runtime:
                                   suppressions=self.suppressions)
         self.keys.on_change = lambda: setattr(self.router, "agencies", self.agencies())
         self.workers += [self.router, KeyWatcher(self.keys)]
+        self.agreements = AgreementStore(settings.db)
+        self.federation: FederationExporter | None = None
+        if not settings.exercise:  # an exercise's made-up traffic never leaves the node
+            self.federation = FederationExporter(self.bus, self.agreements, self.sensor_lookup, settings.node_id)
+            self.workers.append(self.federation)
         self.fusion_worker: FusionWorker | None = None
         if fusion:
             user_zones, refused = usable_zones(self.store.zones(), "stored zone")
@@ -177,5 +183,6 @@ class Runtime:
         self.bus.close()
         self.store.close()
         self.subscriptions.close()
+        self.agreements.close()
         self.registry.close()
         self.key_store.close()

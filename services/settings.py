@@ -18,6 +18,7 @@
 | MFC_WEBHOOK_ALLOW_LOOPBACK_HTTP | false | allow plain-HTTP webhooks to loopback addresses (tests) |
 | MFC_EXERCISE | (none) | this system is an exercise system: the name shown on every view (banner, API, CoT, Kafka prefix) |
 | MFC_EXERCISE_DIR | exercises | where an exercise started from the page (``POST /v1/exercise``) is written, truth included (never served) |
+| MFC_NODE_ID | mfc | this node's id among federated nodes (``services.federation``): 1-64 letters, digits, '_' or '-' |
 | MFC_PICTURE_CACHE_S | 1 | how long a rendered live picture, CoT or track list is served per viewer (0: off) |
 
 Secrets are ``SecretStr``; a placeholder secret (``changeme``, ``password``…) is refused
@@ -48,6 +49,7 @@ ENV_VARS = {  # field → environment variable
     "sensors_file": "MFC_SENSORS", "checkpoint": "MFC_CHECKPOINT", "fusion_clock": "MFC_FUSION_CLOCK",
     "kafka_prefix": "MFC_KAFKA_PREFIX", "webhook_allow_loopback_http": "MFC_WEBHOOK_ALLOW_LOOPBACK_HTTP",
     "picture_cache_s": "MFC_PICTURE_CACHE_S", "exercise": "MFC_EXERCISE", "exercise_dir": "MFC_EXERCISE_DIR",
+    "node_id": "MFC_NODE_ID",
 }
 
 
@@ -105,6 +107,15 @@ class Settings(BaseSettings):
     demo: bool = False  # this process is ``mfc demo``: placeholder secrets allowed
     exercise: str = ""  # an exercise system: everything it serves is marked with this name
     exercise_dir: str = "exercises"  # exercises started through the API are written here (the truth stays)
+    node_id: str = "mfc"  # this node among federated nodes: its partners' agreements name it
+
+    @field_validator("node_id")
+    @classmethod
+    def _node_id(cls, node: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", node):
+            raise ValueError(f"MFC_NODE_ID must be 1-64 letters, digits, '_' or '-', starting with a letter "
+                             f"or digit, not {node!r}")
+        return node
 
     @field_validator("exercise")
     @classmethod

@@ -21,7 +21,7 @@ Officers and admins are the centre's own staff and see everything.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from fusion.model import iso_time
@@ -61,13 +61,20 @@ def sensor_visible_to(sensor: SensorLike | None, agency: str) -> bool:
 
 def track_view(line: Mapping[str, Any], agency: str, sensors: SensorLookup) -> dict[str, Any] | None:
     """``agency``'s view of a stored track line (or history point), or None when it may not see it."""
+    return narrowed_view(line, lambda sensor: sensor_visible_to(sensor, agency), sensors)
+
+
+def narrowed_view(line: Mapping[str, Any], visible: Callable[[SensorLike | None], bool],
+                  sensors: SensorLookup) -> dict[str, Any] | None:
+    """The view of a track line for a viewer that may see the sensors ``visible`` accepts (an
+    agency, a partner node: ``services.federation``), or None when it may see nothing of it."""
     ids = line.get("sensors") or []
-    allowed = [s for s in ids if sensor_visible_to(sensors.get(s), agency)]
+    allowed = [s for s in ids if visible(sensors.get(s))]
     if not allowed:
         return None
     out = {k: v for k, v in line.items() if k != "fixes"}
     if "stations" in out:  # the receivers it may know of, and only their count
-        out["stations"] = [s for s in out["stations"] or () if sensor_visible_to(sensors.get(s), agency)]
+        out["stations"] = [s for s in out["stations"] or () if visible(sensors.get(s))]
         out["receivers"] = min(out.get("receivers") or 0, len(out["stations"]))
     if len(allowed) == len(ids):
         if not any(sensors.get(s).kind == "ais" for s in allowed):  # type: ignore[union-attr]

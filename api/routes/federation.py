@@ -1,0 +1,65 @@
+"""Federation between nodes: sharing agreements and the links' state (admin only)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, Response
+
+from services.federation import AgreementError, parse_agreement, public_pem
+
+from ..deps import AUTH, Admin, RuntimeDep, errors, json_schema, raw_body
+from ..models import Agreement, AgreementIn, AgreementList, Deleted, FederationStatus
+from ..params import _body
+
+router = APIRouter(prefix="/v1/federation", tags=["federation"])
+_AGREEMENT_BODY = raw_body("application/json", json_schema(AgreementIn),
+                           "partner, releasability tokens, kinds, bbox, onward and retention_s")
+
+
+@router.get("", response_model=FederationStatus, responses=errors(*AUTH))
+def federation(runtime: RuntimeDep, _: Admin) -> dict[str, Any]:
+    """This node's id and public key, and one link per partner: its state, the records shared
+    with it and withheld from it (per kind), and its lag."""
+    exporter = runtime.federation
+    return {"node": runtime.settings.node_id, "public_key": public_pem(runtime.agreements.node_key()),
+            "links": exporter.status() if exporter is not None else []}
+
+
+@router.get("/agreements", response_model=AgreementList, responses=errors(*AUTH))
+def list_agreements(runtime: RuntimeDep, _: Admin) -> dict[str, Any]:
+    return {"agreements": [a.public() for a in runtime.agreements.all()]}
+
+
+@router.post("/agreements", status_code=201, response_model=Agreement,
+             responses={200: {"description": "the partner's agreement replaced", "model": Agreement},
+                        **errors(400, *AUTH, 413, 422)}, openapi_extra=_AGREEMENT_BODY)
+async def add_agreement(request: Request, response: Response, runtime: RuntimeDep, who: Admin) -> dict[str, Any]:
+    """Share with a partner node: ``{"partner", "releasability": [...], "kinds": [...], "bbox"?,
+    "onward": false, "retention_s": 604800}``.  Only records with one of the tokens, of the
+    kinds and inside the area go to it, from now on; 201 for a new partner, 200 when its
+    agreement is replaced."""
+    try:
+        body = json.loads(await _body(request, 65_536))
+    except json.JSONDecodeError as exc:
+        raise HTTPException(422, f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    try:
+        agreement = parse_agreement(body, runtime.settings.node_id)
+    except AgreementError as exc:
+        raise HTTPException(422, str(exc)) from None
+    if not runtime.agreements.put(agreement, who.name):
+        response.status_code = 200
+    if runtime.federation is not None:
+        runtime.federation.invalidate()
+    return agreement.public()
+
+
+@router.delete("/agreements/{partner}", response_model=Deleted, responses=errors(*AUTH, 404))
+def delete_agreement(partner: str, runtime: RuntimeDep, _: Admin) -> dict[str, Any]:
+    """End the agreement: nothing more goes to the partner from the next record on."""
+    if not runtime.agreements.delete(partner):
+        raise HTTPException(404, f"no agreement with {partner!r}")
+    if runtime.federation is not None:
+        runtime.federation.invalidate()
+    return {"deleted": partner}

@@ -1,0 +1,380 @@
+"""Federation, outbound: what this node shares with each partner node, by agreement only.
+
+An admin declares, per partner node, a sharing agreement (``POST /v1/federation/agreements``):
+which releasability tokens may go to it, which kinds of record (tracks, alerts, incidents), an
+optional area, whether the partner may pass the data on, and how long it may keep it.  The
+exporter (``FederationExporter``) reads ``mfc.tracks``, ``mfc.alerts`` and ``mfc.incidents`` and
+writes what each partner may receive, already filtered and signed, to that partner's outbound
+topics ``mfc.federation.<partner>.<kind>``, where the partner's replication (MirrorMaker 2)
+picks them up.  Everything else is withheld and counted, per partner and kind
+(``GET /v1/federation``).
+
+Releasability between nodes fails closed and matches tokens exactly: an agreement's tokens are
+the node-level markings this node agreed to share (``ASEAN``, ``SG``); a record goes only when
+one of its own tokens is one of them.  No prefix rule applies (``SG`` in an agreement does not
+release ``SG-MPA``, an agency's own marking), and ``ALL`` or ``ASEAN`` on a record release it
+only to partners whose agreement names that token.  Per kind:
+
+* an alert: a token of its ``evidence.releasability``;
+* an incident: a token of both its own and its effective releasability;
+* a track: the partner's view is built as an agency's is (``services.visibility``), from the
+  sensors whose releasability has an agreed token: all of them, the fused line; some, the newest
+  fix of one of those (``fixes``), with identity only if such a sensor is an AIS receiver; none,
+  or unknown sensors only, nothing.
+* an area (``bbox``): a record without a position inside it is withheld.
+
+Every shared record is an envelope ``{"v": 1, "kind", "origin": [node ids, oldest first],
+"hops": hops left, "onward": bool, "sent_s", "record"}`` signed by this node's Ed25519 key:
+the Kafka value is ``{"envelope": ..., "sig": base64, "key": key id}``, the signature over the
+envelope's canonical JSON (sorted keys, no spaces, UTF-8).  ``verify`` checks one against the
+sender's public key; a flipped byte fails it.
+
+Not built yet (issue 17): the receiving side (verification on arrival, partner data in the
+picture, loops, correlation of one vessel seen by two nodes, retraction, retention purge),
+MirrorMaker 2 and mutual TLS between nodes.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import re
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from sqlalchemy import Column, Float, MetaData, String, Table, Text, create_engine, delete, select
+
+from . import topics
+from .bus import Bus
+from .visibility import SensorLookup, narrowed_view
+from .workers import Worker
+
+log = logging.getLogger("mfc.federation")
+
+KINDS = ("tracks", "alerts", "incidents")
+ENVELOPE_VERSION = 1
+CATCHING_UP_S = 10.0               # an outbound link this far behind its inputs is catching up
+HOP_LIMIT = 3                      # a record travels at most this many links from its origin
+MAX_TOKENS = 32
+RETENTION_MIN_S, RETENTION_MAX_S = 3600, 366 * 86400
+_NODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")   # also a Kafka topic name part
+_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
+
+metadata = MetaData()
+agreements_table = Table(
+    "federation_agreements", metadata,
+    Column("partner", String(64), primary_key=True),
+    Column("spec", Text, nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("created_s", Float, nullable=False),
+)
+node_key_table = Table(
+    "federation_node_key", metadata,
+    Column("id", String(16), primary_key=True),
+    Column("private_pem", Text, nullable=False),
+)
+
+
+class AgreementError(ValueError):
+    """An agreement refused, with the reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class Agreement:
+    partner: str
+    releasability: tuple[str, ...]
+    kinds: tuple[str, ...]
+    bbox: tuple[float, float, float, float] | None = None
+    onward: bool = False
+    retention_s: int = 604_800
+
+    def public(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["releasability"], d["kinds"] = list(self.releasability), list(self.kinds)
+        d["bbox"] = None if self.bbox is None else list(self.bbox)
+        return d
+
+
+def parse_agreement(body: Any, own_node: str) -> Agreement:
+    """An agreement from a request body, or ``AgreementError`` with the precise reason."""
+    if not isinstance(body, dict):
+        raise AgreementError("want a JSON object with partner, releasability and kinds")
+    known = ("partner", "releasability", "kinds", "bbox", "onward", "retention_s")
+    unknown = sorted(set(body) - set(known))
+    if unknown:
+        raise AgreementError(f"unknown fields: {', '.join(unknown)}; known: {', '.join(known)}")
+    partner = body.get("partner")
+    if not isinstance(partner, str) or not _NODE.fullmatch(partner):
+        raise AgreementError("partner must be a node id: 1 to 64 letters, digits, '_' or '-', "
+                             "starting with a letter or digit")
+    if partner == own_node:
+        raise AgreementError(f"partner {partner!r} is this node itself")
+    tokens = body.get("releasability")
+    if not isinstance(tokens, list) or not tokens or len(tokens) > MAX_TOKENS:
+        raise AgreementError(f"releasability must be a list of 1 to {MAX_TOKENS} tokens (e.g. [\"ASEAN\", \"SG\"]); "
+                             "an agreement that releases nothing shares nothing")
+    for t in tokens:
+        if not isinstance(t, str) or not _TOKEN.fullmatch(t):
+            raise AgreementError(f"releasability token {t!r} is not a token: 1 to 32 letters, digits, '_' or '-'")
+    kinds = body.get("kinds", list(KINDS))
+    if not isinstance(kinds, list) or not kinds or any(k not in KINDS for k in kinds):
+        raise AgreementError(f"kinds must be a non-empty list of {', '.join(KINDS)}, not {kinds!r}")
+    bbox = body.get("bbox")
+    if bbox is not None:
+        if (not isinstance(bbox, list) or len(bbox) != 4
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in bbox)):
+            raise AgreementError("bbox must be [west, south, east, north] in degrees")
+        w, s, e, n = (float(v) for v in bbox)
+        if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
+            raise AgreementError("bbox must have -180 ≤ west < east ≤ 180 and -90 ≤ south < north ≤ 90")
+        bbox = (w, s, e, n)
+    onward = body.get("onward", False)
+    if not isinstance(onward, bool):
+        raise AgreementError("onward must be true or false (may the partner pass this node's data on)")
+    retention = body.get("retention_s", 604_800)
+    if (not isinstance(retention, int) or isinstance(retention, bool)
+            or not RETENTION_MIN_S <= retention <= RETENTION_MAX_S):
+        raise AgreementError(f"retention_s must be a whole number of seconds from {RETENTION_MIN_S} "
+                             f"to {RETENTION_MAX_S}")
+    return Agreement(partner, tuple(dict.fromkeys(tokens)), tuple(k for k in KINDS if k in kinds), bbox,
+                     onward, retention)
+
+
+def partner_topic(partner: str, kind: str) -> str:
+    return f"mfc.federation.{partner}.{kind}"
+
+
+class AgreementStore:
+    """Agreements and this node's key pair in the store's database (their own tables)."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = create_engine(url, future=True, pool_pre_ping=True)
+        metadata.create_all(self.engine)
+
+    def put(self, agreement: Agreement, created_by: str) -> bool:
+        """Store ``agreement`` (replacing the partner's previous one); True if it is new."""
+        spec = json.dumps(agreement.public())
+        with self.engine.begin() as conn:
+            gone = conn.execute(delete(agreements_table).where(
+                agreements_table.c.partner == agreement.partner)).rowcount
+            conn.execute(agreements_table.insert().values(partner=agreement.partner, spec=spec,
+                                                          created_by=created_by, created_s=time.time()))
+        return not gone
+
+    def delete(self, partner: str) -> bool:
+        with self.engine.begin() as conn:
+            return conn.execute(delete(agreements_table).where(agreements_table.c.partner == partner)).rowcount > 0
+
+    def all(self) -> list[Agreement]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(agreements_table.c.spec).order_by(agreements_table.c.partner)).all()
+        out = []
+        for (spec,) in rows:
+            d = json.loads(spec)
+            out.append(Agreement(d["partner"], tuple(d["releasability"]), tuple(d["kinds"]),
+                                 None if d.get("bbox") is None else tuple(d["bbox"]), bool(d["onward"]),
+                                 int(d["retention_s"])))
+        return out
+
+    def node_key(self) -> Ed25519PrivateKey:
+        """This node's signing key, made on first use and kept (the same across restarts)."""
+        with self.engine.begin() as conn:
+            row = conn.execute(select(node_key_table.c.private_pem).where(node_key_table.c.id == "node")).first()
+            if row is None:
+                key = Ed25519PrivateKey.generate()
+                pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                        serialization.NoEncryption()).decode()
+                conn.execute(node_key_table.insert().values(id="node", private_pem=pem))
+                return key
+        loaded = serialization.load_pem_private_key(row[0].encode(), password=None)
+        assert isinstance(loaded, Ed25519PrivateKey)
+        return loaded
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+# ------------------------------------------------------------------------------ filtering
+
+def _agreed(tokens: Any, agreed: Iterable[str]) -> bool:
+    return isinstance(tokens, list) and any(isinstance(t, str) and t in agreed for t in tokens)
+
+
+def _in_bbox(record: Mapping[str, Any], bbox: tuple[float, float, float, float] | None) -> bool:
+    if bbox is None:
+        return True
+    lat, lon = record.get("lat"), record.get("lon")
+    if not isinstance(lat, (int, float)) or not isinstance(lon, (int, float)):
+        return False
+    w, s, e, n = bbox
+    return w <= lon <= e and s <= lat <= n
+
+
+def shared_view(kind: str, record: Mapping[str, Any], agreement: Agreement,
+                sensors: SensorLookup) -> dict[str, Any] | None:
+    """What of ``record`` (a line of ``kind``) may go to ``agreement``'s partner; None: withheld."""
+    if kind not in agreement.kinds or not isinstance(record, Mapping):
+        return None
+    agreed = set(agreement.releasability)
+    if kind == "alerts":
+        evidence = record.get("evidence")
+        ok = isinstance(evidence, Mapping) and _agreed(evidence.get("releasability"), agreed)
+        out = dict(record) if ok else None
+    elif kind == "incidents":
+        ok = _agreed(record.get("releasability"), agreed) and _agreed(record.get("releasability_effective"), agreed)
+        out = dict(record) if ok else None
+    else:
+        out = narrowed_view(record, lambda s: s is not None and any(t in agreed for t in s.releasability), sensors)
+    if out is None or not _in_bbox(out, agreement.bbox):
+        return None
+    return out
+
+
+# ------------------------------------------------------------------------------ signing
+
+def canonical(envelope: Mapping[str, Any]) -> bytes:
+    return json.dumps(envelope, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode()
+
+
+def key_id(public: Ed25519PublicKey) -> str:
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def public_pem(key: Ed25519PrivateKey) -> str:
+    return key.public_key().public_bytes(serialization.Encoding.PEM,
+                                         serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def seal(envelope: dict[str, Any], key: Ed25519PrivateKey) -> dict[str, Any]:
+    """The Kafka value of a shared record: the envelope, its signature and the signer's key id."""
+    return {"envelope": envelope, "sig": base64.b64encode(key.sign(canonical(envelope))).decode(),
+            "key": key_id(key.public_key())}
+
+
+def verify(value: Any, public: Ed25519PublicKey) -> dict[str, Any]:
+    """The envelope of a shared record signed by ``public``'s node; ``ValueError`` with the
+    reason when it is not one (malformed, another key, or altered after signing)."""
+    if not isinstance(value, dict) or not isinstance(value.get("envelope"), dict) \
+            or not isinstance(value.get("sig"), str):
+        raise ValueError("not a shared record: want {envelope, sig, key}")
+    if value.get("key") != key_id(public):
+        raise ValueError(f"signed by key {value.get('key')!r}, not the partner's {key_id(public)!r}")
+    try:
+        public.verify(base64.b64decode(value["sig"], validate=True), canonical(value["envelope"]))
+    except (InvalidSignature, ValueError) as exc:
+        raise ValueError("signature does not verify: the record was altered or not signed by the partner") \
+            from exc
+    return value["envelope"]
+
+
+# ------------------------------------------------------------------------------ the exporter
+
+_POLL = 1000
+_SOURCES = {"tracks": (topics.TRACKS, "track_id"), "alerts": (topics.ALERTS, "alert_id"),
+            "incidents": (topics.INCIDENTS, "incident_id")}
+
+
+class FederationExporter(Worker):
+    """Reads the node's tracks, alerts and incidents; writes each partner's share, signed, to
+    its outbound topics; counts what was shared and withheld per partner and kind."""
+
+    def __init__(self, bus: Bus, agreements: AgreementStore, sensors: SensorLookup, node: str,
+                 group: str = "federation-out", refresh_s: float = 2.0, clock=time.time) -> None:
+        super().__init__("federation-out")
+        self.bus, self.store, self.sensors, self.node = bus, agreements, sensors, node
+        self.refresh_s, self.clock = refresh_s, clock
+        self.key = agreements.node_key()
+        self.consumers = {kind: bus.consumer(topic, f"{group}-{kind}") for kind, (topic, _) in _SOURCES.items()}
+        self._agreements: list[Agreement] = []
+        self._loaded = float("-inf")
+        self._lock = threading.Lock()
+        self.shared: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(KINDS, 0))
+        self.withheld: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(KINDS, 0))
+        self.caught_up_s: float | None = None  # when a round last found every input drained
+        self.busy = False                        # the last round handled records
+
+    def invalidate(self) -> None:
+        """Agreements changed: read them again before the next record (a removed partner gets
+        nothing more from then on)."""
+        with self._lock:
+            self._loaded = float("-inf")
+
+    def current(self) -> list[Agreement]:
+        with self._lock:
+            if time.monotonic() - self._loaded >= self.refresh_s:
+                try:
+                    self._agreements = self.store.all()
+                    self._loaded = time.monotonic()
+                except Exception as exc:  # unreadable: share with no one until they can be read
+                    log.error("could not read agreements: %s", exc)
+                    self._agreements = []
+            return self._agreements
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            behind = False  # a poll came back full: more is waiting
+            for kind, consumer in self.consumers.items():
+                records = consumer.poll(timeout_s=0.1 if kind == "tracks" else 0.02, max_records=_POLL)
+                if not records:
+                    continue
+                behind |= len(records) >= _POLL
+                self.export(kind, [r.value for r in records])
+                self.bus.flush()
+                consumer.commit()
+                self.handled += len(records)
+            self.busy = behind
+            if not behind:
+                self.caught_up_s = self.clock()
+
+    def export(self, kind: str, values: list[Any]) -> None:
+        """Share each line of ``kind`` with every partner whose agreement allows it."""
+        id_field = _SOURCES[kind][1]
+        for agreement in self.current():
+            partner, shared, withheld = agreement.partner, 0, 0
+            for value in values:
+                view = shared_view(kind, value, agreement, self.sensors) if isinstance(value, dict) else None
+                if view is None or not isinstance(view.get(id_field), str):
+                    withheld += 1
+                    continue
+                envelope = {"v": ENVELOPE_VERSION, "kind": kind, "origin": [self.node], "hops": HOP_LIMIT,
+                            "onward": agreement.onward, "retention_s": agreement.retention_s,
+                            "sent_s": round(self.clock(), 3), "record": view}
+                self.bus.publish(partner_topic(partner, kind), view[id_field], seal(envelope, self.key))
+                shared += 1
+            with self._lock:
+                self.shared[partner][kind] += shared
+                self.withheld[partner][kind] += withheld
+
+    def status(self) -> list[dict[str, Any]]:
+        """One outbound link per agreement (``GET /v1/federation``): ``down`` when the exporter
+        is not running; ``lag_s`` how long since it last had every input drained (0 when it
+        has), ``catching_up`` beyond ``CATCHING_UP_S``."""
+        links = []
+        alive = self.is_alive()
+        now = self.clock()
+        if not alive:
+            lag_s = None
+        elif not self.busy and self.caught_up_s is not None:
+            lag_s = 0.0
+        else:
+            lag_s = round(max(0.0, now - (self.caught_up_s if self.caught_up_s is not None else now)), 1)
+        state = "down" if lag_s is None else "catching_up" if lag_s > CATCHING_UP_S else "up"
+        for agreement in self.current():
+            p = agreement.partner
+            with self._lock:
+                shared, withheld = dict(self.shared[p]), dict(self.withheld[p])
+            links.append({"partner": p, "direction": "out", "state": state,
+                          "shared": sum(shared.values()), "withheld": sum(withheld.values()), "refused": 0,
+                          "lag_s": lag_s, "by_kind": {"shared": shared, "withheld": withheld}})
+        return links
