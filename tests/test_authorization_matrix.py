@@ -52,12 +52,16 @@ POLICY: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/v1/picture.cot"): READ, ("GET", "/metrics"): READ,
     # the instructor's: what an exercise scripts is not for the trainees (its truth is for no one)
     ("GET", "/v1/exercise"): ADMIN, ("POST", "/v1/exercise"): ADMIN, ("DELETE", "/v1/exercise"): ADMIN,
+    # what this node shares with other nodes, and with whom: the centre's own administration
+    ("GET", "/v1/federation"): ADMIN, ("GET", "/v1/federation/agreements"): ADMIN,
+    ("POST", "/v1/federation/agreements"): ADMIN, ("DELETE", "/v1/federation/agreements/{partner}"): ADMIN,
 }
 AGENCY_KEY, OTHER_AGENCY_KEY = "agency-key-for-matrix", "other-agency-key-for-matrix"
 KEYS = {"officer": OFFICER_KEY, "agency": AGENCY_KEY, "integrator": INTEGRATOR_KEY, "admin": ADMIN_KEY}
 # requests an entitled key may make: bad enough to change nothing, but past authorisation
 PARAMS = {"track_id": "T404", "alert_id": "A404", "sensor_id": "NO-SUCH", "name": "no-such-zone",
-          "sub_id": "S404", "suppression_id": "S404", "incident_id": "I404", "cid": "tracks", "fid": "T404"}
+          "sub_id": "S404", "suppression_id": "S404", "incident_id": "I404", "cid": "tracks", "fid": "T404",
+          "partner": "NO-SUCH-NODE"}
 QUERY = {("GET", "/v1/stream"): {"types": "not-a-kind"}, ("POST", "/v1/ingest/ais"): {"sensor_id": "NO-SUCH"},
          ("POST", "/v1/ingest/asterix"): {"sensor_id": "NO-SUCH"}}
 
