@@ -8,7 +8,9 @@ switch probabilities are ``1 - exp(-dt / T)``, so irregular revisits are handled
 Each plot runs the standard IMM cycle (Blom & Bar-Shalom 1988):
 
 1. mixing: each model starts from the mixture of both, weighted by the
-   probability that the track was in that model and switched;
+   probability that the track was in that model and switched (by default asymmetrically:
+   the manoeuvre model from its own state, the quiet model from the mixture only while a
+   manoeuvre is likely; ``imm_update``'s ``reseed_mu``);
 2. prediction and Kalman update of each model with the plot;
 3. model probabilities from each model's likelihood of the plot;
 4. the published estimate: the moment-matched mixture of the two.
@@ -55,7 +57,7 @@ def stationary_manoeuvre(t_quiet: float, t_man: float) -> float:
 
 def imm_update(m: np.ndarray, ve: np.ndarray, vn: np.ndarray, a: np.ndarray, b: np.ndarray,
                c: np.ndarray, e0: np.ndarray, n0: np.ndarray, r: np.ndarray, dt: np.ndarray,
-               q1: float, q2: float, t_quiet: float, t_man: float):
+               q1: float, q2: float, t_quiet: float, t_man: float, reseed_mu: float | None = None):
     """One IMM cycle for k tracks, each with one position fix ``dt ≥ 0`` seconds after its state.
 
     ``m`` is the 15×k block of model rows (``E1`` … ``MU``) and ``ve`` … ``c``
@@ -64,6 +66,13 @@ def imm_update(m: np.ndarray, ve: np.ndarray, vn: np.ndarray, a: np.ndarray, b: 
     Returns the combined update ``(e, n, ve, vn, a, b, c)`` (position as offsets from the
     old combined position), the new model block (offsets from the new combined position)
     and the fix's NIS under each model, weighed by the models' predicted probabilities.
+
+    ``reseed_mu`` None mixes as the standard IMM does.  A number mixes asymmetrically: the
+    manoeuvre model starts from its own state only, and the quiet model takes the standard mix
+    only while the manoeuvre model's probability exceeds ``reseed_mu``, else its own state.  In a
+    quiet spell the quiet model is then a plain quiet filter (the standard mix hands it a share of
+    the manoeuvre model's far larger covariance every cycle, which acts as extra process noise),
+    and it is still re-seeded through a manoeuvre.
     """
     mu_prev = m[MU]
     unset = mu_prev < 0.0
@@ -74,6 +83,9 @@ def imm_update(m: np.ndarray, ve: np.ndarray, vn: np.ndarray, a: np.ndarray, b: 
     # the two models stacked: row 0 quiet, row 1 manoeuvre (2×k each)
     e, n, u, v, pa0, pb0, pc0 = m[:MU].reshape(2, 7, -1).transpose(1, 0, 2)
     c_1, c_2, w11, w21, w12, w22 = mix_probabilities(mu_prev, dt, t_quiet, t_man)
+    if reseed_mu is not None:  # asymmetric mixing (above)
+        w21 = np.where(mu_prev > reseed_mu, w21, 0.0)
+        w11, w12, w22 = 1.0 - w21, np.zeros_like(w12), np.ones_like(w22)
     wa, wb = np.array([w11, w12]), np.array([w21, w22])  # weight of model 1 / model 2 in each start
     # spread of the two models' means (shared between the axes)
     de, dn, du, dv = e[0] - e[1], n[0] - n[1], u[0] - u[1], v[0] - v[1]

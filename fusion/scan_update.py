@@ -135,7 +135,7 @@ class ScanUpdate:
         q1, q2 = cfg.imm_q_quiet_m2_s3, cfg.imm_q_manoeuvre_m2_s3
         e, n, ve1, vn1, a1, b1, c1, models, nis = imm_update(
             self._models[:, rows], ve, vn, a, b, c, e0, n0, r, dtf, q1, q2,
-            cfg.imm_quiet_s, cfg.imm_manoeuvre_s)
+            cfg.imm_quiet_s, cfg.imm_manoeuvre_s, cfg.imm_reseed_mu)
         nis_avg = np.where(moved, mem * nis_avg + (1.0 - mem) * np.minimum(nis, 50.0), nis_avg)
         # the noise the next gate assumes: the models' mix at the new probabilities (as a
         # scale of the base noise, fading back to it; never below it)
