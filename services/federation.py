@@ -52,6 +52,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import Column, Float, MetaData, String, Table, Text, create_engine, delete, select
+from sqlalchemy.exc import IntegrityError
 
 from . import topics
 from .bus import Bus
@@ -186,15 +187,22 @@ class AgreementStore:
         return out
 
     def node_key(self) -> Ed25519PrivateKey:
-        """This node's signing key, made on first use and kept (the same across restarts)."""
-        with self.engine.begin() as conn:
-            row = conn.execute(select(node_key_table.c.private_pem).where(node_key_table.c.id == "node")).first()
-            if row is None:
-                key = Ed25519PrivateKey.generate()
-                pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                        serialization.NoEncryption()).decode()
-                conn.execute(node_key_table.insert().values(id="node", private_pem=pem))
+        """This node's signing key, made on first use and kept (the same across restarts and
+        for every process of the node: two starting at once keep the one stored first)."""
+        query = select(node_key_table.c.private_pem).where(node_key_table.c.id == "node")
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            key = Ed25519PrivateKey.generate()
+            pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption()).decode()
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(node_key_table.insert().values(id="node", private_pem=pem))
                 return key
+            except IntegrityError:  # another process stored one first
+                with self.engine.connect() as conn:
+                    row = conn.execute(query).one()
         loaded = serialization.load_pem_private_key(row[0].encode(), password=None)
         assert isinstance(loaded, Ed25519PrivateKey)
         return loaded

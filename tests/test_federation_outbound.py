@@ -163,3 +163,20 @@ def test_only_an_admin_declares_or_reads_agreements(live_server):
     listed = httpx.get(f"{url}/v1/federation/agreements", headers=ADMIN).json()["agreements"]
     assert [(a["partner"], a["kinds"]) for a in listed] == [("IN-IFC", ["alerts"])]
     assert httpx.delete(f"{url}/v1/federation/agreements/NOBODY", headers=ADMIN).status_code == 404
+
+
+def test_the_node_key_is_made_once_and_kept_for_every_process_of_the_node(tmp_path):
+    from services.federation import AgreementStore, public_pem
+    url = f"sqlite:///{tmp_path / 'mfc.db'}"
+    first, second = AgreementStore(url), AgreementStore(url)
+    try:
+        key = public_pem(first.node_key())
+        assert public_pem(second.node_key()) == key == public_pem(first.node_key())
+    finally:
+        first.close()
+        second.close()
+    reopened = AgreementStore(url)
+    try:
+        assert public_pem(reopened.node_key()) == key  # a restart signs with the same key
+    finally:
+        reopened.close()
