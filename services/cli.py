@@ -315,12 +315,22 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     from .settings_core import SettingsError
+    from ingest.errors import IngestError
     args = parser().parse_args(argv)
     try:
         return args.func(args)
-    except SettingsError as exc:
+    except (SettingsError, IngestError) as exc:  # a bad sensors file, settings, ...: the reason, no traceback
         print(f"mfc {args.command}: {exc}", file=sys.stderr)
         return 2
+    except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as exc:
+        print(f"mfc {args.command}: {exc.strerror}: {exc.filename}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        zones = sys.modules.get("services.geography")  # a zones file refused (loaded only then)
+        if zones is not None and isinstance(exc, zones.ZonesFileError):
+            print(f"mfc {args.command}: {exc}", file=sys.stderr)
+            return 2
+        raise
     except KeyboardInterrupt:
         return 130
 

@@ -105,3 +105,23 @@ def test_progress_line_reports_the_share_read():
 def _sensors():
     from ingest.sensors import load_sensors
     return load_sensors(SCS / "sensors.json")
+
+
+def test_a_bad_sensors_zones_or_output_path_gets_its_reason_not_a_traceback(tmp_path):
+    """What a user mistypes or gets wrong is named in one line on stderr, exit status 2."""
+    feed = SCS / "radar.jsonl"
+    (tmp_path / "sensors.json").write_text('{"sensors": [{"id": 5}]}')
+    (tmp_path / "zones.geojson").write_text("{nope")
+    out = ("--tracks-out", str(tmp_path / "t.jsonl"), "--alerts-out", str(tmp_path / "a.jsonl"))
+    cases = [
+        (("--sensors", str(tmp_path / "missing.json"), *out), "cannot read sensors file"),
+        (("--sensors", str(tmp_path / "sensors.json"), *out), "sensor #1: field 'id' must be a string"),
+        (("--zones", str(tmp_path / "zones.geojson"), *out), "zones.geojson: Expecting property name"),
+        (("--tracks-out", str(tmp_path / "no" / "dir" / "t.jsonl"), "--alerts-out", str(tmp_path / "a.jsonl")),
+         "No such file or directory"),
+    ]
+    for args, reason in cases:
+        r = subprocess.run([sys.executable, "-m", "services.cli", "fuse", str(feed), "--quiet", *args],
+                           capture_output=True, text=True, cwd=ROOT)
+        assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+        assert r.stderr.startswith("mfc fuse: ") and reason in r.stderr, r.stderr
