@@ -11,8 +11,10 @@ a store query, a releasability filter, JSON and gzip:
 * **staleness**: an entry is served for at most ``ttl_s`` after the store was read for it (API
   replicas may run apart from the store writer, so freshness is a time, not a change counter);
 * **single flight**: one request re-renders a stale entry; the others meanwhile get the previous
-  rendering (never one older than ``2 × ttl_s``, never one made under other releasability: those
-  wait for the one rendering), so a poll is never held up behind the store;
+  rendering, when it was younger than ``2 × ttl_s`` as the refresh began (so at most ``2 × ttl_s``
+  plus one rendering's time old), never one made under other releasability: those wait for the
+  one rendering.  A poll is never held up behind the store, even when a rendering takes longer
+  than ``ttl_s``;
 * **bounded**: the least recently used entries beyond ``max_entries``, or beyond ``max_bytes`` of
   renderings in all, are dropped (the newest is always kept).
 
@@ -78,12 +80,13 @@ def sensor_releasability(sensors: Any) -> tuple[tuple[Any, ...], ...] | None:
 
 
 class _Slot:
-    __slots__ = ("lock", "state", "size")
+    __slots__ = ("lock", "state", "size", "refreshing_since")
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.size = 0  # bytes of its rendering, counted in the cache's total
         self.state: tuple[Rendered, float, Any] | None = None  # rendering, when the store was read, depends
+        self.refreshing_since: float | None = None  # when the rendering under way began
 
 
 class RenderCache:
@@ -107,13 +110,15 @@ class RenderCache:
         slot = self._slot(key)
         state = slot.state  # one read: rendering, time and dependencies always belong together
         if state is not None and state[2] == depends:
-            age_s = self.clock() - state[1]
-            if age_s < self.ttl_s:
+            if self.clock() - state[1] < self.ttl_s:
                 return state[0]
-            if age_s < 2 * self.ttl_s:
-                if not slot.lock.acquire(blocking=False):
-                    return state[0]  # another request is refreshing it: the previous rendering meanwhile
-            else:
+            if not slot.lock.acquire(blocking=False):
+                since = slot.refreshing_since
+                if since is not None and since - state[1] < 2 * self.ttl_s:
+                    # another request is refreshing a rendering that was still young when it
+                    # began: the previous one meanwhile, however long the refresh takes (a
+                    # rendering slower than ttl_s must not hold every poll up behind it)
+                    return state[0]
                 slot.lock.acquire()  # too old to hand out even while it is refreshed
         else:
             slot.lock.acquire()  # none yet, or made under other releasability: wait for the one rendering
@@ -121,13 +126,14 @@ class RenderCache:
             state = slot.state
             if state is not None and state[2] == depends and self.clock() - state[1] < self.ttl_s:
                 return state[0]  # refreshed while this request waited
-            started = self.clock()  # staleness counts from the read of the store
+            started = slot.refreshing_since = self.clock()  # staleness counts from the read of the store
             value = render()
             self.renders += 1
             slot.state = (value, started, depends)
             self._account(key, slot, len(value.body) + len(value.gzipped or b""))
             return value
         finally:
+            slot.refreshing_since = None
             slot.lock.release()
 
     def _slot(self, key: Hashable) -> _Slot:

@@ -174,3 +174,33 @@ def test_one_rendering_for_concurrent_requests_and_the_previous_one_meanwhile_on
     assert {v.body for v in together(10)} == {b"3"} and len(calls) == 3
     # made under other releasability: never handed out, all wait
     assert {v.body for v in together(10, depends="narrowed")} == {b"4"} and len(calls) == 4
+
+
+def test_a_refresh_slower_than_the_ttl_holds_no_poll_up_while_the_previous_rendering_was_young():
+    """Under steady polling a rendering that takes longer than ttl (20,000 tracks on a busy
+    server) must not make every poll wait for it: the previous rendering is handed out for as
+    long as the refresh runs, since it was young when the refresh began.  After an idle spell
+    (older than 2 × ttl when asked) the one fresh rendering is still waited for."""
+    now = [0.0]
+    cache = RenderCache(ttl_s=1.0, clock=lambda: now[0])
+    started, release = threading.Event(), threading.Event()
+    cache.get("k", lambda: rendered(b"old", "application/json"))
+
+    def slow():
+        started.set()
+        release.wait(10)
+        return rendered(b"new", "application/json")
+
+    now[0] = 1.5  # stale, young: this poll refreshes, slowly
+    refresher = threading.Thread(target=lambda: cache.get("k", slow), daemon=True)
+    refresher.start()
+    assert started.wait(10)
+    now[0] = 4.0  # the refresh is still running, 2.5 s later: polls get the previous rendering
+    got: list = []
+    poll = threading.Thread(target=lambda: got.append(cache.get("k", slow).body), daemon=True)
+    poll.start()
+    poll.join(timeout=2)
+    assert got == [b"old"], "a poll waited behind the slow refresh"
+    release.set()
+    refresher.join(timeout=10)
+    assert cache.get("k", slow).body == b"new"
