@@ -332,15 +332,20 @@ class FederationExporter(Worker):
     def run(self) -> None:
         while not self.stopping.is_set():
             behind = False  # a poll came back full: more is waiting
-            for kind, consumer in self.consumers.items():
-                records = consumer.poll(timeout_s=0.1 if kind == "tracks" else 0.02, max_records=_POLL)
-                if not records:
-                    continue
-                behind |= len(records) >= _POLL
-                self.export(kind, [r.value for r in records])
-                self.bus.flush()
-                consumer.commit()
-                self.handled += len(records)
+            try:
+                for kind, consumer in self.consumers.items():
+                    records = consumer.poll(timeout_s=0.1 if kind == "tracks" else 0.02, max_records=_POLL)
+                    if not records:
+                        continue
+                    behind |= len(records) >= _POLL
+                    self.export(kind, [r.value for r in records])
+                    self.bus.flush()
+                    consumer.commit()
+                    self.handled += len(records)
+            except Exception:  # e.g. the broker away: not committed, so sent again after the pause
+                log.exception("federation export failed; retrying in 1 s")
+                behind = True
+                self.stopping.wait(1.0)
             self.busy = behind
             if not behind:
                 self.caught_up_s = self.clock()
@@ -351,7 +356,11 @@ class FederationExporter(Worker):
         for agreement in self.current():
             partner, shared, withheld = agreement.partner, 0, 0
             for value in values:
-                view = shared_view(kind, value, agreement, self.sensors) if isinstance(value, dict) else None
+                try:
+                    view = shared_view(kind, value, agreement, self.sensors) if isinstance(value, dict) else None
+                except (TypeError, ValueError, KeyError, AttributeError) as exc:  # a malformed line
+                    log.warning("%s line withheld from %s: %r", kind, partner, exc)
+                    view = None
                 if view is None or not isinstance(view.get(id_field), str):
                     withheld += 1
                     continue

@@ -180,3 +180,22 @@ def test_the_node_key_is_made_once_and_kept_for_every_process_of_the_node(tmp_pa
         assert public_pem(reopened.node_key()) == key  # a restart signs with the same key
     finally:
         reopened.close()
+
+
+def test_a_malformed_line_is_withheld_and_the_exporter_goes_on(tmp_path):
+    with LiveServer(make_runtime(tmp_path, api_keys=KEYS)) as server:
+        url, bus = server.url, server.runtime.bus
+        assert httpx.post(f"{url}/v1/federation/agreements", headers=ADMIN,
+                          json={"partner": "IN-IFC", "releasability": ["ASEAN"]}).status_code == 201
+        out = bus.consumer("mfc.federation.IN-IFC.tracks", "test-partner")
+        bus.publish(topics.TRACKS, "T-BAD", {"track_id": "T-BAD", "sensors": 7, "lat": "x"})
+        bus.publish(topics.TRACKS, "T-BAD2", {"track_id": "T-BAD2", "sensors": ["AIS-T1"], "fixes": 3,
+                                              "lat": 10.0, "lon": 114.0})
+        bus.publish(topics.TRACKS, "T-OK", {"track_id": "T-OK", "sensors": ["AIS-T1"], "lat": 10.0, "lon": 114.0,
+                                            "time": "2026-12-07T10:00:00Z"})
+        bus.flush()
+        seen: list = []
+        assert wait_for(lambda: "T-OK" in {v["envelope"]["record"]["track_id"] for v in drain(out, seen)}), seen
+        assert server.runtime.federation.is_alive()
+        link = httpx.get(f"{url}/v1/federation", headers=ADMIN).json()["links"][0]
+        assert link["by_kind"]["withheld"]["tracks"] >= 1 and link["state"] == "up"
