@@ -58,6 +58,7 @@ from . import topics
 from .bus import Bus
 from .visibility import SensorLookup, narrowed_view
 from .workers import Worker
+from .workflow import check_bbox
 
 log = logging.getLogger("mfc.federation")
 
@@ -131,13 +132,10 @@ def parse_agreement(body: Any, own_node: str) -> Agreement:
         raise AgreementError(f"kinds must be a non-empty list of {', '.join(KINDS)}, not {kinds!r}")
     bbox = body.get("bbox")
     if bbox is not None:
-        if (not isinstance(bbox, list) or len(bbox) != 4
-                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in bbox)):
-            raise AgreementError("bbox must be [west, south, east, north] in degrees")
-        w, s, e, n = (float(v) for v in bbox)
-        if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
-            raise AgreementError("bbox must have -180 ≤ west < east ≤ 180 and -90 ≤ south < north ≤ 90")
-        bbox = (w, s, e, n)
+        try:
+            bbox = check_bbox(bbox)
+        except ValueError as exc:
+            raise AgreementError(str(exc)) from None
     onward = body.get("onward", False)
     if not isinstance(onward, bool):
         raise AgreementError("onward must be true or false (may the partner pass this node's data on)")

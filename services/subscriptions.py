@@ -25,6 +25,7 @@ from fusion.rules import ALERT_TYPES
 
 from .visibility import WILDCARDS as WILDCARD_RELEASABILITY, covers, releasable_to  # noqa: F401  (re-exported)
 from .webhook_net import WebhookAddressError, WebhookPolicy, check_target
+from .workflow import check_bbox
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 MAX_PER_AGENCY = 50  # subscriptions one agency may hold
@@ -100,13 +101,10 @@ def parse_subscription(body: Any, agency: str, webhook_policy: WebhookPolicy | N
         raise SubscriptionError(f"unknown alert types {bad}; known: {', '.join(ALERT_TYPES)}")
     bbox = body.get("bbox")
     if bbox is not None:
-        if (not isinstance(bbox, list) or len(bbox) != 4
-                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in bbox)):
-            raise SubscriptionError("bbox must be [west, south, east, north] in degrees")
-        w, s, e, n = (float(v) for v in bbox)
-        if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
-            raise SubscriptionError("bbox must have west < east within ±180 and south < north within ±90")
-        bbox = (w, s, e, n)
+        try:
+            bbox = check_bbox(bbox)
+        except ValueError as exc:
+            raise SubscriptionError(str(exc)) from None
     severity = body.get("min_severity", "info")
     if severity not in SEVERITIES:
         raise SubscriptionError(f"min_severity must be one of {', '.join(SEVERITIES)}")

@@ -110,6 +110,18 @@ def apply_change(state: str, workflow: Mapping[str, Any] | None, change: Mapping
     return state, wf
 
 
+def check_bbox(bbox: Any) -> tuple[float, float, float, float]:
+    """A request's ``[west, south, east, north]`` in degrees (suppressions, subscriptions,
+    federation agreements); ``ValueError`` with the reason when it is not one."""
+    if (not isinstance(bbox, list) or len(bbox) != 4
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in bbox)):
+        raise ValueError("bbox must be [west, south, east, north] in degrees")
+    w, s, e, n = (float(v) for v in bbox)
+    if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
+        raise ValueError("bbox must have west < east within ±180 and south < north within ±90")
+    return w, s, e, n
+
+
 # --------------------------------------------------------------------------------- suppressions
 
 def check_suppression(body: Any, now_s: float, alert_types: Iterable[str]) -> dict[str, Any]:
@@ -133,13 +145,10 @@ def check_suppression(body: Any, now_s: float, alert_types: Iterable[str]) -> di
             raise WorkflowError(422, f"{k} must be a non-empty string of at most 128 characters")
     bbox = body.get("bbox")
     if bbox is not None:
-        if (not isinstance(bbox, list) or len(bbox) != 4
-                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in bbox)):
-            raise WorkflowError(422, "bbox must be [west, south, east, north] in degrees")
-        w, s, e, n = (float(v) for v in bbox)
-        if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
-            raise WorkflowError(422, "bbox must have west < east within ±180 and south < north within ±90")
-        bbox = [w, s, e, n]
+        try:
+            bbox = list(check_bbox(bbox))
+        except ValueError as exc:
+            raise WorkflowError(422, str(exc)) from None
     until = body.get("until")
     try:
         until_s = parse_iso(until) if isinstance(until, str) else None
