@@ -158,6 +158,7 @@ class AgreementStore:
     def __init__(self, url: str) -> None:
         self.engine = create_engine(url, future=True, pool_pre_ping=True)
         metadata.create_all(self.engine)
+        self._key: Ed25519PrivateKey | None = None  # read once: a node's key does not change
 
     def put(self, agreement: Agreement, created_by: str) -> bool:
         """Store ``agreement`` (replacing the partner's previous one); True if it is new."""
@@ -187,6 +188,11 @@ class AgreementStore:
     def node_key(self) -> Ed25519PrivateKey:
         """This node's signing key, made on first use and kept (the same across restarts and
         for every process of the node: two starting at once keep the one stored first)."""
+        if self._key is None:
+            self._key = self._load_or_make_key()
+        return self._key
+
+    def _load_or_make_key(self) -> Ed25519PrivateKey:
         query = select(node_key_table.c.private_pem).where(node_key_table.c.id == "node")
         with self.engine.connect() as conn:
             row = conn.execute(query).first()
