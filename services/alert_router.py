@@ -82,6 +82,8 @@ class AlertRouter(Worker):
                 self.handled += len(records) + len(shared)
         finally:
             self.sender.stop()
+            self.consumer.close()  # leave the groups now: a successor need not wait for a timeout
+            self.incidents.close()
 
     def route(self, alert: dict[str, Any], subs: list[Subscription]) -> None:
         if not isinstance(alert, dict) or "alert_id" not in alert:

@@ -465,6 +465,13 @@ class StoreWorker(Worker):
         self.incidents = bus.consumer(topics.INCIDENTS, f"{group}-incidents")
 
     def run(self) -> None:
+        try:
+            self._loop()
+        finally:  # leave the groups now: a successor need not wait for these members to time out
+            for consumer in (self.tracks, self.alerts, self.incidents):
+                consumer.close()
+
+    def _loop(self) -> None:
         while not self.stopping.is_set():
             t_recs = self.tracks.poll(timeout_s=0.2, max_records=5000)
             a_recs = self.alerts.poll(timeout_s=0.05, max_records=1000)  # Kafka needs time in poll to join
