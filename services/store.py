@@ -24,10 +24,18 @@ from .conflation import steady
 from .workflow import SEVERITIES, TERMINAL, apply_change
 
 metadata = MetaData()
+ID_LENGTH = 160  # a partner's record: "<origin node>:<its id>" (node ids up to 64 characters)
+
+
+def partner_columns() -> list[Column]:
+    """A partner node's record: the node path it came through (comma-separated, oldest first)
+    and when the agreement's retention ends (then it is purged)."""
+    return [Column("origin", Text), Column("expires_s", Float)]
+
 
 tracks = Table(
     "tracks", metadata,
-    Column("track_id", String(32), primary_key=True),
+    Column("track_id", String(ID_LENGTH), primary_key=True),
     Column("time_s", Float, nullable=False, index=True),
     Column("lat", Float, nullable=False),
     Column("lon", Float, nullable=False),
@@ -39,12 +47,14 @@ tracks = Table(
     Column("reports", Integer), Column("receivers", Integer), Column("first_seen_s", Float),
     Column("stations", Text),  # comma-separated AIS receivers that heard it in the last 30 min
     Column("contact", String(16)),  # radar-only: "dark" (AIS expected here) or "unidentified"
+    *partner_columns(),  # a partner node's track (services.federation_in)
+    Column("releasability", Text),  # a partner's track: the tokens it was shared under, ",SG,ASEAN,"
 )
 
 history = Table(
     "track_history", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("track_id", String(32), nullable=False),
+    Column("track_id", String(ID_LENGTH), nullable=False),
     Column("time_s", Float, nullable=False),
     Column("lat", Float, nullable=False), Column("lon", Float, nullable=False),
     Column("sog_kn", Float), Column("cog_deg", Float),
@@ -56,11 +66,11 @@ Index("ix_history_time", history.c.time_s)
 
 alerts = Table(
     "alerts", metadata,
-    Column("alert_id", String(32), primary_key=True),
+    Column("alert_id", String(ID_LENGTH), primary_key=True),
     Column("type", String(32), nullable=False, index=True),
     Column("severity", String(16), nullable=False),
     Column("time_s", Float, nullable=False, index=True),
-    Column("track_id", String(32)), Column("mmsi", Integer),
+    Column("track_id", String(ID_LENGTH)), Column("mmsi", Integer),
     Column("lat", Float), Column("lon", Float), Column("zone", String(128)),
     Column("summary", Text, nullable=False), Column("evidence", Text),
     Column("state", String(16), nullable=False, index=True),
@@ -71,6 +81,7 @@ alerts = Table(
     Column("suppressed_by", String(32), index=True), Column("suppressed_until_s", Float),
     # the evidence's releasability tokens as ",PH,ASEAN," (an agency's counts in one query)
     Column("releasability", Text),
+    *partner_columns(),
 )
 
 suppressions = Table(
@@ -85,7 +96,7 @@ suppressions = Table(
 
 incidents = Table(
     "incidents", metadata,
-    Column("incident_id", String(32), primary_key=True),
+    Column("incident_id", String(ID_LENGTH), primary_key=True),
     Column("category", String(32), nullable=False, index=True),
     Column("title", Text, nullable=False), Column("summary", Text, nullable=False),
     Column("alert_ids", Text), Column("track_ids", Text),  # JSON lists
@@ -95,6 +106,7 @@ incidents = Table(
     Column("assignee", String(64)), Column("disposition", String(32)), Column("history", Text),
     Column("created_by", String(64)), Column("created_s", Float, nullable=False, index=True),
     Column("updated_s", Float, nullable=False),
+    *partner_columns(),
 )
 
 zones = Table(
@@ -173,13 +185,17 @@ class Store:
         """A database made by an earlier version gets the columns added since (all nullable)."""
         from sqlalchemy import inspect, text
         insp = inspect(self.engine)
-        for table in (tracks, history, alerts):
-            have = {c["name"] for c in insp.get_columns(table.name)}
+        for table in (tracks, history, alerts, incidents):
+            have = {c["name"]: c["type"] for c in insp.get_columns(table.name)}
             for col in table.columns:
+                kind = col.type.compile(dialect=self.engine.dialect)
                 if col.name not in have:
-                    kind = col.type.compile(dialect=self.engine.dialect)
                     with self.engine.begin() as conn:
                         conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN {col.name} {kind}'))
+                elif (self.engine.dialect.name == "postgresql" and getattr(col.type, "length", None)
+                      and (getattr(have[col.name], "length", None) or 0) < col.type.length):
+                    with self.engine.begin() as conn:  # ids made longer (partner records)
+                        conn.execute(text(f'ALTER TABLE {table.name} ALTER COLUMN {col.name} TYPE {kind}'))
 
     def _insert(self, table: Table):  # dialect-specific INSERT with ON CONFLICT
         if self.engine.dialect.name == "postgresql":
@@ -384,6 +400,43 @@ class Store:
         with self.engine.connect() as conn:
             return [_incident_line(r) for r in conn.execute(q).mappings()]
 
+    # -------------------------------------------------------- partner nodes' data
+    def put_partner_incident(self, inc: dict[str, Any]) -> None:
+        """Store a partner node's incident as it stands at the partner (``services.federation_in``
+        checked it): its state, and ``origin`` and ``expires_s``."""
+        row = {"incident_id": inc["incident_id"], "category": str(inc.get("category") or "other")[:32],
+               "title": str(inc.get("title") or ""), "summary": str(inc.get("summary") or ""),
+               "alert_ids": json.dumps(inc.get("alert_ids") or []), "track_ids": json.dumps(inc.get("track_ids") or []),
+               "releasability": json.dumps(inc["releasability"]),
+               "releasability_effective": json.dumps(inc["releasability_effective"]),
+               "state": inc["state"], "history": json.dumps([]), "created_by": str(inc.get("created_by") or "")[:64],
+               "created_s": inc["created_s"], "updated_s": inc["updated_s"], **_partner_row(inc)}
+        with self.engine.begin() as conn:
+            stmt = self._insert(incidents)
+            cols = {c.name: stmt.excluded[c.name] for c in incidents.columns
+                    if c.name not in ("incident_id", "assignee", "disposition", "history")}
+            conn.execute(stmt.on_conflict_do_update(index_elements=["incident_id"], set_=cols,
+                                                    where=incidents.c.updated_s <= stmt.excluded.updated_s), [row])
+
+    def purge_partner_data(self, now_s: float) -> int:
+        """Delete partner nodes' records whose agreement's retention has ended (and the history
+        of their tracks); how many records went."""
+        gone = 0
+        with self.engine.begin() as conn:
+            old = select(tracks.c.track_id).where(tracks.c.expires_s < now_s)
+            conn.execute(delete(history).where(history.c.track_id.in_(old)))
+            for table in (tracks, alerts, incidents):
+                gone += conn.execute(delete(table).where(table.c.expires_s < now_s)).rowcount
+        return gone
+
+    def local_track_of(self, mmsi: int) -> str | None:
+        """The id of this node's own live track of ``mmsi`` (the newest), if it has one."""
+        q = (select(tracks.c.track_id).where(tracks.c.mmsi == mmsi, tracks.c.origin.is_(None),
+                                             tracks.c.status.in_(LIVE))
+             .order_by(tracks.c.time_s.desc()).limit(1))
+        with self.engine.connect() as conn:
+            return conn.execute(q).scalar()
+
     # ------------------------------------------------------------------- stats
     def alert_stats(self, since_s: float | None = None, now_s: float | None = None) -> dict[str, dict[str, Any]]:
         """Per alert type: counts by state and by disposition, the alerts held back now, and
@@ -583,7 +636,22 @@ def _track_row(line: dict[str, Any]) -> dict[str, Any]:
         "first_seen_s": parse_iso(line["first_seen"]) if line.get("first_seen") else None,
         "stations": ",".join(line.get("stations") or []),
         "contact": line.get("contact"),
+        **_partner_row(line),
+        "releasability": _tokens_text(line.get("releasability")) if line.get("origin") else None,
     }
+
+
+def _partner_row(line: dict[str, Any]) -> dict[str, Any]:
+    origin = line.get("origin")
+    return {"origin": ",".join(origin) if isinstance(origin, list) and origin else None,
+            "expires_s": line.get("expires_s") if origin else None}
+
+
+def _partner_line(row: Any, line: dict[str, Any]) -> dict[str, Any]:
+    """A partner's record gets ``origin`` (local records are as before)."""
+    if row["origin"]:
+        line["origin"] = _ids(row["origin"])
+    return line
 
 
 def _ids(text: str | None) -> list[str]:
@@ -602,7 +670,7 @@ def _fixes(text: str | None) -> dict[str, Any] | None:
 
 
 def _track_line(row: Any) -> dict[str, Any]:
-    return {
+    line = {
         "track_id": row["track_id"], "time": iso_time(row["time_s"]), "lat": row["lat"], "lon": row["lon"],
         "sog_kn": row["sog_kn"], "cog_deg": row["cog_deg"], "sigma_m": row["sigma_m"], "mmsi": row["mmsi"],
         "name": row["name"], "flag": row["flag"], "ship_type": row["ship_type"],
@@ -613,6 +681,9 @@ def _track_line(row: Any) -> dict[str, Any]:
         "stations": _ids(row["stations"]),
         "contact": row["contact"],
     }
+    if row["origin"]:
+        line.update(origin=_ids(row["origin"]), releasability=_ids(row["releasability"]))
+    return line
 
 
 def _alert_row(a: dict[str, Any]) -> dict[str, Any]:
@@ -622,6 +693,7 @@ def _alert_row(a: dict[str, Any]) -> dict[str, Any]:
         "lat": a.get("lat"), "lon": a.get("lon"), "zone": a.get("zone"), "summary": a["summary"],
         "evidence": json.dumps(a.get("evidence") or {}), "state": a.get("state", "open"),
         "releasability": _tokens_text((a.get("evidence") or {}).get("releasability")),
+        **_partner_row(a),
     }
 
 
@@ -641,7 +713,7 @@ def _covering_tokens(agency: str) -> list[str]:
 
 
 def _alert_line(row: Any) -> dict[str, Any]:
-    return {
+    return _partner_line(row, {
         "alert_id": row["alert_id"], "type": row["type"], "severity": row["severity"],
         "time": iso_time(row["time_s"]), "track_id": row["track_id"], "mmsi": row["mmsi"],
         "lat": row["lat"], "lon": row["lon"], "zone": row["zone"], "summary": row["summary"],
@@ -650,7 +722,7 @@ def _alert_line(row: Any) -> dict[str, Any]:
         "acked_at": None if row["acked_at_s"] is None else iso_time(row["acked_at_s"]),
         "workflow": _workflow(row),
         **({"suppressed_by": row["suppressed_by"]} if row["suppressed_by"] else {}),
-    }
+    })
 
 
 def _workflow(row: Any) -> dict[str, Any]:
@@ -666,11 +738,11 @@ def _suppression_line(row: Any, held: int) -> dict[str, Any]:
 
 
 def _incident_line(row: Any) -> dict[str, Any]:
-    return {
+    return _partner_line(row, {
         "incident_id": row["incident_id"], "category": row["category"], "title": row["title"],
         "summary": row["summary"], "alert_ids": json.loads(row["alert_ids"] or "[]"),
         "track_ids": json.loads(row["track_ids"] or "[]"), "releasability": json.loads(row["releasability"]),
         "releasability_effective": json.loads(row["releasability_effective"]), "state": row["state"],
         "created": iso_time(row["created_s"]), "created_by": row["created_by"],
         "updated": iso_time(row["updated_s"]), "workflow": _workflow(row),
-    }
+    })

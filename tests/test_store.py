@@ -128,6 +128,13 @@ def test_a_database_from_before_track_sensors_gets_the_column_and_keeps_its_rows
         assert reopened.track("T9")["sensors"] == []  # an old row: no sensor ids (visible to every member)
         reopened.write_tracks([{**line("T1"), "sensors": ["PH-PAG-A1", "PH-PAG-R1"]}])
         assert reopened.track("T1")["sensors"] == ["PH-PAG-A1", "PH-PAG-R1"]
+        # a partner node's track id is longer than the old column allowed (PostgreSQL enforces it)
+        long_id = "INDIA-IFC-IOR-GURUGRAM:T00000000000123456789"
+        reopened.write_tracks([{**line(long_id), "origin": ["INDIA-IFC-IOR-GURUGRAM"], "releasability": ["SG"],
+                                "expires_s": 1.9e9}])
+        got = reopened.track(long_id)
+        assert got["origin"] == ["INDIA-IFC-IOR-GURUGRAM"] and got["releasability"] == ["SG"]
+        assert "origin" not in reopened.track("T1")
     finally:
         reopened.close()
 
