@@ -67,6 +67,25 @@ class TrackLine(Exact):
     first_seen: str | None = None     # when it entered the picture
     stations: list[str] = []          # the AIS receivers that heard it in the last 30 min
     contact: Literal["dark", "unidentified"] | None = None  # radar-only: AIS expected here or not
+    origin: list[str] | None = Field(None, description="a partner node's track: the node ids it came "
+                                     "through, oldest first (services.federation_in)")
+    releasability: list[str] | None = Field(None, description="a partner node's track: the tokens it was "
+                                            "shared under (who here may see it)")
+    partners: list[PartnerContribution] | None = Field(None, description="partner nodes' tracks of the same "
+                                                       "vessel, folded into this node's")
+
+
+class PartnerContribution(Exact):
+    """A partner node's track of a vessel this node also tracks."""
+    node: str = Field(description="the partner node it came from")
+    origin: list[str]
+    track_id: str
+    time: str | None
+    lat: float | None
+    lon: float | None
+    sog_kn: float | None = None
+    cog_deg: float | None = None
+    sigma_m: float | None = None
 
 
 class TrackList(Exact):
@@ -153,6 +172,7 @@ class Alert(Exact):
     acked_at: str | None = None
     workflow: Workflow | None = None
     suppressed_by: str | None = None
+    origin: list[str] | None = Field(None, description="a partner node's alert: the node ids it came through")
 
 
 class AlertList(Exact):
@@ -233,6 +253,7 @@ class Incident(Exact):
     created_by: str | None
     updated: str
     workflow: Workflow
+    origin: list[str] | None = Field(None, description="a partner node's incident: the node ids it came through")
 
 
 class IncidentList(Exact):
@@ -605,6 +626,9 @@ class AgreementIn(Exact):
     bbox: list[float] | None = Field(None, description="[west, south, east, north]: only records inside")
     onward: bool = Field(False, description="may the partner pass this node's data on")
     retention_s: int = Field(604_800, description="how long the partner may keep this node's data")
+    public_key: str | None = Field(None, description="the partner's Ed25519 public key (PEM, from its "
+                                   "GET /v1/federation): what it sends is verified with it; without "
+                                   "it nothing from the partner is accepted")
 
 
 class Agreement(Exact):
@@ -614,6 +638,7 @@ class Agreement(Exact):
     bbox: list[float] | None
     onward: bool
     retention_s: int
+    public_key: str | None
 
 
 class AgreementList(Exact):
@@ -627,8 +652,14 @@ class FederationLink(Exact):
     shared: int = Field(description="records written for the partner")
     withheld: int = Field(description="records the agreement did not let through")
     refused: int = Field(description="records from the partner refused on arrival (inbound links)")
-    lag_s: float | None = Field(description="seconds since the link last had its input drained; null when down")
-    by_kind: dict[str, dict[str, int]] = Field(description="shared and withheld per kind")
+    lag_s: float | None = Field(description="outbound: seconds since the link last had its input drained; "
+                                "inbound: how old the newest record from the partner was on arrival; "
+                                "null when down")
+    by_kind: dict[str, dict[str, int]] = Field(description="per kind: shared and withheld (out), "
+                                               "received and refused (in)")
+    last_heard: str | None = Field(None, description="inbound: when the partner was last heard (a record "
+                                   "or its heartbeat)")
+    last_refusal: str | None = Field(None, description="inbound: why the partner's last refused record was refused")
 
 
 class FederationStatus(Exact):

@@ -29,9 +29,10 @@ the Kafka value is ``{"envelope": ..., "sig": base64, "key": key id}``, the sign
 envelope's canonical JSON (sorted keys, no spaces, UTF-8).  ``verify`` checks one against the
 sender's public key; a flipped byte fails it.
 
-Not built yet (issue 17): the receiving side (verification on arrival, partner data in the
-picture, loops, correlation of one vessel seen by two nodes, retraction, retention purge),
-MirrorMaker 2 and mutual TLS between nodes.
+The envelope also names the tokens the record was shared under (``releasability``): the
+partner's releasability for it.  Every ``HEARTBEAT_S`` each partner gets a signed heartbeat
+(``kind: "heartbeat"``) on its first agreed kind's topic.  The receiving side is
+``services.federation_in``.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ import re
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -65,6 +66,7 @@ log = logging.getLogger("mfc.federation")
 KINDS = ("tracks", "alerts", "incidents")
 ENVELOPE_VERSION = 1
 CATCHING_UP_S = 10.0               # an outbound link this far behind its inputs is catching up
+HEARTBEAT_S = 5.0                  # each partner gets a signed heartbeat this often
 HOP_LIMIT = 3                      # a record travels at most this many links from its origin
 MAX_TOKENS = 32
 RETENTION_MIN_S, RETENTION_MAX_S = 3600, 366 * 86400
@@ -98,6 +100,7 @@ class Agreement:
     bbox: tuple[float, float, float, float] | None = None
     onward: bool = False
     retention_s: int = 604_800
+    public_key: str | None = None  # the partner's Ed25519 key (PEM): what it sends is verified with it
 
     def public(self) -> dict[str, Any]:
         d = asdict(self)
@@ -110,7 +113,7 @@ def parse_agreement(body: Any, own_node: str) -> Agreement:
     """An agreement from a request body, or ``AgreementError`` with the precise reason."""
     if not isinstance(body, dict):
         raise AgreementError("want a JSON object with partner, releasability and kinds")
-    known = ("partner", "releasability", "kinds", "bbox", "onward", "retention_s")
+    known = ("partner", "releasability", "kinds", "bbox", "onward", "retention_s", "public_key")
     unknown = sorted(set(body) - set(known))
     if unknown:
         raise AgreementError(f"unknown fields: {', '.join(unknown)}; known: {', '.join(known)}")
@@ -144,8 +147,29 @@ def parse_agreement(body: Any, own_node: str) -> Agreement:
             or not RETENTION_MIN_S <= retention <= RETENTION_MAX_S):
         raise AgreementError(f"retention_s must be a whole number of seconds from {RETENTION_MIN_S} "
                              f"to {RETENTION_MAX_S}")
+    public_key = body.get("public_key")
+    if public_key is not None:
+        try:
+            partner_key(public_key)
+        except ValueError as exc:
+            raise AgreementError(f"public_key: {exc}") from None
     return Agreement(partner, tuple(dict.fromkeys(tokens)), tuple(k for k in KINDS if k in kinds), bbox,
-                     onward, retention)
+                     onward, retention, public_key)
+
+
+def partner_key(pem: Any) -> Ed25519PublicKey:
+    """A partner's public key from its PEM text (``GET /v1/federation`` on the partner gives
+    it), or ``ValueError`` with the reason."""
+    if not isinstance(pem, str) or len(pem) > 4096:
+        raise ValueError("want the partner's Ed25519 public key as PEM text (its GET /v1/federation "
+                         "gives it as public_key)")
+    try:
+        key = serialization.load_pem_public_key(pem.encode())
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"not a PEM public key ({exc})") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise ValueError(f"an Ed25519 key is needed, not {type(key).__name__.lstrip('_')}")
+    return key
 
 
 def partner_topic(partner: str, kind: str) -> str:
@@ -182,7 +206,7 @@ class AgreementStore:
             d = json.loads(spec)
             out.append(Agreement(d["partner"], tuple(d["releasability"]), tuple(d["kinds"]),
                                  None if d.get("bbox") is None else tuple(d["bbox"]), bool(d["onward"]),
-                                 int(d["retention_s"])))
+                                 int(d["retention_s"]), d.get("public_key")))
         return out
 
     def node_key(self) -> Ed25519PrivateKey:
@@ -217,10 +241,6 @@ class AgreementStore:
 
 # ------------------------------------------------------------------------------ filtering
 
-def _agreed(tokens: Any, agreed: Iterable[str]) -> bool:
-    return isinstance(tokens, list) and any(isinstance(t, str) and t in agreed for t in tokens)
-
-
 def _in_bbox(record: Mapping[str, Any], bbox: tuple[float, float, float, float] | None) -> bool:
     if bbox is None:
         return True
@@ -232,23 +252,36 @@ def _in_bbox(record: Mapping[str, Any], bbox: tuple[float, float, float, float] 
 
 
 def shared_view(kind: str, record: Mapping[str, Any], agreement: Agreement,
-                sensors: SensorLookup) -> dict[str, Any] | None:
-    """What of ``record`` (a line of ``kind``) may go to ``agreement``'s partner; None: withheld."""
-    if kind not in agreement.kinds or not isinstance(record, Mapping):
+                sensors: SensorLookup) -> tuple[dict[str, Any], list[str]] | None:
+    """What of ``record`` (a line of ``kind``) may go to ``agreement``'s partner, and the agreed
+    tokens that release it (the partner's releasability for it); None: withheld.  A partner's
+    own data (a line with ``origin``) is never passed on."""
+    if kind not in agreement.kinds or not isinstance(record, Mapping) or record.get("origin"):
         return None
     agreed = set(agreement.releasability)
     if kind == "alerts":
         evidence = record.get("evidence")
-        ok = isinstance(evidence, Mapping) and _agreed(evidence.get("releasability"), agreed)
-        out = dict(record) if ok else None
+        tokens = _matched(evidence.get("releasability") if isinstance(evidence, Mapping) else None, agreed)
+        out = dict(record) if tokens else None
     elif kind == "incidents":
-        ok = _agreed(record.get("releasability"), agreed) and _agreed(record.get("releasability_effective"), agreed)
-        out = dict(record) if ok else None
+        own = _matched(record.get("releasability"), agreed)
+        tokens = _matched(record.get("releasability_effective"), agreed)
+        out = dict(record) if own and tokens else None
     else:
-        out = narrowed_view(record, lambda s: s is not None and any(t in agreed for t in s.releasability), sensors)
-    if out is None or not _in_bbox(out, agreement.bbox):
+        def shared(s: Any) -> bool:
+            return s is not None and any(t in agreed for t in s.releasability)
+        out = narrowed_view(record, shared, sensors)
+        tokens = [] if out is None else sorted({t for sid in out.get("sensors") or ()
+                                                for t in getattr(sensors.get(sid), "releasability", ()) if t in agreed})
+    if out is None or not tokens or not _in_bbox(out, agreement.bbox):
         return None
-    return out
+    for name in ("workflow", "acked_by", "acked_at", "suppressed_by"):  # the officers' handling stays home
+        out.pop(name, None)
+    return out, tokens
+
+
+def _matched(tokens: Any, agreed: set[str]) -> list[str]:
+    return [t for t in tokens if isinstance(t, str) and t in agreed] if isinstance(tokens, list) else []
 
 
 # ------------------------------------------------------------------------------ signing
@@ -315,6 +348,7 @@ class FederationExporter(Worker):
         self.withheld: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(KINDS, 0))
         self.caught_up_s: float | None = None  # when a round last found every input drained
         self.busy = False                        # the last round handled records
+        self._beat = float("-inf")               # when the partners last got a heartbeat
 
     def invalidate(self) -> None:
         """Agreements changed: read them again before the next record (a removed partner gets
@@ -334,6 +368,13 @@ class FederationExporter(Worker):
             return self._agreements
 
     def run(self) -> None:
+        try:
+            self._loop()
+        finally:  # leave the groups now: a successor need not wait for these members to time out
+            for consumer in self.consumers.values():
+                consumer.close()
+
+    def _loop(self) -> None:
         while not self.stopping.is_set():
             behind = False  # a poll came back full: more is waiting
             try:
@@ -353,6 +394,11 @@ class FederationExporter(Worker):
             self.busy = behind
             if not behind:
                 self.caught_up_s = self.clock()
+            if time.monotonic() - self._beat >= HEARTBEAT_S:
+                try:
+                    self.heartbeat()
+                except Exception as exc:  # the broker away: the next round tries again
+                    log.warning("federation heartbeat failed: %s", exc)
 
     def export(self, kind: str, values: list[Any]) -> None:
         """Share each line of ``kind`` with every partner whose agreement allows it."""
@@ -360,22 +406,39 @@ class FederationExporter(Worker):
         for agreement in self.current():
             partner, shared, withheld = agreement.partner, 0, 0
             for value in values:
+                if isinstance(value, dict) and value.get("origin"):
+                    continue  # a partner's record (services.federation_in): never passed on, nor counted
                 try:
                     view = shared_view(kind, value, agreement, self.sensors) if isinstance(value, dict) else None
                 except (TypeError, ValueError, KeyError, AttributeError) as exc:  # a malformed line
                     log.warning("%s line withheld from %s: %r", kind, partner, exc)
                     view = None
-                if view is None or not isinstance(view.get(id_field), str):
+                if view is None or not isinstance(view[0].get(id_field), str):
                     withheld += 1
                     continue
-                envelope = {"v": ENVELOPE_VERSION, "kind": kind, "origin": [self.node], "hops": HOP_LIMIT,
-                            "onward": agreement.onward, "retention_s": agreement.retention_s,
-                            "sent_s": round(self.clock(), 3), "record": view}
-                self.bus.publish(partner_topic(partner, kind), view[id_field], seal(envelope, self.key))
+                record, tokens = view
+                self.bus.publish(partner_topic(partner, kind), record[id_field],
+                                 seal(self.envelope(kind, record, tokens, agreement), self.key))
                 shared += 1
             with self._lock:
                 self.shared[partner][kind] += shared
                 self.withheld[partner][kind] += withheld
+
+    def envelope(self, kind: str, record: dict[str, Any], tokens: list[str],
+                 agreement: Agreement) -> dict[str, Any]:
+        return {"v": ENVELOPE_VERSION, "kind": kind, "origin": [self.node], "hops": HOP_LIMIT,
+                "onward": agreement.onward, "retention_s": agreement.retention_s,
+                "sent_s": round(self.clock(), 3), "releasability": tokens, "record": record}
+
+    def heartbeat(self) -> None:
+        """A signed heartbeat on each partner's first agreed kind's topic, so the partner can
+        tell a quiet link from a broken one and measure the link's lag."""
+        for agreement in self.current():
+            envelope = self.envelope("heartbeat", {}, [], agreement)
+            self.bus.publish(partner_topic(agreement.partner, agreement.kinds[0]), "heartbeat",
+                             seal(envelope, self.key))
+        self.bus.flush()
+        self._beat = time.monotonic()
 
     def status(self) -> list[dict[str, Any]]:
         """One outbound link per agreement (``GET /v1/federation``): ``down`` when the exporter

@@ -12,6 +12,7 @@ from fusion.pipeline import Fusion
 from .alert_router import AlertRouter
 from .broadcast import Broadcaster
 from .federation import AgreementStore, FederationExporter
+from .federation_in import FederationImporter
 from .bus import Bus, make_bus
 from .geography import build_geography, usable_zones
 from .ingest_service import MAX_FUTURE_S, IngestService
@@ -90,9 +91,11 @@ class Runtime:
         self.workers += [self.router, KeyWatcher(self.keys)]
         self.agreements = AgreementStore(settings.db)
         self.federation: FederationExporter | None = None
-        if not settings.exercise:  # an exercise's made-up traffic never leaves the node
+        self.federation_in: FederationImporter | None = None
+        if not settings.exercise:  # an exercise's made-up traffic never leaves the node, nor mixes with partners'
             self.federation = FederationExporter(self.bus, self.agreements, self.sensor_lookup, settings.node_id)
-            self.workers.append(self.federation)
+            self.federation_in = FederationImporter(self.bus, self.agreements, self.store, settings.node_id)
+            self.workers += [self.federation, self.federation_in]
         self.fusion_worker: FusionWorker | None = None
         if fusion:
             user_zones, refused = usable_zones(self.store.zones(), "stored zone")

@@ -21,10 +21,12 @@ Officers and admins are the centre's own staff and see everything.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from fusion.model import iso_time
+from ingest.timeparse import parse_iso
 
 WILDCARDS = ("ALL", "ASEAN")  # releasable to every member agency
 STAFF_ROLES = frozenset({"officer", "admin"})
@@ -60,14 +62,22 @@ def sensor_visible_to(sensor: SensorLike | None, agency: str) -> bool:
 
 
 def track_view(line: Mapping[str, Any], agency: str, sensors: SensorLookup) -> dict[str, Any] | None:
-    """``agency``'s view of a stored track line (or history point), or None when it may not see it."""
+    """``agency``'s view of a stored track line (or history point), or None when it may not see it.
+    A partner node's track (it has ``origin``) is visible where the tokens it was shared under
+    (its ``releasability``) cover the agency, whole (its node already narrowed it)."""
+    if line.get("origin"):
+        return {k: v for k, v in line.items() if k != "fixes"} if covers(line.get("releasability"), agency) \
+            else None
     return narrowed_view(line, lambda sensor: sensor_visible_to(sensor, agency), sensors)
 
 
 def narrowed_view(line: Mapping[str, Any], visible: Callable[[SensorLike | None], bool],
                   sensors: SensorLookup) -> dict[str, Any] | None:
     """The view of a track line for a viewer that may see the sensors ``visible`` accepts (an
-    agency, a partner node: ``services.federation``), or None when it may see nothing of it."""
+    agency, a partner node: ``services.federation``), or None when it may see nothing of it.
+    A partner's track (``origin``) has no sensors of this node's: None."""
+    if line.get("origin"):
+        return None
     ids = line.get("sensors") or []
     allowed = [s for s in ids if visible(sensors.get(s))]
     if not allowed:
@@ -98,9 +108,10 @@ def narrowed_view(line: Mapping[str, Any], visible: Callable[[SensorLike | None]
 
 def visible_tracks(rows: Iterable[Mapping[str, Any]], role: str, name: str,
                    sensors: SensorLookup) -> list[dict[str, Any]]:
-    """The track lines (or history points) a key may see, each as that key may see it."""
+    """The track lines (or history points) a key may see, each as that key may see it; a partner
+    node's track of a vessel this node also holds is folded into this node's (``partners``)."""
     if role in STAFF_ROLES:
-        return [{k: v for k, v in r.items() if k != "fixes"} for r in rows]
+        return fold_partner_tracks([{k: v for k, v in r.items() if k != "fixes"} for r in rows])
     if role != "agency":
         return []
     out = []
@@ -108,7 +119,87 @@ def visible_tracks(rows: Iterable[Mapping[str, Any]], role: str, name: str,
         view = track_view(r, name, sensors)
         if view is not None:
             out.append(view)
-    return out
+    return fold_partner_tracks(out)
+
+
+# One vessel seen by this node and by a partner is one entry: the partner's track is folded into
+# this node's when they carry the same MMSI within FOLD_MMSI_M of each other, or, without an MMSI
+# on either, when each is the other's only neighbour within three combined sigmas (at least
+# FOLD_MIN_M, at most FOLD_MAX_M) at the same time.
+FOLD_MMSI_M = 10_000.0
+FOLD_MIN_M, FOLD_MAX_M = 200.0, 2_000.0
+FOLD_MAX_DT_S = 120.0
+_M_PER_DEG = 111_195.0
+_KN = 1852.0 / 3600.0
+
+
+def fold_partner_tracks(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``lines`` with each partner track that is one of this node's tracks folded into it: the
+    local line gains ``partners`` (each contributing node's id, track id, time and position)
+    and the partner's line is not listed on its own."""
+    partner = [ln for ln in lines if ln.get("origin")]
+    if not partner:
+        return lines
+    local = [ln for ln in lines if not ln.get("origin")]
+    by_mmsi: dict[Any, list[dict[str, Any]]] = {}
+    for ln in local:
+        if ln.get("mmsi") is not None:
+            by_mmsi.setdefault(ln["mmsi"], []).append(ln)
+    folded: set[int] = set()
+    anonymous = [ln for ln in local if ln.get("mmsi") is None]
+    for p in partner:
+        if p.get("mmsi") is not None:
+            near = [(d, ln) for ln in by_mmsi.get(p["mmsi"], ()) if (d := _apart_m(p, ln)) <= FOLD_MMSI_M]
+            host = min(near, key=lambda dl: dl[0])[1] if near else None
+        else:
+            host = _only_neighbour(p, anonymous, partner)
+        if host is not None:
+            host.setdefault("partners", []).append(_contribution(p))
+            folded.add(id(p))
+    return [ln for ln in lines if id(ln) not in folded]
+
+
+def _contribution(p: Mapping[str, Any]) -> dict[str, Any]:
+    return {"node": p["origin"][-1], "origin": p["origin"], "track_id": p.get("track_id"),
+            "time": p.get("time"), "lat": p.get("lat"), "lon": p.get("lon"), "sog_kn": p.get("sog_kn"),
+            "cog_deg": p.get("cog_deg"), "sigma_m": p.get("sigma_m")}
+
+
+def _only_neighbour(p: Mapping[str, Any], local: list[dict[str, Any]],
+                    partner: list[dict[str, Any]]) -> dict[str, Any] | None:
+    def gate(a: Mapping[str, Any], b: Mapping[str, Any]) -> float:
+        sa, sb = a.get("sigma_m") or 100.0, b.get("sigma_m") or 100.0
+        return min(FOLD_MAX_M, max(FOLD_MIN_M, 3.0 * math.hypot(sa, sb)))
+    near = [ln for ln in local if _apart_m(p, ln) <= gate(p, ln)]
+    if len(near) != 1:
+        return None
+    host = near[0]
+    rivals = [q for q in partner if q.get("mmsi") is None and _apart_m(q, host) <= gate(q, host)]
+    return host if len(rivals) == 1 else None
+
+
+def _apart_m(a: Mapping[str, Any], b: Mapping[str, Any]) -> float:
+    """Metres between two track lines at the later one's time (the earlier dead-reckoned);
+    infinite when they are too far apart in time or lack a position."""
+    try:
+        ta, tb = parse_iso(a["time"]), parse_iso(b["time"])
+        if abs(ta - tb) > FOLD_MAX_DT_S:
+            return math.inf
+        (lat1, lon1), (lat2, lon2) = _ahead(a, max(ta, tb) - ta), _ahead(b, max(ta, tb) - tb)
+    except (KeyError, TypeError, ValueError):
+        return math.inf
+    dx = (lon2 - lon1) * math.cos(math.radians((lat1 + lat2) / 2)) * _M_PER_DEG
+    return math.hypot(dx, (lat2 - lat1) * _M_PER_DEG)  # a gate of kilometres: flat is close enough
+
+
+def _ahead(line: Mapping[str, Any], dt_s: float) -> tuple[float, float]:
+    lat, lon = float(line["lat"]), float(line["lon"])
+    sog, cog = line.get("sog_kn"), line.get("cog_deg")
+    if not dt_s or sog is None or cog is None:
+        return lat, lon
+    d = sog * _KN * dt_s
+    lat2 = lat + d * math.cos(math.radians(cog)) / _M_PER_DEG
+    return lat2, lon + d * math.sin(math.radians(cog)) / (_M_PER_DEG * math.cos(math.radians(lat)))
 
 
 def visible_alerts(rows: Iterable[Mapping[str, Any]], role: str, name: str) -> list[Mapping[str, Any]]:

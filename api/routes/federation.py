@@ -20,11 +20,16 @@ _AGREEMENT_BODY = raw_body("application/json", json_schema(AgreementIn),
 
 @router.get("", response_model=FederationStatus, responses=errors(*AUTH))
 def federation(runtime: RuntimeDep, _: Admin) -> dict[str, Any]:
-    """This node's id and public key, and one link per partner: its state, the records shared
-    with it and withheld from it (per kind), and its lag."""
-    exporter = runtime.federation
+    """This node's id and public key, and per partner an outbound link (its state, the records
+    shared with it and withheld from it, per kind, and its lag) and, when the agreement has the
+    partner's ``public_key``, an inbound link (records received and refused, the last refusal's
+    reason, when the partner was last heard, and the lag of its newest record)."""
+    links = []
+    for side in (runtime.federation, runtime.federation_in):
+        if side is not None:
+            links += side.status()
     return {"node": runtime.settings.node_id, "public_key": public_pem(runtime.agreements.node_key()),
-            "links": exporter.status() if exporter is not None else []}
+            "links": links}
 
 
 @router.get("/agreements", response_model=AgreementList, responses=errors(*AUTH))
@@ -50,8 +55,9 @@ async def add_agreement(request: Request, response: Response, runtime: RuntimeDe
         raise HTTPException(422, str(exc)) from None
     if not runtime.agreements.put(agreement, who.name):
         response.status_code = 200
-    if runtime.federation is not None:
-        runtime.federation.invalidate()
+    for side in (runtime.federation, runtime.federation_in):
+        if side is not None:
+            side.invalidate()
     return agreement.public()
 
 
@@ -60,6 +66,7 @@ def delete_agreement(partner: str, runtime: RuntimeDep, _: Admin) -> dict[str, A
     """End the agreement: nothing more goes to the partner from the next record on."""
     if not runtime.agreements.delete(partner):
         raise HTTPException(404, f"no agreement with {partner!r}")
-    if runtime.federation is not None:
-        runtime.federation.invalidate()
+    for side in (runtime.federation, runtime.federation_in):
+        if side is not None:
+            side.invalidate()
     return {"deleted": partner}

@@ -1,0 +1,332 @@
+"""Federation, inbound: what partner nodes share with this node, verified, into this node's picture.
+
+A partner P writes this node's share to ``mfc.federation.<this node>.<kind>`` on its own broker
+(``services.federation``); MirrorMaker 2 (``scripts/federation-mirror``) replicates those topics
+to this node's broker under the source's prefix, ``<P>_mfc.federation.<this node>.<kind>``
+(``inbound_topic``; the source's cluster alias is P's node id).  The
+importer reads them for every partner whose agreement carries the partner's public key
+(``public_key``); without a key, or once the agreement is deleted, nothing of P's is read.
+
+Each record is checked on arrival, and refused (counted per partner, with the reason on
+``mfc.deadletter``) when: its signature does not verify with P's key (a flipped byte fails);
+its last hop is not P; this node is already on its path (a loop); it has no hops left; it is
+of another kind than its topic; it names no releasability token; it is malformed; or the
+agreement's retention has already ended.  Heartbeats (every few seconds from a live exporter)
+tell a quiet link from a broken one and give the link's lag.
+
+What is accepted enters this node's own flow, so every read and push path has it and decides
+on it as on local data (``services.visibility``):
+
+* a track goes on ``mfc.tracks`` as ``<origin node>:<its id>`` with ``origin`` (the node path,
+  oldest first) and ``releasability`` (the tokens P shared it under): this node's agencies
+  covered by those tokens see it; P's sensor ids are dropped (they are not this node's);
+* an alert goes on ``mfc.alerts`` as ``<origin node>:<its id>`` with ``origin``, its evidence's
+  releasability replaced by the tokens P shared it under, and ``evidence.local_track_id`` when
+  this node holds a live track of the same MMSI; P's closing or retracting it closes or retracts
+  it here, and this node's officers work it in their own queue;
+* an incident is stored and goes on ``mfc.incidents`` the same way.
+
+Partner data is never passed on (this node's exporter withholds anything with ``origin``),
+and it is purged when the retention P's agreement gave (``retention_s``) ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from fusion.model import iso_time
+from ingest.timeparse import parse_iso
+
+from . import topics
+from .bus import Bus, Consumer
+from .federation import (_NODE, _TOKEN, CATCHING_UP_S, ENVELOPE_VERSION, HEARTBEAT_S, HOP_LIMIT, KINDS,
+                         RETENTION_MAX_S, RETENTION_MIN_S, AgreementStore, partner_key, partner_topic, verify)
+from .workers import Worker
+from .workflow import CATEGORIES, TERMINAL
+
+log = logging.getLogger("mfc.federation")
+
+LINK_DOWN_S = 6 * HEARTBEAT_S  # no record or heartbeat from a partner this long: its link is down
+PURGE_EVERY_S = 60.0
+_POLL = 1000
+
+
+def inbound_topic(partner: str, node: str, kind: str) -> str:
+    """Where MirrorMaker 2 (``scripts/federation-mirror``) puts what ``partner`` shares with
+    ``node``: ``<partner>_mfc.federation.<node>.<kind>`` (its replication policy with the
+    separator "_": with the default ".", MirrorMaker would take ``mfc.federation.<node>.<kind>``
+    for a topic replicated from a cluster named ``<node>`` and skip it as a cycle)."""
+    return f"{partner}_{partner_topic(node, kind)}"
+
+
+class Refused(ValueError):
+    """A partner's record refused on arrival, with the reason."""
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _text(record: dict[str, Any], name: str, kind: str) -> str:
+    value = record.get(name)
+    if not isinstance(value, str) or not value or len(value) > 64:
+        raise Refused(f"{kind} record without a {name} (1 to 64 characters)")
+    return value
+
+
+def _time(record: dict[str, Any], name: str, kind: str) -> float:
+    try:
+        return parse_iso(record[name])
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise Refused(f"{kind} record with no ISO 8601 {name}: {record.get(name)!r}") from None
+
+
+class _Link:
+    def __init__(self) -> None:
+        self.received: dict[str, int] = dict.fromkeys(KINDS, 0)
+        self.refused: dict[str, int] = dict.fromkeys(KINDS, 0)
+        self.last_heard_s: float | None = None
+        self.lag_s: float | None = None
+        self.last_refusal: str | None = None
+
+
+class FederationImporter(Worker):
+    """Reads what each partner shares with this node, verifies it and puts it into the picture."""
+
+    def __init__(self, bus: Bus, agreements: AgreementStore, store: Any, node: str,
+                 group: str = "federation-in", refresh_s: float = 2.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        super().__init__("federation-in")
+        self.bus, self.agreements, self.store, self.node = bus, agreements, store, node
+        self.group, self.refresh_s, self.clock = group, refresh_s, clock
+        self._lock = threading.Lock()
+        self._keys: dict[str, Ed25519PublicKey] = {}
+        self._consumers: dict[tuple[str, str], Consumer] = {}
+        self._synced = float("-inf")
+        self._purged = float("-inf")
+        self.links: dict[str, _Link] = defaultdict(_Link)
+
+    def invalidate(self) -> None:
+        """Agreements changed: read them again now (a deleted partner's records are refused
+        from this moment; its consumers close on the worker's next round)."""
+        self._read_keys()
+        with self._lock:
+            self._synced = float("-inf")
+
+    def _read_keys(self) -> dict[str, Ed25519PublicKey]:
+        try:
+            wanted = {a.partner: a.public_key for a in self.agreements.all() if a.public_key}
+        except Exception as exc:  # unreadable: read from no one until they can be read
+            log.error("could not read agreements: %s", exc)
+            wanted = {}
+        keys = {}
+        for partner, pem in wanted.items():
+            try:
+                keys[partner] = partner_key(pem)
+            except ValueError as exc:
+                log.error("agreement with %s: %s", partner, exc)
+        with self._lock:
+            self._keys = keys
+        return keys
+
+    def sync(self) -> None:
+        """Consumers for exactly the partners whose agreement has a key."""
+        keys = self._read_keys()
+        with self._lock:
+            self._synced = time.monotonic()
+        for (partner, kind), consumer in list(self._consumers.items()):
+            if partner not in keys:
+                del self._consumers[(partner, kind)]
+                consumer.close()
+        for partner in keys:
+            for kind in KINDS:
+                if (partner, kind) not in self._consumers:
+                    self._consumers[(partner, kind)] = self.bus.consumer(
+                        inbound_topic(partner, self.node, kind), f"{self.group}-{partner}-{kind}")
+
+    def run(self) -> None:
+        try:
+            self._loop()
+        finally:  # leave the groups now: a successor need not wait for these members to time out
+            for consumer in self._consumers.values():
+                consumer.close()
+
+    def _loop(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                if time.monotonic() - self._synced >= self.refresh_s:
+                    self.sync()
+                if not self._consumers:
+                    self.stopping.wait(0.2)
+                for (partner, kind), consumer in list(self._consumers.items()):
+                    records = consumer.poll(timeout_s=0.05, max_records=_POLL)
+                    if records:
+                        self.take(partner, kind, [r.value for r in records])
+                        self.bus.flush()
+                        consumer.commit()
+                        self.handled += len(records)
+                if time.monotonic() - self._purged >= PURGE_EVERY_S:
+                    self._purged = time.monotonic()
+                    gone = self.store.purge_partner_data(self.clock())
+                    if gone:
+                        log.info("purged %d partner records past their retention", gone)
+            except Exception:  # e.g. the broker away: not committed, so read again after the pause
+                log.exception("federation import failed; retrying in 1 s")
+                self.stopping.wait(1.0)
+
+    def take(self, partner: str, kind: str, values: list[Any]) -> None:
+        """Check each of ``partner``'s records from its ``kind`` topic; accept or refuse it."""
+        with self._lock:
+            key = self._keys.get(partner)
+        link = self.links[partner]
+        for value in values:
+            try:
+                if key is None:
+                    raise Refused(f"no agreement with a public_key for {partner!r}")
+                accepted = self.accept(partner, kind, value, key, link)
+            except Refused as exc:
+                reason = str(exc)
+                with self._lock:
+                    link.refused[kind] += 1
+                    link.last_refusal = reason
+                log.warning("refused a %s record from %s: %s", kind, partner, reason)
+                self.bus.publish(topics.DEADLETTER, f"federation:{partner}", {
+                    "source": f"federation:{partner}", "reason": reason,
+                    "topic": inbound_topic(partner, self.node, kind), "value": value, "received": self.clock()})
+                continue
+            if accepted is not None:
+                with self._lock:
+                    link.received[kind] += 1
+
+    def accept(self, partner: str, kind: str, value: Any, key: Ed25519PublicKey, link: _Link) -> str | None:
+        """Verify and check one record, put it into this node's flow; its local id, or None
+        for a heartbeat.  ``Refused`` with the reason otherwise."""
+        try:
+            envelope = verify(value, key)
+        except ValueError as exc:
+            raise Refused(str(exc)) from None
+        if envelope.get("v") != ENVELOPE_VERSION:
+            raise Refused(f"envelope version {envelope.get('v')!r}; this node reads {ENVELOPE_VERSION}")
+        origin = envelope.get("origin")
+        if not isinstance(origin, list) or not 1 <= len(origin) <= HOP_LIMIT + 1 \
+                or not all(isinstance(n, str) and _NODE.fullmatch(n) for n in origin):
+            raise Refused(f"origin must be the list of node ids the record came through, not {origin!r}")
+        if origin[-1] != partner:
+            raise Refused(f"the record's last hop is {origin[-1]!r}, not {partner!r} whose link it came on")
+        if self.node in origin:
+            raise Refused(f"a loop: this node ({self.node}) is already on the record's path {origin}")
+        hops, sent_s = envelope.get("hops"), envelope.get("sent_s")
+        if not isinstance(hops, int) or isinstance(hops, bool) or hops < 1:
+            raise Refused(f"no hops left ({hops!r})")
+        if not _number(sent_s):
+            raise Refused(f"sent_s must be a time in seconds, not {sent_s!r}")
+        now = self.clock()
+        with self._lock:
+            link.last_heard_s, link.lag_s = now, round(max(0.0, now - sent_s), 3)
+        what = envelope.get("kind")
+        if what == "heartbeat":
+            return None
+        if what != kind:
+            raise Refused(f"a {what!r} record on the {kind} topic")
+        tokens = envelope.get("releasability")
+        if not isinstance(tokens, list) or not tokens \
+                or not all(isinstance(t, str) and _TOKEN.fullmatch(t) for t in tokens):
+            raise Refused("shared under no releasability token: no one here could see it")
+        retention = envelope.get("retention_s")
+        if not isinstance(retention, int) or isinstance(retention, bool) \
+                or not RETENTION_MIN_S <= retention <= RETENTION_MAX_S:
+            raise Refused(f"retention_s must be whole seconds from {RETENTION_MIN_S} to {RETENTION_MAX_S}")
+        expires_s = sent_s + retention
+        if expires_s <= now:
+            raise Refused("older than the retention its node allowed")
+        record = envelope.get("record")
+        if not isinstance(record, dict):
+            raise Refused("no record in the envelope")
+        mark = {"origin": origin, "expires_s": expires_s}
+        return getattr(self, f"_{kind}")(origin[0], record, tokens, mark)
+
+    def _tracks(self, source: str, record: dict[str, Any], tokens: list[str], mark: dict[str, Any]) -> str:
+        tid = _text(record, "track_id", "track")
+        _time(record, "time", "track")
+        lat, lon = record.get("lat"), record.get("lon")
+        if not (_number(lat) and _number(lon) and -90 <= lat <= 90 and -180 <= lon <= 180):
+            raise Refused(f"track {tid!r} has no position (lat {lat!r}, lon {lon!r})")
+        line = {k: v for k, v in record.items() if k not in ("fixes", "sensors", "stations")}
+        local = f"{source}:{tid}"
+        line.update(track_id=local, partner_track_id=tid, sensors=[], stations=[], releasability=tokens, **mark)
+        self.bus.publish(topics.TRACKS, local, line)
+        return local
+
+    def _alerts(self, source: str, record: dict[str, Any], tokens: list[str], mark: dict[str, Any]) -> str:
+        aid = _text(record, "alert_id", "alert")
+        for name in ("type", "severity", "summary"):
+            if not isinstance(record.get(name), str):
+                raise Refused(f"alert {aid!r} has no {name}")
+        _time(record, "time", "alert")
+        evidence = record.get("evidence") if isinstance(record.get("evidence"), dict) else {}
+        line = {k: v for k, v in record.items() if k not in ("workflow", "acked_by", "acked_at", "suppressed_by")}
+        local = f"{source}:{aid}"
+        evidence = {**evidence, "releasability": tokens, "partner_alert_id": aid}
+        mmsi = record.get("mmsi")
+        if isinstance(mmsi, int) and not isinstance(mmsi, bool):
+            mine = self.store.local_track_of(mmsi)
+            if mine is not None:
+                evidence["local_track_id"] = mine
+        tid = record.get("track_id")
+        line.update(alert_id=local, evidence=evidence,
+                    track_id=f"{source}:{tid}" if isinstance(tid, str) and tid else None,
+                    state=record.get("state") if record.get("state") in TERMINAL else "open", **mark)
+        self.bus.publish(topics.ALERTS, local, line)
+        return local
+
+    def _incidents(self, source: str, record: dict[str, Any], tokens: list[str], mark: dict[str, Any]) -> str:
+        iid = _text(record, "incident_id", "incident")
+        state = record.get("state")
+        if not isinstance(state, str) or not state:
+            raise Refused(f"incident {iid!r} has no state")
+        created_s = _time(record, "created", "incident")
+        updated_s = _time(record, "updated", "incident") if record.get("updated") else created_s
+        local = f"{source}:{iid}"
+
+        def ids(name: str) -> list[str]:
+            got = record.get(name)
+            return [f"{source}:{i}" for i in got if isinstance(i, str)] if isinstance(got, list) else []
+
+        category = record.get("category") if record.get("category") in CATEGORIES else "other"
+        line = {"incident_id": local, "category": category, "title": record.get("title"),
+                "summary": record.get("summary"), "alert_ids": ids("alert_ids"), "track_ids": ids("track_ids"),
+                "releasability": tokens, "releasability_effective": tokens, "state": state,
+                "created_by": source, "created_s": created_s, "updated_s": updated_s, **mark}
+        self.store.put_partner_incident(line)
+        stored = self.store.incident(local)
+        if stored is not None:
+            self.bus.publish(topics.INCIDENTS, local, stored)
+        return local
+
+    def status(self) -> list[dict[str, Any]]:
+        """One inbound link per partner whose agreement has a key (``GET /v1/federation``)."""
+        now, alive = self.clock(), self.is_alive()
+        with self._lock:
+            partners = sorted(self._keys)
+            out = []
+            for p in partners:
+                link = self.links[p]
+                heard = link.last_heard_s
+                down = not alive or heard is None or now - heard > LINK_DOWN_S
+                lag = None if down else link.lag_s
+                state = "down" if down else "catching_up" if (lag or 0.0) > CATCHING_UP_S else "up"
+                out.append({"partner": p, "direction": "in", "state": state,
+                            "shared": sum(link.received.values()), "withheld": 0,
+                            "refused": sum(link.refused.values()), "lag_s": lag,
+                            "by_kind": {"received": dict(link.received), "refused": dict(link.refused)},
+                            "last_heard": None if heard is None else iso_time(heard),
+                            "last_refusal": link.last_refusal})
+        return out
