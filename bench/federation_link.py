@@ -23,6 +23,7 @@ import socket
 import statistics
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -65,17 +66,30 @@ def _line(i: int, handed_s: float) -> dict:
             "sources": ["radar"], "sensors": ["RAD-1"], "bench_i": i, "bench_handed_s": handed_s}
 
 
-def _arrivals(reader, want: set[int], arrived: dict[int, float], timeout_s: float) -> float:
-    """Read B's ``mfc.tracks`` until every wanted update arrived (latency by index); when the
-    last one did."""
-    deadline, last = time.time() + timeout_s, 0.0
-    while want - arrived.keys() and time.time() < deadline:
-        for r in reader.poll(0.2, 5000):
-            i = r.value.get("bench_i")
-            if isinstance(i, int) and r.value.get("origin") and i not in arrived:
-                last = time.time()
-                arrived[i] = last - r.value["bench_handed_s"]
-    return last
+class Arrivals(threading.Thread):
+    """Reads B's ``mfc.tracks`` all along, noting when each bench update arrives (by index)."""
+
+    def __init__(self, reader) -> None:
+        super().__init__(daemon=True)
+        self.reader, self.at = reader, {}
+        self.latency: dict[int, float] = {}
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            for r in self.reader.poll(0.2, 5000):
+                i = r.value.get("bench_i")
+                if isinstance(i, int) and r.value.get("origin") and i not in self.at:
+                    now = time.time()
+                    self.at[i], self.latency[i] = now, now - r.value["bench_handed_s"]
+
+    def wait(self, want: range, timeout_s: float, stages=None) -> None:
+        deadline, shown = time.time() + timeout_s, time.time()
+        while any(i not in self.at for i in want) and time.time() < deadline:
+            time.sleep(0.2)
+            if stages is not None and time.time() - shown >= 5:
+                shown = time.time()
+                print(f"  {stages()}, arrived {sum(1 for i in want if i in self.at):,}", flush=True)
 
 
 def main() -> None:
@@ -101,17 +115,16 @@ def main() -> None:
                          "bench")
         a.start()
         b.start()
-        reader = KafkaBus(boots["B"]).consumer(topics.TRACKS, f"bench-{time.time_ns()}")
+        arrivals = Arrivals(KafkaBus(boots["B"]).consumer(topics.TRACKS, f"bench-{time.time_ns()}"))
+        arrivals.start()
         # warm-up: the link carries a first record end to end (topics made, groups joined)
-        arrived: dict[int, float] = {}
         a.bus.publish(topics.TRACKS, "T-1", _line(-1, time.time()))
         a.bus.flush()
-        _arrivals(reader, {-1}, arrived, 120)
-        if -1 not in arrived:
+        arrivals.wait(range(-1, 0), 120)
+        if -1 not in arrivals.at:
             raise SystemExit("the link never carried the warm-up record")
-        print(f"warm-up record arrived after {arrived[-1]:.1f} s")
+        print(f"warm-up record arrived after {arrivals.latency[-1]:.1f} s")
 
-        arrived = {}
         n = args.rate * args.seconds
         t0 = time.time()
         for i in range(n):
@@ -119,26 +132,31 @@ def main() -> None:
             while (now := time.time()) < due:
                 time.sleep(min(0.005, due - now))
             a.bus.publish(topics.TRACKS, f"T{i % 500:04d}", _line(i, time.time()))
-            if i % max(1, args.rate // 50) == 0:
-                a.bus.flush()
-        a.bus.flush()
-        _arrivals(reader, set(range(n)), arrived, 120)
-        lat = sorted(arrived.values())
+            a.bus.flush()  # each update goes when it is made, as fusion's lines do
+        arrivals.wait(range(n), 120)
+        lat = sorted(arrivals.latency[i] for i in range(n) if i in arrivals.latency)
         print(f"latency at {args.rate} updates/s for {args.seconds} s: {len(lat)}/{n} arrived; "
               f"p50 {statistics.median(lat) * 1000:.0f} ms, p99 {lat[int(0.99 * (len(lat) - 1))] * 1000:.0f} ms, "
               f"max {lat[-1] * 1000:.0f} ms")
 
-        arrived = {}
-        base = 1_000_000
+        burst = range(1_000_000, 1_000_000 + args.burst)
         t0 = time.time()
-        for i in range(base, base + args.burst):
+        for i in burst:
             a.bus.publish(topics.TRACKS, f"T{i % 500:04d}", _line(i, time.time()))
         a.bus.flush()
         handed = time.time() - t0
-        elapsed = _arrivals(reader, set(range(base, base + args.burst)), arrived, 600) - t0
-        print(f"burst of {args.burst:,} (handed to A's producer in {handed:.1f} s): {len(arrived):,} arrived; "
-              f"{len(arrived) / elapsed:,.0f} updates/s end to end over {elapsed:.1f} s")
-        reader.close()
+
+        def stages() -> str:
+            return (f"shared by A {a.federation.shared['B']['tracks']:,}, "
+                    f"received by B {b.federation_in.links['A'].received['tracks']:,}")
+        arrivals.wait(burst, 600, stages)
+        got = [arrivals.at[i] for i in burst if i in arrivals.at]
+        elapsed = max(got) - t0
+        print(f"burst of {args.burst:,} (handed to A's producer in {handed:.1f} s): {len(got):,} arrived; "
+              f"{len(got) / elapsed:,.0f} updates/s end to end over {elapsed:.1f} s")
+        arrivals.stopping.set()
+        arrivals.join(5)
+        arrivals.reader.close()
     finally:
         for r in runtimes:
             r.stop()
