@@ -160,3 +160,47 @@ def test_an_exercise_system_says_so_on_the_page_and_a_live_one_does_not(tmp_path
         assert "EXERCISE" in page.inner_text("#exercise-banner").upper()
         assert "Drill 1" in page.text_content("#exercise-banner")
         assert page.title().startswith("EXERCISE Drill 1")
+
+
+def test_a_partner_nodes_tracks_are_drawn_and_listed_apart_with_their_node_and_age(live_server, page):
+    """A partner's track gets a ring on the map, a legend count and its node and age in the panel;
+    a vessel both nodes track is one marker whose panel says who else sees it."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from services.federation import public_pem, seal
+    from services.federation_in import inbound_topic
+    from fusion.model import iso_time
+
+    from .conftest import ADMIN_KEY
+
+    feed_vessels(live_server.url)
+    assert wait_for(lambda: len(live_server.runtime.store.tracks()) == 5)
+    partner = Ed25519PrivateKey.generate()
+    r = httpx.post(f"{live_server.url}/v1/federation/agreements", headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+                   json={"partner": "IN-IFC", "releasability": ["ASEAN"], "public_key": public_pem(partner)})
+    assert r.status_code == 201, r.text
+    now = time.time()
+    local = {t["mmsi"]: t for t in live_server.runtime.store.tracks()}[548100001]
+    lines = [{"track_id": "P7", "time": iso_time(now - 20), "lat": 10.3, "lon": 114.4, "sog_kn": 9.0, "cog_deg": 10.0,
+              "status": "confirmed", "sources": ["radar"], "mmsi": None},
+             {"track_id": "P8", "time": local["time"], "lat": local["lat"] + 0.001, "lon": local["lon"],
+              "sog_kn": 10.0, "cog_deg": 45.0, "status": "confirmed", "sources": ["ais"], "mmsi": 548100001}]
+    for line in lines:
+        envelope = {"v": 1, "kind": "tracks", "origin": ["IN-IFC"], "hops": 3, "onward": False, "retention_s": 86400,
+                    "sent_s": now, "releasability": ["ASEAN"], "record": line}
+        live_server.runtime.bus.publish(inbound_topic("IN-IFC", "mfc", "tracks"), line["track_id"], seal(envelope, partner))
+    live_server.runtime.bus.flush()
+    assert wait_for(lambda: live_server.runtime.store.track("IN-IFC:P8") is not None, 15)
+
+    page.goto(f"{live_server.url}/?key={OFFICER_KEY}")
+    # six markers: five of this node (one of them also the partner's P8), and the partner's P7
+    page.wait_for_function("document.querySelector('#track-count').textContent.trim() === '6'", timeout=15000)
+    assert page.text_content("#count-partner").strip() == "1"
+    page.evaluate("window.mfc.fit()")
+    page.wait_for_function("window.mfc.stats.partnerRings === 1", timeout=10000)
+    page.evaluate("window.mfc.selectTrack('IN-IFC:P7')")
+    panel = page.text_content("#track-panel")
+    assert "partner node IN-IFC" in panel and "ago" in panel, panel
+    page.evaluate(f"window.mfc.selectTrack({local['track_id']!r})")
+    panel = page.text_content("#track-panel")
+    assert "Also seen by" in panel and "IN-IFC" in panel and "IN-IFC:P8" in panel, panel

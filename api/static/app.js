@@ -15,7 +15,7 @@
     sea: '#0a1824', land: '#26302c', coast: '#3b4a43',
     grat: 'rgba(120,160,190,0.09)', gratText: 'rgba(150,180,205,0.45)',
     zone: '#e0b84f',
-    ais: '#4fc3f7', fused: '#9be37a', dark: '#ff5a36', unident: '#b7a6e0', lost: '#6b7b88',
+    ais: '#4fc3f7', fused: '#9be37a', dark: '#ff5a36', unident: '#b7a6e0', lost: '#6b7b88', partner: '#ff9bf0',
     covered: 'rgba(79,195,247,0.10)', uncovered: 'rgba(255,90,54,0.13)', station: 'rgba(79,195,247,0.55)',
     anchorage: 'rgba(120,220,200,0.22)', anchorageEdge: 'rgba(120,220,200,0.75)',
     label: '#c9d6e0', sel: '#ffffff',
@@ -392,7 +392,8 @@
   }
   function labelOf(p) { return p.name || (p.mmsi != null ? String(p.mmsi) : String(p.track_id)); }
 
-  const stats = { frameMs: 0, landMs: 0, tracksMs: 0, frames: 0, landRenders: 0 };
+  const stats = { frameMs: 0, landMs: 0, tracksMs: 0, frames: 0, landRenders: 0, partnerRings: 0 };
+  function fromPartner(p) { return Array.isArray(p.origin) && p.origin.length > 0; }
   const labelStats = { drawn: 0, hidden: 0, labels: [] };  // the last frame's labels (window.mfc.labels)
   function drawFrame() {
     frameQueued = false;
@@ -521,6 +522,8 @@
     const bodies = new Map(), leaders = new Map();
     for (const k of STYLE_KEYS) { bodies.set(k, new Path2D()); leaders.set(k, new Path2D()); }
     const visible = [];
+    const rings = new Path2D();  // a partner node's track: a ring around its marker
+    let ringCount = 0;
     for (let i = 0; i < n; i++) {
       const t = tobjs[i];
       const sx = t.x * S + ox, sy = t.y * S + oy;
@@ -528,6 +531,7 @@
       screenPts[2 * i] = sx; screenPts[2 * i + 1] = sy;
       visible.push(i);
       const p = t.p;
+      if (fromPartner(p)) { rings.moveTo(sx + sz * 1.9, sy); rings.arc(sx, sy, sz * 1.9, 0, 2 * Math.PI); ringCount++; }
       const st = ['lost', 'tentative', 'coasting', 'confirmed'].includes(p.status) ? p.status : 'confirmed';
       const key = t.kind + '|' + st;
       const body = bodies.get(key);
@@ -568,6 +572,8 @@
       }
     }
     ctx.globalAlpha = 1;
+    if (ringCount) { ctx.strokeStyle = COLORS.partner; ctx.lineWidth = 1.2; ctx.stroke(rings); }
+    stats.partnerRings = ringCount;
 
     // labels at higher zoom, decluttered by priority: a label is drawn only where it overlaps
     // no label of higher priority (in an open alert, dark, then large ships, then the rest)
@@ -854,7 +860,8 @@
     if (!p) { el.innerHTML = `<p class="empty">Track ${esc(id)} is not in the picture.</p>`; el.dataset.trackId = String(id); return; }
     const kind = kindOf(p);
     const kindTxt = { ais: 'AIS only', fused: 'AIS + radar', dark: 'radar only (dark)',
-                      unident: 'radar only, outside AIS cover (unidentified)' }[kind];
+                      unident: 'radar only, outside AIS cover (unidentified)' }[kind] +
+                    (fromPartner(p) ? ` · from partner node ${p.origin[p.origin.length - 1]}` : '');
     const srcs = (p.sources || []).map((s) => `<span class="chip ${s === 'radar' && kind === 'dark' ? 'radar' : kind === 'fused' ? 'fused' : 'ais'}">${esc(s)}</span>`).join('');
     const stName = shipTypeName(p.ship_type);
     const rows = [
@@ -872,6 +879,14 @@
       ['Sigma', `${fmtNum(p.sigma_m, 0)} m`],
       ['Time', `${esc(fmtTime(p.time))}<br><span class="muted">${esc(ageText(p.time))}</span>`],
     ];
+    if (fromPartner(p)) {
+      rows.splice(1, 0, ['Origin', `<span class="partner">partner node ${p.origin.map(esc).join(' → ')}</span>` +
+        `<br><span class="muted">its report ${esc(ageText(p.time))}</span>`]);
+    }
+    if (Array.isArray(p.partners) && p.partners.length) {
+      rows.push(['Also seen by', p.partners.map((c) => `<span class="partner">${esc(c.node)}</span> · ${esc(c.track_id)}` +
+        `<br><span class="muted">${esc(ageText(c.time))}</span>`).join('<br>')]);
+    }
     const hist = history && history.track_id === id ? `${history.pts.length} history points` : (selectedId != null ? 'loading history…' : 'click to select');
     el.dataset.trackId = String(p.track_id);
     el.innerHTML = `<div class="title">${esc(labelOf(p))}</div>` +
@@ -994,7 +1009,7 @@
   function setPicture(fc) {
     const feats = (fc && fc.features) || [];
     const list = [], objs = [], map = new Map();
-    const counts = { ais: 0, fused: 0, dark: 0, unident: 0 };
+    const counts = { ais: 0, fused: 0, dark: 0, unident: 0, partner: 0 };
     for (const f of feats) {
       const p = { ...(f.properties || {}) };
       if (!isNum(p.lat) || !isNum(p.lon)) {
@@ -1005,6 +1020,7 @@
       if (p.track_id == null) p.track_id = f.id != null ? f.id : `#${list.length}`;
       const kind = kindOf(p);
       counts[kind]++;
+      if (fromPartner(p)) counts.partner++;
       const o = { p, x: mx(p.lon), y: my(p.lat), kind };
       list.push(p); objs.push(o); map.set(String(p.track_id), o);
     }
@@ -1020,6 +1036,7 @@
     $('count-fused').textContent = counts.fused;
     $('count-dark').textContent = counts.dark;
     $('count-unident').textContent = counts.unident;
+    $('count-partner').textContent = counts.partner;
     if (selectedId != null && byId.has(String(selectedId))) selectedLast = byId.get(String(selectedId)).p;
     if (hoverId != null && !byId.has(String(hoverId))) { hoverId = null; tooltip.hidden = true; }
     renderPanel();
