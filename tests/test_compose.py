@@ -80,7 +80,8 @@ def test_a_placeholder_database_password_stops_the_api_services():
     resolved = subprocess.run([*compose_base(), "config"], capture_output=True, text=True, timeout=120,
                               env={**CLEAN_ENV, "MFC_DB_PASSWORD": "changeme"})
     assert resolved.returncode == 0, resolved.stderr
-    (line,) = [ln.strip() for ln in resolved.stdout.splitlines() if ln.strip().startswith("MFC_DB:")]
+    (line,) = [ln.strip() for ln in resolved.stdout.splitlines()
+               if ln.strip().startswith("MFC_DB:") and "postgresql" in ln]  # the partner node's is SQLite
     url = line.split(":", 1)[1].strip().strip("'\"")
     assert ":changeme@db:5432/" in url
     with pytest.raises(SettingsError, match="MFC_DB password .* placeholder") as refused:
@@ -202,3 +203,30 @@ def test_dockerfile_and_dockerignore():
         assert f"COPY {part} ./{part}" in dockerfile
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".git", ".venv", "*.db", "*.ckpt"} <= set(ignored)
+
+
+def test_the_federation_profile_runs_a_partner_node_linked_both_ways_by_mirrormaker(config):
+    """``docker-compose --profile federation up``: a second node with its own broker, fusion and
+    API, and one MirrorMaker 2 per direction whose cluster aliases are the two nodes' ids and
+    whose topics are the ones each node writes for the other (``mfc.federation.<target>.*``)."""
+    services = config["services"]
+    partner = {"kafka-partner", "fusion-partner", "api-partner", "mirror-to-partner", "mirror-from-partner"}
+    assert partner <= set(services)
+    for name in partner:
+        assert services[name].get("profiles") == ["federation"], name
+    for name in ("kafka", "db", "ingest", "fusion", "api"):
+        assert not services[name].get("profiles"), f"{name} must run without the profile"
+    ours, theirs = environment(services["api"])["MFC_NODE_ID"], environment(services["api-partner"])["MFC_NODE_ID"]
+    assert ours != theirs and environment(services["fusion-partner"])["MFC_NODE_ID"] == theirs
+    assert environment(services["api-partner"])["MFC_BUS"] == environment(services["fusion-partner"])["MFC_BUS"] \
+        == "kafka://kafka-partner:9092"
+    assert services["api-partner"]["ports"] != services["api"]["ports"]
+    for name, (source, target) in {"mirror-to-partner": (ours, theirs), "mirror-from-partner": (theirs, ours)}.items():
+        env = environment(services[name])
+        assert (env["SOURCE"], env["TARGET"]) == (source, target)
+        brokers = {ours: "kafka:9092", theirs: "kafka-partner:9092"}
+        assert (env["SOURCE_BOOTSTRAP"], env["TARGET_BOOTSTRAP"]) == (brokers[source], brokers[target])
+        script = "\n".join(services[name]["command"]).replace("$$", "$")
+        assert "connect-mirror-maker.sh" in script and "replication.policy.separator = _" in script
+        assert "${SOURCE}->${TARGET}.topics = mfc[.]federation[.]${TARGET}[.].*" in script
+        assert services[name]["image"] == services["kafka"]["image"]  # MirrorMaker of the broker's release
