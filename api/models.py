@@ -660,6 +660,10 @@ class FederationLink(Exact):
     last_heard: str | None = Field(None, description="inbound: when the partner was last heard (a record "
                                    "or its heartbeat)")
     last_refusal: str | None = Field(None, description="inbound: why the partner's last refused record was refused")
+    gaps: int | None = Field(None, description="inbound: records of the partner's known lost on the way (their "
+                             "numbers jumped), e.g. after an outage longer than a topic's retention")
+    last_gap: dict[str, Any] | None = Field(None, description="inbound: the last gap: kind, missing, after_seq, "
+                                            "detected")
 
 
 class FederationStatus(Exact):

@@ -30,7 +30,8 @@ envelope's canonical JSON (sorted keys, no spaces, UTF-8).  ``verify`` checks on
 sender's public key; a flipped byte fails it.
 
 The envelope also names the tokens the record was shared under (``releasability``): the
-partner's releasability for it.  Every ``HEARTBEAT_S`` each partner gets a signed heartbeat
+partner's releasability for it, and numbers the records per partner and kind (``seq``, from 1
+within the exporter's ``epoch``) so that the partner sees records lost on the way.  Every ``HEARTBEAT_S`` each partner gets a signed heartbeat
 (``kind: "heartbeat"``) on its first agreed kind's topic.  The receiving side is
 ``services.federation_in``.
 """
@@ -42,6 +43,7 @@ import hashlib
 import json
 import logging
 import re
+import secrets
 import threading
 import time
 from collections import defaultdict
@@ -57,6 +59,7 @@ from sqlalchemy.exc import IntegrityError
 
 from . import topics
 from .bus import Bus
+from .kafka_bus import PARTNER_TOPIC, ensure_topics
 from .visibility import SensorLookup, narrowed_view
 from .workers import Worker
 from .workflow import check_bbox
@@ -349,6 +352,12 @@ class FederationExporter(Worker):
         self.caught_up_s: float | None = None  # when a round last found every input drained
         self.busy = False                        # the last round handled records
         self._beat = float("-inf")               # when the partners last got a heartbeat
+        # records are numbered per partner and kind within this exporter's life (``epoch``), so
+        # a partner can tell records lost on the way (an outage longer than a topic's
+        # retention) from a quiet link: ``services.federation_in`` reports the gap
+        self.epoch = secrets.token_hex(6)
+        self._seq: dict[tuple[str, str], int] = defaultdict(int)
+        self._made: set[str] = set()  # outbound topics known to exist
 
     def invalidate(self) -> None:
         """Agreements changed: read them again before the next record (a removed partner gets
@@ -417,8 +426,10 @@ class FederationExporter(Worker):
                     withheld += 1
                     continue
                 record, tokens = view
-                self.bus.publish(partner_topic(partner, kind), record[id_field],
-                                 seal(self.envelope(kind, record, tokens, agreement), self.key))
+                self._seq[(partner, kind)] += 1
+                envelope = self.envelope(kind, record, tokens, agreement)
+                envelope.update(epoch=self.epoch, seq=self._seq[(partner, kind)])
+                self.bus.publish(self._topic(partner, kind), record[id_field], seal(envelope, self.key))
                 shared += 1
             with self._lock:
                 self.shared[partner][kind] += shared
@@ -430,12 +441,20 @@ class FederationExporter(Worker):
                 "onward": agreement.onward, "retention_s": agreement.retention_s,
                 "sent_s": round(self.clock(), 3), "releasability": tokens, "record": record}
 
+    def _topic(self, partner: str, kind: str) -> str:
+        """The partner's outbound topic, made with one partition the first time (on Kafka)."""
+        topic = partner_topic(partner, kind)
+        if topic not in self._made:
+            ensure_topics(self.bus, {topic: PARTNER_TOPIC})
+            self._made.add(topic)
+        return topic
+
     def heartbeat(self) -> None:
         """A signed heartbeat on each partner's first agreed kind's topic, so the partner can
         tell a quiet link from a broken one and measure the link's lag."""
         for agreement in self.current():
             envelope = self.envelope("heartbeat", {}, [], agreement)
-            self.bus.publish(partner_topic(agreement.partner, agreement.kinds[0]), "heartbeat",
+            self.bus.publish(self._topic(agreement.partner, agreement.kinds[0]), "heartbeat",
                              seal(envelope, self.key))
         self.bus.flush()
         self._beat = time.monotonic()

@@ -12,7 +12,9 @@ Each record is checked on arrival, and refused (counted per partner, with the re
 its last hop is not P; this node is already on its path (a loop); it has no hops left; it is
 of another kind than its topic; it names no releasability token; it is malformed; or the
 agreement's retention has already ended.  Heartbeats (every few seconds from a live exporter)
-tell a quiet link from a broken one and give the link's lag.
+tell a quiet link from a broken one and give the link's lag; the records' numbers (``seq``)
+show records lost on the way (an outage longer than a topic's retention): the link reports
+the gap (``gaps``, ``last_gap``) instead of silence.
 
 What is accepted enters this node's own flow, so every read and push path has it and decides
 on it as on local data (``services.visibility``):
@@ -96,6 +98,23 @@ class _Link:
         self.last_heard_s: float | None = None
         self.lag_s: float | None = None
         self.last_refusal: str | None = None
+        self.last_seq: dict[tuple[str, str], int] = {}  # (kind, sender's epoch) → highest seq seen
+        self.gaps = 0                                    # records known lost on the way
+        self.last_gap: dict[str, Any] | None = None
+
+    def count(self, kind: str, epoch: Any, seq: Any, now_s: float) -> None:
+        """Note a record's number; a jump is records lost on the way (a repeat is harmless:
+        at-least-once).  A number starts being followed at the first record of an epoch."""
+        if not isinstance(epoch, str) or not isinstance(seq, int) or isinstance(seq, bool):
+            return
+        last = self.last_seq.get((kind, epoch))
+        if last is not None and seq > last + 1:
+            missing = seq - last - 1
+            self.gaps += missing
+            self.last_gap = {"kind": kind, "missing": missing, "after_seq": last, "detected": iso_time(now_s)}
+            log.warning("%d %s records lost on the way (after %d of epoch %s)", missing, kind, last, epoch)
+        if last is None or seq > last:
+            self.last_seq[(kind, epoch)] = seq
 
 
 class FederationImporter(Worker):
@@ -251,7 +270,10 @@ class FederationImporter(Worker):
         if not isinstance(record, dict):
             raise Refused("no record in the envelope")
         mark = {"origin": origin, "expires_s": expires_s}
-        return getattr(self, f"_{kind}")(origin[0], record, tokens, mark)
+        local = getattr(self, f"_{kind}")(origin[0], record, tokens, mark)
+        with self._lock:
+            link.count(kind, envelope.get("epoch"), envelope.get("seq"), now)
+        return local
 
     def _tracks(self, source: str, record: dict[str, Any], tokens: list[str], mark: dict[str, Any]) -> str:
         tid = _text(record, "track_id", "track")
@@ -328,5 +350,5 @@ class FederationImporter(Worker):
                             "refused": sum(link.refused.values()), "lag_s": lag,
                             "by_kind": {"received": dict(link.received), "refused": dict(link.refused)},
                             "last_heard": None if heard is None else iso_time(heard),
-                            "last_refusal": link.last_refusal})
+                            "last_refusal": link.last_refusal, "gaps": link.gaps, "last_gap": link.last_gap})
         return out

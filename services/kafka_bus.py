@@ -64,6 +64,9 @@ CONTRACT_TOPICS: dict[str, TopicSpec] = {
     topics.ZONES: TopicSpec(1, {"cleanup.policy": "compact"}),
 }
 AGENCY_TOPIC = TopicSpec(3)
+# A partner's outbound topics (mfc.federation.<partner>.<kind>): one partition, so the link
+# carries them in the order they were shared and the partner can follow their numbers.
+PARTNER_TOPIC = TopicSpec(1)
 
 
 def split_bootstrap(bootstrap: str) -> list[str]:

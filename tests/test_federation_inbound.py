@@ -48,8 +48,8 @@ def two_nodes(tmp_path):
 
 class Mirror:
     """MirrorMaker 2's work between two embedded buses: what ``src`` writes for ``dst`` lands on
-    ``dst`` as ``<src node>.mfc.federation.<dst node>.<kind>``, in order; ``change`` may alter a
-    record on the way (a tamperer on the link)."""
+    ``dst`` as ``<src node>_mfc.federation.<dst node>.<kind>``, in order; ``change`` may alter a
+    record on the way (a tamperer on the link), or drop it (returning None)."""
 
     def __init__(self, src: LiveServer, dst: LiveServer, change=None) -> None:
         self.src_node, self.dst_node = src.runtime.settings.node_id, dst.runtime.settings.node_id
@@ -61,6 +61,8 @@ class Mirror:
         for kind, consumer in self.consumers.items():
             for r in consumer.poll(timeout_s=0.02, max_records=10_000):
                 value = self.change(r.value) if self.change else r.value
+                if value is None:  # lost on the way
+                    continue
                 self.dst.publish(inbound_topic(self.src_node, self.dst_node, kind), r.key, value)
                 self.copied += 1
             consumer.commit()
@@ -346,3 +348,36 @@ def test_a_partners_records_are_purged_when_the_retention_ends(tmp_path):
         assert store.purge_partner_data(sent + 3599) == 0
         assert store.purge_partner_data(sent + 3601) == 1
         assert store.track("A:T9") is None and store.history("A:T9") == []
+
+
+def test_records_lost_on_the_way_show_as_a_gap_not_silence(tmp_path):
+    """Records that never reach the partner (an outage longer than the topic's retention) are
+    reported on the inbound link as a gap of that many records; the link goes on."""
+    with two_nodes(tmp_path) as (a, b):
+        agree(a, "B", ["SG"])
+        agree(b, "A", ["ASEAN"], key=public_key(a))
+        lost = {"X3", "X4", "X5"}
+
+        def drop(value: dict):
+            record = value["envelope"]["record"]
+            return None if record.get("alert_id") in lost else value
+        mirror = Mirror(a, b, change=drop)
+        for i in range(1, 9):
+            a.runtime.bus.publish(topics.ALERTS, f"X{i}", alert(f"X{i}", ["SG"]))
+        a.runtime.bus.flush()
+
+        def alerts() -> set[str]:
+            mirror.pump()
+            return {x["alert_id"] for x in httpx.get(f"{b.url}/v1/alerts", headers=OFFICER).json()["alerts"]}
+        assert wait_for(lambda: len(alerts()) == 5, 15), alerts()
+        inbound = link(b, "A", "in")
+        assert inbound["gaps"] == 3 and inbound["refused"] == 0, inbound
+        assert inbound["last_gap"]["kind"] == "alerts" and inbound["last_gap"]["missing"] == 3
+        assert inbound["last_gap"]["after_seq"] == 2
+        # a repeat (MirrorMaker is at-least-once) is not a gap
+        mirror.change = None
+        for value in [r.value for r in a.runtime.bus.consumer("mfc.federation.B.alerts", "again").poll(0.2, 100)]:
+            b.runtime.bus.publish(inbound_topic("A", "B", "alerts"), "again", value)
+        b.runtime.bus.flush()
+        assert wait_for(lambda: len(alerts()) == 8, 15), alerts()
+        assert link(b, "A", "in")["gaps"] == 3
