@@ -381,3 +381,27 @@ def test_records_lost_on_the_way_show_as_a_gap_not_silence(tmp_path):
         b.runtime.bus.flush()
         assert wait_for(lambda: len(alerts()) == 8, 15), alerts()
         assert link(b, "A", "in")["gaps"] == 3
+
+
+def test_replacing_a_partners_key_refuses_what_the_old_key_signs_from_then_on(tmp_path):
+    """A revoked key (the agreement re-posted with the partner's new key) is cut off at once."""
+    with two_nodes(tmp_path) as (a, b):
+        old, new = a.runtime.agreements.node_key(), Ed25519PrivateKey.generate()
+        agree(b, "A", ["ASEAN"], key=public_key(a))
+        track = {"track_id": "T1", "time": "2026-12-07T10:00:00Z", "lat": 11.0, "lon": 115.0, "status": "confirmed",
+                 "sources": ["radar"]}
+
+        def send(track_id: str, key) -> None:
+            envelope = {"v": 1, "kind": "tracks", "origin": ["A"], "hops": 3, "onward": False, "retention_s": 86400,
+                        "sent_s": time.time(), "releasability": ["ASEAN"], "record": {**track, "track_id": track_id}}
+            b.runtime.bus.publish(inbound_topic("A", "B", "tracks"), track_id, seal(envelope, key))
+            b.runtime.bus.flush()
+        send("T1", old)
+        assert wait_for(lambda: "A:T1" in partner_tracks(b, OFFICER), 15)
+        from services.federation import public_pem
+        agree(b, "A", ["ASEAN"], key=public_pem(new))
+        send("T2", old)
+        send("T3", new)
+        assert wait_for(lambda: "A:T3" in partner_tracks(b, OFFICER), 15)
+        assert "A:T2" not in partner_tracks(b, OFFICER)
+        assert link(b, "A", "in")["refused"] == 1 and "not the partner's" in link(b, "A", "in")["last_refusal"]
