@@ -314,6 +314,19 @@ def test_one_vessel_seen_by_both_nodes_is_one_entry_on_each_side_and_nothing_loo
             assert abs(contribution["lat"] - entry["lat"]) < 0.01
         assert entries(b, 563009999)[0]["origin"] == ["A"]
         assert entries(a, 563009999)[0].get("origin") is None
+        # A's alert about the vessel links, at B, to B's own track of it
+        a.runtime.bus.publish(topics.ALERTS, "V1", {**alert("V1", ["ASEAN"]), "mmsi": 563001234,
+                                                    "track_id": entries(a, 563001234)[0]["track_id"]})
+        a.runtime.bus.flush()
+
+        def at_b() -> dict | None:
+            for m in mirrors:
+                m.pump()
+            r = httpx.get(f"{b.url}/v1/alerts/A:V1", headers=OFFICER)
+            return r.json() if r.status_code == 200 else None
+        assert wait_for(at_b, 15)
+        assert at_b()["evidence"]["local_track_id"] == entries(b, 563001234)[0]["track_id"]
+        assert at_b()["track_id"] == f"A:{entries(a, 563001234)[0]['track_id']}"
         # several more rounds both ways: nothing comes back to where it started, nothing is refused
         for _ in range(10):
             for m in mirrors:
