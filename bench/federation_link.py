@@ -1,12 +1,13 @@
 """``python -m bench.federation_link``: latency and throughput of a federation link on real parts.
 
-Two nodes, A and B, each a ``Runtime`` (exporter, importer, store writer) on its own Apache
-Kafka broker started by ``scripts/kafka-dev``, linked by MirrorMaker 2 started by
-``scripts/federation-mirror`` (A → B), all on this machine's two cores.  A shares tracks marked
-``ASEAN`` with B; B holds A's key.
+Two nodes, A and B, each ``mfc api`` in its own process (exporter, importer, store writer,
+router) on its own Apache Kafka broker started by ``scripts/kafka-dev``, linked by MirrorMaker 2
+started by ``scripts/federation-mirror`` (A → B): two brokers, MirrorMaker, two nodes and the
+bench share this machine's two cores.  A shares tracks of an ``ASEAN`` radar with B; B's
+agreement holds A's public key (both set through the API, as admins do).
 
 A's fusion is left out: the bench publishes track lines on A's ``mfc.tracks`` as fusion does,
-each carrying the wall time it was handed to A's producer; a reader of B's ``mfc.tracks`` (what
+each carrying the wall time it was handed to the producer; a reader of B's ``mfc.tracks`` (what
 B's store and live stream read) notes when each arrives, verified and renamed ``A:<id>``.
 
 - Latency: ``--rate`` track updates a second (default 200) for ``--seconds`` (default 30);
@@ -22,21 +23,20 @@ import os
 import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-from fusion.model import Sensor, iso_time
+import httpx
+
+from fusion.model import iso_time
 from services import topics
-from services.federation import Agreement, public_pem
 from services.kafka_bus import KafkaBus
-from services.runtime import Runtime
-from services.settings import ApiKey, Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 KAFKA_DEV, MIRROR = ROOT / "scripts" / "kafka-dev", ROOT / "scripts" / "federation-mirror"
-SENSORS = {"RAD-1": Sensor("RAD-1", "radar", 11.0, 115.0, accuracy_m=30.0, releasability=("ASEAN",))}
 
 
 def _port() -> int:
@@ -52,12 +52,36 @@ def _run(cmd: list[str], env: dict) -> str:
     return done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
 
 
-def _runtime(work: Path, node: str, bootstrap: str) -> Runtime:
+ADMIN, INTEGRATOR = "bench-admin-key-00001", "bench-integrator-key-01"
+
+
+def _node(work: Path, node: str, bootstrap: str) -> tuple[subprocess.Popen, str]:
+    """``mfc api`` of ``node`` on ``bootstrap``, answering on a free loopback port."""
     (work / node).mkdir()
-    settings = Settings(db=f"sqlite:///{work / node / 'mfc.db'}", bus=f"kafka://{bootstrap}", node_id=node,
-                        demo_key="bench-officer-key-0001", exercise_dir=str(work / node / "exercises"),
-                        api_keys=(ApiKey("bench-admin-key-00001", "admin", "bench"),))
-    return Runtime(settings, dict(SENSORS), fusion=False)
+    port = _port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MFC_")}
+    env.update(MFC_BUS=f"kafka://{bootstrap}", MFC_NODE_ID=node, MFC_DB=f"sqlite:///{work / node / 'mfc.db'}",
+               MFC_HOST="127.0.0.1", MFC_PORT=str(port), PYTHONUNBUFFERED="1",
+               MFC_API_KEYS=f"{ADMIN}:admin:bench,{INTEGRATOR}:integrator:bench")
+    proc = subprocess.Popen([sys.executable, "-m", "services.cli", "api"], cwd=ROOT, env=env,
+                            stdout=open(work / node / "api.log", "w"), stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit(f"mfc api of {node} did not answer (log: {work / node / 'api.log'})")
+
+
+def _call(method: str, url: str, key: str, **kw) -> dict:
+    r = httpx.request(method, url, headers={"Authorization": f"Bearer {key}"}, timeout=30, **kw)
+    if r.status_code >= 300:
+        raise SystemExit(f"{method} {url}: {r.status_code} {r.text}")
+    return r.json()
 
 
 def _line(i: int, handed_s: float) -> dict:
@@ -100,7 +124,7 @@ def main() -> None:
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="mfc-bench-federation-"))
     envs, boots = {}, {}
-    runtimes: list[Runtime] = []
+    procs: list[subprocess.Popen] = []
     mirror_env = dict(os.environ, MFC_MIRROR_DATA=str(work / "mirror"))
     try:
         for node in ("A", "B"):
@@ -108,18 +132,22 @@ def main() -> None:
                               MFC_KAFKA_DATA=str(work / f"kafka-{node}"))
             boots[node] = _run([str(KAFKA_DEV), "start", "--ttl", "3600"], envs[node])
         _run([str(MIRROR), "start", f"A={boots['A']}", f"B={boots['B']}", "--ttl", "3600"], mirror_env)
-        a, b = _runtime(work, "A", boots["A"]), _runtime(work, "B", boots["B"])
-        runtimes = [a, b]
-        a.agreements.put(Agreement("B", ("ASEAN",), ("tracks",)), "bench")
-        b.agreements.put(Agreement("A", ("ASEAN",), ("tracks",), public_key=public_pem(a.agreements.node_key())),
-                         "bench")
-        a.start()
-        b.start()
+        (pa, a), (pb, b) = _node(work, "A", boots["A"]), _node(work, "B", boots["B"])
+        procs = [pa, pb]
+        _call("POST", f"{a}/v1/sensors", INTEGRATOR, json={"id": "RAD-1", "kind": "radar", "lat": 11.0, "lon": 115.0,
+                                                           "range_m": 40000, "accuracy_m": 30,
+                                                           "releasability": ["ASEAN"]})
+        _call("POST", f"{a}/v1/federation/agreements", ADMIN,
+              json={"partner": "B", "releasability": ["ASEAN"], "kinds": ["tracks"]})
+        _call("POST", f"{b}/v1/federation/agreements", ADMIN,
+              json={"partner": "A", "releasability": ["ASEAN"], "kinds": ["tracks"],
+                    "public_key": _call("GET", f"{a}/v1/federation", ADMIN)["public_key"]})
+        producer = KafkaBus(boots["A"])
         arrivals = Arrivals(KafkaBus(boots["B"]).consumer(topics.TRACKS, f"bench-{time.time_ns()}"))
         arrivals.start()
         # warm-up: the link carries a first record end to end (topics made, groups joined)
-        a.bus.publish(topics.TRACKS, "T-1", _line(-1, time.time()))
-        a.bus.flush()
+        producer.publish(topics.TRACKS, "T-1", _line(-1, time.time()))
+        producer.flush()
         arrivals.wait(range(-1, 0), 120)
         if -1 not in arrivals.at:
             raise SystemExit("the link never carried the warm-up record")
@@ -131,8 +159,8 @@ def main() -> None:
             due = t0 + i / args.rate
             while (now := time.time()) < due:
                 time.sleep(min(0.005, due - now))
-            a.bus.publish(topics.TRACKS, f"T{i % 500:04d}", _line(i, time.time()))
-            a.bus.flush()  # each update goes when it is made, as fusion's lines do
+            producer.publish(topics.TRACKS, f"T{i % 500:04d}", _line(i, time.time()))
+            producer.flush()  # each update goes when it is made, as fusion's lines do
         arrivals.wait(range(n), 120)
         lat = sorted(arrivals.latency[i] for i in range(n) if i in arrivals.latency)
         print(f"latency at {args.rate} updates/s for {args.seconds} s: {len(lat)}/{n} arrived; "
@@ -142,13 +170,15 @@ def main() -> None:
         burst = range(1_000_000, 1_000_000 + args.burst)
         t0 = time.time()
         for i in burst:
-            a.bus.publish(topics.TRACKS, f"T{i % 500:04d}", _line(i, time.time()))
-        a.bus.flush()
+            producer.publish(topics.TRACKS, f"T{i % 500:04d}", _line(i, time.time()))
+        producer.flush()
         handed = time.time() - t0
 
         def stages() -> str:
-            return (f"shared by A {a.federation.shared['B']['tracks']:,}, "
-                    f"received by B {b.federation_in.links['A'].received['tracks']:,}")
+            out = _call("GET", f"{a}/v1/federation", ADMIN)["links"]
+            inn = _call("GET", f"{b}/v1/federation", ADMIN)["links"]
+            return (f"shared by A {sum(x['shared'] for x in out):,}, "
+                    f"received by B {sum(x['shared'] for x in inn if x['direction'] == 'in'):,}")
         arrivals.wait(burst, 600, stages)
         got = [arrivals.at[i] for i in burst if i in arrivals.at]
         elapsed = max(got) - t0
@@ -157,9 +187,16 @@ def main() -> None:
         arrivals.stopping.set()
         arrivals.join(5)
         arrivals.reader.close()
+        producer.close()
+        inbound = [x for x in _call("GET", f"{b}/v1/federation", ADMIN)["links"] if x["direction"] == "in"]
+        print(f"B's inbound link: {inbound}")
     finally:
-        for r in runtimes:
-            r.stop()
+        for proc in procs:
+            proc.terminate()
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
         subprocess.run([str(MIRROR), "stop", "A", "B"], env=mirror_env, capture_output=True, timeout=120)
         for env in envs.values():
             subprocess.run([str(KAFKA_DEV), "stop"], env=env, capture_output=True, timeout=120)
