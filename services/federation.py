@@ -20,7 +20,8 @@ only to partners whose agreement names that token.  Per kind:
 * a track: the partner's view is built as an agency's is (``services.visibility``), from the
   sensors whose releasability has an agreed token: all of them, the fused line; some, the newest
   fix of one of those (``fixes``), with identity only if such a sensor is an AIS receiver; none,
-  or unknown sensors only, nothing.
+  or unknown sensors only, nothing.  It is shared under the meet of those sensors' agreed tokens
+  (what every one of them releases), withheld when the meet is empty.
 * an area (``bbox``): a record without a position inside it is withheld.
 
 Every shared record is an envelope ``{"v": 1, "kind", "origin": [node ids, oldest first],
@@ -62,7 +63,7 @@ from .bus import Bus
 from .kafka_bus import PARTNER_TOPIC, ensure_topics
 from .visibility import SensorLookup, narrowed_view
 from .workers import Worker
-from .workflow import check_bbox
+from .workflow import check_bbox, meet
 
 log = logging.getLogger("mfc.federation")
 
@@ -274,8 +275,10 @@ def shared_view(kind: str, record: Mapping[str, Any], agreement: Agreement,
         def shared(s: Any) -> bool:
             return s is not None and any(t in agreed for t in s.releasability)
         out = narrowed_view(record, shared, sensors)
-        tokens = [] if out is None else sorted({t for sid in out.get("sensors") or ()
-                                                for t in getattr(sensors.get(sid), "releasability", ()) if t in agreed})
+        # the partner's agencies may see the line where every sensor behind it releases it: the
+        # meet of each sensor's agreed tokens (an SG radar and an ASEAN receiver: SG, not ASEAN)
+        tokens = [] if out is None else meet(*([t for t in getattr(sensors.get(sid), "releasability", ()) if t in agreed]
+                                               for sid in out.get("sensors") or ()))
     if out is None or not tokens or not _in_bbox(out, agreement.bbox):
         return None
     for name in ("workflow", "acked_by", "acked_at", "suppressed_by"):  # the officers' handling stays home

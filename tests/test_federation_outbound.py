@@ -201,3 +201,26 @@ def test_a_malformed_line_is_withheld_and_the_exporter_goes_on(tmp_path):
         assert server.runtime.federation.is_alive()
         link = httpx.get(f"{url}/v1/federation", headers=ADMIN).json()["links"][0]
         assert link["by_kind"]["withheld"]["tracks"] >= 1 and link["state"] == "up"
+
+
+def test_a_fused_track_goes_under_what_every_sensor_behind_it_releases():
+    """An SG radar and an ASEAN receiver fused: the partner may show the line to its SG agencies,
+    not to every member (the ASEAN receiver does not release the SG radar's plots)."""
+    from fusion.model import Sensor
+    from services.federation import Agreement, shared_view
+    from services.visibility import covers
+
+    sensors = {"RAD-SG": Sensor("RAD-SG", "radar", 11.0, 115.0, releasability=("SG",)),
+               "AIS-ASEAN": Sensor("AIS-ASEAN", "ais", 11.0, 115.0, releasability=("ASEAN",)),
+               "RAD-PH": Sensor("RAD-PH", "radar", 11.0, 115.0, releasability=("PH",))}
+    line = {"track_id": "T1", "time": "2026-12-07T10:00:00Z", "lat": 11.0, "lon": 115.0, "status": "confirmed",
+            "sources": ["ais", "radar"], "mmsi": 548000001, "sensors": ["RAD-SG", "AIS-ASEAN"]}
+    record, tokens = shared_view("tracks", line, Agreement("IN-IFC", ("ASEAN", "SG"), ("tracks",)), sensors)
+    assert record["lat"] == 11.0 and tokens == ["SG"]
+    assert covers(tokens, "SG-MPA") and not covers(tokens, "PH-CG")
+    _, tokens = shared_view("tracks", {**line, "sensors": ["AIS-ASEAN"]},
+                            Agreement("IN-IFC", ("ASEAN", "SG"), ("tracks",)), sensors)
+    assert tokens == ["ASEAN"]
+    # an SG radar and a PH radar both agreed: no member is released both, so it is withheld
+    both = Agreement("IN-IFC", ("SG", "PH"), ("tracks",))
+    assert shared_view("tracks", {**line, "sensors": ["RAD-SG", "RAD-PH"]}, both, sensors) is None
