@@ -122,85 +122,6 @@ def visible_tracks(rows: Iterable[Mapping[str, Any]], role: str, name: str,
     return fold_partner_tracks(out)
 
 
-# One vessel seen by this node and by a partner is one entry: the partner's track is folded into
-# this node's when they carry the same MMSI within FOLD_MMSI_M of each other, or, without an MMSI
-# on either, when each is the other's only neighbour within three combined sigmas (at least
-# FOLD_MIN_M, at most FOLD_MAX_M) at the same time.
-FOLD_MMSI_M = 10_000.0
-FOLD_MIN_M, FOLD_MAX_M = 200.0, 2_000.0
-FOLD_MAX_DT_S = 120.0
-_M_PER_DEG = 111_195.0
-_KN = 1852.0 / 3600.0
-
-
-def fold_partner_tracks(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``lines`` with each partner track that is one of this node's tracks folded into it: the
-    local line gains ``partners`` (each contributing node's id, track id, time and position)
-    and the partner's line is not listed on its own."""
-    partner = [ln for ln in lines if ln.get("origin")]
-    if not partner:
-        return lines
-    local = [ln for ln in lines if not ln.get("origin")]
-    by_mmsi: dict[Any, list[dict[str, Any]]] = {}
-    for ln in local:
-        if ln.get("mmsi") is not None:
-            by_mmsi.setdefault(ln["mmsi"], []).append(ln)
-    folded: set[int] = set()
-    anonymous = [ln for ln in local if ln.get("mmsi") is None]
-    for p in partner:
-        if p.get("mmsi") is not None:
-            near = [(d, ln) for ln in by_mmsi.get(p["mmsi"], ()) if (d := _apart_m(p, ln)) <= FOLD_MMSI_M]
-            host = min(near, key=lambda dl: dl[0])[1] if near else None
-        else:
-            host = _only_neighbour(p, anonymous, partner)
-        if host is not None:
-            host.setdefault("partners", []).append(_contribution(p))
-            folded.add(id(p))
-    return [ln for ln in lines if id(ln) not in folded]
-
-
-def _contribution(p: Mapping[str, Any]) -> dict[str, Any]:
-    return {"node": p["origin"][-1], "origin": p["origin"], "track_id": p.get("track_id"),
-            "time": p.get("time"), "lat": p.get("lat"), "lon": p.get("lon"), "sog_kn": p.get("sog_kn"),
-            "cog_deg": p.get("cog_deg"), "sigma_m": p.get("sigma_m")}
-
-
-def _only_neighbour(p: Mapping[str, Any], local: list[dict[str, Any]],
-                    partner: list[dict[str, Any]]) -> dict[str, Any] | None:
-    def gate(a: Mapping[str, Any], b: Mapping[str, Any]) -> float:
-        sa, sb = a.get("sigma_m") or 100.0, b.get("sigma_m") or 100.0
-        return min(FOLD_MAX_M, max(FOLD_MIN_M, 3.0 * math.hypot(sa, sb)))
-    near = [ln for ln in local if _apart_m(p, ln) <= gate(p, ln)]
-    if len(near) != 1:
-        return None
-    host = near[0]
-    rivals = [q for q in partner if q.get("mmsi") is None and _apart_m(q, host) <= gate(q, host)]
-    return host if len(rivals) == 1 else None
-
-
-def _apart_m(a: Mapping[str, Any], b: Mapping[str, Any]) -> float:
-    """Metres between two track lines at the later one's time (the earlier dead-reckoned);
-    infinite when they are too far apart in time or lack a position."""
-    try:
-        ta, tb = parse_iso(a["time"]), parse_iso(b["time"])
-        if abs(ta - tb) > FOLD_MAX_DT_S:
-            return math.inf
-        (lat1, lon1), (lat2, lon2) = _ahead(a, max(ta, tb) - ta), _ahead(b, max(ta, tb) - tb)
-    except (KeyError, TypeError, ValueError):
-        return math.inf
-    dx = (lon2 - lon1) * math.cos(math.radians((lat1 + lat2) / 2)) * _M_PER_DEG
-    return math.hypot(dx, (lat2 - lat1) * _M_PER_DEG)  # a gate of kilometres: flat is close enough
-
-
-def _ahead(line: Mapping[str, Any], dt_s: float) -> tuple[float, float]:
-    lat, lon = float(line["lat"]), float(line["lon"])
-    sog, cog = line.get("sog_kn"), line.get("cog_deg")
-    if not dt_s or sog is None or cog is None:
-        return lat, lon
-    d = sog * _KN * dt_s
-    lat2 = lat + d * math.cos(math.radians(cog)) / _M_PER_DEG
-    return lat2, lon + d * math.sin(math.radians(cog)) / (_M_PER_DEG * math.cos(math.radians(lat)))
-
 
 def visible_alerts(rows: Iterable[Mapping[str, Any]], role: str, name: str) -> list[Mapping[str, Any]]:
     if role in STAFF_ROLES:
@@ -220,3 +141,113 @@ def visible_sensors(sensors: Iterable[Any], role: str, name: str) -> list[Any]:
     if role == "integrator":
         return [s for s in sensors if s.owner == name]
     return []
+
+
+# One vessel seen by this node and by a partner is one entry: the partner's track is folded into
+# this node's when they carry the same MMSI within FOLD_MMSI_M of each other, or, without an MMSI
+# on either, when each is the other's only neighbour within three combined sigmas (at least
+# FOLD_MIN_M, at most FOLD_MAX_M) at the same time.
+FOLD_MMSI_M = 10_000.0
+FOLD_MIN_M, FOLD_MAX_M = 200.0, 2_000.0
+FOLD_MAX_DT_S = 120.0
+_M_PER_DEG = 111_195.0
+_KN = 1852.0 / 3600.0
+
+
+def fold_partner_tracks(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``lines`` with each partner track that is one of this node's tracks folded into it: the
+    local line gains ``partners`` (each contributing node's id, track id, time and position)
+    and the partner's line is not listed on its own.  Linear in the lines (a grid of cells
+    larger than the widest gate finds the neighbours)."""
+    partner = [ln for ln in lines if ln.get("origin")]
+    if not partner:
+        return lines
+    kin = {id(ln): _kinematics(ln) for ln in lines}
+    by_mmsi: dict[Any, list[dict[str, Any]]] = {}
+    cells: dict[tuple[int, int], list[dict[str, Any]]] = {}
+    partner_cells: dict[tuple[int, int], list[dict[str, Any]]] = {}
+    for ln in lines:
+        k = kin[id(ln)]
+        if k is None:
+            continue
+        if ln.get("origin"):
+            if ln.get("mmsi") is None:
+                partner_cells.setdefault(_cell(k), []).append(ln)
+        elif ln.get("mmsi") is not None:
+            by_mmsi.setdefault(ln["mmsi"], []).append(ln)
+        else:
+            cells.setdefault(_cell(k), []).append(ln)
+    folded: set[int] = set()
+    for p in partner:
+        kp = kin[id(p)]
+        if kp is None:
+            continue
+        if p.get("mmsi") is not None:
+            near = [(d, ln) for ln in by_mmsi.get(p["mmsi"], ()) if (d := _apart_m(kp, kin[id(ln)])) <= FOLD_MMSI_M]
+            host = min(near, key=lambda dl: dl[0])[1] if near else None
+        else:
+            host = _only_neighbour(p, kin, cells, partner_cells)
+        if host is not None:
+            host.setdefault("partners", []).append(_contribution(p))
+            folded.add(id(p))
+    return [ln for ln in lines if id(ln) not in folded]
+
+
+_CELL_DEG = 0.05  # about 5.5 km of latitude: wider than FOLD_MAX_M, so a neighbour is in the 3 × 3 cells
+
+
+def _cell(k: tuple[float, ...]) -> tuple[int, int]:
+    return int(math.floor(k[1] / _CELL_DEG)), int(math.floor(k[2] / _CELL_DEG * max(0.2, math.cos(math.radians(k[1])))))
+
+
+def _around(cells: dict[tuple[int, int], list[dict[str, Any]]], k: tuple[float, ...]) -> list[dict[str, Any]]:
+    i, j = _cell(k)
+    return [ln for di in (-1, 0, 1) for dj in (-1, 0, 1) for ln in cells.get((i + di, j + dj), ())]
+
+
+def _contribution(p: Mapping[str, Any]) -> dict[str, Any]:
+    return {"node": p["origin"][-1], "origin": p["origin"], "track_id": p.get("track_id"),
+            "time": p.get("time"), "lat": p.get("lat"), "lon": p.get("lon"), "sog_kn": p.get("sog_kn"),
+            "cog_deg": p.get("cog_deg"), "sigma_m": p.get("sigma_m")}
+
+
+def _only_neighbour(p: Mapping[str, Any], kin: dict[int, Any], cells: dict, partner_cells: dict) -> dict[str, Any] | None:
+    def gate(a: Mapping[str, Any], b: Mapping[str, Any]) -> float:
+        sa, sb = a.get("sigma_m") or 100.0, b.get("sigma_m") or 100.0
+        return min(FOLD_MAX_M, max(FOLD_MIN_M, 3.0 * math.hypot(sa, sb)))
+    kp = kin[id(p)]
+    near = [ln for ln in _around(cells, kp) if _apart_m(kp, kin[id(ln)]) <= gate(p, ln)]
+    if len(near) != 1:
+        return None
+    host = near[0]
+    kh = kin[id(host)]
+    rivals = [q for q in _around(partner_cells, kh) if _apart_m(kin[id(q)], kh) <= gate(q, host)]
+    return host if len(rivals) == 1 else None
+
+
+def _kinematics(line: Mapping[str, Any]) -> tuple[float, float, float, Any, Any] | None:
+    """(time, lat, lon, sog, cog) of a track line, or None without a time or position."""
+    try:
+        return parse_iso(line["time"]), float(line["lat"]), float(line["lon"]), line.get("sog_kn"), line.get("cog_deg")
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
+def _apart_m(a: tuple[float, ...] | None, b: tuple[float, ...] | None) -> float:
+    """Metres between two track lines' kinematics at the later one's time (the earlier
+    dead-reckoned); infinite when they are too far apart in time or lack a position."""
+    if a is None or b is None or abs(a[0] - b[0]) > FOLD_MAX_DT_S:
+        return math.inf
+    t = max(a[0], b[0])
+    (lat1, lon1), (lat2, lon2) = _ahead(a, t - a[0]), _ahead(b, t - b[0])
+    dx = (lon2 - lon1) * math.cos(math.radians((lat1 + lat2) / 2)) * _M_PER_DEG
+    return math.hypot(dx, (lat2 - lat1) * _M_PER_DEG)  # a gate of kilometres: flat is close enough
+
+
+def _ahead(k: tuple[float, ...], dt_s: float) -> tuple[float, float]:
+    _, lat, lon, sog, cog = k
+    if not dt_s or not isinstance(sog, (int, float)) or not isinstance(cog, (int, float)):
+        return lat, lon
+    d = sog * _KN * dt_s
+    lat2 = lat + d * math.cos(math.radians(cog)) / _M_PER_DEG
+    return lat2, lon + d * math.sin(math.radians(cog)) / (_M_PER_DEG * math.cos(math.radians(lat)))

@@ -418,3 +418,36 @@ def test_replacing_a_partners_key_refuses_what_the_old_key_signs_from_then_on(tm
         assert wait_for(lambda: "A:T3" in partner_tracks(b, OFFICER), 15)
         assert "A:T2" not in partner_tracks(b, OFFICER)
         assert link(b, "A", "in")["refused"] == 1 and "not the partner's" in link(b, "A", "in")["last_refusal"]
+
+
+def test_a_radar_only_partner_track_folds_only_into_its_one_unambiguous_neighbour():
+    from pyproj import Geod
+
+    from services.visibility import fold_partner_tracks
+    geod = Geod(ellps="WGS84")
+
+    def at(lat: float, lon: float, az: float, m: float) -> tuple[float, float]:
+        lon2, lat2, _ = geod.fwd(lon, lat, az, m)
+        return lat2, lon2
+
+    def track(tid: str, lat: float, lon: float, origin=None, mmsi=None) -> dict:
+        line = {"track_id": tid, "time": "2026-12-07T10:00:00Z", "lat": lat, "lon": lon, "sog_kn": 0.0,
+                "cog_deg": 0.0, "sigma_m": 50.0, "mmsi": mmsi}
+        return {**line, "origin": origin} if origin else line
+    lat0, lon0 = 11.0, 115.0
+    lone = track("L1", lat0, lon0)
+    partner_near = track("A:P1", *at(lat0, lon0, 45, 150), origin=["A"])   # 150 m: inside 3 combined sigmas (212 m)
+    partner_out = track("A:P5", *at(lat0, lon0, 225, 300), origin=["A"])   # 300 m the other way: outside them
+    pair_a, pair_b = track("L2", *at(lat0, lon0, 90, 20_000)), track("L3", *at(lat0, lon0, 90, 20_100))
+    between = track("A:P2", *at(lat0, lon0, 90, 20_050), origin=["A"])         # 50 m from each of two: ambiguous
+    same_far = track("L4", *at(lat0, lon0, 180, 30_000), mmsi=548000001)
+    mmsi_far = track("A:P3", *at(lat0, lon0, 180, 45_000), origin=["A"], mmsi=548000001)  # 15 km: another ship
+    mmsi_near = track("A:P4", *at(lat0, lon0, 180, 31_000), origin=["A"], mmsi=548000001)  # 1 km: the same one
+    out = {t["track_id"]: t for t in fold_partner_tracks(
+        [lone, partner_near, pair_a, pair_b, between, same_far, mmsi_far, mmsi_near])}
+    assert set(out) == {"L1", "L2", "L3", "A:P2", "L4", "A:P3"}
+    assert [c["track_id"] for c in out["L1"]["partners"]] == ["A:P1"]
+    alone = {t["track_id"] for t in fold_partner_tracks([dict(lone), partner_out])}
+    assert alone == {"L1", "A:P5"}
+    assert [c["track_id"] for c in out["L4"]["partners"]] == ["A:P4"]
+    assert "partners" not in out["L2"] and "partners" not in out["L3"]
