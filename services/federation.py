@@ -380,11 +380,7 @@ class FederationExporter(Worker):
             return self._agreements
 
     def run(self) -> None:
-        try:
-            self._loop()
-        finally:  # leave the groups now: a successor need not wait for these members to time out
-            for consumer in self.consumers.values():
-                consumer.close()
+        self.run_then_leave(self._loop, self.consumers.values)
 
     def _loop(self) -> None:
         while not self.stopping.is_set():

@@ -172,11 +172,7 @@ class FederationImporter(Worker):
                         inbound_topic(partner, self.node, kind), f"{self.group}-{partner}-{kind}")
 
     def run(self) -> None:
-        try:
-            self._loop()
-        finally:  # leave the groups now: a successor need not wait for these members to time out
-            for consumer in self._consumers.values():
-                consumer.close()
+        self.run_then_leave(self._loop, self._consumers.values)
 
     def _loop(self) -> None:
         while not self.stopping.is_set():

@@ -13,7 +13,8 @@ import math
 import queue
 import threading
 import time
-from typing import Callable
+from collections.abc import Iterable
+from typing import Any, Callable
 
 from fusion.model import Observation
 from fusion.pipeline import Fusion
@@ -40,6 +41,15 @@ class Worker(threading.Thread):
 
     def stop(self) -> None:
         self.stopping.set()
+
+    def run_then_leave(self, loop: Callable[[], None], consumers: Callable[[], Iterable[Any]]) -> None:
+        """Run ``loop``; when it ends, close ``consumers()``: they leave their groups at once, so
+        a successor (another process, or this one restarted) need not wait for them to time out."""
+        try:
+            loop()
+        finally:
+            for consumer in list(consumers()):
+                consumer.close()
 
 
 _KINDS = ("ais_position", "ais_static", "radar_plot", "radar_track")
@@ -465,11 +475,7 @@ class StoreWorker(Worker):
         self.incidents = bus.consumer(topics.INCIDENTS, f"{group}-incidents")
 
     def run(self) -> None:
-        try:
-            self._loop()
-        finally:  # leave the groups now: a successor need not wait for these members to time out
-            for consumer in (self.tracks, self.alerts, self.incidents):
-                consumer.close()
+        self.run_then_leave(self._loop, lambda: (self.tracks, self.alerts, self.incidents))
 
     def _loop(self) -> None:
         while not self.stopping.is_set():
