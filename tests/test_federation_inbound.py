@@ -184,6 +184,8 @@ def test_a_partners_records_reach_exactly_the_agencies_its_tokens_cover_on_every
                 assert read(SG) == {sg_id, asean_id}, read.__name__
                 assert read(PH) == {asean_id}, read.__name__
             assert httpx.get(f"{b.url}/v1/tracks/{sg_id}", headers=PH).status_code == 404
+            assert httpx.get(f"{b.url}/v1/tracks/{sg_id}/history", headers=PH).status_code == 404
+            assert httpx.get(f"{b.url}/v1/tracks/{sg_id}/history", headers=SG).json()["points"]  # its path, as shared
             assert httpx.get(f"{b.url}/v1/tracks/{sg_id}", headers=SG).json()["origin"] == ["A"]
 
             def alerts(headers: dict) -> set[str]:

@@ -59,7 +59,9 @@ def get_track(track_id: str, runtime: RuntimeDep, who: Reader) -> dict[str, Any]
 @router.get("/{track_id}/history", response_model=TrackHistory, responses=errors(*AUTH, 404, 422))
 def get_history(track_id: str, runtime: RuntimeDep, who: Reader, since: str | None = None,
                 limit: int = Query(1000, ge=1, le=100000)) -> dict[str, Any]:
-    one_track(runtime, track_id, who)
-    points = visible(runtime, who, runtime.store.history(track_id, _since(since), limit))  # each point by its own sensors
+    track = one_track(runtime, track_id, who)
+    points = runtime.store.history(track_id, _since(since), limit)
+    if not track.get("origin"):  # each point by its own sensors; a partner's track is shared whole
+        points = visible(runtime, who, points)
     return {"track_id": track_id, "points": [{k: p.get(k) for k in ("time", "lat", "lon", "sog_kn", "cog_deg")}
                                              for p in points]}
