@@ -52,7 +52,7 @@ from .bus import Bus, Consumer
 from .federation import (_NODE, _TOKEN, CATCHING_UP_S, ENVELOPE_VERSION, HEARTBEAT_S, HOP_LIMIT, KINDS,
                          RETENTION_MAX_S, RETENTION_MIN_S, AgreementStore, partner_key, partner_topic, verify)
 from .workers import Worker
-from .workflow import CATEGORIES, TERMINAL
+from .workflow import CATEGORIES, SEVERITIES, STATES, TERMINAL
 
 log = logging.getLogger("mfc.federation")
 
@@ -89,6 +89,49 @@ def _time(record: dict[str, Any], name: str, kind: str) -> float:
         return parse_iso(record[name])
     except (KeyError, TypeError, ValueError, AttributeError):
         raise Refused(f"{kind} record with no ISO 8601 {name}: {record.get(name)!r}") from None
+
+
+# What a partner's track line may carry, and how: a signed record is the partner's word, not
+# proof of a sound line, and one this node's store cannot take would stall its writer.
+_NUMBERS = ("sog_kn", "cog_deg", "sigma_m")
+_INTEGERS = ("mmsi", "ship_type", "reports", "receivers")
+_TEXTS = {"name": 64, "flag": 4, "contact": 16}
+_STATUSES = ("tentative", "confirmed", "coasting", "lost", "dropped")
+_SOURCES = ("ais", "radar")
+
+
+def _optional(record: dict[str, Any], name: str, check: Callable[[Any], bool], what: str, kind: str) -> Any:
+    value = record.get(name)
+    if value is not None and not check(value):
+        raise Refused(f"{kind} record: {name} must be {what}, not {value!r:.40}")
+    return value
+
+
+def _integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and -2**31 <= value < 2**31
+
+
+def _clean_track(record: dict[str, Any], tid: str) -> dict[str, Any]:
+    """The track line this node keeps of a partner's record (known fields, checked), or ``Refused``."""
+    line: dict[str, Any] = {"time": record["time"], "lat": record["lat"], "lon": record["lon"]}
+    for name in _NUMBERS:
+        line[name] = _optional(record, name, _number, "a number", "track")
+    for name in _INTEGERS:
+        line[name] = _optional(record, name, _integer, "a whole number", "track")
+    for name, most in _TEXTS.items():
+        line[name] = _optional(record, name, lambda v, n=most: isinstance(v, str) and len(v) <= n,
+                               f"text of at most {most} characters", "track")
+    status = record.get("status", "confirmed")
+    if status not in _STATUSES:
+        raise Refused(f"track {tid!r}: status must be one of {', '.join(_STATUSES)}, not {status!r:.40}")
+    sources = record.get("sources") or []
+    if not isinstance(sources, list) or any(s not in _SOURCES for s in sources):
+        raise Refused(f"track {tid!r}: sources must be a list of ais and radar, not {sources!r:.60}")
+    line.update(status=status, sources=list(dict.fromkeys(sources)))
+    if isinstance(record.get("first_seen"), str):
+        _time(record, "first_seen", "track")
+        line["first_seen"] = record["first_seen"]
+    return line
 
 
 class _Link:
@@ -277,7 +320,7 @@ class FederationImporter(Worker):
         lat, lon = record.get("lat"), record.get("lon")
         if not (_number(lat) and _number(lon) and -90 <= lat <= 90 and -180 <= lon <= 180):
             raise Refused(f"track {tid!r} has no position (lat {lat!r}, lon {lon!r})")
-        line = {k: v for k, v in record.items() if k not in ("fixes", "sensors", "stations")}
+        line = _clean_track(record, tid)
         local = f"{source}:{tid}"
         line.update(track_id=local, partner_track_id=tid, sensors=[], stations=[], releasability=tokens, **mark)
         self.bus.publish(topics.TRACKS, local, line)
@@ -285,12 +328,21 @@ class FederationImporter(Worker):
 
     def _alerts(self, source: str, record: dict[str, Any], tokens: list[str], mark: dict[str, Any]) -> str:
         aid = _text(record, "alert_id", "alert")
-        for name in ("type", "severity", "summary"):
-            if not isinstance(record.get(name), str):
-                raise Refused(f"alert {aid!r} has no {name}")
+        kind_ = record.get("type")
+        if not isinstance(kind_, str) or not 0 < len(kind_) <= 32:
+            raise Refused(f"alert {aid!r}: type must be 1 to 32 characters, not {kind_!r:.40}")
+        if record.get("severity") not in SEVERITIES:
+            raise Refused(f"alert {aid!r}: severity must be one of {', '.join(SEVERITIES)}")
+        if not isinstance(record.get("summary"), str):
+            raise Refused(f"alert {aid!r} has no summary")
         _time(record, "time", "alert")
+        for name in ("lat", "lon"):
+            _optional(record, name, _number, "a number", "alert")
+        _optional(record, "mmsi", _integer, "a whole number", "alert")
+        _optional(record, "zone", lambda v: isinstance(v, str) and len(v) <= 128, "text of at most 128 characters",
+                  "alert")
         evidence = record.get("evidence") if isinstance(record.get("evidence"), dict) else {}
-        line = {k: v for k, v in record.items() if k not in ("workflow", "acked_by", "acked_at", "suppressed_by")}
+        line = {k: record.get(k) for k in ("type", "severity", "time", "mmsi", "lat", "lon", "zone", "summary")}
         local = f"{source}:{aid}"
         evidence = {**evidence, "releasability": tokens, "partner_alert_id": aid}
         mmsi = record.get("mmsi")
@@ -300,7 +352,7 @@ class FederationImporter(Worker):
                 evidence["local_track_id"] = mine
         tid = record.get("track_id")
         line.update(alert_id=local, evidence=evidence,
-                    track_id=f"{source}:{tid}" if isinstance(tid, str) and tid else None,
+                    track_id=f"{source}:{tid}" if isinstance(tid, str) and 0 < len(tid) <= 64 else None,
                     state=record.get("state") if record.get("state") in TERMINAL else "open", **mark)
         self.bus.publish(topics.ALERTS, local, line)
         return local
@@ -308,8 +360,9 @@ class FederationImporter(Worker):
     def _incidents(self, source: str, record: dict[str, Any], tokens: list[str], mark: dict[str, Any]) -> str:
         iid = _text(record, "incident_id", "incident")
         state = record.get("state")
-        if not isinstance(state, str) or not state:
-            raise Refused(f"incident {iid!r} has no state")
+        if state not in (*STATES, *TERMINAL):
+            raise Refused(f"incident {iid!r}: state must be one of {', '.join((*STATES, *TERMINAL))}, "
+                          f"not {state!r:.40}")
         created_s = _time(record, "created", "incident")
         updated_s = _time(record, "updated", "incident") if record.get("updated") else created_s
         local = f"{source}:{iid}"

@@ -232,6 +232,9 @@ def test_a_tampered_looping_or_foreign_record_is_refused_counted_and_the_next_on
                "last hop": seal(envelope(origin=["C"]), key),
                "no tokens": seal(envelope(releasability=[]), key),
                "no position": seal(envelope(record={**track, "lat": 95.0}), key),
+               # signed, but a line this node's store could not take (it would stall the writer)
+               "bad speed": seal(envelope(record={**track, "sog_kn": "fast"}), key),
+               "bad status": seal(envelope(record={**track, "status": "x" * 40}), key),
                "not a record": {"line": "AIVDM"}}
         for value in bad.values():
             b.runtime.bus.publish(inbound, "T1", value)
@@ -247,7 +250,8 @@ def test_a_tampered_looping_or_foreign_record_is_refused_counted_and_the_next_on
         reasons = " | ".join(d["reason"] for d in dead)
         assert len(dead) == len(bad), reasons
         for words in ("signature does not verify", "loop", "no hops left", "not the partner's",
-                      "last hop is 'C'", "no releasability token", "no position", "not a shared record"):
+                      "last hop is 'C'", "no releasability token", "no position", "not a shared record",
+                      "sog_kn must be a number", "status must be one of"):
             assert words in reasons, (words, reasons)
 
 
