@@ -35,7 +35,6 @@ and it is purged when the retention P's agreement gave (``retention_s``) ends.
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from collections import defaultdict
@@ -51,7 +50,7 @@ from . import topics
 from .bus import Bus, Consumer
 from .federation import (_NODE, _TOKEN, CATCHING_UP_S, ENVELOPE_VERSION, HEARTBEAT_S, HOP_LIMIT, KINDS,
                          RETENTION_MAX_S, RETENTION_MIN_S, AgreementStore, partner_key, partner_topic, verify)
-from .workers import Worker
+from .workers import Worker, finite_number
 from .workflow import CATEGORIES, SEVERITIES, STATES, TERMINAL
 
 log = logging.getLogger("mfc.federation")
@@ -71,10 +70,6 @@ def inbound_topic(partner: str, node: str, kind: str) -> str:
 
 class Refused(ValueError):
     """A partner's record refused on arrival, with the reason."""
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _text(record: dict[str, Any], name: str, kind: str) -> str:
@@ -115,7 +110,7 @@ def _clean_track(record: dict[str, Any], tid: str) -> dict[str, Any]:
     """The track line this node keeps of a partner's record (known fields, checked), or ``Refused``."""
     line: dict[str, Any] = {"time": record["time"], "lat": record["lat"], "lon": record["lon"]}
     for name in _NUMBERS:
-        line[name] = _optional(record, name, _number, "a number", "track")
+        line[name] = _optional(record, name, finite_number, "a number", "track")
     for name in _INTEGERS:
         line[name] = _optional(record, name, _integer, "a whole number", "track")
     for name, most in _TEXTS.items():
@@ -284,7 +279,7 @@ class FederationImporter(Worker):
         hops, sent_s = envelope.get("hops"), envelope.get("sent_s")
         if not isinstance(hops, int) or isinstance(hops, bool) or hops < 1:
             raise Refused(f"no hops left ({hops!r})")
-        if not _number(sent_s):
+        if not finite_number(sent_s):
             raise Refused(f"sent_s must be a time in seconds, not {sent_s!r}")
         now = self.clock()
         with self._lock:
@@ -318,7 +313,7 @@ class FederationImporter(Worker):
         tid = _text(record, "track_id", "track")
         _time(record, "time", "track")
         lat, lon = record.get("lat"), record.get("lon")
-        if not (_number(lat) and _number(lon) and -90 <= lat <= 90 and -180 <= lon <= 180):
+        if not (finite_number(lat) and finite_number(lon) and -90 <= lat <= 90 and -180 <= lon <= 180):
             raise Refused(f"track {tid!r} has no position (lat {lat!r}, lon {lon!r})")
         line = _clean_track(record, tid)
         local = f"{source}:{tid}"
@@ -337,7 +332,7 @@ class FederationImporter(Worker):
             raise Refused(f"alert {aid!r} has no summary")
         _time(record, "time", "alert")
         for name in ("lat", "lon"):
-            _optional(record, name, _number, "a number", "alert")
+            _optional(record, name, finite_number, "a number", "alert")
         _optional(record, "mmsi", _integer, "a whole number", "alert")
         _optional(record, "zone", lambda v: isinstance(v, str) and len(v) <= 128, "text of at most 128 characters",
                   "alert")

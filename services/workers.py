@@ -58,7 +58,8 @@ _INTEGERS = ("nav_status", "imo", "ship_type", "msg_type")
 _TEXTS = ("ais_class", "name", "callsign", "local_id", "station")
 
 
-def _number(value: object) -> bool:
+def finite_number(value: object) -> bool:
+    """A JSON number that is finite (not a bool, not NaN or infinite)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -75,11 +76,11 @@ def observation_from_value(value: dict) -> Observation:
         raise ValueError(f"kind {kind!r} is not one of {', '.join(_KINDS)}")
     if not isinstance(value.get("sensor_id"), str) or not value["sensor_id"]:
         raise ValueError("sensor_id must be a non-empty string")
-    if not _number(value.get("time_s")):
+    if not finite_number(value.get("time_s")):
         raise ValueError(f"time_s must be a finite number, not {value.get('time_s')!r}")
     if kind != "ais_static":
         lat, lon = value.get("lat"), value.get("lon")
-        if not (_number(lat) and _number(lon) and -90 <= lat <= 90 and -180 <= lon <= 180):
+        if not (finite_number(lat) and finite_number(lon) and -90 <= lat <= 90 and -180 <= lon <= 180):
             raise ValueError(f"a {kind} needs lat/lon in range, not {lat!r}/{lon!r}")
     mmsi = value.get("mmsi")
     if kind.startswith("ais") and (not isinstance(mmsi, int) or isinstance(mmsi, bool)):
@@ -87,7 +88,7 @@ def observation_from_value(value: dict) -> Observation:
     if mmsi is not None and (not isinstance(mmsi, int) or isinstance(mmsi, bool)):
         raise ValueError(f"mmsi must be an integer, not {mmsi!r}")
     for name in _NUMBERS:
-        if value.get(name) is not None and not _number(value[name]):
+        if value.get(name) is not None and not finite_number(value[name]):
             raise ValueError(f"{name} must be a finite number, not {value[name]!r}")
     if "sigma_m" in value and not value["sigma_m"] > 0:
         raise ValueError(f"sigma_m must be positive, not {value['sigma_m']!r}")
