@@ -7,8 +7,10 @@ bench share this machine's two cores.  A shares tracks of an ``ASEAN`` radar wit
 agreement holds A's public key (both set through the API, as admins do).
 
 A's fusion is left out: the bench publishes track lines on A's ``mfc.tracks`` as fusion does,
-each carrying the wall time it was handed to the producer; a reader of B's ``mfc.tracks`` (what
-B's store and live stream read) notes when each arrives, verified and renamed ``A:<id>``.
+each carrying the wall time it was handed to the producer as its ``time`` (to the millisecond)
+and its number as ``reports`` (the receiver keeps only a track line's known fields); a reader
+of B's ``mfc.tracks`` (what B's store and live stream read) notes when each arrives, verified
+and renamed ``A:<id>``.
 
 - Latency: ``--rate`` track updates a second (default 200) for ``--seconds`` (default 30);
   p50, p99 and max of arrival − hand-over, over every update.
@@ -32,8 +34,11 @@ from pathlib import Path
 import httpx
 
 from fusion.model import iso_time
+from ingest.timeparse import parse_iso
 from services import topics
 from services.kafka_bus import KafkaBus
+
+from .soak import wait_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 KAFKA_DEV, MIRROR = ROOT / "scripts" / "kafka-dev", ROOT / "scripts" / "federation-mirror"
@@ -66,15 +71,10 @@ def _node(work: Path, node: str, bootstrap: str) -> tuple[subprocess.Popen, str]
     proc = subprocess.Popen([sys.executable, "-m", "services.cli", "api"], cwd=ROOT, env=env,
                             stdout=open(work / node / "api.log", "w"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise SystemExit(f"mfc api of {node} did not answer (log: {work / node / 'api.log'})")
+    if not wait_healthy(proc, url, 120):
+        proc.kill()
+        raise SystemExit(f"mfc api of {node} did not answer (log: {work / node / 'api.log'})")
+    return proc, url
 
 
 def _call(method: str, url: str, key: str, **kw) -> dict:
@@ -87,7 +87,7 @@ def _call(method: str, url: str, key: str, **kw) -> dict:
 def _line(i: int, handed_s: float) -> dict:
     return {"track_id": f"T{i % 500:04d}", "time": iso_time(handed_s), "lat": 11.0 + (i % 500) * 1e-3,
             "lon": 115.0, "sog_kn": 10.0, "cog_deg": 90.0, "sigma_m": 30.0, "status": "confirmed",
-            "sources": ["radar"], "sensors": ["RAD-1"], "bench_i": i, "bench_handed_s": handed_s}
+            "sources": ["radar"], "sensors": ["RAD-1"], "reports": i}
 
 
 class Arrivals(threading.Thread):
@@ -102,10 +102,10 @@ class Arrivals(threading.Thread):
     def run(self) -> None:
         while not self.stopping.is_set():
             for r in self.reader.poll(0.2, 5000):
-                i = r.value.get("bench_i")
+                i = r.value.get("reports")
                 if isinstance(i, int) and r.value.get("origin") and i not in self.at:
                     now = time.time()
-                    self.at[i], self.latency[i] = now, now - r.value["bench_handed_s"]
+                    self.at[i], self.latency[i] = now, now - parse_iso(r.value["time"])
 
     def wait(self, want: range, timeout_s: float, stages=None) -> None:
         deadline, shown = time.time() + timeout_s, time.time()

@@ -100,18 +100,25 @@ def start_server(workdir: Path, code: Path = ROOT) -> tuple[subprocess.Popen, st
     proc = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "--sensors", str(SENSORS)],
                             cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    if not wait_healthy(proc, url, 60):
+        proc.kill()
+        raise SystemExit(f"soak: mfc serve did not start; see {workdir / 'server.log'}")
+    return proc, url
+
+
+def wait_healthy(proc: subprocess.Popen, url: str, timeout_s: float) -> bool:
+    """Wait until the server at ``url`` answers ``/healthz`` (False: it exited or timed out)."""
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return proc, url
+                return True
         except httpx.HTTPError:
             pass
         if proc.poll() is not None:
-            break
+            return False
         time.sleep(0.2)
-    proc.kill()
-    raise SystemExit(f"soak: mfc serve did not start; see {workdir / 'server.log'}")
+    return False
 
 
 def soak(rate: int, minutes: float, vessels: int, csv_path: Path, warmup_s: float, code: Path = ROOT) -> int:
