@@ -664,6 +664,10 @@ class FederationLink(Exact):
                              "numbers jumped), e.g. after an outage longer than a topic's retention")
     last_gap: dict[str, Any] | None = Field(None, description="inbound: the last gap: kind, missing, after_seq, "
                                             "detected")
+    broker_access: str | None = Field(None, description="outbound, on Kafka: the partner's grant on this node's "
+                                      "broker: `granted` (it may read its mfc.federation.<partner>.* topics and "
+                                      "nothing else), `no authorizer` (the broker does not check: partners must "
+                                      "not reach it), `embedded` (no broker) or `error: ...`")
 
 
 class FederationStatus(Exact):

@@ -6,6 +6,7 @@ import argparse
 import gc
 import logging
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -201,6 +202,40 @@ def _checkpoint_commands(sub: argparse._SubParsersAction) -> None:
     conv.set_defaults(func=cmd_checkpoint_convert)
 
 
+def cmd_federation_certs(args: argparse.Namespace) -> int:
+    from .federation_pki import make_certs
+    out = Path(args.out)
+    made = make_certs(args.node, out, args.host or ["127.0.0.1", "localhost"])
+    print(f"mfc federation certs: {args.node}'s CA {made['ca']} (give it to partners; keep {made['ca_key']} "
+          f"here) and link identity {made['node']}; put each partner's ca.pem in {made['partners']}/<partner>.pem",
+          file=sys.stderr)
+    return 0
+
+
+def _federation_commands(sub: argparse._SubParsersAction) -> None:
+    f = sub.add_parser("federation", help="federation between nodes: link certificates")
+    fsub = f.add_subparsers(dest="action", required=True)
+    certs = fsub.add_parser(
+        "certs", help="make this node's certificate authority (once) and issue its link certificate",
+        description="Make NODE's own certificate authority in DIR (kept if it exists) and issue NODE's "
+                    "link certificate (CN=NODE, server and client) for mutual TLS between brokers: "
+                    "DIR/ca.pem goes to partners, DIR/ca.key stays here, DIR/node.pem is read by "
+                    "scripts/kafka-dev (MFC_KAFKA_TLS_DIR) and scripts/federation-mirror "
+                    "(MFC_MIRROR_TLS_DIR); partners' CA certificates go in DIR/partners/PARTNER.pem.")
+    certs.add_argument("node", type=_node_id, help="this node's id (MFC_NODE_ID)")
+    certs.add_argument("--out", required=True, metavar="DIR", help="the node's certificate directory")
+    certs.add_argument("--host", action="append", metavar="H",
+                       help="a host name or address partners reach the broker at (repeatable; "
+                            "default 127.0.0.1 and localhost)")
+    certs.set_defaults(func=cmd_federation_certs)
+
+
+def _node_id(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a node id (letters, digits, '_' or '-')")
+    return value
+
+
 def _service(name: str):
     """``services.deploy``'s command ``name``, imported when it runs: the services' modules
     (Kafka, SQLAlchemy, pydantic) stay out of the batch commands' start-up."""
@@ -309,6 +344,7 @@ def parser() -> argparse.ArgumentParser:
     from . import keys_cli
     keys_cli.add_commands(sub)
     _checkpoint_commands(sub)
+    _federation_commands(sub)
     return p
 
 

@@ -35,6 +35,12 @@ partner's releasability for it, and numbers the records per partner and kind (``
 within the exporter's ``epoch``) so that the partner sees records lost on the way.  Every ``HEARTBEAT_S`` each partner gets a signed heartbeat
 (``kind: "heartbeat"``) on its first agreed kind's topic.  The receiving side is
 ``services.federation_in``.
+
+On a Kafka deployment whose broker has an authorizer (partners reach it over mutual TLS,
+``services.federation_pki``), the agreements are also the broker's grants (``BrokerAccess``):
+partner ``P`` may read (and describe the configuration of) the topics ``mfc.federation.P.*``
+and nothing else; ending the agreement removes the grant, so the partner's replication is cut
+off at the broker at once, before any record it already fetched is even checked.
 """
 
 from __future__ import annotations
@@ -60,7 +66,7 @@ from sqlalchemy.exc import IntegrityError
 
 from . import topics
 from .bus import Bus
-from .kafka_bus import PARTNER_TOPIC, ensure_topics
+from .kafka_bus import PARTNER_TOPIC, KafkaBus, ensure_topics
 from .visibility import SensorLookup, narrowed_view
 from .workers import Worker
 from .workflow import check_bbox, meet
@@ -336,6 +342,94 @@ _SOURCES = {"tracks": (topics.TRACKS, "track_id"), "alerts": (topics.ALERTS, "al
             "incidents": (topics.INCIDENTS, "incident_id")}
 
 
+class BrokerAccess:
+    """Keeps the broker's ACLs in step with the agreements: ``User:<partner>`` may READ and
+    DESCRIBE_CONFIGS topics prefixed ``mfc.federation.<partner>.`` for every partner with an
+    agreement, and the grants of partners without one are removed.  ``state``: ``granted``,
+    ``no authorizer`` (the broker lets any client read anything: partners must not reach it),
+    ``embedded`` (no broker) or ``error: ...`` (tried again at the next sync)."""
+
+    RESYNC_S = 60.0  # grants changed behind the node's back are put right this often
+
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+        self.state = "embedded" if not isinstance(bus, KafkaBus) else "unknown"
+        self._admin: Any = None
+        self._synced: frozenset[str] | None = None
+        self._at = float("-inf")
+        self._lock = threading.Lock()
+
+    def sync(self, partners: set[str], force: bool = False) -> None:
+        if self.state == "embedded":
+            return
+        with self._lock:
+            wanted = frozenset(partners)
+            if not force and wanted == self._synced and time.monotonic() - self._at < self.RESYNC_S:
+                return
+            try:
+                self._apply(wanted)
+                self.state, self._synced = "granted", wanted
+            except Exception as exc:  # noqa: BLE001 - reported on the links, tried again
+                from kafka.errors import SecurityDisabledError
+                if isinstance(exc, SecurityDisabledError):
+                    if self.state != "no authorizer":
+                        log.warning("the broker has no authorizer: partners' grants cannot be kept; "
+                                    "do not let partners reach this broker")
+                    self.state, self._synced = "no authorizer", wanted
+                else:
+                    log.error("could not keep the partners' grants on the broker: %s", exc)
+                    self.state, self._synced = f"error: {type(exc).__name__}: {exc}"[:300], None
+                    self._close()
+            self._at = time.monotonic()
+
+    def _apply(self, wanted: frozenset[str]) -> None:
+        from kafka.admin import (ACL, ACLFilter, ACLOperation, ACLPermissionType, ACLResourcePatternType,
+                                 ResourcePattern, ResourcePatternFilter, ResourceType)
+        if self._admin is None:
+            self._admin = self.bus.admin()
+        ops = (ACLOperation.READ, ACLOperation.DESCRIBE_CONFIGS)
+        pre = self.bus.prefix  # the topics' names on the broker (MFC_KAFKA_PREFIX)
+        found, error = self._admin.describe_acls(ACLFilter(
+            None, None, ACLOperation.ANY, ACLPermissionType.ANY,
+            ResourcePatternFilter(ResourceType.TOPIC, None, ACLResourcePatternType.PREFIXED)))
+        if error.errno:
+            raise error()
+        have: set[tuple[str, Any]] = set()
+        stale = []
+        for acl in found:
+            name = acl.resource_pattern.resource_name
+            if not name.startswith(pre + "mfc.federation."):
+                continue
+            partner = acl.principal.removeprefix("User:")
+            if (partner in wanted and name == pre + partner_topic(partner, "") and acl.host == "*"
+                    and acl.permission_type == ACLPermissionType.ALLOW and acl.operation in ops):
+                have.add((partner, acl.operation))
+            else:
+                stale.append(ACLFilter(acl.principal, acl.host, acl.operation, acl.permission_type,
+                                       ResourcePatternFilter(ResourceType.TOPIC, name, ACLResourcePatternType.PREFIXED)))
+        if stale:
+            self._admin.delete_acls(stale)
+        missing = [ACL(f"User:{p}", "*", op, ACLPermissionType.ALLOW,
+                       ResourcePattern(ResourceType.TOPIC, pre + partner_topic(p, ""), ACLResourcePatternType.PREFIXED))
+                   for p in sorted(wanted) for op in ops if (p, op) not in have]
+        if missing:
+            result = self._admin.create_acls(missing)
+            if result.get("failed"):
+                raise RuntimeError(f"broker refused grants: {result['failed']}")
+
+    def _close(self) -> None:
+        if self._admin is not None:
+            try:
+                self._admin.close()
+            except Exception:  # noqa: BLE001
+                pass
+            self._admin = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._close()
+
+
 class FederationExporter(Worker):
     """Reads the node's tracks, alerts and incidents; writes each partner's share, signed, to
     its outbound topics; counts what was shared and withheld per partner and kind."""
@@ -361,12 +455,15 @@ class FederationExporter(Worker):
         self.epoch = secrets.token_hex(6)
         self._seq: dict[tuple[str, str], int] = defaultdict(int)
         self._made: set[str] = set()  # outbound topics known to exist
+        self.access = BrokerAccess(bus)
 
     def invalidate(self) -> None:
         """Agreements changed: read them again before the next record (a removed partner gets
-        nothing more from then on)."""
+        nothing more from then on), and put the broker's grants in step now (a removed
+        partner's replication is refused by the broker from its next fetch)."""
         with self._lock:
             self._loaded = float("-inf")
+        self.access.sync({a.partner for a in self.current()}, force=True)
 
     def current(self) -> list[Agreement]:
         with self._lock:
@@ -380,7 +477,10 @@ class FederationExporter(Worker):
             return self._agreements
 
     def run(self) -> None:
-        self.run_then_leave(self._loop, self.consumers.values)
+        try:
+            self.run_then_leave(self._loop, self.consumers.values)
+        finally:
+            self.access.close()
 
     def _loop(self) -> None:
         while not self.stopping.is_set():
@@ -400,6 +500,7 @@ class FederationExporter(Worker):
                 behind = True
                 self.stopping.wait(1.0)
             self.busy = behind
+            self.access.sync({a.partner for a in self.current()})
             if not behind:
                 self.caught_up_s = self.clock()
             if time.monotonic() - self._beat >= HEARTBEAT_S:
@@ -478,5 +579,6 @@ class FederationExporter(Worker):
                 shared, withheld = dict(self.shared[p]), dict(self.withheld[p])
             links.append({"partner": p, "direction": "out", "state": state,
                           "shared": sum(shared.values()), "withheld": sum(withheld.values()), "refused": 0,
-                          "lag_s": lag_s, "by_kind": {"shared": shared, "withheld": withheld}})
+                          "lag_s": lag_s, "by_kind": {"shared": shared, "withheld": withheld},
+                          "broker_access": self.access.state})
         return links

@@ -1,12 +1,18 @@
 """Federation on real parts: two nodes, each on its own Apache Kafka broker (``scripts/kafka-dev``),
-linked by Apache Kafka's MirrorMaker 2 (``scripts/federation-mirror``).  What A shares reaches
-B's picture through the replication, verified; B stopped while A sends 1,000 records ends
-with all 1,000 at B, in A's order."""
+linked by Apache Kafka's MirrorMaker 2 (``scripts/federation-mirror``) over mutual TLS, each
+node with its own certificate authority (``mfc federation certs``).  What A shares reaches B's
+picture through the replication, verified; B stopped while A sends 1,000 records ends with all
+1,000 at B, in A's order.  On A's broker, B's certificate reads B's share and nothing else, a
+certificate B's CA did not issue gets no connection, and ending the agreement ends B's access."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import socket
+import ssl
+import struct
+import sys
 import subprocess
 import tempfile
 import time
@@ -16,12 +22,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from kafka import KafkaConsumer, TopicPartition
+
 from services import topics
-from services.kafka_bus import KafkaBus
+from services.kafka_bus import KafkaBus, decode_value
 
 from .conftest import LiveServer, make_runtime, wait_for
 from .kafka_fixture import KAFKA_DEV, MISSING_PREREQUISITE, _free_port, unique_name
-from .test_federation_inbound import KEYS, OFFICER, PH, SG, agree, link, live_radars, partner_tracks, public_key
+from .test_federation_inbound import ADMIN, KEYS, OFFICER, PH, SG, agree, link, live_radars, partner_tracks, public_key
 
 pytestmark = pytest.mark.slow
 MIRROR = Path(__file__).resolve().parents[1] / "scripts" / "federation-mirror"
@@ -35,23 +43,39 @@ def _run(cmd: list[str], env: dict, timeout: float = 900) -> subprocess.Complete
     return done
 
 
+def _certs(node: str, out: Path) -> Path:
+    """``node``'s CA and link certificate, made as an admin makes them (``mfc federation certs``)."""
+    _run([sys.executable, "-m", "services.cli", "federation", "certs", node, "--out", str(out)], dict(os.environ))
+    return out
+
+
 @pytest.fixture(scope="module")
 def link_a_to_b():
-    """Two fresh brokers (A's and B's) and MirrorMaker 2 replicating A's share for B onto B's."""
+    """Two fresh brokers (A's and B's), each node with its own CA; A's broker keeps a mutual-TLS
+    listener for B (trusting only B's CA); MirrorMaker 2, run for B with B's certificate,
+    replicates A's share for B onto B's broker."""
     if shutil.which("java") is None:
         pytest.skip("no Kafka broker: java not found")
     work = Path(tempfile.mkdtemp(prefix="mfc-federation-"))
     envs, boots = {}, {}
     try:
+        tls = {node: _certs(node, work / f"certs-{node}") for node in ("A", "B")}
+        shutil.copy(tls["B"] / "ca.pem", tls["A"] / "partners" / "B.pem")  # the CAs exchanged by the admins
+        shutil.copy(tls["A"] / "ca.pem", tls["B"] / "partners" / "A.pem")
+        fed_port = _free_port()
         for node in ("A", "B"):
             port, controller = _free_port(), _free_port()
-            while controller == port:
-                controller = _free_port()
+            while controller in (port, fed_port) or port == fed_port:
+                port, controller = _free_port(), _free_port()
             envs[node] = dict(os.environ, MFC_KAFKA_PORT=str(port), MFC_KAFKA_CONTROLLER_PORT=str(controller),
                               MFC_KAFKA_DATA=str(work / f"kafka-{node}"))
+            if node == "A":
+                envs[node].update(MFC_KAFKA_FEDERATION=f"B={fed_port}", MFC_KAFKA_TLS_DIR=str(tls["A"]))
             boots[node] = _run([str(KAFKA_DEV), "start", "--ttl", "1800"], envs[node]).stdout.strip().splitlines()[-1]
-        mirror_env = dict(os.environ, MFC_MIRROR_DATA=str(work / "mirror"))
-        _run([str(MIRROR), "start", f"A={boots['A']}", f"B={boots['B']}", "--ttl", "1800"], mirror_env)
+        boots["A-for-B"] = f"127.0.0.1:{fed_port}"
+        mirror_env = dict(os.environ, MFC_MIRROR_DATA=str(work / "mirror"), MFC_MIRROR_TLS_DIR=str(tls["B"]))
+        _run([str(MIRROR), "start", f"A={boots['A-for-B']}", f"B={boots['B']}", "--ttl", "1800"], mirror_env)
+        boots["tls"], boots["work"] = tls, work
         yield boots
     finally:
         subprocess.run([str(MIRROR), "stop", "A", "B"], env=dict(os.environ, MFC_MIRROR_DATA=str(work / "mirror")),
@@ -113,5 +137,80 @@ def test_a_partners_share_crosses_mirrormaker_verified_and_survives_the_receiver
                      if r.value["envelope"]["kind"] == "alerts"]
             assert seen == ids
             consumer.close()
+        finally:
+            reader.close()
+
+
+def _tls_reader(boot: str, cafile: Path, identity: Path) -> KafkaConsumer:
+    return KafkaConsumer(bootstrap_servers=boot, security_protocol="SSL", ssl_cafile=str(cafile),
+                         ssl_certfile=str(identity), ssl_keyfile=str(identity), request_timeout_ms=10_000)
+
+
+def _read_all(consumer: KafkaConsumer, topic: str, seconds: float = 8.0) -> list[dict]:
+    """Every record of ``topic`` the consumer may read, decoded."""
+    part = TopicPartition(topic, 0)
+    consumer.assign([part])
+    consumer.seek_to_beginning(part)
+    values: list[dict] = []
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        values += [decode_value(m.value) for batch in consumer.poll(1000).values() for m in batch]
+    return values
+
+
+def _kafka_answers(boot: str, cafile: Path, identity: Path | None) -> bool:
+    """Whether A's broker answers a Kafka ApiVersions request on a TLS connection made with
+    ``identity`` (a certificate and key, or none), with Python's ``ssl`` (OpenSSL) as the client."""
+    host, port = boot.rsplit(":", 1)
+    context = ssl.create_default_context(cafile=str(cafile))
+    if identity is not None:
+        context.load_cert_chain(str(identity))
+    request = struct.pack(">hhih", 18, 0, 7, 4) + b"test"  # ApiVersions v0, correlation id 7
+    try:
+        with context.wrap_socket(socket.create_connection((host, int(port)), timeout=10), server_hostname=host) as s:
+            s.sendall(struct.pack(">i", len(request)) + request)
+            head = s.recv(8)
+    except (ssl.SSLError, ConnectionError, TimeoutError, OSError):
+        return False
+    return len(head) == 8 and struct.unpack(">ii", head)[1] == 7
+
+
+def test_on_a_broker_the_partners_certificate_reads_its_share_only_and_the_agreement_ends_it(link_a_to_b, tmp_path):
+    boots, tls = link_a_to_b, link_a_to_b["tls"]
+    a_ca, b_identity = tls["A"] / "ca.pem", tls["B"] / "node.pem"
+    # an impostor: a CA of its own that certifies "B" (the subject B's real certificate has)
+    impostor = _certs("B", boots["work"] / "certs-impostor") / "node.pem"
+    assert _kafka_answers(boots["A-for-B"], a_ca, b_identity)
+    assert not _kafka_answers(boots["A-for-B"], a_ca, impostor)
+    assert not _kafka_answers(boots["A-for-B"], a_ca, None)
+
+    with node(tmp_path, "A", boots["A"]) as a:
+        agree(a, "B", ["ASEAN"])
+        assert link(a, "B", "out")["broker_access"] == "granted"
+        a.runtime.bus.publish(topics.ALERTS, "T1", {
+            "alert_id": "T1", "type": "zone_entry", "severity": "low", "time": "2026-12-07T10:00:00Z",
+            "lat": 11.0, "lon": 115.0, "zone": "Z", "summary": "entered Z", "state": "open",
+            "evidence": {"releasability": ["ASEAN"]}})
+        a.runtime.bus.flush()
+        assert wait_for(lambda: a.runtime.federation.shared["B"]["alerts"] >= 1, 30)
+        everything = set(KafkaConsumer(bootstrap_servers=boots["A"]).topics())
+        assert {topics.TRACKS, topics.ALERTS, "mfc.federation.B.alerts"} <= everything  # A's own view of its broker
+        reader = _tls_reader(boots["A-for-B"], a_ca, b_identity)
+        try:
+            visible = reader.topics()
+            assert visible and all(t.startswith("mfc.federation.B.") for t in visible), visible
+            shared = [v["envelope"]["record"].get("alert_id") for v in _read_all(reader, "mfc.federation.B.alerts")]
+            assert "T1" in shared, shared
+            assert _read_all(reader, topics.ALERTS) == []  # A's own alerts: not B's to read
+        finally:
+            reader.close()
+
+        r = httpx.delete(f"{a.url}/v1/federation/agreements/B", headers=ADMIN)
+        assert r.status_code == 200, r.text
+        # from the reply on: the broker lets B read nothing, not even what was shared before
+        reader = _tls_reader(boots["A-for-B"], a_ca, b_identity)
+        try:
+            assert reader.topics() == set()
+            assert _read_all(reader, "mfc.federation.B.alerts") == []
         finally:
             reader.close()

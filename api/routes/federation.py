@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from services.federation import AgreementError, parse_agreement, public_pem
 
@@ -55,9 +56,7 @@ async def add_agreement(request: Request, response: Response, runtime: RuntimeDe
         raise HTTPException(422, str(exc)) from None
     if not runtime.agreements.put(agreement, who.name):
         response.status_code = 200
-    for side in (runtime.federation, runtime.federation_in):
-        if side is not None:
-            side.invalidate()
+    await run_in_threadpool(_invalidate, runtime)  # the broker's grants are changed before the reply
     return agreement.public()
 
 
@@ -66,7 +65,13 @@ def delete_agreement(partner: str, runtime: RuntimeDep, _: Admin) -> dict[str, A
     """End the agreement: nothing more goes to the partner from the next record on."""
     if not runtime.agreements.delete(partner):
         raise HTTPException(404, f"no agreement with {partner!r}")
+    _invalidate(runtime)
+    return {"deleted": partner}
+
+
+def _invalidate(runtime: Any) -> None:
+    """The agreements changed: both sides re-read them now (and the exporter puts the broker's
+    grants in step), so a removed partner is cut off when the reply is sent."""
     for side in (runtime.federation, runtime.federation_in):
         if side is not None:
             side.invalidate()
-    return {"deleted": partner}
