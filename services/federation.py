@@ -91,6 +91,11 @@ agreements_table = Table(
     Column("created_by", String(128), nullable=False),
     Column("created_s", Float, nullable=False),
 )
+inbound_table = Table(  # per partner: what its inbound link has seen (services.federation_in)
+    "federation_inbound", metadata,
+    Column("partner", String(64), primary_key=True),
+    Column("state", Text, nullable=False),
+)
 node_key_table = Table(
     "federation_node_key", metadata,
     Column("id", String(16), primary_key=True),
@@ -218,6 +223,25 @@ class AgreementStore:
                                  None if d.get("bbox") is None else tuple(d["bbox"]), bool(d["onward"]),
                                  int(d["retention_s"]), d.get("public_key")))
         return out
+
+    def inbound_states(self) -> dict[str, dict[str, Any]]:
+        """What each partner's inbound link had seen when last saved (``save_inbound``)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(inbound_table.c.partner, inbound_table.c.state)).all()
+        out = {}
+        for partner, state in rows:
+            try:
+                out[partner] = json.loads(state)
+            except ValueError:
+                log.error("inbound link state of %s unreadable; starting it afresh", partner)
+        return out
+
+    def save_inbound(self, partner: str, state: dict[str, Any]) -> None:
+        text = json.dumps(state, separators=(",", ":"))
+        with self.engine.begin() as conn:
+            if not conn.execute(inbound_table.update().where(inbound_table.c.partner == partner)
+                                .values(state=text)).rowcount:
+                conn.execute(inbound_table.insert().values(partner=partner, state=text))
 
     def node_key(self) -> Ed25519PrivateKey:
         """This node's signing key, made on first use and kept (the same across restarts and

@@ -129,6 +129,9 @@ def _clean_track(record: dict[str, Any], tid: str) -> dict[str, Any]:
     return line
 
 
+EPOCHS_KEPT = 8  # per kind, the sender's latest epochs whose numbering is followed (and saved)
+
+
 class _Link:
     def __init__(self) -> None:
         self.received: dict[str, int] = dict.fromkeys(KINDS, 0)
@@ -152,7 +155,30 @@ class _Link:
             self.last_gap = {"kind": kind, "missing": missing, "after_seq": last, "detected": iso_time(now_s)}
             log.warning("%d %s records lost on the way (after %d of epoch %s)", missing, kind, last, epoch)
         if last is None or seq > last:
+            self.last_seq.pop((kind, epoch), None)  # the newest epoch last (insertion order)
             self.last_seq[(kind, epoch)] = seq
+            self.changed = True
+            mine = [k for k in self.last_seq if k[0] == kind]
+            for old in mine[:-EPOCHS_KEPT]:
+                del self.last_seq[old]
+
+    changed = False  # numbering seen since the state was last saved
+
+    def state(self) -> dict[str, Any]:
+        """What survives a restart of this node: the numbering followed and the gaps found, so
+        records lost while the node was down (an outage longer than its broker keeps the
+        partner's topics) still show as a gap."""
+        return {"last_seq": [[k, e, n] for (k, e), n in self.last_seq.items()], "gaps": self.gaps,
+                "last_gap": self.last_gap}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        for item in state.get("last_seq") or []:
+            if (isinstance(item, list) and len(item) == 3 and item[0] in KINDS and isinstance(item[1], str)
+                    and isinstance(item[2], int) and not isinstance(item[2], bool)):
+                self.last_seq[(item[0], item[1])] = item[2]
+        gaps = state.get("gaps")
+        self.gaps = gaps if isinstance(gaps, int) and not isinstance(gaps, bool) and gaps >= 0 else 0
+        self.last_gap = state.get("last_gap") if isinstance(state.get("last_gap"), dict) else None
 
 
 class FederationImporter(Worker):
@@ -170,6 +196,11 @@ class FederationImporter(Worker):
         self._synced = float("-inf")
         self._purged = float("-inf")
         self.links: dict[str, _Link] = defaultdict(_Link)
+        try:
+            for partner, state in agreements.inbound_states().items():
+                self.links[partner].restore(state)
+        except Exception as exc:  # unreadable: numbering followed afresh (a gap across the restart goes unseen)
+            log.error("could not read the inbound links' state: %s", exc)
 
     def invalidate(self) -> None:
         """Agreements changed: read them again now (a deleted partner's records are refused
@@ -224,6 +255,7 @@ class FederationImporter(Worker):
                     if records:
                         self.take(partner, kind, [r.value for r in records])
                         self.bus.flush()
+                        self._save(partner)
                         consumer.commit()
                         self.handled += len(records)
                 if time.monotonic() - self._purged >= PURGE_EVERY_S:
@@ -234,6 +266,16 @@ class FederationImporter(Worker):
             except Exception:  # e.g. the broker away: not committed, so read again after the pause
                 log.exception("federation import failed; retrying in 1 s")
                 self.stopping.wait(1.0)
+
+    def _save(self, partner: str) -> None:
+        """The link's numbering, saved before its records are committed: after a restart the
+        next record is compared with the last one taken (a repeat is harmless)."""
+        link = self.links[partner]
+        with self._lock:
+            if not link.changed:
+                return
+            state, link.changed = link.state(), False
+        self.agreements.save_inbound(partner, state)
 
     def take(self, partner: str, kind: str, values: list[Any]) -> None:
         """Check each of ``partner``'s records from its ``kind`` topic; accept or refuse it."""

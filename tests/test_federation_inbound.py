@@ -402,6 +402,41 @@ def test_records_lost_on_the_way_show_as_a_gap_not_silence(tmp_path):
         assert link(b, "A", "in")["gaps"] == 3
 
 
+def test_records_lost_while_the_receiver_was_down_show_as_a_gap_after_its_restart(tmp_path):
+    """The receiver keeps the link's numbering across its own restart: records of the partner's
+    that never reached it while it was down (longer than its broker kept them) are a gap."""
+    for name in ("A", "B"):
+        (tmp_path / name).mkdir()
+    with LiveServer(make_runtime(tmp_path / "A", api_keys=KEYS, node_id="A")) as a:
+        agree(a, "B", ["SG"])
+
+        def received(b: LiveServer, mirror: Mirror) -> set[str]:
+            mirror.pump()
+            return {x["alert_id"] for x in httpx.get(f"{b.url}/v1/alerts", headers=OFFICER).json()["alerts"]}
+
+        def send(*ids: str) -> None:
+            for alert_id in ids:
+                a.runtime.bus.publish(topics.ALERTS, alert_id, alert(alert_id, ["SG"]))
+            a.runtime.bus.flush()
+            assert wait_for(lambda: a.runtime.federation.shared["B"]["alerts"] >= int(ids[-1][1:]), 15)
+
+        with LiveServer(make_runtime(tmp_path / "B", api_keys=KEYS, node_id="B")) as b:
+            agree(b, "A", ["ASEAN"], key=public_key(a))
+            mirror = Mirror(a, b)
+            send("X1", "X2")
+            assert wait_for(lambda: received(b, mirror) == {"A:X1", "A:X2"}, 15)
+            assert link(b, "A", "in")["gaps"] == 0
+        send("X3", "X4", "X5")  # B is down, and these never reach it
+        Mirror(a, b).pump()     # (the copy into B's stopped node: gone with it)
+        with LiveServer(make_runtime(tmp_path / "B", api_keys=KEYS, node_id="B")) as b:
+            mirror = Mirror(a, b)
+            send("X6")
+            assert wait_for(lambda: "A:X6" in received(b, mirror), 15)
+            inbound = link(b, "A", "in")
+            assert inbound["gaps"] == 3, inbound
+            assert inbound["last_gap"]["missing"] == 3 and inbound["last_gap"]["after_seq"] == 2
+
+
 def test_replacing_a_partners_key_refuses_what_the_old_key_signs_from_then_on(tmp_path):
     """A revoked key (the agreement re-posted with the partner's new key) is cut off at once."""
     with two_nodes(tmp_path) as (a, b):
