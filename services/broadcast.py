@@ -20,6 +20,8 @@ import logging
 import threading
 from typing import Any, Callable
 
+from .visibility import FoldIndex
+
 Event = tuple[str, dict[str, Any]]
 View = Callable[[str, dict[str, Any]], "dict[str, Any] | None"]
 
@@ -67,11 +69,17 @@ class Listener:
 
 class Broadcaster:
     def __init__(self, queue_size: int = QUEUE_SIZE, max_per_key: int = MAX_STREAMS_PER_KEY,
-                 max_total: int = MAX_STREAMS_TOTAL) -> None:
+                 max_total: int = MAX_STREAMS_TOTAL,
+                 live_tracks: Callable[[], list[dict[str, Any]]] | None = None) -> None:
         self._listeners: set[Listener] = set()
         self._lock = threading.Lock()
         self.queue_size = queue_size
         self.max_per_key, self.max_total = max_per_key, max_total
+        # fed by publish(), from the store worker's thread only, while someone listens to tracks;
+        # seeded with the stored live tracks (``live_tracks``) when the first one starts listening
+        self.fold = FoldIndex()
+        self.live_tracks = live_tracks
+        self._seeded = False
 
     def listen(self, kinds: frozenset[str], view: View | None = None, key: str = "") -> Listener:
         """A new listener for ``kinds``, offered each event as ``view(kind, value)`` shows it
@@ -91,6 +99,27 @@ class Broadcaster:
             self._listeners.add(listener)
         return listener
 
+    def _fold(self, values: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Track lines into the fold index; a partner node's line that is the same vessel as one
+        of this node's tracks gets ``folded_into``: that track's id (each listener's view keeps
+        it only where the key may see that track)."""
+        if not self._seeded:
+            self._seeded = True
+            try:
+                for line in self.live_tracks() if self.live_tracks else ():
+                    self.fold.update(line)
+            except Exception:  # noqa: BLE001 - the index fills from the lines that come
+                log.exception("could not seed the stream's fold index from the store")
+        out = []
+        for value in values:
+            self.fold.update(value)
+            if value.get("origin"):
+                host = self.fold.host_of(value)
+                if host is not None:
+                    value = {**value, "folded_into": host["track_id"]}
+            out.append(value)
+        return out
+
     def forget(self, listener: Listener) -> None:
         with self._lock:
             self._listeners.discard(listener)
@@ -103,6 +132,11 @@ class Broadcaster:
             return
         with self._lock:
             listeners = [x for x in self._listeners if kind in x.kinds]
+        if kind == "track":
+            if listeners:
+                values = self._fold(values)
+            elif self._seeded:  # no one listens: the index rests, and is seeded afresh for the next
+                self.fold, self._seeded = FoldIndex(), False
         for listener in listeners:
             events = listener.select(kind, values)
             if not events:

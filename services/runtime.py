@@ -79,7 +79,8 @@ class Runtime:
                                     max_line_bytes=lim.ingest_max_line_bytes,
                                     max_echoed_rejects=lim.ingest_max_echoed_rejects,
                                     max_future_s=None if settings.fusion_clock == "feed" else MAX_FUTURE_S)
-        self.broadcaster = Broadcaster(max_per_key=lim.streams_per_key, max_total=lim.streams_total)
+        self.broadcaster = Broadcaster(max_per_key=lim.streams_per_key, max_total=lim.streams_total,
+                                       live_tracks=lambda: self.store.tracks(limit=50_000))
         self.workers: list[Worker] = [StoreWorker(self.bus, self.store, keep_history_s=settings.history_keep_s,
                                                   clock=clock, broadcaster=self.broadcaster,
                                                   suppressions=self.suppressions)]

@@ -251,3 +251,73 @@ def _ahead(k: tuple[float, ...], dt_s: float) -> tuple[float, float]:
     d = sog * _KN * dt_s
     lat2 = lat + d * math.cos(math.radians(cog)) / _M_PER_DEG
     return lat2, lon + d * math.sin(math.radians(cog)) / (_M_PER_DEG * math.cos(math.radians(lat)))
+
+
+class FoldIndex:
+    """The newest line of each live track (this node's and partners'), so that the live stream
+    can tell, as a partner's line arrives, which of this node's tracks it is the same vessel as
+    (by the rule of ``fold_partner_tracks``).  Fed from one thread (the store worker's)."""
+
+    GONE = ("lost", "deleted")
+    KEEP_S = 3600.0  # a line not updated for this long (by feed time) is forgotten
+
+    def __init__(self) -> None:
+        self.lines: dict[Any, dict[str, Any]] = {}
+        self._cell_of: dict[Any, tuple[int, int]] = {}
+        self._cells: dict[tuple[int, int], dict[Any, dict[str, Any]]] = {}
+        self._mmsi: dict[Any, dict[Any, dict[str, Any]]] = {}
+        self._time: dict[Any, float] = {}
+        self._newest = -math.inf
+        self._pruned = -math.inf
+
+    def _drop(self, tid: Any) -> None:
+        line = self.lines.pop(tid, None)
+        if line is None:
+            return
+        self._time.pop(tid, None)
+        cell = self._cell_of.pop(tid, None)
+        if cell is not None:
+            self._cells.get(cell, {}).pop(tid, None)
+        if line.get("mmsi") is not None:
+            self._mmsi.get(line["mmsi"], {}).pop(tid, None)
+
+    def update(self, line: Mapping[str, Any]) -> None:
+        tid = line.get("track_id")
+        if tid is None or line.get("late"):
+            return
+        self._drop(tid)
+        k = _kinematics(line)
+        if k is None or line.get("status") in self.GONE:
+            return
+        self.lines[tid] = dict(line)
+        self._time[tid] = k[0]
+        self._cell_of[tid] = cell = _cell(k)
+        self._cells.setdefault(cell, {})[tid] = self.lines[tid]
+        if line.get("mmsi") is not None and not line.get("origin"):
+            self._mmsi.setdefault(line["mmsi"], {})[tid] = self.lines[tid]
+        self._newest = max(self._newest, k[0])
+        if self._newest - self._pruned > 300.0:
+            self._pruned = self._newest
+            for old in [t for t, at in self._time.items() if at < self._newest - self.KEEP_S]:
+                self._drop(old)
+
+    def host_of(self, partner_line: Mapping[str, Any]) -> dict[str, Any] | None:
+        """This node's line the partner's line folds into, or None."""
+        k = _kinematics(partner_line)
+        if k is None:
+            return None
+        if partner_line.get("mmsi") is not None:
+            near = list(self._mmsi.get(partner_line["mmsi"], {}).values())
+        else:  # 5 × 5 cells: the host's own 3 × 3 neighbourhood (its rivals) is inside
+            i, j = _cell(k)
+            near = [ln for di in range(-2, 3) for dj in range(-2, 3)
+                    for ln in self._cells.get((i + di, j + dj), {}).values()]
+        me = partner_line.get("track_id")
+        copies = [dict(ln) for ln in near if ln.get("track_id") != me] + [dict(partner_line)]
+        for line in fold_partner_tracks(copies):
+            if line.get("origin"):
+                continue
+            if any(c.get("track_id") == me and c.get("origin") == partner_line.get("origin")
+                   for c in line.get("partners") or ()):
+                return self.lines.get(line.get("track_id"))
+        return None

@@ -11,6 +11,7 @@ MirrorMaker 2 between two real brokers is tested in ``test_federation_kafka.py``
 from __future__ import annotations
 
 import copy
+import json
 import threading
 import time
 from contextlib import ExitStack, contextmanager
@@ -281,6 +282,30 @@ def test_deleting_the_agreement_cuts_the_partner_off_and_retraction_propagates(t
         assert link(b, "A", "in") is None
 
 
+@contextmanager
+def stream_events(node: LiveServer, headers: dict):
+    """The track events of ``node``'s live stream (``/v1/stream``), collected as they come."""
+    events: list[dict] = []
+    opened, stop = threading.Event(), threading.Event()
+
+    def read() -> None:
+        with httpx.stream("GET", f"{node.url}/v1/stream?types=track", headers=headers, timeout=30) as r:
+            opened.set()
+            for line in r.iter_lines():
+                if line.startswith("data:"):
+                    events.append(json.loads(line[5:]))
+                if stop.is_set():
+                    return
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    assert opened.wait(10)
+    time.sleep(0.2)
+    try:
+        yield events
+    finally:
+        stop.set()
+
+
 def test_one_vessel_seen_by_both_nodes_is_one_entry_on_each_side_and_nothing_loops(tmp_path):
     with two_nodes(tmp_path) as (a, b):
         for node, partner, lat0 in ((a, "B", 11.0), (b, "A", 11.0)):
@@ -320,6 +345,21 @@ def test_one_vessel_seen_by_both_nodes_is_one_entry_on_each_side_and_nothing_loo
             assert abs(contribution["lat"] - entry["lat"]) < 0.01
         assert entries(b, 563009999)[0]["origin"] == ["A"]
         assert entries(a, 563009999)[0].get("origin") is None
+        # B's live stream: A's next update of the shared vessel says which of B's tracks it is
+        # the same vessel as; the vessel only A hears is no one's
+        with stream_events(b, OFFICER) as events:
+            lines = [with_time(position_sentence(m, lat, 115.1 if m == 563001234 else 115.3, sog=10.0, cog=0.0), now + 5)
+                     for m, lat in ((563001234, 11.1035), (563009999, 11.4035))]
+            r = httpx.post(f"{a.url}/v1/ingest/ais?sensor_id=AIS-A", content="\n".join(lines), headers=INTEGRATOR)
+            assert r.json()["accepted"] == 2, r.text
+
+            def partner_events() -> dict[int, dict]:
+                mirrors[0].pump()
+                return {e["mmsi"]: e for e in list(events) if e.get("origin") == ["A"]}
+            assert wait_for(lambda: len(partner_events()) == 2, 15), list(events)
+            shared, alone = partner_events()[563001234], partner_events()[563009999]
+            assert shared["folded_into"] == entries(b, 563001234)[0]["track_id"]
+            assert "folded_into" not in alone
         # A's alert about the vessel links, at B, to B's own track of it
         a.runtime.bus.publish(topics.ALERTS, "V1", {**alert("V1", ["ASEAN"]), "mmsi": 563001234,
                                                     "track_id": entries(a, 563001234)[0]["track_id"]})

@@ -25,7 +25,9 @@ async def stream(request: Request, runtime: RuntimeDep, who: Reader,
                  types: str = Query("track,alert,incident",
                                     pattern="^(track|alert|incident)(,(track|alert|incident)){0,2}$")) -> StreamingResponse:
     """Server-Sent Events: ``event: track``, ``event: alert`` and ``event: incident`` with the JSON
-    line as data (an alert a suppression holds back is not sent).
+    line as data (an alert a suppression holds back is not sent).  A partner node's track line
+    that is the same vessel as one of this node's tracks the key may see carries
+    ``folded_into``: that track's id (``GET /v1/tracks`` lists them as one entry).
     Browsers' EventSource cannot send headers: pass the key as ``?key=``.  An agency key
     gets only alerts releasable to it, narrowed by its ``stream`` subscriptions if it has any."""
     mine = [sub for sub in runtime.subscriptions.all(who.name) if sub.delivery == "stream"] \
@@ -38,7 +40,12 @@ async def stream(request: Request, runtime: RuntimeDep, who: Reader,
         if who.role != "agency":
             return None
         if kind == "track":
-            return track_view(value, who.name, runtime.sensor_lookup)
+            view = track_view(value, who.name, runtime.sensor_lookup)
+            if view is not None and "folded_into" in view:
+                host = runtime.broadcaster.fold.lines.get(view["folded_into"])
+                if host is None or track_view(host, who.name, runtime.sensor_lookup) is None:
+                    del view["folded_into"]  # the same vessel as a track this key may not see
+            return view
         if kind == "incident":
             return value if incident_releasable_to(value, who.name) else None
         if kind == "alert" and releasable_to(value, who.name) \
