@@ -624,7 +624,10 @@ class AgreementIn(Exact):
     kinds: list[Literal["tracks", "alerts", "incidents"]] = Field(
         ["tracks", "alerts", "incidents"], description="what kinds of record may go")
     bbox: list[float] | None = Field(None, description="[west, south, east, north]: only records inside")
-    onward: bool = Field(False, description="may the partner pass this node's data on")
+    onward: bool = Field(False, description="may the partner pass this node's tracks and alerts on (at most "
+                         "3 links from this node, never back to a node on their path)")
+    relay: bool = Field(False, description="also pass on to this partner other partners' tracks and alerts "
+                        "that their origin lets travel on (`onward`), under the tokens here")
     retention_s: int = Field(604_800, description="how long the partner may keep this node's data")
     public_key: str | None = Field(None, description="the partner's Ed25519 public key (PEM, from its "
                                    "GET /v1/federation): what it sends is verified with it; without "
@@ -639,6 +642,7 @@ class Agreement(Exact):
     onward: bool
     retention_s: int
     public_key: str | None
+    relay: bool
 
 
 class AgreementList(Exact):

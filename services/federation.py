@@ -69,12 +69,13 @@ from .bus import Bus
 from .kafka_bus import PARTNER_TOPIC, KafkaBus, ensure_topics
 from .visibility import SensorLookup, narrowed_view
 from .workers import Worker
-from .workflow import check_bbox, meet
+from .workflow import TERMINAL, check_bbox, meet
 
 log = logging.getLogger("mfc.federation")
 
 KINDS = ("tracks", "alerts", "incidents")
 ENVELOPE_VERSION = 1
+_RELAYED_KEPT = 100_000            # alerts passed on remembered (their closing follows them)
 CATCHING_UP_S = 10.0               # an outbound link this far behind its inputs is catching up
 HEARTBEAT_S = 5.0                  # each partner gets a signed heartbeat this often
 HOP_LIMIT = 3                      # a record travels at most this many links from its origin
@@ -116,6 +117,7 @@ class Agreement:
     onward: bool = False
     retention_s: int = 604_800
     public_key: str | None = None  # the partner's Ed25519 key (PEM): what it sends is verified with it
+    relay: bool = False  # also pass on other partners' tracks and alerts their origin lets travel on
 
     def public(self) -> dict[str, Any]:
         d = asdict(self)
@@ -128,7 +130,7 @@ def parse_agreement(body: Any, own_node: str) -> Agreement:
     """An agreement from a request body, or ``AgreementError`` with the precise reason."""
     if not isinstance(body, dict):
         raise AgreementError("want a JSON object with partner, releasability and kinds")
-    known = ("partner", "releasability", "kinds", "bbox", "onward", "retention_s", "public_key")
+    known = ("partner", "releasability", "kinds", "bbox", "onward", "retention_s", "public_key", "relay")
     unknown = sorted(set(body) - set(known))
     if unknown:
         raise AgreementError(f"unknown fields: {', '.join(unknown)}; known: {', '.join(known)}")
@@ -162,6 +164,10 @@ def parse_agreement(body: Any, own_node: str) -> Agreement:
             or not RETENTION_MIN_S <= retention <= RETENTION_MAX_S):
         raise AgreementError(f"retention_s must be a whole number of seconds from {RETENTION_MIN_S} "
                              f"to {RETENTION_MAX_S}")
+    relay = body.get("relay", False)
+    if not isinstance(relay, bool):
+        raise AgreementError("relay must be true or false (pass on other partners' records their origin "
+                             "lets travel on)")
     public_key = body.get("public_key")
     if public_key is not None:
         try:
@@ -169,7 +175,7 @@ def parse_agreement(body: Any, own_node: str) -> Agreement:
         except ValueError as exc:
             raise AgreementError(f"public_key: {exc}") from None
     return Agreement(partner, tuple(dict.fromkeys(tokens)), tuple(k for k in KINDS if k in kinds), bbox,
-                     onward, retention, public_key)
+                     onward, retention, public_key, relay)
 
 
 def partner_key(pem: Any) -> Ed25519PublicKey:
@@ -221,7 +227,7 @@ class AgreementStore:
             d = json.loads(spec)
             out.append(Agreement(d["partner"], tuple(d["releasability"]), tuple(d["kinds"]),
                                  None if d.get("bbox") is None else tuple(d["bbox"]), bool(d["onward"]),
-                                 int(d["retention_s"]), d.get("public_key")))
+                                 int(d["retention_s"]), d.get("public_key"), bool(d.get("relay", False))))
         return out
 
     def inbound_states(self) -> dict[str, dict[str, Any]]:
@@ -314,6 +320,47 @@ def shared_view(kind: str, record: Mapping[str, Any], agreement: Agreement,
     for name in ("workflow", "acked_by", "acked_at", "suppressed_by"):  # the officers' handling stays home
         out.pop(name, None)
     return out, tokens
+
+
+# what a partner's record carries on this node's bus that is not the partner's to send on
+_LOCAL_FIELDS = ("origin", "releasability", "expires_s", "onward_hops", "partner_track_id", "folded_into",
+                 "partners", "sensors", "stations", "fixes")
+
+
+def relayed_view(kind: str, record: Mapping[str, Any], agreement: Agreement,
+                 now_s: float) -> tuple[dict[str, Any], list[str], list[str], int, int] | None:
+    """A partner's track or alert (``services.federation_in`` put it on this node's bus) as it
+    may be passed on to ``agreement``'s partner: (the record under its origin's ids, the tokens,
+    the path so far, hops left, retention left), or None: withheld.  Only where its origin let
+    it travel on (``onward_hops``, counted down from ``HOP_LIMIT`` links), this node's agreement
+    with the next partner says ``relay`` and releases one of the tokens it came under, the next
+    partner is not already on its path, and at least ``RETENTION_MIN_S`` of its retention is
+    left.  Incidents are not passed on."""
+    origin, hops = record.get("origin"), record.get("onward_hops")
+    if (kind not in ("tracks", "alerts") or kind not in agreement.kinds or not agreement.relay
+            or not isinstance(origin, list) or not origin or agreement.partner in origin
+            or not isinstance(hops, int) or isinstance(hops, bool) or hops < 1):
+        return None
+    expires_s = record.get("expires_s")
+    left = int(expires_s - now_s) if isinstance(expires_s, (int, float)) else 0
+    if left < RETENTION_MIN_S:
+        return None
+    agreed = set(agreement.releasability)
+    source = f"{origin[0]}:"
+    out = {k: v for k, v in record.items() if k not in _LOCAL_FIELDS}
+    if kind == "tracks":
+        tokens = _matched(record.get("releasability"), agreed)
+        out["track_id"] = record.get("partner_track_id")
+    else:
+        evidence = record.get("evidence") if isinstance(record.get("evidence"), Mapping) else {}
+        tokens = _matched(evidence.get("releasability"), agreed)
+        out["alert_id"] = evidence.get("partner_alert_id")
+        out["evidence"] = {k: v for k, v in evidence.items() if k not in ("partner_alert_id", "local_track_id")}
+        tid = record.get("track_id")
+        out["track_id"] = tid[len(source):] if isinstance(tid, str) and tid.startswith(source) else None
+    if not tokens or not _in_bbox(out, agreement.bbox):
+        return None
+    return out, tokens, list(origin), hops, min(agreement.retention_s, left)
 
 
 def _matched(tokens: Any, agreed: set[str]) -> list[str]:
@@ -480,6 +527,7 @@ class FederationExporter(Worker):
         self._seq: dict[tuple[str, str], int] = defaultdict(int)
         self._made: set[str] = set()  # outbound topics known to exist
         self.access = BrokerAccess(bus)
+        self._relayed: dict[tuple[str, Any], None] = {}  # (partner, alert id) passed on, oldest first
 
     def invalidate(self) -> None:
         """Agreements changed: read them again before the next record (a removed partner gets
@@ -539,8 +587,10 @@ class FederationExporter(Worker):
         for agreement in self.current():
             partner, shared, withheld = agreement.partner, 0, 0
             for value in values:
-                if isinstance(value, dict) and value.get("origin"):
-                    continue  # a partner's record (services.federation_in): never passed on, nor counted
+                if isinstance(value, dict) and value.get("origin"):  # a partner's (services.federation_in)
+                    if self.relay(kind, value, agreement, id_field):
+                        shared += 1
+                    continue  # not passed on: not counted (it is not this node's)
                 try:
                     view = shared_view(kind, value, agreement, self.sensors) if isinstance(value, dict) else None
                 except (TypeError, ValueError, KeyError, AttributeError) as exc:  # a malformed line
@@ -558,6 +608,34 @@ class FederationExporter(Worker):
             with self._lock:
                 self.shared[partner][kind] += shared
                 self.withheld[partner][kind] += withheld
+
+    def relay(self, kind: str, value: dict[str, Any], agreement: Agreement, id_field: str) -> bool:
+        """Pass a partner's record on to ``agreement``'s partner if ``relayed_view`` lets it.  The
+        closing or retraction of an alert passed on before goes the same way even when its origin
+        has since stopped letting its data travel on (the copy downstream must not stay open)."""
+        partner = agreement.partner
+        local_id = value.get(id_field)
+        try:
+            view = relayed_view(kind, value, agreement, self.clock())
+            if view is None and kind == "alerts" and value.get("state") in TERMINAL \
+                    and (partner, local_id) in self._relayed:
+                view = relayed_view(kind, {**value, "onward_hops": 1}, agreement, self.clock())
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            log.warning("partner %s line not passed on to %s: %r", kind, partner, exc)
+            return False
+        if view is None or not isinstance(view[0].get(id_field), str):
+            return False
+        record, tokens, origin, hops, retention = view
+        if kind == "alerts":
+            self._relayed[(partner, local_id)] = None
+            if len(self._relayed) > _RELAYED_KEPT:
+                del self._relayed[next(iter(self._relayed))]
+        self._seq[(partner, kind)] += 1
+        envelope = self.envelope(kind, record, tokens, agreement)
+        envelope.update(origin=[*origin, self.node], hops=hops, retention_s=retention,
+                        epoch=self.epoch, seq=self._seq[(partner, kind)])
+        self.bus.publish(self._topic(partner, kind), f"{origin[0]}:{record[id_field]}", seal(envelope, self.key))
+        return True
 
     def envelope(self, kind: str, record: dict[str, Any], tokens: list[str],
                  agreement: Agreement) -> dict[str, Any]:

@@ -345,7 +345,9 @@ class FederationImporter(Worker):
         record = envelope.get("record")
         if not isinstance(record, dict):
             raise Refused("no record in the envelope")
-        mark = {"origin": origin, "expires_s": expires_s}
+        # how many more links this record may travel from here (0: it stays here)
+        onward_hops = hops - 1 if envelope.get("onward") is True else 0
+        mark = {"origin": origin, "expires_s": expires_s, "onward_hops": onward_hops}
         local = getattr(self, f"_{kind}")(origin[0], record, tokens, mark)
         with self._lock:
             link.count(kind, envelope.get("epoch"), envelope.get("seq"), now)
@@ -412,7 +414,8 @@ class FederationImporter(Worker):
         line = {"incident_id": local, "category": category, "title": record.get("title"),
                 "summary": record.get("summary"), "alert_ids": ids("alert_ids"), "track_ids": ids("track_ids"),
                 "releasability": tokens, "releasability_effective": tokens, "state": state,
-                "created_by": source, "created_s": created_s, "updated_s": updated_s, **mark}
+                "created_by": source, "created_s": created_s, "updated_s": updated_s,
+                "origin": mark["origin"], "expires_s": mark["expires_s"]}
         self.store.put_partner_incident(line)
         stored = self.store.incident(local)
         if stored is not None:

@@ -409,6 +409,50 @@ def test_a_partners_records_are_purged_when_the_retention_ends(tmp_path):
         assert store.track("A:T9") is None and store.history("A:T9") == []
 
 
+def test_a_record_travels_on_only_where_its_origin_and_each_relay_allow_and_never_comes_back(tmp_path):
+    """A lets B pass its data on (``onward``); B relays partners' data to C (``relay``) under
+    ASEAN only; C relays to A.  A's ASEAN alert reaches C through B, with the path A → B, and
+    never comes back to A; A's SG-only alert stops at B; once A withdraws ``onward``, its next
+    alert stops at B too, while its closing of the first one (passed on before) still reaches C."""
+    with ExitStack() as stack:
+        nodes = {}
+        for name in ("A", "B", "C"):
+            (tmp_path / name).mkdir()
+            nodes[name] = stack.enter_context(LiveServer(make_runtime(tmp_path / name, api_keys=KEYS, node_id=name)))
+        a, b, c = nodes["A"], nodes["B"], nodes["C"]
+        agree(a, "B", ["ASEAN", "SG"], onward=True)
+        agree(b, "A", ["ASEAN"], key=public_key(a))
+        agree(b, "C", ["ASEAN"], relay=True)
+        agree(c, "B", ["ASEAN"], key=public_key(b))
+        agree(c, "A", ["ASEAN"], key=public_key(a), relay=True)
+        agree(a, "C", ["ASEAN"], key=public_key(c))
+        mirrors = [Mirror(a, b), Mirror(b, c), Mirror(c, a)]
+
+        def alerts(node: LiveServer) -> dict[str, dict]:
+            for m in mirrors:
+                m.pump()
+            return {x["alert_id"]: x for x in httpx.get(f"{node.url}/v1/alerts", headers=OFFICER).json()["alerts"]}
+
+        for x in (alert("X1", ["ASEAN"]), alert("X2", ["SG"])):
+            a.runtime.bus.publish(topics.ALERTS, x["alert_id"], x)
+        a.runtime.bus.flush()
+        assert wait_for(lambda: set(alerts(b)) == {"A:X1", "A:X2"} and "A:X1" in alerts(c), 20), (alerts(b), alerts(c))
+        assert alerts(c)["A:X1"]["origin"] == ["A", "B"] and "A:X2" not in alerts(c)
+        assert alerts(c)["A:X1"]["evidence"]["releasability"] == ["ASEAN"]
+        for _ in range(5):  # C relays to A?  A is on the path: never
+            alerts(a)
+            time.sleep(0.1)
+        assert set(alerts(a)) == {"X1", "X2"}
+        assert link(a, "C", "in")["refused"] == 0 and link(c, "B", "in")["refused"] == 0
+
+        agree(a, "B", ["ASEAN", "SG"], onward=False)
+        a.runtime.bus.publish(topics.ALERTS, "X3", alert("X3", ["ASEAN"]))
+        a.runtime.bus.publish(topics.ALERTS, "X1", alert("X1", ["ASEAN"], state="closed"))
+        a.runtime.bus.flush()
+        assert wait_for(lambda: "A:X3" in alerts(b) and alerts(c)["A:X1"]["state"] == "closed", 20), alerts(c)
+        assert "A:X3" not in alerts(c)
+
+
 def test_records_lost_on_the_way_show_as_a_gap_not_silence(tmp_path):
     """Records that never reach the partner (an outage longer than the topic's retention) are
     reported on the inbound link as a gap of that many records; the link goes on."""
