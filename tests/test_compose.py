@@ -9,18 +9,23 @@ No container is started.
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import ssl
+import sys
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 
 from services.cli import parser
 from services.settings import Settings, SettingsError
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "docker-compose.yml"
+FEDERATION = ROOT / "docker-compose.federation.yml"
 MFC_SERVICES = {"ingest", "fusion", "api"}
 
 
@@ -37,16 +42,24 @@ def compose_command() -> list[str] | None:
 CLEAN_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin"}  # no MFC_* from the caller's environment
 
 
-def compose_base() -> list[str]:
+def compose_base(*more: Path) -> list[str]:
     cmd = compose_command()
     if cmd is None:
         pytest.skip("docker-compose is not installed (Debian package docker-compose)")
-    return [*cmd, "-f", str(COMPOSE), "--project-directory", str(ROOT)]
+    return [*cmd, "-f", str(COMPOSE), *(a for f in more for a in ("-f", str(f))), "--project-directory", str(ROOT)]
 
 
 @pytest.fixture(scope="module")
 def config() -> dict:
-    base = compose_base()
+    return resolved(compose_base())
+
+
+@pytest.fixture(scope="module")
+def federation_config() -> dict:
+    return resolved(compose_base(FEDERATION))
+
+
+def resolved(base: list[str]) -> dict:
     env = {**CLEAN_ENV, "MFC_DB_PASSWORD": secrets.token_hex(16)}  # the operator must set it
     checked = subprocess.run([*base, "config", "-q"], capture_output=True, text=True, env=env, timeout=120)
     assert checked.returncode == 0, checked.stderr
@@ -205,28 +218,73 @@ def test_dockerfile_and_dockerignore():
     assert {".git", ".venv", "*.db", "*.ckpt"} <= set(ignored)
 
 
-def test_the_federation_profile_runs_a_partner_node_linked_both_ways_by_mirrormaker(config):
-    """``docker-compose --profile federation up``: a second node with its own broker, fusion and
-    API, and one MirrorMaker 2 per direction whose cluster aliases are the two nodes' ids and
-    whose topics are the ones each node writes for the other (``mfc.federation.<target>.*``)."""
-    services = config["services"]
-    partner = {"kafka-partner", "fusion-partner", "api-partner", "mirror-to-partner", "mirror-from-partner"}
-    assert partner <= set(services)
-    for name in partner:
-        assert services[name].get("profiles") == ["federation"], name
-    for name in ("kafka", "db", "ingest", "fusion", "api"):
-        assert not services[name].get("profiles"), f"{name} must run without the profile"
+def test_the_federation_file_runs_a_partner_node_linked_both_ways_over_mutual_tls(config, federation_config, tmp_path):
+    """``docker-compose -f docker-compose.yml -f docker-compose.federation.yml up``: a second node
+    with its own broker, fusion and API; each broker keeps a TLS listener for the other node
+    (client certificates required, only the other node's CA trusted, its certificates mapped to
+    the other node's id, an authorizer on); one MirrorMaker 2 per direction reads the source's TLS
+    listener with the receiving node's certificate.  The certificate job's own script is run
+    here (with this checkout's ``mfc``): the files every service names exist, and each broker
+    trusts, through the file it names, the certificate the other side's MirrorMaker presents
+    (checked with OpenSSL through Python's ``ssl``)."""
+    base, services = config["services"], federation_config["services"]
+    partner = {"federation-certs", "kafka-partner", "fusion-partner", "api-partner", "mirror-to-partner",
+               "mirror-from-partner"}
+    assert not partner & set(base) and partner <= set(services)
+    assert "FED" not in environment(base["kafka"])["KAFKA_LISTENERS"]  # the base deployment is unchanged
     ours, theirs = environment(services["api"])["MFC_NODE_ID"], environment(services["api-partner"])["MFC_NODE_ID"]
     assert ours != theirs and environment(services["fusion-partner"])["MFC_NODE_ID"] == theirs
     assert environment(services["api-partner"])["MFC_BUS"] == environment(services["fusion-partner"])["MFC_BUS"] \
         == "kafka://kafka-partner:9092"
     assert services["api-partner"]["ports"] != services["api"]["ports"]
-    for name, (source, target) in {"mirror-to-partner": (ours, theirs), "mirror-from-partner": (theirs, ours)}.items():
+
+    # the certificate job, run as compose would (the volume at a temporary directory)
+    job = services["federation-certs"]
+    script = "\n".join(job["command"]).replace("$$", "$").replace("/certs", str(tmp_path))
+    if os.geteuid() != 0:
+        script = script.replace("chown 1000:1000", "true")
+    bin_dir = str(Path(sys.executable).parent)
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=120,
+                          env={**CLEAN_ENV, "PATH": f"{bin_dir}:{CLEAN_ENV['PATH']}", **environment(job)})
+    assert done.returncode == 0, done.stderr
+
+    def in_volume(path: str) -> Path:
+        assert path.startswith("/certs/"), path
+        return tmp_path / path.removeprefix("/certs/")
+    brokers = {ours: "kafka", theirs: "kafka-partner"}
+    for node, name in brokers.items():
+        other = theirs if node == ours else ours
         env = environment(services[name])
-        assert (env["SOURCE"], env["TARGET"]) == (source, target)
-        brokers = {ours: "kafka:9092", theirs: "kafka-partner:9092"}
-        assert (env["SOURCE_BOOTSTRAP"], env["TARGET_BOOTSTRAP"]) == (brokers[source], brokers[target])
-        script = "\n".join(services[name]["command"]).replace("$$", "$")
+        assert services[name]["depends_on"]["federation-certs"]["condition"] == "service_completed_successfully"
+        assert "FED://:9094" in env["KAFKA_LISTENERS"] and f"FED://{name}:9094" in env["KAFKA_ADVERTISED_LISTENERS"]
+        assert "FED:SSL" in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"]
+        assert env["KAFKA_LISTENER_NAME_FED_SSL_CLIENT_AUTH"] == "required"
+        assert env["KAFKA_LISTENER_NAME_FED_SSL_PRINCIPAL_MAPPING_RULES"].replace("$$", "$") == f"RULE:^.*$/{other}/"
+        assert env["KAFKA_AUTHORIZER_CLASS_NAME"].endswith("StandardAuthorizer")
+        assert env["KAFKA_SUPER_USERS"] == "User:ANONYMOUS"
+        # the MirrorMaker that reads this broker runs for the other node, with the other node's certificate
+        (mirror,) = [m for m in ("mirror-to-partner", "mirror-from-partner") if environment(services[m])["SOURCE"] == node]
+        menv = environment(services[mirror])
+        assert menv["TARGET"] == other and menv["SOURCE_BOOTSTRAP"] == f"{name}:9094"
+        assert menv["TARGET_BOOTSTRAP"] == f"{brokers[other]}:9092"
+        identity = in_volume(menv["TLS_DIR"] + "/node.pem")
+        trusted = ssl.create_default_context(cafile=str(in_volume(env["KAFKA_LISTENER_NAME_FED_SSL_TRUSTSTORE_LOCATION"])))
+        trusted.load_cert_chain(str(identity))  # the key matches its certificate
+        chain = x509.load_pem_x509_certificates(identity.read_bytes())
+        ca = x509.load_pem_x509_certificate(in_volume(env["KAFKA_LISTENER_NAME_FED_SSL_TRUSTSTORE_LOCATION"]).read_bytes())
+        chain[0].verify_directly_issued_by(ca)  # the broker's truststore holds the CA of the client's certificate
+        assert chain[0].subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value == other
+        # and MirrorMaker trusts the broker's own certificate through the file it names
+        server = x509.load_pem_x509_certificates(in_volume(env["KAFKA_LISTENER_NAME_FED_SSL_KEYSTORE_LOCATION"]).read_bytes())
+        their_ca = x509.load_pem_x509_certificate((identity.parent / "partners" / f"{node}.pem").read_bytes())
+        server[0].verify_directly_issued_by(their_ca)
+        names = server[0].extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        assert name in names.get_values_for_type(x509.DNSName)  # the host MirrorMaker connects to
+        script = "\n".join(services[mirror]["command"]).replace("$$", "$")
         assert "connect-mirror-maker.sh" in script and "replication.policy.separator = _" in script
         assert "${SOURCE}->${TARGET}.topics = mfc[.]federation[.]${TARGET}[.].*" in script
-        assert services[name]["image"] == services["kafka"]["image"]  # MirrorMaker of the broker's release
+        assert "${SOURCE}.security.protocol = SSL" in script
+        assert "${SOURCE}.ssl.keystore.location = ${TLS_DIR}/node.pem" in script
+        assert "${SOURCE}.ssl.truststore.location = ${TLS_DIR}/partners/${SOURCE}.pem" in script
+        assert "offset-syncs.topic.location = target" in script
+        assert services[mirror]["image"] == services["kafka"]["image"]  # MirrorMaker of the broker's release
