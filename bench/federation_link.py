@@ -2,8 +2,10 @@
 
 Two nodes, A and B, each ``mfc api`` in its own process (exporter, importer, store writer,
 router) on its own Apache Kafka broker started by ``scripts/kafka-dev``, linked by MirrorMaker 2
-started by ``scripts/federation-mirror`` (A → B): two brokers, MirrorMaker, two nodes and the
-bench share this machine's two cores.  A shares tracks of an ``ASEAN`` radar with B; B's
+started by ``scripts/federation-mirror`` (A → B) over mutual TLS as the product deploys it (each
+node's CA from ``mfc federation certs``; A's broker keeps a TLS listener for B with an
+authorizer, B's grant made by A's agreement; ``--plaintext``: a PLAINTEXT link, for comparison):
+two brokers, MirrorMaker, two nodes and the bench share this machine's two cores.  A shares tracks of an ``ASEAN`` radar with B; B's
 agreement holds A's public key (both set through the API, as admins do).
 
 A's fusion is left out: the bench publishes track lines on A's ``mfc.tracks`` as fusion does,
@@ -121,17 +123,31 @@ def main() -> None:
     ap.add_argument("--rate", type=int, default=200)
     ap.add_argument("--seconds", type=int, default=30)
     ap.add_argument("--burst", type=int, default=20_000)
+    ap.add_argument("--plaintext", action="store_true", help="link the brokers without TLS (for comparison)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="mfc-bench-federation-"))
     envs, boots = {}, {}
     procs: list[subprocess.Popen] = []
     mirror_env = dict(os.environ, MFC_MIRROR_DATA=str(work / "mirror"))
     try:
+        source = None
+        if not args.plaintext:
+            for node in ("A", "B"):
+                _run([sys.executable, "-m", "services.cli", "federation", "certs", node, "--out", str(work / f"certs-{node}")],
+                     dict(os.environ))
+            (work / "certs-A" / "partners" / "B.pem").write_bytes((work / "certs-B" / "ca.pem").read_bytes())
+            (work / "certs-B" / "partners" / "A.pem").write_bytes((work / "certs-A" / "ca.pem").read_bytes())
+            mirror_env["MFC_MIRROR_TLS_DIR"] = str(work / "certs-B")
         for node in ("A", "B"):
             envs[node] = dict(os.environ, MFC_KAFKA_PORT=str(_port()), MFC_KAFKA_CONTROLLER_PORT=str(_port()),
                               MFC_KAFKA_DATA=str(work / f"kafka-{node}"))
+            if node == "A" and not args.plaintext:
+                fed = _port()
+                envs[node].update(MFC_KAFKA_FEDERATION=f"B={fed}", MFC_KAFKA_TLS_DIR=str(work / "certs-A"))
+                source = f"127.0.0.1:{fed}"
             boots[node] = _run([str(KAFKA_DEV), "start", "--ttl", "3600"], envs[node])
-        _run([str(MIRROR), "start", f"A={boots['A']}", f"B={boots['B']}", "--ttl", "3600"], mirror_env)
+        _run([str(MIRROR), "start", f"A={source or boots['A']}", f"B={boots['B']}", "--ttl", "3600"], mirror_env)
+        print(f"link: {'PLAINTEXT' if args.plaintext else 'mutual TLS, A granting B its share only'}")
         (pa, a), (pb, b) = _node(work, "A", boots["A"]), _node(work, "B", boots["B"])
         procs = [pa, pb]
         _call("POST", f"{a}/v1/sensors", INTEGRATOR, json={"id": "RAD-1", "kind": "radar", "lat": 11.0, "lon": 115.0,

@@ -50,6 +50,7 @@ from . import topics
 from .bus import Bus, Consumer
 from .federation import (_NODE, _TOKEN, CATCHING_UP_S, ENVELOPE_VERSION, HEARTBEAT_S, HOP_LIMIT, KINDS,
                          RETENTION_MAX_S, RETENTION_MIN_S, AgreementStore, partner_key, partner_topic, verify)
+from .kafka_bus import PARTNER_TOPIC, ensure_topics
 from .workers import Worker, finite_number
 from .workflow import CATEGORIES, SEVERITIES, STATES, TERMINAL
 
@@ -235,10 +236,16 @@ class FederationImporter(Worker):
                 del self._consumers[(partner, kind)]
                 consumer.close()
         for partner in keys:
-            for kind in KINDS:
-                if (partner, kind) not in self._consumers:
-                    self._consumers[(partner, kind)] = self.bus.consumer(
-                        inbound_topic(partner, self.node, kind), f"{self.group}-{partner}-{kind}")
+            new = [kind for kind in KINDS if (partner, kind) not in self._consumers]
+            if not new:
+                continue
+            # the inbound topics are made here (one partition, as the partner's outbound ones;
+            # MirrorMaker uses them as they are): a consumer that joins its group before its
+            # topic exists is assigned nothing, and may not notice the topic for minutes
+            ensure_topics(self.bus, {inbound_topic(partner, self.node, kind): PARTNER_TOPIC for kind in new})
+            for kind in new:
+                self._consumers[(partner, kind)] = self.bus.consumer(
+                    inbound_topic(partner, self.node, kind), f"{self.group}-{partner}-{kind}")
 
     def run(self) -> None:
         self.run_then_leave(self._loop, self._consumers.values)
