@@ -181,7 +181,12 @@ def test_a_partners_records_reach_exactly_the_agencies_its_tokens_cover_on_every
                 text = httpx.get(f"{b.url}/v1/picture.cot", headers=headers).text
                 return {t for t in (sg_id, asean_id) if f'uid="MFC-{t}"' in text}
 
-            for read in (picture, ogc, cot):
+            def replay(headers: dict) -> set[str]:  # the picture as it was a moment ago, from history
+                at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 1))
+                feats = httpx.get(f"{b.url}/v1/picture", params={"at": at}, headers=headers).json()["features"]
+                return {f["properties"]["track_id"] for f in feats if f["properties"].get("origin") == ["A"]}
+
+            for read in (picture, ogc, cot, replay):
                 assert read(SG) == {sg_id, asean_id}, read.__name__
                 assert read(PH) == {asean_id}, read.__name__
             assert httpx.get(f"{b.url}/v1/tracks/{sg_id}", headers=PH).status_code == 404
