@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
+import socket
 import threading
 import time
 from contextlib import ExitStack, contextmanager
@@ -137,7 +138,7 @@ def alert(alert_id: str, tokens: list[str], state: str = "open") -> dict:
 
 
 def test_a_partners_records_reach_exactly_the_agencies_its_tokens_cover_on_every_path(tmp_path):
-    with two_nodes(tmp_path) as (a, b):
+    with two_nodes(tmp_path) as (a, b), ExitStack() as stack:
         agree(a, "B", ["ASEAN", "SG"])
         agree(b, "A", ["ASEAN"], key=public_key(a))
         radars = {"RAD-SG": (11.0, ["SG"]), "RAD-PH": (11.3, ["PH"]), "RAD-ASEAN": (11.6, ["ASEAN"])}
@@ -151,6 +152,8 @@ def test_a_partners_records_reach_exactly_the_agencies_its_tokens_cover_on_every
             a.runtime.bus.flush()
             sg_topic = b.runtime.bus.consumer(topics.agency_alerts("SG-MPA"), "test")
             ph_topic = b.runtime.bus.consumer(topics.agency_alerts("PH-CG"), "test")
+            streams = {who: stack.enter_context(stream_events(b, headers, "track,alert,incident"))
+                       for who, headers in (("SG", SG), ("PH", PH))}
             mirror = Mirror(a, b)
 
             def arrived() -> bool:
@@ -203,6 +206,18 @@ def test_a_partners_records_reach_exactly_the_agencies_its_tokens_cover_on_every
                                      [pushed["PH"].add(r.key) for r in ph_topic.poll(0.1)],
                                      pushed["SG"] == {"A:A-SG", "A:A-ASEAN"})[-1]), pushed
             assert pushed["PH"] == {"A:A-ASEAN"}
+
+            def streamed(who: str) -> dict[str, set[str]]:
+                ids = {"track": "track_id", "alert": "alert_id", "incident": "incident_id"}
+                out: dict[str, set[str]] = {k: set() for k in ids}
+                for kind, data in list(streams[who]):
+                    if str(data.get(ids[kind], "")).startswith("A:"):
+                        out[kind].add(data[ids[kind]])
+                return out
+            assert wait_for(lambda: streamed("SG")["incident"] == {"A:I-1"}, 10), streamed("SG")
+            assert streamed("SG") == {"track": {sg_id, asean_id}, "alert": {"A:A-SG", "A:A-ASEAN"},
+                                      "incident": {"A:I-1"}}
+            assert streamed("PH") == {"track": {asean_id}, "alert": {"A:A-ASEAN"}, "incident": set()}
             incident = httpx.get(f"{b.url}/v1/incidents", headers=OFFICER).json()["incidents"][0]
             assert incident["incident_id"] == "A:I-1" and incident["origin"] == ["A"]
             assert incident["alert_ids"] == ["A:A-SG"]
@@ -288,19 +303,29 @@ def test_deleting_the_agreement_cuts_the_partner_off_and_retraction_propagates(t
 
 
 @contextmanager
-def stream_events(node: LiveServer, headers: dict):
-    """The track events of ``node``'s live stream (``/v1/stream``), collected as they come."""
-    events: list[dict] = []
+def stream_events(node: LiveServer, headers: dict, types: str = "track"):
+    """The events of ``node``'s live stream (``/v1/stream``) as ``(kind, data)``, collected as they come."""
+    events: list[tuple[str, dict]] = []
     opened, stop = threading.Event(), threading.Event()
+    client = httpx.Client(timeout=30)
+    held: list = []  # the stream's socket
 
     def read() -> None:
-        with httpx.stream("GET", f"{node.url}/v1/stream?types=track", headers=headers, timeout=30) as r:
-            opened.set()
-            for line in r.iter_lines():
-                if line.startswith("data:"):
-                    events.append(json.loads(line[5:]))
-                if stop.is_set():
-                    return
+        kind = None
+        try:
+            with client.stream("GET", f"{node.url}/v1/stream?types={types}", headers=headers) as r:
+                held.append(r.extensions["network_stream"].get_extra_info("socket"))
+                opened.set()
+                for line in r.iter_lines():
+                    if line.startswith("event:"):
+                        kind = line[6:].strip()
+                    elif line.startswith("data:"):
+                        events.append((kind, json.loads(line[5:])))
+                    if stop.is_set():
+                        return
+        except httpx.HTTPError:
+            if not stop.is_set():
+                raise
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     assert opened.wait(10)
@@ -309,6 +334,10 @@ def stream_events(node: LiveServer, headers: dict):
         yield events
     finally:
         stop.set()
+        for sock in held:  # the connection goes: the server ends the stream at once
+            sock.shutdown(socket.SHUT_RDWR)
+        reader.join(5)
+        client.close()
 
 
 def test_one_vessel_seen_by_both_nodes_is_one_entry_on_each_side_and_nothing_loops(tmp_path):
@@ -360,7 +389,7 @@ def test_one_vessel_seen_by_both_nodes_is_one_entry_on_each_side_and_nothing_loo
 
             def partner_events() -> dict[int, dict]:
                 mirrors[0].pump()
-                return {e["mmsi"]: e for e in list(events) if e.get("origin") == ["A"]}
+                return {e["mmsi"]: e for kind, e in list(events) if kind == "track" and e.get("origin") == ["A"]}
             assert wait_for(lambda: len(partner_events()) == 2, 15), list(events)
             shared, alone = partner_events()[563001234], partner_events()[563009999]
             assert shared["folded_into"] == entries(b, 563001234)[0]["track_id"]
