@@ -61,6 +61,9 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from kafka.admin import (ACL, ACLFilter, ACLOperation, ACLPermissionType, ACLResourcePatternType, ResourcePattern,
+                         ResourcePatternFilter, ResourceType)
+from kafka.errors import SecurityDisabledError
 from sqlalchemy import Column, Float, MetaData, String, Table, Text, create_engine, delete, select
 from sqlalchemy.exc import IntegrityError
 
@@ -418,9 +421,10 @@ class BrokerAccess:
     DESCRIBE_CONFIGS topics prefixed ``mfc.federation.<partner>.`` for every partner with an
     agreement, and the grants of partners without one are removed.  ``state``: ``granted``,
     ``no authorizer`` (the broker lets any client read anything: partners must not reach it),
-    ``embedded`` (no broker) or ``error: ...`` (tried again at the next sync)."""
+    ``embedded`` (no broker) or ``error: ...`` (tried again after ``RETRY_S``)."""
 
     RESYNC_S = 60.0  # grants changed behind the node's back are put right this often
+    RETRY_S = 10.0   # after a failure (the broker away), tried again this often
 
     def __init__(self, bus: Bus) -> None:
         self.bus = bus
@@ -435,13 +439,14 @@ class BrokerAccess:
             return
         with self._lock:
             wanted = frozenset(partners)
-            if not force and wanted == self._synced and time.monotonic() - self._at < self.RESYNC_S:
+            since = time.monotonic() - self._at
+            if not force and (since < self.RETRY_S if self._synced is None else
+                              wanted == self._synced and since < self.RESYNC_S):
                 return
             try:
                 self._apply(wanted)
                 self.state, self._synced = "granted", wanted
             except Exception as exc:  # noqa: BLE001 - reported on the links, tried again
-                from kafka.errors import SecurityDisabledError
                 if isinstance(exc, SecurityDisabledError):
                     if self.state != "no authorizer":
                         log.warning("the broker has no authorizer: partners' grants cannot be kept; "
@@ -454,8 +459,6 @@ class BrokerAccess:
             self._at = time.monotonic()
 
     def _apply(self, wanted: frozenset[str]) -> None:
-        from kafka.admin import (ACL, ACLFilter, ACLOperation, ACLPermissionType, ACLResourcePatternType,
-                                 ResourcePattern, ResourcePatternFilter, ResourceType)
         if self._admin is None:
             self._admin = self.bus.admin()
         ops = (ACLOperation.READ, ACLOperation.DESCRIBE_CONFIGS)

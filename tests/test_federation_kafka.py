@@ -107,6 +107,8 @@ def test_a_partners_share_crosses_mirrormaker_verified_and_survives_the_receiver
                 assert set(partner_tracks(b, SG)) == {track["track_id"]} and partner_tracks(b, PH) == {}
                 assert wait_for(lambda: (link(b, "A", "in") or {}).get("state") == "up", 30), link(b, "A", "in")
                 assert link(b, "A", "in")["refused"] == 0
+                # B's own broker checks nothing (no authorizer): its admin is told so on its link to A
+                assert link(b, "A", "out")["broker_access"] == "no authorizer"
 
         # B is down for a minute while A raises 1,000 alerts; B comes back and catches up, in A's order
         stopped = time.monotonic()
