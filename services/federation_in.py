@@ -14,7 +14,10 @@ of another kind than its topic; it names no releasability token; it is malformed
 agreement's retention has already ended.  Heartbeats (every few seconds from a live exporter)
 tell a quiet link from a broken one and give the link's lag; the records' numbers (``seq``)
 show records lost on the way (an outage longer than a topic's retention): the link reports
-the gap (``gaps``, ``last_gap``) instead of silence.
+the gap (``gaps``, ``last_gap``) instead of silence.  The numbering followed is saved per
+partner (``AgreementStore.save_inbound``) before records are committed, so a gap that opened
+while this node itself was down is reported after its restart.  On Kafka the importer makes
+its inbound topics before subscribing to them.
 
 What is accepted enters this node's own flow, so every read and push path has it and decides
 on it as on local data (``services.visibility``):
@@ -28,8 +31,11 @@ on it as on local data (``services.visibility``):
   it here, and this node's officers work it in their own queue;
 * an incident is stored and goes on ``mfc.incidents`` the same way.
 
-Partner data is never passed on (this node's exporter withholds anything with ``origin``),
-and it is purged when the retention P's agreement gave (``retention_s``) ends.
+A track or alert whose envelope says ``onward`` gets ``onward_hops`` (the links it may still
+travel: ``hops`` less one; 0 otherwise), which this node's exporter reads to pass it on where
+this node's own agreements ``relay`` (``services.federation.relayed_view``); incidents and
+anything without ``onward`` stay here.  Partner data is purged when the retention P's agreement
+gave (``retention_s``) ends.
 """
 
 from __future__ import annotations
