@@ -205,7 +205,11 @@ def _checkpoint_commands(sub: argparse._SubParsersAction) -> None:
 def cmd_federation_certs(args: argparse.Namespace) -> int:
     from .federation_pki import make_certs
     out = Path(args.out)
-    made = make_certs(args.node, out, args.host or ["127.0.0.1", "localhost"])
+    try:
+        made = make_certs(args.node, out, args.host or ["127.0.0.1", "localhost"])
+    except ValueError as exc:
+        print(f"mfc federation certs: {exc}", file=sys.stderr)
+        return 2
     print(f"mfc federation certs: {args.node}'s CA {made['ca']} (give it to partners; keep {made['ca_key']} "
           f"here) and link identity {made['node']}; put each partner's ca.pem in {made['partners']}/<partner>.pem",
           file=sys.stderr)

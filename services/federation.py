@@ -298,7 +298,7 @@ def shared_view(kind: str, record: Mapping[str, Any], agreement: Agreement,
                 sensors: SensorLookup) -> tuple[dict[str, Any], list[str]] | None:
     """What of ``record`` (a line of ``kind``) may go to ``agreement``'s partner, and the agreed
     tokens that release it (the partner's releasability for it); None: withheld.  A partner's
-    own data (a line with ``origin``) is never passed on."""
+    own data (a line with ``origin``) is not shared here: ``relayed_view`` decides on passing it on."""
     if kind not in agreement.kinds or not isinstance(record, Mapping) or record.get("origin"):
         return None
     agreed = set(agreement.releasability)

@@ -66,8 +66,9 @@ def make_certs(node: str, out: Path, hosts: list[str], now: dt.datetime | None =
     if ca_pem.exists() and ca_key_pem.exists():
         ca_cert = x509.load_pem_x509_certificate(ca_pem.read_bytes())
         ca_key = serialization.load_pem_private_key(ca_key_pem.read_bytes(), password=None)
-        if ca_cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value != node:
-            raise ValueError(f"{ca_pem} is the CA of another node")
+        owner = ca_cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value
+        if owner != node:
+            raise ValueError(f"{ca_pem} is node {owner}'s CA, not {node}'s: give {node} a directory of its own")
     else:
         ca_key = ec.generate_private_key(ec.SECP256R1())
         name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, node),
