@@ -628,6 +628,8 @@ class AgreementIn(Exact):
                          "3 links from this node, never back to a node on their path)")
     relay: bool = Field(False, description="also pass on to this partner other partners' tracks and alerts "
                         "that their origin lets travel on (`onward`), under the tokens here")
+    push_url: str | None = Field(None, description="also push the share over HTTPS to the partner node's "
+                                 "`POST /v1/federation/inbound` (for partners without a Kafka link)")
     retention_s: int = Field(604_800, description="how long the partner may keep this node's data")
     public_key: str | None = Field(None, description="the partner's Ed25519 public key (PEM, from its "
                                    "GET /v1/federation): what it sends is verified with it; without "
@@ -643,10 +645,37 @@ class Agreement(Exact):
     retention_s: int
     public_key: str | None
     relay: bool
+    push_url: str | None
 
 
 class AgreementList(Exact):
     agreements: list[Agreement]
+
+
+class PushIn(BaseModel):
+    node: str = Field(description="the pushing partner node's id")
+    records: list[dict[str, Any]] = Field(description="signed records, as on its outbound topics "
+                                          "(`{\"envelope\", \"sig\", \"key\"}`), at most 5,000")
+
+
+class PushStatus(Exact):
+    url: str
+    pushed: int = Field(description="records the partner has taken")
+    last_push: str | None = Field(description="when the partner last took a batch")
+    last_error: str | None = Field(description="why the last push failed (null once one succeeds again); "
+                                   "the batch is sent again, backing off up to 30 s")
+    waiting: int = Field(description="records of the batches waiting to be taken")
+
+
+class PushRefusal(Exact):
+    index: int
+    reason: str
+
+
+class PushResult(Exact):
+    taken: int = Field(description="records verified and taken (heartbeats included)")
+    refused: list[PushRefusal] = Field(description="the records refused, by position, with the reason "
+                                       "(the first 1,000)")
 
 
 class FederationLink(Exact):
@@ -672,6 +701,8 @@ class FederationLink(Exact):
                                       "broker: `granted` (it may read its mfc.federation.<partner>.* topics and "
                                       "nothing else), `no authorizer` (the broker does not check: partners must "
                                       "not reach it), `embedded` (no broker) or `error: ...`")
+    push: PushStatus | None = Field(None, description="outbound, with the agreement's `push_url`: the push of "
+                                    "the share over HTTPS")
 
 
 class FederationStatus(Exact):

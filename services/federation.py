@@ -121,6 +121,7 @@ class Agreement:
     retention_s: int = 604_800
     public_key: str | None = None  # the partner's Ed25519 key (PEM): what it sends is verified with it
     relay: bool = False  # also pass on other partners' tracks and alerts their origin lets travel on
+    push_url: str | None = None  # also push the share over HTTPS to the partner's /v1/federation/inbound
 
     def public(self) -> dict[str, Any]:
         d = asdict(self)
@@ -133,7 +134,8 @@ def parse_agreement(body: Any, own_node: str) -> Agreement:
     """An agreement from a request body, or ``AgreementError`` with the precise reason."""
     if not isinstance(body, dict):
         raise AgreementError("want a JSON object with partner, releasability and kinds")
-    known = ("partner", "releasability", "kinds", "bbox", "onward", "retention_s", "public_key", "relay")
+    known = ("partner", "releasability", "kinds", "bbox", "onward", "retention_s", "public_key", "relay",
+             "push_url")
     unknown = sorted(set(body) - set(known))
     if unknown:
         raise AgreementError(f"unknown fields: {', '.join(unknown)}; known: {', '.join(known)}")
@@ -171,6 +173,13 @@ def parse_agreement(body: Any, own_node: str) -> Agreement:
     if not isinstance(relay, bool):
         raise AgreementError("relay must be true or false (pass on other partners' records their origin "
                              "lets travel on)")
+    push_url = body.get("push_url")
+    if push_url is not None:
+        from .federation_push import check_push_url
+        try:
+            check_push_url(push_url)
+        except ValueError as exc:
+            raise AgreementError(str(exc)) from None
     public_key = body.get("public_key")
     if public_key is not None:
         try:
@@ -178,7 +187,7 @@ def parse_agreement(body: Any, own_node: str) -> Agreement:
         except ValueError as exc:
             raise AgreementError(f"public_key: {exc}") from None
     return Agreement(partner, tuple(dict.fromkeys(tokens)), tuple(k for k in KINDS if k in kinds), bbox,
-                     onward, retention, public_key, relay)
+                     onward, retention, public_key, relay, push_url)
 
 
 def partner_key(pem: Any) -> Ed25519PublicKey:
@@ -230,7 +239,8 @@ class AgreementStore:
             d = json.loads(spec)
             out.append(Agreement(d["partner"], tuple(d["releasability"]), tuple(d["kinds"]),
                                  None if d.get("bbox") is None else tuple(d["bbox"]), bool(d["onward"]),
-                                 int(d["retention_s"]), d.get("public_key"), bool(d.get("relay", False))))
+                                 int(d["retention_s"]), d.get("public_key"), bool(d.get("relay", False)),
+                                 d.get("push_url")))
         return out
 
     def inbound_states(self) -> dict[str, dict[str, Any]]:

@@ -290,11 +290,13 @@ class FederationImporter(Worker):
             state, link.changed = link.state(), False
         self.agreements.save_inbound(partner, state)
 
-    def take(self, partner: str, kind: str, values: list[Any]) -> None:
-        """Check each of ``partner``'s records from its ``kind`` topic; accept or refuse it."""
+    def take(self, partner: str, kind: str, values: list[Any]) -> list[str | None]:
+        """Check each of ``partner``'s records from its ``kind`` topic; accept or refuse it.
+        Per record: None (taken) or the reason it was refused."""
         with self._lock:
             key = self._keys.get(partner)
         link = self.links[partner]
+        verdicts: list[str | None] = []
         for value in values:
             try:
                 if key is None:
@@ -309,10 +311,35 @@ class FederationImporter(Worker):
                 self.bus.publish(topics.DEADLETTER, f"federation:{partner}", {
                     "source": f"federation:{partner}", "reason": reason,
                     "topic": inbound_topic(partner, self.node, kind), "value": value, "received": self.clock()})
+                verdicts.append(reason)
                 continue
+            verdicts.append(None)
             if accepted is not None:
                 with self._lock:
                     link.received[kind] += 1
+        return verdicts
+
+    def take_pushed(self, partner: str, values: list[Any]) -> list[str | None]:
+        """A partner's push over HTTPS (``POST /v1/federation/inbound``): its records, of any
+        kind, checked as if read from its topics (the kind is the envelope's own), then handed
+        on and the link's numbering saved.  ``PermissionError`` when no agreement holds a key
+        for ``partner``: nothing of it is read."""
+        with self._lock:
+            known = partner in self._keys
+        if not known:
+            self._read_keys()  # an agreement made this instant
+            with self._lock:
+                known = partner in self._keys
+        if not known:
+            raise PermissionError(f"no agreement with a public_key for {partner!r}: nothing of it is taken")
+        verdicts = []
+        for value in values:
+            envelope = value.get("envelope") if isinstance(value, dict) else None
+            kind = envelope.get("kind") if isinstance(envelope, dict) else None
+            verdicts += self.take(partner, kind if kind in KINDS else KINDS[0], [value])
+        self.bus.flush()
+        self._save(partner)
+        return verdicts
 
     def accept(self, partner: str, kind: str, value: Any, key: Ed25519PublicKey, link: _Link) -> str | None:
         """Verify and check one record, put it into this node's flow; its local id, or None

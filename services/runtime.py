@@ -13,6 +13,7 @@ from .alert_router import AlertRouter
 from .broadcast import Broadcaster
 from .federation import AgreementStore, FederationExporter
 from .federation_in import FederationImporter
+from .federation_push import FederationPusher
 from .bus import Bus, make_bus
 from .geography import build_geography, usable_zones
 from .ingest_service import MAX_FUTURE_S, IngestService
@@ -93,10 +94,13 @@ class Runtime:
         self.agreements = AgreementStore(settings.db)
         self.federation: FederationExporter | None = None
         self.federation_in: FederationImporter | None = None
+        self.federation_push: FederationPusher | None = None
         if not settings.exercise:  # an exercise's made-up traffic never leaves the node, nor mixes with partners'
             self.federation = FederationExporter(self.bus, self.agreements, self.sensor_lookup, settings.node_id)
             self.federation_in = FederationImporter(self.bus, self.agreements, self.store, settings.node_id)
-            self.workers += [self.federation, self.federation_in]
+            self.federation_push = FederationPusher(self.bus, self.agreements, settings.node_id,
+                                                    settings.federation_tls_dir or None)
+            self.workers += [self.federation, self.federation_in, self.federation_push]
         self.fusion_worker: FusionWorker | None = None
         if fusion:
             user_zones, refused = usable_zones(self.store.zones(), "stored zone")

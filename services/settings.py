@@ -49,7 +49,7 @@ ENV_VARS = {  # field → environment variable
     "sensors_file": "MFC_SENSORS", "checkpoint": "MFC_CHECKPOINT", "fusion_clock": "MFC_FUSION_CLOCK",
     "kafka_prefix": "MFC_KAFKA_PREFIX", "webhook_allow_loopback_http": "MFC_WEBHOOK_ALLOW_LOOPBACK_HTTP",
     "picture_cache_s": "MFC_PICTURE_CACHE_S", "exercise": "MFC_EXERCISE", "exercise_dir": "MFC_EXERCISE_DIR",
-    "node_id": "MFC_NODE_ID",
+    "node_id": "MFC_NODE_ID", "federation_tls_dir": "MFC_FEDERATION_TLS_DIR",
 }
 
 
@@ -108,6 +108,7 @@ class Settings(BaseSettings):
     exercise: str = ""  # an exercise system: everything it serves is marked with this name
     exercise_dir: str = "exercises"  # exercises started through the API are written here (the truth stays)
     node_id: str = "mfc"  # this node among federated nodes: its partners' agreements name it
+    federation_tls_dir: str = ""  # this node's link certificates (mfc federation certs), for pushes to partners
 
     @field_validator("node_id")
     @classmethod

@@ -14,6 +14,7 @@ from services.settings import ApiKey
 from .conftest import ADMIN_KEY, INTEGRATOR_KEY, OFFICER_KEY, make_runtime
 
 PUBLIC = "public"
+SIGNED = "signed"  # no key: a partner node's records, each verified with the key its agreement holds
 READ = frozenset({"officer", "agency", "admin"})
 STAFF = frozenset({"officer", "admin"})
 INGEST = frozenset({"integrator", "admin"})
@@ -55,6 +56,7 @@ POLICY: dict[tuple[str, str], frozenset[str] | str] = {
     # what this node shares with other nodes, and with whom: the centre's own administration
     ("GET", "/v1/federation"): ADMIN, ("GET", "/v1/federation/agreements"): ADMIN,
     ("POST", "/v1/federation/agreements"): ADMIN, ("DELETE", "/v1/federation/agreements/{partner}"): ADMIN,
+    ("POST", "/v1/federation/inbound"): SIGNED,
 }
 AGENCY_KEY, OTHER_AGENCY_KEY = "agency-key-for-matrix", "other-agency-key-for-matrix"
 KEYS = {"officer": OFFICER_KEY, "agency": AGENCY_KEY, "integrator": INTEGRATOR_KEY, "admin": ADMIN_KEY}
@@ -107,6 +109,14 @@ def test_anonymous_and_wrong_keys_are_refused(client, method, path):
     if POLICY[(method, path)] == PUBLIC:
         assert call(client, method, path, None).status_code < 400
         return
+    if POLICY[(method, path)] == SIGNED:  # a key opens nothing here; a push naming no partner is refused
+        for key in (None, *KEYS.values()):
+            r = call(client, method, path, key)
+            assert r.status_code == 422, (method, path, r.status_code)
+            r = client.request(method, path, json={"node": "NO-SUCH-NODE", "records": []},
+                               headers={"Authorization": f"Bearer {key}"} if key else {})
+            assert r.status_code == 403, (method, path, r.status_code)
+        return
     for key in (None, "wrong-key-0000000000", f"{ADMIN_KEY}x"):
         r = call(client, method, path, key)
         assert r.status_code == 401, (method, path, key, r.status_code)
@@ -114,7 +124,7 @@ def test_anonymous_and_wrong_keys_are_refused(client, method, path):
 
 
 @pytest.mark.parametrize("role", sorted(KEYS))
-@pytest.mark.parametrize("method, path", sorted(k for k, v in POLICY.items() if v != PUBLIC))
+@pytest.mark.parametrize("method, path", sorted(k for k, v in POLICY.items() if v not in (PUBLIC, SIGNED)))
 def test_each_role_gets_exactly_what_the_policy_grants(client, method, path, role):
     r = call(client, method, path, KEYS[role])
     allowed = role in POLICY[(method, path)]

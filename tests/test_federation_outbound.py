@@ -66,7 +66,7 @@ def test_an_agreement_lets_exactly_its_tokens_and_kinds_through_signed_by_the_no
         assert r.status_code == 201, r.text
         assert r.json() == {"partner": "IN-IFC", "releasability": ["ASEAN", "SG"], "kinds": ["tracks", "alerts"],
                             "bbox": None, "onward": False, "retention_s": 604800, "public_key": None,
-                            "relay": False}
+                            "relay": False, "push_url": None}
         out_tracks = bus.consumer("mfc.federation.IN-IFC.tracks", "test-partner")
         out_alerts = bus.consumer("mfc.federation.IN-IFC.alerts", "test-partner")
         out_incidents = bus.consumer("mfc.federation.IN-IFC.incidents", "test-partner")

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from services.federation import AgreementError, parse_agreement, public_pem
 
 from ..deps import AUTH, Admin, RuntimeDep, errors, json_schema, raw_body
-from ..models import Agreement, AgreementIn, AgreementList, Deleted, FederationStatus
+from ..models import Agreement, AgreementIn, AgreementList, Deleted, FederationStatus, PushIn, PushResult
 from ..params import _body
 
 router = APIRouter(prefix="/v1/federation", tags=["federation"])
@@ -29,6 +29,10 @@ def federation(runtime: RuntimeDep, _: Admin) -> dict[str, Any]:
     for side in (runtime.federation, runtime.federation_in):
         if side is not None:
             links += side.status()
+    if runtime.federation_push is not None:
+        for link in links:
+            if link["direction"] == "out":
+                link["push"] = runtime.federation_push.status(link["partner"])
     return {"node": runtime.settings.node_id, "public_key": public_pem(runtime.agreements.node_key()),
             "links": links}
 
@@ -72,6 +76,37 @@ def delete_agreement(partner: str, runtime: RuntimeDep, _: Admin) -> dict[str, A
 def _invalidate(runtime: Any) -> None:
     """The agreements changed: both sides re-read them now (and the exporter puts the broker's
     grants in step), so a removed partner is cut off when the reply is sent."""
-    for side in (runtime.federation, runtime.federation_in):
+    for side in (runtime.federation, runtime.federation_in, runtime.federation_push):
         if side is not None:
             side.invalidate()
+
+
+MAX_PUSH_BYTES = 16 * 1024 * 1024
+MAX_PUSH_RECORDS = 5000
+
+
+@router.post("/inbound", response_model=PushResult, responses=errors(400, 403, 413, 422),
+             openapi_extra=raw_body("application/json", json_schema(PushIn), "a partner node's signed records"))
+async def inbound(request: Request, runtime: RuntimeDep) -> dict[str, Any]:
+    """A partner node's push over HTTPS (for partners without a Kafka link): ``{"node": "<its
+    id>", "records": [signed records, as on its outbound topics]}``.  No API key: each record is
+    verified with the public key this node's agreement holds for that node, and checked as if
+    read from the partner's topics (refusals counted on the inbound link and sent to
+    ``mfc.deadletter``).  403 when no agreement with a key names the node: nothing is taken.
+    The reply gives, in order, each record's verdict."""
+    try:
+        body = json.loads(await _body(request, MAX_PUSH_BYTES))
+    except json.JSONDecodeError as exc:
+        raise HTTPException(422, f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    if not isinstance(body, dict) or not isinstance(body.get("node"), str) or not isinstance(body.get("records"), list):
+        raise HTTPException(422, 'want {"node": "<the partner\'s id>", "records": [...]}')
+    if len(body["records"]) > MAX_PUSH_RECORDS:
+        raise HTTPException(413, f"{len(body['records'])} records in one push; at most {MAX_PUSH_RECORDS}")
+    if runtime.federation_in is None:
+        raise HTTPException(403, "this node takes no partner data (an exercise system)")
+    try:
+        verdicts = await run_in_threadpool(runtime.federation_in.take_pushed, body["node"][:64], body["records"])
+    except PermissionError as exc:
+        raise HTTPException(403, str(exc)) from None
+    refused = [{"index": i, "reason": r} for i, r in enumerate(verdicts) if r is not None]
+    return {"taken": len(verdicts) - len(refused), "refused": refused[:1000]}
