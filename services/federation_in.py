@@ -199,6 +199,7 @@ class FederationImporter(Worker):
         self.group, self.refresh_s, self.clock = group, refresh_s, clock
         self._lock = threading.Lock()
         self._keys: dict[str, Ed25519PublicKey] = {}
+        self._keys_read_s = float("-inf")
         self._consumers: dict[tuple[str, str], Consumer] = {}
         self._synced = float("-inf")
         self._purged = float("-inf")
@@ -229,7 +230,7 @@ class FederationImporter(Worker):
             except ValueError as exc:
                 log.error("agreement with %s: %s", partner, exc)
         with self._lock:
-            self._keys = keys
+            self._keys, self._keys_read_s = keys, time.monotonic()
         return keys
 
     def sync(self) -> None:
@@ -326,8 +327,9 @@ class FederationImporter(Worker):
         for ``partner``: nothing of it is read."""
         with self._lock:
             known = partner in self._keys
-        if not known:
-            self._read_keys()  # an agreement made this instant
+            stale = time.monotonic() - self._keys_read_s >= 1.0
+        if not known and stale:  # an agreement made this instant (read at most once a second)
+            self._read_keys()
             with self._lock:
                 known = partner in self._keys
         if not known:

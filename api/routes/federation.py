@@ -105,7 +105,7 @@ async def inbound(request: Request, runtime: RuntimeDep) -> dict[str, Any]:
     if runtime.federation_in is None:
         raise HTTPException(403, "this node takes no partner data (an exercise system)")
     try:
-        verdicts = await run_in_threadpool(runtime.federation_in.take_pushed, body["node"][:64], body["records"])
+        verdicts = await run_in_threadpool(runtime.federation_in.take_pushed, body["node"], body["records"])
     except PermissionError as exc:
         raise HTTPException(403, str(exc)) from None
     refused = [{"index": i, "reason": r} for i, r in enumerate(verdicts) if r is not None]
