@@ -124,6 +124,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=30)
     ap.add_argument("--burst", type=int, default=20_000)
     ap.add_argument("--plaintext", action="store_true", help="link the brokers without TLS (for comparison)")
+    ap.add_argument("--push", action="store_true",
+                    help="no MirrorMaker: A pushes B's share to B's POST /v1/federation/inbound (HTTP on loopback)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="mfc-bench-federation-"))
     envs, boots = {}, {}
@@ -131,7 +133,7 @@ def main() -> None:
     mirror_env = dict(os.environ, MFC_MIRROR_DATA=str(work / "mirror"))
     try:
         source = None
-        if not args.plaintext:
+        if not args.plaintext and not args.push:
             for node in ("A", "B"):
                 _run([sys.executable, "-m", "services.cli", "federation", "certs", node, "--out", str(work / f"certs-{node}")],
                      dict(os.environ))
@@ -141,20 +143,23 @@ def main() -> None:
         for node in ("A", "B"):
             envs[node] = dict(os.environ, MFC_KAFKA_PORT=str(_port()), MFC_KAFKA_CONTROLLER_PORT=str(_port()),
                               MFC_KAFKA_DATA=str(work / f"kafka-{node}"))
-            if node == "A" and not args.plaintext:
+            if node == "A" and not args.plaintext and not args.push:
                 fed = _port()
                 envs[node].update(MFC_KAFKA_FEDERATION=f"B={fed}", MFC_KAFKA_TLS_DIR=str(work / "certs-A"))
                 source = f"127.0.0.1:{fed}"
             boots[node] = _run([str(KAFKA_DEV), "start", "--ttl", "3600"], envs[node])
-        _run([str(MIRROR), "start", f"A={source or boots['A']}", f"B={boots['B']}", "--ttl", "3600"], mirror_env)
-        print(f"link: {'PLAINTEXT' if args.plaintext else 'mutual TLS, A granting B its share only'}")
+        if not args.push:
+            _run([str(MIRROR), "start", f"A={source or boots['A']}", f"B={boots['B']}", "--ttl", "3600"], mirror_env)
+        print("link: " + ("HTTP push to B's /v1/federation/inbound" if args.push else
+                          "PLAINTEXT" if args.plaintext else "mutual TLS, A granting B its share only"))
         (pa, a), (pb, b) = _node(work, "A", boots["A"]), _node(work, "B", boots["B"])
         procs = [pa, pb]
         _call("POST", f"{a}/v1/sensors", INTEGRATOR, json={"id": "RAD-1", "kind": "radar", "lat": 11.0, "lon": 115.0,
                                                            "range_m": 40000, "accuracy_m": 30,
                                                            "releasability": ["ASEAN"]})
         _call("POST", f"{a}/v1/federation/agreements", ADMIN,
-              json={"partner": "B", "releasability": ["ASEAN"], "kinds": ["tracks"]})
+              json={"partner": "B", "releasability": ["ASEAN"], "kinds": ["tracks"],
+                    **({"push_url": f"{b}/v1/federation/inbound"} if args.push else {})})
         _call("POST", f"{b}/v1/federation/agreements", ADMIN,
               json={"partner": "A", "releasability": ["ASEAN"], "kinds": ["tracks"],
                     "public_key": _call("GET", f"{a}/v1/federation", ADMIN)["public_key"]})

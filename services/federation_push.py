@@ -33,6 +33,7 @@ from fusion.model import iso_time
 
 from .bus import Bus, Consumer
 from .federation import Agreement, AgreementStore, partner_topic
+from .kafka_bus import PARTNER_TOPIC, ensure_topics
 from .workers import Worker
 
 log = logging.getLogger("mfc.federation.push")
@@ -118,10 +119,13 @@ class FederationPusher(Worker):
         for partner, agreement in wanted.items():
             if partner not in self._targets:
                 self._targets[partner] = (agreement.push_url, self._client(partner))  # type: ignore[assignment]
-            for kind in agreement.kinds:
-                if (partner, kind) not in self._consumers:
-                    self._consumers[(partner, kind)] = self.bus.consumer(
-                        partner_topic(partner, kind), f"federation-push-{partner}-{kind}")
+            new = [kind for kind in agreement.kinds if (partner, kind) not in self._consumers]
+            if new:  # made first (one partition, as the exporter makes them): a consumer that joins
+                # its group before its topic exists is assigned nothing, and may not notice it for minutes
+                ensure_topics(self.bus, {partner_topic(partner, kind): PARTNER_TOPIC for kind in new})
+            for kind in new:
+                self._consumers[(partner, kind)] = self.bus.consumer(
+                    partner_topic(partner, kind), f"federation-push-{partner}-{kind}")
 
     def run(self) -> None:
         try:

@@ -217,3 +217,25 @@ def test_on_a_broker_the_partners_certificate_reads_its_share_only_and_the_agree
             assert _read_all(reader, "mfc.federation.B.alerts") == []
         finally:
             reader.close()
+
+
+def test_a_partner_without_the_kafka_link_gets_its_share_pushed_over_http(link_a_to_b, tmp_path):
+    """The same two brokers, no replication used: A pushes B's share, read from its outbound
+    topic on A's broker, to B's ``POST /v1/federation/inbound``; every alert arrives, verified,
+    with no gap."""
+    boots = link_a_to_b
+    with node(tmp_path, "A", boots["A"]) as a, node(tmp_path, "B", boots["B"]) as b:
+        agree(b, "A", ["ASEAN"], key=public_key(a))
+        agree(a, "B", ["ASEAN"], kinds=["alerts"], push_url=f"{b.url}/v1/federation/inbound")
+        for i in range(50):
+            a.runtime.bus.publish(topics.ALERTS, f"H{i:02d}", {
+                "alert_id": f"H{i:02d}", "type": "zone_entry", "severity": "low", "time": "2026-12-07T10:00:00Z",
+                "lat": 11.0, "lon": 115.0, "zone": "Z", "summary": "entered Z", "state": "open",
+                "evidence": {"releasability": ["ASEAN"]}})
+        a.runtime.bus.flush()
+
+        def pushed() -> int:
+            return len([x for x in b.runtime.store.alerts(limit=5000) if x["alert_id"].startswith("A:H")])
+        assert wait_for(lambda: pushed() == 50, 60), (pushed(), link(a, "B", "out"))
+        assert link(a, "B", "out")["push"]["last_error"] is None
+        assert link(b, "A", "in")["refused"] == 0 and link(b, "A", "in")["gaps"] == 0
