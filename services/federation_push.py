@@ -114,11 +114,15 @@ class FederationPusher(Worker):
         for key in [k for k in self._consumers if k[0] not in wanted or k[1] not in wanted[k[0]].kinds]:
             self._consumers.pop(key).close()
             self._pending.pop(key, None)
-        for partner in [p for p in self._targets if p not in wanted or self._targets[p][0] != wanted[p].push_url]:
-            self._targets.pop(partner)[1].close()
+        with self._lock:  # status() reads the targets from API threads
+            gone = [self._targets.pop(p) for p in list(self._targets)
+                    if p not in wanted or self._targets[p][0] != wanted[p].push_url]
+            for partner, agreement in wanted.items():
+                if partner not in self._targets:
+                    self._targets[partner] = (agreement.push_url, self._client(partner))  # type: ignore[assignment]
+        for _, client in gone:
+            client.close()
         for partner, agreement in wanted.items():
-            if partner not in self._targets:
-                self._targets[partner] = (agreement.push_url, self._client(partner))  # type: ignore[assignment]
             new = [kind for kind in agreement.kinds if (partner, kind) not in self._consumers]
             if new:  # made first (one partition, as the exporter makes them): a consumer that joins
                 # its group before its topic exists is assigned nothing, and may not notice it for minutes
@@ -169,7 +173,8 @@ class FederationPusher(Worker):
         return sent
 
     def _post(self, partner: str, batch: list[Any]) -> bool:
-        target = self._targets.get(partner)
+        with self._lock:
+            target = self._targets.get(partner)
         if target is None:
             return False
         url, client = target

@@ -86,9 +86,9 @@ def link_a_to_b():
 
 
 @contextmanager
-def node(tmp_path: Path, name: str, bootstrap: str):
+def node(tmp_path: Path, name: str, bootstrap: str, **settings):
     (tmp_path / name).mkdir(exist_ok=True)
-    runtime = make_runtime(tmp_path / name, api_keys=KEYS, node_id=name, bus=f"kafka://{bootstrap}")
+    runtime = make_runtime(tmp_path / name, api_keys=KEYS, node_id=name, bus=f"kafka://{bootstrap}", **settings)
     with LiveServer(runtime) as server:
         yield server
 
@@ -224,7 +224,10 @@ def test_a_partner_without_the_kafka_link_gets_its_share_pushed_over_http(link_a
     topic on A's broker, to B's ``POST /v1/federation/inbound``; every alert arrives, verified,
     with no gap."""
     boots = link_a_to_b
-    with node(tmp_path, "A", boots["A"]) as a, node(tmp_path, "B", boots["B"]) as b:
+    # topics and groups of their own (the earlier tests' nodes, with other keys, left records on
+    # the shared brokers' inbound topics, which these nodes would rightly refuse)
+    with node(tmp_path, "A", boots["A"], kafka_prefix="push.") as a, \
+            node(tmp_path, "B", boots["B"], kafka_prefix="push.") as b:
         agree(b, "A", ["ASEAN"], key=public_key(a))
         agree(a, "B", ["ASEAN"], kinds=["alerts"], push_url=f"{b.url}/v1/federation/inbound")
         for i in range(50):
@@ -236,6 +239,6 @@ def test_a_partner_without_the_kafka_link_gets_its_share_pushed_over_http(link_a
 
         def pushed() -> int:
             return len([x for x in b.runtime.store.alerts(limit=5000) if x["alert_id"].startswith("A:H")])
-        assert wait_for(lambda: pushed() == 50, 60), (pushed(), link(a, "B", "out"))
+        assert wait_for(lambda: pushed() == 50, 60), (pushed(), link(a, "B", "out")["push"], link(b, "A", "in"))
         assert link(a, "B", "out")["push"]["last_error"] is None
         assert link(b, "A", "in")["refused"] == 0 and link(b, "A", "in")["gaps"] == 0
