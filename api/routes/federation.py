@@ -81,7 +81,6 @@ def _invalidate(runtime: Any) -> None:
             side.invalidate()
 
 
-MAX_PUSH_BYTES = 16 * 1024 * 1024
 MAX_PUSH_RECORDS = 5000
 
 
@@ -95,7 +94,7 @@ async def inbound(request: Request, runtime: RuntimeDep) -> dict[str, Any]:
     ``mfc.deadletter``).  403 when no agreement with a key names the node: nothing is taken.
     The reply gives, in order, each record's verdict."""
     try:
-        body = json.loads(await _body(request, MAX_PUSH_BYTES))
+        body = json.loads(await _body(request, runtime.settings.max_body_bytes))
     except json.JSONDecodeError as exc:
         raise HTTPException(422, f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     if not isinstance(body, dict) or not isinstance(body.get("node"), str) or not isinstance(body.get("records"), list):
