@@ -20,6 +20,7 @@ from services.runtime import Runtime
 from services.scenario.exercise import ServerExercise
 
 from .render_cache import RenderCache
+from .renderer import ProcessRenderer, shareable
 from .routes import (alerts, anchorages, coverage, exercise, federation, incidents, ingest, ogc, ops, picture,
                      sensors, stream, subscriptions, suppressions, tracks, web, zones)
 
@@ -43,6 +44,8 @@ async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
     app.state.exercise.shutdown()  # an exercise started from the page stops with the server
+    if app.state.picture_renderer is not None:
+        app.state.picture_renderer.close()
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -54,6 +57,10 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.ingest_counters = {}  # kind:verdict → lines, for /metrics
     app.state.render_cache = RenderCache(runtime.settings.picture_cache_s, max_entries=256,
                                          max_bytes=256 * 2**20)  # polled reads
+    settings = runtime.settings
+    app.state.picture_renderer = (  # the live picture rendered in a process of its own
+        ProcessRenderer(runtime.store.url) if settings.picture_renderer == "process" and settings.picture_cache_s > 0
+        and runtime.store is not None and shareable(runtime.store.url) else None)
     app.add_middleware(GZipMiddleware, minimum_size=2048)
     for module in ROUTERS:  # flat, not include_router (which nests lazily): app.routes lists every path
         app.router.routes.extend(module.router.routes)

@@ -231,9 +231,11 @@ def _render(render: Callable[[], bytes]) -> bytes:
 
 
 def cached(request: Request, runtime: Any, who: Any, key: Hashable, render: Callable[[], bytes],
-           media_type: str) -> Response:
+           media_type: str, offload: Callable[[Any], Rendered | None] | None = None) -> Response:
     """``render``'s bytes for ``who``, from the app's cache when it has a fresh rendering for
-    ``who``'s scope and ``key`` (the request's parameters); as before when the cache is off."""
+    ``who``'s scope and ``key`` (the request's parameters); as before when the cache is off.
+    ``offload``, given the sensors' releasability the entry is filed under (None for staff),
+    may make the rendering elsewhere (``api.renderer``); when it gives None, ``render`` runs here."""
     cache: RenderCache | None = getattr(request.app.state, "render_cache", None)
     if cache is None or cache.ttl_s <= 0:
         return Response(_render(render), media_type=media_type)
@@ -243,5 +245,13 @@ def cached(request: Request, runtime: Any, who: Any, key: Hashable, render: Call
         depends = sensor_releasability(runtime.sensor_lookup)
         if depends is None:  # cannot tell what the view depends on: render it for this request only
             return Response(_render(render), media_type=media_type)
-    value = cache.get((key, scope), lambda: rendered(_render(render), media_type), depends)
+
+    def make() -> Rendered:
+        if offload is not None:
+            value = offload(depends)
+            if value is not None:
+                return value
+        return rendered(_render(render), media_type)
+
+    value = cache.get((key, scope), make, depends)
     return respond(request, value, cache.ttl_s)

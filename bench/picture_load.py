@@ -89,8 +89,10 @@ class Mover(threading.Thread):
             self.writes += 1
 
 
-def start_server(db: str, sensors: Path, port: int, cache_s: float, log: Path) -> subprocess.Popen:
+def start_server(db: str, sensors: Path, port: int, cache_s: float, log: Path,
+                 renderer: str = "process") -> subprocess.Popen:
     env = {**os.environ, "MFC_DB": db, "MFC_PICTURE_CACHE_S": str(cache_s), "PYTHONPATH": str(ROOT),
+           "MFC_PICTURE_RENDERER": renderer,
            "MFC_API_KEYS": f"{OFFICER_KEY}:officer:bench-officer,{AGENCY_KEY}:agency:PH-CG"}
     env.pop("MFC_DEMO_KEY", None)
     proc = subprocess.Popen([sys.executable, "-c", "import sys; from services.cli import main; sys.exit(main())",
@@ -110,8 +112,11 @@ def start_server(db: str, sensors: Path, port: int, cache_s: float, log: Path) -
     raise RuntimeError("mfc serve did not start")
 
 
-def poll(url: str, clients: int, seconds: float, conditional: bool) -> dict:
-    """``clients`` threads polling back to back; latencies of every answered request."""
+def poll(url: str, clients: int, seconds: float, conditional: bool, every_s: float = 0.0) -> dict:
+    """``clients`` threads polling back to back (``every_s`` 0) or each once every ``every_s``
+    seconds from a random phase, as agencies' systems poll; latencies of every answered request.
+    Paced, a request's latency counts from when it was due, not from when the client got to send
+    it, so a server that falls behind is not flattered by clients that wait for it."""
     latencies: list[list[float]] = [[] for _ in range(clients)]
     statuses: dict[int, int] = {}
     lock = threading.Lock()
@@ -121,12 +126,18 @@ def poll(url: str, clients: int, seconds: float, conditional: bool) -> dict:
     def client(i: int) -> None:
         key = OFFICER_KEY if i % 2 == 0 else AGENCY_KEY
         etag = None
+        phase = random.Random(i).uniform(0, every_s)
         with httpx.Client(headers={"Authorization": f"Bearer {key}", "Accept-Encoding": "gzip"},
                           timeout=60) as c:
             start.wait()
-            while time.perf_counter() < stop_at[0]:
+            due = time.perf_counter() + phase
+            while due < stop_at[0]:
+                if every_s > 0:
+                    time.sleep(max(0.0, due - time.perf_counter()))
+                    t0, due = due, due + every_s
+                else:
+                    t0 = due = time.perf_counter()
                 headers = {"If-None-Match": etag} if conditional and etag else {}
-                t0 = time.perf_counter()
                 with c.stream("GET", f"{url}/v1/picture", headers=headers) as r:
                     for _ in r.iter_raw():
                         pass
@@ -155,6 +166,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--tracks", type=int, default=2000)
     ap.add_argument("--clients", default="1,10,50", help="comma-separated numbers of concurrent clients")
     ap.add_argument("--seconds", type=float, default=6.0, help="polling time per configuration")
+    ap.add_argument("--every", type=float, default=0.0,
+                    help="each client polls once every this many seconds (0: back to back, the saturation test)")
+    ap.add_argument("--renderer", default="process", choices=("process", "inline", "both"),
+                    help="where the server renders the picture (MFC_PICTURE_RENDERER); both: inline, then process")
+    ap.add_argument("--modes", default="before,after,inm",
+                    help="which servers to run: before (no cache), after (cache), inm (cache, If-None-Match)")
     args = ap.parse_args(argv)
     levels = [int(x) for x in args.clients.split(",")]
     from services.store import Store
@@ -168,11 +185,18 @@ def main(argv: list[str] | None = None) -> None:
         store.write_tracks(lines)
         store.close()
         results: dict[tuple[str, int], dict] = {}
-        modes = (("before (no cache)", 0.0, False), ("after", 1.0, False), ("after, If-None-Match", 1.0, True))
+        wanted = set(args.modes.split(","))
+        modes = tuple(m for m, tag in ((("before (no cache)", 0.0, False), "before"), (("after", 1.0, False), "after"),
+                                       (("after, If-None-Match", 1.0, True), "inm")) if tag in wanted)
+        renderers = ("inline", "process") if args.renderer == "both" else (args.renderer,)
         size = None
-        for mode, cache_s, conditional in modes:
+        for (mode, cache_s, conditional), renderer in ((m, r) for r in renderers for m in modes):
+            if len(renderers) > 1:
+                if cache_s == 0 and renderer == "process":
+                    continue  # without the cache every request renders in the serving process
+                mode = f"{renderer}: {mode}"
             port = _free_port()
-            proc = start_server(db, sensors, port, cache_s, Path(tmp) / f"serve-{cache_s}.log")
+            proc = start_server(db, sensors, port, cache_s, Path(tmp) / f"serve-{cache_s}.log", renderer)
             url = f"http://127.0.0.1:{port}"
             mover = Mover(db, lines)
             try:
@@ -184,16 +208,20 @@ def main(argv: list[str] | None = None) -> None:
                     print(f"\n/v1/picture: {size[0]} live tracks, {size[1] / 1e6:.2f} MB of GeoJSON "
                           f"({size[2] / 1e6:.2f} MB gzipped); {os.cpu_count()} CPUs, clients and server on them",
                           flush=True)
+                for key in (OFFICER_KEY, AGENCY_KEY):  # each viewer's first rendering before the clock starts
+                    httpx.get(f"{url}/v1/picture", headers={"Authorization": f"Bearer {key}"}, timeout=120)
                 mover.start()
                 for n in levels:
-                    results[(mode, n)] = res = poll(url, n, args.seconds, conditional)
-                    print(f"  {mode:22s} {n:3d} clients: {res['rps']:7.1f} req/s  p50 {res['p50'] * 1e3:8.1f} ms  "
+                    results[(mode, n)] = res = poll(url, n, args.seconds, conditional, args.every)
+                    print(f"  {mode:32s} {n:3d} clients: {res['rps']:7.1f} req/s  p50 {res['p50'] * 1e3:8.1f} ms  "
                           f"p99 {res['p99'] * 1e3:8.1f} ms  {res['statuses']}", flush=True)
             finally:
                 mover.halt.set()
                 mover.join(5)
                 proc.terminate()
                 proc.wait(15)
+        if len(modes) < 3 or len(renderers) > 1:  # the table compares the three modes of one renderer
+            return
         print(f"\n{'clients':>7s} | {'before req/s':>12s} {'p50 ms':>8s} {'p99 ms':>8s} | {'after req/s':>11s} "
               f"{'p50 ms':>8s} {'p99 ms':>8s} | {'req/s ×':>7s} {'p99 ÷':>7s} | {'+INM req/s':>10s} {'p99 ms':>7s}")
         for n in levels:

@@ -48,7 +48,7 @@ ENV_VARS = {  # field → environment variable
     "history_every_s": "MFC_HISTORY_EVERY_S", "tracks_conflate_s": "MFC_TRACKS_CONFLATE_S",
     "sensors_file": "MFC_SENSORS", "checkpoint": "MFC_CHECKPOINT", "fusion_clock": "MFC_FUSION_CLOCK",
     "kafka_prefix": "MFC_KAFKA_PREFIX", "webhook_allow_loopback_http": "MFC_WEBHOOK_ALLOW_LOOPBACK_HTTP",
-    "picture_cache_s": "MFC_PICTURE_CACHE_S", "exercise": "MFC_EXERCISE", "exercise_dir": "MFC_EXERCISE_DIR",
+    "picture_cache_s": "MFC_PICTURE_CACHE_S", "picture_renderer": "MFC_PICTURE_RENDERER", "exercise": "MFC_EXERCISE", "exercise_dir": "MFC_EXERCISE_DIR",
     "node_id": "MFC_NODE_ID", "federation_tls_dir": "MFC_FEDERATION_TLS_DIR",
 }
 
@@ -104,6 +104,7 @@ class Settings(BaseSettings):
     kafka_prefix: str = ""
     webhook_allow_loopback_http: bool = False
     picture_cache_s: float = Field(1.0, ge=0, le=60)  # polled reads served from a rendering at most this old
+    picture_renderer: Literal["process", "inline"] = "process"  # where the live picture is rendered (api.renderer)
     demo: bool = False  # this process is ``mfc demo``: placeholder secrets allowed
     exercise: str = ""  # an exercise system: everything it serves is marked with this name
     exercise_dir: str = "exercises"  # exercises started through the API are written here (the truth stays)
