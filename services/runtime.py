@@ -23,8 +23,7 @@ from .limits import Limits
 from .settings import Settings
 from .store import Store
 from .sensor_registry import SENSORS_TOPIC, SensorRegistry, sensor_message
-from .topics import ZONES as ZONES_TOPIC
-from .zone_follower import zone_message
+from .topics import ZONES as ZONES_TOPIC, zone_message
 from .subscriptions import SubscriptionStore
 from .webhook_net import deployment_policy
 from .workflow import SuppressionCache

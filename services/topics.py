@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 RAW_AIS = "mfc.raw.ais"          # key: sensor id; value: {"line", "receipt_time"}
 RAW_RADAR = "mfc.raw.radar"      # key: sensor id; value: radar JSON object
 OBS = "mfc.obs"                  # key: sensor id (a batch) or MMSI (one observation); value: see obs_batches
@@ -10,7 +12,7 @@ ALERTS = "mfc.alerts"            # key: alert id; value: alert line
 DEADLETTER = "mfc.deadletter"    # key: source; value: rejected input and reason
 INCIDENTS = "mfc.incidents"      # key: incident id; value: incident line (each change)
 SENSORS = "mfc.sensors"          # key: sensor id; value: sensor registered via the API (compacted)
-ZONES = "mfc.zones"              # key: zone name; value: {"name", "feature", "policy"} set via the API (compacted)
+ZONES = "mfc.zones"              # key: zone name; value: zone_message(), set via the API (compacted)
 
 
 def agency_alerts(agency: str) -> str:
@@ -19,6 +21,12 @@ def agency_alerts(agency: str) -> str:
 
 def agency_incidents(agency: str) -> str:
     return f"mfc.incidents.{agency}"
+
+
+def zone_message(name: str, feature: dict[str, Any] | None, policy: dict[str, Any]) -> dict[str, Any]:
+    """A zone's whole state on ``mfc.zones``: its user zone's GeoJSON Feature (null: a built-in
+    zone, or a user zone deleted) and the admin's policy override (``{}``: none)."""
+    return {"name": name, "feature": feature, "policy": dict(policy)}
 
 
 def obs_key(obs: dict) -> str:

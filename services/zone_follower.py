@@ -3,7 +3,7 @@
 ``mfc api`` stores a zone or a policy and publishes the zone's whole state on the compacted
 topic ``mfc.zones`` (key: zone name; value ``{"name", "feature", "policy"}``: ``feature`` the
 user zone's GeoJSON Feature or null (a built-in zone, or a user zone deleted), ``policy`` the
-admin's override, ``{}`` for none).  The fusion service reads the topic from its start with a
+admin's override, ``{}`` for none; ``topics.zone_message``).  The fusion service reads the topic from its start with a
 consumer group of its own: before it restores its checkpoint (so the zones its rules were
 watching are there again, with their visits) and then as it runs.
 
@@ -27,10 +27,6 @@ from .geography import usable_zones
 from .topics import ZONES as ZONES_TOPIC
 
 log = logging.getLogger("mfc.zones")
-
-
-def zone_message(name: str, feature: dict[str, Any] | None, policy: dict[str, Any]) -> dict[str, Any]:
-    return {"name": name, "feature": feature, "policy": dict(policy)}
 
 
 def _checked_policy(policy: Any) -> dict[str, Any]:
