@@ -27,13 +27,13 @@ import logging
 import time
 from typing import Any, Iterable
 
-from . import topics
-from .bus import Bus
-from .subscriptions import Subscription, SubscriptionStore, route
-from .webhook_net import WebhookPolicy
-from .webhooks import WebhookSender, sign, verify
-from .workers import Worker
-from .workflow import SuppressionCache, incident_releasable_to
+from services import topics
+from services.bus import Bus
+from services.subscriptions import Subscription, SubscriptionStore, route
+from services.webhook_net import WebhookPolicy
+from services.webhooks import WebhookSender, sign, verify
+from services.workers import Worker
+from services.workflow import SuppressionCache, incident_releasable_to
 
 __all__ = ["AlertRouter", "WebhookSender", "sign", "verify"]
 

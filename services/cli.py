@@ -27,8 +27,8 @@ def _sensors(path: str | None, near: list[Path]) -> dict:
 
 
 def cmd_fuse(args: argparse.Namespace) -> int:
-    from .fuse import fuse
-    from .geography import load_zones_file
+    from services.fuse import fuse
+    from services.geography import load_zones_file
     paths = [Path(p) for p in args.files]
     for p in paths:
         if not p.exists():
@@ -67,7 +67,7 @@ def serve_settings(args: argparse.Namespace, demo: bool, env: dict[str, str] | N
     MFC_DEMO_KEY fixes it) or ``mfc serve`` (no demo key: keys come from MFC_API_KEYS or ``mfc keys``)."""
     import secrets
 
-    from .settings import Settings
+    from services.settings import Settings
     env = dict(os.environ if env is None else env)
     overrides: dict[str, object] = {"demo": demo}
     if args.host:
@@ -92,8 +92,8 @@ def _serve(args: argparse.Namespace, feeds: list[Path] | None) -> int:
 
     from api.app import create_app
 
-    from .replay import Replayer, ScaledClock
-    from .runtime import Runtime
+    from services.replay import Replayer, ScaledClock
+    from services.runtime import Runtime
 
     settings = serve_settings(args, demo=feeds is not None)
     sensor_file = args.sensors or (str(SAMPLE / "sensors.json") if feeds else None)
@@ -136,7 +136,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from .replay_http import replay
+    from services.replay_http import replay
     key = args.key or os.environ.get("MFC_REPLAY_KEY", "")
     if not key:
         print("mfc replay: give an integrator key with --key or MFC_REPLAY_KEY", file=sys.stderr)
@@ -146,7 +146,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if missing:
         print(f"mfc replay: no such file: {', '.join(missing)}", file=sys.stderr)
         return 2
-    from .replay_http import ReplayRefused
+    from services.replay_http import ReplayRefused
     try:
         totals = replay(paths, args.to, key, speed=args.speed, default_sensor=args.sensor_id)
     except ReplayRefused as exc:
@@ -159,12 +159,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from .scenario.simulate import main_simulate
+    from services.scenario.simulate import main_simulate
     return main_simulate(args)
 
 
 def cmd_exercise(args: argparse.Namespace) -> int:
-    from .scenario.exercise import main_exercise
+    from services.scenario.exercise import main_exercise
     if args.action in ("start", "debrief") and not args.key:
         print(f"mfc exercise {args.action}: give a key with --key or MFC_EXERCISE_KEY", file=sys.stderr)
         return 2
@@ -172,12 +172,12 @@ def cmd_exercise(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from .scenario.score import main_score
+    from services.scenario.score import main_score
     return main_score(args)
 
 
 def cmd_checkpoint_convert(args: argparse.Namespace) -> int:
-    from .checkpoint import CheckpointError, convert_pickle
+    from services.checkpoint import CheckpointError, convert_pickle
     try:
         header = convert_pickle(Path(args.old), Path(args.new))
     except CheckpointError as exc:
@@ -203,7 +203,7 @@ def _checkpoint_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_federation_certs(args: argparse.Namespace) -> int:
-    from .federation_pki import make_certs
+    from services.federation_pki import make_certs
     out = Path(args.out)
     try:
         made = make_certs(args.node, out, args.host or ["127.0.0.1", "localhost"])
@@ -244,7 +244,7 @@ def _service(name: str):
     """``services.deploy``'s command ``name``, imported when it runs: the services' modules
     (Kafka, SQLAlchemy, pydantic) stay out of the batch commands' start-up."""
     def run(args: argparse.Namespace) -> int:
-        from . import deploy
+        from services import deploy
         return getattr(deploy, name)(args)
     return run
 
@@ -345,7 +345,7 @@ def parser() -> argparse.ArgumentParser:
     db.add_argument("--json", help="write the debrief here (JSON)")
     ex.set_defaults(func=cmd_exercise)
     _service_commands(sub)
-    from . import keys_cli
+    from services import keys_cli
     keys_cli.add_commands(sub)
     _checkpoint_commands(sub)
     _federation_commands(sub)
@@ -354,7 +354,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    from .settings_core import SettingsError
+    from services.settings_core import SettingsError
     from ingest.errors import IngestError
     args = parser().parse_args(argv)
     try:

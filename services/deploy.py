@@ -18,15 +18,15 @@ from pathlib import Path
 from fusion.model import Sensor
 from fusion.pipeline import Fusion
 
-from .bus import Bus, make_bus
-from .checkpoint import Checkpoint, CheckpointError
-from .geography import build_geography
-from .ingest_service import MAX_FUTURE_S, IngestService
-from .limits import Limits, LimitsError
-from .keyring import KeyRing, KeyWatcher
-from .keys import KeyStore
-from .settings import Settings
-from .workers import FusionWorker, Worker
+from services.bus import Bus, make_bus
+from services.checkpoint import Checkpoint, CheckpointError
+from services.geography import build_geography
+from services.ingest_service import MAX_FUTURE_S, IngestService
+from services.limits import Limits, LimitsError
+from services.keyring import KeyRing, KeyWatcher
+from services.keys import KeyStore
+from services.settings import Settings
+from services.workers import FusionWorker, Worker
 
 log = logging.getLogger("mfc.deploy")
 
@@ -46,7 +46,7 @@ def connect(settings: Settings, max_wait_s: float = 30.0) -> Bus:
         try:
             bus = make_bus(settings.bus, settings.bus_prefix)
             if settings.bus.startswith("kafka://"):
-                from .kafka_bus import ensure_topics
+                from services.kafka_bus import ensure_topics
                 ensure_topics(bus)
             return bus
         except Exception as exc:  # noqa: BLE001 - only the broker's own errors are waited out
@@ -94,7 +94,7 @@ class FollowSensors(Worker):
 
     def __init__(self, bus: Bus, sensors: dict[str, Sensor], on_change=None) -> None:
         super().__init__("sensor-follower")
-        from .sensor_registry import SensorFollower
+        from services.sensor_registry import SensorFollower
         self.follower = SensorFollower(bus, sensors, on_change)
 
     def run(self) -> None:
@@ -127,7 +127,7 @@ class FollowZones(Worker):
 def fusion_following_zones(bus: Bus, sensors: dict[str, Sensor], within_s: float = 30.0):
     """The fusion engine ``mfc fusion`` starts from: the geography with the user zones on
     ``mfc.zones`` (read to its end first), their policies set; and the follower that goes on."""
-    from .zone_follower import ZoneFollower
+    from services.zone_follower import ZoneFollower
     zones = ZoneFollower(bus)
     if not zones.catch_up(within_s=within_s):
         log.warning("mfc.zones could not be read to its end: user zones and zone policies are applied as they arrive")
@@ -180,7 +180,7 @@ def cmd_fusion(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from .raw_ingest import RawIngestWorker, asterix_listener, nmea_listeners, parse_asterix_sources
+    from services.raw_ingest import RawIngestWorker, asterix_listener, nmea_listeners, parse_asterix_sources
     if bool(args.asterix_udp) != bool(args.asterix_source):
         print("mfc ingest: --asterix-udp and --asterix-source go together (a port, and each radar's "
               "source ADDRESS=SENSOR_ID)", file=sys.stderr)
@@ -220,7 +220,7 @@ def cmd_api(args: argparse.Namespace) -> int:
 
     from api.app import create_app
 
-    from .runtime import Runtime
+    from services.runtime import Runtime
     settings = Settings.from_env(demo_key="")  # the demo key is for `mfc demo` only
     print(f"mfc api: http://{settings.host}:{settings.port}/ (store {settings.db_display}; "
           f"store writer and alert router in this process)", flush=True)
@@ -255,13 +255,13 @@ def cmd_api(args: argparse.Namespace) -> int:
 
 def cmd_router(args: argparse.Namespace) -> int:
     """The alert router alone (``mfc api`` runs one too; all share one consumer group)."""
-    from .alert_router import AlertRouter
-    from .subscriptions import SubscriptionStore
-    from .webhook_net import deployment_policy
+    from services.alert_router import AlertRouter
+    from services.subscriptions import SubscriptionStore
+    from services.webhook_net import deployment_policy
     settings = Settings.from_env()
     bus = connect(settings)
-    from .store import Store
-    from .workflow import SuppressionCache
+    from services.store import Store
+    from services.workflow import SuppressionCache
     subscriptions = SubscriptionStore(settings.db)
     store = Store(settings.db)  # suppressions: what the router holds back
     ring = KeyRing(settings.all_keys(), KeyStore(settings.db))

@@ -67,12 +67,12 @@ from kafka.errors import SecurityDisabledError
 from sqlalchemy import Column, Float, MetaData, String, Table, Text, create_engine, delete, select
 from sqlalchemy.exc import IntegrityError
 
-from . import topics
-from .bus import Bus
-from .kafka_bus import PARTNER_TOPIC, KafkaBus, ensure_topics
-from .visibility import SensorLookup, narrowed_view
-from .workers import Worker
-from .workflow import TERMINAL, check_bbox, meet
+from services import topics
+from services.bus import Bus
+from services.kafka_bus import PARTNER_TOPIC, KafkaBus, ensure_topics
+from services.visibility import SensorLookup, narrowed_view
+from services.workers import Worker
+from services.workflow import TERMINAL, check_bbox, meet
 
 log = logging.getLogger("mfc.federation")
 
@@ -175,7 +175,7 @@ def parse_agreement(body: Any, own_node: str) -> Agreement:
                              "lets travel on)")
     push_url = body.get("push_url")
     if push_url is not None:
-        from .federation_push import check_push_url
+        from services.federation_push import check_push_url
         try:
             check_push_url(push_url)
         except ValueError as exc:

@@ -31,10 +31,10 @@ import httpx
 
 from fusion.model import iso_time
 
-from .bus import Bus, Consumer
-from .federation import Agreement, AgreementStore, partner_topic
-from .kafka_bus import PARTNER_TOPIC, ensure_topics
-from .workers import Worker
+from services.bus import Bus, Consumer
+from services.federation import Agreement, AgreementStore, partner_topic
+from services.kafka_bus import PARTNER_TOPIC, ensure_topics
+from services.workers import Worker
 
 log = logging.getLogger("mfc.federation.push")
 

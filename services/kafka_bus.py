@@ -34,8 +34,8 @@ from kafka.errors import CommitFailedError, KafkaConfigurationError, KafkaError,
 from kafka.protocol.consumer.metadata import ConsumerProtocolAssignment, ConsumerProtocolSubscription
 from kafka.structs import OffsetAndMetadata
 
-from . import topics
-from .bus import Record, encode
+from services import topics
+from services.bus import Record, encode
 
 log = logging.getLogger("mfc.kafka")
 

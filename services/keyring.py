@@ -19,9 +19,9 @@ from collections.abc import Callable, Mapping
 
 from pydantic import SecretStr
 
-from .keys import KeyStore, digest
-from .settings import ApiKey
-from .workers import Worker
+from services.keys import KeyStore, digest
+from services.settings import ApiKey
+from services.workers import Worker
 
 log = logging.getLogger("mfc.keys")
 TTL_S = 2.0

@@ -13,10 +13,10 @@ import time
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from .settings_core import ROLES, SettingsError
+from services.settings_core import ROLES, SettingsError
 
 if TYPE_CHECKING:
-    from .keys import KeyStore, StoredKey
+    from services.keys import KeyStore, StoredKey
 
 
 def _when(t: float | None) -> str:
@@ -24,8 +24,8 @@ def _when(t: float | None) -> str:
 
 
 def _open() -> KeyStore:
-    from .keys import KeyStore
-    from .settings import Settings
+    from services.keys import KeyStore
+    from services.settings import Settings
     return KeyStore(Settings.from_env().db)
 
 
@@ -62,14 +62,14 @@ def cmd_rotate(args: argparse.Namespace, store: KeyStore) -> int:
 
 def cmd_revoke(args: argparse.Namespace, store: KeyStore) -> int:
     if not store.revoke(args.id, time.time()):
-        from .keys import KeyStoreError
+        from services.keys import KeyStoreError
         raise KeyStoreError(f"no active key {args.id!r}")
     print(f"mfc keys: revoked {args.id}; running API processes refuse it within seconds", file=sys.stderr)
     return 0
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
-    from .keys import KeyStoreError
+    from services.keys import KeyStoreError
     try:
         store = _open()
     except SettingsError as exc:

@@ -20,11 +20,11 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from . import topics
-from .bus import Bus, Record
-from .ingest_service import Gathered, IngestService
-from .limits import Limits, LimitsError
-from .workers import Worker
+from services import topics
+from services.bus import Bus, Record
+from services.ingest_service import Gathered, IngestService
+from services.limits import Limits, LimitsError
+from services.workers import Worker
 
 log = logging.getLogger("mfc.ingest")
 

@@ -9,25 +9,25 @@ from typing import Any, Callable
 from fusion.model import Sensor
 from fusion.pipeline import Fusion
 
-from .alert_router import AlertRouter
-from .broadcast import Broadcaster
-from .federation import AgreementStore, FederationExporter
-from .federation_in import FederationImporter
-from .federation_push import FederationPusher
-from .bus import Bus, make_bus
-from .geography import build_geography, usable_zones
-from .ingest_service import MAX_FUTURE_S, IngestService
-from .keyring import KeyRing, KeyWatcher
-from .keys import KeyStore
-from .limits import Limits
-from .settings import Settings
-from .store import Store
-from .sensor_registry import SENSORS_TOPIC, SensorRegistry, sensor_message
-from .topics import ZONES as ZONES_TOPIC, zone_message
-from .subscriptions import SubscriptionStore
-from .webhook_net import deployment_policy
-from .workflow import SuppressionCache
-from .workers import FusionWorker, StoreWorker, Worker
+from services.alert_router import AlertRouter
+from services.broadcast import Broadcaster
+from services.federation import AgreementStore, FederationExporter
+from services.federation_in import FederationImporter
+from services.federation_push import FederationPusher
+from services.bus import Bus, make_bus
+from services.geography import build_geography, usable_zones
+from services.ingest_service import MAX_FUTURE_S, IngestService
+from services.keyring import KeyRing, KeyWatcher
+from services.keys import KeyStore
+from services.limits import Limits
+from services.settings import Settings
+from services.store import Store
+from services.sensor_registry import SENSORS_TOPIC, SensorRegistry, sensor_message
+from services.topics import ZONES as ZONES_TOPIC, zone_message
+from services.subscriptions import SubscriptionStore
+from services.webhook_net import deployment_policy
+from services.workflow import SuppressionCache
+from services.workers import FusionWorker, StoreWorker, Worker
 
 log = logging.getLogger("mfc.runtime")
 

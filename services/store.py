@@ -20,8 +20,8 @@ from fusion.model import iso_time
 
 from ingest.timeparse import parse_iso
 
-from .conflation import steady
-from .workflow import SEVERITIES, TERMINAL, apply_change
+from services.conflation import steady
+from services.workflow import SEVERITIES, TERMINAL, apply_change
 
 metadata = MetaData()
 ID_LENGTH = 160  # a partner's record: "<origin node>:<its id>" (node ids up to 64 characters)
@@ -581,7 +581,7 @@ class Store:
             n = conn.execute(select(func.count()).select_from(alerts).where(
                 held, self._releasable_clause(agency))).scalar_one()
             legacy = conn.execute(select(alerts.c.evidence).where(held, alerts.c.releasability.is_(None)))
-            from .visibility import releasable_to
+            from services.visibility import releasable_to
             return n + sum(releasable_to({"evidence": json.loads(e or "{}")}, agency) for (e,) in legacy)
 
     @staticmethod
@@ -707,7 +707,7 @@ def _tokens_text(tokens: Any) -> str:
 def _covering_tokens(agency: str) -> list[str]:
     """Every token that covers ``agency`` (``services.visibility.covers``): the wildcards, the
     agency itself and each of its dash-separated prefixes (``PH`` covers ``PH-CG``)."""
-    from .visibility import WILDCARDS
+    from services.visibility import WILDCARDS
     parts = agency.split("-")
     return sorted({*WILDCARDS, agency, *("-".join(parts[:i]) for i in range(1, len(parts)))} - {""})
 

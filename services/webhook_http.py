@@ -18,7 +18,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from .webhook_net import Target
+from services.webhook_net import Target
 
 
 class WebhookSendError(OSError):

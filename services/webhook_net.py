@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Callable
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
-    from .settings import Settings
+    from services.settings import Settings
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], list[str]]

@@ -29,11 +29,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from . import topics
-from .bus import Bus
-from .subscriptions import Subscription
-from .webhook_http import WebhookSendError, post
-from .webhook_net import WebhookAddressError, WebhookPolicy, WebhookResolveError, check_target
+from services import topics
+from services.bus import Bus
+from services.subscriptions import Subscription
+from services.webhook_http import WebhookSendError, post
+from services.webhook_net import WebhookAddressError, WebhookPolicy, WebhookResolveError, check_target
 
 log = logging.getLogger("mfc.webhooks")
 RETRY_STATUSES = (408, 425, 429)

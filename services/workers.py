@@ -19,14 +19,14 @@ from typing import Any, Callable
 from fusion.model import Observation
 from fusion.pipeline import Fusion
 
-from . import topics
-from .broadcast import Broadcaster
-from .bus import Bus, consumer_waiting_for_broker
-from .checkpoint import Checkpoint, CheckpointSuperseded
-from .conflation import Conflator
-from .feed_order import FeedOrder
-from .store import Store
-from .workflow import SuppressionCache
+from services import topics
+from services.broadcast import Broadcaster
+from services.bus import Bus, consumer_waiting_for_broker
+from services.checkpoint import Checkpoint, CheckpointSuperseded
+from services.conflation import Conflator
+from services.feed_order import FeedOrder
+from services.store import Store
+from services.workflow import SuppressionCache
 
 log = logging.getLogger("mfc.workers")
 
