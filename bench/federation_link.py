@@ -37,8 +37,8 @@ import httpx
 
 from fusion.model import iso_time
 from ingest.timeparse import parse_iso
-from services import topics
-from services.kafka_bus import KafkaBus
+from services.bus import topics
+from services.bus.kafka_bus import KafkaBus
 
 from .soak import wait_healthy
 

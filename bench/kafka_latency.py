@@ -46,10 +46,10 @@ from pathlib import Path
 from fusion.model import Observation
 from fusion.pipeline import Fusion
 from fusion.rules import Geography
-from services import topics
-from services.bus import EmbeddedBus
+from services.bus import topics
+from services.bus.core import EmbeddedBus
 from services.checkpoint import Checkpoint
-from services.kafka_bus import KafkaBus, ensure_topics
+from services.bus.kafka_bus import KafkaBus, ensure_topics
 from services.workers import FusionWorker
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -29,8 +29,8 @@ import time
 import uuid
 
 from fusion.model import Sensor
-from services import topics
-from services.bus import EmbeddedBus
+from services.bus import topics
+from services.bus.core import EmbeddedBus
 from services.ingest_service import IngestService
 from services.limits import Limits
 from services.raw_ingest import nmea_listeners
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     measure("embedded", lambda: (EmbeddedBus(), ""), payload, mmsis, args.repeat)
     if args.no_kafka:
         return 0
-    from services.kafka_bus import KafkaBus, ensure_topics
+    from services.bus.kafka_bus import KafkaBus, ensure_topics
 
     from .kafka_latency import Broker
     with Broker(args.bootstrap) as bootstrap:

@@ -27,8 +27,8 @@ import logging
 import time
 from typing import Any, Iterable
 
-from services import topics
-from services.bus import Bus
+from services.bus import topics
+from services.bus.core import Bus
 from services.subscriptions import Subscription, SubscriptionStore, route
 from services.webhook_net import WebhookPolicy
 from services.webhooks import WebhookSender, sign, verify

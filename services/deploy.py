@@ -18,7 +18,7 @@ from pathlib import Path
 from fusion.model import Sensor
 from fusion.pipeline import Fusion
 
-from services.bus import Bus, make_bus
+from services.bus.core import Bus, make_bus
 from services.checkpoint import Checkpoint, CheckpointError
 from services.geography import build_geography
 from services.ingest_service import MAX_FUTURE_S, IngestService
@@ -46,7 +46,7 @@ def connect(settings: Settings, max_wait_s: float = 30.0) -> Bus:
         try:
             bus = make_bus(settings.bus, settings.bus_prefix)
             if settings.bus.startswith("kafka://"):
-                from services.kafka_bus import ensure_topics
+                from services.bus.kafka_bus import ensure_topics
                 ensure_topics(bus)
             return bus
         except Exception as exc:  # noqa: BLE001 - only the broker's own errors are waited out

@@ -67,9 +67,9 @@ from kafka.errors import SecurityDisabledError
 from sqlalchemy import Column, Float, MetaData, String, Table, Text, create_engine, delete, select
 from sqlalchemy.exc import IntegrityError
 
-from services import topics
-from services.bus import Bus
-from services.kafka_bus import PARTNER_TOPIC, KafkaBus, ensure_topics
+from services.bus import topics
+from services.bus.core import Bus
+from services.bus.kafka_bus import PARTNER_TOPIC, KafkaBus, ensure_topics
 from services.visibility import SensorLookup, narrowed_view
 from services.workers import Worker
 from services.workflow import TERMINAL, check_bbox, meet

@@ -52,11 +52,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fusion.model import iso_time
 from ingest.timeparse import parse_iso
 
-from services import topics
-from services.bus import Bus, Consumer
+from services.bus import topics
+from services.bus.core import Bus, Consumer
 from services.federation import (_NODE, _TOKEN, CATCHING_UP_S, ENVELOPE_VERSION, HEARTBEAT_S, HOP_LIMIT, KINDS,
                          RETENTION_MAX_S, RETENTION_MIN_S, AgreementStore, partner_key, partner_topic, verify)
-from services.kafka_bus import PARTNER_TOPIC, ensure_topics
+from services.bus.kafka_bus import PARTNER_TOPIC, ensure_topics
 from services.workers import Worker, finite_number
 from services.workflow import CATEGORIES, SEVERITIES, STATES, TERMINAL
 

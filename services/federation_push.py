@@ -31,9 +31,9 @@ import httpx
 
 from fusion.model import iso_time
 
-from services.bus import Bus, Consumer
+from services.bus.core import Bus, Consumer
 from services.federation import Agreement, AgreementStore, partner_topic
-from services.kafka_bus import PARTNER_TOPIC, ensure_topics
+from services.bus.kafka_bus import PARTNER_TOPIC, ensure_topics
 from services.workers import Worker
 
 log = logging.getLogger("mfc.federation.push")

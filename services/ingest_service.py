@@ -28,8 +28,8 @@ from ingest.asterix import decode_asterix
 from ingest.errors import IngestError
 from ingest.radar import decode_radar_line
 
-from services import topics
-from services.bus import Bus
+from services.bus import topics
+from services.bus.core import Bus
 
 MAX_FUTURE_S = 300.0  # a live report this far ahead of its receipt is a clock fault
 DELIVERY_TIMEOUT_S = 10.0  # how long an HTTP ingest waits for the bus to acknowledge its lines

@@ -20,8 +20,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from services import topics
-from services.bus import Bus, Record
+from services.bus import topics
+from services.bus.core import Bus, Record
 from services.ingest_service import Gathered, IngestService
 from services.limits import Limits, LimitsError
 from services.workers import Worker

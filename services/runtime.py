@@ -14,7 +14,7 @@ from services.broadcast import Broadcaster
 from services.federation import AgreementStore, FederationExporter
 from services.federation_in import FederationImporter
 from services.federation_push import FederationPusher
-from services.bus import Bus, make_bus
+from services.bus.core import Bus, make_bus
 from services.geography import build_geography, usable_zones
 from services.ingest_service import MAX_FUTURE_S, IngestService
 from services.keyring import KeyRing, KeyWatcher
@@ -23,7 +23,7 @@ from services.limits import Limits
 from services.settings import Settings
 from services.store import Store
 from services.sensor_registry import SENSORS_TOPIC, SensorRegistry, sensor_message
-from services.topics import ZONES as ZONES_TOPIC, zone_message
+from services.bus.topics import ZONES as ZONES_TOPIC, zone_message
 from services.subscriptions import SubscriptionStore
 from services.webhook_net import deployment_policy
 from services.workflow import SuppressionCache

@@ -17,7 +17,7 @@ from sqlalchemy import Column, Float, MetaData, String, Table, Text, create_engi
 from fusion.model import Sensor
 from ingest.sensors import load_sensors, sensor_to_dict
 
-from services.topics import SENSORS as SENSORS_TOPIC  # key: sensor id; value: the sensor, or {"id", "deleted": true}
+from services.bus.topics import SENSORS as SENSORS_TOPIC  # key: sensor id; value: the sensor, or {"id", "deleted": true}
 
 metadata = MetaData()
 registered = Table(
@@ -109,7 +109,7 @@ class SensorFollower:
     def __init__(self, bus: Any, sensors: dict[str, Sensor], on_change: Any = None, name: str = "sensors") -> None:
         import uuid
         self.sensors, self.on_change = sensors, on_change
-        from services.bus import consumer_waiting_for_broker
+        from services.bus.core import consumer_waiting_for_broker
         self.consumer = consumer_waiting_for_broker(bus, SENSORS_TOPIC, f"{name}-{uuid.uuid4().hex[:12]}")
         self.applied = 0
 

@@ -29,8 +29,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from services import topics
-from services.bus import Bus
+from services.bus import topics
+from services.bus.core import Bus
 from services.subscriptions import Subscription
 from services.webhook_http import WebhookSendError, post
 from services.webhook_net import WebhookAddressError, WebhookPolicy, WebhookResolveError, check_target

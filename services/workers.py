@@ -19,12 +19,12 @@ from typing import Any, Callable
 from fusion.model import Observation
 from fusion.pipeline import Fusion
 
-from services import topics
+from services.bus import topics
 from services.broadcast import Broadcaster
-from services.bus import Bus, consumer_waiting_for_broker
+from services.bus.core import Bus, consumer_waiting_for_broker
 from services.checkpoint import Checkpoint, CheckpointSuperseded
 from services.conflation import Conflator
-from services.feed_order import FeedOrder
+from services.bus.feed_order import FeedOrder
 from services.store import Store
 from services.workflow import SuppressionCache
 

@@ -22,9 +22,9 @@ import shapely
 
 from fusion.pipeline import Fusion
 
-from services.bus import consumer_waiting_for_broker
+from services.bus.core import consumer_waiting_for_broker
 from services.geography import usable_zones
-from services.topics import ZONES as ZONES_TOPIC
+from services.bus.topics import ZONES as ZONES_TOPIC
 
 log = logging.getLogger("mfc.zones")
 

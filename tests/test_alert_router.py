@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from fusion.model import Sensor
-from services import topics
+from services.bus import topics
 from services.alert_router import WebhookSender, sign, verify
-from services.bus import EmbeddedBus
+from services.bus.core import EmbeddedBus
 from services.settings import ApiKey
 from services.subscriptions import Subscription, releasable_to, route
 from services.webhook_net import WebhookPolicy

@@ -11,7 +11,7 @@ import threading
 import httpx
 import pytest
 
-from services import topics
+from services.bus import topics
 from services.runtime import Runtime
 from services.settings import ApiKey, Settings
 from services.workflow import meet
@@ -399,7 +399,7 @@ class Sent:
 
 def test_the_router_sends_incidents_to_releasable_agencies_webhooks_and_holds_suppressed_alerts(tmp_path):
     from services.alert_router import AlertRouter
-    from services.bus import EmbeddedBus
+    from services.bus.core import EmbeddedBus
     from services.store import Store
     from services.subscriptions import Subscription, SubscriptionStore
     from services.workflow import SuppressionCache
@@ -433,7 +433,7 @@ def test_the_router_sends_incidents_to_releasable_agencies_webhooks_and_holds_su
 
 
 def test_an_incident_webhook_names_the_incident():
-    from services.bus import EmbeddedBus
+    from services.bus.core import EmbeddedBus
     from services.subscriptions import Subscription
     from services.webhooks import WebhookSender
     sender = WebhookSender(EmbeddedBus())

@@ -14,8 +14,8 @@ import time
 import pytest
 from pyproj import Geod
 
-from services import topics
-from services.bus import EmbeddedBus
+from services.bus import topics
+from services.bus.core import EmbeddedBus
 from services.ingest_service import IngestService
 from services.limits import Limits, LimitsError
 from services.raw_ingest import asterix_listener, parse_asterix_sources

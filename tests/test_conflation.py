@@ -8,8 +8,8 @@ import time
 
 from fusion.model import Sensor
 from fusion.pipeline import Fusion
-from services import topics
-from services.bus import EmbeddedBus
+from services.bus import topics
+from services.bus.core import EmbeddedBus
 from services.conflation import Conflator
 from services.workers import FusionWorker
 

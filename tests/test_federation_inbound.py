@@ -20,7 +20,7 @@ from contextlib import ExitStack, contextmanager
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from services import topics
+from services.bus import topics
 from services.federation import seal
 from services.federation_in import inbound_topic
 from services.settings import ApiKey

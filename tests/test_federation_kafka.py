@@ -24,8 +24,8 @@ import pytest
 
 from kafka import KafkaConsumer, TopicPartition
 
-from services import topics
-from services.kafka_bus import KafkaBus, decode_value
+from services.bus import topics
+from services.bus.kafka_bus import KafkaBus, decode_value
 
 from .conftest import LiveServer, make_runtime, wait_for
 from .kafka_fixture import KAFKA_DEV, MISSING_PREREQUISITE, _free_port, unique_name

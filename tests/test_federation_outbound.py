@@ -14,7 +14,7 @@ import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from services import topics
+from services.bus import topics
 from services.federation import canonical, verify
 from services.settings import ApiKey
 

@@ -8,8 +8,8 @@ import random
 from fusion.model import Sensor
 from fusion.pipeline import Fusion
 from ingest.timeparse import parse_iso
-from services import topics
-from services.bus import EmbeddedBus
+from services.bus import topics
+from services.bus.core import EmbeddedBus
 from services.store import Store
 from services.workers import FusionWorker, StoreWorker
 

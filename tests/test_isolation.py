@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from fusion.model import Sensor
-from services import topics
+from services.bus import topics
 from services.settings import ApiKey
 
 from .conftest import INTEGRATOR_KEY, OFFICER_KEY, LiveServer, make_runtime, wait_for

@@ -12,10 +12,10 @@ from fusion.model import iso_time
 from fusion.pipeline import Fusion
 from ingest.sensors import load_sensors
 from sample_feeds.generate import generate
-from services import topics
+from services.bus import topics
 from services.fuse import load_observations
 from services.geography import build_geography
-from services.kafka_bus import KafkaBus, ensure_topics
+from services.bus.kafka_bus import KafkaBus, ensure_topics
 from services.workers import FusionWorker
 
 from .conftest import wait_for

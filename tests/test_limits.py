@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from pyais.encode import encode_dict
 
 from api.app import create_app
-from services import topics
+from services.bus import topics
 from services.broadcast import Broadcaster, TooManyListeners
 from services.limits import Limits, LimitsError
 from services.runtime import Runtime

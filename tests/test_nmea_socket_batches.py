@@ -14,8 +14,8 @@ import pytest
 from pyais import decode as pyais_decode
 from pyais.encode import encode_dict
 
-from services import topics
-from services.bus import EmbeddedBus
+from services.bus import topics
+from services.bus.core import EmbeddedBus
 from services.ingest_service import IngestService
 from services.limits import Limits
 from services.raw_ingest import nmea_listeners

@@ -93,7 +93,7 @@ def test_a_registered_ais_receiver_extends_the_coverage_ais_gap_judges_by(live_s
 
 
 def test_other_processes_follow_registrations_on_the_sensors_topic():
-    from services.bus import EmbeddedBus
+    from services.bus.core import EmbeddedBus
     from services.sensor_registry import SENSORS_TOPIC, SensorFollower, sensor_message
     from ingest.sensors import load_sensors
     bus = EmbeddedBus()

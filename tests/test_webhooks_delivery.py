@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from services import topics
-from services.bus import EmbeddedBus
+from services.bus import topics
+from services.bus.core import EmbeddedBus
 from services.subscriptions import Subscription
 from services.webhook_http import WebhookSendError, post
 from services.webhook_net import Target, WebhookPolicy

@@ -9,8 +9,8 @@ import json
 import httpx
 import pytest
 
-from services import topics
-from services.bus import EmbeddedBus
+from services.bus import topics
+from services.bus.core import EmbeddedBus
 from services.settings import ApiKey, Settings
 from services.subscriptions import Subscription, SubscriptionError, parse_subscription
 from services.webhook_net import WebhookAddressError, WebhookPolicy, check_target, deployment_policy

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 
-from services import topics
+from services.bus import topics
 from services.visibility import STAFF_ROLES, visible_alerts
 from services.workflow import WorkflowError, check_change
 

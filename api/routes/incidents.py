@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 
-from services import topics
+from services.bus import topics
 from services.workflow import CATEGORIES, WorkflowError, check_change, meet, visible_incidents
 
 from ..deps import AUTH, Acker, Reader, RuntimeDep, errors, json_schema, raw_body

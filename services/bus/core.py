@@ -249,17 +249,17 @@ DEADLETTER_RETAIN = 10_000  # dead letters the embedded bus keeps (nothing in on
 def make_bus(url: str, prefix: str = "") -> Bus:
     """The bus for ``MFC_BUS``; ``prefix`` (``MFC_KAFKA_PREFIX``) goes before Kafka topic and group names."""
     if url == "embedded":
-        from services import topics
+        from services.bus import topics
         return EmbeddedBus(retain_by_topic={topics.DEADLETTER: DEADLETTER_RETAIN},
                            compacted=COMPACTED_TOPICS)
     if url.startswith("kafka://"):
-        from services.kafka_bus import KafkaBus  # imported only when used
+        from services.bus.kafka_bus import KafkaBus  # imported only when used
         return KafkaBus(url[len("kafka://"):], prefix=prefix)
     raise ValueError(f"unknown bus {url!r}")
 
 
 def _compacted_topics() -> tuple[str, ...]:
-    from services import topics
+    from services.bus import topics
     return (topics.TRACKS, topics.ALERTS, topics.SENSORS, topics.ZONES, topics.agency_alerts(""))
 
 

@@ -2,7 +2,7 @@
 
 All use of kafka-python in the project is wrapped here.
 
-- Values are JSON in UTF-8 (``services.bus.encode``), keys UTF-8 strings (or no key).
+- Values are JSON in UTF-8 (``services.bus.core.encode``), keys UTF-8 strings (or no key).
 - The producer waits for all in-sync replicas (``acks=all``), retries, and is idempotent when
   the client and broker allow it; ``flush()`` blocks until everything published so far is
   acknowledged and raises the first delivery error, if any.
@@ -34,8 +34,8 @@ from kafka.errors import CommitFailedError, KafkaConfigurationError, KafkaError,
 from kafka.protocol.consumer.metadata import ConsumerProtocolAssignment, ConsumerProtocolSubscription
 from kafka.structs import OffsetAndMetadata
 
-from services import topics
-from services.bus import Record, encode
+from services.bus import topics
+from services.bus.core import Record, encode
 
 log = logging.getLogger("mfc.kafka")
 

@@ -1,0 +1,1 @@
+"""Messaging: the bus interface and its embedded and Kafka backends, the topic contract, feed-time ordering."""
