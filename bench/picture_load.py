@@ -72,7 +72,7 @@ class Mover(threading.Thread):
 
     def __init__(self, db: str, lines: list[dict], every_s: float = 0.5) -> None:
         super().__init__(daemon=True)
-        from services.store import Store
+        from services.store.sql import Store
         self.store, self.lines, self.every_s = Store(db), lines, every_s
         self.halt = threading.Event()
         self.writes = 0
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seconds", type=float, default=6.0, help="polling time per configuration")
     args = ap.parse_args(argv)
     levels = [int(x) for x in args.clients.split(",")]
-    from services.store import Store
+    from services.store.sql import Store
     with tempfile.TemporaryDirectory(prefix="mfc-picture-bench-") as tmp:
         db = f"sqlite:///{Path(tmp) / 'mfc.db'}"
         sensors = Path(tmp) / "sensors.json"

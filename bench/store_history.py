@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from services.store import Store
+from services.store.sql import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_feeds" / "scs"

@@ -94,7 +94,7 @@ class FollowSensors(Worker):
 
     def __init__(self, bus: Bus, sensors: dict[str, Sensor], on_change=None) -> None:
         super().__init__("sensor-follower")
-        from services.sensor_registry import SensorFollower
+        from services.store.sensor_registry import SensorFollower
         self.follower = SensorFollower(bus, sensors, on_change)
 
     def run(self) -> None:
@@ -260,7 +260,7 @@ def cmd_router(args: argparse.Namespace) -> int:
     from services.webhook_net import deployment_policy
     settings = Settings.from_env()
     bus = connect(settings)
-    from services.store import Store
+    from services.store.sql import Store
     from services.workflow import SuppressionCache
     subscriptions = SubscriptionStore(settings.db)
     store = Store(settings.db)  # suppressions: what the router holds back

@@ -21,8 +21,8 @@ from services.keyring import KeyRing, KeyWatcher
 from services.keys import KeyStore
 from services.limits import Limits
 from services.settings import Settings
-from services.store import Store
-from services.sensor_registry import SENSORS_TOPIC, SensorRegistry, sensor_message
+from services.store.sql import Store
+from services.store.sensor_registry import SENSORS_TOPIC, SensorRegistry, sensor_message
 from services.bus.topics import ZONES as ZONES_TOPIC, zone_message
 from services.subscriptions import SubscriptionStore
 from services.webhook_net import deployment_policy

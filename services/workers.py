@@ -25,7 +25,7 @@ from services.bus.core import Bus, consumer_waiting_for_broker
 from services.checkpoint import Checkpoint, CheckpointSuperseded
 from services.conflation import Conflator
 from services.bus.feed_order import FeedOrder
-from services.store import Store
+from services.store.sql import Store
 from services.workflow import SuppressionCache
 
 log = logging.getLogger("mfc.workers")

@@ -1,6 +1,6 @@
 """The alert workflow and incidents: transitions, the audit trail, suppressions, releasability meets.
 
-Pure functions over plain dicts; the store (``services.store``) persists what they decide and
+Pure functions over plain dicts; the store (``services.store.sql``) persists what they decide and
 the routes (``api/routes/alerts.py``, ``incidents.py``, ``suppressions.py``) speak HTTP.
 
 * A change (``PATCH``) may set ``state`` (``acknowledged``, ``closed``, ``open`` to reopen),

@@ -400,7 +400,7 @@ class Sent:
 def test_the_router_sends_incidents_to_releasable_agencies_webhooks_and_holds_suppressed_alerts(tmp_path):
     from services.alert_router import AlertRouter
     from services.bus.core import EmbeddedBus
-    from services.store import Store
+    from services.store.sql import Store
     from services.subscriptions import Subscription, SubscriptionStore
     from services.workflow import SuppressionCache
     bus, store, clock = EmbeddedBus(), Store(f"sqlite:///{tmp_path / 'r.db'}"), Clock()
@@ -486,7 +486,7 @@ def test_held_back_alerts_stay_out_of_ogc_and_metrics_and_agencies_count_only_th
 def test_an_agency_suppressed_count_matches_the_releasability_rule(tmp_path):
     """The count made in the database agrees with ``visibility.covers`` token by token, including
     tokens holding LIKE's wildcards and lines stored before the releasability column existed."""
-    from services.store import Store, alerts as alerts_table
+    from services.store.sql import Store, alerts as alerts_table
     from services.visibility import covers
     store = Store(f"sqlite:///{tmp_path / 's.db'}")
     cases = [("PH",), ("PH-CG",), ("PH-CGX",), ("P_",), ("P%",), ("ALL",), ("ASEAN",), (), ("VN-MSA", "PH-CG-7")]

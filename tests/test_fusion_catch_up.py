@@ -10,7 +10,7 @@ from fusion.pipeline import Fusion
 from ingest.timeparse import parse_iso
 from services.bus import topics
 from services.bus.core import EmbeddedBus
-from services.store import Store
+from services.store.sql import Store
 from services.workers import FusionWorker, StoreWorker
 
 from .builders import T0, radar, vessel_ais, vessel_plots

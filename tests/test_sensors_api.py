@@ -94,7 +94,7 @@ def test_a_registered_ais_receiver_extends_the_coverage_ais_gap_judges_by(live_s
 
 def test_other_processes_follow_registrations_on_the_sensors_topic():
     from services.bus.core import EmbeddedBus
-    from services.sensor_registry import SENSORS_TOPIC, SensorFollower, sensor_message
+    from services.store.sensor_registry import SENSORS_TOPIC, SensorFollower, sensor_message
     from ingest.sensors import load_sensors
     bus = EmbeddedBus()
     radar = load_sensors({"sensors": [{**RADAR, "owner": "PH-CG"}]})["RAD-NEW"]

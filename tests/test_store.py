@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from fusion.model import iso_time
 from ingest.timeparse import parse_iso
-from services.store import Store
+from services.store.sql import Store
 
 from .pg_fixture import postgres_url  # noqa: F401
 

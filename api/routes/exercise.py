@@ -13,7 +13,7 @@ from ingest.errors import IngestError
 from services.ingest_service import BusUnavailable, TooManyLines
 from services.replay_http import SendFailed
 from services.scenario.exercise import ExerciseBusy, ExerciseError, ServerExercise, Target, refuse, scenario
-from services.sensor_registry import parse_sensors
+from services.store.sensor_registry import parse_sensors
 
 from ..deps import AUTH, Admin, RuntimeDep, errors, json_schema, raw_body
 from ..models import ExerciseIn, ExerciseState

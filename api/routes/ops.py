@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from services import store as store_tables
+from services.store import sql as store_tables
 from services.visibility import STAFF_ROLES, visible_alerts, visible_tracks
 
 from ..deps import AUTH, CountersDep, Reader, RuntimeDep, errors

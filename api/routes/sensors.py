@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fusion.model import iso_time
 from ingest.errors import IngestError
 from ingest.sensors import sensor_to_dict
-from services.sensor_registry import parse_sensors
+from services.store.sensor_registry import parse_sensors
 from services.visibility import visible_alerts, visible_sensors
 
 from ..deps import AUTH, Ingester, RuntimeDep, SensorReader, errors, json_schema, raw_body
