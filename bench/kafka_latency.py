@@ -48,7 +48,7 @@ from fusion.pipeline import Fusion
 from fusion.rules import Geography
 from services.bus import topics
 from services.bus.core import EmbeddedBus
-from services.checkpoint import Checkpoint
+from services.state.checkpoint import Checkpoint
 from services.bus.kafka_bus import KafkaBus, ensure_topics
 from services.workers import FusionWorker
 

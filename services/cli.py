@@ -177,7 +177,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_checkpoint_convert(args: argparse.Namespace) -> int:
-    from services.checkpoint import CheckpointError, convert_pickle
+    from services.state.checkpoint import CheckpointError, convert_pickle
     try:
         header = convert_pickle(Path(args.old), Path(args.new))
     except CheckpointError as exc:

@@ -19,7 +19,7 @@ from fusion.model import Sensor
 from fusion.pipeline import Fusion
 
 from services.bus.core import Bus, make_bus
-from services.checkpoint import Checkpoint, CheckpointError
+from services.state.checkpoint import Checkpoint, CheckpointError
 from services.geography import build_geography
 from services.ingest_service import MAX_FUTURE_S, IngestService
 from services.limits import Limits, LimitsError

@@ -22,7 +22,7 @@ from fusion.pipeline import Fusion
 from services.bus import topics
 from services.broadcast import Broadcaster
 from services.bus.core import Bus, consumer_waiting_for_broker
-from services.checkpoint import Checkpoint, CheckpointSuperseded
+from services.state.checkpoint import Checkpoint, CheckpointSuperseded
 from services.conflation import Conflator
 from services.bus.feed_order import FeedOrder
 from services.store.sql import Store

@@ -16,7 +16,7 @@ from fusion.pipeline import Fusion
 from fusion.rules import Geography, RuleEngine, RulesConfig
 from ingest.errors import IngestError
 from ingest.sensors import load_sensors
-from services.checkpoint import Checkpoint
+from services.state.checkpoint import Checkpoint
 from services.geography import build_geography
 
 GEOD = Geod(ellps="WGS84")

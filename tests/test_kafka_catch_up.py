@@ -67,7 +67,7 @@ def test_a_backlog_on_six_partitions_is_fused_to_its_end_by_each_worker_in_turn(
     the second worker of a process stalled with 5,000 records held and none handled.)"""
     from fusion.model import Observation
     from fusion.rules import Geography
-    from services.checkpoint import Checkpoint
+    from services.state.checkpoint import Checkpoint
     t0 = time.time() - 3600
     observations = [Observation("ais_position", "AIS1", t0 + (i // 5000) * 2.0 + (i % 5000) * 0.0004,
                                 lat=8.0 + (i % 5000) * 0.0016, lon=110.0 + (i % 5000) * 0.0016 + (i // 5000) * 0.0002,

@@ -37,7 +37,7 @@ from services.bus import topics
 from services.fuse import load_observations
 from services.geography import build_geography
 from services.bus.core import EmbeddedBus
-from services.checkpoint import Checkpoint
+from services.state.checkpoint import Checkpoint
 from services.ingest_service import IngestService
 from services.bus.kafka_bus import KafkaBus, TopicSpec, ensure_topics
 

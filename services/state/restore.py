@@ -22,8 +22,8 @@ from fusion.rules.loitering import Loitering
 from fusion.rules.traffic import TrafficMap
 from fusion.rules.zones import ZoneEntry
 
-from services.state_codec import StateFormatError, decode, encode
-from services.state_file import CheckpointError
+from services.state.codec import StateFormatError, decode, encode
+from services.state.file import CheckpointError
 
 
 def state_of(fusion: Fusion) -> tuple[dict[str, Any], list[np.ndarray]]:

@@ -12,8 +12,8 @@ import pickle
 from pathlib import Path
 from typing import Any
 
-from services.state_codec import StateFormatError, allowed_method
-from services.state_file import CheckpointError
+from services.state.codec import StateFormatError, allowed_method
+from services.state.file import CheckpointError
 
 _GLOBALS = {
     ("collections", "deque"), ("collections", "OrderedDict"), ("functools", "partial"), ("builtins", "set"), ("builtins", "frozenset"),

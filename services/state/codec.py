@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from services.state_classes import ALLOWED, qualified_name
+from services.state.classes import ALLOWED, qualified_name
 
 _ARRAY_CODES = frozenset("bBhHiIlLqQfd")
 _FLOATS = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}

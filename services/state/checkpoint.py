@@ -47,8 +47,8 @@ from typing import Any
 
 from fusion.pipeline import Fusion
 
-from services.state_file import CheckpointError, read_state, write_state
-from services.state_restore import restore, state_of
+from services.state.file import CheckpointError, read_state, write_state
+from services.state.restore import restore, state_of
 
 __all__ = ["Checkpoint", "CheckpointError", "CheckpointSuperseded", "convert_pickle"]
 
@@ -275,7 +275,7 @@ def _open_private(path: Path, mode: str) -> Any:
 def convert_pickle(old: Path, new: Path) -> dict[str, Any]:
     """Convert a pickled checkpoint of an earlier version (UNPICKLES ``old``: run it only on a
     file this deployment's fusion service wrote).  Returns the header written to ``new``."""
-    from services.state_legacy import read_pickle
+    from services.state.legacy import read_pickle
     data = read_pickle(old)
     tree, arrays = state_of(data["fusion"])
     header = {"covered": sorted(data["covered"].items()), "generation": data.get("generation", 0)}
