@@ -2,9 +2,9 @@
 
 The checkpoint is one file, a ZIP container written atomically (temporary file, fsync,
 rename) with owner-only permissions (0600): ``state.json`` (format name and version, the
-offsets covered, and the state as plain data, ``state_codec``) and ``arrays/<i>.npy``
+offsets covered, and the state as plain data, ``codec``) and ``arrays/<i>.npy``
 (the tracker's tables, read with ``allow_pickle=False``).  Loading never runs code: only
-classes on the allow-list (``state_classes``) are rebuilt, and anything else, or a corrupt,
+classes on the allow-list (``classes``) are rebuilt, and anything else, or a corrupt,
 truncated or unknown file, raises ``CheckpointError``.
 
 The geography (land, zones, ports: Shapely geometries and trees) is not stored: ``load``

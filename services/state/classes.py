@@ -1,4 +1,4 @@
-"""The one allow-list of classes a fusion checkpoint may hold (``state_codec``).
+"""The one allow-list of classes a fusion checkpoint may hold (``codec``).
 
 A class is here because the fusion state is made of it; a checkpoint naming any other
 class (``os.system``, ``subprocess.Popen``, a class of this project not listed) is

@@ -12,7 +12,7 @@
   ``{"aa": i, "id": n}``: a standard-library ``array.array``, stored as NumPy array ``i``;
   ``{"n": i}``: a NumPy scalar, kept as a 0-d array;
 * ``{"o": "module.Class", "id": n, "v": {attribute: value}}``: an object of a class on the
-  allow-list (``state_classes.ALLOWED``), rebuilt with ``object.__new__`` and attribute
+  allow-list (``classes.ALLOWED``), rebuilt with ``object.__new__`` and attribute
   assignment only;
 * ``{"r": n}``: the container or object with that id again (shared references, cycles);
 * ``{"m": "name", "self": obj}``: a bound method (a function defined by an allowed class),
@@ -178,7 +178,7 @@ class _Decoder:
             raise StateFormatError(f"unexpected value {str(v)[:60]!r}")
         if "f" in v:
             return _FLOATS[v["f"]]
-        if "i" in v:   # an integer beyond 64 bits (``state_file``)
+        if "i" in v:   # an integer beyond 64 bits (``file``)
             if type(v["i"]) is not str or not v["i"].lstrip("-").isdigit() or len(v["i"]) > 4300:
                 raise StateFormatError(f"bad integer {str(v['i'])[:60]!r}")
             return int(v["i"])

@@ -1,7 +1,7 @@
 """The checkpoint file: a ZIP of ``state.json`` and ``arrays/<i>.npy``, nothing executable.
 
 ``state.json``: ``{"format": "mfc-fusion-state", "version": 1, "generation": g,
-"covered": [[partition, next offset]...], "arrays": n, "state": <state_codec tree>}``.
+"covered": [[partition, next offset]...], "arrays": n, "state": <codec tree>}``.
 Arrays are written and read with ``allow_pickle=False``; the ZIP's CRCs catch corruption.
 """
 
@@ -50,8 +50,8 @@ def write_state(path: Path, header: dict[str, Any], tree: Any, arrays: list[np.n
 def _json(doc: dict[str, Any]) -> bytes:
     """Compact JSON by orjson (a tenth of ``json.dumps``' time on a large state).  An integer
     beyond 64 bits, which orjson refuses (and reads back as a float), is written as
-    ``{"i": "digits"}`` (``state_codec.decode`` reads it).  The tree holds no non-finite float:
-    ``state_codec`` writes them as ``{"f": ...}`` (orjson would write null)."""
+    ``{"i": "digits"}`` (``codec.decode`` reads it).  The tree holds no non-finite float:
+    ``codec`` writes them as ``{"f": ...}`` (orjson would write null)."""
     try:
         return orjson.dumps(doc)
     except orjson.JSONEncodeError:

@@ -1,6 +1,6 @@
 """A ``Fusion`` as checkpoint data, and back into a freshly built one.
 
-What is stored: the tracker and the rule engine (``state_codec``), the sensors the tracker
+What is stored: the tracker and the rule engine (``codec``), the sensors the tracker
 knew, and of the geography only what changes at run time: sensors' releasability, the AIS
 receivers and the names of the watch zones (rules key their state by zone index).  The
 geometry itself is rebuilt at start (``services.geography.build_geography``).
