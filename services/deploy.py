@@ -255,9 +255,9 @@ def cmd_api(args: argparse.Namespace) -> int:
 
 def cmd_router(args: argparse.Namespace) -> int:
     """The alert router alone (``mfc api`` runs one too; all share one consumer group)."""
-    from services.alert_router import AlertRouter
-    from services.subscriptions import SubscriptionStore
-    from services.webhook_net import deployment_policy
+    from services.delivery.alert_router import AlertRouter
+    from services.delivery.subscriptions import SubscriptionStore
+    from services.delivery.webhook_net import deployment_policy
     settings = Settings.from_env()
     bus = connect(settings)
     from services.store.sql import Store

@@ -9,8 +9,8 @@ from typing import Any, Callable
 from fusion.model import Sensor
 from fusion.pipeline import Fusion
 
-from services.alert_router import AlertRouter
-from services.broadcast import Broadcaster
+from services.delivery.alert_router import AlertRouter
+from services.delivery.broadcast import Broadcaster
 from services.federation import AgreementStore, FederationExporter
 from services.federation_in import FederationImporter
 from services.federation_push import FederationPusher
@@ -24,8 +24,8 @@ from services.settings import Settings
 from services.store.sql import Store
 from services.store.sensor_registry import SENSORS_TOPIC, SensorRegistry, sensor_message
 from services.bus.topics import ZONES as ZONES_TOPIC, zone_message
-from services.subscriptions import SubscriptionStore
-from services.webhook_net import deployment_policy
+from services.delivery.subscriptions import SubscriptionStore
+from services.delivery.webhook_net import deployment_policy
 from services.workflow import SuppressionCache
 from services.workers import FusionWorker, StoreWorker, Worker
 

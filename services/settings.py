@@ -9,7 +9,7 @@
 | MFC_API_KEYS | (none) | bootstrap keys, ``key:role[:name],...`` with role officer/agency/integrator/admin |
 | MFC_MAX_BODY_BYTES | 5000000 | largest ingest request body |
 | MFC_HISTORY_KEEP_S | 86400 | how long track history is kept |
-| MFC_TRACKS_CONFLATE_S | 5 | ``mfc fusion`` republishes a steady track on ``mfc.tracks`` at most this often (seconds); material changes go at once (0: every update; ``services.conflation``) |
+| MFC_TRACKS_CONFLATE_S | 5 | ``mfc fusion`` republishes a steady track on ``mfc.tracks`` at most this often (seconds); material changes go at once (0: every update; ``services.delivery.conflation``) |
 | MFC_HISTORY_EVERY_S | 5 | a track's history keeps a point at most this often (seconds of feed time), plus every change of course, speed, sensors or identity (0: every update) |
 | MFC_SENSORS | (none) | sensors file (JSON) loaded at start |
 | MFC_CHECKPOINT | mfc-fusion.ckpt | where ``mfc fusion`` keeps its state |

@@ -20,10 +20,10 @@ from fusion.model import Observation
 from fusion.pipeline import Fusion
 
 from services.bus import topics
-from services.broadcast import Broadcaster
+from services.delivery.broadcast import Broadcaster
 from services.bus.core import Bus, consumer_waiting_for_broker
 from services.state.checkpoint import Checkpoint, CheckpointSuperseded
-from services.conflation import Conflator
+from services.delivery.conflation import Conflator
 from services.bus.feed_order import FeedOrder
 from services.store.sql import Store
 from services.workflow import SuppressionCache
@@ -134,7 +134,7 @@ class FusionWorker(Worker):
                  checkpoint_every_s: float = 10.0, fresh: Callable[[], Fusion] | None = None,
                  conflate_s: float = 0.0) -> None:
         super().__init__("fusion")
-        self.conflator = Conflator(conflate_s)  # 0: every track line is published (``services.conflation``)
+        self.conflator = Conflator(conflate_s)  # 0: every track line is published (``services.delivery.conflation``)
         self.bus, self.clock, self.checkpoint = bus, clock, checkpoint
         self.fusion = fusion
         self.covered: dict[int, int] = {}  # partition → next offset the state holds

@@ -398,10 +398,10 @@ class Sent:
 
 
 def test_the_router_sends_incidents_to_releasable_agencies_webhooks_and_holds_suppressed_alerts(tmp_path):
-    from services.alert_router import AlertRouter
+    from services.delivery.alert_router import AlertRouter
     from services.bus.core import EmbeddedBus
     from services.store.sql import Store
-    from services.subscriptions import Subscription, SubscriptionStore
+    from services.delivery.subscriptions import Subscription, SubscriptionStore
     from services.workflow import SuppressionCache
     bus, store, clock = EmbeddedBus(), Store(f"sqlite:///{tmp_path / 'r.db'}"), Clock()
     ph_hook, vn_hook = "https://ph.example/hook", "https://vn.example/hook"
@@ -434,8 +434,8 @@ def test_the_router_sends_incidents_to_releasable_agencies_webhooks_and_holds_su
 
 def test_an_incident_webhook_names_the_incident():
     from services.bus.core import EmbeddedBus
-    from services.subscriptions import Subscription
-    from services.webhooks import WebhookSender
+    from services.delivery.subscriptions import Subscription
+    from services.delivery.webhooks import WebhookSender
     sender = WebhookSender(EmbeddedBus())
     sub = Subscription("S1", "PH-CG", (), delivery="webhook", url="https://ph.example/hook", secret="x" * 16)
     sender.submit(sub, {"incident_id": "I1", "title": "t"})

@@ -10,7 +10,7 @@ from fusion.model import Sensor
 from fusion.pipeline import Fusion
 from services.bus import topics
 from services.bus.core import EmbeddedBus
-from services.conflation import Conflator
+from services.delivery.conflation import Conflator
 from services.workers import FusionWorker
 
 from .builders import T0, radar, vessel_ais, vessel_plots

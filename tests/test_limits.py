@@ -16,7 +16,7 @@ from pyais.encode import encode_dict
 
 from api.app import create_app
 from services.bus import topics
-from services.broadcast import Broadcaster, TooManyListeners
+from services.delivery.broadcast import Broadcaster, TooManyListeners
 from services.limits import Limits, LimitsError
 from services.runtime import Runtime
 from services.settings import ApiKey, Settings

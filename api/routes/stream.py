@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 
-from services.broadcast import TooManyListeners
+from services.delivery.broadcast import TooManyListeners
 from services.visibility import STAFF_ROLES, releasable_to, track_view
 from services.workflow import incident_releasable_to
 

@@ -20,7 +20,7 @@ from fusion.model import iso_time
 
 from ingest.timeparse import parse_iso
 
-from services.conflation import steady
+from services.delivery.conflation import steady
 from services.workflow import SEVERITIES, TERMINAL, apply_change
 
 metadata = MetaData()

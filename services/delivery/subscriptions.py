@@ -24,7 +24,7 @@ from sqlalchemy import Column, Float, MetaData, String, Table, Text, create_engi
 from fusion.rules import ALERT_TYPES
 
 from services.visibility import WILDCARDS as WILDCARD_RELEASABILITY, covers, releasable_to  # noqa: F401  (re-exported)
-from services.webhook_net import WebhookAddressError, WebhookPolicy, check_target
+from services.delivery.webhook_net import WebhookAddressError, WebhookPolicy, check_target
 from services.workflow import check_bbox
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")

@@ -31,9 +31,9 @@ from typing import Any, Callable
 
 from services.bus import topics
 from services.bus.core import Bus
-from services.subscriptions import Subscription
-from services.webhook_http import WebhookSendError, post
-from services.webhook_net import WebhookAddressError, WebhookPolicy, WebhookResolveError, check_target
+from services.delivery.subscriptions import Subscription
+from services.delivery.webhook_http import WebhookSendError, post
+from services.delivery.webhook_net import WebhookAddressError, WebhookPolicy, WebhookResolveError, check_target
 
 log = logging.getLogger("mfc.webhooks")
 RETRY_STATUSES = (408, 425, 429)

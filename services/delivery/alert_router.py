@@ -6,14 +6,14 @@ a suppression holds back is not routed (it is raised again when the suppression 
 
 Every alert line (opened, updated, closed, retracted: each emission) goes to
 ``mfc.alerts.<agency>`` for every member agency it is releasable to and that subscribed to
-it (see ``services.subscriptions``), keyed by alert id, and is POSTed to the matching
+it (see ``services.delivery.subscriptions``), keyed by alert id, and is POSTed to the matching
 webhooks.  Delivery is at least once: a consumer keys on ``alert_id`` and the line's
 ``state``/``time``; a webhook receiver on the ``X-MFC-Delivery`` header.
 
 Webhook requests carry ``X-MFC-Delivery: <id>`` and ``X-MFC-Signature: t=<unix
 seconds>,v1=<hex>`` where ``hex`` is HMAC-SHA256 of ``"<t>.<delivery id>." + body`` under
 the subscription's secret (check it with ``verify``, which refuses a ``t`` far from now, to
-refuse forgeries and replays; docs/webhooks.md).  The sender (``services.webhooks``) sends
+refuse forgeries and replays; docs/webhooks.md).  The sender (``services.delivery.webhooks``) sends
 only to HTTPS URLs whose addresses are public, checked again at every send and pinned for
 the connection, follows no redirect, bounds each attempt's time and the answer's size, and
 keeps one queue per subscription so that a slow receiver delays only itself.  A failed POST
@@ -29,9 +29,9 @@ from typing import Any, Iterable
 
 from services.bus import topics
 from services.bus.core import Bus
-from services.subscriptions import Subscription, SubscriptionStore, route
-from services.webhook_net import WebhookPolicy
-from services.webhooks import WebhookSender, sign, verify
+from services.delivery.subscriptions import Subscription, SubscriptionStore, route
+from services.delivery.webhook_net import WebhookPolicy
+from services.delivery.webhooks import WebhookSender, sign, verify
 from services.workers import Worker
 from services.workflow import SuppressionCache, incident_releasable_to
 

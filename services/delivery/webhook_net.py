@@ -10,7 +10,7 @@ deployment's own endpoints (broker, database, API).  ``allow_loopback_http`` (se
 addresses through, over plain HTTP too.
 
 ``check_target`` returns the checked address; the sender connects to that address and to
-nothing else (``services.webhook_http``), so a second DNS answer cannot redirect it.
+nothing else (``services.delivery.webhook_http``), so a second DNS answer cannot redirect it.
 """
 
 from __future__ import annotations

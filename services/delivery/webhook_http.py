@@ -18,7 +18,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from services.webhook_net import Target
+from services.delivery.webhook_net import Target
 
 
 class WebhookSendError(OSError):
