@@ -203,7 +203,7 @@ def _checkpoint_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_federation_certs(args: argparse.Namespace) -> int:
-    from services.federation_pki import make_certs
+    from services.federation.pki import make_certs
     out = Path(args.out)
     try:
         made = make_certs(args.node, out, args.host or ["127.0.0.1", "localhost"])

@@ -11,9 +11,9 @@ from fusion.pipeline import Fusion
 
 from services.delivery.alert_router import AlertRouter
 from services.delivery.broadcast import Broadcaster
-from services.federation import AgreementStore, FederationExporter
-from services.federation_in import FederationImporter
-from services.federation_push import FederationPusher
+from services.federation.outbound import AgreementStore, FederationExporter
+from services.federation.inbound import FederationImporter
+from services.federation.push import FederationPusher
 from services.bus.core import Bus, make_bus
 from services.geography import build_geography, usable_zones
 from services.ingest_service import MAX_FUTURE_S, IngestService

@@ -18,7 +18,7 @@
 | MFC_WEBHOOK_ALLOW_LOOPBACK_HTTP | false | allow plain-HTTP webhooks to loopback addresses (tests) |
 | MFC_EXERCISE | (none) | this system is an exercise system: the name shown on every view (banner, API, CoT, Kafka prefix) |
 | MFC_EXERCISE_DIR | exercises | where an exercise started from the page (``POST /v1/exercise``) is written, truth included (never served) |
-| MFC_NODE_ID | mfc | this node's id among federated nodes (``services.federation``): 1-64 letters, digits, '_' or '-' |
+| MFC_NODE_ID | mfc | this node's id among federated nodes (``services.federation.outbound``): 1-64 letters, digits, '_' or '-' |
 | MFC_PICTURE_CACHE_S | 1 | how long a rendered live picture, CoT or track list is served per viewer (0: off) |
 
 Secrets are ``SecretStr``; a placeholder secret (``changeme``, ``password``…) is refused

@@ -74,7 +74,7 @@ def track_view(line: Mapping[str, Any], agency: str, sensors: SensorLookup) -> d
 def narrowed_view(line: Mapping[str, Any], visible: Callable[[SensorLike | None], bool],
                   sensors: SensorLookup) -> dict[str, Any] | None:
     """The view of a track line for a viewer that may see the sensors ``visible`` accepts (an
-    agency, a partner node: ``services.federation``), or None when it may see nothing of it.
+    agency, a partner node: ``services.federation.outbound``), or None when it may see nothing of it.
     A partner's track (``origin``) has no sensors of this node's: None."""
     if line.get("origin"):
         return None

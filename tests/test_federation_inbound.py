@@ -21,8 +21,8 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.bus import topics
-from services.federation import seal
-from services.federation_in import inbound_topic
+from services.federation.outbound import seal
+from services.federation.inbound import inbound_topic
 from services.settings import ApiKey
 
 from .conftest import ADMIN_KEY, INTEGRATOR_KEY, OFFICER_KEY, LiveServer, make_runtime, wait_for
@@ -570,7 +570,7 @@ def test_replacing_a_partners_key_refuses_what_the_old_key_signs_from_then_on(tm
             b.runtime.bus.flush()
         send("T1", old)
         assert wait_for(lambda: "A:T1" in partner_tracks(b, OFFICER), 15)
-        from services.federation import public_pem
+        from services.federation.outbound import public_pem
         agree(b, "A", ["ASEAN"], key=public_pem(new))
         send("T2", old)
         send("T3", new)

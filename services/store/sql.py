@@ -47,7 +47,7 @@ tracks = Table(
     Column("reports", Integer), Column("receivers", Integer), Column("first_seen_s", Float),
     Column("stations", Text),  # comma-separated AIS receivers that heard it in the last 30 min
     Column("contact", String(16)),  # radar-only: "dark" (AIS expected here) or "unidentified"
-    *partner_columns(),  # a partner node's track (services.federation_in)
+    *partner_columns(),  # a partner node's track (services.federation.inbound)
     Column("releasability", Text),  # a partner's track: the tokens it was shared under, ",SG,ASEAN,"
 )
 
@@ -402,7 +402,7 @@ class Store:
 
     # -------------------------------------------------------- partner nodes' data
     def put_partner_incident(self, inc: dict[str, Any]) -> None:
-        """Store a partner node's incident as it stands at the partner (``services.federation_in``
+        """Store a partner node's incident as it stands at the partner (``services.federation.inbound``
         checked it): its state, and ``origin`` and ``expires_s``."""
         row = {"incident_id": inc["incident_id"], "category": str(inc.get("category") or "other")[:32],
                "title": str(inc.get("title") or ""), "summary": str(inc.get("summary") or ""),

@@ -2,13 +2,13 @@
 
 An agreement with ``push_url`` (the partner node's ``POST /v1/federation/inbound``) has its
 share, the signed records the exporter writes to ``mfc.federation.<partner>.<kind>``
-(``services.federation``), also pushed there by ``FederationPusher``: per kind, in order, in
+(``services.federation.outbound``), also pushed there by ``FederationPusher``: per kind, in order, in
 batches of at most ``PUSH_BATCH`` records.  A batch is sent again (the same records, backing
 off from 1 s to ``MAX_BACKOFF_S``) until the partner answers 2xx, and only then committed: an
 outage loses nothing, and the partner's numbering (``seq``) tells a batch sent twice (its
 answer lost) from new records.  The body is ``{"node": this node, "records": [the signed
 values, as on Kafka]}``; the partner verifies each record with this node's key exactly as it
-would from its broker (``services.federation_in.FederationImporter.take_pushed``), so the push
+would from its broker (``services.federation.inbound.FederationImporter.take_pushed``), so the push
 adds no trust of its own.
 
 ``push_url`` is HTTPS, or plain HTTP to a loopback address only (one machine; tests).  With
@@ -32,7 +32,7 @@ import httpx
 from fusion.model import iso_time
 
 from services.bus.core import Bus, Consumer
-from services.federation import Agreement, AgreementStore, partner_topic
+from services.federation.outbound import Agreement, AgreementStore, partner_topic
 from services.bus.kafka_bus import PARTNER_TOPIC, ensure_topics
 from services.workers import Worker
 

@@ -34,10 +34,10 @@ The envelope also names the tokens the record was shared under (``releasability`
 partner's releasability for it, and numbers the records per partner and kind (``seq``, from 1
 within the exporter's ``epoch``) so that the partner sees records lost on the way.  Every ``HEARTBEAT_S`` each partner gets a signed heartbeat
 (``kind: "heartbeat"``) on its first agreed kind's topic.  The receiving side is
-``services.federation_in``.
+``services.federation.inbound``.
 
 On a Kafka deployment whose broker has an authorizer (partners reach it over mutual TLS,
-``services.federation_pki``), the agreements are also the broker's grants (``BrokerAccess``):
+``services.federation.pki``), the agreements are also the broker's grants (``BrokerAccess``):
 partner ``P`` may read (and describe the configuration of) the topics ``mfc.federation.P.*``
 and nothing else; ending the agreement removes the grant, so the partner's replication is cut
 off at the broker at once, before any record it already fetched is even checked.
@@ -95,7 +95,7 @@ agreements_table = Table(
     Column("created_by", String(128), nullable=False),
     Column("created_s", Float, nullable=False),
 )
-inbound_table = Table(  # per partner: what its inbound link has seen (services.federation_in)
+inbound_table = Table(  # per partner: what its inbound link has seen (services.federation.inbound)
     "federation_inbound", metadata,
     Column("partner", String(64), primary_key=True),
     Column("state", Text, nullable=False),
@@ -175,7 +175,7 @@ def parse_agreement(body: Any, own_node: str) -> Agreement:
                              "lets travel on)")
     push_url = body.get("push_url")
     if push_url is not None:
-        from services.federation_push import check_push_url
+        from services.federation.push import check_push_url
         try:
             check_push_url(push_url)
         except ValueError as exc:
@@ -342,7 +342,7 @@ _LOCAL_FIELDS = ("origin", "releasability", "expires_s", "onward_hops", "partner
 
 def relayed_view(kind: str, record: Mapping[str, Any], agreement: Agreement,
                  now_s: float) -> tuple[dict[str, Any], list[str], list[str], int, int] | None:
-    """A partner's track or alert (``services.federation_in`` put it on this node's bus) as it
+    """A partner's track or alert (``services.federation.inbound`` put it on this node's bus) as it
     may be passed on to ``agreement``'s partner: (the record under its origin's ids, the tokens,
     the path so far, hops left, retention left), or None: withheld.  Only where its origin let
     it travel on (``onward_hops``, counted down from ``HOP_LIMIT`` links), this node's agreement
@@ -535,7 +535,7 @@ class FederationExporter(Worker):
         self._beat = float("-inf")               # when the partners last got a heartbeat
         # records are numbered per partner and kind within this exporter's life (``epoch``), so
         # a partner can tell records lost on the way (an outage longer than a topic's
-        # retention) from a quiet link: ``services.federation_in`` reports the gap
+        # retention) from a quiet link: ``services.federation.inbound`` reports the gap
         self.epoch = secrets.token_hex(6)
         self._seq: dict[tuple[str, str], int] = defaultdict(int)
         self._made: set[str] = set()  # outbound topics known to exist
@@ -600,7 +600,7 @@ class FederationExporter(Worker):
         for agreement in self.current():
             partner, shared, withheld = agreement.partner, 0, 0
             for value in values:
-                if isinstance(value, dict) and value.get("origin"):  # a partner's (services.federation_in)
+                if isinstance(value, dict) and value.get("origin"):  # a partner's (services.federation.inbound)
                     if self.relay(kind, value, agreement, id_field):
                         shared += 1
                     continue  # not passed on: not counted (it is not this node's)

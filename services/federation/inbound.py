@@ -1,7 +1,7 @@
 """Federation, inbound: what partner nodes share with this node, verified, into this node's picture.
 
 A partner P writes this node's share to ``mfc.federation.<this node>.<kind>`` on its own broker
-(``services.federation``); MirrorMaker 2 (``scripts/federation-mirror``) replicates those topics
+(``services.federation.outbound``); MirrorMaker 2 (``scripts/federation-mirror``) replicates those topics
 to this node's broker under the source's prefix, ``<P>_mfc.federation.<this node>.<kind>``
 (``inbound_topic``; the source's cluster alias is P's node id).  The
 importer reads them for every partner whose agreement carries the partner's public key
@@ -33,7 +33,7 @@ on it as on local data (``services.visibility``):
 
 A track or alert whose envelope says ``onward`` gets ``onward_hops`` (the links it may still
 travel: ``hops`` less one; 0 otherwise), which this node's exporter reads to pass it on where
-this node's own agreements ``relay`` (``services.federation.relayed_view``); incidents and
+this node's own agreements ``relay`` (``services.federation.outbound.relayed_view``); incidents and
 anything without ``onward`` stay here.  Partner data is purged when the retention P's agreement
 gave (``retention_s``) ends.
 """
@@ -54,7 +54,7 @@ from ingest.timeparse import parse_iso
 
 from services.bus import topics
 from services.bus.core import Bus, Consumer
-from services.federation import (_NODE, _TOKEN, CATCHING_UP_S, ENVELOPE_VERSION, HEARTBEAT_S, HOP_LIMIT, KINDS,
+from services.federation.outbound import (_NODE, _TOKEN, CATCHING_UP_S, ENVELOPE_VERSION, HEARTBEAT_S, HOP_LIMIT, KINDS,
                          RETENTION_MAX_S, RETENTION_MIN_S, AgreementStore, partner_key, partner_topic, verify)
 from services.bus.kafka_bus import PARTNER_TOPIC, ensure_topics
 from services.workers import Worker, finite_number

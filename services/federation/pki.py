@@ -1,6 +1,6 @@
 """Federation, transport trust: each node's own certificate authority and its link certificate.
 
-Records between nodes are signed end to end (``services.federation``); the links themselves
+Records between nodes are signed end to end (``services.federation.outbound``); the links themselves
 use mutual TLS.  ``mfc federation certs NODE --out DIR`` makes, once per node:
 
 * ``ca.pem`` and ``ca.key``: the node's certificate authority (ECDSA P-256, ten years).  The CA
@@ -15,7 +15,7 @@ On the broker (``scripts/kafka-dev`` with ``MFC_KAFKA_FEDERATION``) each partner
 TLS listener that trusts only that partner's CA and maps every certificate it accepts to the
 principal ``User:<partner>``: a certificate another partner's CA issued cannot pass for it,
 whatever its subject says.  What that principal may read is granted by the node's agreements
-(``services.federation.BrokerAccess``).  Running it again with an existing CA keeps the CA and
+(``services.federation.outbound.BrokerAccess``).  Running it again with an existing CA keeps the CA and
 issues a new node certificate (e.g. for new host names, or after the old one was compromised).
 """
 
