@@ -15,8 +15,8 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 
 from services import log_redact
-from services.ingest_service import BusUnavailable, TooManyLines
-from services.runtime import Runtime
+from services.workers.ingest_service import BusUnavailable, TooManyLines
+from services.workers.runtime import Runtime
 from services.scenario.exercise import ServerExercise
 
 from .render_cache import RenderCache

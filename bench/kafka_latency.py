@@ -50,7 +50,7 @@ from services.bus import topics
 from services.bus.core import EmbeddedBus
 from services.state.checkpoint import Checkpoint
 from services.bus.kafka_bus import KafkaBus, ensure_topics
-from services.workers import FusionWorker
+from services.workers.loops import FusionWorker
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORT_EVERY_S = 2.0

@@ -27,7 +27,7 @@ def _sensors(path: str | None, near: list[Path]) -> dict:
 
 
 def cmd_fuse(args: argparse.Namespace) -> int:
-    from services.fuse import fuse
+    from services.workers.fuse import fuse
     from services.geography import load_zones_file
     paths = [Path(p) for p in args.files]
     for p in paths:
@@ -92,8 +92,8 @@ def _serve(args: argparse.Namespace, feeds: list[Path] | None) -> int:
 
     from api.app import create_app
 
-    from services.replay import Replayer, ScaledClock
-    from services.runtime import Runtime
+    from services.workers.replay import Replayer, ScaledClock
+    from services.workers.runtime import Runtime
 
     settings = serve_settings(args, demo=feeds is not None)
     sensor_file = args.sensors or (str(SAMPLE / "sensors.json") if feeds else None)
@@ -136,7 +136,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from services.replay_http import replay
+    from services.workers.replay_http import replay
     key = args.key or os.environ.get("MFC_REPLAY_KEY", "")
     if not key:
         print("mfc replay: give an integrator key with --key or MFC_REPLAY_KEY", file=sys.stderr)
@@ -146,7 +146,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if missing:
         print(f"mfc replay: no such file: {', '.join(missing)}", file=sys.stderr)
         return 2
-    from services.replay_http import ReplayRefused
+    from services.workers.replay_http import ReplayRefused
     try:
         totals = replay(paths, args.to, key, speed=args.speed, default_sensor=args.sensor_id)
     except ReplayRefused as exc:

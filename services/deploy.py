@@ -21,12 +21,12 @@ from fusion.pipeline import Fusion
 from services.bus.core import Bus, make_bus
 from services.state.checkpoint import Checkpoint, CheckpointError
 from services.geography import build_geography
-from services.ingest_service import MAX_FUTURE_S, IngestService
+from services.workers.ingest_service import MAX_FUTURE_S, IngestService
 from services.limits import Limits, LimitsError
 from services.keyring import KeyRing, KeyWatcher
 from services.keys import KeyStore
 from services.settings import Settings
-from services.workers import FusionWorker, Worker
+from services.workers.loops import FusionWorker, Worker
 
 log = logging.getLogger("mfc.deploy")
 
@@ -180,7 +180,7 @@ def cmd_fusion(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from services.raw_ingest import RawIngestWorker, asterix_listener, nmea_listeners, parse_asterix_sources
+    from services.workers.raw_ingest import RawIngestWorker, asterix_listener, nmea_listeners, parse_asterix_sources
     if bool(args.asterix_udp) != bool(args.asterix_source):
         print("mfc ingest: --asterix-udp and --asterix-source go together (a port, and each radar's "
               "source ADDRESS=SENSOR_ID)", file=sys.stderr)
@@ -220,7 +220,7 @@ def cmd_api(args: argparse.Namespace) -> int:
 
     from api.app import create_app
 
-    from services.runtime import Runtime
+    from services.workers.runtime import Runtime
     settings = Settings.from_env(demo_key="")  # the demo key is for `mfc demo` only
     print(f"mfc api: http://{settings.host}:{settings.port}/ (store {settings.db_display}; "
           f"store writer and alert router in this process)", flush=True)

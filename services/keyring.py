@@ -21,7 +21,7 @@ from pydantic import SecretStr
 
 from services.keys import KeyStore, digest
 from services.settings import ApiKey
-from services.workers import Worker
+from services.workers.loops import Worker
 
 log = logging.getLogger("mfc.keys")
 TTL_S = 2.0

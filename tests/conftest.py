@@ -13,7 +13,7 @@ import uvicorn
 
 from api.app import create_app
 from fusion.model import Sensor
-from services.runtime import Runtime
+from services.workers.runtime import Runtime
 from services.settings import ApiKey, Settings
 
 OFFICER_KEY = "officer-key-for-tests"

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from services.bus import topics
-from services.runtime import Runtime
+from services.workers.runtime import Runtime
 from services.settings import ApiKey, Settings
 from services.workflow import meet
 

@@ -16,9 +16,9 @@ from pyproj import Geod
 
 from services.bus import topics
 from services.bus.core import EmbeddedBus
-from services.ingest_service import IngestService
+from services.workers.ingest_service import IngestService
 from services.limits import Limits, LimitsError
-from services.raw_ingest import asterix_listener, parse_asterix_sources
+from services.workers.raw_ingest import asterix_listener, parse_asterix_sources
 
 from .conftest import SENSORS, free_port, wait_for
 from .test_asterix import NM, block, cat010_wgs84, cat048

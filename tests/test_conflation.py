@@ -11,7 +11,7 @@ from fusion.pipeline import Fusion
 from services.bus import topics
 from services.bus.core import EmbeddedBus
 from services.delivery.conflation import Conflator
-from services.workers import FusionWorker
+from services.workers.loops import FusionWorker
 
 from .builders import T0, radar, vessel_ais, vessel_plots
 from .conftest import wait_for

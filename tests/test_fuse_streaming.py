@@ -13,7 +13,7 @@ import tracemalloc
 from itertools import groupby
 from pathlib import Path
 
-from services.fuse import Progress, load_observations, stream_observations
+from services.workers.fuse import Progress, load_observations, stream_observations
 
 ROOT = Path(__file__).resolve().parents[1]
 SCS = ROOT / "sample_feeds" / "scs"

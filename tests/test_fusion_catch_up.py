@@ -11,7 +11,7 @@ from ingest.timeparse import parse_iso
 from services.bus import topics
 from services.bus.core import EmbeddedBus
 from services.store.sql import Store
-from services.workers import FusionWorker, StoreWorker
+from services.workers.loops import FusionWorker, StoreWorker
 
 from .builders import T0, radar, vessel_ais, vessel_plots
 from .conftest import wait_for

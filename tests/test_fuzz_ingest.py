@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from ingest.sensors import load_sensors
 from services.limits import Limits
-from services.runtime import Runtime
+from services.workers.runtime import Runtime
 from services.settings import ApiKey, Settings
 
 from .conftest import ADMIN_KEY, OFFICER_KEY, wait_for

@@ -72,7 +72,7 @@ def test_every_module_imports_with_the_runtime_dependencies_only(installed):
     done = run(installed, installed["py"], "-c", script)
     assert done.returncode == 0, done.stderr
     imported = done.stdout.split()
-    assert "services.replay_http" in imported and "services.bus.kafka_bus" in imported and len(imported) > 50
+    assert "services.workers.replay_http" in imported and "services.bus.kafka_bus" in imported and len(imported) > 50
     # and the test extras really are absent, so the check above means something
     assert run(installed, installed["py"], "-c", "import pytest").returncode != 0
 

@@ -13,10 +13,10 @@ from fusion.pipeline import Fusion
 from ingest.sensors import load_sensors
 from sample_feeds.generate import generate
 from services.bus import topics
-from services.fuse import load_observations
+from services.workers.fuse import load_observations
 from services.geography import build_geography
 from services.bus.kafka_bus import KafkaBus, ensure_topics
-from services.workers import FusionWorker
+from services.workers.loops import FusionWorker
 
 from .conftest import wait_for
 from .kafka_fixture import kafka_bootstrap, unique_name  # noqa: F401

@@ -34,11 +34,11 @@ from fusion.rules import Geography
 from ingest.sensors import load_sensors
 from sample_feeds.generate import generate
 from services.bus import topics
-from services.fuse import load_observations
+from services.workers.fuse import load_observations
 from services.geography import build_geography
 from services.bus.core import EmbeddedBus
 from services.state.checkpoint import Checkpoint
-from services.ingest_service import IngestService
+from services.workers.ingest_service import IngestService
 from services.bus.kafka_bus import KafkaBus, TopicSpec, ensure_topics
 
 from .conftest import free_port, wait_for

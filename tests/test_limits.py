@@ -18,7 +18,7 @@ from api.app import create_app
 from services.bus import topics
 from services.delivery.broadcast import Broadcaster, TooManyListeners
 from services.limits import Limits, LimitsError
-from services.runtime import Runtime
+from services.workers.runtime import Runtime
 from services.settings import ApiKey, Settings
 
 from .conftest import INTEGRATOR_KEY, OFFICER_KEY, SENSORS, LiveServer

@@ -14,7 +14,7 @@ import pytest
 from ingest.ais import AisDecoder, decode_file_lines
 from services.bus import topics
 from services.bus.core import EmbeddedBus
-from services.ingest_service import IngestService
+from services.workers.ingest_service import IngestService
 
 from .conftest import SENSORS
 

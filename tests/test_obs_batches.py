@@ -15,9 +15,9 @@ from ingest.timeparse import parse_iso
 from fusion.pipeline import Fusion
 from services.bus import topics
 from services.bus.core import EmbeddedBus
-from services.ingest_service import IngestService
-from services.raw_ingest import RawIngestWorker
-from services.workers import FusionWorker
+from services.workers.ingest_service import IngestService
+from services.workers.raw_ingest import RawIngestWorker
+from services.workers.loops import FusionWorker
 
 from .builders import T0, make_ais, radar
 from .conftest import wait_for

@@ -18,7 +18,7 @@ import pytest
 from fusion.model import Sensor
 from fusion.tracker import Tracker
 from services.bus.core import EmbeddedBus
-from services.ingest_service import IngestService
+from services.workers.ingest_service import IngestService
 
 from .builders import T0, make_ais
 

@@ -111,7 +111,7 @@ def test_a_recorded_feed_line_belongs_to_the_registered_station_its_tag_block_na
 
     from fusion.model import Sensor
     from ingest.nmea import nmea_checksum
-    from services.fuse import read_file
+    from services.workers.fuse import read_file
 
     def tagged(station: str | None, mmsi: int, t: int) -> str:
         sentence = encode_dict({"type": 1, "mmsi": mmsi, "lat": 10.2, "lon": 114.2, "speed": 8.0,

@@ -10,8 +10,8 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 
 from ingest.errors import IngestError
-from services.ingest_service import BusUnavailable, TooManyLines
-from services.replay_http import SendFailed
+from services.workers.ingest_service import BusUnavailable, TooManyLines
+from services.workers.replay_http import SendFailed
 from services.scenario.exercise import ExerciseBusy, ExerciseError, ServerExercise, Target, refuse, scenario
 from services.store.sensor_registry import parse_sensors
 

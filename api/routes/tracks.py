@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 
-from services.runtime import Runtime
+from services.workers.runtime import Runtime
 from services.settings import ApiKey
 from services.visibility import visible_tracks
 

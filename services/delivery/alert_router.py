@@ -32,7 +32,7 @@ from services.bus.core import Bus
 from services.delivery.subscriptions import Subscription, SubscriptionStore, route
 from services.delivery.webhook_net import WebhookPolicy
 from services.delivery.webhooks import WebhookSender, sign, verify
-from services.workers import Worker
+from services.workers.loops import Worker
 from services.workflow import SuppressionCache, incident_releasable_to
 
 __all__ = ["AlertRouter", "WebhookSender", "sign", "verify"]

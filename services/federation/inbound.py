@@ -57,7 +57,7 @@ from services.bus.core import Bus, Consumer
 from services.federation.outbound import (_NODE, _TOKEN, CATCHING_UP_S, ENVELOPE_VERSION, HEARTBEAT_S, HOP_LIMIT, KINDS,
                          RETENTION_MAX_S, RETENTION_MIN_S, AgreementStore, partner_key, partner_topic, verify)
 from services.bus.kafka_bus import PARTNER_TOPIC, ensure_topics
-from services.workers import Worker, finite_number
+from services.workers.loops import Worker, finite_number
 from services.workflow import CATEGORIES, SEVERITIES, STATES, TERMINAL
 
 log = logging.getLogger("mfc.federation")

@@ -71,7 +71,7 @@ from services.bus import topics
 from services.bus.core import Bus
 from services.bus.kafka_bus import PARTNER_TOPIC, KafkaBus, ensure_topics
 from services.visibility import SensorLookup, narrowed_view
-from services.workers import Worker
+from services.workers.loops import Worker
 from services.workflow import TERMINAL, check_bbox, meet
 
 log = logging.getLogger("mfc.federation")

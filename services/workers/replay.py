@@ -15,8 +15,8 @@ from pathlib import Path
 
 from fusion.model import Observation, Sensor
 
-from services.fuse import load_observations
-from services.ingest_service import IngestService
+from services.workers.fuse import load_observations
+from services.workers.ingest_service import IngestService
 
 log = logging.getLogger("mfc.replay")
 

@@ -16,7 +16,7 @@ from services.federation.inbound import FederationImporter
 from services.federation.push import FederationPusher
 from services.bus.core import Bus, make_bus
 from services.geography import build_geography, usable_zones
-from services.ingest_service import MAX_FUTURE_S, IngestService
+from services.workers.ingest_service import MAX_FUTURE_S, IngestService
 from services.keyring import KeyRing, KeyWatcher
 from services.keys import KeyStore
 from services.limits import Limits
@@ -27,7 +27,7 @@ from services.bus.topics import ZONES as ZONES_TOPIC, zone_message
 from services.delivery.subscriptions import SubscriptionStore
 from services.delivery.webhook_net import deployment_policy
 from services.workflow import SuppressionCache
-from services.workers import FusionWorker, StoreWorker, Worker
+from services.workers.loops import FusionWorker, StoreWorker, Worker
 
 log = logging.getLogger("mfc.runtime")
 

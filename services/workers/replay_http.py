@@ -27,7 +27,7 @@ from ingest.errors import IngestError
 from ingest.nmea import pghp_time, split_line
 from ingest.timeparse import TimeParseError, parse_time
 
-from services.fuse import is_radar_file, open_text
+from services.workers.fuse import is_radar_file, open_text
 
 _DOLLAR = frozenset({"PGHP", "TTM", "TLL"})
 
@@ -192,7 +192,7 @@ def refuse_speed(clock: str, speed: float, span_s: float) -> None:
     times faster than the clock, so its last line would be ``span_s · (1 − 1/speed)`` ahead of
     the server's time: more than the 300 s the ingest allows and the lines are refused as clock
     faults."""
-    from services.ingest_service import MAX_FUTURE_S
+    from services.workers.ingest_service import MAX_FUTURE_S
     if speed <= 0:
         raise ReplayRefused(f"--speed must be positive, not {speed:g}")
     ahead = span_s * (1.0 - 1.0 / speed) if speed > 1 else 0.0

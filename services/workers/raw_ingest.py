@@ -22,9 +22,9 @@ from typing import Any
 
 from services.bus import topics
 from services.bus.core import Bus, Record
-from services.ingest_service import Gathered, IngestService
+from services.workers.ingest_service import Gathered, IngestService
 from services.limits import Limits, LimitsError
-from services.workers import Worker
+from services.workers.loops import Worker
 
 log = logging.getLogger("mfc.ingest")
 
