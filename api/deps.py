@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from services.workers.runtime import Runtime
-from services.settings import ApiKey
+from services.config.settings import ApiKey
 
 from .auth import ACK_ROLES, ADMIN_ROLES, INGEST_ROLES, READ_ROLES, SUBSCRIBE_ROLES, requires
 from .models import ErrorOut, ValidationErrorOut

@@ -67,7 +67,7 @@ def serve_settings(args: argparse.Namespace, demo: bool, env: dict[str, str] | N
     MFC_DEMO_KEY fixes it) or ``mfc serve`` (no demo key: keys come from MFC_API_KEYS or ``mfc keys``)."""
     import secrets
 
-    from services.settings import Settings
+    from services.config.settings import Settings
     env = dict(os.environ if env is None else env)
     overrides: dict[str, object] = {"demo": demo}
     if args.host:
@@ -354,7 +354,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    from services.settings_core import SettingsError
+    from services.config.settings_core import SettingsError
     from ingest.errors import IngestError
     args = parser().parse_args(argv)
     try:

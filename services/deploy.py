@@ -1,6 +1,6 @@
 """The separate services of a Kafka deployment: ``mfc ingest``, ``mfc fusion``, ``mfc api``.
 
-Each is a long-running process configured by environment (``services.settings``),
+Each is a long-running process configured by environment (``services.config.settings``),
 stopping gracefully on SIGTERM or SIGINT: loops finish their batch, the fusion
 service saves its checkpoint and commits, producers flush.
 """
@@ -22,10 +22,10 @@ from services.bus.core import Bus, make_bus
 from services.state.checkpoint import Checkpoint, CheckpointError
 from services.geography import build_geography
 from services.workers.ingest_service import MAX_FUTURE_S, IngestService
-from services.limits import Limits, LimitsError
+from services.config.limits import Limits, LimitsError
 from services.keyring import KeyRing, KeyWatcher
 from services.keys import KeyStore
-from services.settings import Settings
+from services.config.settings import Settings
 from services.workers.loops import FusionWorker, Worker
 
 log = logging.getLogger("mfc.deploy")

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from pydantic import SecretStr
 
 from services.keys import KeyStore, digest
-from services.settings import ApiKey
+from services.config.settings import ApiKey
 from services.workers.loops import Worker
 
 log = logging.getLogger("mfc.keys")

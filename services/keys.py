@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Column, Float, MetaData, String, Table, create_engine, or_, select, update
 
-from services.settings import ROLES
+from services.config.settings import ROLES
 
 PREFIX_CHARS = 10  # "mfc_" and 6 characters of the secret: enough to tell keys apart, too few to guess from
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # an agency name is also a Kafka topic suffix

@@ -13,7 +13,7 @@ import time
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from services.settings_core import ROLES, SettingsError
+from services.config.settings_core import ROLES, SettingsError
 
 if TYPE_CHECKING:
     from services.keys import KeyStore, StoredKey
@@ -25,7 +25,7 @@ def _when(t: float | None) -> str:
 
 def _open() -> KeyStore:
     from services.keys import KeyStore
-    from services.settings import Settings
+    from services.config.settings import Settings
     return KeyStore(Settings.from_env().db)
 
 

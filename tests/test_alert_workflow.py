@@ -13,7 +13,7 @@ import pytest
 
 from services.bus import topics
 from services.workers.runtime import Runtime
-from services.settings import ApiKey, Settings
+from services.config.settings import ApiKey, Settings
 from services.workflow import meet
 
 from .conftest import ADMIN_KEY, INTEGRATOR_KEY, OFFICER_KEY, SENSORS, LiveServer, wait_for

@@ -14,7 +14,7 @@ from pyproj import Geod
 
 from fusion.model import Sensor
 from ingest.asterix import decode_asterix, resolve_time_of_day
-from services.settings import ApiKey
+from services.config.settings import ApiKey
 
 from .conftest import INTEGRATOR_KEY, OFFICER_KEY, LiveServer, make_runtime, wait_for
 

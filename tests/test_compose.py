@@ -21,7 +21,7 @@ import pytest
 from cryptography import x509
 
 from services.cli import parser
-from services.settings import Settings, SettingsError
+from services.config.settings import Settings, SettingsError
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -191,7 +191,7 @@ def test_every_mfc_variable_is_one_the_settings_read(config):
     assert {"MFC_BUS", "MFC_DB", "MFC_CHECKPOINT", "MFC_KAFKA_PREFIX"} <= read
     for name, svc in config["services"].items():
         unknown = {k for k in environment(svc) if k.startswith("MFC_")} - read
-        assert not unknown, f"service {name} sets {sorted(unknown)}, which services/settings.py does not read"
+        assert not unknown, f"service {name} sets {sorted(unknown)}, which services/config/settings.py does not read"
     # and the values parse
     for name in MFC_SERVICES:
         env = {k: v for k, v in environment(config["services"][name]).items() if k.startswith("MFC_")}

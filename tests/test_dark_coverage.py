@@ -212,7 +212,7 @@ def api(tmp_path):
     from fastapi.testclient import TestClient
 
     from api.app import create_app
-    from services.settings import ApiKey
+    from services.config.settings import ApiKey
 
     from .conftest import ADMIN_KEY, INTEGRATOR_KEY, OFFICER_KEY, SENSORS, make_runtime
 

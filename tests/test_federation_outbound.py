@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from services.bus import topics
 from services.federation.outbound import canonical, verify
-from services.settings import ApiKey
+from services.config.settings import ApiKey
 
 from .conftest import ADMIN_KEY, INTEGRATOR_KEY, OFFICER_KEY, LiveServer, make_runtime, wait_for
 

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from services.keyring import TTL_S, KeyRing
 from services.keys import KeyStore
-from services.settings import Settings
+from services.config.settings import Settings
 
 from .conftest import make_runtime, wait_for
 from .pg_fixture import postgres_url  # noqa: F401

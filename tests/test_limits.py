@@ -17,9 +17,9 @@ from pyais.encode import encode_dict
 from api.app import create_app
 from services.bus import topics
 from services.delivery.broadcast import Broadcaster, TooManyListeners
-from services.limits import Limits, LimitsError
+from services.config.limits import Limits, LimitsError
 from services.workers.runtime import Runtime
-from services.settings import ApiKey, Settings
+from services.config.settings import ApiKey, Settings
 
 from .conftest import INTEGRATOR_KEY, OFFICER_KEY, SENSORS, LiveServer
 

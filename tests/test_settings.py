@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from api.app import create_app
 from services.cli import serve_settings
 from services.workers.runtime import Runtime
-from services.settings import Settings, SettingsError
+from services.config.settings import Settings, SettingsError
 
 from .conftest import free_port
 

@@ -8,7 +8,7 @@ import time
 
 import httpx
 
-from services.settings import ApiKey
+from services.config.settings import ApiKey
 
 from .conftest import INTEGRATOR_KEY, OFFICER_KEY, LiveServer, make_runtime, wait_for
 

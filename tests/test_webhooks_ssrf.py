@@ -11,7 +11,7 @@ import pytest
 
 from services.bus import topics
 from services.bus.core import EmbeddedBus
-from services.settings import ApiKey, Settings
+from services.config.settings import ApiKey, Settings
 from services.delivery.subscriptions import Subscription, SubscriptionError, parse_subscription
 from services.delivery.webhook_net import WebhookAddressError, WebhookPolicy, check_target, deployment_policy
 from services.delivery.webhooks import WebhookSender

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from fusion.model import iso_time
 from services import geo
 from services.workers.runtime import Runtime
-from services.settings import ApiKey
+from services.config.settings import ApiKey
 from services.visibility import visible_alerts, visible_tracks
 
 from ..deps import AUTH, Reader, RuntimeDep, errors

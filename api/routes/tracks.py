@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 
 from services.workers.runtime import Runtime
-from services.settings import ApiKey
+from services.config.settings import ApiKey
 from services.visibility import visible_tracks
 
 from ..deps import AUTH, NOT_MODIFIED, Reader, RuntimeDep, errors

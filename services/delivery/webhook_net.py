@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Callable
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
-    from services.settings import Settings
+    from services.config.settings import Settings
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], list[str]]

@@ -19,8 +19,8 @@ from services.geography import build_geography, usable_zones
 from services.workers.ingest_service import MAX_FUTURE_S, IngestService
 from services.keyring import KeyRing, KeyWatcher
 from services.keys import KeyStore
-from services.limits import Limits
-from services.settings import Settings
+from services.config.limits import Limits
+from services.config.settings import Settings
 from services.store.sql import Store
 from services.store.sensor_registry import SENSORS_TOPIC, SensorRegistry, sensor_message
 from services.bus.topics import ZONES as ZONES_TOPIC, zone_message

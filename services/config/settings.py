@@ -39,8 +39,8 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from services.secrets_check import placeholder_reason
-from services.settings_core import ROLES, SettingsError  # noqa: F401  (re-exported: the names users import from here)
+from services.config.secrets_check import placeholder_reason
+from services.config.settings_core import ROLES, SettingsError  # noqa: F401  (re-exported: the names users import from here)
 
 ENV_VARS = {  # field → environment variable
     "bus": "MFC_BUS", "db": "MFC_DB", "host": "MFC_HOST", "port": "MFC_PORT", "demo_key": "MFC_DEMO_KEY",
