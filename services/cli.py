@@ -28,7 +28,7 @@ def _sensors(path: str | None, near: list[Path]) -> dict:
 
 def cmd_fuse(args: argparse.Namespace) -> int:
     from services.workers.fuse import fuse
-    from services.geography import load_zones_file
+    from services.geo.geography import load_zones_file
     paths = [Path(p) for p in args.files]
     for p in paths:
         if not p.exists():
@@ -366,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mfc {args.command}: {exc.strerror}: {exc.filename}", file=sys.stderr)
         return 2
     except ValueError as exc:
-        zones = sys.modules.get("services.geography")  # a zones file refused (loaded only then)
+        zones = sys.modules.get("services.geo.geography")  # a zones file refused (loaded only then)
         if zones is not None and isinstance(exc, zones.ZonesFileError):
             print(f"mfc {args.command}: {exc}", file=sys.stderr)
             return 2

@@ -20,7 +20,7 @@ from fusion.pipeline import Fusion
 
 from services.bus.core import Bus, make_bus
 from services.state.checkpoint import Checkpoint, CheckpointError
-from services.geography import build_geography
+from services.geo.geography import build_geography
 from services.workers.ingest_service import MAX_FUTURE_S, IngestService
 from services.config.limits import Limits, LimitsError
 from services.keyring import KeyRing, KeyWatcher

@@ -23,7 +23,7 @@ import shapely
 from fusion.pipeline import Fusion
 
 from services.bus.core import consumer_waiting_for_broker
-from services.geography import usable_zones
+from services.geo.geography import usable_zones
 from services.bus.topics import ZONES as ZONES_TOPIC
 
 log = logging.getLogger("mfc.zones")

@@ -23,7 +23,7 @@ from ingest.sensors import load_sensors
 from services.state.checkpoint import Checkpoint, CheckpointError, CheckpointSuperseded
 from services.cli import main as mfc
 from services.workers.fuse import load_observations
-from services.geography import build_geography
+from services.geo.geography import build_geography
 from services.state.file import write_state
 from services.state.restore import state_of
 

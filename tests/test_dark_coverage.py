@@ -17,7 +17,7 @@ from fusion.rules import Geography, RuleEngine, RulesConfig
 from ingest.errors import IngestError
 from ingest.sensors import load_sensors
 from services.state.checkpoint import Checkpoint
-from services.geography import build_geography
+from services.geo.geography import build_geography
 
 GEOD = Geod(ellps="WGS84")
 T0 = 1_795_000_000.0

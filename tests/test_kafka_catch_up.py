@@ -14,7 +14,7 @@ from ingest.sensors import load_sensors
 from sample_feeds.generate import generate
 from services.bus import topics
 from services.workers.fuse import load_observations
-from services.geography import build_geography
+from services.geo.geography import build_geography
 from services.bus.kafka_bus import KafkaBus, ensure_topics
 from services.workers.loops import FusionWorker
 

@@ -35,7 +35,7 @@ from ingest.sensors import load_sensors
 from sample_feeds.generate import generate
 from services.bus import topics
 from services.workers.fuse import load_observations
-from services.geography import build_geography
+from services.geo.geography import build_geography
 from services.bus.core import EmbeddedBus
 from services.state.checkpoint import Checkpoint
 from services.workers.ingest_service import IngestService

@@ -17,7 +17,7 @@ from fusion.geodesy import KN_TO_MS
 from fusion.model import Observation
 from ingest.sensors import load_sensors
 from services.bus import topics
-from services.geography import build_geography
+from services.geo.geography import build_geography
 from services.bus.kafka_bus import KafkaBus, ensure_topics
 
 from .conftest import free_port, wait_for

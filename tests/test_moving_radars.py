@@ -194,7 +194,7 @@ def test_the_registration_check_has_no_site_for_a_moving_radar():
     """The registration-bias check measures a radar's plots in its polar frame about its site; a
     ship's or aircraft's radar has no site (its registered position is only a home), so neither
     the geography built from a sensors file nor one learning sensors at run time gives it one."""
-    from services.geography import build_geography
+    from services.geo.geography import build_geography
     fixed = Sensor("R-FIX", "radar", 10.0, 114.0, range_m=40_000.0)
     ship, plane = sensors()["PCG-R1"], sensors()["MPA-1"]
     geo = build_geography({s.id: s for s in (fixed, ship, plane)})

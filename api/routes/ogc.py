@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 
 from fusion.model import iso_time
-from services import geo
+from services.geo import layers as geo
 from services.workers.runtime import Runtime
 from services.config.settings import ApiKey
 from services.visibility import visible_alerts, visible_tracks

@@ -3,7 +3,7 @@
 What is stored: the tracker and the rule engine (``codec``), the sensors the tracker
 knew, and of the geography only what changes at run time: sensors' releasability, the AIS
 receivers and the names of the watch zones (rules key their state by zone index).  The
-geometry itself is rebuilt at start (``services.geography.build_geography``).
+geometry itself is rebuilt at start (``services.geo.geography.build_geography``).
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ from ingest.pcap import udp_payloads
 from ingest.errors import IngestError, LineWarning, Reject
 from ingest.radar import decode_radar_line
 
-from services.geography import build_geography
+from services.geo.geography import build_geography
 
 
 @dataclass

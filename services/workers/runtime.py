@@ -15,7 +15,7 @@ from services.federation.outbound import AgreementStore, FederationExporter
 from services.federation.inbound import FederationImporter
 from services.federation.push import FederationPusher
 from services.bus.core import Bus, make_bus
-from services.geography import build_geography, usable_zones
+from services.geo.geography import build_geography, usable_zones
 from services.workers.ingest_service import MAX_FUTURE_S, IngestService
 from services.keyring import KeyRing, KeyWatcher
 from services.keys import KeyStore

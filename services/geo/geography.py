@@ -18,7 +18,7 @@ from shapely.geometry import shape
 from fusion.model import Sensor
 from fusion.rules import Geography
 
-from services.geo import layer
+from services.geo.layers import layer
 
 
 class ZonesFileError(ValueError):
