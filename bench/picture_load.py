@@ -2,7 +2,7 @@
 
 The scene: ~2,000 live tracks written through the store API (AIS identities, radar and AIS
 sensors, receiving stations, per-sensor fixes — about 0.7 MB of GeoJSON), one of the radars
-releasable to Singapore only, so an agency's view is the narrowed one of ``services.visibility``.
+releasable to Singapore only, so an agency's view is the narrowed one of ``services.access.visibility``.
 While clients poll, a writer in the bench's process moves 10 % of the tracks every half second
 through the store (so the picture changes as a live one does and every cache entry is rebuilt).
 

@@ -23,8 +23,8 @@ from services.state.checkpoint import Checkpoint, CheckpointError
 from services.geo.geography import build_geography
 from services.workers.ingest_service import MAX_FUTURE_S, IngestService
 from services.config.limits import Limits, LimitsError
-from services.keyring import KeyRing, KeyWatcher
-from services.keys import KeyStore
+from services.access.keyring import KeyRing, KeyWatcher
+from services.access.keys import KeyStore
 from services.config.settings import Settings
 from services.workers.loops import FusionWorker, Worker
 
@@ -261,7 +261,7 @@ def cmd_router(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     bus = connect(settings)
     from services.store.sql import Store
-    from services.workflow import SuppressionCache
+    from services.access.workflow import SuppressionCache
     subscriptions = SubscriptionStore(settings.db)
     store = Store(settings.db)  # suppressions: what the router holds back
     ring = KeyRing(settings.all_keys(), KeyStore(settings.db))

@@ -2,7 +2,7 @@
 
 A new or rotated key is printed once, alone on standard output (``KEY=$(mfc keys create …)``);
 everything else goes to standard error.  Running API processes see a change within a few
-seconds (``services.keyring``); nothing needs a restart.
+seconds (``services.access.keyring``); nothing needs a restart.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from services.config.settings_core import ROLES, SettingsError
 
 if TYPE_CHECKING:
-    from services.keys import KeyStore, StoredKey
+    from services.access.keys import KeyStore, StoredKey
 
 
 def _when(t: float | None) -> str:
@@ -24,7 +24,7 @@ def _when(t: float | None) -> str:
 
 
 def _open() -> KeyStore:
-    from services.keys import KeyStore
+    from services.access.keys import KeyStore
     from services.config.settings import Settings
     return KeyStore(Settings.from_env().db)
 
@@ -62,14 +62,14 @@ def cmd_rotate(args: argparse.Namespace, store: KeyStore) -> int:
 
 def cmd_revoke(args: argparse.Namespace, store: KeyStore) -> int:
     if not store.revoke(args.id, time.time()):
-        from services.keys import KeyStoreError
+        from services.access.keys import KeyStoreError
         raise KeyStoreError(f"no active key {args.id!r}")
     print(f"mfc keys: revoked {args.id}; running API processes refuse it within seconds", file=sys.stderr)
     return 0
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
-    from services.keys import KeyStoreError
+    from services.access.keys import KeyStoreError
     try:
         store = _open()
     except SettingsError as exc:

@@ -14,7 +14,7 @@ import pytest
 from services.bus import topics
 from services.workers.runtime import Runtime
 from services.config.settings import ApiKey, Settings
-from services.workflow import meet
+from services.access.workflow import meet
 
 from .conftest import ADMIN_KEY, INTEGRATOR_KEY, OFFICER_KEY, SENSORS, LiveServer, wait_for
 
@@ -402,7 +402,7 @@ def test_the_router_sends_incidents_to_releasable_agencies_webhooks_and_holds_su
     from services.bus.core import EmbeddedBus
     from services.store.sql import Store
     from services.delivery.subscriptions import Subscription, SubscriptionStore
-    from services.workflow import SuppressionCache
+    from services.access.workflow import SuppressionCache
     bus, store, clock = EmbeddedBus(), Store(f"sqlite:///{tmp_path / 'r.db'}"), Clock()
     ph_hook, vn_hook = "https://ph.example/hook", "https://vn.example/hook"
     subs = [Subscription("S1", "PH-CG", ("distress",), delivery="webhook", url=ph_hook, secret="x" * 16),
@@ -487,7 +487,7 @@ def test_an_agency_suppressed_count_matches_the_releasability_rule(tmp_path):
     """The count made in the database agrees with ``visibility.covers`` token by token, including
     tokens holding LIKE's wildcards and lines stored before the releasability column existed."""
     from services.store.sql import Store, alerts as alerts_table
-    from services.visibility import covers
+    from services.access.visibility import covers
     store = Store(f"sqlite:///{tmp_path / 's.db'}")
     cases = [("PH",), ("PH-CG",), ("PH-CGX",), ("P_",), ("P%",), ("ALL",), ("ASEAN",), (), ("VN-MSA", "PH-CG-7")]
     lines = [alert(f"X{i}", releasability=r) for i, r in enumerate(cases)]

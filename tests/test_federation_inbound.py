@@ -582,7 +582,7 @@ def test_replacing_a_partners_key_refuses_what_the_old_key_signs_from_then_on(tm
 def test_a_radar_only_partner_track_folds_only_into_its_one_unambiguous_neighbour():
     from pyproj import Geod
 
-    from services.visibility import fold_partner_tracks
+    from services.access.visibility import fold_partner_tracks
     geod = Geod(ellps="WGS84")
 
     def at(lat: float, lon: float, az: float, m: float) -> tuple[float, float]:

@@ -209,7 +209,7 @@ def test_a_fused_track_goes_under_what_every_sensor_behind_it_releases():
     not to every member (the ASEAN receiver does not release the SG radar's plots)."""
     from fusion.model import Sensor
     from services.federation.outbound import Agreement, shared_view
-    from services.visibility import covers
+    from services.access.visibility import covers
 
     sensors = {"RAD-SG": Sensor("RAD-SG", "radar", 11.0, 115.0, releasability=("SG",)),
                "AIS-ASEAN": Sensor("AIS-ASEAN", "ais", 11.0, 115.0, releasability=("ASEAN",)),

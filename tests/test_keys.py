@@ -16,8 +16,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from services.keyring import TTL_S, KeyRing
-from services.keys import KeyStore
+from services.access.keyring import TTL_S, KeyRing
+from services.access.keys import KeyStore
 from services.config.settings import Settings
 
 from .conftest import make_runtime, wait_for

@@ -134,7 +134,7 @@ def test_a_recorded_feed_line_belongs_to_the_registered_station_its_tag_block_na
 def test_a_track_lists_the_stations_that_heard_it_recently_and_an_agency_only_its_own():
     from fusion.model import Sensor, iso_time
     from fusion.tracker import Tracker
-    from services.visibility import track_view
+    from services.access.visibility import track_view
 
     from .builders import T0, make_ais, position
 

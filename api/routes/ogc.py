@@ -13,7 +13,7 @@ from fusion.model import iso_time
 from services.geo import layers as geo
 from services.workers.runtime import Runtime
 from services.config.settings import ApiKey
-from services.visibility import visible_alerts, visible_tracks
+from services.access.visibility import visible_alerts, visible_tracks
 
 from ..deps import AUTH, Reader, RuntimeDep, errors
 from ..models import Collection, Collections, Conformance, Landing, OgcFeature, OgcItems

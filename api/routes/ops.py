@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from services.store import sql as store_tables
-from services.visibility import STAFF_ROLES, visible_alerts, visible_tracks
+from services.access.visibility import STAFF_ROLES, visible_alerts, visible_tracks
 
 from ..deps import AUTH, CountersDep, Reader, RuntimeDep, errors
 from ..models import Health

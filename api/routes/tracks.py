@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from services.workers.runtime import Runtime
 from services.config.settings import ApiKey
-from services.visibility import visible_tracks
+from services.access.visibility import visible_tracks
 
 from ..deps import AUTH, NOT_MODIFIED, Reader, RuntimeDep, errors
 from ..models import TrackHistory, TrackLine, TrackList

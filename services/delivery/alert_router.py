@@ -1,7 +1,7 @@
 """The alert router: ``mfc.alerts`` → each agency's topic and signed webhooks.
 
 Incidents (``mfc.incidents``) go likewise to ``mfc.incidents.<agency>`` and the agency's
-webhooks, for the agencies they are releasable to (``services.workflow``).  An alert line
+webhooks, for the agencies they are releasable to (``services.access.workflow``).  An alert line
 a suppression holds back is not routed (it is raised again when the suppression runs out).
 
 Every alert line (opened, updated, closed, retracted: each emission) goes to
@@ -33,7 +33,7 @@ from services.delivery.subscriptions import Subscription, SubscriptionStore, rou
 from services.delivery.webhook_net import WebhookPolicy
 from services.delivery.webhooks import WebhookSender, sign, verify
 from services.workers.loops import Worker
-from services.workflow import SuppressionCache, incident_releasable_to
+from services.access.workflow import SuppressionCache, incident_releasable_to
 
 __all__ = ["AlertRouter", "WebhookSender", "sign", "verify"]
 

@@ -20,7 +20,7 @@ import logging
 import threading
 from typing import Any, Callable
 
-from services.visibility import FoldIndex
+from services.access.visibility import FoldIndex
 
 Event = tuple[str, dict[str, Any]]
 View = Callable[[str, dict[str, Any]], "dict[str, Any] | None"]

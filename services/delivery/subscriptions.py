@@ -23,9 +23,9 @@ from sqlalchemy import Column, Float, MetaData, String, Table, Text, create_engi
 
 from fusion.rules import ALERT_TYPES
 
-from services.visibility import WILDCARDS as WILDCARD_RELEASABILITY, covers, releasable_to  # noqa: F401  (re-exported)
+from services.access.visibility import WILDCARDS as WILDCARD_RELEASABILITY, covers, releasable_to  # noqa: F401  (re-exported)
 from services.delivery.webhook_net import WebhookAddressError, WebhookPolicy, check_target
-from services.workflow import check_bbox
+from services.access.workflow import check_bbox
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 MAX_PER_AGENCY = 50  # subscriptions one agency may hold

@@ -20,7 +20,7 @@ while this node itself was down is reported after its restart.  On Kafka the imp
 its inbound topics before subscribing to them.
 
 What is accepted enters this node's own flow, so every read and push path has it and decides
-on it as on local data (``services.visibility``):
+on it as on local data (``services.access.visibility``):
 
 * a track goes on ``mfc.tracks`` as ``<origin node>:<its id>`` with ``origin`` (the node path,
   oldest first) and ``releasability`` (the tokens P shared it under): this node's agencies
@@ -58,7 +58,7 @@ from services.federation.outbound import (_NODE, _TOKEN, CATCHING_UP_S, ENVELOPE
                          RETENTION_MAX_S, RETENTION_MIN_S, AgreementStore, partner_key, partner_topic, verify)
 from services.bus.kafka_bus import PARTNER_TOPIC, ensure_topics
 from services.workers.loops import Worker, finite_number
-from services.workflow import CATEGORIES, SEVERITIES, STATES, TERMINAL
+from services.access.workflow import CATEGORIES, SEVERITIES, STATES, TERMINAL
 
 log = logging.getLogger("mfc.federation")
 

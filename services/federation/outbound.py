@@ -17,7 +17,7 @@ only to partners whose agreement names that token.  Per kind:
 
 * an alert: a token of its ``evidence.releasability``;
 * an incident: a token of both its own and its effective releasability;
-* a track: the partner's view is built as an agency's is (``services.visibility``), from the
+* a track: the partner's view is built as an agency's is (``services.access.visibility``), from the
   sensors whose releasability has an agreed token: all of them, the fused line; some, the newest
   fix of one of those (``fixes``), with identity only if such a sensor is an AIS receiver; none,
   or unknown sensors only, nothing.  It is shared under the meet of those sensors' agreed tokens
@@ -70,9 +70,9 @@ from sqlalchemy.exc import IntegrityError
 from services.bus import topics
 from services.bus.core import Bus
 from services.bus.kafka_bus import PARTNER_TOPIC, KafkaBus, ensure_topics
-from services.visibility import SensorLookup, narrowed_view
+from services.access.visibility import SensorLookup, narrowed_view
 from services.workers.loops import Worker
-from services.workflow import TERMINAL, check_bbox, meet
+from services.access.workflow import TERMINAL, check_bbox, meet
 
 log = logging.getLogger("mfc.federation")
 

@@ -21,7 +21,7 @@ from fusion.model import iso_time
 from ingest.timeparse import parse_iso
 
 from services.delivery.conflation import steady
-from services.workflow import SEVERITIES, TERMINAL, apply_change
+from services.access.workflow import SEVERITIES, TERMINAL, apply_change
 
 metadata = MetaData()
 ID_LENGTH = 160  # a partner's record: "<origin node>:<its id>" (node ids up to 64 characters)
@@ -75,7 +75,7 @@ alerts = Table(
     Column("summary", Text, nullable=False), Column("evidence", Text),
     Column("state", String(16), nullable=False, index=True),
     Column("acked_by", String(64)), Column("acked_at_s", Float),
-    # the officers' workflow (services.workflow): kept by the store, never by a replayed line
+    # the officers' workflow (services.access.workflow): kept by the store, never by a replayed line
     Column("assignee", String(64)), Column("disposition", String(32), index=True),
     Column("history", Text),  # JSON: the audit trail, oldest first
     Column("suppressed_by", String(32), index=True), Column("suppressed_until_s", Float),
@@ -270,7 +270,7 @@ class Store:
 
     def change_alert(self, alert_id: str, change: dict[str, Any], who: str,
                      at_s: float) -> dict[str, Any] | None:
-        """Apply an officer's change (``services.workflow``); None if there is no such alert.
+        """Apply an officer's change (``services.access.workflow``); None if there is no such alert.
         Raises ``WorkflowError`` for a refused change (nothing is written)."""
         with self.engine.begin() as conn:
             row = conn.execute(select(alerts).where(alerts.c.alert_id == alert_id)
@@ -581,7 +581,7 @@ class Store:
             n = conn.execute(select(func.count()).select_from(alerts).where(
                 held, self._releasable_clause(agency))).scalar_one()
             legacy = conn.execute(select(alerts.c.evidence).where(held, alerts.c.releasability.is_(None)))
-            from services.visibility import releasable_to
+            from services.access.visibility import releasable_to
             return n + sum(releasable_to({"evidence": json.loads(e or "{}")}, agency) for (e,) in legacy)
 
     @staticmethod
@@ -705,9 +705,9 @@ def _tokens_text(tokens: Any) -> str:
 
 
 def _covering_tokens(agency: str) -> list[str]:
-    """Every token that covers ``agency`` (``services.visibility.covers``): the wildcards, the
+    """Every token that covers ``agency`` (``services.access.visibility.covers``): the wildcards, the
     agency itself and each of its dash-separated prefixes (``PH`` covers ``PH-CG``)."""
-    from services.visibility import WILDCARDS
+    from services.access.visibility import WILDCARDS
     parts = agency.split("-")
     return sorted({*WILDCARDS, agency, *("-".join(parts[:i]) for i in range(1, len(parts)))} - {""})
 

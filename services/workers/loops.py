@@ -26,7 +26,7 @@ from services.state.checkpoint import Checkpoint, CheckpointSuperseded
 from services.delivery.conflation import Conflator
 from services.bus.feed_order import FeedOrder
 from services.store.sql import Store
-from services.workflow import SuppressionCache
+from services.access.workflow import SuppressionCache
 
 log = logging.getLogger("mfc.workers")
 
@@ -458,7 +458,7 @@ class FusionWorker(Worker):
 class StoreWorker(Worker):
     """Writes track lines and alerts into the store, and hands them (and incidents) to the stream.
 
-    An alert a suppression holds back (``services.workflow``) is stored, marked and counted,
+    An alert a suppression holds back (``services.access.workflow``) is stored, marked and counted,
     and not streamed; when the suppression runs out, the alerts it held that are still live
     are published again on ``mfc.alerts`` (raised: queue, stream, agency topics, webhooks)."""
 

@@ -17,8 +17,8 @@ from services.federation.push import FederationPusher
 from services.bus.core import Bus, make_bus
 from services.geo.geography import build_geography, usable_zones
 from services.workers.ingest_service import MAX_FUTURE_S, IngestService
-from services.keyring import KeyRing, KeyWatcher
-from services.keys import KeyStore
+from services.access.keyring import KeyRing, KeyWatcher
+from services.access.keys import KeyStore
 from services.config.limits import Limits
 from services.config.settings import Settings
 from services.store.sql import Store
@@ -26,7 +26,7 @@ from services.store.sensor_registry import SENSORS_TOPIC, SensorRegistry, sensor
 from services.bus.topics import ZONES as ZONES_TOPIC, zone_message
 from services.delivery.subscriptions import SubscriptionStore
 from services.delivery.webhook_net import deployment_policy
-from services.workflow import SuppressionCache
+from services.access.workflow import SuppressionCache
 from services.workers.loops import FusionWorker, StoreWorker, Worker
 
 log = logging.getLogger("mfc.runtime")
@@ -34,7 +34,7 @@ log = logging.getLogger("mfc.runtime")
 
 class KnownSensors:
     """Sensor lookup for releasability: the live sensors, then the tombstones of deleted ones.
-    An id in neither is unknown, and unknown means not visible (``services.visibility``).
+    An id in neither is unknown, and unknown means not visible (``services.access.visibility``).
     Another process of a deployment may have registered or deleted a sensor: a miss is
     re-read from the registry at most every ``reload_s``."""
 

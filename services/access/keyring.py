@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 
 from pydantic import SecretStr
 
-from services.keys import KeyStore, digest
+from services.access.keys import KeyStore, digest
 from services.config.settings import ApiKey
 from services.workers.loops import Worker
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from fusion.model import iso_time
 
-from services.visibility import WILDCARDS, covers
+from services.access.visibility import WILDCARDS, covers
 
 DISPOSITIONS = ("true_positive", "false_positive", "benign", "duplicate")
 STATES = ("open", "acknowledged", "closed")  # what an officer may set
@@ -235,7 +235,7 @@ def incident_releasable_to(incident: Mapping[str, Any], agency: str) -> bool:
 
 
 def visible_incidents(rows: Iterable[Mapping[str, Any]], role: str, name: str) -> list[Mapping[str, Any]]:
-    from services.visibility import STAFF_ROLES
+    from services.access.visibility import STAFF_ROLES
     if role in STAFF_ROLES:
         return list(rows)
     if role != "agency":
