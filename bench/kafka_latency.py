@@ -135,7 +135,7 @@ def latency_run(bootstrap: str, rate: int, seconds: float, workdir: Path, confla
                MFC_CHECKPOINT=str(workdir / f"{prefix}ckpt"), PYTHONUNBUFFERED="1",
                MFC_TRACKS_CONFLATE_S=f"{conflate_s:g}")
     log = open(workdir / f"{prefix}fusion.log", "wb")
-    fusion = subprocess.Popen([sys.executable, "-m", "services.cli", "fusion", "--checkpoint-every", "10"],
+    fusion = subprocess.Popen([sys.executable, "-m", "mfc", "fusion", "--checkpoint-every", "10"],
                               env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
         got: dict[tuple[int, int], float] = {}

@@ -93,7 +93,7 @@ def start_server(db: str, sensors: Path, port: int, cache_s: float, log: Path) -
     env = {**os.environ, "MFC_DB": db, "MFC_PICTURE_CACHE_S": str(cache_s), "PYTHONPATH": str(ROOT),
            "MFC_API_KEYS": f"{OFFICER_KEY}:officer:bench-officer,{AGENCY_KEY}:agency:PH-CG"}
     env.pop("MFC_DEMO_KEY", None)
-    proc = subprocess.Popen([sys.executable, "-c", "import sys; from services.cli import main; sys.exit(main())",
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; from mfc.cli import main; sys.exit(main())",
                              "serve", "--port", str(port), "--sensors", str(sensors)],
                             cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
     deadline = time.time() + 60

@@ -21,7 +21,7 @@ from fusion.pipeline import Fusion
 from fusion.rules.loitering import _Loiter
 from ingest.sensors import load_sensors
 from services.state.checkpoint import Checkpoint, CheckpointError, CheckpointSuperseded
-from services.cli import main as mfc
+from mfc.cli import main as mfc
 from services.workers.fuse import load_observations
 from services.geo.geography import build_geography
 from services.state.file import write_state
@@ -224,7 +224,7 @@ def test_mfc_fusion_refuses_an_old_pickle_naming_the_convert_command(tmp_path):
     path = tmp_path / "old.ckpt"
     path.write_bytes(pickle.dumps({"format": 1, "fusion": None, "covered": {}}))
     env = {**os.environ, "MFC_CHECKPOINT": str(path), "MFC_BUS": "embedded", "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-m", "services.cli", "fusion"], env=env, cwd=tmp_path,
+    done = subprocess.run([sys.executable, "-m", "mfc", "fusion"], env=env, cwd=tmp_path,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2, done.stdout + done.stderr
     assert f"mfc checkpoint convert {path}" in done.stderr

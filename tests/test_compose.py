@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from services.cli import parser
+from mfc.cli import parser
 from services.config.settings import Settings, SettingsError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -212,7 +212,7 @@ def test_dockerfile_and_dockerignore():
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert dockerfile.startswith("#") or "FROM python:3" in dockerfile
     assert "FROM python:3.11" in dockerfile and 'CMD ["mfc"' in dockerfile and "USER mfc" in dockerfile
-    for part in ("services", "ingest", "fusion", "api"):
+    for part in ("mfc", "services", "ingest", "fusion", "api"):
         assert f"COPY {part} ./{part}" in dockerfile
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".git", ".venv", "*.db", "*.ckpt"} <= set(ignored)

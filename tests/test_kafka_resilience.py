@@ -45,7 +45,7 @@ from .conftest import free_port, wait_for
 from .kafka_fixture import KAFKA_DEV, kafka_bootstrap, unique_name  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
-MFC = [sys.executable, "-m", "services.cli"]
+MFC = [sys.executable, "-m", "mfc"]
 pytestmark = pytest.mark.slow
 
 

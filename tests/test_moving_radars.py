@@ -24,7 +24,7 @@ from ingest.sensors import load_sensors
 from ingest.nmea import nmea_checksum
 
 GEOD = Geod(ellps="WGS84")
-MFC = [sys.executable, "-m", "services.cli"]
+MFC = [sys.executable, "-m", "mfc"]
 SHIP = {"id": "PCG-R1", "kind": "radar", "lat": 14.5, "lon": 120.9, "range_m": 24000, "accuracy_m": 30,
         "scan_period_s": 2.5, "range_sigma_m": 30, "bearing_sigma_deg": 0.8, "platform": "ship",
         "owner": "PH-CG", "releasability": ["ASEAN"]}

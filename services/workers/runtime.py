@@ -168,7 +168,7 @@ class Runtime:
 
     def announce_zone(self, name: str) -> None:
         """Publish zone ``name``'s stored state (user zone feature, policy override) on
-        ``mfc.zones`` for a separate ``mfc fusion`` (``services.zone_follower``)."""
+        ``mfc.zones`` for a separate ``mfc fusion`` (``mfc.zone_follower``)."""
         feature = next((f for f in self.store.zones() if f.get("properties", {}).get("name") == name), None)
         stored = self.store.zone_policies().get(name)
         self.bus.publish(ZONES_TOPIC, name, zone_message(name, feature, stored["policy"] if stored else {}))

@@ -241,10 +241,10 @@ def _node_id(value: str) -> str:
 
 
 def _service(name: str):
-    """``services.deploy``'s command ``name``, imported when it runs: the services' modules
+    """``mfc.deploy``'s command ``name``, imported when it runs: the services' modules
     (Kafka, SQLAlchemy, pydantic) stay out of the batch commands' start-up."""
     def run(args: argparse.Namespace) -> int:
-        from services import deploy
+        from mfc import deploy
         return getattr(deploy, name)(args)
     return run
 
@@ -345,7 +345,7 @@ def parser() -> argparse.ArgumentParser:
     db.add_argument("--json", help="write the debrief here (JSON)")
     ex.set_defaults(func=cmd_exercise)
     _service_commands(sub)
-    from services import keys_cli
+    from mfc import keys_cli
     keys_cli.add_commands(sub)
     _checkpoint_commands(sub)
     _federation_commands(sub)

@@ -127,7 +127,7 @@ class FollowZones(Worker):
 def fusion_following_zones(bus: Bus, sensors: dict[str, Sensor], within_s: float = 30.0):
     """The fusion engine ``mfc fusion`` starts from: the geography with the user zones on
     ``mfc.zones`` (read to its end first), their policies set; and the follower that goes on."""
-    from services.zone_follower import ZoneFollower
+    from mfc.zone_follower import ZoneFollower
     zones = ZoneFollower(bus)
     if not zones.catch_up(within_s=within_s):
         log.warning("mfc.zones could not be read to its end: user zones and zone policies are applied as they arrive")
