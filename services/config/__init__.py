@@ -1,1 +1,2 @@
-"""A process's configuration: settings from the environment, the limits on untrusted input, the placeholder-secret check, key redaction in logs."""
+"""A process's configuration: settings from the environment, the caps on untrusted input
+(limits), the placeholder-secret check, keys kept out of the logs."""

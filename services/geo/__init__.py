@@ -1,1 +1,2 @@
-"""The geography: the layers shipped in services/data/geo (layers) and the rules' geography and user zones built from them (geography)."""
+"""Geography: the layers shipped in services/data/geo (layers), and the rules' geography and the
+user zones built from them (geography)."""

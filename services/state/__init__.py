@@ -1,1 +1,2 @@
-"""Fusion checkpoints: the file (a ZIP of plain data), the codec and its class allow-list, restore, the journal, the legacy pickle reader."""
+"""Fusion checkpoints: the file (a ZIP of plain data), the codec and its class allow-list,
+restoring a fusion, the journal, the reader of legacy pickles."""
