@@ -48,8 +48,8 @@ from fusion.pipeline import Fusion
 from fusion.rules import Geography
 from services.bus import topics
 from services.bus.core import EmbeddedBus
-from services.state.checkpoint import Checkpoint
 from services.bus.kafka_bus import KafkaBus, ensure_topics
+from services.state.checkpoint import Checkpoint
 from services.workers.loops import FusionWorker
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -31,8 +31,8 @@ import uuid
 from fusion.model import Sensor
 from services.bus import topics
 from services.bus.core import EmbeddedBus
-from services.workers.ingest_service import IngestService
 from services.config.limits import Limits
+from services.workers.ingest_service import IngestService
 from services.workers.raw_ingest import nmea_listeners
 
 SENSOR = Sensor("BENCH-AIS", "ais", 10.0, 114.0, range_m=74_000)

@@ -21,10 +21,9 @@ from typing import Any
 import shapely
 
 from fusion.pipeline import Fusion
-
 from services.bus.core import consumer_waiting_for_broker
-from services.geo.geography import usable_zones
 from services.bus.topics import ZONES as ZONES_TOPIC
+from services.geo.geography import usable_zones
 
 log = logging.getLogger("mfc.zones")
 

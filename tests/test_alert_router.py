@@ -11,9 +11,9 @@ import pytest
 
 from fusion.model import Sensor
 from services.bus import topics
-from services.delivery.alert_router import WebhookSender, sign, verify
 from services.bus.core import EmbeddedBus
 from services.config.settings import ApiKey
+from services.delivery.alert_router import WebhookSender, sign, verify
 from services.delivery.subscriptions import Subscription, releasable_to, route
 from services.delivery.webhook_net import WebhookPolicy
 

@@ -16,8 +16,8 @@ from pyproj import Geod
 
 from services.bus import topics
 from services.bus.core import EmbeddedBus
-from services.workers.ingest_service import IngestService
 from services.config.limits import Limits, LimitsError
+from services.workers.ingest_service import IngestService
 from services.workers.raw_ingest import asterix_listener, parse_asterix_sources
 
 from .conftest import SENSORS, free_port, wait_for

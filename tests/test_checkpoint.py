@@ -20,12 +20,12 @@ import pytest
 from fusion.pipeline import Fusion
 from fusion.rules.loitering import _Loiter
 from ingest.sensors import load_sensors
-from services.state.checkpoint import Checkpoint, CheckpointError, CheckpointSuperseded
 from mfc.cli import main as mfc
-from services.workers.fuse import load_observations
 from services.geo.geography import build_geography
+from services.state.checkpoint import Checkpoint, CheckpointError, CheckpointSuperseded
 from services.state.file import write_state
 from services.state.restore import state_of
+from services.workers.fuse import load_observations
 
 from .conftest import wait_for
 

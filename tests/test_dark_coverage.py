@@ -16,8 +16,8 @@ from fusion.pipeline import Fusion
 from fusion.rules import Geography, RuleEngine, RulesConfig
 from ingest.errors import IngestError
 from ingest.sensors import load_sensors
-from services.state.checkpoint import Checkpoint
 from services.geo.geography import build_geography
+from services.state.checkpoint import Checkpoint
 
 GEOD = Geod(ellps="WGS84")
 T0 = 1_795_000_000.0

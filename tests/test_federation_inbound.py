@@ -21,9 +21,9 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.bus import topics
-from services.federation.outbound import seal
-from services.federation.inbound import inbound_topic
 from services.config.settings import ApiKey
+from services.federation.inbound import inbound_topic
+from services.federation.outbound import seal
 
 from .conftest import ADMIN_KEY, INTEGRATOR_KEY, OFFICER_KEY, LiveServer, make_runtime, wait_for
 from .test_api import position_sentence, with_time

@@ -15,8 +15,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from services.bus import topics
-from services.federation.outbound import canonical, verify
 from services.config.settings import ApiKey
+from services.federation.outbound import canonical, verify
 
 from .conftest import ADMIN_KEY, INTEGRATOR_KEY, OFFICER_KEY, LiveServer, make_runtime, wait_for
 
@@ -208,8 +208,8 @@ def test_a_fused_track_goes_under_what_every_sensor_behind_it_releases():
     """An SG radar and an ASEAN receiver fused: the partner may show the line to its SG agencies,
     not to every member (the ASEAN receiver does not release the SG radar's plots)."""
     from fusion.model import Sensor
-    from services.federation.outbound import Agreement, shared_view
     from services.access.visibility import covers
+    from services.federation.outbound import Agreement, shared_view
 
     sensors = {"RAD-SG": Sensor("RAD-SG", "radar", 11.0, 115.0, releasability=("SG",)),
                "AIS-ASEAN": Sensor("AIS-ASEAN", "ais", 11.0, 115.0, releasability=("ASEAN",)),

@@ -19,8 +19,8 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from ingest.sensors import load_sensors
 from services.config.limits import Limits
-from services.workers.runtime import Runtime
 from services.config.settings import ApiKey, Settings
+from services.workers.runtime import Runtime
 
 from .conftest import ADMIN_KEY, OFFICER_KEY, wait_for
 

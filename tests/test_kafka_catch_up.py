@@ -13,9 +13,9 @@ from fusion.pipeline import Fusion
 from ingest.sensors import load_sensors
 from sample_feeds.generate import generate
 from services.bus import topics
-from services.workers.fuse import load_observations
-from services.geo.geography import build_geography
 from services.bus.kafka_bus import KafkaBus, ensure_topics
+from services.geo.geography import build_geography
+from services.workers.fuse import load_observations
 from services.workers.loops import FusionWorker
 
 from .conftest import wait_for

@@ -17,8 +17,8 @@ from fusion.geodesy import KN_TO_MS
 from fusion.model import Observation
 from ingest.sensors import load_sensors
 from services.bus import topics
-from services.geo.geography import build_geography
 from services.bus.kafka_bus import KafkaBus, ensure_topics
+from services.geo.geography import build_geography
 
 from .conftest import free_port, wait_for
 from .kafka_fixture import kafka_bootstrap, unique_name  # noqa: F401

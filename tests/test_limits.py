@@ -16,10 +16,10 @@ from pyais.encode import encode_dict
 
 from api.app import create_app
 from services.bus import topics
-from services.delivery.broadcast import Broadcaster, TooManyListeners
 from services.config.limits import Limits, LimitsError
-from services.workers.runtime import Runtime
 from services.config.settings import ApiKey, Settings
+from services.delivery.broadcast import Broadcaster, TooManyListeners
+from services.workers.runtime import Runtime
 
 from .conftest import INTEGRATOR_KEY, OFFICER_KEY, SENSORS, LiveServer
 

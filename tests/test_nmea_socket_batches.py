@@ -16,8 +16,8 @@ from pyais.encode import encode_dict
 
 from services.bus import topics
 from services.bus.core import EmbeddedBus
-from services.workers.ingest_service import IngestService
 from services.config.limits import Limits
+from services.workers.ingest_service import IngestService
 from services.workers.raw_ingest import nmea_listeners
 
 from .conftest import SENSORS, free_port, wait_for

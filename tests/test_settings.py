@@ -16,8 +16,8 @@ from pydantic import ValidationError
 
 from api.app import create_app
 from mfc.cli import serve_settings
-from services.workers.runtime import Runtime
 from services.config.settings import Settings, SettingsError
+from services.workers.runtime import Runtime
 
 from .conftest import free_port
 

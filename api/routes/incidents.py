@@ -12,8 +12,8 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 
-from services.bus import topics
 from services.access.workflow import CATEGORIES, WorkflowError, check_change, meet, visible_incidents
+from services.bus import topics
 
 from ..deps import AUTH, Acker, Reader, RuntimeDep, errors, json_schema, raw_body
 from ..models import Incident, IncidentIn, IncidentList, WorkflowChange

@@ -19,7 +19,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fusion.model import iso_time
-
 from services.access.visibility import WILDCARDS, covers
 
 DISPOSITIONS = ("true_positive", "false_positive", "benign", "duplicate")

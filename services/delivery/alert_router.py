@@ -27,13 +27,13 @@ import logging
 import time
 from typing import Any, Iterable
 
+from services.access.workflow import SuppressionCache, incident_releasable_to
 from services.bus import topics
 from services.bus.core import Bus
 from services.delivery.subscriptions import Subscription, SubscriptionStore, route
 from services.delivery.webhook_net import WebhookPolicy
 from services.delivery.webhooks import WebhookSender, sign, verify
 from services.workers.loops import Worker
-from services.access.workflow import SuppressionCache, incident_releasable_to
 
 __all__ = ["AlertRouter", "WebhookSender", "sign", "verify"]
 

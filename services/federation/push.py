@@ -30,10 +30,9 @@ from urllib.parse import urlsplit
 import httpx
 
 from fusion.model import iso_time
-
 from services.bus.core import Bus, Consumer
-from services.federation.outbound import Agreement, AgreementStore, partner_topic
 from services.bus.kafka_bus import PARTNER_TOPIC, ensure_topics
+from services.federation.outbound import Agreement, AgreementStore, partner_topic
 from services.workers.loops import Worker
 
 log = logging.getLogger("mfc.federation.push")

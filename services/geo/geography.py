@@ -17,7 +17,6 @@ from shapely.geometry import shape
 
 from fusion.model import Sensor
 from fusion.rules import Geography
-
 from services.geo.layers import layer
 
 

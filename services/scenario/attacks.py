@@ -15,7 +15,6 @@ import numpy as np
 
 from fusion.geodesy import KN_TO_MS, distance_m
 from fusion.model import Sensor
-
 from services.scenario.events import Case
 from services.scenario.world import MmsiBook, Vessel, World, offset, path_from_waypoints
 

@@ -46,7 +46,6 @@ from pathlib import Path
 from typing import Any
 
 from fusion.pipeline import Fusion
-
 from services.state.file import CheckpointError, read_state, write_state
 from services.state.restore import restore, state_of
 

@@ -21,7 +21,6 @@ from fusion.rules.geography import Geography
 from fusion.rules.loitering import Loitering
 from fusion.rules.traffic import TrafficMap
 from fusion.rules.zones import ZoneEntry
-
 from services.state.codec import StateFormatError, decode, encode
 from services.state.file import CheckpointError
 

@@ -16,8 +16,9 @@ from sqlalchemy import Column, Float, MetaData, String, Table, Text, create_engi
 
 from fusion.model import Sensor
 from ingest.sensors import load_sensors, sensor_to_dict
-
-from services.bus.topics import SENSORS as SENSORS_TOPIC  # key: sensor id; value: the sensor, or {"id", "deleted": true}
+from services.bus.topics import (
+    SENSORS as SENSORS_TOPIC,  # key: sensor id; value: the sensor, or {"id", "deleted": true}
+)
 
 metadata = MetaData()
 registered = Table(

@@ -27,7 +27,6 @@ from ingest.ais import AisDecoder
 from ingest.asterix import decode_asterix
 from ingest.errors import IngestError
 from ingest.radar import decode_radar_line
-
 from services.bus import topics
 from services.bus.core import Bus
 

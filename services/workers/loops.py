@@ -18,15 +18,14 @@ from typing import Any, Callable
 
 from fusion.model import Observation
 from fusion.pipeline import Fusion
-
-from services.bus import topics
-from services.delivery.broadcast import Broadcaster
-from services.bus.core import Bus, consumer_waiting_for_broker
-from services.state.checkpoint import Checkpoint, CheckpointSuperseded
-from services.delivery.conflation import Conflator
-from services.bus.feed_order import FeedOrder
-from services.store.sql import Store
 from services.access.workflow import SuppressionCache
+from services.bus import topics
+from services.bus.core import Bus, consumer_waiting_for_broker
+from services.bus.feed_order import FeedOrder
+from services.delivery.broadcast import Broadcaster
+from services.delivery.conflation import Conflator
+from services.state.checkpoint import Checkpoint, CheckpointSuperseded
+from services.store.sql import Store
 
 log = logging.getLogger("mfc.workers")
 

@@ -22,8 +22,8 @@ from typing import Any
 
 from services.bus import topics
 from services.bus.core import Bus, Record
-from services.workers.ingest_service import Gathered, IngestService
 from services.config.limits import Limits, LimitsError
+from services.workers.ingest_service import Gathered, IngestService
 from services.workers.loops import Worker
 
 log = logging.getLogger("mfc.ingest")

@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 from fusion.model import Observation, Sensor
-
 from services.workers.fuse import load_observations
 from services.workers.ingest_service import IngestService
 

@@ -26,7 +26,6 @@ from fusion.model import iso_time
 from ingest.errors import IngestError
 from ingest.nmea import pghp_time, split_line
 from ingest.timeparse import TimeParseError, parse_time
-
 from services.workers.fuse import is_radar_file, open_text
 
 _DOLLAR = frozenset({"PGHP", "TTM", "TLL"})
