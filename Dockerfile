@@ -8,10 +8,11 @@ WORKDIR /app
 
 # Dependencies first (a layer that changes only when pyproject.toml does).
 COPY pyproject.toml README.md ./
-RUN mkdir -p services ingest fusion api && touch services/__init__.py ingest/__init__.py \
+RUN mkdir -p mfc services ingest fusion api && touch mfc/__init__.py services/__init__.py ingest/__init__.py \
         fusion/__init__.py api/__init__.py \
-    && pip install ".[postgres]" && pip uninstall -y mfc && rm -rf services ingest fusion api build
+    && pip install ".[postgres]" && pip uninstall -y mfc && rm -rf mfc services ingest fusion api build
 
+COPY mfc ./mfc
 COPY services ./services
 COPY ingest ./ingest
 COPY fusion ./fusion

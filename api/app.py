@@ -14,9 +14,9 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 
-from services import log_redact
-from services.ingest_service import BusUnavailable, TooManyLines
-from services.runtime import Runtime
+from services.config import log_redact
+from services.workers.ingest_service import BusUnavailable, TooManyLines
+from services.workers.runtime import Runtime
 from services.scenario.exercise import ServerExercise
 
 from .render_cache import RenderCache

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from fastapi import HTTPException, Request
 
-from services.settings import ApiKey
+from services.config.settings import ApiKey
 
 READ_ROLES = frozenset({"officer", "agency", "admin"})
 INGEST_ROLES = frozenset({"integrator", "admin"})

@@ -10,8 +10,8 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from services.runtime import Runtime
-from services.settings import ApiKey
+from services.config.settings import ApiKey
+from services.workers.runtime import Runtime
 
 from .auth import ACK_ROLES, ADMIN_ROLES, INGEST_ROLES, READ_ROLES, SUBSCRIBE_ROLES, requires
 from .models import ErrorOut, ValidationErrorOut

@@ -68,7 +68,7 @@ class TrackLine(Exact):
     stations: list[str] = []          # the AIS receivers that heard it in the last 30 min
     contact: Literal["dark", "unidentified"] | None = None  # radar-only: AIS expected here or not
     origin: list[str] | None = Field(None, description="a partner node's track: the node ids it came "
-                                     "through, oldest first (services.federation_in)")
+                                     "through, oldest first (services.federation.inbound)")
     releasability: list[str] | None = Field(None, description="a partner node's track: the tokens it was "
                                             "shared under (who here may see it)")
     partners: list[PartnerContribution] | None = Field(None, description="partner nodes' tracks of the same "
@@ -614,7 +614,7 @@ class ExerciseState(Exact):
                                                       "(empty on a live system)")
 
 
-# --- federation between nodes (services.federation) -----------------------------------------
+# --- federation between nodes (services.federation.outbound) -----------------------------------------
 
 class AgreementIn(Exact):
     """A sharing agreement with one partner node."""

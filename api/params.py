@@ -9,7 +9,7 @@ from fastapi import HTTPException, Request
 from pydantic import BaseModel, ValidationError
 
 from ingest.timeparse import parse_iso
-from services.settings import ApiKey
+from services.config.settings import ApiKey
 
 M = TypeVar("M", bound=BaseModel)
 

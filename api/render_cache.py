@@ -37,7 +37,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import Response
 
-from services.visibility import STAFF_ROLES
+from services.access.visibility import STAFF_ROLES
 
 GZIP_MIN_BYTES = 2048  # as the app's GZipMiddleware: smaller bodies go as they are
 GZIP_LEVEL = 6  # once per entry and second, not per request: the default level's ratio at a fraction of 9's time
@@ -67,7 +67,7 @@ def viewer_scope(role: str, name: str) -> tuple[str, str]:
 
 def sensor_releasability(sensors: Any) -> tuple[tuple[Any, ...], ...] | None:
     """What an agency's view depends on besides the store: each known sensor's kind,
-    releasability and accuracy (``services.visibility.track_view``), live and deleted."""
+    releasability and accuracy (``services.access.visibility.track_view``), live and deleted."""
     if sensors is None:
         return None
     out = []

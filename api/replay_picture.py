@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import and_, func, select
 
 from fusion.model import iso_time
-from services.store import Store, _ids, history, tracks
+from services.store.sql import Store, _ids, history, tracks
 
 
 def picture_at(store: Store, at_s: float, window_s: float = 600.0,

@@ -87,7 +87,7 @@ def bench_decode(ais_path: Path, repeat: int) -> list[tuple[str, int, float]]:
 
 def bench_fusion(repeat: int) -> list[tuple[str, int, float]]:
     from fusion.tracker import Tracker
-    from services.fuse import fuse, load_observations
+    from services.workers.fuse import fuse, load_observations
     sensors = load_sensors(SAMPLE / "sensors.json")
     paths = [SAMPLE / "ais.nmea", SAMPLE / "radar.jsonl"]
     observations, _ = load_observations(paths, sensors)

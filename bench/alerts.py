@@ -30,7 +30,7 @@ from fusion.geodesy import KN_TO_MS, m_per_deg_array
 from fusion.model import Alert, Observation
 from fusion.pipeline import Fusion
 from fusion.rules import RulesConfig
-from services.geography import build_geography
+from services.geo.geography import build_geography
 from services.scenario.alert_score import final_versions, matches, score, vessel_hours
 from services.scenario.events import inject
 from services.scenario.world import (MmsiBook, World, ais_observations, beyond_cover_traffic, clean_day_groups,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from services.scenario.simulate import builtin_names, load
 
-MFC = [sys.executable, "-m", "services.cli"]
+MFC = [sys.executable, "-m", "mfc"]
 
 
 def run(*args) -> float:

@@ -37,8 +37,8 @@ import httpx
 
 from fusion.model import iso_time
 from ingest.timeparse import parse_iso
-from services import topics
-from services.kafka_bus import KafkaBus
+from services.bus import topics
+from services.bus.kafka_bus import KafkaBus
 
 from .soak import wait_healthy
 
@@ -70,7 +70,7 @@ def _node(work: Path, node: str, bootstrap: str) -> tuple[subprocess.Popen, str]
     env.update(MFC_BUS=f"kafka://{bootstrap}", MFC_NODE_ID=node, MFC_DB=f"sqlite:///{work / node / 'mfc.db'}",
                MFC_HOST="127.0.0.1", MFC_PORT=str(port), PYTHONUNBUFFERED="1",
                MFC_API_KEYS=f"{ADMIN}:admin:bench,{INTEGRATOR}:integrator:bench")
-    proc = subprocess.Popen([sys.executable, "-m", "services.cli", "api"], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "mfc", "api"], cwd=ROOT, env=env,
                             stdout=open(work / node / "api.log", "w"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     if not wait_healthy(proc, url, 120):
@@ -135,7 +135,7 @@ def main() -> None:
         source = None
         if not args.plaintext and not args.push:
             for node in ("A", "B"):
-                _run([sys.executable, "-m", "services.cli", "federation", "certs", node, "--out", str(work / f"certs-{node}")],
+                _run([sys.executable, "-m", "mfc", "federation", "certs", node, "--out", str(work / f"certs-{node}")],
                      dict(os.environ))
             (work / "certs-A" / "partners" / "B.pem").write_bytes((work / "certs-B" / "ca.pem").read_bytes())
             (work / "certs-B" / "partners" / "A.pem").write_bytes((work / "certs-A" / "ca.pem").read_bytes())

@@ -46,11 +46,11 @@ from pathlib import Path
 from fusion.model import Observation
 from fusion.pipeline import Fusion
 from fusion.rules import Geography
-from services import topics
-from services.bus import EmbeddedBus
-from services.checkpoint import Checkpoint
-from services.kafka_bus import KafkaBus, ensure_topics
-from services.workers import FusionWorker
+from services.bus import topics
+from services.bus.core import EmbeddedBus
+from services.bus.kafka_bus import KafkaBus, ensure_topics
+from services.state.checkpoint import Checkpoint
+from services.workers.loops import FusionWorker
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORT_EVERY_S = 2.0
@@ -135,7 +135,7 @@ def latency_run(bootstrap: str, rate: int, seconds: float, workdir: Path, confla
                MFC_CHECKPOINT=str(workdir / f"{prefix}ckpt"), PYTHONUNBUFFERED="1",
                MFC_TRACKS_CONFLATE_S=f"{conflate_s:g}")
     log = open(workdir / f"{prefix}fusion.log", "wb")
-    fusion = subprocess.Popen([sys.executable, "-m", "services.cli", "fusion", "--checkpoint-every", "10"],
+    fusion = subprocess.Popen([sys.executable, "-m", "mfc", "fusion", "--checkpoint-every", "10"],
                               env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
         got: dict[tuple[int, int], float] = {}

@@ -1,6 +1,6 @@
 """``python -m bench.nmea_socket``: AIS lines a second pushed over TCP into ingest's NMEA listener, to the bus.
 
-The listener of ``mfc ingest --tcp`` (``services.raw_ingest.nmea_listeners``, one sensor) on
+The listener of ``mfc ingest --tcp`` (``services.workers.raw_ingest.nmea_listeners``, one sensor) on
 loopback; a sender thread pushes ``--lines`` AIS position reports (type 1, 2,000 vessels, encoded
 by pyais, one sentence a line with CR LF) over one connection as fast as the listener reads them,
 then closes its side.  Timed from the first byte sent until the listener has ended the connection
@@ -29,11 +29,11 @@ import time
 import uuid
 
 from fusion.model import Sensor
-from services import topics
-from services.bus import EmbeddedBus
-from services.ingest_service import IngestService
-from services.limits import Limits
-from services.raw_ingest import nmea_listeners
+from services.bus import topics
+from services.bus.core import EmbeddedBus
+from services.config.limits import Limits
+from services.workers.ingest_service import IngestService
+from services.workers.raw_ingest import nmea_listeners
 
 SENSOR = Sensor("BENCH-AIS", "ais", 10.0, 114.0, range_m=74_000)
 VESSELS = 2000
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     measure("embedded", lambda: (EmbeddedBus(), ""), payload, mmsis, args.repeat)
     if args.no_kafka:
         return 0
-    from services.kafka_bus import KafkaBus, ensure_topics
+    from services.bus.kafka_bus import KafkaBus, ensure_topics
 
     from .kafka_latency import Broker
     with Broker(args.bootstrap) as bootstrap:

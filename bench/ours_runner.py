@@ -89,7 +89,7 @@ def run_fuse(scenario: RadarScenario, c: float = 500.0, extra_args: tuple[str, .
         folder = Path(tmp)
         feed, sensors = write_feed(scenario, folder)
         tracks = folder / "tracks.jsonl"
-        cmd = [sys.executable, "-m", "services.cli", "fuse", str(feed), "--sensors", str(sensors),
+        cmd = [sys.executable, "-m", "mfc", "fuse", str(feed), "--sensors", str(sensors),
                "--tracks-out", str(tracks), "--alerts-out", str(folder / "alerts.jsonl"),
                "--sample-every", f"{scenario.period_s:g}", "--sample-closed", *extra_args]
         t = time.perf_counter()

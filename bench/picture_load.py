@@ -2,7 +2,7 @@
 
 The scene: ~2,000 live tracks written through the store API (AIS identities, radar and AIS
 sensors, receiving stations, per-sensor fixes — about 0.7 MB of GeoJSON), one of the radars
-releasable to Singapore only, so an agency's view is the narrowed one of ``services.visibility``.
+releasable to Singapore only, so an agency's view is the narrowed one of ``services.access.visibility``.
 While clients poll, a writer in the bench's process moves 10 % of the tracks every half second
 through the store (so the picture changes as a live one does and every cache entry is rebuilt).
 
@@ -72,7 +72,7 @@ class Mover(threading.Thread):
 
     def __init__(self, db: str, lines: list[dict], every_s: float = 0.5) -> None:
         super().__init__(daemon=True)
-        from services.store import Store
+        from services.store.sql import Store
         self.store, self.lines, self.every_s = Store(db), lines, every_s
         self.halt = threading.Event()
         self.writes = 0
@@ -95,7 +95,7 @@ def start_server(db: str, sensors: Path, port: int, cache_s: float, log: Path,
            "MFC_PICTURE_RENDERER": renderer,
            "MFC_API_KEYS": f"{OFFICER_KEY}:officer:bench-officer,{AGENCY_KEY}:agency:PH-CG"}
     env.pop("MFC_DEMO_KEY", None)
-    proc = subprocess.Popen([sys.executable, "-c", "import sys; from services.cli import main; sys.exit(main())",
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; from mfc.cli import main; sys.exit(main())",
                              "serve", "--port", str(port), "--sensors", str(sensors)],
                             cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
     deadline = time.time() + 60
@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> None:
                     help="which servers to run: before (no cache), after (cache), inm (cache, If-None-Match)")
     args = ap.parse_args(argv)
     levels = [int(x) for x in args.clients.split(",")]
-    from services.store import Store
+    from services.store.sql import Store
     with tempfile.TemporaryDirectory(prefix="mfc-picture-bench-") as tmp:
         db = f"sqlite:///{Path(tmp) / 'mfc.db'}"
         sensors = Path(tmp) / "sensors.json"

@@ -63,7 +63,7 @@ def write_feed(folder: Path) -> tuple[Path, Path]:
 
 def fuse(repo: Path, folder: Path, feed: Path, sensors: Path) -> list[dict]:
     tracks = folder / "tracks.jsonl"
-    cmd = [sys.executable, "-m", "services.cli", "fuse", str(feed), "--sensors", str(sensors),
+    cmd = [sys.executable, "-m", "mfc", "fuse", str(feed), "--sensors", str(sensors),
            "--tracks-out", str(tracks), "--alerts-out", str(folder / "alerts.jsonl"), "--sample-every", "60"]
     subprocess.run(cmd, cwd=repo, env={**os.environ, "PYTHONPATH": str(repo)}, check=True,
                    capture_output=True)

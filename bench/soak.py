@@ -97,7 +97,7 @@ def start_server(workdir: Path, code: Path = ROOT) -> tuple[subprocess.Popen, st
     env = {**os.environ, "MFC_DB": f"sqlite:///{workdir / 'soak.db'}", "MFC_API_KEYS": f"{KEY}:admin:soak",
            "MFC_HOST": "127.0.0.1", "MFC_PORT": str(port), "PYTHONPATH": str(code)}
     log = open(workdir / "server.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "--sensors", str(SENSORS)],
+    proc = subprocess.Popen([sys.executable, "-m", "mfc", "serve", "--sensors", str(SENSORS)],
                             cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     if not wait_healthy(proc, url, 60):

@@ -18,14 +18,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from services.store import Store
+from services.store.sql import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_feeds" / "scs"
 
 
 def _fuse(feeds: list[Path], sensors: Path, out: Path) -> list[dict]:
-    subprocess.run([sys.executable, "-m", "services.cli", "fuse", *map(str, feeds), "--sensors", str(sensors),
+    subprocess.run([sys.executable, "-m", "mfc", "fuse", *map(str, feeds), "--sensors", str(sensors),
                     "--tracks-out", str(out / "tracks.jsonl"), "--alerts-out", str(out / "alerts.jsonl"), "--quiet"],
                    check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     with open(out / "tracks.jsonl", encoding="utf-8") as fh:

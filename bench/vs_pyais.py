@@ -4,7 +4,7 @@ For each feed: (a) pyais alone on its AIS lines — ``pyais.stream.IterMessages`
 multi-fragment assembly; it skips what it cannot parse), each message ``decode()``d, position
 reports (types 1, 2, 3, 18, 19, 27) counted — given each line from its tag block or sentence
 on (pyais does not read a leading ISO timestamp); (b) ``mfc fuse`` as a user runs it: one
-process (``python -m services.cli fuse``, interpreter start and imports included) on the same
+process (``python -m mfc fuse``, interpreter start and imports included) on the same
 AIS lines (plus the radar of ``sample_feeds/scs``), writing tracks and alerts to a temporary
 directory.  The ratio is our observations per second of wall clock ÷ pyais's lines per second:
 what the whole centre (validation, time, fusion, rules, output) costs against the decoding floor.
@@ -58,7 +58,7 @@ def _children_cpu_s() -> float:
 def mfc_fuse(paths: list[Path], sensors: Path | None) -> tuple[int, float, float]:
     """(observations, wall seconds of the whole process, its CPU seconds)."""
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "services.cli", "fuse", *map(str, paths),
+        cmd = [sys.executable, "-m", "mfc", "fuse", *map(str, paths),
                "--tracks-out", f"{tmp}/t.jsonl", "--alerts-out", f"{tmp}/a.jsonl"]
         if sensors is not None:
             cmd += ["--sensors", str(sensors)]
@@ -74,7 +74,7 @@ def mfc_fuse(paths: list[Path], sensors: Path | None) -> tuple[int, float, float
 def startup_s() -> tuple[float, float]:
     """(wall, CPU) seconds of ``mfc fuse --help``: interpreter start and the CLI's imports."""
     t0, c0 = time.perf_counter(), _children_cpu_s()
-    subprocess.run([sys.executable, "-m", "services.cli", "fuse", "--help"], cwd=ROOT, capture_output=True,
+    subprocess.run([sys.executable, "-m", "mfc", "fuse", "--help"], cwd=ROOT, capture_output=True,
                    check=True)
     return time.perf_counter() - t0, _children_cpu_s() - c0
 

@@ -130,7 +130,7 @@ class TrackLine:
     sensors: tuple[str, ...] = ()   # the sensors that fed the track recently (releasability)
     # multi-sensor lines: each sensor's newest fix (sensor id -> time_s, lat, lon, sog_kn, cog_deg),
     # so that an agency that may see only some of the sensors gets a view built from those
-    # (services.visibility)
+    # (services.access.visibility)
     fixes: dict[str, tuple[float, float, float, float | None, float | None]] | None = None
     # how well established the track is: AIS position reports so far, distinct AIS receivers
     # (stations, else sensors) that heard it, when it entered the picture

@@ -13,8 +13,8 @@ import uvicorn
 
 from api.app import create_app
 from fusion.model import Sensor
-from services.runtime import Runtime
-from services.settings import ApiKey, Settings
+from services.config.settings import ApiKey, Settings
+from services.workers.runtime import Runtime
 
 OFFICER_KEY = "officer-key-for-tests"
 INTEGRATOR_KEY = "integrator-key-for-tests"

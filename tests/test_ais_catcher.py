@@ -60,7 +60,7 @@ def test_mfc_fuse_reads_an_ais_catcher_file(tmp_path):
     later = DOC_EXAMPLE.replace('"rxtime":"20220729191610"', '"rxtime":"20220729191620"')
     feed.write_text(DOC_EXAMPLE + "\n" + later + "\n")
     tracks, alerts = tmp_path / "t.jsonl", tmp_path / "a.jsonl"
-    subprocess.run([sys.executable, "-m", "services.cli", "fuse", str(feed), "--tracks-out", str(tracks),
+    subprocess.run([sys.executable, "-m", "mfc", "fuse", str(feed), "--tracks-out", str(tracks),
                     "--alerts-out", str(alerts)], check=True, capture_output=True)
     mmsis = {json.loads(x)["mmsi"] for x in tracks.read_text().splitlines()}
     assert 230907000 in mmsis

@@ -10,12 +10,12 @@ import httpx
 import pytest
 
 from fusion.model import Sensor
-from services import topics
-from services.alert_router import WebhookSender, sign, verify
-from services.bus import EmbeddedBus
-from services.settings import ApiKey
-from services.subscriptions import Subscription, releasable_to, route
-from services.webhook_net import WebhookPolicy
+from services.bus import topics
+from services.bus.core import EmbeddedBus
+from services.config.settings import ApiKey
+from services.delivery.alert_router import WebhookSender, sign, verify
+from services.delivery.subscriptions import Subscription, releasable_to, route
+from services.delivery.webhook_net import WebhookPolicy
 
 from .conftest import ADMIN_KEY, INTEGRATOR_KEY, OFFICER_KEY, SENSORS, LiveServer, make_runtime, wait_for
 from .test_api import position_sentence

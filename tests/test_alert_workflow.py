@@ -11,10 +11,10 @@ import threading
 import httpx
 import pytest
 
-from services import topics
-from services.runtime import Runtime
-from services.settings import ApiKey, Settings
-from services.workflow import meet
+from services.bus import topics
+from services.workers.runtime import Runtime
+from services.config.settings import ApiKey, Settings
+from services.access.workflow import meet
 
 from .conftest import ADMIN_KEY, INTEGRATOR_KEY, OFFICER_KEY, SENSORS, LiveServer, wait_for
 
@@ -398,11 +398,11 @@ class Sent:
 
 
 def test_the_router_sends_incidents_to_releasable_agencies_webhooks_and_holds_suppressed_alerts(tmp_path):
-    from services.alert_router import AlertRouter
-    from services.bus import EmbeddedBus
-    from services.store import Store
-    from services.subscriptions import Subscription, SubscriptionStore
-    from services.workflow import SuppressionCache
+    from services.delivery.alert_router import AlertRouter
+    from services.bus.core import EmbeddedBus
+    from services.store.sql import Store
+    from services.delivery.subscriptions import Subscription, SubscriptionStore
+    from services.access.workflow import SuppressionCache
     bus, store, clock = EmbeddedBus(), Store(f"sqlite:///{tmp_path / 'r.db'}"), Clock()
     ph_hook, vn_hook = "https://ph.example/hook", "https://vn.example/hook"
     subs = [Subscription("S1", "PH-CG", ("distress",), delivery="webhook", url=ph_hook, secret="x" * 16),
@@ -433,9 +433,9 @@ def test_the_router_sends_incidents_to_releasable_agencies_webhooks_and_holds_su
 
 
 def test_an_incident_webhook_names_the_incident():
-    from services.bus import EmbeddedBus
-    from services.subscriptions import Subscription
-    from services.webhooks import WebhookSender
+    from services.bus.core import EmbeddedBus
+    from services.delivery.subscriptions import Subscription
+    from services.delivery.webhooks import WebhookSender
     sender = WebhookSender(EmbeddedBus())
     sub = Subscription("S1", "PH-CG", (), delivery="webhook", url="https://ph.example/hook", secret="x" * 16)
     sender.submit(sub, {"incident_id": "I1", "title": "t"})
@@ -486,8 +486,8 @@ def test_held_back_alerts_stay_out_of_ogc_and_metrics_and_agencies_count_only_th
 def test_an_agency_suppressed_count_matches_the_releasability_rule(tmp_path):
     """The count made in the database agrees with ``visibility.covers`` token by token, including
     tokens holding LIKE's wildcards and lines stored before the releasability column existed."""
-    from services.store import Store, alerts as alerts_table
-    from services.visibility import covers
+    from services.store.sql import Store, alerts as alerts_table
+    from services.access.visibility import covers
     store = Store(f"sqlite:///{tmp_path / 's.db'}")
     cases = [("PH",), ("PH-CG",), ("PH-CGX",), ("P_",), ("P%",), ("ALL",), ("ASEAN",), (), ("VN-MSA", "PH-CG-7")]
     lines = [alert(f"X{i}", releasability=r) for i, r in enumerate(cases)]

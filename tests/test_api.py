@@ -115,7 +115,7 @@ def test_ais_lines_become_a_track_and_bad_lines_get_reasons(live_server):
 
 
 def test_rejected_lines_reach_the_dead_letter_topic(live_server):
-    from services import topics
+    from services.bus import topics
     consumer = live_server.runtime.bus.consumer(topics.DEADLETTER, "test")
     body = '{"kind": "plot", "sensor_id": "NOPE-1", "time": "2026-11-24T08:00:00Z", "lat": 10, "lon": 114}\n{oops'
     r = httpx.post(f"{live_server.url}/v1/ingest/radar", content=body, headers=INTEGRATOR)

@@ -14,7 +14,7 @@ from pyproj import Geod
 
 from fusion.model import Sensor
 from ingest.asterix import decode_asterix, resolve_time_of_day
-from services.settings import ApiKey
+from services.config.settings import ApiKey
 
 from .conftest import INTEGRATOR_KEY, OFFICER_KEY, LiveServer, make_runtime, wait_for
 
@@ -133,7 +133,7 @@ def test_mfc_fuse_reads_a_radar_capture(tmp_path):
     (tmp_path / "sensors.json").write_text(json.dumps({"sensors": [
         {"id": "AST-R1", "kind": "radar", "lat": 10.0, "lon": 114.0, "range_m": 90000, "accuracy_m": 40}]}))
     tracks, alerts = tmp_path / "t.jsonl", tmp_path / "a.jsonl"
-    subprocess.run([sys.executable, "-m", "services.cli", "fuse", str(tmp_path / "AST-R1.pcap"), "--sensors",
+    subprocess.run([sys.executable, "-m", "mfc", "fuse", str(tmp_path / "AST-R1.pcap"), "--sensors",
                     str(tmp_path / "sensors.json"), "--tracks-out", str(tracks), "--alerts-out", str(alerts)],
                    check=True, capture_output=True)
     lines = [json.loads(x) for x in tracks.read_text().splitlines()]

@@ -14,11 +14,11 @@ import time
 import pytest
 from pyproj import Geod
 
-from services import topics
-from services.bus import EmbeddedBus
-from services.ingest_service import IngestService
-from services.limits import Limits, LimitsError
-from services.raw_ingest import asterix_listener, parse_asterix_sources
+from services.bus import topics
+from services.bus.core import EmbeddedBus
+from services.config.limits import Limits, LimitsError
+from services.workers.ingest_service import IngestService
+from services.workers.raw_ingest import asterix_listener, parse_asterix_sources
 
 from .conftest import SENSORS, free_port, wait_for
 from .test_asterix import NM, block, cat010_wgs84, cat048
@@ -129,7 +129,7 @@ def test_sources_are_parsed_strictly():
     (["--asterix-udp", "4000", "--asterix-source", "radar.example=R1"], "is not an IP address"),
 ])
 def test_mfc_ingest_refuses_an_incomplete_asterix_listener(args, says):
-    done = subprocess.run([sys.executable, "-m", "services.cli", "ingest", *args], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-m", "mfc", "ingest", *args], capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 2 and says in done.stderr
 
@@ -145,7 +145,7 @@ def test_mfc_ingest_runs_the_asterix_listener(tmp_path):
     port = free_port()
     env = {**os.environ, "MFC_BUS": "embedded", "MFC_SENSORS": str(tmp_path / "sensors.json"),
            "MFC_HOST": "127.0.0.1", "MFC_DB": f"sqlite:///{tmp_path / 'mfc.db'}"}
-    proc = subprocess.Popen([sys.executable, "-m", "services.cli", "ingest", "--asterix-udp", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "mfc", "ingest", "--asterix-udp", str(port),
                              "--asterix-source", "127.0.0.3=RAD-T1", "--asterix-source", "127.0.0.4=R-NONE"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

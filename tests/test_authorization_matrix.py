@@ -9,7 +9,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from services.settings import ApiKey
+from services.config.settings import ApiKey
 
 from .conftest import ADMIN_KEY, INTEGRATOR_KEY, OFFICER_KEY, make_runtime
 

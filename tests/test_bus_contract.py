@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from services.bus import EmbeddedBus, Record, encode
-from services.kafka_bus import CONTRACT_TOPICS, KafkaBus, TopicSpec, ensure_topics, topic_info
+from services.bus.core import EmbeddedBus, Record, encode
+from services.bus.kafka_bus import CONTRACT_TOPICS, KafkaBus, TopicSpec, ensure_topics, topic_info
 
 from .kafka_fixture import kafka_bootstrap, unique_name  # noqa: F401
 

@@ -20,12 +20,12 @@ import pytest
 from fusion.pipeline import Fusion
 from fusion.rules.loitering import _Loiter
 from ingest.sensors import load_sensors
-from services.checkpoint import Checkpoint, CheckpointError, CheckpointSuperseded
-from services.cli import main as mfc
-from services.fuse import load_observations
-from services.geography import build_geography
-from services.state_file import write_state
-from services.state_restore import state_of
+from mfc.cli import main as mfc
+from services.geo.geography import build_geography
+from services.state.checkpoint import Checkpoint, CheckpointError, CheckpointSuperseded
+from services.state.file import write_state
+from services.state.restore import state_of
+from services.workers.fuse import load_observations
 
 from .conftest import wait_for
 
@@ -224,7 +224,7 @@ def test_mfc_fusion_refuses_an_old_pickle_naming_the_convert_command(tmp_path):
     path = tmp_path / "old.ckpt"
     path.write_bytes(pickle.dumps({"format": 1, "fusion": None, "covered": {}}))
     env = {**os.environ, "MFC_CHECKPOINT": str(path), "MFC_BUS": "embedded", "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-m", "services.cli", "fusion"], env=env, cwd=tmp_path,
+    done = subprocess.run([sys.executable, "-m", "mfc", "fusion"], env=env, cwd=tmp_path,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2, done.stdout + done.stderr
     assert f"mfc checkpoint convert {path}" in done.stderr
@@ -307,7 +307,7 @@ def test_a_background_save_recovers_exactly_whenever_the_crash_comes(feed, unint
     if crash == "child failed":
         def broken(*args, **kwargs):
             raise OSError("disk full")
-        monkeypatch.setattr("services.checkpoint.write_state", broken)
+        monkeypatch.setattr("services.state.checkpoint.write_state", broken)
     assert checkpoint.save_in_background(fusion, {0: q2})
     after = _journaled(fusion, checkpoint, observations, q2, q3)  # fused on while the child writes
     if crash == "reaped":

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from services.cli import parser
-from services.settings import Settings, SettingsError
+from mfc.cli import parser
+from services.config.settings import Settings, SettingsError
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -191,7 +191,7 @@ def test_every_mfc_variable_is_one_the_settings_read(config):
     assert {"MFC_BUS", "MFC_DB", "MFC_CHECKPOINT", "MFC_KAFKA_PREFIX"} <= read
     for name, svc in config["services"].items():
         unknown = {k for k in environment(svc) if k.startswith("MFC_")} - read
-        assert not unknown, f"service {name} sets {sorted(unknown)}, which services/settings.py does not read"
+        assert not unknown, f"service {name} sets {sorted(unknown)}, which services/config/settings.py does not read"
     # and the values parse
     for name in MFC_SERVICES:
         env = {k: v for k, v in environment(config["services"][name]).items() if k.startswith("MFC_")}
@@ -212,7 +212,7 @@ def test_dockerfile_and_dockerignore():
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert dockerfile.startswith("#") or "FROM python:3" in dockerfile
     assert "FROM python:3.11" in dockerfile and 'CMD ["mfc"' in dockerfile and "USER mfc" in dockerfile
-    for part in ("services", "ingest", "fusion", "api"):
+    for part in ("mfc", "services", "ingest", "fusion", "api"):
         assert f"COPY {part} ./{part}" in dockerfile
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".git", ".venv", "*.db", "*.ckpt"} <= set(ignored)

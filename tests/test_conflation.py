@@ -8,10 +8,10 @@ import time
 
 from fusion.model import Sensor
 from fusion.pipeline import Fusion
-from services import topics
-from services.bus import EmbeddedBus
-from services.conflation import Conflator
-from services.workers import FusionWorker
+from services.bus import topics
+from services.bus.core import EmbeddedBus
+from services.delivery.conflation import Conflator
+from services.workers.loops import FusionWorker
 
 from .builders import T0, radar, vessel_ais, vessel_plots
 from .conftest import wait_for

@@ -16,8 +16,8 @@ from fusion.pipeline import Fusion
 from fusion.rules import Geography, RuleEngine, RulesConfig
 from ingest.errors import IngestError
 from ingest.sensors import load_sensors
-from services.checkpoint import Checkpoint
-from services.geography import build_geography
+from services.geo.geography import build_geography
+from services.state.checkpoint import Checkpoint
 
 GEOD = Geod(ellps="WGS84")
 T0 = 1_795_000_000.0
@@ -212,7 +212,7 @@ def api(tmp_path):
     from fastapi.testclient import TestClient
 
     from api.app import create_app
-    from services.settings import ApiKey
+    from services.config.settings import ApiKey
 
     from .conftest import ADMIN_KEY, INTEGRATOR_KEY, OFFICER_KEY, SENSORS, make_runtime
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from fusion.rules import Geography, RuleEngine, RulesConfig
-from services.geography import _eez
+from services.geo.geography import _eez
 from tests.rules_builders import T0, first_open, latest, of_type, run, voyage
 
 EEZ_FILE = Path(__file__).resolve().parents[1] / "services" / "data" / "geo" / "eez_approx.geojson"

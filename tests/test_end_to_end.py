@@ -25,7 +25,7 @@ def scenario(tmp_path_factory):
 
 def run_fuse(scenario: Path, out: Path, *extra: str) -> tuple[Path, Path]:
     tracks, alerts = out / "tracks.jsonl", out / "alerts.jsonl"
-    cmd = [sys.executable, "-m", "services.cli", "fuse", str(scenario / "ais.nmea"), str(scenario / "radar.jsonl"),
+    cmd = [sys.executable, "-m", "mfc", "fuse", str(scenario / "ais.nmea"), str(scenario / "radar.jsonl"),
            "--sensors", str(scenario / "sensors.json"), "--tracks-out", str(tracks), "--alerts-out", str(alerts),
            *extra]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)

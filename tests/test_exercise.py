@@ -11,7 +11,7 @@ import httpx
 
 from .conftest import ADMIN_KEY, OFFICER_KEY, LiveServer, make_runtime, wait_for
 
-MFC = [sys.executable, "-m", "services.cli"]
+MFC = [sys.executable, "-m", "mfc"]
 OFFICER = {"Authorization": f"Bearer {OFFICER_KEY}"}
 
 

@@ -123,7 +123,7 @@ def test_an_instructor_starts_watches_and_stops_an_exercise_whose_truth_is_never
         assert sensors and {s["owner"] for s in sensors} == {"MFC-EXERCISE"}
 
         # the CLI's stop signals a process: never the server's own
-        done = subprocess.run([sys.executable, "-m", "services.cli", "exercise", "stop", str(d)],
+        done = subprocess.run([sys.executable, "-m", "mfc", "exercise", "stop", str(d)],
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 2 and "DELETE /v1/exercise" in done.stderr
         assert state(url)["state"] == "running"

@@ -20,10 +20,10 @@ from contextlib import ExitStack, contextmanager
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from services import topics
-from services.federation import seal
-from services.federation_in import inbound_topic
-from services.settings import ApiKey
+from services.bus import topics
+from services.config.settings import ApiKey
+from services.federation.inbound import inbound_topic
+from services.federation.outbound import seal
 
 from .conftest import ADMIN_KEY, INTEGRATOR_KEY, OFFICER_KEY, LiveServer, make_runtime, wait_for
 from .test_api import position_sentence, with_time
@@ -570,7 +570,7 @@ def test_replacing_a_partners_key_refuses_what_the_old_key_signs_from_then_on(tm
             b.runtime.bus.flush()
         send("T1", old)
         assert wait_for(lambda: "A:T1" in partner_tracks(b, OFFICER), 15)
-        from services.federation import public_pem
+        from services.federation.outbound import public_pem
         agree(b, "A", ["ASEAN"], key=public_pem(new))
         send("T2", old)
         send("T3", new)
@@ -582,7 +582,7 @@ def test_replacing_a_partners_key_refuses_what_the_old_key_signs_from_then_on(tm
 def test_a_radar_only_partner_track_folds_only_into_its_one_unambiguous_neighbour():
     from pyproj import Geod
 
-    from services.visibility import fold_partner_tracks
+    from services.access.visibility import fold_partner_tracks
     geod = Geod(ellps="WGS84")
 
     def at(lat: float, lon: float, az: float, m: float) -> tuple[float, float]:

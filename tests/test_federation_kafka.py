@@ -24,8 +24,8 @@ import pytest
 
 from kafka import KafkaConsumer, TopicPartition
 
-from services import topics
-from services.kafka_bus import KafkaBus, decode_value
+from services.bus import topics
+from services.bus.kafka_bus import KafkaBus, decode_value
 
 from .conftest import LiveServer, make_runtime, wait_for
 from .kafka_fixture import KAFKA_DEV, MISSING_PREREQUISITE, _free_port, unique_name
@@ -45,7 +45,7 @@ def _run(cmd: list[str], env: dict, timeout: float = 900) -> subprocess.Complete
 
 def _certs(node: str, out: Path) -> Path:
     """``node``'s CA and link certificate, made as an admin makes them (``mfc federation certs``)."""
-    _run([sys.executable, "-m", "services.cli", "federation", "certs", node, "--out", str(out)], dict(os.environ))
+    _run([sys.executable, "-m", "mfc", "federation", "certs", node, "--out", str(out)], dict(os.environ))
     return out
 
 

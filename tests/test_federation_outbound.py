@@ -14,9 +14,9 @@ import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from services import topics
-from services.federation import canonical, verify
-from services.settings import ApiKey
+from services.bus import topics
+from services.config.settings import ApiKey
+from services.federation.outbound import canonical, verify
 
 from .conftest import ADMIN_KEY, INTEGRATOR_KEY, OFFICER_KEY, LiveServer, make_runtime, wait_for
 
@@ -169,7 +169,7 @@ def test_only_an_admin_declares_or_reads_agreements(live_server):
 
 
 def test_the_node_key_is_made_once_and_kept_for_every_process_of_the_node(tmp_path):
-    from services.federation import AgreementStore, public_pem
+    from services.federation.outbound import AgreementStore, public_pem
     url = f"sqlite:///{tmp_path / 'mfc.db'}"
     first, second = AgreementStore(url), AgreementStore(url)
     try:
@@ -208,8 +208,8 @@ def test_a_fused_track_goes_under_what_every_sensor_behind_it_releases():
     """An SG radar and an ASEAN receiver fused: the partner may show the line to its SG agencies,
     not to every member (the ASEAN receiver does not release the SG radar's plots)."""
     from fusion.model import Sensor
-    from services.federation import Agreement, shared_view
-    from services.visibility import covers
+    from services.access.visibility import covers
+    from services.federation.outbound import Agreement, shared_view
 
     sensors = {"RAD-SG": Sensor("RAD-SG", "radar", 11.0, 115.0, releasability=("SG",)),
                "AIS-ASEAN": Sensor("AIS-ASEAN", "ais", 11.0, 115.0, releasability=("ASEAN",)),

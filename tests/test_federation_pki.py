@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-MFC = [sys.executable, "-m", "services.cli"]
+MFC = [sys.executable, "-m", "mfc"]
 
 
 def certs(node: str, out: Path, *hosts: str) -> subprocess.CompletedProcess:

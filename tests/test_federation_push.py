@@ -8,7 +8,7 @@ import copy
 
 import httpx
 
-from services import topics
+from services.bus import topics
 
 from .conftest import wait_for
 from .test_federation_inbound import ADMIN, OFFICER, PH, SG, agree, alert, link, public_key, two_nodes

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import random
 
-from services.bus import Record
-from services.feed_order import FeedOrder
+from services.bus.core import Record
+from services.bus.feed_order import FeedOrder
 
 
 def backlog(rng: random.Random, partitions: int, per_partition: list[int]) -> dict[int, list[Record]]:

@@ -13,7 +13,7 @@ import tracemalloc
 from itertools import groupby
 from pathlib import Path
 
-from services.fuse import Progress, load_observations, stream_observations
+from services.workers.fuse import Progress, load_observations, stream_observations
 
 ROOT = Path(__file__).resolve().parents[1]
 SCS = ROOT / "sample_feeds" / "scs"
@@ -21,7 +21,7 @@ SCS = ROOT / "sample_feeds" / "scs"
 
 def _mfc_fuse(tmp: Path, name: str, *feeds: Path, extra: tuple[str, ...] = ()) -> tuple[bytes, bytes, str]:
     tracks, alerts = tmp / f"{name}.tracks.jsonl", tmp / f"{name}.alerts.jsonl"
-    r = subprocess.run([sys.executable, "-m", "services.cli", "fuse", *map(str, feeds), "--sensors",
+    r = subprocess.run([sys.executable, "-m", "mfc", "fuse", *map(str, feeds), "--sensors",
                         str(SCS / "sensors.json"), "--tracks-out", str(tracks), "--alerts-out", str(alerts),
                         "--sample-every", "60", *extra], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stderr
@@ -121,7 +121,7 @@ def test_a_bad_sensors_zones_or_output_path_gets_its_reason_not_a_traceback(tmp_
          "No such file or directory"),
     ]
     for args, reason in cases:
-        r = subprocess.run([sys.executable, "-m", "services.cli", "fuse", str(feed), "--quiet", *args],
+        r = subprocess.run([sys.executable, "-m", "mfc", "fuse", str(feed), "--quiet", *args],
                            capture_output=True, text=True, cwd=ROOT)
         assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
         assert r.stderr.startswith("mfc fuse: ") and reason in r.stderr, r.stderr

@@ -8,10 +8,10 @@ import random
 from fusion.model import Sensor
 from fusion.pipeline import Fusion
 from ingest.timeparse import parse_iso
-from services import topics
-from services.bus import EmbeddedBus
-from services.store import Store
-from services.workers import FusionWorker, StoreWorker
+from services.bus import topics
+from services.bus.core import EmbeddedBus
+from services.store.sql import Store
+from services.workers.loops import FusionWorker, StoreWorker
 
 from .builders import T0, radar, vessel_ais, vessel_plots
 from .conftest import wait_for

@@ -16,8 +16,8 @@ import time
 
 import pytest
 
-from services import topics
-from services.kafka_bus import KafkaBus, TopicSpec, ensure_topics
+from services.bus import topics
+from services.bus.kafka_bus import KafkaBus, TopicSpec, ensure_topics
 
 from .conftest import wait_for
 from .kafka_fixture import kafka_bootstrap, unique_name  # noqa: F401

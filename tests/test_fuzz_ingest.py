@@ -18,9 +18,9 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from ingest.sensors import load_sensors
-from services.limits import Limits
-from services.runtime import Runtime
-from services.settings import ApiKey, Settings
+from services.config.limits import Limits
+from services.config.settings import ApiKey, Settings
+from services.workers.runtime import Runtime
 
 from .conftest import ADMIN_KEY, OFFICER_KEY, wait_for
 

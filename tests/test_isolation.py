@@ -20,8 +20,8 @@ import httpx
 import pytest
 
 from fusion.model import Sensor
-from services import topics
-from services.settings import ApiKey
+from services.bus import topics
+from services.config.settings import ApiKey
 
 from .conftest import INTEGRATOR_KEY, OFFICER_KEY, LiveServer, make_runtime, wait_for
 from .test_api import position_sentence, with_time

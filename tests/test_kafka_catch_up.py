@@ -12,11 +12,11 @@ from fusion.model import iso_time
 from fusion.pipeline import Fusion
 from ingest.sensors import load_sensors
 from sample_feeds.generate import generate
-from services import topics
-from services.fuse import load_observations
-from services.geography import build_geography
-from services.kafka_bus import KafkaBus, ensure_topics
-from services.workers import FusionWorker
+from services.bus import topics
+from services.bus.kafka_bus import KafkaBus, ensure_topics
+from services.geo.geography import build_geography
+from services.workers.fuse import load_observations
+from services.workers.loops import FusionWorker
 
 from .conftest import wait_for
 from .kafka_fixture import kafka_bootstrap, unique_name  # noqa: F401
@@ -67,7 +67,7 @@ def test_a_backlog_on_six_partitions_is_fused_to_its_end_by_each_worker_in_turn(
     the second worker of a process stalled with 5,000 records held and none handled.)"""
     from fusion.model import Observation
     from fusion.rules import Geography
-    from services.checkpoint import Checkpoint
+    from services.state.checkpoint import Checkpoint
     t0 = time.time() - 3600
     observations = [Observation("ais_position", "AIS1", t0 + (i // 5000) * 2.0 + (i % 5000) * 0.0004,
                                 lat=8.0 + (i % 5000) * 0.0016, lon=110.0 + (i % 5000) * 0.0016 + (i // 5000) * 0.0002,

@@ -17,8 +17,8 @@ import pytest
 from pyproj import Geod
 
 from ingest.timeparse import parse_iso
-from services import topics
-from services.kafka_bus import KafkaBus, TopicSpec, ensure_topics
+from services.bus import topics
+from services.bus.kafka_bus import KafkaBus, TopicSpec, ensure_topics
 
 from .conftest import wait_for
 from .kafka_fixture import kafka_bootstrap, unique_name  # noqa: F401

@@ -33,19 +33,19 @@ from fusion.pipeline import Fusion
 from fusion.rules import Geography
 from ingest.sensors import load_sensors
 from sample_feeds.generate import generate
-from services import topics
-from services.fuse import load_observations
-from services.geography import build_geography
-from services.bus import EmbeddedBus
-from services.checkpoint import Checkpoint
-from services.ingest_service import IngestService
-from services.kafka_bus import KafkaBus, TopicSpec, ensure_topics
+from services.bus import topics
+from services.workers.fuse import load_observations
+from services.geo.geography import build_geography
+from services.bus.core import EmbeddedBus
+from services.state.checkpoint import Checkpoint
+from services.workers.ingest_service import IngestService
+from services.bus.kafka_bus import KafkaBus, TopicSpec, ensure_topics
 
 from .conftest import free_port, wait_for
 from .kafka_fixture import KAFKA_DEV, kafka_bootstrap, unique_name  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
-MFC = [sys.executable, "-m", "services.cli"]
+MFC = [sys.executable, "-m", "mfc"]
 pytestmark = pytest.mark.slow
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services import topics
-from services.kafka_bus import KafkaBus
+from services.bus import topics
+from services.bus.kafka_bus import KafkaBus
 
 from .conftest import wait_for
 from .kafka_fixture import kafka_bootstrap, unique_name  # noqa: F401

@@ -16,9 +16,9 @@ from shapely.geometry import box, mapping
 from fusion.geodesy import KN_TO_MS
 from fusion.model import Observation
 from ingest.sensors import load_sensors
-from services import topics
-from services.geography import build_geography
-from services.kafka_bus import KafkaBus, ensure_topics
+from services.bus import topics
+from services.bus.kafka_bus import KafkaBus, ensure_topics
+from services.geo.geography import build_geography
 
 from .conftest import free_port, wait_for
 from .kafka_fixture import kafka_bootstrap, unique_name  # noqa: F401

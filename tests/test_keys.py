@@ -16,9 +16,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from services.keyring import TTL_S, KeyRing
-from services.keys import KeyStore
-from services.settings import Settings
+from services.access.keyring import TTL_S, KeyRing
+from services.access.keys import KeyStore
+from services.config.settings import Settings
 
 from .conftest import make_runtime, wait_for
 from .pg_fixture import postgres_url  # noqa: F401
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def mfc(db: Path, *args: str) -> subprocess.CompletedProcess:
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(ROOT), "MFC_DB": f"sqlite:///{db}"}
-    return subprocess.run([sys.executable, "-m", "services.cli", *args], capture_output=True, text=True, env=env,
+    return subprocess.run([sys.executable, "-m", "mfc", *args], capture_output=True, text=True, env=env,
                           timeout=120, cwd=str(ROOT))
 
 
@@ -185,7 +185,7 @@ def test_mfc_router_routes_for_agencies_of_the_key_store(tmp_path):
     store.close()
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(ROOT), "MFC_DB": f"sqlite:///{db}",
            "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "services.cli", "router"], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "mfc", "router"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env, cwd=str(ROOT))
     try:
         banner = proc.stdout.readline()

@@ -15,11 +15,11 @@ from fastapi.testclient import TestClient
 from pyais.encode import encode_dict
 
 from api.app import create_app
-from services import topics
-from services.broadcast import Broadcaster, TooManyListeners
-from services.limits import Limits, LimitsError
-from services.runtime import Runtime
-from services.settings import ApiKey, Settings
+from services.bus import topics
+from services.config.limits import Limits, LimitsError
+from services.config.settings import ApiKey, Settings
+from services.delivery.broadcast import Broadcaster, TooManyListeners
+from services.workers.runtime import Runtime
 
 from .conftest import INTEGRATOR_KEY, OFFICER_KEY, SENSORS, LiveServer
 

@@ -10,7 +10,7 @@ from fusion.config import TrackerConfig
 from fusion.model import Observation
 from fusion.tracker import Tracker
 from ingest.ais import AisDecoder
-from services import topics
+from services.bus import topics
 
 from .rules_builders import T0, ais, engine
 
@@ -101,7 +101,7 @@ def test_tracker_static_identities_are_forgotten_after_identity_keep_s():
 # ---------------------------------------------------------------------- the embedded bus
 
 def test_the_embedded_bus_drops_what_every_group_has_read_but_not_what_one_still_needs():
-    from services.bus import EmbeddedBus
+    from services.bus.core import EmbeddedBus
     bus = EmbeddedBus(keep_read=100)
     fast, slow = bus.consumer("t", "fast"), bus.consumer("t", "slow")
     for n in range(1000):
@@ -118,7 +118,7 @@ def test_the_embedded_bus_drops_what_every_group_has_read_but_not_what_one_still
 
 
 def test_dead_letters_of_the_embedded_bus_are_bounded_newest_kept():
-    from services.bus import DEADLETTER_RETAIN, make_bus
+    from services.bus.core import DEADLETTER_RETAIN, make_bus
     bus = make_bus("embedded")
     for n in range(3 * DEADLETTER_RETAIN):
         bus.publish(topics.DEADLETTER, "AIS-T1", {"line": f"junk {n}", "reason": "not NMEA"})
@@ -130,7 +130,7 @@ def test_dead_letters_of_the_embedded_bus_are_bounded_newest_kept():
 def test_the_embedded_bus_keeps_one_read_state_per_key_of_a_compacted_topic():
     """A grouped zone alert is re-sent, whole, at every vessel's entry: once read, only its
     latest state is kept (as Kafka compacts a topic), not thousands of near-copies."""
-    from services.bus import EmbeddedBus, make_bus
+    from services.bus.core import EmbeddedBus, make_bus
     bus = EmbeddedBus(keep_read=10_000, compacted=(topics.ALERTS,), compact_every=100)
     store = bus.consumer(topics.ALERTS, "store")
     for n in range(5000):

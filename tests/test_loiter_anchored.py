@@ -13,7 +13,7 @@ from shapely.geometry import Point, shape
 
 from fusion.geodesy import M_PER_DEG_LAT
 from fusion.rules import RulesConfig
-from services.state_codec import decode, encode
+from services.state.codec import decode, encode
 from tests.rules_builders import T0, ais, engine, geography, latest, line, of_type, run
 
 GEOD = Geod(ellps="WGS84")

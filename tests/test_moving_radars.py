@@ -24,7 +24,7 @@ from ingest.sensors import load_sensors
 from ingest.nmea import nmea_checksum
 
 GEOD = Geod(ellps="WGS84")
-MFC = [sys.executable, "-m", "services.cli"]
+MFC = [sys.executable, "-m", "mfc"]
 SHIP = {"id": "PCG-R1", "kind": "radar", "lat": 14.5, "lon": 120.9, "range_m": 24000, "accuracy_m": 30,
         "scan_period_s": 2.5, "range_sigma_m": 30, "bearing_sigma_deg": 0.8, "platform": "ship",
         "owner": "PH-CG", "releasability": ["ASEAN"]}
@@ -194,7 +194,7 @@ def test_the_registration_check_has_no_site_for_a_moving_radar():
     """The registration-bias check measures a radar's plots in its polar frame about its site; a
     ship's or aircraft's radar has no site (its registered position is only a home), so neither
     the geography built from a sensors file nor one learning sensors at run time gives it one."""
-    from services.geography import build_geography
+    from services.geo.geography import build_geography
     fixed = Sensor("R-FIX", "radar", 10.0, 114.0, range_m=40_000.0)
     ship, plane = sensors()["PCG-R1"], sensors()["MPA-1"]
     geo = build_geography({s.id: s for s in (fixed, ship, plane)})

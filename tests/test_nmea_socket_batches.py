@@ -14,11 +14,11 @@ import pytest
 from pyais import decode as pyais_decode
 from pyais.encode import encode_dict
 
-from services import topics
-from services.bus import EmbeddedBus
-from services.ingest_service import IngestService
-from services.limits import Limits
-from services.raw_ingest import nmea_listeners
+from services.bus import topics
+from services.bus.core import EmbeddedBus
+from services.config.limits import Limits
+from services.workers.ingest_service import IngestService
+from services.workers.raw_ingest import nmea_listeners
 
 from .conftest import SENSORS, free_port, wait_for
 

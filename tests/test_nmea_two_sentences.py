@@ -12,9 +12,9 @@ import pyais
 import pytest
 
 from ingest.ais import AisDecoder, decode_file_lines
-from services import topics
-from services.bus import EmbeddedBus
-from services.ingest_service import IngestService
+from services.bus import topics
+from services.bus.core import EmbeddedBus
+from services.workers.ingest_service import IngestService
 
 from .conftest import SENSORS
 

@@ -13,11 +13,11 @@ from pyais.encode import encode_dict
 from fusion.model import Sensor
 from ingest.timeparse import parse_iso
 from fusion.pipeline import Fusion
-from services import topics
-from services.bus import EmbeddedBus
-from services.ingest_service import IngestService
-from services.raw_ingest import RawIngestWorker
-from services.workers import FusionWorker
+from services.bus import topics
+from services.bus.core import EmbeddedBus
+from services.workers.ingest_service import IngestService
+from services.workers.raw_ingest import RawIngestWorker
+from services.workers.loops import FusionWorker
 
 from .builders import T0, make_ais, radar
 from .conftest import wait_for

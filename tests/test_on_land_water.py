@@ -12,7 +12,7 @@ from shapely.geometry import Polygon
 
 from fusion.geodesy import KN_TO_MS
 from fusion.rules import Geography, RuleEngine, RulesConfig
-from services.geography import build_geography
+from services.geo.geography import build_geography
 from tests.rules_builders import T0, ais, latest, line, of_type, run
 
 RIVER = {"Huangpu, Pearl River": (23.09, 113.45), "Dongguan, Pearl River": (22.95, 113.60)}

@@ -11,7 +11,7 @@ import httpx
 
 from api.render_cache import RenderCache, rendered
 from fusion.model import Sensor, iso_time
-from services.settings import ApiKey
+from services.config.settings import ApiKey
 
 from .conftest import OFFICER_KEY, LiveServer, make_runtime, wait_for
 

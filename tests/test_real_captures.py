@@ -17,8 +17,8 @@ import pytest
 
 from fusion.model import Sensor
 from fusion.tracker import Tracker
-from services.bus import EmbeddedBus
-from services.ingest_service import IngestService
+from services.bus.core import EmbeddedBus
+from services.workers.ingest_service import IngestService
 
 from .builders import T0, make_ais
 
@@ -65,7 +65,7 @@ def pyais_vessels(path: Path) -> set[int]:
 
 
 def fused_vessels(path: Path, tmp_path: Path) -> set[int]:
-    out = subprocess.run([sys.executable, "-m", "services.cli", "fuse", str(path), "--tracks-out",
+    out = subprocess.run([sys.executable, "-m", "mfc", "fuse", str(path), "--tracks-out",
                           str(tmp_path / "t.jsonl"), "--alerts-out", str(tmp_path / "a.jsonl")],
                          cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr

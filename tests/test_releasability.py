@@ -9,7 +9,7 @@ from fusion.model import Sensor
 from fusion.rules import RuleEngine, RulesConfig
 from ingest.errors import IngestError
 from ingest.sensors import load_sensors
-from services.visibility import releasable_to, track_view, visible_sensors, visible_tracks
+from services.access.visibility import releasable_to, track_view, visible_sensors, visible_tracks
 
 from .rules_builders import T0, geography, line, run, voyage
 

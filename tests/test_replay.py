@@ -21,7 +21,7 @@ def test_replay_of_a_recorded_feed_builds_the_picture(tmp_path):
     truth_mmsis = {json.loads(l)["mmsi"] for l in (feed / "truth.jsonl").read_text().splitlines()} - {None}
     with LiveServer(make_runtime(tmp_path, sensors)) as server:
         done = subprocess.run(
-            [sys.executable, "-m", "services.cli", "replay", str(feed / "ais.nmea"), str(feed / "radar.jsonl"),
+            [sys.executable, "-m", "mfc", "replay", str(feed / "ais.nmea"), str(feed / "radar.jsonl"),
              "--to", server.url, "--speed", "30", "--key", ADMIN_KEY],
             capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
@@ -44,7 +44,7 @@ def test_replay_of_a_recorded_feed_builds_the_picture(tmp_path):
 def _replay(feed, url: str, speed: float) -> subprocess.CompletedProcess:
     # VN-NMY-A1's lines carry only a leading timestamp (no tag block naming the station)
     return subprocess.run(
-        [sys.executable, "-m", "services.cli", "replay", str(feed / "ais.nmea"), str(feed / "radar.jsonl"),
+        [sys.executable, "-m", "mfc", "replay", str(feed / "ais.nmea"), str(feed / "radar.jsonl"),
          "--to", url, "--speed", str(speed), "--key", ADMIN_KEY, "--sensor-id", "VN-NMY-A1"],
         capture_output=True, text=True, timeout=300)
 

@@ -10,7 +10,7 @@ from collections import deque
 from pyproj import Geod
 
 from fusion.geodesy import KN_TO_MS, M_PER_DEG_LAT
-from services.state_codec import decode, encode
+from services.state.codec import decode, encode
 from tests.rules_builders import (
     PORT, T0, ZONE_NAME, east_of, engine, first_open, latest, line, of_type, run, voyage,
 )

@@ -158,7 +158,7 @@ def test_the_rule_state_survives_a_checkpoint_and_keeps_judging(tmp_path):
     """The fusion checkpoint (plain data, allow-listed classes) holds the rule's memory: after a
     restart the lagging receiver's episode goes on (same alert, updated), no other is named."""
     from fusion.pipeline import Fusion
-    from services.checkpoint import Checkpoint
+    from services.state.checkpoint import Checkpoint
 
     def fresh() -> Fusion:
         return Fusion({}, geography(receivers=RX, releasability={r[0]: ["ASEAN"] for r in RX}))

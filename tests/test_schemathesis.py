@@ -23,7 +23,7 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, respons
 
 from api.app import create_app
 from fusion.model import Sensor
-from services.settings import ApiKey
+from services.config.settings import ApiKey
 
 from .conftest import ADMIN_KEY, INTEGRATOR_KEY, OFFICER_KEY, SENSORS, make_runtime
 

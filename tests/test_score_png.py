@@ -137,7 +137,7 @@ def test_htm_in_any_case_still_writes_the_html_page(small_run, tmp_path):
 
 
 def test_mfc_does_not_import_matplotlib_until_a_png_is_asked_for():
-    r = subprocess.run([sys.executable, "-c", "import sys, services.cli, services.scenario.score; "
+    r = subprocess.run([sys.executable, "-c", "import sys, mfc.cli, services.scenario.score; "
                         "print('matplotlib' in sys.modules)"], capture_output=True, text=True, timeout=120,
                        cwd=Path(__file__).resolve().parents[1])
     assert r.returncode == 0, r.stderr

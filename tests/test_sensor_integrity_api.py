@@ -9,7 +9,7 @@ import time
 import httpx
 
 from fusion.model import Sensor
-from services.settings import ApiKey
+from services.config.settings import ApiKey
 
 from .conftest import ADMIN_KEY, INTEGRATOR_KEY, OFFICER_KEY, LiveServer, make_runtime, wait_for
 from .rules_builders import move

@@ -93,8 +93,8 @@ def test_a_registered_ais_receiver_extends_the_coverage_ais_gap_judges_by(live_s
 
 
 def test_other_processes_follow_registrations_on_the_sensors_topic():
-    from services.bus import EmbeddedBus
-    from services.sensor_registry import SENSORS_TOPIC, SensorFollower, sensor_message
+    from services.bus.core import EmbeddedBus
+    from services.store.sensor_registry import SENSORS_TOPIC, SensorFollower, sensor_message
     from ingest.sensors import load_sensors
     bus = EmbeddedBus()
     radar = load_sensors({"sensors": [{**RADAR, "owner": "PH-CG"}]})["RAD-NEW"]

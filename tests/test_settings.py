@@ -15,9 +15,9 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from api.app import create_app
-from services.cli import serve_settings
-from services.runtime import Runtime
-from services.settings import Settings, SettingsError
+from mfc.cli import serve_settings
+from services.config.settings import Settings, SettingsError
+from services.workers.runtime import Runtime
 
 from .conftest import free_port
 
@@ -27,7 +27,7 @@ REAL = secrets.token_hex(16)  # a password nobody copied from an example
 
 def run_mfc(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     full = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(ROOT), **env}
-    return subprocess.run([sys.executable, "-m", "services.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "mfc", *args], capture_output=True, text=True,
                           env=full, timeout=120, cwd=str(ROOT))
 
 

@@ -17,7 +17,7 @@ from pyproj import Geod
 
 from services.scenario.gospa import gospa, gospa_pairs
 
-MFC = [sys.executable, "-m", "services.cli"]
+MFC = [sys.executable, "-m", "mfc"]
 GEOD = Geod(ellps="WGS84")
 
 

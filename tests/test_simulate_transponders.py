@@ -19,7 +19,7 @@ import pyais
 import pytest
 from pyproj import Geod
 
-MFC = [sys.executable, "-m", "services.cli"]
+MFC = [sys.executable, "-m", "mfc"]
 GEOD = Geod(ellps="WGS84")
 
 SCENARIO = """

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from services.state_codec import decode, encode
-from services.state_file import read_state, write_state
+from services.state.codec import decode, encode
+from services.state.file import read_state, write_state
 
 
 def _same(a: object, b: object) -> bool:

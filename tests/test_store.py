@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from fusion.model import iso_time
 from ingest.timeparse import parse_iso
-from services.store import Store
+from services.store.sql import Store
 
 from .pg_fixture import postgres_url  # noqa: F401
 
@@ -140,7 +140,7 @@ def test_a_database_from_before_track_sensors_gets_the_column_and_keeps_its_rows
 
 
 def test_workflow_suppressions_and_incidents_persist(store, tmp_path):
-    from services.workflow import WorkflowError
+    from services.access.workflow import WorkflowError
     store.write_alerts([alert(), alert("A2", type_="loitering")])
     store.change_alert("A1", {"assignee": "ana", "comment": "watching"}, "officer-ana", 1795507600.0)
     row = store.change_alert("A1", {"state": "closed", "disposition": "false_positive"}, "officer-bo", 1795507660.0)

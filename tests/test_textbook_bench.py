@@ -79,7 +79,7 @@ def test_sample_closed_snapshots_follow_each_scan(tmp_path):
                            speed_kn=(0.0, 0.0), sigma_m=0.001)
     feed, sensors = ours_runner.write_feed(sc, tmp_path)
     out = tmp_path / "t.jsonl"
-    subprocess.run([sys.executable, "-m", "services.cli", "fuse", str(feed), "--sensors", str(sensors),
+    subprocess.run([sys.executable, "-m", "mfc", "fuse", str(feed), "--sensors", str(sensors),
                     "--tracks-out", str(out), "--alerts-out", str(tmp_path / "a.jsonl"),
                     "--sample-every", "3", "--sample-closed"], check=True, capture_output=True,
                    cwd=ours_runner.ROOT)

@@ -8,7 +8,7 @@ import time
 
 import httpx
 
-from services.settings import ApiKey
+from services.config.settings import ApiKey
 
 from .conftest import INTEGRATOR_KEY, OFFICER_KEY, LiveServer, make_runtime, wait_for
 
@@ -111,7 +111,7 @@ def test_a_recorded_feed_line_belongs_to_the_registered_station_its_tag_block_na
 
     from fusion.model import Sensor
     from ingest.nmea import nmea_checksum
-    from services.fuse import read_file
+    from services.workers.fuse import read_file
 
     def tagged(station: str | None, mmsi: int, t: int) -> str:
         sentence = encode_dict({"type": 1, "mmsi": mmsi, "lat": 10.2, "lon": 114.2, "speed": 8.0,
@@ -134,7 +134,7 @@ def test_a_recorded_feed_line_belongs_to_the_registered_station_its_tag_block_na
 def test_a_track_lists_the_stations_that_heard_it_recently_and_an_agency_only_its_own():
     from fusion.model import Sensor, iso_time
     from fusion.tracker import Tracker
-    from services.visibility import track_view
+    from services.access.visibility import track_view
 
     from .builders import T0, make_ais, position
 

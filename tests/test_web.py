@@ -167,8 +167,8 @@ def test_a_partner_nodes_tracks_are_drawn_and_listed_apart_with_their_node_and_a
     a vessel both nodes track is one marker whose panel says who else sees it."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from services.federation import public_pem, seal
-    from services.federation_in import inbound_topic
+    from services.federation.outbound import public_pem, seal
+    from services.federation.inbound import inbound_topic
     from fusion.model import iso_time
 
     from .conftest import ADMIN_KEY

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from services import topics
-from services.bus import EmbeddedBus
-from services.subscriptions import Subscription
-from services.webhook_http import WebhookSendError, post
-from services.webhook_net import Target, WebhookPolicy
-from services.webhooks import WebhookSender, verify
+from services.bus import topics
+from services.bus.core import EmbeddedBus
+from services.delivery.subscriptions import Subscription
+from services.delivery.webhook_http import WebhookSendError, post
+from services.delivery.webhook_net import Target, WebhookPolicy
+from services.delivery.webhooks import WebhookSender, verify
 
 from .conftest import wait_for
 from .webhook_servers import Server, answer, endless_body, tls_pair, trickle

@@ -9,12 +9,12 @@ import json
 import httpx
 import pytest
 
-from services import topics
-from services.bus import EmbeddedBus
-from services.settings import ApiKey, Settings
-from services.subscriptions import Subscription, SubscriptionError, parse_subscription
-from services.webhook_net import WebhookAddressError, WebhookPolicy, check_target, deployment_policy
-from services.webhooks import WebhookSender
+from services.bus import topics
+from services.bus.core import EmbeddedBus
+from services.config.settings import ApiKey, Settings
+from services.delivery.subscriptions import Subscription, SubscriptionError, parse_subscription
+from services.delivery.webhook_net import WebhookAddressError, WebhookPolicy, check_target, deployment_policy
+from services.delivery.webhooks import WebhookSender
 
 from .conftest import LiveServer, make_runtime, wait_for
 from .webhook_servers import Server, answer, tls_pair

@@ -93,8 +93,8 @@ def test_a_separate_fusion_process_follows_the_zones_and_policies_set_through_th
     fusion service starts from them and follows the changes while it runs."""
     from shapely.geometry import box, mapping
 
-    from services.deploy import fusion_following_zones
-    from services.topics import ZONES
+    from mfc.deploy import fusion_following_zones
+    from services.bus.topics import ZONES
     area = box(116.20, 11.40, 116.40, 11.60)  # open sea west of Palawan, no built-in zone
     feature = {"type": "Feature", "properties": {"name": "Exercise Box", "kind": "closed_area"},
                "geometry": mapping(area)}

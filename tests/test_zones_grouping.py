@@ -158,7 +158,7 @@ def test_a_vessel_whose_type_arrives_later_moves_to_its_category():
 
 def test_groups_follow_their_zone_when_a_restart_lists_the_zones_differently():
     from fusion.pipeline import Fusion
-    from services.state_restore import _renumber_zones
+    from services.state.restore import _renumber_zones
     from fusion.rules.zones import ZoneEntry
 
     lines = [ln for k in range(2) for ln in _approach(f"F{k}", 412_000_020 + k, 10.1 + 0.01 * k, 115.1, T0, T0 + 7200)]

@@ -14,8 +14,8 @@ from shapely.geometry import box
 
 from fusion.rules import Geography
 from fusion.rules.geography import _CellIndex
-from services.geography import MAX_ZONE_AREA_KM2, MAX_ZONE_VERTICES, ZonesFileError, zones_from_geojson
-from services.store import Store
+from services.geo.geography import MAX_ZONE_AREA_KM2, MAX_ZONE_VERTICES, ZonesFileError, zones_from_geojson
+from services.store.sql import Store
 
 from .conftest import ADMIN_KEY, OFFICER_KEY, LiveServer, make_runtime
 

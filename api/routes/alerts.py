@@ -9,9 +9,9 @@ from typing import Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 
-from services import topics
-from services.visibility import STAFF_ROLES, visible_alerts
-from services.workflow import WorkflowError, check_change
+from services.access.visibility import STAFF_ROLES, visible_alerts
+from services.access.workflow import WorkflowError, check_change
+from services.bus import topics
 
 from ..deps import AUTH, Acker, Reader, RuntimeDep, errors, json_schema, raw_body
 from ..models import Alert, AlertList, AlertStats, WorkflowChange

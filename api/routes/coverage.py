@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException
 from fusion.coverage import ANON_PREFIX
 from fusion.geodesy import M_PER_DEG_LAT
 from fusion.model import iso_time
-from services.visibility import STAFF_ROLES, sensor_visible_to
+from services.access.visibility import STAFF_ROLES, sensor_visible_to
 
 from ..deps import AUTH, Reader, RuntimeDep, errors
 from ..models import Coverage

@@ -10,10 +10,10 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 
 from ingest.errors import IngestError
-from services.ingest_service import BusUnavailable, TooManyLines
-from services.replay_http import SendFailed
 from services.scenario.exercise import ExerciseBusy, ExerciseError, ServerExercise, Target, refuse, scenario
-from services.sensor_registry import parse_sensors
+from services.store.sensor_registry import parse_sensors
+from services.workers.ingest_service import BusUnavailable, TooManyLines
+from services.workers.replay_http import SendFailed
 
 from ..deps import AUTH, Admin, RuntimeDep, errors, json_schema, raw_body
 from ..models import ExerciseIn, ExerciseState

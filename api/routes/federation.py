@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from services.federation import AgreementError, parse_agreement, public_pem
+from services.federation.outbound import AgreementError, parse_agreement, public_pem
 
 from ..deps import AUTH, Admin, RuntimeDep, errors, json_schema, raw_body
 from ..models import Agreement, AgreementIn, AgreementList, Deleted, FederationStatus, PushIn, PushResult

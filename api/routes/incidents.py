@@ -2,7 +2,7 @@
 agencies they are releasable to (REST, the stream, ``mfc.incidents.<agency>``, webhooks).
 
 What an incident is shared with is the meet of the releasability the officer gives and that of
-every alert and track it links (``services.workflow.meet``): it never reaches an agency that
+every alert and track it links (``services.access.workflow.meet``): it never reaches an agency that
 may not see what it is about.  Unknown or unreadable links fail closed."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 
-from services import topics
-from services.workflow import CATEGORIES, WorkflowError, check_change, meet, visible_incidents
+from services.access.workflow import CATEGORIES, WorkflowError, check_change, meet, visible_incidents
+from services.bus import topics
 
 from ..deps import AUTH, Acker, Reader, RuntimeDep, errors, json_schema, raw_body
 from ..models import Incident, IncidentIn, IncidentList, WorkflowChange

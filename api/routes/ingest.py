@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 
-from services.runtime import Runtime
+from services.workers.runtime import Runtime
 
 from ..deps import AUTH, CountersDep, Ingester, RuntimeDep, errors, raw_body
 from ..models import Verdict

@@ -10,10 +10,10 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 
 from fusion.model import iso_time
-from services import geo
-from services.runtime import Runtime
-from services.settings import ApiKey
-from services.visibility import visible_alerts, visible_tracks
+from services.access.visibility import visible_alerts, visible_tracks
+from services.config.settings import ApiKey
+from services.geo import layers as geo
+from services.workers.runtime import Runtime
 
 from ..deps import AUTH, Reader, RuntimeDep, errors
 from ..models import Collection, Collections, Conformance, Landing, OgcFeature, OgcItems

@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from services import store as store_tables
-from services.visibility import STAFF_ROLES, visible_alerts, visible_tracks
+from services.access.visibility import STAFF_ROLES, visible_alerts, visible_tracks
+from services.store import sql as store_tables
 
 from ..deps import AUTH, CountersDep, Reader, RuntimeDep, errors
 from ..models import Health

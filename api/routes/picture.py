@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, Response
 
 from fusion.model import iso_time
 from ingest.timeparse import parse_iso
-from services.visibility import visible_tracks
+from services.access.visibility import visible_tracks
 
 from ..deps import AUTH, NOT_MODIFIED, Reader, RuntimeDep, errors
 from ..models import HistoryRange, Picture

@@ -10,8 +10,8 @@ from fastapi import APIRouter, HTTPException, Request
 from fusion.model import iso_time
 from ingest.errors import IngestError
 from ingest.sensors import sensor_to_dict
-from services.sensor_registry import parse_sensors
-from services.visibility import visible_alerts, visible_sensors
+from services.access.visibility import visible_alerts, visible_sensors
+from services.store.sensor_registry import parse_sensors
 
 from ..deps import AUTH, Ingester, RuntimeDep, SensorReader, errors, json_schema, raw_body
 from ..models import Deleted, SensorHealthList, SensorIn, SensorList, SensorsIn

@@ -9,9 +9,9 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 
-from services.broadcast import TooManyListeners
-from services.visibility import STAFF_ROLES, releasable_to, track_view
-from services.workflow import incident_releasable_to
+from services.access.visibility import STAFF_ROLES, releasable_to, track_view
+from services.access.workflow import incident_releasable_to
+from services.delivery.broadcast import TooManyListeners
 
 from ..deps import AUTH, Reader, RuntimeDep, errors
 

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 
-from services.subscriptions import SubscriptionError, SubscriptionLimitError, parse_subscription
+from services.delivery.subscriptions import SubscriptionError, SubscriptionLimitError, parse_subscription
 
 from ..deps import AUTH, RuntimeDep, Subscriber, errors, json_schema, raw_body
 from ..models import Deleted, Subscription, SubscriptionIn, SubscriptionList

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 
 from fusion.rules import ALERT_TYPES
-from services.workflow import WorkflowError, check_suppression, first_suppression
+from services.access.workflow import WorkflowError, check_suppression, first_suppression
 
 from ..deps import AUTH, Acker, RuntimeDep, errors, json_schema, raw_body
 from ..models import Deleted, Suppression, SuppressionIn, SuppressionList

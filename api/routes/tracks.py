@@ -8,9 +8,9 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 
-from services.runtime import Runtime
-from services.settings import ApiKey
-from services.visibility import visible_tracks
+from services.access.visibility import visible_tracks
+from services.config.settings import ApiKey
+from services.workers.runtime import Runtime
 
 from ..deps import AUTH, NOT_MODIFIED, Reader, RuntimeDep, errors
 from ..models import TrackHistory, TrackLine, TrackList

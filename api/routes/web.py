@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from services import geo
+from services.geo import layers as geo
 
 STATIC = resources.files("api").joinpath("static")
 router = APIRouter()

@@ -7,8 +7,8 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 
-from services import geo
-from services.geography import ZonesFileError, zones_from_geojson
+from services.geo import layers as geo
+from services.geo.geography import ZonesFileError, zones_from_geojson
 
 from fusion.model import iso_time
 from fusion.rules.config import RulesConfig

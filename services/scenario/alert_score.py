@@ -8,7 +8,7 @@ from fusion.geodesy import distance_m
 from fusion.model import Alert, Observation
 from fusion.rules import ALERT_TYPES
 
-from .events import Case
+from services.scenario.events import Case
 
 def final_versions(alerts: list[Alert]) -> dict[str, tuple[Alert, Alert]]:
     """alert_id -> (first emitted, last emitted)."""

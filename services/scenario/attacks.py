@@ -15,9 +15,8 @@ import numpy as np
 
 from fusion.geodesy import KN_TO_MS, distance_m
 from fusion.model import Sensor
-
-from .events import Case
-from .world import MmsiBook, Vessel, World, offset, path_from_waypoints
+from services.scenario.events import Case
+from services.scenario.world import MmsiBook, Vessel, World, offset, path_from_waypoints
 
 H = 3600.0
 INTEGRATOR = "AIS-INTEGRATOR-1"
@@ -43,7 +42,7 @@ def stolen_key(world: World, t_start: float, t_end: float, book: MmsiBook, rng: 
     parallel to a real vessel's 4–6 km off it (plausible, and among traffic a satellite hears).
     Returns (real vessels, forged vessels, labelled cases); the forged ones are no vessels: they
     have no truth and no radar sees them."""
-    from .simulate import ScenarioError
+    from services.scenario.simulate import ScenarioError
     site = isolated_site(world, rng)
     if site is None:
         raise ScenarioError(f"{name}: stolen_key found no open water 250 km from every AIS receiver")

@@ -13,9 +13,9 @@ from shapely.geometry import shape
 
 from fusion.geodesy import KN_TO_MS, distance_m, m_per_deg
 from fusion.model import Sensor
-from services.geo import layer
+from services.geo.layers import layer
 
-from .world import (FLAG_MIDS, NM, MmsiBook, Path, Vessel, World, concat, offset, path_from_waypoints, stay)
+from services.scenario.world import (FLAG_MIDS, NM, MmsiBook, Path, Vessel, World, concat, offset, path_from_waypoints, stay)
 
 @dataclass
 class Case:

@@ -40,10 +40,10 @@ import httpx
 from fusion.model import iso_time
 from ingest.timeparse import parse_iso
 
-from .alert_score import final_versions, matches
-from .score import AlertLine, ScoreError, load_labels
-from ..replay_http import Send
-from .simulate import Scenario, ScenarioError, from_dict, generate, load, write
+from services.scenario.alert_score import final_versions, matches
+from services.scenario.score import AlertLine, ScoreError, load_labels
+from services.workers.replay_http import Send
+from services.scenario.simulate import Scenario, ScenarioError, from_dict, generate, load, write
 
 RIGHT = {True: {"true_positive", "duplicate"}, False: {"false_positive", "benign", "duplicate"}}
 
@@ -77,7 +77,7 @@ class Target:
 def refuse(target: Target, s: Scenario, speed: float, where: str = "") -> None:
     """ExerciseError when ``s`` cannot play into ``target`` at ``speed``: a live system never takes
     an exercise, and a wall-clock system only speeds its ingest accepts (``refuse_speed``)."""
-    from ..replay_http import ReplayRefused, refuse_speed
+    from services.workers.replay_http import ReplayRefused, refuse_speed
     if not target.exercise:
         raise ExerciseError(
             f"{where or f'the system at {target.url}'} is a live system: an exercise never plays into the live "
@@ -108,7 +108,7 @@ def run(s: Scenario, d: Path, target: Target, speed: float, record: dict | None 
     target's ingest at ``speed`` until they end, ``stop`` is set or Ctrl-C.  ``record`` (updated
     in place, so another thread may watch it) ends in state ``finished``, ``stopped`` or
     ``failed``; it holds the progress as ``sent``/``total`` lines."""
-    from ..replay_http import play, read_items
+    from services.workers.replay_http import play, read_items
     record = {} if record is None else record
     record.update(url=target.url, exercise=target.exercise, scenario=s.name, seed=s.seed, speed=speed,
                   runner=target.runner, state="starting", dir=str(d))
@@ -156,7 +156,7 @@ def run(s: Scenario, d: Path, target: Target, speed: float, record: dict | None 
 
 
 def start(args) -> int:
-    from ..replay_http import http_sender
+    from services.workers.replay_http import http_sender
     url = args.to.rstrip("/")
     health = _health(url)
     if not health:

@@ -33,10 +33,10 @@ import numpy as np
 from fusion.rules import ALERT_TYPES
 from ingest.timeparse import TimeParseError, parse_time
 
-from .alert_score import final_versions, matches, score as score_alerts
-from .events import Case
-from .gospa import gospa_pairs
-from .world import ecef
+from services.scenario.alert_score import final_versions, matches, score as score_alerts
+from services.scenario.events import Case
+from services.scenario.gospa import gospa_pairs
+from services.scenario.world import ecef
 
 PUBLISHED = ("confirmed", "coasting")
 

@@ -77,9 +77,9 @@ from fusion.geodesy import destination, distance_m, distance_m_array, inverse, m
 from fusion.model import Observation, Sensor
 from ingest.nmea import nmea_checksum
 
-from .attacks import stolen_key
-from .events import GROUPS, Case, inject
-from .world import (AIS_DTYPE, STATIC, AisReports, MmsiBook, MovingRadar, RadarPlots, Vessel, World, ais_reports,
+from services.scenario.attacks import stolen_key
+from services.scenario.events import GROUPS, Case, inject
+from services.scenario.world import (AIS_DTYPE, STATIC, AisReports, MmsiBook, MovingRadar, RadarPlots, Vessel, World, ais_reports,
                     ais_sensor_id, beyond_cover_traffic, class_b_craft, clean_day_sensors, feature_fishing,
                     itu_report_times, moving_radar_plots, normal_traffic, outer_anchorage_traffic, patrol_aircraft,
                     patrol_craft, patrol_radars, radar_plots, river_traffic)

@@ -19,8 +19,8 @@ from shapely.geometry import shape
 
 from fusion.geodesy import KN_TO_MS, distance_m, distance_m_array, from_local, inverse_array, m_per_deg, m_per_deg_array
 from fusion.model import Observation, Sensor
-from services.geo import layer
-from services.geography import build_geography
+from services.geo.geography import build_geography
+from services.geo.layers import layer
 
 NM = 1852.0
 T0 = 1_795_000_000.0        # 2026-11-18T06:13:20Z: the reference of local_hour()
