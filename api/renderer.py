@@ -12,7 +12,7 @@ The renderer sees exactly what the serving process would use: the viewer's role 
 box, and a snapshot of every known sensor's kind, releasability and accuracy (live, then
 deleted) taken when the rendering is asked for — the very tuple the cache files an agency's
 entry under (``render_cache.sensor_releasability``), so an entry is never built under releasability other than the one it is filed under.
-A sensor the snapshot does not know is not visible (as everywhere, ``services.visibility``);
+A sensor the snapshot does not know is not visible (as everywhere, ``services.access.visibility``);
 the renderer reports such ids back, and the serving process looks them up in the registry (at
 most every few seconds), so a sensor registered by another process is seen on the next rendering.
 
@@ -37,7 +37,7 @@ from typing import Any
 
 import orjson
 
-from services.visibility import visible_tracks
+from services.access.visibility import visible_tracks
 
 from .render_cache import Rendered, gc_paused, rendered
 
@@ -102,7 +102,7 @@ _store: Any = None  # the renderer process's own connection to the database
 
 def _open(url: str) -> None:
     global _store
-    from services.store import Store
+    from services.store.sql import Store
     _store = Store(url)
 
 

@@ -14,7 +14,7 @@ import httpx
 from api.app import create_app
 from api.renderer import shareable
 from fusion.model import Sensor
-from services.sensor_registry import SensorRegistry
+from services.store.sensor_registry import SensorRegistry
 
 from .conftest import make_runtime, wait_for
 from .test_picture_cache import KEYS, OFFICER, PH, SENSORS, VN, ids, server, track
