@@ -108,7 +108,7 @@ class AisBatch:
                 continue
             t = tracks[0]
             key = (obs.time_s, obs.lat, obs.lon)
-            if key in t.recent_ais:
+            if hash(key) in t.recent_ais:
                 continue
             ref_t, ref_lat, ref_lon = t.last_ais or (t.time_s, t.lat, t.lon)
             reach = slack + max_ms * abs(obs.time_s - ref_t)
@@ -204,7 +204,7 @@ class AisBatch:
         last = track.last_ais
         if last is None or t_obs >= last[0]:
             track.last_ais = key  # type: ignore[assignment]
-        _remember(track.recent_ais, key)  # type: ignore[arg-type]
+        track.recent_ais = _remember(track.recent_ais, key)  # type: ignore[arg-type]
         track.heard(o.station or o.sensor_id, t_obs)
         if t_obs == ais:
             report_s = reporting_interval_s(o.ais_class, o.sog_kn, o.nav_status)

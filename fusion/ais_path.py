@@ -33,11 +33,12 @@ from .track import AIS, Track
 _RECENT_AIS = 16         # AIS fixes remembered per track to recognise echoes via other stations
 
 
-def _remember(recent: dict, key: tuple[float, float, float]) -> None:
-    """Keep ``key`` among the track's last ``_RECENT_AIS`` reports (to recognise echoes)."""
-    recent[key] = None
-    if len(recent) > _RECENT_AIS:
-        del recent[next(iter(recent))]
+def _remember(recent: tuple[int, ...], key: tuple[float, float, float]) -> tuple[int, ...]:
+    """``recent`` with ``key`` among the track's last ``_RECENT_AIS`` reports (to recognise
+    echoes), as the key's hash: sixteen (time, lat, lon) keys in a dict were about 3 kB of every
+    AIS track, sixteen ints in a tuple are about 0.7 kB.  Floats hash the same in every process
+    (no salt), so a checkpoint keeps them; two fixes with one 64-bit hash are 1 in 2**64."""
+    return (recent + (hash(key),))[-_RECENT_AIS:]
 
 
 class AisPath:
@@ -77,7 +78,8 @@ class AisPath:
         key = (obs.time_s, obs.lat, obs.lon)
         track = None
         if tracks:
-            if any(key in t.recent_ais for t in tracks):  # same report via another station
+            seen = hash(key)
+            if any(seen in t.recent_ais for t in tracks):  # same report via another station
                 self.stats["echoes"] += 1
                 return None
             track = self._consistent(tracks, obs)
@@ -98,7 +100,7 @@ class AisPath:
         if track.last_ais is None or obs.time_s >= track.last_ais[0]:
             track.last_ais = key
             self._set_report_interval(track, obs)
-        _remember(track.recent_ais, key)
+        track.recent_ais = _remember(track.recent_ais, key)
         return track
 
     def _late_ais(self, obs: Observation) -> None:
@@ -116,11 +118,11 @@ class AisPath:
                 self._schedule(track)
             return
         key = (obs.time_s, obs.lat, obs.lon)
-        if key in newest.recent_ais:
+        if hash(key) in newest.recent_ais:
             self.stats["echoes"] += 1
             return
         self.stats["late_history"] += 1
-        _remember(newest.recent_ais, key)
+        newest.recent_ais = _remember(newest.recent_ais, key)
         if newest.status != "tentative" or self.config.publish_tentative:
             self._out.append(TrackLine(
                 newest.track_id, obs.time_s, obs.lat, obs.lon, obs.sog_kn or 0.0, obs.cog_deg or 0.0,  # type: ignore[arg-type]

@@ -101,7 +101,7 @@ class Lifecycle:
                                     window_s=cfg.ais_confirm_window_s, interval_s=10.0)
         self._identify(track, obs.mmsi)  # type: ignore[arg-type]
         track.last_ais = key
-        track.recent_ais[key] = None
+        track.recent_ais = (hash(key),)  # as ais_path._remember keeps them
         track.heard(obs.station or obs.sensor_id, obs.time_s)
         self._set_report_interval(track, obs)
         self._emit_if_live(track)

@@ -23,7 +23,7 @@ it never moves the track back in time.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .geodesy import KN_TO_MS, course_from_velocity, from_local, m_per_deg
 from .kalman import Cov
@@ -61,7 +61,7 @@ class Track:
     last_ais_s: float = -_INF          # feed time the track was last fed by each source
     last_radar_s: float = -_INF
     last_ais: tuple[float, float, float] | None = None  # time, lat, lon of the newest AIS fix
-    recent_ais: dict[tuple[float, float, float], None] = field(default_factory=dict)  # echoes check (oldest first)
+    recent_ais: tuple[int, ...] = ()  # hashes of the last AIS fixes (time, lat, lon), oldest first: echoes
     merge_votes: int = 0
     qs: float = 1.0                    # process-noise scale (manoeuvre)
     nis_avg: float = 2.0               # running mean of the fixes' NIS (2 when the model fits)

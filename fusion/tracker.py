@@ -65,7 +65,7 @@ import numpy as np
 
 from .ais_association import AisAssociation
 from .ais_batch import AisBatch
-from .ais_path import AisPath
+from .ais_path import _RECENT_AIS, AisPath
 from .arpa import ArpaTargets
 from .association import N_COLS
 from .config import TrackerConfig
@@ -206,5 +206,5 @@ def _upgrade_track(track: Track) -> None:
         track.sensors_cache, track.sensors_from, track.sensors_until = None, math.inf, -math.inf
     if not hasattr(track, "reports"):  # saved before the publication policy
         track.reports, track.heard_by, track.report_s = track.hits, None, 0.0
-    if isinstance(track.recent_ais, list):
-        track.recent_ais = dict.fromkeys(track.recent_ais)
+    if not isinstance(track.recent_ais, tuple):  # a list, then a dict of (time, lat, lon) keys
+        track.recent_ais = tuple(hash(tuple(k)) for k in track.recent_ais)[-_RECENT_AIS:]
