@@ -1,4 +1,5 @@
-"""The live picture rendered in a process of its own, so polls are never served behind it.
+"""The polled reads (live picture, CoT, track list) rendered beside the server, so polls are
+never served behind a rendering.
 
 A rendering of the picture is a store query, a releasability filter, JSON and gzip: about a
 third of a second of Python for 20,000 tracks, twice a second (staff and each polling agency
@@ -29,7 +30,7 @@ import logging
 import multiprocessing
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ from services.access.visibility import visible_tracks
 from .render_cache import Rendered, gc_paused, rendered
 
 log = logging.getLogger(__name__)
+JSON, XML = "application/json", "application/xml"
 
 IDLE_S = 60.0      # a renderer nobody asked for this long is stopped (its memory given back)
 TIMEOUT_S = 120.0  # a rendering not back by then is made in the serving process instead
@@ -61,6 +63,21 @@ def picture_json(rows: list[dict[str, Any]], role: str, name: str, sensors: Any,
     if exercise:  # an exercise system's picture says so
         out["exercise"] = exercise
     return compact_json(out)
+
+
+def tracks_json(rows: list[dict[str, Any]], role: str, name: str, sensors: Any) -> bytes:
+    """``/v1/tracks`` for one viewer: JSONResponse's bytes, rows not validated one by one."""
+    rows = visible_tracks(rows, role, name, sensors)
+    return json.dumps({"tracks": rows, "count": len(rows)}, ensure_ascii=False, allow_nan=False,
+                      separators=(",", ":")).encode()
+
+
+def cot_xml(rows: list[dict[str, Any]], role: str, name: str, sensors: Any, stale_s: float, exercise: str) -> bytes:
+    """``/v1/picture.cot`` for one viewer: Cursor on Target 2.0 events inside ``<events>``."""
+    from .standards import cot_event
+    rows = visible_tracks(rows, role, name, sensors)
+    return ("<?xml version='1.0' encoding='UTF-8'?>\n<events>" + "".join(
+        cot_event(r, stale_s, exercise) for r in rows) + "</events>\n").encode()
 
 
 def compact_json(content: Any) -> bytes:
@@ -106,15 +123,43 @@ def _open(url: str) -> None:
     _store = Store(url)
 
 
-def _render_picture(box: tuple[float, float, float, float] | None, role: str, name: str,
-                    snapshot: SensorSnapshot | None, exercise: str) -> tuple[Rendered, frozenset[str]]:
-    """In the renderer process: the picture for one viewer, gzipped and tagged, and the sensor
-    ids it met that the snapshot did not know."""
+def _render(kind: str, query: tuple[Any, ...], role: str, name: str, snapshot: SensorSnapshot | None,
+            exercise: str) -> tuple[Rendered, frozenset[str]]:
+    """In the renderer process: one polled read for one viewer (``picture``: the box;
+    ``tracks``: box, since, source, contact, limit; ``cot``: box, stale_s), gzipped and tagged,
+    and the sensor ids it met that the snapshot did not know."""
     known = _Known(snapshot)
     with gc_paused():
-        rows = _store.tracks(box, None, None, 50000)
-        value = rendered(picture_json(rows, role, name, known, exercise), "application/json")
+        if kind == "picture":
+            (box,) = query
+            body, media = picture_json(_store.tracks(box, None, None, 50000), role, name, known, exercise), JSON
+        elif kind == "tracks":
+            box, since_s, source, contact, limit = query
+            body, media = tracks_json(_store.tracks(box, since_s, source, limit, contact=contact), role, name,
+                                      known), JSON
+        elif kind == "cot":
+            box, stale_s = query
+            body, media = cot_xml(_store.tracks(box, None, None, 50_000), role, name, known, stale_s, exercise), XML
+        else:
+            raise ValueError(f"no rendering {kind!r}")
+        value = rendered(body, media)
     return value, frozenset(known.missed)
+
+
+def offload(request: Any, runtime: Any, who: Any, kind: str,
+            query: tuple[Any, ...]) -> Callable[[SensorSnapshot | None], Rendered | None] | None:
+    """For ``render_cache.cached``: the read ``kind`` with ``query`` rendered for ``who`` by the
+    app's renderer processes, under the snapshot the cache entry is filed under; None without them."""
+    renderer: ProcessRenderer | None = getattr(request.app.state, "picture_renderer", None)
+    if renderer is None:
+        return None
+
+    def missed(ids: frozenset[str]) -> None:  # looked up here: the registry is re-read on a miss
+        for sensor_id in sorted(ids):
+            runtime.sensor_lookup.get(sensor_id)
+
+    return lambda snapshot: renderer.render(kind, query, who.role, who.name, snapshot, runtime.settings.exercise,
+                                            missed)
 
 
 def shareable(url: str) -> bool:
@@ -141,13 +186,12 @@ class ProcessRenderer:
         self.renders = 0  # made by the renderer process (tests and /metrics)
         self.fallbacks = 0  # made in the serving process because the renderer failed
 
-    def picture(self, box: tuple[float, float, float, float] | None, role: str, name: str,
-                snapshot: SensorSnapshot | None, exercise: str,
-                missed: Callable[[frozenset[str]], None] = lambda ids: None) -> Rendered | None:
-        """The rendering, or None when the renderer could not make it (the caller renders)."""
+    def render(self, kind: str, query: tuple[Any, ...], role: str, name: str, snapshot: SensorSnapshot | None,
+               exercise: str, missed: Callable[[frozenset[str]], None] = lambda ids: None) -> Rendered | None:
+        """The rendering (``_render``), or None when the renderer could not make it (the caller renders)."""
         pool = self._ensure()
         try:
-            value, unknown = pool.submit(_render_picture, box, role, name, snapshot, exercise).result(self.timeout_s)
+            value, unknown = pool.submit(_render, kind, query, role, name, snapshot, exercise).result(self.timeout_s)
         except (BrokenExecutor, FutureTimeout, OSError) as e:  # the process died or hangs: a new one next time
             log.warning("picture renderer failed (%s); rendering in the serving process", type(e).__name__)
             self._drop(pool)

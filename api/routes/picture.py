@@ -10,15 +10,14 @@ from fastapi.responses import JSONResponse, Response
 
 from fusion.model import iso_time
 from ingest.timeparse import parse_iso
-from services.access.visibility import visible_tracks
 
 from ..deps import AUTH, NOT_MODIFIED, Reader, RuntimeDep, errors
 from ..models import HistoryRange, Picture
 from ..params import _bbox
 from ..render_cache import cached
-from ..renderer import picture_json
+from ..renderer import cot_xml, offload, picture_json
 from ..replay_picture import history_range, picture_at
-from ..standards import cot_event, ogc_bbox
+from ..standards import ogc_bbox
 from .tracks import visible
 
 router = APIRouter(prefix="/v1", tags=["picture"])
@@ -42,14 +41,8 @@ def picture(request: Request, runtime: RuntimeDep, who: Reader, bbox: str | None
         return picture_json(runtime.store.tracks(box, None, None, 50000), who.role, who.name,
                             runtime.sensor_lookup, runtime.settings.exercise)
 
-    renderer = getattr(request.app.state, "picture_renderer", None)
-
-    def elsewhere(snapshot: Any) -> Any:  # in the renderer process, under the entry's releasability
-        return renderer.picture(box, who.role, who.name, snapshot, runtime.settings.exercise,
-                                missed=lambda ids: [runtime.sensor_lookup.get(i) for i in sorted(ids)])
-
     return cached(request, runtime, who, ("picture", box), live, "application/json",
-                  offload=elsewhere if renderer is not None else None)
+                  offload=offload(request, runtime, who, "picture", (box,)))
 
 
 def _collection(runtime: Any, who: Any, rows: list[dict[str, Any]], latest: str | None) -> dict[str, Any]:
@@ -79,8 +72,8 @@ def picture_cot(request: Request, runtime: RuntimeDep, who: Reader, bbox: str | 
     box = ogc_bbox(bbox)
 
     def render() -> bytes:
-        rows = visible_tracks(runtime.store.tracks(box, None, None, 50_000), who.role, who.name, runtime.sensor_lookup)
-        return ("<?xml version='1.0' encoding='UTF-8'?>\n<events>" + "".join(
-            cot_event(r, stale_s, runtime.settings.exercise) for r in rows) + "</events>\n").encode()
+        return cot_xml(runtime.store.tracks(box, None, None, 50_000), who.role, who.name, runtime.sensor_lookup,
+                       stale_s, runtime.settings.exercise)
 
-    return cached(request, runtime, who, ("picture.cot", box, stale_s), render, "application/xml")
+    return cached(request, runtime, who, ("picture.cot", box, stale_s), render, "application/xml",
+                  offload=offload(request, runtime, who, "cot", (box, stale_s)))

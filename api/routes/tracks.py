@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -16,6 +15,7 @@ from ..deps import AUTH, NOT_MODIFIED, Reader, RuntimeDep, errors
 from ..models import TrackHistory, TrackLine, TrackList
 from ..params import _bbox, _since
 from ..render_cache import cached
+from ..renderer import offload, tracks_json
 
 router = APIRouter(prefix="/v1/tracks", tags=["picture"])
 
@@ -43,11 +43,11 @@ def list_tracks(request: Request, runtime: RuntimeDep, who: Reader, bbox: str | 
     box, since_s = _bbox(bbox), _since(since)
 
     def render() -> bytes:
-        rows = visible(runtime, who, runtime.store.tracks(box, since_s, source, limit, contact=contact))
-        return json.dumps({"tracks": rows, "count": len(rows)}, ensure_ascii=False, allow_nan=False,  # many rows:
-                          separators=(",", ":")).encode()  # not validated one by one; JSONResponse's bytes
+        return tracks_json(runtime.store.tracks(box, since_s, source, limit, contact=contact), who.role, who.name,
+                           runtime.sensor_lookup)
 
-    return cached(request, runtime, who, ("tracks", box, since_s, source, contact, limit), render, "application/json")
+    return cached(request, runtime, who, ("tracks", box, since_s, source, contact, limit), render, "application/json",
+                  offload=offload(request, runtime, who, "tracks", (box, since_s, source, contact, limit)))
 
 
 @router.get("/{track_id}", response_model=TrackLine, response_model_exclude_unset=True,
