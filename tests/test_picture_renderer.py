@@ -10,7 +10,11 @@ import os
 import signal
 import time
 
+import uuid
+
 import httpx
+import pytest
+from sqlalchemy import create_engine, text
 
 from api.app import create_app
 from api.renderer import shareable
@@ -18,6 +22,7 @@ from fusion.model import Sensor
 from services.store.sensor_registry import SensorRegistry
 
 from .conftest import make_runtime, wait_for
+from .pg_fixture import postgres_url  # noqa: F401  (a fixture)
 from .test_picture_cache import KEYS, OFFICER, PH, SENSORS, VN, ids, server, track
 
 
@@ -35,11 +40,28 @@ def bodies(url: str) -> dict[tuple[str, str], bytes]:
     return out
 
 
-def test_each_viewer_gets_from_the_renderer_process_what_the_serving_process_renders(tmp_path):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request, tmp_path):
+    """A database another process can read: a SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'mfc.db'}"
+        return
+    base = request.getfixturevalue("postgres_url")
+    name = "r_" + uuid.uuid4().hex[:12]
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    yield base.rsplit("/", 1)[0] + "/" + name
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+def test_each_viewer_gets_from_the_renderer_process_what_the_serving_process_renders(tmp_path, db):
     t0 = time.time() + 60  # newer than what server() writes: the same lines in both pictures, byte for byte
     lines = [track(f"T-{k}", ("RAD-PH", "RAD-ALL")[k % 2], 11.0 + k / 100, t0 + k) for k in range(40)] + [
         track("T-PH", "RAD-PH", 11.1, t0), track("T-ALL", "RAD-ALL", 12.1, t0)]
-    with server(tmp_path, picture_cache_s=30) as srv:
+    with server(tmp_path, picture_cache_s=30, db=db) as srv:
         srv.runtime.store.write_tracks(lines)
         renderer = srv.app_state.picture_renderer
         assert renderer is not None
@@ -48,7 +70,7 @@ def test_each_viewer_gets_from_the_renderer_process_what_the_serving_process_ren
         elsewhere = bodies(srv.url)
         # each viewer's each read once (the two asked above among them), none in the serving process
         assert renderer.renders == len(READS) * 3 and renderer.fallbacks == 0
-    with server(tmp_path, picture_cache_s=30, picture_renderer="inline") as srv:
+    with server(tmp_path, picture_cache_s=30, picture_renderer="inline", db=db) as srv:
         srv.runtime.store.write_tracks(lines)
         assert srv.app_state.picture_renderer is None
         here = bodies(srv.url)
