@@ -52,11 +52,13 @@ SensorRow = tuple[str, str, Any, float]  # id, kind, releasability, accuracy_m
 SensorSnapshot = tuple[tuple[SensorRow, ...], tuple[SensorRow, ...]]  # live, deleted (render_cache.sensor_releasability)
 
 
-def picture_json(rows: list[dict[str, Any]], role: str, name: str, sensors: Any, exercise: str) -> bytes:
-    """The live picture's GeoJSON for one viewer: the rows it may see, each as it may see it."""
+def picture_json(rows: list[dict[str, Any]], role: str, name: str, sensors: Any, exercise: str,
+                 at: str | None = None) -> bytes:
+    """The picture's GeoJSON for one viewer: the rows it may see, each as it may see it; its
+    ``time`` is ``at`` (a past picture) or the newest of those rows (the live one)."""
     rows = visible_tracks(rows, role, name, sensors)
     out: dict[str, Any] = {
-        "type": "FeatureCollection", "time": max((r["time"] for r in rows), default=None),
+        "type": "FeatureCollection", "time": at if at is not None else max((r["time"] for r in rows), default=None),
         "features": [{"type": "Feature", "id": r["track_id"],  # polled: not validated per item
                       "geometry": {"type": "Point", "coordinates": [r["lon"], r["lat"]]}, "properties": r}
                      for r in rows]}

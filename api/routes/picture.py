@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from fusion.model import iso_time
 from ingest.timeparse import parse_iso
@@ -18,7 +18,6 @@ from ..render_cache import cached
 from ..renderer import cot_xml, offload, picture_json
 from ..replay_picture import history_range, picture_at
 from ..standards import ogc_bbox
-from .tracks import visible
 
 router = APIRouter(prefix="/v1", tags=["picture"])
 
@@ -35,7 +34,9 @@ def picture(request: Request, runtime: RuntimeDep, who: Reader, bbox: str | None
             at_s = parse_iso(at)
         except ValueError:
             raise HTTPException(422, f"at must be an ISO 8601 time, not {at!r}") from None
-        return JSONResponse(_collection(runtime, who, picture_at(runtime.store, at_s, window_s, box), iso_time(at_s)))
+        return Response(picture_json(picture_at(runtime.store, at_s, window_s, box), who.role, who.name,
+                                     runtime.sensor_lookup, runtime.settings.exercise, iso_time(at_s)),
+                        media_type="application/json")
 
     def live() -> bytes:
         return picture_json(runtime.store.tracks(box, None, None, 50000), who.role, who.name,
@@ -43,17 +44,6 @@ def picture(request: Request, runtime: RuntimeDep, who: Reader, bbox: str | None
 
     return cached(request, runtime, who, ("picture", box), live, "application/json",
                   offload=offload(request, runtime, who, "picture", (box,)))
-
-
-def _collection(runtime: Any, who: Any, rows: list[dict[str, Any]], latest: str | None) -> dict[str, Any]:
-    rows = visible(runtime, who, rows)
-    out = {"type": "FeatureCollection", "time": latest, "features": [  # polled: not validated per item
-        {"type": "Feature", "id": r["track_id"],
-         "geometry": {"type": "Point", "coordinates": [r["lon"], r["lat"]]}, "properties": r}
-        for r in rows]}
-    if runtime.settings.exercise:   # an exercise system's picture says so
-        out["exercise"] = runtime.settings.exercise
-    return out
 
 
 @router.get("/history/range", response_model=HistoryRange, responses=errors(*AUTH))
