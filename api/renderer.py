@@ -177,7 +177,8 @@ def shareable(url: str) -> bool:
 
 
 class ProcessRenderer:
-    """One renderer process for the picture, started when first needed and stopped when idle."""
+    """Renderer processes (two: staff's and an agency's renderings side by side), started on the
+    first poll that needs one and stopped after ``idle_s`` without one."""
 
     def __init__(self, url: str, workers: int = 2, idle_s: float = IDLE_S, timeout_s: float = TIMEOUT_S) -> None:
         self.url, self.workers, self.idle_s, self.timeout_s = url, workers, idle_s, timeout_s
@@ -223,6 +224,8 @@ class ProcessRenderer:
             return self._pool
 
     def _schedule_reap(self) -> None:  # under self._lock
+        if self._reaper is not None:
+            self._reaper.cancel()  # one look-out at a time, for the pool of now
         self._reaper = threading.Timer(self.idle_s / 2, self._reap)
         self._reaper.daemon = True
         self._reaper.start()
@@ -241,15 +244,24 @@ class ProcessRenderer:
         with self._lock:
             if self._pool is pool:
                 self._pool = None
-        procs = list((getattr(pool, "_processes", None) or {}).values())
-        pool.shutdown(wait=False, cancel_futures=True)
-        for proc in procs:  # one that hangs is not waited for
-            proc.kill()
+        _stop(pool, grace_s=0.0)
 
     def close(self) -> None:
+        """Stop the renderers (the server is stopping): a rendering under way gets a few seconds."""
         with self._lock:
             pool, self._pool = self._pool, None
             if self._reaper is not None:
                 self._reaper.cancel()
         if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+            _stop(pool, grace_s=5.0)
+
+
+def _stop(pool: ProcessPoolExecutor, grace_s: float) -> None:
+    """Shut ``pool`` down without waiting on a renderer that hangs: killed after ``grace_s``."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    deadline = time.monotonic() + grace_s
+    for proc in procs:
+        proc.join(max(0.0, deadline - time.monotonic()))
+        if proc.is_alive():
+            proc.kill()
