@@ -58,7 +58,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.render_cache = RenderCache(runtime.settings.picture_cache_s, max_entries=256,
                                          max_bytes=256 * 2**20)  # polled reads
     settings = runtime.settings
-    app.state.picture_renderer = (  # the live picture rendered in a process of its own
+    app.state.picture_renderer = (  # polled reads rendered in processes of their own (api.renderer)
         ProcessRenderer(runtime.store.url) if settings.picture_renderer == "process" and settings.picture_cache_s > 0
         and runtime.store is not None and shareable(runtime.store.url) else None)
     app.add_middleware(GZipMiddleware, minimum_size=2048)
