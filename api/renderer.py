@@ -37,10 +37,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from sqlalchemy.engine import make_url
 
 from services.access.visibility import visible_tracks
 
 from .render_cache import Rendered, gc_paused, rendered
+from .standards import cot_event
 
 log = logging.getLogger(__name__)
 JSON, XML = "application/json", "application/xml"
@@ -76,7 +78,6 @@ def tracks_json(rows: list[dict[str, Any]], role: str, name: str, sensors: Any) 
 
 def cot_xml(rows: list[dict[str, Any]], role: str, name: str, sensors: Any, stale_s: float, exercise: str) -> bytes:
     """``/v1/picture.cot`` for one viewer: Cursor on Target 2.0 events inside ``<events>``."""
-    from .standards import cot_event
     rows = visible_tracks(rows, role, name, sensors)
     return ("<?xml version='1.0' encoding='UTF-8'?>\n<events>" + "".join(
         cot_event(r, stale_s, exercise) for r in rows) + "</events>\n").encode()
@@ -166,7 +167,6 @@ def offload(request: Any, runtime: Any, who: Any, kind: str,
 
 def shareable(url: str) -> bool:
     """Can another process read this database?  Not an in-memory SQLite one."""
-    from sqlalchemy.engine import make_url
     try:
         u = make_url(url)
     except Exception:  # noqa: BLE001  (an odd URL: keep rendering where it is opened)
@@ -186,7 +186,7 @@ class ProcessRenderer:
         self._lock = threading.Lock()
         self._used = time.monotonic()
         self._reaper: threading.Timer | None = None
-        self.renders = 0  # made by the renderer process (tests and /metrics)
+        self.renders = 0  # made by the renderer processes (for tests)
         self.fallbacks = 0  # made in the serving process because the renderer failed
 
     def render(self, kind: str, query: tuple[Any, ...], role: str, name: str, snapshot: SensorSnapshot | None,
