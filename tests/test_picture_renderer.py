@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, text
 
 from api.app import create_app
 from api.renderer import shareable
-from fusion.model import Sensor
+from fusion.model import Sensor, iso_time
 from services.store.sensor_registry import SensorRegistry
 
 from .conftest import make_runtime, wait_for
@@ -77,6 +77,17 @@ def test_each_viewer_gets_from_the_renderer_process_what_the_serving_process_ren
     assert elsewhere == here  # byte for byte
     for path in READS:  # Viet Nam's view is narrower than staff's in each
         assert here[(path, "VN")] != here[(path, "officer")], path
+
+
+def test_an_agencys_picture_time_is_the_newest_of_what_it_may_see_not_of_a_restricted_track(tmp_path):
+    t0 = time.time() + 60  # newer than what server() writes
+    with server(tmp_path) as srv:
+        srv.runtime.store.write_tracks([track("T-ALL", "RAD-ALL", 12.1, t0), track("T-PH", "RAD-PH", 11.1, t0 + 30)])
+        officer = httpx.get(f"{srv.url}/v1/picture", headers=OFFICER).json()
+        vn = httpx.get(f"{srv.url}/v1/picture", headers=VN).json()
+        assert [f["id"] for f in vn["features"]] == ["T-ALL"]
+        assert officer["time"] == iso_time(t0 + 30)  # staff: the Philippine radar's newer track
+        assert vn["time"] == iso_time(t0)  # Viet Nam is not told when a track it may not see last moved
 
 
 def test_a_sensor_registered_by_another_process_shows_on_the_next_rendering(tmp_path):
